@@ -1,0 +1,215 @@
+"""The contract between the sync engine and a platform connector (DESIGN.md §5).
+
+A connector is an async context manager owning one ``httpx.AsyncClient``. The engine calls:
+
+* :meth:`Connector.login` — authenticate (raises :class:`core.errors.AuthError` on bad credentials);
+* :meth:`Connector.pull` — an async iterator of :class:`Page`. Each page is one *scope* (e.g. one
+  class × subject × term journal) and carries every canonical record of that scope, the records
+  it had to quarantine, and the stream cursor *after* this page. The engine commits a page's
+  records and its cursor in one transaction, and replaces the scope: a remote record of that
+  scope missing from the page is marked deleted. So a crash between pages loses nothing and
+  duplicates nothing, and a resumed pull skips the pages its cursor says are done.
+* :meth:`Connector.push` — send changes through the ``api`` channel, idempotently;
+* :meth:`Connector.read_back` — read the platform's current version of changed records, for
+  verification.
+
+Connectors are found by platform name through the ``journalsync.connectors`` entry point group,
+so adding a platform touches no existing package.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Literal, Self
+
+import httpx
+
+from core.errors import ConfigError, UnsupportedOperation
+from core.model import Record
+
+__all__ = [
+    "Capabilities",
+    "Change",
+    "ChannelCapability",
+    "Connector",
+    "Credentials",
+    "Page",
+    "PullMode",
+    "PushChannel",
+    "PushOutcome",
+    "Quarantined",
+    "SchoolTarget",
+    "connector_class",
+    "platforms",
+]
+
+
+class PushChannel(StrEnum):
+    API = "api"  # the platform's own write endpoints
+    WORKLIST = "worklist"  # a per-teacher list of entries to make by hand
+    PACKAGE = "package"  # a bulk import package for the platform operator
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCapability:
+    channel: PushChannel
+    entities: frozenset[str]
+    #: What the channel rests on, honestly: "verified on a live server", "evidenced by the
+    #: platform's own web client, not verified on a live server", "modelled, no evidence".
+    evidence: str
+    verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    platform: str
+    #: Entities a pull yields.
+    reads: frozenset[str]
+    #: Per entity, canonical fields the platform cannot carry (always default after a pull).
+    fields_not_carried: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    push: tuple[ChannelCapability, ...] = ()
+    #: Free text a person reads: limits, guesses, what was never verified.
+    notes: str = ""
+
+    def channel(self, channel: PushChannel) -> ChannelCapability | None:
+        return next((c for c in self.push if c.channel == channel), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Login material. ``repr`` never shows the secret."""
+
+    login: str = ""
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolTarget:
+    """One school on one platform: where it is and how to log in."""
+
+    school: str  # canonical school slug
+    platform: str
+    base_url: str
+    credentials: Credentials
+    #: The platform's own school id or name (NetSchool: the school name searched for).
+    platform_school: str = ""
+    timezone: str = "Europe/Moscow"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class PullMode(StrEnum):
+    FULL = "full"  # every scope of the year
+    INCREMENTAL = "incremental"  # scopes that may have changed since the cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A record that could not be taken. ``record`` is a platform reference, never personal data."""
+
+    entity: str
+    record: str
+    field: str
+    reason: str
+    payload: Any = None
+
+
+@dataclass(slots=True)
+class Page:
+    stream: str
+    scope: str
+    records: list[Record]
+    cursor: dict[str, Any]
+    quarantine: list[Quarantined] = field(default_factory=list)
+    #: Entities whose records of this scope are all in ``records`` (scope replacement applies
+    #: to these only).
+    complete_for: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One outbox item handed to a connector."""
+
+    key: str  # idempotency key
+    op: Literal["upsert", "delete"]
+    record: Record
+
+
+@dataclass(frozen=True, slots=True)
+class PushOutcome:
+    key: str
+    ok: bool
+    message: str = ""
+    retriable: bool = False
+    external_id: str | None = None
+
+
+class Connector(abc.ABC):
+    """Base class of platform connectors."""
+
+    platform: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(
+        self,
+        target: SchoolTarget,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.target = target
+        self._transport = transport
+        #: Connector state the engine keeps between runs (e.g. a rotated token, encrypted at rest).
+        self.state: dict[str, Any] = dict(state or {})
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:  # noqa: B027 — optional hook
+        """Release the HTTP client and log out where the platform wants it."""
+
+    @abc.abstractmethod
+    async def login(self) -> None:
+        """Authenticate; raise :class:`core.errors.AuthError` on bad credentials."""
+
+    @abc.abstractmethod
+    def pull(
+        self, cursors: Mapping[str, Mapping[str, Any]], mode: PullMode = PullMode.FULL
+    ) -> AsyncIterator[Page]:
+        """Yield the school's journal page by page (see the module docstring)."""
+
+    async def push(self, changes: Sequence[Change]) -> list[PushOutcome]:
+        """Send changes through the ``api`` channel. Must be safe to call again with the same keys."""
+        raise UnsupportedOperation(
+            f"{self.platform}: no write API is known; use the worklist or package channel"
+        )
+
+    async def read_back(self, records: Sequence[Record]) -> dict[str, Record | None]:
+        """The platform's current version of each record (by id), ``None`` where it has none."""
+        raise UnsupportedOperation(f"{self.platform}: read-back is not offered")
+
+
+def platforms() -> dict[str, type[Connector]]:
+    """Installed connectors by platform name (entry point group ``journalsync.connectors``)."""
+    found: dict[str, type[Connector]] = {}
+    for ep in entry_points(group="journalsync.connectors"):
+        found[ep.name] = ep.load()
+    return found
+
+
+def connector_class(platform: str) -> type[Connector]:
+    known = platforms()
+    try:
+        return known[platform]
+    except KeyError:
+        raise ConfigError(
+            f"unknown platform {platform!r}; installed: {', '.join(sorted(known)) or 'none'}"
+        ) from None

@@ -1,0 +1,353 @@
+"""The canonical journal model (DESIGN.md §3).
+
+Thirteen frozen pydantic models. Every record has
+
+* a **natural key** (``KEY``: the fields that identify it),
+* a **deterministic id** (:attr:`Record.id`, UUIDv5 over the entity name and the natural key;
+  never random, so the same lesson pulled twice, or from the world and from a platform, has the
+  same id),
+* a **content hash** (:attr:`Record.content_hash`) over every field except ``provenance``,
+* **provenance** (platform, external ids, fetched-at, the platform's created/updated-at), which
+  is carried along but is not part of the content.
+
+Records refer to each other by id (``student_id``, ``lesson_id`` …). ``PARENT`` names the field
+that scopes a record for drift: a remote mark counts as *extra on the platform* only when the
+school keeps local records under the same lesson.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from functools import cached_property
+from hashlib import blake2b
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.codes import AttendanceCode, MarkValue, MovementKind, PeriodKind, Role
+
+__all__ = [
+    "ENTITIES",
+    "AcademicYear",
+    "Attachment",
+    "Attendance",
+    "ClassUnit",
+    "Enrollment",
+    "FinalMark",
+    "Group",
+    "Homework",
+    "Lesson",
+    "Mark",
+    "Period",
+    "Person",
+    "Provenance",
+    "Record",
+    "School",
+    "Subject",
+    "normalise_class_name",
+    "normalise_subject_name",
+    "record_from_data",
+    "record_id",
+]
+
+_NAMESPACE = uuid.UUID("6f1d1c52-8f0e-5b5e-9a43-6a6f75726e61")  # fixed: ids must never change
+
+
+def record_id(entity: str, *key: object) -> str:
+    """The deterministic id of a record of ``entity`` with natural key ``key``."""
+    return str(uuid.uuid5(_NAMESPACE, entity + "|" + "|".join(_key_part(k) for k in key)))
+
+
+def _key_part(value: object) -> str:
+    if isinstance(value, date | datetime | time):
+        return value.isoformat()
+    return str(value)
+
+
+class Provenance(BaseModel):
+    """Where a record came from. Not part of the content hash."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: str
+    external_ids: Mapping[str, str] = Field(default_factory=dict)
+    fetched_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Record(BaseModel):
+    """Base of every canonical record."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ENTITY: ClassVar[str]
+    KEY: ClassVar[tuple[str, ...]]
+    PARENT: ClassVar[str | None] = None
+
+    school: str
+    provenance: Provenance | None = Field(default=None, repr=False)
+
+    @cached_property
+    def id(self) -> str:
+        return record_id(self.ENTITY, *(getattr(self, k) for k in self.KEY))
+
+    @cached_property
+    def parent_id(self) -> str | None:
+        return getattr(self, self.PARENT) if self.PARENT else None
+
+    def data(self) -> dict[str, Any]:
+        """The content as JSON-ready primitives (no provenance)."""
+        return self.model_dump(mode="json", exclude={"provenance"})
+
+    @cached_property
+    def content_json(self) -> bytes:
+        return orjson.dumps(self.data(), option=orjson.OPT_SORT_KEYS)
+
+    @cached_property
+    def content_hash(self) -> str:
+        return blake2b(self.content_json, digest_size=16).hexdigest()
+
+    def natural_key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, k) for k in self.KEY)
+
+
+class School(Record):
+    ENTITY = "school"
+    KEY = ("school",)
+
+    name: str
+    region: str = ""
+    inn: str | None = None
+    ogrn: str | None = None
+
+
+class AcademicYear(Record):
+    ENTITY = "academic_year"
+    KEY = ("school", "start_year")
+
+    start_year: int
+    start: date
+    end: date
+
+
+class Period(Record):
+    ENTITY = "period"
+    KEY = ("year_id", "kind", "ordinal")
+    PARENT = "year_id"
+
+    year_id: str
+    kind: PeriodKind
+    ordinal: int
+    start: date
+    end: date
+    name: str = ""
+
+
+class Person(Record):
+    """A student, teacher or guardian. ``key`` is the canonical person key (``platform:id``)."""
+
+    ENTITY = "person"
+    KEY = ("school", "key")
+
+    key: str
+    last_name: str
+    first_name: str
+    middle_name: str = ""
+    birth_date: date | None = None
+    roles: tuple[Role, ...]
+
+    @property
+    def short_name(self) -> str:
+        """«Иванов И. И.»"""
+        initials = "".join(f" {n[0]}." for n in (self.first_name, self.middle_name) if n)
+        return f"{self.last_name}{initials}"
+
+
+_CLASS_RE = re.compile(r"^\s*(\d{1,2})\s*[-\s]?\s*([A-Za-zА-Яа-яЁё]?)\s*$")
+_LATIN_TO_CYRILLIC = str.maketrans("ABEKMHOPCTXY", "АВЕКМНОРСТХУ")
+
+
+def normalise_class_name(name: str) -> tuple[int, str]:
+    """«7а », «7 А», «07-A» → (7, «А»): trim padding, upper-case, Latin look-alikes to Cyrillic."""
+    m = _CLASS_RE.match(name)
+    if not m:
+        raise ValueError(f"not a class name: {name!r}")
+    grade = int(m.group(1))
+    letter = m.group(2).upper().translate(_LATIN_TO_CYRILLIC).replace("Ё", "Е")
+    return grade, letter
+
+
+def normalise_subject_name(name: str) -> str:
+    """Collapse spaces and use «е» for «ё»; case is kept (subject names are proper names)."""
+    return " ".join(name.replace("ё", "е").replace("Ё", "Е").split())
+
+
+class ClassUnit(Record):
+    ENTITY = "class_unit"
+    KEY = ("year_id", "grade", "letter")
+    PARENT = "year_id"
+
+    year_id: str
+    grade: int = Field(ge=0, le=12)
+    letter: str
+
+    @field_validator("letter")
+    @classmethod
+    def _letter(cls, v: str) -> str:
+        return v.strip().upper().translate(_LATIN_TO_CYRILLIC).replace("Ё", "Е")
+
+    @property
+    def name(self) -> str:
+        return f"{self.grade}{self.letter}"
+
+
+class Subject(Record):
+    ENTITY = "subject"
+    KEY = ("school", "name")
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return normalise_subject_name(v)
+
+
+class Group(Record):
+    """A class × subject (× subgroup) teaching group. ``member_ids`` empty = the whole class."""
+
+    ENTITY = "group"
+    KEY = ("class_id", "subject_id", "subgroup")
+    PARENT = "class_id"
+
+    class_id: str
+    subject_id: str
+    subgroup: int = 0
+    teacher_ids: tuple[str, ...] = ()
+    member_ids: tuple[str, ...] = ()
+
+
+class Enrollment(Record):
+    ENTITY = "enrollment"
+    KEY = ("student_id", "class_id", "begin")
+    PARENT = "class_id"
+
+    student_id: str
+    class_id: str
+    begin: date
+    end: date | None = None
+    movement: MovementKind = MovementKind.ENROLLED
+
+
+class Lesson(Record):
+    ENTITY = "lesson"
+    KEY = ("group_id", "date", "number")
+    PARENT = "group_id"
+
+    group_id: str
+    date: date
+    number: int
+    topic: str = ""
+    teacher_id: str | None = None
+    kind: str = "lesson"
+    shift: int = 1
+    substitute_teacher_id: str | None = None
+    start_time: time | None = None
+    end_time: time | None = None
+
+
+class Attachment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    url: str = ""
+    size: int | None = None
+    hash: str | None = None
+
+
+class Homework(Record):
+    ENTITY = "homework"
+    KEY = ("lesson_id", "ordinal")
+    PARENT = "lesson_id"
+
+    lesson_id: str
+    ordinal: int = 1
+    text: str
+    due_date: date | None = None
+    attachments: tuple[Attachment, ...] = ()
+    student_ids: tuple[str, ...] = ()  # empty = the whole group
+
+
+class Mark(Record):
+    """One mark. «4/5» in one cell is two marks, ordinals 1 and 2, of the same work type."""
+
+    ENTITY = "mark"
+    KEY = ("student_id", "lesson_id", "work_type", "ordinal")
+    PARENT = "lesson_id"
+
+    student_id: str
+    lesson_id: str
+    work_type: str
+    ordinal: int = 1
+    value: MarkValue
+    weight: float = 1.0
+    comment: str = ""
+    teacher_id: str | None = None
+
+
+class Attendance(Record):
+    ENTITY = "attendance"
+    KEY = ("student_id", "lesson_id")
+    PARENT = "lesson_id"
+
+    student_id: str
+    lesson_id: str
+    code: AttendanceCode
+    minutes_late: int | None = None
+    note: str = ""
+
+
+class FinalMark(Record):
+    ENTITY = "final_mark"
+    KEY = ("student_id", "subject_id", "period_id")
+    PARENT = "period_id"
+
+    student_id: str
+    subject_id: str
+    period_id: str
+    value: MarkValue
+
+
+ENTITIES: Mapping[str, type[Record]] = {
+    cls.ENTITY: cls
+    for cls in (
+        School,
+        AcademicYear,
+        Period,
+        Person,
+        ClassUnit,
+        Subject,
+        Group,
+        Enrollment,
+        Lesson,
+        Homework,
+        Mark,
+        Attendance,
+        FinalMark,
+    )
+}
+
+
+def record_from_data(
+    entity: str, data: Mapping[str, Any], provenance: Mapping[str, Any] | None = None
+) -> Record:
+    """Rebuild a record from :meth:`Record.data` output (as stored)."""
+    cls = ENTITIES[entity]
+    if provenance is not None:
+        return cls.model_validate({**data, "provenance": provenance})
+    return cls.model_validate(data)
