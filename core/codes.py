@@ -86,7 +86,7 @@ _SPLIT = re.compile(r"\s*/\s*")
 
 
 def split_mark_text(text: str) -> list[MarkValue]:
-    """Parse a mark cell as platforms print it: ``"5"``, ``"4/5"`` (two marks), ``"зачёт"``, ``"Н/А"``.
+    """Parse a mark cell as platforms print it: «5», «4/5» (two marks), «зачёт», «Н/А».
 
     «4/5» is two marks in one cell (a double mark); «Н/А» is one value, not two.
     """

@@ -187,7 +187,7 @@ class Connector(abc.ABC):
         """Yield the school's journal page by page (see the module docstring)."""
 
     async def push(self, changes: Sequence[Change]) -> list[PushOutcome]:
-        """Send changes through the ``api`` channel. Must be safe to call again with the same keys."""
+        """Send changes through the ``api`` channel; safe to call again with the same keys."""
         raise UnsupportedOperation(
             f"{self.platform}: no write API is known; use the worklist or package channel"
         )
