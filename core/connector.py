@@ -138,6 +138,10 @@ class Change:
     key: str  # idempotency key
     op: Literal["upsert", "delete"]
     record: Record
+    #: Platform ids of the records this one refers to, by canonical id (the ``external_ids`` of
+    #: their remote provenance): e.g. a mark's lesson id → ``{"cmId": "…", "sgId": "…"}``.
+    #: The engine fills it from the remote snapshot.
+    refs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +196,8 @@ class Connector(abc.ABC):
             f"{self.platform}: no write API is known; use the worklist or package channel"
         )
 
-    async def read_back(self, records: Sequence[Record]) -> dict[str, Record | None]:
-        """The platform's current version of each record (by id), ``None`` where it has none."""
+    async def read_back(self, changes: Sequence[Change]) -> dict[str, Record | None]:
+        """The platform's current version of each changed record (by id); ``None`` where absent."""
         raise UnsupportedOperation(f"{self.platform}: read-back is not offered")
 
 
