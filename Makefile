@@ -1,0 +1,37 @@
+# journalsync — the two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# PostgreSQL for the store tests: set by CI here; tests skip cleanly when it is empty.
+JOURNALSYNC_TEST_PG ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql+psycopg://postgres@127.0.0.1:5432/test)
+export JOURNALSYNC_TEST_PG
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/journalsync demo
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check core connectors scheduler journalsync tests bench
+	$(BIN)/ruff format --check core connectors scheduler journalsync tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy core connectors scheduler journalsync
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

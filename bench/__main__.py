@@ -1,0 +1,102 @@
+"""``make bench``: print each figure with its target and the machine it ran on.
+
+Every measurement runs in a child process (``python -m bench one KIND BACKEND``) so that its
+peak RSS is its own. ``python -m bench --quick`` runs small sizes (a smoke test, not figures).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from bench._machine import describe
+from bench._util import pg_dsn, store_url
+
+PULL_PLATFORMS = ("netschool",)
+TARGETS = {
+    "pull": "≥ 20,000 records/s (one core, school of 1,000 students × 4 weeks)",
+    "drift": "≤ 5 s and peak RSS ≤ 1,536 MiB for 1,000,000 records with 1 % differences",
+}
+
+
+def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
+    with store_url(backend) as url:
+        if kind == "drift":
+            from bench.drift import run
+
+            return run(url, 20_000 if quick else 1_000_000)
+        if kind.startswith("pull:"):
+            from bench.pull import run as run_pull
+
+            return run_pull(url, platform=kind.removeprefix("pull:"), quick=quick)
+    raise SystemExit(f"unknown benchmark {kind}")
+
+
+def _child(kind: str, backend: str, quick: bool) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench", "one", kind, backend, "quick" if quick else "full"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return {"error": (out.stderr or out.stdout).strip().splitlines()[-1:]}
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _pg_version() -> str | None:
+    dsn = pg_dsn()
+    if not dsn:
+        return None
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(dsn)
+        with engine.connect() as conn:
+            version = str(conn.execute(text("SHOW server_version")).scalar())
+        engine.dispose()
+        return version
+    except Exception:
+        return None
+
+
+def main() -> None:
+    if len(sys.argv) >= 5 and sys.argv[1] == "one":
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the targets say
+        print(json.dumps(_one(sys.argv[2], sys.argv[3], sys.argv[4] == "quick")))
+        return
+    quick = "--quick" in sys.argv
+    pg = _pg_version()
+    backends = ["sqlite"] + (["postgresql"] if pg else [])
+    print("journalsync benchmarks" + (" (quick sizes: not figures)" if quick else ""))
+    print(describe(pg))
+    if not pg:
+        print("  postgresql: absent (set JOURNALSYNC_TEST_PG) — PostgreSQL figures skipped")
+    print(f"\npull → map → store, emulator in-process: target {TARGETS['pull']}")
+    for platform in PULL_PLATFORMS:
+        for backend in backends:
+            result = _child(f"pull:{platform}", backend, quick)
+            print(f"  {platform:<10} {backend:<10} {_fmt('pull', result)}")
+    print(f"\ndrift reconcile: target {TARGETS['drift']}")
+    for backend in backends:
+        print(f"  {backend:<10} {_fmt('drift', _child('drift', backend, quick))}")
+
+
+def _fmt(kind: str, r: dict[str, Any]) -> str:
+    if "error" in r:
+        return f"FAILED: {r['error']}"
+    if kind == "pull":
+        return (
+            f"{r['records_per_s']:,.0f} records/s ({r['records']:,} records, "
+            f"{r['students']:,} students × {r['weeks']} weeks, {r['seconds']} s, "
+            f"peak RSS {r['peak_rss_mib']} MiB)"
+        )
+    return (
+        f"{r['seconds']} s for {r['records']:,} records, {r['differences']:,} differences "
+        f"{r['by_kind']}, peak RSS {r['peak_rss_mib']} MiB (load {r['load_seconds']} s, untimed)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Fixtures of the conformance suite: one emulator world per test, over ASGITransport."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.conformance.harness import Harness, harnesses
+from connectors.sandbox import World
+from connectors.sandbox.faults import Faults
+from core.connector import Capabilities, Connector
+from core.store import Store
+
+BASE_URL = "http://emulator.test"
+
+
+@dataclass
+class Env:
+    harness: Harness
+    world: World
+    faults: Faults
+    app: Any
+    store: Store
+    school: str
+
+    @property
+    def platform(self) -> str:
+        return self.harness.platform
+
+    @property
+    def caps(self) -> Capabilities:
+        return self.harness.connector.capabilities
+
+    @property
+    def password(self) -> str:
+        return self.harness.target(self.world, BASE_URL, self.school, True).credentials.password
+
+    def connector(self, good: bool = True) -> Connector:
+        target = self.harness.target(self.world, BASE_URL, self.school, good)
+        return self.harness.connector(target, transport=httpx.ASGITransport(app=self.app))
+
+
+@pytest.fixture(params=harnesses(), ids=lambda h: h.platform)
+def harness(request: pytest.FixtureRequest) -> Harness:
+    h: Harness = request.param
+    return h
+
+
+@pytest.fixture
+def env(harness: Harness, tmp_path: Any) -> Iterator[Env]:
+    world = World.generate(harness.seed, harness.size)
+    faults = Faults()
+    store = Store.open(f"sqlite:///{tmp_path}/conformance.db")
+    try:
+        yield Env(
+            harness=harness,
+            world=world,
+            faults=faults,
+            app=harness.app(world, faults),
+            store=store,
+            school=next(iter(world.schools)),
+        )
+    finally:
+        store.close()

@@ -1,0 +1,65 @@
+"""The NetSchool entry in the conformance suite (``connectors/conformance``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.conformance.harness import Harness
+from connectors.netschool.connector import NetSchoolConnector
+from connectors.netschool.emulator import NetSchoolEmulator, create_app
+from connectors.sandbox import World
+from core.codes import Role
+from core.connector import Credentials, SchoolTarget
+from core.http import HttpSettings
+from core.model import Person, Record
+
+__all__ = ["HARNESS"]
+
+#: Retries without waiting: the suite checks that faults are retried, not how long it waits.
+_FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
+
+
+def _target(world: World, base_url: str, school: str, good: bool) -> SchoolTarget:
+    info = world.school(school)
+    admin = world.accounts(school, "admin")[0]
+    return SchoolTarget(
+        school=school,
+        platform="netschool",
+        base_url=base_url,
+        credentials=Credentials(
+            login=admin.login, password=admin.password if good else admin.password + "x"
+        ),
+        platform_school=info.short_name,
+        options={"today": world.today.isoformat(), "http_settings": _FAST},
+    )
+
+
+def _expire(app: Any) -> None:
+    assert isinstance(app, NetSchoolEmulator)
+    app.expire_sessions()
+
+
+def _expected(world: World, school: str, platform: str) -> list[Record]:
+    """Staff endpoints show no guardians: a school pull cannot carry them."""
+    return [
+        r
+        for r in world.canonical(school, platform)
+        if not (isinstance(r, Person) and r.roles == (Role.GUARDIAN,))
+    ]
+
+
+HARNESS = Harness(
+    platform="netschool",
+    connector=NetSchoolConnector,
+    create_app=create_app,
+    target=_target,
+    expire_sessions=_expire,
+    expected=_expected,
+    login_paths=(
+        "/webapi/logindata",
+        "/webapi/auth/getdata",
+        "/webapi/schools/search",
+        "/webapi/login",
+        "/webapi/mysettings",
+    ),
+)

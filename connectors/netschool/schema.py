@@ -1,0 +1,455 @@
+"""Pydantic models of NetSchool's own payloads (WIRE.md), not of the canonical journal.
+
+Two tolerances, both deliberate:
+
+* **Unknown fields** are kept (``extra="allow"``) and reported once per model as *schema drift*
+  through the logger: the platform adds fields between versions, and a new field must neither
+  break a pull nor go unnoticed.
+* **One bad record does not sink its response.** Record lists (class meetings, assignments,
+  results, attendance rows, students, groups) are parsed item by item; an item that fails
+  validation becomes a :class:`Bad` placeholder the mapping turns into a quarantine entry, while
+  its siblings are parsed normally. A broken *container* (no ``journals`` at all) still fails the
+  whole call, as a :class:`core.errors.ContractError`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from core.errors import ContractError
+from core.logging import get_logger
+
+__all__ = [
+    "AttendanceMark",
+    "AttendanceReason",
+    "AuthData",
+    "Bad",
+    "ClassInfo",
+    "ClassMeeting",
+    "EditAssignment",
+    "JournalAssignment",
+    "JournalEdit",
+    "JournalResponse",
+    "LoginData",
+    "LoginResult",
+    "MySettings",
+    "PlanLesson",
+    "QuickEditResponse",
+    "Result",
+    "SchoolInfo",
+    "StudentListItem",
+    "SubjectGroup",
+    "SubjectPlan",
+    "TeacherRef",
+    "Term",
+    "Wire",
+    "Year",
+    "parse",
+    "parse_list",
+]
+
+_log = get_logger(__name__)
+_reported: set[tuple[str, str]] = set()
+
+M = TypeVar("M", bound="Wire")
+
+
+class Wire(BaseModel):
+    """Base of every platform payload model: keeps unknown fields for drift reporting."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    #: Documented fields (note, WIRE.md) the connector does not use: not drift.
+    KNOWN: ClassVar[frozenset[str]] = frozenset()
+
+
+class Bad(BaseModel):
+    """A record that failed validation: where (``field``), why (``reason``) and the raw item.
+
+    ``reason`` comes from pydantic's message without the input value, so it can be logged.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    field: str
+    reason: str
+    raw: Any = None
+
+    def item_id(self) -> str:
+        """The platform id of the bad item when it has a readable one ("?" otherwise)."""
+        if isinstance(self.raw, dict):
+            for key in ("id", "studentId"):
+                value = self.raw.get(key)
+                if isinstance(value, int | str) and str(value).strip():
+                    return str(value)
+        return "?"
+
+
+def _bad_from(model: type[BaseModel], raw: Any, exc: ValidationError) -> Bad:
+    first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(record)"
+    return Bad(model=model.__name__, field=loc, reason=first["msg"], raw=raw)
+
+
+def _lenient(model: type[BaseModel]) -> BeforeValidator:
+    """Validate list items one by one, turning failures into :class:`Bad` placeholders."""
+
+    def split(value: Any) -> Any:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            return value  # a non-list container is a contract break: let pydantic fail it
+        out: list[Any] = []
+        for item in value:
+            try:
+                out.append(model.model_validate(item))
+            except ValidationError as exc:
+                out.append(_bad_from(model, item, exc))
+        return out
+
+    return BeforeValidator(split)
+
+
+def _day(value: Any) -> Any:
+    """``YYYY-MM-DDT00:00:00`` (naive local, note §3.2) → the date; ``0001-01-01`` = no date."""
+    if isinstance(value, str) and "T" in value:
+        value = value.split("T", 1)[0]
+    if value in ("0001-01-01", ""):
+        return None
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+OptDay = Annotated[date | None, BeforeValidator(_day)]
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+
+class LoginData(Wire):
+    KNOWN = frozenset(
+        {
+            "productName",
+            "cacheVer",
+            "emLogin",
+            "esiaLogin",
+            "esiaButton",
+            "signatureLogin",
+            "windowsAuth",
+            "enableSms",
+            "esaLogin",
+            "esiaLoginPage",
+            "esaLoginPage",
+        }
+    )
+
+    version: str = ""
+    schoolLogin: bool = True
+    esiaMainAuth: bool = False
+
+
+class AuthData(Wire):
+    """``auth/getdata``; all three are missing on ESIA-only installations (note §7.1)."""
+
+    lt: str | None = None
+    ver: str | None = None
+    salt: str | None = None
+
+
+class SchoolInfo(Wire):
+    KNOWN = frozenset({"address", "addressString", "cityId", "provinceId"})
+
+    id: int
+    name: str
+    shortName: str = ""
+    inn: str | None = None
+    ogrn: str | None = None
+
+
+class LoginUser(Wire):
+    id: int
+    name: str = ""
+
+
+class AccountInfo(Wire):
+    KNOWN = frozenset(
+        {
+            "activeToken",
+            "secureActiveToken",
+            "currentOrganization",
+            "userRoles",
+            "organizations",
+            "loginTime",
+            "active",
+            "canLogin",
+            "storeTokens",
+            "accessToken",
+        }
+    )
+
+    user: LoginUser | None = None
+
+
+class LoginResult(Wire):
+    KNOWN = frozenset(
+        {"code", "accessToken", "refreshToken", "tokenType", "requestData", "errorMessage"}
+    )
+
+    at: str | None = None
+    timeOut: int | None = None
+    accountInfo: AccountInfo | None = None
+    entryPoint: str | None = None
+    message: str | None = None
+
+
+class MySettings(Wire):
+    """``mysettings``: the logged-in user's own name (the pulling account is staff)."""
+
+    KNOWN = frozenset(
+        {
+            "loginName",
+            "birthDate",
+            "roles",
+            "schoolyearId",
+            "windowsAccount",
+            "mobilePhone",
+            "preferedCom",
+            "email",
+            "existsPhoto",
+            "userSettings",
+        }
+    )
+
+    userId: int
+    firstName: str = ""
+    lastName: str = ""
+    middleName: str | None = None
+
+
+# --- roster --------------------------------------------------------------------------------------
+
+
+class Year(Wire):
+    id: int
+    name: str = ""
+    startDate: Day
+    endDate: Day
+
+
+class Term(Wire):
+    id: int
+    name: str
+    startDate: Day
+    endDate: Day
+
+
+class ClassInfo(Wire):
+    id: int
+    name: str
+
+
+class TeacherRef(Wire):
+    id: int
+    name: str
+
+
+class SubjectGroup(Wire):
+    id: int
+    name: str = ""
+    subjectName: str
+    subjectId: int | None = None
+    classId: int
+    subgroup: int = 0
+    teachers: Annotated[list[TeacherRef | Bad], _lenient(TeacherRef)] = Field(default_factory=list)
+
+
+class StudentListItem(Wire):
+    id: int
+    fullName: str
+    free: bool = False
+    individualEduc: bool = False
+
+
+class AttendanceReason(Wire):
+    mark: str
+    name: str = ""
+
+
+# --- journal -------------------------------------------------------------------------------------
+
+
+class Result(Wire):
+    studentId: int
+    mark: int | None = None
+    duty: bool = False
+
+
+class JournalAssignment(Wire):
+    id: int
+    typeId: int
+    assignmentName: str = ""
+    weight: int = 0
+    dueDate: OptDay = None
+    results: Annotated[list[Result | Bad], _lenient(Result)] = Field(default_factory=list)
+
+
+class AttendanceMark(Wire):
+    studentId: int
+    reason: str = ""
+
+
+class ClassMeeting(Wire):
+    id: int
+    date: Day
+    number: int
+    relay: int = 1
+    startTime: str | None = None
+    endTime: str | None = None
+    readOnly: bool = False
+    teacherId: int | None = None
+    lessonId: int | None = None
+    lessonName: str | None = None
+    # ``assignments`` may be absent or null (note §4.4): both read as "none".
+    assignments: Annotated[list[JournalAssignment | Bad], _lenient(JournalAssignment)] = Field(
+        default_factory=list
+    )
+    attendance: Annotated[list[AttendanceMark | Bad], _lenient(AttendanceMark)] = Field(
+        default_factory=list
+    )
+
+
+class JournalStudent(Wire):
+    id: int
+    fullName: str = ""
+    free: bool = False
+
+
+class Journal(Wire):
+    KNOWN = frozenset({"lastAccess"})
+
+    subjectGroupId: int
+    students: Annotated[list[JournalStudent | Bad], _lenient(JournalStudent)] = Field(
+        default_factory=list
+    )
+    classMeeting: Annotated[list[ClassMeeting | Bad], _lenient(ClassMeeting)] = Field(
+        default_factory=list
+    )
+
+
+class JournalResponse(Wire):
+    KNOWN = frozenset({"editLimit", "markSettings"})
+
+    journals: list[Journal]
+    lastEditCmId: int | None = None
+
+
+class EditAssignment(Wire):
+    id: int
+    name: str = ""
+    typeId: int
+    weight: int = 0
+    dueDate: OptDay = None
+    results: Annotated[list[Result | Bad], _lenient(Result)] = Field(default_factory=list)
+
+
+class JournalEdit(Wire):
+    KNOWN = frozenset({"moduleQA"})
+
+    assignments: Annotated[list[EditAssignment | Bad], _lenient(EditAssignment)] = Field(
+        default_factory=list
+    )
+    attendance: Annotated[list[AttendanceMark | Bad], _lenient(AttendanceMark)] = Field(
+        default_factory=list
+    )
+    lessonId: int | None = None
+    lessonName: str | None = None
+
+
+class PlanLesson(Wire):
+    KNOWN = frozenset({"hours", "hoursStudied", "lastStudyDay", "homeAssignment"})
+
+    id: int
+    lessonName: str
+    displayName: str = ""
+
+
+class SubjectPlan(Wire):
+    KNOWN = frozenset({"variantsExists"})
+
+    subjectPlanId: int | None = None
+    lessons: Annotated[list[PlanLesson | Bad], _lenient(PlanLesson)] = Field(default_factory=list)
+
+
+class QuickEditResult(Wire):
+    cmId: int
+    assignId: int
+    studentId: int
+
+
+class QuickEditResponse(Wire):
+    results: list[QuickEditResult] = Field(default_factory=list)
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def _report_drift(obj: BaseModel) -> None:
+    """Log each model's unknown fields once per process (names only, never values)."""
+    extra = obj.model_extra or {}
+    name = type(obj).__name__
+    known = type(obj).KNOWN if isinstance(obj, Wire) else frozenset()
+    new = sorted(k for k in extra if k not in known and (name, k) not in _reported)
+    if new:
+        _reported.update((name, k) for k in new)
+        _log.warning("netschool schema drift: unknown fields", model=name, fields=new)
+    for field_name in type(obj).model_fields:
+        _walk(getattr(obj, field_name))
+
+
+def _walk(value: Any) -> None:
+    if isinstance(value, Wire):
+        _report_drift(value)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if isinstance(item, Wire):
+                _report_drift(item)
+            elif isinstance(item, list | tuple):
+                _walk(item)
+
+
+def parse(model: type[M], data: Any, *, what: str) -> M:
+    """Validate one response; a container-level failure is a broken contract."""
+    try:
+        obj = model.model_validate(data)
+    except ValidationError as exc:
+        bad = _bad_from(model, None, exc)
+        raise ContractError(
+            f"netschool {what}: unexpected response shape ({bad.field}: {bad.reason})"
+        ) from None
+    _report_drift(obj)
+    return obj
+
+
+def parse_list(model: type[M], data: Any, *, what: str) -> list[M | Bad]:
+    """Validate a top-level JSON array item by item (bad items become :class:`Bad`)."""
+    if not isinstance(data, list):
+        raise ContractError(f"netschool {what}: expected a JSON array")
+    out: list[M | Bad] = []
+    for item in data:
+        try:
+            obj = model.model_validate(item)
+        except ValidationError as exc:
+            out.append(_bad_from(model, item, exc))
+            continue
+        _report_drift(obj)
+        out.append(obj)
+    return out
+
+
+def reset_drift_reports() -> None:
+    """Forget what was reported (tests)."""
+    _reported.clear()

@@ -1,0 +1,28 @@
+"""The sync engine: pull, reconcile, push and the run state machine (DESIGN.md §4)."""
+
+from core.sync._pull import PullResult, pull
+from core.sync._push import PushResult, push
+from core.sync._reconcile import (
+    DEFAULT_POLICIES,
+    Policy,
+    ReconcileResult,
+    change_key,
+    field_diffs,
+    reconcile,
+)
+from core.sync._run import RunReport, sync_school
+
+__all__ = [
+    "DEFAULT_POLICIES",
+    "Policy",
+    "PullResult",
+    "PushResult",
+    "ReconcileResult",
+    "RunReport",
+    "change_key",
+    "field_diffs",
+    "pull",
+    "push",
+    "reconcile",
+    "sync_school",
+]

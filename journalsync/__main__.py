@@ -1,0 +1,3 @@
+from journalsync.cli import main
+
+main()

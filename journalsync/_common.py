@@ -1,0 +1,114 @@
+"""Shared CLI plumbing: exit codes, error printing, store and connector construction."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from core.connector import Connector, Credentials, SchoolTarget, connector_class
+from core.errors import (
+    AuthError,
+    ConfigError,
+    JournalSyncError,
+    Retriable,
+)
+from core.logging import register_secret
+from core.store import Store
+
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "build_connector",
+    "console",
+    "die",
+    "err_console",
+    "exit_code_for",
+    "open_store",
+    "reported_errors",
+]
+
+#: Exit codes a script can rely on (also in the README).
+EXIT_OK = 0
+EXIT_FAILED = 1  # the run failed: contract broken, data problem, run ended failed
+EXIT_USAGE = 2  # bad command line or configuration
+EXIT_AUTH = 3  # the platform rejected the credentials
+EXIT_UNAVAILABLE = 4  # the platform was unavailable after retries (try again later)
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_DB = "sqlite:///journalsync.db"
+
+
+def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, AuthError):
+        return EXIT_AUTH
+    if isinstance(exc, ConfigError):
+        return EXIT_USAGE
+    if isinstance(exc, Retriable):
+        return EXIT_UNAVAILABLE
+    return EXIT_FAILED
+
+
+def die(message: str, code: int = EXIT_FAILED, hint: str = "") -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}")
+    if hint:
+        err_console.print(f"[yellow]what to do:[/] {hint}")
+    sys.exit(code)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn journalsync errors into a clear message and the documented exit code."""
+    try:
+        yield
+    except JournalSyncError as exc:
+        die(exc.message, exit_code_for(exc), exc.hint)
+
+
+def open_store(url: str | None) -> Store:
+    db = url or os.environ.get("JOURNALSYNC_DB") or DEFAULT_DB
+    return Store.open(db)
+
+
+def build_connector(
+    *,
+    platform: str,
+    base_url: str,
+    school: str,
+    platform_school: str,
+    login: str,
+    password_env: str,
+    today: date | None = None,
+    state: dict[str, Any] | None = None,
+) -> Connector:
+    """A connector for one school. The password comes from an environment variable, never argv."""
+    password = os.environ.get(password_env, "")
+    if not password:
+        raise ConfigError(
+            f"no password: environment variable {password_env} is empty",
+            hint=f"export {password_env}=… (the password is never taken on the command line)",
+        )
+    register_secret(password)
+    cls = connector_class(platform)
+    options: dict[str, Any] = {}
+    if today is not None:
+        options["today"] = today.isoformat()
+    target = SchoolTarget(
+        school=school,
+        platform=platform,
+        base_url=base_url,
+        credentials=Credentials(login=login, password=password),
+        platform_school=platform_school,
+        options=options,
+    )
+    return cls(target, state=state)

@@ -1,0 +1,296 @@
+"""The ``journalsync`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from core.connector import PullMode
+from core.importer import import_csv
+from core.logging import configure_logging
+from core.store import Store
+from core.sync import pull as pull_school
+from core.sync import push as push_school
+from core.sync import reconcile, sync_school
+from journalsync._common import (
+    EXIT_FAILED,
+    build_connector,
+    console,
+    open_store,
+    reported_errors,
+)
+from journalsync.sandbox_cmd import sandbox_app
+
+app = typer.Typer(
+    name="journalsync",
+    help="Sync school e-journals between Russian regional platforms and a local store.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Store URL (default $JOURNALSYNC_DB or sqlite:///journalsync.db)."),
+]
+SchoolOpt = Annotated[str, typer.Option("--school", help="The school's slug in journalsync.")]
+PlatformOpt = Annotated[str, typer.Option("--platform", help="netschool, kiasuo, ruobr, …")]
+BaseUrlOpt = Annotated[str, typer.Option("--base-url", help="The platform's origin URL.")]
+PlatformSchoolOpt = Annotated[
+    str, typer.Option("--platform-school", help="The school as the platform names it.")
+]
+LoginOpt = Annotated[str, typer.Option("--login", help="Login on the platform.")]
+PasswordEnvOpt = Annotated[
+    str,
+    typer.Option("--password-env", help="Environment variable holding the password."),
+]
+TodayOpt = Annotated[
+    str | None, typer.Option("--today", help="Treat this date (YYYY-MM-DD) as today.")
+]
+JsonLogOpt = Annotated[bool, typer.Option("--json-logs", help="Log as JSON lines.")]
+
+
+def _today(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    json_logs: JsonLogOpt = False,
+) -> None:
+    configure_logging(json=json_logs, level="DEBUG" if verbose else "WARNING")
+
+
+@app.command()
+def pull(
+    school: SchoolOpt,
+    platform: PlatformOpt,
+    base_url: BaseUrlOpt,
+    platform_school: PlatformSchoolOpt,
+    login: LoginOpt,
+    password_env: PasswordEnvOpt = "JOURNALSYNC_PASSWORD",
+    db: DbOpt = None,
+    mode: Annotated[PullMode, typer.Option("--mode")] = PullMode.FULL,
+    today: TodayOpt = None,
+) -> None:
+    """Pull a school's journal from its platform into the store (resumes after a crash)."""
+    with reported_errors():
+        store = open_store(db)
+        connector = build_connector(
+            platform=platform,
+            base_url=base_url,
+            school=school,
+            platform_school=platform_school,
+            login=login,
+            password_env=password_env,
+            today=_today(today),
+        )
+
+        async def run() -> None:
+            async with connector:
+                result = await pull_school(store, connector, mode=mode)
+            console.print(
+                f"pulled {result.records} records in {result.pages} pages: "
+                f"{result.inserted} new, {result.updated} changed, {result.deleted} deleted, "
+                f"{result.quarantined} quarantined"
+            )
+
+        asyncio.run(run())
+
+
+@app.command()
+def drift(
+    school: SchoolOpt,
+    platform: PlatformOpt,
+    db: DbOpt = None,
+    status: Annotated[str, typer.Option("--status", help="open, accepted, resolved")] = "open",
+    reconcile_first: Annotated[
+        bool, typer.Option("--reconcile/--no-reconcile", help="Compare again before listing.")
+    ] = True,
+) -> None:
+    """Show the drift between local records and the platform's snapshot."""
+    with reported_errors():
+        store = open_store(db)
+        if reconcile_first:
+            reconcile(store, school, platform)
+        print_findings(store, school, platform, status)
+
+
+def print_findings(store: Store, school: str, platform: str, status: str = "open") -> int:
+    findings = store.findings(school, platform, status=status)
+    table = Table(title=f"Drift ({status}) — {school} on {platform}")
+    for col in ("entity", "record", "kind", "fields (local → platform)"):
+        table.add_column(col)
+    for f in findings[:50]:
+        fields = "; ".join(f"{d.field}: {d.local!r} → {d.remote!r}" for d in f.fields[:4])
+        table.add_row(f.entity, f.record_id[:8], f.kind, fields if f.kind == "mismatch" else "")
+    console.print(table)
+    if len(findings) > 50:
+        console.print(f"… and {len(findings) - 50} more")
+    return len(findings)
+
+
+@app.command()
+def push(
+    school: SchoolOpt,
+    platform: PlatformOpt,
+    base_url: BaseUrlOpt,
+    platform_school: PlatformSchoolOpt,
+    login: LoginOpt,
+    password_env: PasswordEnvOpt = "JOURNALSYNC_PASSWORD",
+    db: DbOpt = None,
+) -> None:
+    """Push the outbox to the platform and verify by reading back."""
+    with reported_errors():
+        store = open_store(db)
+        connector = build_connector(
+            platform=platform,
+            base_url=base_url,
+            school=school,
+            platform_school=platform_school,
+            login=login,
+            password_env=password_env,
+        )
+
+        async def run() -> int:
+            async with connector:
+                result = await push_school(store, connector)
+            console.print(
+                f"pushed {result.sent}, verified {result.verified}, failed {result.failed}, "
+                f"awaiting hand entry {result.awaiting_entry}"
+            )
+            for ref, reason in result.failures[:20]:
+                console.print(f"  [red]failed[/] {ref}: {reason}")
+            return result.failed
+
+        if asyncio.run(run()):
+            raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def sync(
+    school: SchoolOpt,
+    platform: PlatformOpt,
+    base_url: BaseUrlOpt,
+    platform_school: PlatformSchoolOpt,
+    login: LoginOpt,
+    password_env: PasswordEnvOpt = "JOURNALSYNC_PASSWORD",
+    db: DbOpt = None,
+    mode: Annotated[PullMode, typer.Option("--mode")] = PullMode.FULL,
+    run_key: Annotated[str | None, typer.Option("--run-key")] = None,
+) -> None:
+    """Run a whole cycle: pull, reconcile, push, verify."""
+    with reported_errors():
+        store = open_store(db)
+        connector = build_connector(
+            platform=platform,
+            base_url=base_url,
+            school=school,
+            platform_school=platform_school,
+            login=login,
+            password_env=password_env,
+        )
+        key = run_key or f"{school}:{platform}:sync:manual:{uuid.uuid4().hex[:12]}"
+
+        async def run() -> None:
+            async with connector:
+                report = await sync_school(store, connector, run_key=key, mode=mode)
+            console.print(f"run {report.run.id[:8]} {report.run.state}: {report.counts()}")
+            if report.run.error:
+                console.print(f"[red]{report.run.error}[/]")
+                raise typer.Exit(EXIT_FAILED)
+
+        asyncio.run(run())
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    school: SchoolOpt,
+    platform: PlatformOpt,
+    db: DbOpt = None,
+) -> None:
+    """Import local journal records from CSV (see core/importer.py for the columns)."""
+    with reported_errors():
+        store = open_store(db)
+        result = import_csv(store, school, platform, file, actor=f"import:{file.name}")
+        console.print(
+            f"imported {len(result.records)} records ({result.inserted} new, "
+            f"{result.updated} changed); {len(result.quarantine)} rows quarantined"
+        )
+        for q in result.quarantine[:20]:
+            console.print(f"  [yellow]quarantined[/] {q.reason}")
+
+
+@app.command()
+def status(
+    db: DbOpt = None,
+    school: Annotated[str | None, typer.Option("--school")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show recent runs: state, counts, errors."""
+    with reported_errors():
+        store = open_store(db)
+        runs = store.runs(school=school, limit=50)
+        if as_json:
+            for r in runs:
+                console.print_json(
+                    json.dumps(
+                        {
+                            "run": r.id,
+                            "school": r.school,
+                            "platform": r.platform,
+                            "operation": r.operation,
+                            "state": str(r.state),
+                            "updated_at": r.updated_at.isoformat(),
+                            "counts": r.counts,
+                            "error": r.error,
+                        }
+                    )
+                )
+            return
+        table = Table(title="Runs")
+        for col in ("school", "platform", "operation", "state", "updated", "counts", "error"):
+            table.add_column(col)
+        for r in runs:
+            counts = ", ".join(f"{k}={v}" for k, v in r.counts.items() if v and k in _SHOWN)
+            table.add_row(
+                r.school,
+                r.platform,
+                r.operation,
+                str(r.state),
+                r.updated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+                counts,
+                r.error or "",
+            )
+        console.print(table)
+
+
+_SHOWN = {"records", "quarantined", "drift", "pushed", "verified", "push_failed"}
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option("--workdir")] = Path("out/demo"),
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+) -> None:
+    """Run the whole loop against the bundled emulator on loopback (see journalsync/demo.py)."""
+    from journalsync.demo import run_demo
+
+    with reported_errors():
+        started = datetime.now(UTC)
+        code = run_demo(workdir, seed=seed)
+        console.print(f"demo finished in {(datetime.now(UTC) - started).total_seconds():.1f} s")
+        raise typer.Exit(code)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,94 @@
+"""``journalsync sandbox …``: run a platform emulator on loopback for trials and tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from importlib.metadata import entry_points
+from typing import Annotated, Any
+
+import typer
+from connectors.sandbox.server import serve
+
+from connectors.sandbox import World, WorldSize
+from core.errors import ConfigError
+from journalsync._common import console, reported_errors
+
+__all__ = ["accounts_line", "emulator_factory", "parse_grades", "sandbox_app"]
+
+sandbox_app = typer.Typer(help="Platform emulators for trials and tests.", no_args_is_help=True)
+
+
+def emulator_factory(platform: str) -> Any:
+    """The emulator's ``create_app(world, faults=None, options=None)`` (entry points)."""
+    for ep in entry_points(group="journalsync.emulators"):
+        if ep.name == platform:
+            return ep.load()
+    known = sorted(ep.name for ep in entry_points(group="journalsync.emulators"))
+    raise ConfigError(f"no emulator for platform {platform!r}; available: {', '.join(known)}")
+
+
+def parse_grades(text: str) -> tuple[int, ...]:
+    """«1-11», «5,7,9» or «5-7,9»."""
+    grades: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            grades.extend(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise ConfigError(f"--grades: not a list of grades: {text!r}") from None
+    return tuple(grades)
+
+
+def accounts_line(world: World, base_url: str, school_slug: str | None = None) -> dict[str, Any]:
+    """One JSON object with the base URL, the school and a login of each role (sandbox only)."""
+    school = world.school(school_slug or next(iter(world.schools)))
+
+    def first(role: str) -> dict[str, str]:
+        acc = world.accounts(school.slug, role)[0]
+        return {"login": acc.login, "password": acc.password}
+
+    return {
+        "base_url": base_url,
+        "school": school.short_name,
+        "school_slug": school.slug,
+        "admin": first("admin"),
+        "teacher": first("teacher"),
+        "student": first("student"),
+        "parent": first("guardian"),
+    }
+
+
+@sandbox_app.command("serve")
+def serve_cmd(
+    platform: Annotated[str, typer.Option("--platform")] = "netschool",
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8081,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+    schools: Annotated[int, typer.Option("--schools")] = 1,
+    grades: Annotated[str, typer.Option("--grades", help="e.g. 1-11 or 5,7")] = "1-11",
+    letters: Annotated[int, typer.Option("--letters", help="classes per grade")] = 2,
+    students: Annotated[int, typer.Option("--students", help="students per class")] = 25,
+    weeks: Annotated[int, typer.Option("--weeks")] = 4,
+    accounts: Annotated[
+        bool, typer.Option("--accounts", help="Print a JSON line with sandbox logins.")
+    ] = False,
+) -> None:
+    """Serve a deterministic world through a platform emulator until interrupted."""
+    with reported_errors():
+        if not host.startswith("127.") and host not in ("localhost", "::1"):
+            raise ConfigError("the sandbox serves on loopback only (127.0.0.0/8, ::1)")
+        size = WorldSize(
+            schools=schools,
+            grades=parse_grades(grades),
+            letters=letters,
+            students_per_class=students,
+            weeks=weeks,
+        )
+        world = World.generate(seed, size)
+        app = emulator_factory(platform)(world)
+        base_url = f"http://{host}:{port}"
+        console.print(base_url, highlight=False, soft_wrap=True)
+        if accounts:
+            print(json.dumps(accounts_line(world, base_url), ensure_ascii=False), flush=True)
+        asyncio.run(serve(app, host, port))

@@ -1,0 +1,850 @@
+"""The NetSchool emulator over real HTTP (httpx.ASGITransport, in-process)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from hashlib import md5
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.netschool._emulator_codes import WORK_TYPE_IDS
+from connectors.netschool.emulator import NetSchoolEmulator, NetSchoolEmulatorOptions, create_app
+from connectors.sandbox.world import World, WorldSize
+from core.codes import AttendanceCode, MarkValue
+from core.model import Attendance, Homework, Lesson, Mark, Person
+
+SIZE = WorldSize(grades=(1, 5, 7), letters=1, students_per_class=6, weeks=2)
+
+
+@dataclass
+class Ctx:
+    world: World
+    app: NetSchoolEmulator
+    client: httpx.AsyncClient
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def ctx(clock: FakeClock) -> AsyncIterator[Ctx]:
+    world = World.generate(7, SIZE)
+    app = create_app(world, options=NetSchoolEmulatorOptions(clock=clock))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://ns.test"
+    ) as client:
+        yield Ctx(world, app, client)
+
+
+def pw_hash(salt: str, password: str) -> str:
+    return md5((salt + md5(password.encode("cp1251")).hexdigest()).encode()).hexdigest()
+
+
+async def login(
+    c: httpx.AsyncClient, world: World, login_name: str, password: str, **extra: str
+) -> httpx.Response:
+    r = await c.get("/webapi/logindata")
+    assert r.status_code == 200
+    meta = (await c.post("/webapi/auth/getdata")).json()
+    salt = meta.pop("salt")
+    pw2 = pw_hash(salt, password)
+    school = world.school("school-1")
+    form = {
+        "LoginType": "1",
+        "scid": str(school.ext_id),
+        "UN": login_name,
+        "PW": pw2[: len(password)],
+        "pw2": pw2,
+        **meta,
+        **extra,
+    }
+    r = await c.post("/webapi/login", data=form)
+    if r.status_code == 200:
+        c.headers["at"] = r.json()["at"]
+    return r
+
+
+async def login_admin(ctx: Ctx) -> dict[str, Any]:
+    admin = ctx.world.persons[ctx.world.school("school-1").admin_id]
+    r = await login(ctx.client, ctx.world, admin.login, admin.password)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+# -- login ------------------------------------------------------------------------------------
+
+
+async def test_login_with_cyrillic_password_sets_token_and_cookies(ctx: Ctx) -> None:
+    admin = ctx.world.persons[ctx.world.school("school-1").admin_id]
+    assert any("а" <= ch <= "я" or "А" <= ch <= "Я" for ch in admin.password)
+    r = await login(ctx.client, ctx.world, admin.login, admin.password)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["at"].isdigit() and body["timeOut"] == 900_000
+    assert body["accountInfo"]["user"]["id"] == admin.ext_id
+    assert body["entryPoint"] is None
+    assert "ESRNSec" in ctx.client.cookies and len(ctx.client.cookies["NSSESSIONID"]) == 32
+    assert (await ctx.client.get("/webapi/years/current")).status_code == 200
+
+
+async def test_utf8_hashed_cyrillic_password_is_rejected(ctx: Ctx) -> None:
+    admin = ctx.world.persons[ctx.world.school("school-1").admin_id]
+    c = ctx.client
+    await c.get("/webapi/logindata")
+    meta = (await c.post("/webapi/auth/getdata")).json()
+    salt = meta.pop("salt")
+    pw2 = md5((salt + md5(admin.password.encode()).hexdigest()).encode()).hexdigest()
+    r = await c.post(
+        "/webapi/login",
+        data={
+            "loginType": 1,
+            "scid": ctx.world.school("school-1").ext_id,
+            "un": admin.login,
+            "pw2": pw2,
+            **meta,
+        },
+    )
+    assert r.status_code == 409
+
+
+async def test_wrong_password_is_409_with_message(ctx: Ctx) -> None:
+    acc = ctx.world.accounts(role="student")[0]
+    r = await login(ctx.client, ctx.world, acc.login, acc.password + "x")
+    assert r.status_code == 409
+    assert r.json()["message"]
+    assert "at" not in ctx.client.headers
+
+
+async def test_lowercase_and_legacy_form_keys_are_accepted(ctx: Ctx) -> None:
+    acc = ctx.world.accounts(role="student")[0]
+    c = ctx.client
+    await c.get("/webapi/logindata")
+    meta = (await c.post("/webapi/auth/getdata")).json()
+    pw2 = pw_hash(meta.pop("salt"), acc.password)
+    form = {
+        "logintype": "1",
+        "cid": "2",
+        "sid": "1",
+        "pid": "-1",
+        "cn": "3",
+        "sft": "2",
+        "SCID": str(ctx.world.school("school-1").ext_id),
+        "un": acc.login,
+        "pw2": pw2,
+        **meta,
+    }
+    assert (await c.post("/WebApi/Login", data=form)).status_code == 200
+
+
+async def test_salt_is_single_use(ctx: Ctx) -> None:
+    acc = ctx.world.accounts(role="student")[0]
+    c = ctx.client
+    await c.get("/webapi/logindata")
+    meta = (await c.post("/webapi/auth/getdata")).json()
+    salt = meta.pop("salt")
+    pw2 = pw_hash(salt, acc.password)
+    form = {
+        "LoginType": "1",
+        "scid": str(ctx.world.school("school-1").ext_id),
+        "UN": acc.login,
+        "pw2": pw2,
+        **meta,
+    }
+    bad = {**form, "pw2": pw_hash(salt, "wrong")}
+    assert (await c.post("/webapi/login", data=bad)).status_code == 409
+    # the right hash for the same salt no longer works: the salt was burnt by the failure
+    assert (await c.post("/webapi/login", data=form)).status_code == 409
+    meta2 = (await c.post("/webapi/auth/getdata")).json()
+    assert meta2["salt"] != salt
+    form2 = {**form, "pw2": pw_hash(meta2.pop("salt"), acc.password), **meta2}
+    assert (await c.post("/webapi/login", data=form2)).status_code == 200
+    assert (await c.post("/webapi/login", data=form2)).status_code == 409
+
+
+async def test_salt_is_bound_to_the_session_cookie(ctx: Ctx) -> None:
+    acc = ctx.world.accounts(role="student")[0]
+    c = ctx.client
+    await c.get("/webapi/logindata")
+    meta = (await c.post("/webapi/auth/getdata")).json()
+    pw2 = pw_hash(meta.pop("salt"), acc.password)
+    c.cookies.clear()
+    await c.get("/webapi/logindata")  # a different NSSESSIONID, no salt issued to it
+    form = {
+        "LoginType": "1",
+        "scid": str(ctx.world.school("school-1").ext_id),
+        "UN": acc.login,
+        "pw2": pw2,
+        **meta,
+    }
+    assert (await c.post("/webapi/login", data=form)).status_code == 409
+
+
+async def test_missing_token_and_forced_expiry_give_401(ctx: Ctx) -> None:
+    assert (await ctx.client.get("/webapi/years/current")).status_code == 401
+    await login_admin(ctx)
+    at = ctx.client.headers["at"]
+    assert (await ctx.client.get(f"/webapi/context/expired?token={at}")).json() is False
+    assert (await ctx.client.post("/_sandbox/sessions/expire")).json() == {"expired": 1}
+    assert (await ctx.client.get("/webapi/years/current")).status_code == 401
+    assert (await ctx.client.get(f"/webapi/context/expired?token={at}")).json() is True
+    assert (await ctx.client.post("/webapi/auth/logout")).status_code == 401
+
+
+async def test_idle_timeout_expires_and_activity_extends(ctx: Ctx, clock: FakeClock) -> None:
+    await login_admin(ctx)
+    clock.now += 800
+    assert (await ctx.client.get("/webapi/context")).status_code == 200
+    clock.now += 800  # 1600 s since login but only 800 s idle
+    assert (await ctx.client.get("/webapi/context")).status_code == 200
+    clock.now += 901
+    assert (await ctx.client.get("/webapi/context")).status_code == 401
+
+
+async def test_logout_then_401(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    assert (await ctx.client.post("/webapi/auth/logout")).status_code == 200
+    assert (await ctx.client.post("/webapi/auth/logout")).status_code == 401
+    assert (await ctx.client.get("/webapi/context")).status_code == 401
+
+
+async def test_schools_search_needs_name(ctx: Ctx) -> None:
+    assert (await ctx.client.get("/webapi/schools/search")).status_code == 403
+    found = (await ctx.client.get("/webapi/schools/search", params={"name": "У"})).json()
+    school = ctx.world.school("school-1")
+    assert [s["id"] for s in found] == [school.ext_id]
+    assert found[0]["shortName"] == school.short_name
+    none = await ctx.client.get("/webapi/schools/search", params={"name": "Лицей"})
+    assert none.json() == []
+
+
+# -- teacher / admin reads ------------------------------------------------------------------
+
+
+def _group(world: World, grade: int, subject: str, subgroup: int = 0) -> Any:
+    for g in world.groups.values():
+        if (
+            world.classes[g.class_id].grade == grade
+            and world.subjects[g.subject_id].name == subject
+            and g.subgroup == subgroup
+        ):
+            return g
+    raise LookupError(subject)
+
+
+async def _journal(ctx: Ctx, group: Any) -> dict[str, Any]:
+    school = ctx.world.school("school-1")
+    r = await ctx.client.get(
+        "/webapi/grade/journal",
+        params={
+            "yearId": school.year.ext_id,
+            "classId": group.class_id,
+            "grade": -1,
+            "sgId": group.ext_id,
+            "termId": school.periods[0].ext_id,
+        },
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def test_admin_sees_all_classes_groups_terms_and_students(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    school = ctx.world.school("school-1")
+    classes = (await ctx.client.get("/webapi/users/teacher/classes")).json()
+    assert [c["name"] for c in classes] == ["1А", "5А", "7А"]
+    g = _group(ctx.world, 5, "Английский язык", 2)
+    sgs = (await ctx.client.get("/webapi/subjectgroups", params={"classId": g.class_id})).json()
+    eng = [s for s in sgs if s["subjectName"] == "Английский язык"]
+    assert sorted(s["subgroup"] for s in eng) == [1, 2]
+    students = (
+        await ctx.client.get(
+            "/webapi/grade/studentList",
+            params={"sgid": g.ext_id, "termId": school.periods[0].ext_id},
+        )
+    ).json()
+    assert [s["id"] for s in students] == g.member_ids
+    assert len(g.member_ids) == 3  # the other half of a class of 6
+    terms = (
+        await ctx.client.post(
+            "/webapi/terms/search",
+            json={"startPeriod": "2026-09-01", "endPeriod": "2027-05-31", "classIds": [g.class_id]},
+        )
+    ).json()
+    assert [t["name"] for t in terms] == [f"{i} четверть" for i in range(1, 5)]
+    assert terms[1]["startDate"] == "2026-11-05T00:00:00"
+    reasons = (await ctx.client.get("/webapi/grade/attendance/reasons")).json()
+    assert {r["mark"] for r in reasons} == {"ОТ", "УП", "Б", "НП", "ОП", "ОСВ"}
+    year = (await ctx.client.get("/webapi/years/current")).json()
+    assert year == {
+        "id": school.year.ext_id,
+        "name": "2026/2027",
+        "startDate": "2026-09-01T00:00:00",
+        "endDate": "2027-05-31T00:00:00",
+    }
+
+
+async def test_plain_teacher_sees_only_own_groups(ctx: Ctx) -> None:
+    g = _group(ctx.world, 7, "Алгебра")
+    teacher = ctx.world.persons[g.teacher_ids[0]]
+    assert (await login(ctx.client, ctx.world, teacher.login, teacher.password)).status_code == 200
+    sgs = (await ctx.client.get("/webapi/subjectgroups", params={"classId": g.class_id})).json()
+    assert g.ext_id in {s["id"] for s in sgs}
+    assert all(teacher.ext_id in [t["id"] for t in s["teachers"]] for s in sgs)
+    other = _group(ctx.world, 7, "История")
+    if teacher.ext_id not in other.teacher_ids:
+        r = await ctx.client.get("/webapi/grade/studentList", params={"sgid": other.ext_id})
+        assert r.status_code == 403
+
+
+async def test_journal_equals_world_canonical(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    g = _group(ctx.world, 7, "Русский язык")
+    body = await _journal(ctx, g)
+    [j] = body["journals"]
+    assert j["subjectGroupId"] == g.ext_id
+    assert [s["id"] for s in j["students"]] == g.member_ids
+    records = ctx.world.canonical("school-1", "netschool")
+    by_ext = {
+        (r.ENTITY, r.provenance.external_ids.get("id")): r
+        for r in records
+        if r.provenance and "id" in r.provenance.external_ids
+    }
+    persons = {r.id: int(r.key.split(":")[1]) for r in records if isinstance(r, Person)}
+    marks: dict[tuple[int, int], Mark] = {
+        (int(r.provenance.external_ids["assignment"]), int(r.provenance.external_ids["student"])): r
+        for r in records
+        if isinstance(r, Mark) and r.provenance
+    }
+    assert len(j["classMeeting"]) == len(g.lesson_ids) > 0
+    seen_marks = seen_att = seen_hw = 0
+    for cm in j["classMeeting"]:
+        lesson = by_ext[("lesson", str(cm["id"]))]
+        assert isinstance(lesson, Lesson)
+        assert cm["date"] == f"{lesson.date.isoformat()}T00:00:00"
+        assert cm["number"] == lesson.number and cm["lessonName"] == lesson.topic
+        assert persons[lesson.teacher_id or ""] == cm["teacherId"]
+        ktp = {t.ext_id: t.name for t in g.ktp}
+        assert ktp[cm["lessonId"]] == lesson.topic
+        for a in cm["assignments"]:
+            if a["typeId"] == 3:
+                hw = by_ext[("homework", str(a["id"]))]
+                assert isinstance(hw, Homework) and hw.text == a["assignmentName"]
+                assert a["dueDate"] == f"{hw.due_date}T00:00:00"
+                seen_hw += 1
+            for res in a["results"]:
+                m = marks[(a["id"], res["studentId"])]
+                assert a["typeId"] == WORK_TYPE_IDS[m.work_type]
+                assert a["weight"] == round(m.weight * 10)
+                if m.value is MarkValue.DOT:
+                    assert res["mark"] is None and res["duty"] is True
+                else:
+                    assert res["mark"] == int(m.value) and res["duty"] is False
+                seen_marks += 1
+        lesson_att = {
+            persons[r.student_id]: r.code
+            for r in records
+            if isinstance(r, Attendance) and r.lesson_id == lesson.id
+        }
+        wire = {
+            "ОТ": AttendanceCode.ABSENT,
+            "УП": AttendanceCode.EXCUSED,
+            "Б": AttendanceCode.ILL,
+            "ОП": AttendanceCode.LATE,
+            "ОСВ": AttendanceCode.RELEASED,
+        }
+        assert {x["studentId"]: wire[x["reason"]] for x in cm["attendance"]} == lesson_att
+        seen_att += len(lesson_att)
+    group_lessons = {
+        r.id
+        for r in records
+        if isinstance(r, Lesson)
+        and r.provenance
+        and int(r.provenance.external_ids["id"]) in g.lesson_ids
+    }
+    assert seen_marks == sum(1 for m in marks.values() if m.lesson_id in group_lessons) > 0
+    assert seen_hw > 0
+
+
+async def test_grade_1_journal_has_no_marks_or_homework(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    body = await _journal(ctx, _group(ctx.world, 1, "Математика"))
+    meetings = body["journals"][0]["classMeeting"]
+    assert meetings and all(cm["assignments"] == [] for cm in meetings)
+
+
+async def test_subject_plan_lists_the_ktp(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    g = _group(ctx.world, 7, "Алгебра")
+    plan = (
+        await ctx.client.get("/webapi/subjectplans/getForSubjectGroup", params={"sgId": g.ext_id})
+    ).json()
+    assert [le["id"] for le in plan["lessons"]] == [t.ext_id for t in g.ktp]
+    first = plan["lessons"][0]
+    assert first["lessonName"] == g.ktp[0].name and first["hoursStudied"] == 1
+
+
+# -- teacher writes -------------------------------------------------------------------------
+
+
+def _canon_marks(world: World, lesson_id: int) -> dict[tuple[int, str, int], Mark]:
+    out = {}
+    for r in world.canonical("school-1", "netschool"):
+        if isinstance(r, Mark) and r.provenance:
+            a = world.assignments.get(int(r.provenance.external_ids["assignment"]))
+            if a is not None and a.lesson_id == lesson_id:
+                out[(int(r.provenance.external_ids["student"]), r.work_type, r.ordinal)] = r
+    return out
+
+
+async def test_quickedit_creates_updates_and_deletes_marks(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    w = ctx.world
+    g = _group(w, 7, "Алгебра")
+    le = w.lessons[g.lesson_ids[0]]
+    s1, s2 = g.member_ids[:2]
+    n_tests = sum(1 for a in w.lesson_assignments(le) if a.work_type == "test")
+    r = await ctx.client.post(
+        "/webapi/grade/journal/quickedit",
+        json={
+            "sgId": g.ext_id,
+            "attendance": [],
+            "results": [
+                {
+                    "cmId": le.ext_id,
+                    "assignId": None,
+                    "assignTypeId": 4,
+                    "studentId": s1,
+                    "mark": 5,
+                },
+                {
+                    "cmId": le.ext_id,
+                    "assignId": None,
+                    "assignTypeId": 4,
+                    "studentId": s2,
+                    "mark": None,
+                    "dutyMark": True,
+                },
+            ],
+        },
+    )
+    assert r.status_code == 200, r.text
+    rows = r.json()["results"]
+    new_id = rows[0]["assignId"]
+    assert rows[1]["assignId"] == new_id  # one new column for the lesson × type
+    body = await _journal(ctx, g)
+    cm = next(c for c in body["journals"][0]["classMeeting"] if c["id"] == le.ext_id)
+    a = next(a for a in cm["assignments"] if a["id"] == new_id)
+    assert a["typeId"] == 4 and a["weight"] == 20 and a["assignmentName"] == "Контрольная работа"
+    assert {x["studentId"]: (x["mark"], x["duty"]) for x in a["results"]} == {
+        s1: (5, False),
+        s2: (None, True),
+    }
+    canon = _canon_marks(w, le.ext_id)
+    assert canon[(s1, "test", n_tests + 1)].value is MarkValue.FIVE
+    assert canon[(s2, "test", n_tests + 1)].value is MarkValue.DOT
+    # update then delete, reusing the assignment id a retry would send
+    r = await ctx.client.post(
+        "/webapi/grade/journal/quickedit",
+        json={
+            "sgId": g.ext_id,
+            "results": [
+                {
+                    "cmId": le.ext_id,
+                    "assignId": new_id,
+                    "assignTypeId": 4,
+                    "studentId": s1,
+                    "mark": 3,
+                },
+                {
+                    "cmId": le.ext_id,
+                    "assignId": new_id,
+                    "assignTypeId": 4,
+                    "studentId": s2,
+                    "mark": None,
+                },
+            ],
+        },
+    )
+    assert r.status_code == 200
+    canon = _canon_marks(w, le.ext_id)
+    assert canon[(s1, "test", n_tests + 1)].value is MarkValue.THREE
+    assert (s2, "test", n_tests + 1) not in canon
+    edit = (
+        await ctx.client.get(
+            "/webapi/grade/journal/edit",
+            params={
+                "cmid": le.ext_id,
+                "sgId": g.ext_id,
+                "termId": w.school("school-1").periods[0].ext_id,
+            },
+        )
+    ).json()
+    col = next(a for a in edit["assignments"] if a["id"] == new_id)
+    assert col["results"] == [{"studentId": s1, "mark": 3, "duty": False}]
+
+
+async def test_quickedit_rejects_a_bad_row_and_changes_nothing(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    w = ctx.world
+    g = _group(w, 7, "Алгебра")
+    le = w.lessons[g.lesson_ids[0]]
+    before = w.version
+    outsider = next(
+        s for s in w.persons.values() if s.role == "student" and s.ext_id not in g.member_ids
+    )
+    r = await ctx.client.post(
+        "/webapi/grade/journal/quickedit",
+        json={
+            "sgId": g.ext_id,
+            "results": [
+                {
+                    "cmId": le.ext_id,
+                    "assignId": None,
+                    "assignTypeId": 10,
+                    "studentId": g.member_ids[0],
+                    "mark": 5,
+                },
+                {
+                    "cmId": le.ext_id,
+                    "assignId": None,
+                    "assignTypeId": 10,
+                    "studentId": outsider.ext_id,
+                    "mark": 4,
+                },
+            ],
+        },
+    )
+    assert r.status_code == 400 and r.json()["message"]
+    r = await ctx.client.post(
+        "/webapi/grade/journal/quickedit",
+        json={
+            "sgId": g.ext_id,
+            "results": [
+                {
+                    "cmId": le.ext_id,
+                    "assignId": None,
+                    "assignTypeId": 10,
+                    "studentId": g.member_ids[0],
+                    "mark": 6,
+                }
+            ],
+        },
+    )
+    assert r.status_code == 400
+    assert w.version == before
+
+
+async def test_journal_edit_post_sets_attendance_and_binds_a_ktp_topic(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    w = ctx.world
+    g = _group(w, 7, "Физика")
+    le = w.lessons[g.lesson_ids[1]]
+    topic = g.ktp[10]
+    sids = g.member_ids
+    reasons = ["ОТ", "", "Б", "НП"] + [""] * (len(sids) - 4)
+    form = [
+        ("sgid", str(g.ext_id)),
+        ("cmid", str(le.ext_id)),
+        ("lessonId", str(topic.ext_id)),
+        ("saveJournal", "1"),
+    ]
+    form += [("SID", str(s)) for s in sids] + [("REASON", r) for r in reasons]
+    r = await ctx.client.post(
+        "/webapi/grade/journal/edit",
+        content="&".join(f"{k}={v}" for k, v in form).encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 200 and r.json() == {"success": True}
+    assert le.topic == topic.name
+    assert le.attendance == {
+        sids[0]: AttendanceCode.ABSENT,
+        sids[2]: AttendanceCode.ILL,
+        sids[3]: AttendanceCode.ABSENT,
+    }
+    canon = w.canonical("school-1", "netschool")
+    lesson = next(
+        x
+        for x in canon
+        if isinstance(x, Lesson)
+        and x.provenance
+        and x.provenance.external_ids["id"] == str(le.ext_id)
+    )
+    assert lesson.topic == topic.name
+    assert len([x for x in canon if isinstance(x, Attendance) and x.lesson_id == lesson.id]) == 3
+    body = await _journal(ctx, g)
+    cm = next(c for c in body["journals"][0]["classMeeting"] if c["id"] == le.ext_id)
+    assert cm["lessonId"] == topic.ext_id and cm["lessonName"] == topic.name
+    assert {x["studentId"]: x["reason"] for x in cm["attendance"]} == {
+        sids[0]: "ОТ",
+        sids[2]: "Б",
+        sids[3]: "ОТ",
+    }
+    # -2 = topic unchanged; clearing attendance by sending "" for everyone
+    form2 = {
+        "sgid": g.ext_id,
+        "cmid": le.ext_id,
+        "lessonId": -2,
+        "saveJournal": 1,
+        "SID": sids,
+        "REASON": [""] * len(sids),
+    }
+    assert (await ctx.client.post("/webapi/grade/journal/edit", data=form2)).status_code == 200
+    assert le.attendance == {} and le.topic == topic.name
+    # a topic that is not in this group's КТП is refused
+    other = _group(w, 7, "Алгебра").ktp[0].ext_id
+    bad = {"sgid": g.ext_id, "cmid": le.ext_id, "lessonId": other}
+    assert (await ctx.client.post("/webapi/grade/journal/edit", data=bad)).status_code == 400
+
+
+async def test_students_cannot_use_teacher_endpoints(ctx: Ctx) -> None:
+    acc = ctx.world.accounts(role="student")[0]
+    assert (await login(ctx.client, ctx.world, acc.login, acc.password)).status_code == 200
+    assert (await ctx.client.get("/webapi/users/teacher/classes")).status_code == 403
+
+
+# -- student / parent diary -----------------------------------------------------------------
+
+
+async def _login_student(ctx: Ctx, grade: int = 7) -> Any:
+    w = ctx.world
+    st = next(
+        p
+        for p in w.persons.values()
+        if p.role == "student" and p.class_id and w.classes[p.class_id].grade == grade
+    )
+    assert (await login(ctx.client, w, st.login, st.password)).status_code == 200
+    return st
+
+
+async def test_diary_shows_lessons_marks_and_homework(ctx: Ctx) -> None:
+    w = ctx.world
+    st = await _login_student(ctx)
+    init = (await ctx.client.get("/webapi/student/diary/init")).json()
+    assert init["currentStudentId"] == 0
+    assert init["students"][0]["studentId"] == st.ext_id
+    types = {
+        t["id"]: t["name"]
+        for t in (
+            await ctx.client.get("/webapi/grade/assignment/types", params={"all": "false"})
+        ).json()
+    }
+    assert types[3] == "Домашнее задание" and types[10] == "Ответ на уроке"
+    year = (await ctx.client.get("/webapi/years/current")).json()
+    d = (
+        await ctx.client.get(
+            "/webapi/student/diary",
+            params={
+                "studentId": st.ext_id,
+                "weekStart": "2026-09-07",
+                "weekEnd": "2026-09-12",
+                "yearId": year["id"],
+            },
+        )
+    ).json()
+    assert d["termName"] == "1 четверть"
+    lessons = [le for day in d["weekDays"] for le in day["lessons"]]
+    expected = [
+        le
+        for g in w.groups_of_student(st.ext_id)
+        for lid in g.lesson_ids
+        if (le := w.lessons[lid]).day.isoformat() <= "2026-09-12"
+    ]
+    assert sorted(le["classmeetingId"] for le in lessons) == sorted(le.ext_id for le in expected)
+    for le in lessons:
+        lesson = w.lessons[le["classmeetingId"]]
+        for a in le.get("assignments", []):
+            assert a["classMeetingId"] == lesson.ext_id
+            wa = w.assignments[a["id"]]
+            value = wa.marks.get(st.ext_id)
+            if value is None:
+                assert a["typeId"] == 3 and "mark" not in a
+            elif value is MarkValue.DOT:
+                assert a["mark"]["mark"] is None and a["mark"]["dutyMark"] is True
+            else:
+                assert a["mark"]["mark"] == int(value)
+        shown = {a["id"] for a in le.get("assignments", [])}
+        marked = {
+            a.ext_id
+            for a in w.lesson_assignments(lesson)
+            if st.ext_id in a.marks or a.work_type == "homework"
+        }
+        assert shown == marked
+    # a week without lessons has no weekDays key at all
+    empty = (
+        await ctx.client.get(
+            "/webapi/student/diary",
+            params={
+                "studentId": st.ext_id,
+                "weekStart": "2026-08-03",
+                "weekEnd": "2026-08-08",
+                "yearId": year["id"],
+            },
+        )
+    ).json()
+    assert "weekDays" not in empty
+    # another student's diary is not available
+    other = next(p for p in w.persons.values() if p.role == "student" and p.ext_id != st.ext_id)
+    r = await ctx.client.get(
+        "/webapi/student/diary",
+        params={"studentId": other.ext_id, "weekStart": "2026-09-07", "weekEnd": "2026-09-12"},
+    )
+    assert r.status_code == 403
+
+
+async def test_guardian_sees_the_child(ctx: Ctx) -> None:
+    w = ctx.world
+    gu = next(p for p in w.persons.values() if p.role == "guardian")
+    assert (await login(ctx.client, w, gu.login, gu.password)).json()["accountInfo"]["userRoles"][
+        0
+    ]["role"]["name"] == "Родитель"
+    init = (await ctx.client.get("/webapi/student/diary/init")).json()
+    assert [s["studentId"] for s in init["students"]] == gu.children
+
+
+@pytest.mark.parametrize("singular", [False, True])
+async def test_assignment_details_teacher_vs_teachers(singular: bool) -> None:
+    world = World.generate(7, SIZE)
+    app = create_app(world, options=NetSchoolEmulatorOptions(teacher_singular=singular))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://ns.test"
+    ) as c:
+        ctx = Ctx(world, app, c)
+        st = await _login_student(ctx)
+        a = next(
+            a
+            for g in world.groups_of_student(st.ext_id)
+            for lid in g.lesson_ids
+            for a in world.lesson_assignments(world.lessons[lid])
+        )
+        r = (
+            await c.get(
+                f"/webapi/student/diary/assigns/{a.ext_id}", params={"studentId": st.ext_id}
+            )
+        ).json()
+        le = world.lessons[a.lesson_id]
+        teacher = {"id": le.teacher_id, "name": world.persons[le.teacher_id].full_name}
+        if singular:
+            assert r["teacher"] == teacher and "teachers" not in r
+        else:
+            assert r["teachers"] == [teacher] and "teacher" not in r
+        assert r["weight"] == round(a.weight * 10) and r["id"] == a.ext_id
+
+
+async def test_security_warning_mode() -> None:
+    world = World.generate(7, SIZE)
+    app = create_app(world, options=NetSchoolEmulatorOptions(security_warning=True))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://ns.test"
+    ) as c:
+        acc = world.accounts(role="student")[0]
+        body = (await login(c, world, acc.login, acc.password)).json()
+        assert body["entryPoint"] == "/asp/SecurityWarning.asp"
+        r = await c.get("/webapi/student/diary/init")
+        assert r.headers["content-type"].startswith("text/html")
+        assert "/asp/SecurityWarning.asp" in r.text and len(r.content) < 1000
+        ok = await c.post("/asp/SecurityWarning.asp", data={"at": c.headers["at"], "WarnType": 2})
+        assert ok.status_code == 200
+        assert (await c.get("/webapi/student/diary/init")).json()["students"]
+
+
+async def test_esia_only_mode_has_no_salt() -> None:
+    world = World.generate(7, SIZE)
+    app = create_app(world, options=NetSchoolEmulatorOptions(esia_only=True))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://ns.test"
+    ) as c:
+        info = (await c.get("/webapi/logindata")).json()
+        assert info["esiaMainAuth"] is True and info["schoolLogin"] is False
+        assert (await c.post("/webapi/auth/getdata")).json() == {}
+        r = await c.post("/webapi/login", data={"LoginType": 1, "UN": "x", "pw2": "y"})
+        assert r.status_code == 409
+
+
+async def test_malformed_fault_corrupts_exactly_n_results(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    g = _group(ctx.world, 7, "Русский язык")
+    clean = await _journal(ctx, g)
+    ctx.app.faults.malformed = 3
+    bad = await _journal(ctx, g)
+
+    def results(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            r
+            for cm in body["journals"][0]["classMeeting"]
+            for a in cm["assignments"]
+            for r in a["results"]
+        ]
+
+    diffs = [(a, b) for a, b in zip(results(clean), results(bad), strict=True) if a != b]
+    assert len(diffs) == 3
+    assert [b.get("mark") for _, b in diffs if "studentId" in b] == [7, 7]
+    assert sum("studentId" not in b for _, b in diffs) == 1
+    assert len(ctx.app.faults.corrupted) == 3 and ctx.app.faults.malformed == 0
+    assert results(await _journal(ctx, g)) == results(clean)  # the next payload is clean
+
+
+async def test_sandbox_mutate_changes_the_world(ctx: Ctx) -> None:
+    before = ctx.world.version
+    r = await ctx.client.post("/_sandbox/world/mutate", json={"n": 4, "seed": 3})
+    body = r.json()
+    assert len(body["changes"]) == 4 and body["version"] > before
+    assert sum(1 for _ in ctx.world.changed_lessons(before)) >= 1
+
+
+async def test_paths_are_case_insensitive(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    assert (await ctx.client.get("/WebApi/Years/Current")).status_code == 200
+    assert (await ctx.client.get("/webapi/grade/attendance/Reasons")).status_code == 200
+
+
+async def test_malformed_fault_in_the_diary(ctx: Ctx) -> None:
+    st = await _login_student(ctx)
+    params = {"studentId": st.ext_id, "weekStart": "2026-09-07", "weekEnd": "2026-09-19"}
+
+    def marks(body: dict[str, Any]) -> list[int | None]:
+        return [
+            a["mark"]["mark"]
+            for d in body["weekDays"]
+            for le in d["lessons"]
+            for a in le.get("assignments", [])
+            if "mark" in a
+        ]
+
+    clean = marks((await ctx.client.get("/webapi/student/diary", params=params)).json())
+    ctx.app.faults.malformed = 2
+    bad = marks((await ctx.client.get("/webapi/student/diary", params=params)).json())
+    assert len(clean) == len(bad) >= 2
+    assert bad[:2] == [7, 7] and bad[2:] == clean[2:]
+
+
+async def test_journal_without_sgid_lists_every_group_of_the_class(ctx: Ctx) -> None:
+    await login_admin(ctx)
+    g = _group(ctx.world, 5, "Английский язык", 1)
+    school = ctx.world.school("school-1")
+    body = (
+        await ctx.client.get(
+            "/webapi/grade/journal",
+            params={
+                "yearId": school.year.ext_id,
+                "classId": g.class_id,
+                "grade": -1,
+                "termId": school.periods[0].ext_id,
+            },
+        )
+    ).json()
+    assert [j["subjectGroupId"] for j in body["journals"]] == ctx.world.classes[
+        g.class_id
+    ].group_ids
