@@ -15,6 +15,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+# An independent public NetSchool client, in its own venv (it pins httpx 0.23).
+COMPAT := .venv-compat/.installed
+$(COMPAT):
+	$(PYTHON) -m venv .venv-compat
+	.venv-compat/bin/pip install --quiet netschoolapi==11.0.5
+	touch $(COMPAT)
+
 demo: $(STAMP)
 	$(BIN)/journalsync demo
 
@@ -27,11 +34,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy core connectors scheduler journalsync
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(COMPAT)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-compat .mypy_cache .ruff_cache .pytest_cache

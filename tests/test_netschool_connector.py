@@ -232,6 +232,15 @@ async def test_resume_yields_only_the_remaining_journal_pages(
     assert again[-1].cursor["pass"] == 2 and len(again) == len(first)
 
 
+async def test_resumed_pass_with_nothing_left_is_closed(connector: NetSchoolConnector) -> None:
+    first = await _pages(connector)
+    everything_done = {**first[-1].cursor, "complete": False}  # died after the last commit
+    resumed = await _pages(connector, {"roster": first[0].cursor, "journal": everything_done})
+    closing = [p for p in resumed if p.stream == "journal"]
+    assert len(closing) == 1 and closing[0].records == [] and not closing[0].complete_for
+    assert closing[0].cursor == {**everything_done, "complete": True}
+
+
 async def test_incremental_visits_only_terms_near_today(
     world: World, transport: CountingTransport
 ) -> None:

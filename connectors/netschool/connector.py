@@ -186,6 +186,15 @@ class NetSchoolConnector(Connector):
             scopes = [sc for sc in scopes if sc.term.startDate <= today and sc.term.endDate >= low]
         journal_pass, done = _start(cursors.get(JOURNAL))
         todo = [sc for sc in scopes if sc.key not in set(done)]
+        if not todo:
+            # A resumed pass with nothing left (or an empty school): close the pass, touching
+            # no records (the empty page replaces no entity of any scope).
+            yield Page(
+                stream=JOURNAL,
+                scope=f"journal:pass:{journal_pass}",
+                records=[],
+                cursor={"pass": journal_pass, "done": done, "complete": True},
+            )
         for n, scope in enumerate(todo, start=1):
             batch = await self._read_journal(roster, scope)
             done = [*done, scope.key]

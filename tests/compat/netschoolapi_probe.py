@@ -2,8 +2,8 @@
 
 Runs in its own venv (netschoolapi pins httpx==0.23.3, which conflicts with ours):
 
-    python3 -m venv /tmp/nsvenv && /tmp/nsvenv/bin/pip install netschoolapi==11.0.5
-    /tmp/nsvenv/bin/python tests/compat/netschoolapi_probe.py BASE_URL LOGIN PASSWORD SCHOOL \
+    make .venv-compat/.installed   # (part of `make test`)
+    .venv-compat/bin/python tests/compat/netschoolapi_probe.py BASE_URL LOGIN PASSWORD SCHOOL \
         [WEEK_START]
 
 SCHOOL is the school id (an int): 11.0.5 resolves a school *name* by calling `schools/search`
@@ -51,13 +51,14 @@ async def main(argv: list[str]) -> dict[str, object]:
             out["assignment_details"] = {
                 "id": details["id"],
                 "weight": details["weight"],
-                "teacher": (details.get("teachers") or [details.get("teacher")])[0]["name"],
-                "subjectGroup": details["subjectGroup"]["name"],
+                # names are personal data: report that they came, not what they are
+                "teacher_named": bool((details.get("teachers") or [details.get("teacher")])[0]),
+                "subject_group_named": bool(details["subjectGroup"]["name"]),
             }
         out["overdue"] = len(await ns.overdue(start, start + timedelta(days=5) if start else None))
         out["announcements"] = len(await ns.announcements())
         ns._school_id = int(school) if school.isdigit() else ns._school_id
-        out["school"] = (await ns.school()).name
+        out["school_named"] = bool((await ns.school()).name)
     except Exception as e:  # the probe reports, it does not crash
         out["error"] = f"{type(e).__name__}: {e}"
     finally:

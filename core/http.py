@@ -1,0 +1,525 @@
+"""The HTTP kit every connector's transport layer is built on (DESIGN.md §5, §8).
+
+One :class:`HttpClient` per connector instance wraps the single ``httpx.AsyncClient`` that holds
+the platform session (cookies, auth headers). It adds what every platform needs and none should
+reimplement:
+
+* a per-host limit on request rate and concurrency, shared by every client talking to that host,
+  because regional platforms throttle (or ban) by host, not by connector instance;
+* a status → :class:`Action` table, overridable per connector, that turns responses into the
+  error tree of :mod:`core.errors`;
+* retries of transient failures with tenacity, honouring ``Retry-After``;
+* one re-login and replay when the session expired;
+* JSON decoding that recognises the HTML pages platforms serve instead of JSON (firewalls,
+  maintenance, login redirects);
+* a DEBUG line per request with method, path, status and timing — never headers, bodies or query
+  strings, which is where platforms put credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Literal, Self
+
+import httpx
+import orjson
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from core.errors import (
+    AuthError,
+    ConfigError,
+    ContractError,
+    NotFound,
+    RateLimited,
+    Retriable,
+    ServerError,
+    SessionExpired,
+    TransportError,
+)
+from core.logging import get_logger, redact
+
+__all__ = [
+    "DEFAULT_STATUS_ACTIONS",
+    "Action",
+    "HttpClient",
+    "HttpSettings",
+    "TokenBucket",
+]
+
+Expect = Literal["json", "text", "bytes", "response"]
+Params = Mapping[str, Any] | list[tuple[str, Any]]
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+_log = get_logger("journalsync.http")
+
+_EXCERPT_CHARS = 200
+# Redaction runs on a bounded prefix so a secret cut by the excerpt is still matched whole.
+_REDACT_WINDOW = 4000
+_RETRIABLE = (ServerError, RateLimited, TransportError)
+# Set while a reauth callback runs, so its own login request cannot trigger another reauth.
+_in_reauth: ContextVar[bool] = ContextVar("journalsync_http_in_reauth", default=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """Transport tuning for one platform; validated config turns into one of these."""
+
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    #: Total tries for retriable failures (1 = no retry).
+    max_attempts: int = 4
+    #: Exponential backoff with full jitter: the n-th wait is uniform in
+    #: ``[0, min(backoff_max, backoff_initial * 2**(n-1))]``.
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    #: Cap on a server's ``Retry-After``; a longer one is waited for this long.
+    max_retry_after: float = 120.0
+    #: Per-host requests per second (token bucket); ``None`` = unlimited.
+    rate_per_second: float | None = None
+    #: Requests the bucket lets through back to back before spacing them out.
+    rate_burst: int = 1
+    #: Per-host requests in flight.
+    max_concurrency: int = 4
+    user_agent: str = "journalsync/0.1"
+    verify: bool = True
+
+
+class Action(StrEnum):
+    """What the client does with a response status."""
+
+    OK = "ok"
+    RETRY = "retry"
+    RATE_LIMITED = "rate_limited"
+    SESSION_EXPIRED = "session_expired"
+    AUTH_FAILED = "auth_failed"
+    NOT_FOUND = "not_found"
+    CONTRACT = "contract"
+
+
+#: Explicit entries; unlisted 1xx–3xx are OK, other 4xx CONTRACT, other 5xx RETRY.
+DEFAULT_STATUS_ACTIONS: Mapping[int, Action] = MappingProxyType(
+    {
+        401: Action.SESSION_EXPIRED,
+        403: Action.AUTH_FAILED,
+        404: Action.NOT_FOUND,
+        408: Action.RETRY,
+        429: Action.RATE_LIMITED,
+        500: Action.RETRY,
+        502: Action.RETRY,
+        503: Action.RETRY,
+        504: Action.RETRY,
+    }
+)
+
+
+def _fallback_action(status: int) -> Action:
+    if status < 400:
+        return Action.OK
+    if 500 <= status < 600:
+        return Action.RETRY
+    return Action.CONTRACT
+
+
+class TokenBucket:
+    """A token bucket (as GCRA): ``rate`` requests per second, ``burst`` of them back to back.
+
+    Each caller reserves the next slot synchronously and then sleeps until it, so concurrent
+    callers get distinct slots without a lock, and the arithmetic depends only on the injected
+    clock — tests drive it with a fake clock and a fake sleep.
+    """
+
+    def __init__(self, rate: float, *, burst: int = 1, clock: Clock = time.monotonic) -> None:
+        if rate <= 0:
+            raise ConfigError(f"rate limit must be positive, got {rate}")
+        self._interval = 1.0 / rate
+        self._tolerance = max(burst - 1, 0) * self._interval
+        self._clock = clock
+        self._tat: float | None = None  # theoretical arrival time of the next request
+
+    def reserve(self) -> float:
+        """Take the next slot; return how long the caller must wait before using it."""
+        now = self._clock()
+        tat = now if self._tat is None else max(self._tat, now)
+        wait = max(tat - self._tolerance - now, 0.0)
+        self._tat = tat + self._interval
+        return wait
+
+    async def acquire(self, sleep: Sleep = asyncio.sleep) -> None:
+        wait = self.reserve()
+        if wait > 0:
+            await sleep(wait)
+
+
+class _HostLimiter:
+    def __init__(self, settings: HttpSettings, clock: Clock) -> None:
+        self.semaphore = asyncio.Semaphore(max(settings.max_concurrency, 1))
+        self.bucket = (
+            TokenBucket(settings.rate_per_second, burst=settings.rate_burst, clock=clock)
+            if settings.rate_per_second is not None
+            else None
+        )
+
+
+# Keyed by event loop too: asyncio primitives belong to one loop, and tests run many loops.
+# A plain dict pruned of closed loops rather than a WeakKeyDictionary: a waiting semaphore holds
+# its loop, which would keep a weak key alive forever. The first client for a host on a loop
+# decides that host's limits.
+_limiters: dict[asyncio.AbstractEventLoop, dict[str, _HostLimiter]] = {}
+
+
+def _limiter_for(host: str, settings: HttpSettings, clock: Clock) -> _HostLimiter:
+    loop = asyncio.get_running_loop()
+    per_loop = _limiters.get(loop)
+    if per_loop is None:
+        for old in [other for other in _limiters if other.is_closed()]:
+            del _limiters[old]
+        per_loop = _limiters[loop] = {}
+    limiter = per_loop.get(host)
+    if limiter is None:
+        limiter = per_loop[host] = _HostLimiter(settings, clock)
+    return limiter
+
+
+def _host_key(url: httpx.URL) -> str:
+    port = url.port if url.port is not None else {"http": 80, "https": 443}.get(url.scheme, 0)
+    return f"{url.host.lower()}:{port}"
+
+
+def _parse_retry_after(value: str | None, now: Callable[[], datetime]) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date); None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now()).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(seconds, 0.0)
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(redact(text[:_REDACT_WINDOW]).split())
+    return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1] + "…"
+
+
+def _looks_like_html(response: httpx.Response) -> bool:
+    if "text/html" in response.headers.get("content-type", "").lower():
+        return True
+    return response.content.lstrip()[:1] == b"<"
+
+
+class _Expired(Exception):
+    """Internal signal: the session expired; handled by :meth:`HttpClient.request`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class HttpClient:
+    """The transport of one connector instance: one ``httpx.AsyncClient`` plus the policies.
+
+    Credentials belong on :attr:`client` (default headers, cookies), not on single calls: a replay
+    after ``reauth`` rebuilds the request from the client, so it picks up the fresh session.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        platform: str,
+        settings: HttpSettings = HttpSettings(),  # noqa: B008 — frozen, so sharing is safe
+        transport: httpx.AsyncBaseTransport | None = None,
+        status_actions: Mapping[int, Action] | None = None,
+        headers: Mapping[str, str] | None = None,
+        reauth: Callable[[], Awaitable[None]] | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.platform = platform
+        self.settings = settings
+        self.status_actions: Mapping[int, Action] = {
+            **DEFAULT_STATUS_ACTIONS,
+            **(status_actions or {}),
+        }
+        self._reauth = reauth
+        self._sleep = sleep
+        self._clock = clock
+        self._session_generation = 0
+        self._reauth_lock: asyncio.Lock | None = None
+        #: The one AsyncClient of this connector instance; the session's cookies live here.
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            headers={"User-Agent": settings.user_agent, **(headers or {})},
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+            verify=settings.verify,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect: Expect = "json",
+        retry: bool = True,
+        reauth: bool = True,
+    ) -> Any:
+        return await self.request(
+            "GET", url, params=params, headers=headers, expect=expect, retry=retry, reauth=reauth
+        )
+
+    async def post(
+        self,
+        url: str,
+        *,
+        params: Params | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect: Expect = "json",
+        retry: bool = True,
+        reauth: bool = True,
+    ) -> Any:
+        return await self.request(
+            "POST",
+            url,
+            params=params,
+            data=data,
+            json=json,
+            content=content,
+            headers=headers,
+            expect=expect,
+            retry=retry,
+            reauth=reauth,
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect: Expect = "json",
+        retry: bool = True,
+        reauth: bool = True,
+    ) -> Any:
+        """Send a request and return the decoded body (or the response, ``expect="response"``).
+
+        Raises the :mod:`core.errors` tree: ``ServerError`` / ``RateLimited`` / ``TransportError``
+        once retries are exhausted, ``SessionExpired`` when re-login did not help, ``AuthError``,
+        ``NotFound`` or ``ContractError`` at once.
+        """
+        method = method.upper()
+
+        async def attempt(number: int) -> Any:
+            return await self._attempt(
+                method, url, params, data, json, content, headers, expect, number
+            )
+
+        replayed = False
+        while True:
+            generation = self._session_generation
+            try:
+                return await self._with_retries(attempt, retry)
+            except _Expired as expired:
+                can_reauth = self._reauth is not None and reauth and not _in_reauth.get()
+                if replayed or not can_reauth:
+                    raise SessionExpired(
+                        expired.message,
+                        hint="log in again; if this repeats, the platform ends sessions early",
+                    ) from None
+                replayed = True
+                await self._refresh_session(generation)
+
+    async def _refresh_session(self, seen_generation: int) -> None:
+        """Log in again once for all requests that saw the same expired session."""
+        if self._reauth_lock is None:
+            self._reauth_lock = asyncio.Lock()
+        async with self._reauth_lock:
+            if self._session_generation != seen_generation:
+                return  # another request already logged in again while this one waited
+            assert self._reauth is not None
+            token = _in_reauth.set(True)
+            try:
+                await self._reauth()
+            finally:
+                _in_reauth.reset(token)
+            self._session_generation += 1
+
+    async def _with_retries(self, attempt: Callable[[int], Awaitable[Any]], retry: bool) -> Any:
+        attempts = max(self.settings.max_attempts, 1) if retry else 1
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_RETRIABLE),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            async for try_ in retrying:
+                with try_:
+                    return await attempt(try_.retry_state.attempt_number)
+        except _RETRIABLE as exc:
+            if attempts == 1:
+                raise
+            raise type(exc)(
+                f"{exc.message} (gave up after {attempts} attempts)",
+                retry_after=exc.retry_after,
+                hint=exc.hint or "the run will be retried later",
+            ) from exc
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, Retriable) and exc.retry_after is not None:
+            return min(exc.retry_after, self.settings.max_retry_after)
+        backoff = wait_random_exponential(
+            multiplier=self.settings.backoff_initial, max=self.settings.backoff_max
+        )
+        return float(backoff(state))
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Params | None,
+        data: Mapping[str, Any] | None,
+        json: Any,
+        content: bytes | str | None,
+        headers: Mapping[str, str] | None,
+        expect: Expect,
+        number: int,
+    ) -> Any:
+        # Built per attempt so a replay carries the cookies and headers of the new session.
+        request = self.client.build_request(
+            method, url, params=params, data=data, json=json, content=content, headers=headers
+        )
+        path = redact(request.url.path)
+        limiter = _limiter_for(_host_key(request.url), self.settings, self._clock)
+        async with limiter.semaphore:
+            if limiter.bucket is not None:
+                await limiter.bucket.acquire(self._sleep)
+            started = time.perf_counter()
+            try:
+                response = await self.client.send(request)
+            except httpx.UnsupportedProtocol as exc:
+                raise ConfigError(
+                    f"{self.platform}: {method} {path}: unsupported URL scheme"
+                ) from exc
+            except httpx.TransportError as exc:
+                _log.debug(
+                    "http.request",
+                    platform=self.platform,
+                    method=method,
+                    path=path,
+                    error=type(exc).__name__,
+                    elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+                    attempt=number,
+                )
+                raise TransportError(
+                    f"{self.platform}: {method} {path} failed: {type(exc).__name__}"
+                    f" {_excerpt(str(exc))}".rstrip(),
+                    hint="check the network and the platform's base URL",
+                ) from exc
+        _log.debug(
+            "http.request",
+            platform=self.platform,
+            method=method,
+            path=path,
+            status=response.status_code,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+            attempt=number,
+        )
+        self._check_status(response, method, path)
+        return self._decode(response, method, path, expect)
+
+    def _check_status(self, response: httpx.Response, method: str, path: str) -> None:
+        status = response.status_code
+        action = self.status_actions.get(status) or _fallback_action(status)
+        if action is Action.OK:
+            return
+        what = f"{self.platform}: {method} {path} answered {status}"
+        body = _excerpt(response.text)
+        detail = f"{what}: {body}" if body else what
+        if action is Action.RETRY or action is Action.RATE_LIMITED:
+            retry_after = _parse_retry_after(
+                response.headers.get("retry-after"), lambda: datetime.now(UTC)
+            )
+            cls = RateLimited if action is Action.RATE_LIMITED else ServerError
+            raise cls(detail, retry_after=retry_after)
+        if action is Action.SESSION_EXPIRED:
+            raise _Expired(detail)
+        if action is Action.AUTH_FAILED:
+            raise AuthError(detail)
+        if action is Action.NOT_FOUND:
+            raise NotFound(detail)
+        raise ContractError(detail)
+
+    def _decode(self, response: httpx.Response, method: str, path: str, expect: Expect) -> Any:
+        if expect == "response":
+            return response
+        if expect == "bytes":
+            return response.content
+        if expect == "text":
+            return response.text
+        if response.status_code in (204, 205):
+            return None
+        what = f"{self.platform}: {method} {path}"
+        if _looks_like_html(response):
+            raise ServerError(
+                f"{what} answered HTML instead of JSON (status {response.status_code}): "
+                f"{_excerpt(response.text)}",
+                hint="the platform may be down for maintenance or showing a login page",
+            )
+        body = response.content
+        if body.startswith(b"\xef\xbb\xbf"):  # .NET platforms sometimes prepend a UTF-8 BOM
+            body = body[3:]
+        encoding = (response.charset_encoding or "utf-8").lower().replace("_", "-")
+        try:
+            if encoding in ("utf-8", "utf8", "ascii", "us-ascii"):
+                return orjson.loads(body)
+            return orjson.loads(response.text)
+        except orjson.JSONDecodeError as exc:
+            raise ContractError(
+                f"{what} answered invalid JSON (status {response.status_code}):"
+                f" {_excerpt(response.text)}"
+            ) from exc

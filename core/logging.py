@@ -1,0 +1,330 @@
+"""Structured logging for journalsync, with secrets and personal data masked (DESIGN.md §8).
+
+Everything that logs — our own code through :func:`get_logger`, and the stdlib loggers of httpx,
+httpcore, SQLAlchemy, uvicorn and Alembic — goes through one structlog pipeline, so one
+redaction processor sees every line before it is rendered. That matters because third-party
+libraries log things we do not control: httpx logs the full request URL at INFO, and NetSchool
+sends its ``at`` token (and some platforms the password) in the query string.
+
+What is masked (replaced by ``***``):
+
+* values under sensitive keys (passwords, tokens, cookies, credential headers) and under
+  personal-data keys (names, birth dates, contacts, SNILS), at any nesting depth, matched
+  case-insensitively and ignoring ``-``/``_``;
+* ``key=value`` and ``"key": value`` occurrences of those keys inside any string (URL queries,
+  form bodies, JSON excerpts in error messages);
+* every value given to :func:`register_secret`, wherever it appears in any string.
+
+Context (run, school, platform) is bound through contextvars, so it follows the task that
+does the work instead of being threaded through every call.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import IO, Any
+from urllib.parse import quote, quote_plus
+
+import orjson
+import structlog
+from structlog.types import EventDict, Processor, WrappedLogger
+
+__all__ = [
+    "bind_context",
+    "clear_context",
+    "configure_logging",
+    "get_logger",
+    "log_context",
+    "redact",
+    "register_secret",
+]
+
+MASK = "***"
+
+#: Credential-bearing keys, normalised (lower case, without ``-`` and ``_``).
+_SECRET_KEYS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pw",
+        "pw2",
+        "pass",
+        "secret",
+        "clientsecret",
+        "token",
+        "at",
+        "accesstoken",
+        "refreshtoken",
+        "authtoken",
+        "idtoken",
+        "jwtoken",
+        "apikey",
+        "xapikey",
+        "authorization",
+        "proxyauthorization",
+        "cookie",
+        "setcookie",
+        "sessionid",
+        "nssessionid",
+        "username",
+        "login",
+        "un",  # NetSchool's login form field
+    }
+)
+#: Personal-data keys, normalised the same way. Journal data is about minors: names, birth dates
+#: and contacts stay out of logs. A bare ``name`` is included because platform payloads put
+#: people's full names under it (NetSchool's ``user.name``); subject or class names lost with it
+#: are a fair price.
+_PERSONAL_KEYS = frozenset(
+    {
+        "name",
+        "lastname",
+        "firstname",
+        "middlename",
+        "surname",
+        "patronymic",
+        "fio",
+        "fullname",
+        "nickname",
+        "birthdate",
+        "dateofbirth",
+        "email",
+        "phone",
+        "snils",
+    }
+)
+_MASKED_KEYS = _SECRET_KEYS | _PERSONAL_KEYS
+#: AVERS sends the login and password hash as ``ys-user`` / ``ys-password`` cookies.
+_MASKED_PREFIXES = ("ys-", "ys_")
+
+_KEY_CHARS = r"[A-Za-z0-9_\-]"
+# key=value inside a string: URL queries, form bodies, cookie headers, reprs (key='value').
+_KV_RE = re.compile(
+    rf"(?<!{_KEY_CHARS})(?P<key>{_KEY_CHARS}+)(?P<sep>\s*=\s*)"
+    r"(?P<val>'[^']*'|\"[^\"]*\"|[^&\s;,)}\]\"']*)"
+)
+# "key": value inside a string: JSON excerpts (error bodies, payload dumps).
+_JSON_RE = re.compile(
+    rf"(?P<q>[\"'])(?P<key>{_KEY_CHARS}+)(?P=q)(?P<sep>\s*:\s*)"
+    r"(?P<val>\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^,}\]\s]+)"
+)
+
+# "Key: value" header lines (raw request dumps in exception texts).
+_HEADER_LINE_RE = re.compile(rf"(?m)^(?P<key>{_KEY_CHARS}+)(?P<sep>[ \t]*:[ \t]*)(?P<val>[^\r\n]*)")
+
+# Registered secrets: an ordered dict used as an insertion-ordered set, capped so a long-running
+# scheduler that rotates tokens for hundreds of schools does not grow it without bound; the oldest
+# (already rotated-out) values are forgotten first.
+_MAX_SECRETS = 4096
+_MIN_SECRET_LEN = 3
+_secrets_lock = threading.Lock()
+_secrets: dict[str, None] = {}
+_secrets_re: re.Pattern[str] | None = None
+
+_HANDLER_MARK = "_journalsync_handler"
+#: Third-party loggers routed through our pipeline; their own handlers would bypass redaction.
+_FOREIGN_LOGGERS = ("httpx", "httpcore", "sqlalchemy", "uvicorn", "alembic")
+
+
+def _is_masked_key(key: object) -> bool:
+    if not isinstance(key, str):
+        return False
+    lowered = key.strip().lower()
+    if lowered.startswith(_MASKED_PREFIXES):
+        return True
+    return lowered.replace("-", "").replace("_", "") in _MASKED_KEYS
+
+
+def register_secret(value: str) -> None:
+    """Mask ``value`` wherever it appears in any logged string from now on.
+
+    Connectors register passwords and tokens as soon as they know them, because a secret can
+    surface under a key nobody anticipated (a URL path, an exception text). The URL-encoded forms
+    are registered too, since httpx logs encoded URLs. Values shorter than three characters are
+    ignored: masking them would mangle every log line and they are not real secrets anyway.
+    """
+    global _secrets_re
+    if not isinstance(value, str) or len(value) < _MIN_SECRET_LEN:
+        return
+    forms = {value, quote(value, safe=""), quote_plus(value)}
+    with _secrets_lock:
+        for form in forms:
+            _secrets.pop(form, None)
+            _secrets[form] = None
+        while len(_secrets) > _MAX_SECRETS:
+            del _secrets[next(iter(_secrets))]
+        # Longest first, so a secret that contains another one is masked whole.
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _secrets_re = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def _mask_kv(match: re.Match[str]) -> str:
+    if not _is_masked_key(match["key"]) or not match["val"]:
+        return match[0]
+    return f"{match['key']}{match['sep']}{MASK}"
+
+
+def _mask_json(match: re.Match[str]) -> str:
+    if not _is_masked_key(match["key"]):
+        return match[0]
+    return f'{match["q"]}{match["key"]}{match["q"]}{match["sep"]}"{MASK}"'
+
+
+def _redact_text(text: str) -> str:
+    pattern = _secrets_re
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    if "=" in text:
+        text = _KV_RE.sub(_mask_kv, text)
+    if ":" in text:
+        text = _JSON_RE.sub(_mask_json, text)
+        text = _HEADER_LINE_RE.sub(_mask_kv, text)
+    return text
+
+
+def redact(value: Any) -> Any:
+    """Return ``value`` with secrets and personal data masked; the input is not modified.
+
+    Mappings keep their keys (the key names are useful and not secret) and lose the values of
+    sensitive keys; ``None`` stays ``None`` so a log still shows that a credential was missing.
+    Objects that are not plain data are rendered to text first, because a renderer would do the
+    same later — after redaction had had its chance.
+    """
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return _redact_text(value)
+    if isinstance(value, bytes | bytearray):
+        return _redact_text(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, Mapping):
+        return {
+            k: (MASK if v is not None else None) if _is_masked_key(k) else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, tuple):
+        return tuple(redact(v) for v in value)
+    if isinstance(value, list | set | frozenset):
+        return [redact(v) for v in value]
+    return _redact_text(str(value))
+
+
+def _redact_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    redacted: EventDict = redact(event_dict)
+    return redacted
+
+
+def _orjson_dumps(obj: Any, **kwargs: Any) -> str:
+    default = kwargs.get("default", str)
+    return orjson.dumps(obj, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def configure_logging(
+    *, json: bool = False, level: str = "INFO", stream: IO[str] | None = None
+) -> None:
+    """Route structlog and the stdlib loggers through one redacting pipeline.
+
+    ``json=True`` renders one JSON object per line (production, log shippers); otherwise a
+    readable console format (development). Calling it again replaces the previous configuration
+    instead of adding a second handler, so tests and the CLI can reconfigure freely.
+    """
+    numeric_level = logging.getLevelName(level.upper())
+    if not isinstance(numeric_level, int):
+        raise ValueError(f"unknown log level {level!r}")
+    out = stream if stream is not None else sys.stderr
+
+    renderer: Processor
+    if json:
+        renderer = structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+    else:
+        isatty = getattr(out, "isatty", None)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=bool(isatty and isatty()),
+            exception_formatter=structlog.dev.plain_traceback,
+        )
+
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    foreign_pre_chain: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        timestamper,
+    ]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=foreign_pre_chain,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # Tracebacks become text before redaction so their contents are masked too.
+            structlog.processors.format_exc_info,
+            structlog.processors.UnicodeDecoder(),
+            _redact_processor,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(formatter)
+    setattr(handler, _HANDLER_MARK, True)
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(numeric_level)
+
+    for name in _FOREIGN_LOGGERS:
+        foreign = logging.getLogger(name)
+        # uvicorn installs its own handlers; they would print unredacted lines.
+        for h in list(foreign.handlers):
+            foreign.removeHandler(h)
+        foreign.setLevel(logging.NOTSET)
+        foreign.propagate = True
+
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.filter_by_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            timestamper,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            # Redacted here as well as in the formatter: other handlers on the root logger (test
+            # capture, error trackers) receive this event dict without going through our formatter.
+            _redact_processor,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        # Loggers are often created at import time, before configuration; not caching lets them
+        # pick up the configuration that is current when they log.
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """A structlog logger that goes through the redacting pipeline once it is configured."""
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger
+
+
+def bind_context(**ctx: str) -> None:
+    """Attach context (``run``, ``school``, ``platform``) to every log line of this task."""
+    structlog.contextvars.bind_contextvars(**ctx)
+
+
+def clear_context() -> None:
+    """Drop all bound context of this task."""
+    structlog.contextvars.clear_contextvars()
+
+
+@contextmanager
+def log_context(**ctx: str) -> Iterator[None]:
+    """Bind context for the duration of a block, restoring the previous values afterwards."""
+    with structlog.contextvars.bound_contextvars(**ctx):
+        yield
