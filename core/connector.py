@@ -20,7 +20,7 @@ so adding a platform touches no existing package.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import entry_points
@@ -101,6 +101,13 @@ class SchoolTarget:
     platform_school: str = ""
     timezone: str = "Europe/Moscow"
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: More accounts, for platforms whose API shows one family's data per account (student or
+    #: parent APIs): a school pull visits each and merges what they see.
+    accounts: tuple[Credentials, ...] = ()
+
+    @property
+    def all_accounts(self) -> tuple[Credentials, ...]:
+        return (self.credentials, *self.accounts)
 
 
 class PullMode(StrEnum):
@@ -165,11 +172,20 @@ class Connector(abc.ABC):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         state: Mapping[str, Any] | None = None,
+        save_state: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.target = target
         self._transport = transport
-        #: Connector state the engine keeps between runs (e.g. a rotated token, encrypted at rest).
+        #: Connector state the engine keeps between runs (e.g. a rotated refresh token). The
+        #: store keeps it encrypted at rest.
         self.state: dict[str, Any] = dict(state or {})
+        self._save_state = save_state
+
+    def persist_state(self) -> None:
+        """Save :attr:`state` now. Call it right after a platform rotates a token: the old one
+        is dead, so a crash before saving would lock the school out."""
+        if self._save_state is not None:
+            self._save_state(dict(self.state))
 
     async def __aenter__(self) -> Self:
         return self

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -26,6 +27,12 @@ class Env:
     app: Any
     store: Store
     school: str
+    #: What connectors saved through ``persist_state`` (as the store would keep it), so a new
+    #: connector — a new process — starts from it.
+    saved_state: dict[str, Any] = field(default_factory=dict)
+
+    def _save(self, state: Mapping[str, Any]) -> None:
+        self.saved_state = dict(state)
 
     @property
     def platform(self) -> str:
@@ -41,7 +48,12 @@ class Env:
 
     def connector(self, good: bool = True) -> Connector:
         target = self.harness.target(self.world, BASE_URL, self.school, good)
-        return self.harness.connector(target, transport=httpx.ASGITransport(app=self.app))
+        return self.harness.connector(
+            target,
+            transport=httpx.ASGITransport(app=self.app),
+            state=self.saved_state,
+            save_state=self._save,
+        )
 
 
 @pytest.fixture(params=harnesses(), ids=lambda h: h.platform)

@@ -64,6 +64,13 @@ async def run_pull_bad(env: Env) -> None:
         await pull(env.store, c)
 
 
+async def test_state_survives_a_restart(env: Env) -> None:
+    """A new connector (a new process) starts from the saved state: rotated tokens still work."""
+    await run_pull(env)
+    await run_pull(env)  # a second connector instance, from what the first saved
+    assert_same(snapshot(env), expected_now(env))
+
+
 # --- full, incremental, resume ------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ roster is always read first — also when its page is not yielded again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -122,8 +122,9 @@ class NetSchoolConnector(Connector):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         state: Mapping[str, Any] | None = None,
+        save_state: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
-        super().__init__(target, transport=transport, state=state)
+        super().__init__(target, transport=transport, state=state, save_state=save_state)
         if not target.platform_school:
             raise ConfigError("netschool: platform_school (the school's name) is required")
         # Transport tuning comes validated from config (or a test) as an HttpSettings object.
