@@ -81,6 +81,7 @@ def open_store(url: str | None) -> Store:
 
 
 def build_connector(
+    store: Store,
     *,
     platform: str,
     base_url: str,
@@ -89,9 +90,9 @@ def build_connector(
     login: str,
     password_env: str,
     today: date | None = None,
-    state: dict[str, Any] | None = None,
 ) -> Connector:
-    """A connector for one school. The password comes from an environment variable, never argv."""
+    """A connector for one school. The password comes from an environment variable, never argv;
+    the connector's state (rotated tokens) is loaded from and saved to the store, encrypted."""
     password = os.environ.get(password_env, "")
     if not password:
         raise ConfigError(
@@ -111,4 +112,8 @@ def build_connector(
         platform_school=platform_school,
         options=options,
     )
-    return cls(target, state=state)
+    return cls(
+        target,
+        state=store.load_state(school, platform),
+        save_state=lambda state: store.save_state(school, platform, state),
+    )

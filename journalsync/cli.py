@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,7 +25,11 @@ from journalsync._common import (
     open_store,
     reported_errors,
 )
+from journalsync.config_cmd import config_app
+from journalsync.runs_cmd import print_status, runs_app
 from journalsync.sandbox_cmd import sandbox_app
+from journalsync.serve_cmd import serve, worker
+from journalsync.worklist_cmd import worklist
 
 app = typer.Typer(
     name="journalsync",
@@ -35,6 +38,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.command("worklist")(worklist)
+app.add_typer(config_app, name="config")
+app.add_typer(runs_app, name="runs")
+app.command("serve")(serve)
+app.command("worker")(worker)
 
 DbOpt = Annotated[
     str | None,
@@ -85,6 +93,7 @@ def pull(
     with reported_errors():
         store = open_store(db)
         connector = build_connector(
+            store,
             platform=platform,
             base_url=base_url,
             school=school,
@@ -152,6 +161,7 @@ def push(
     with reported_errors():
         store = open_store(db)
         connector = build_connector(
+            store,
             platform=platform,
             base_url=base_url,
             school=school,
@@ -191,6 +201,7 @@ def sync(
     with reported_errors():
         store = open_store(db)
         connector = build_connector(
+            store,
             platform=platform,
             base_url=base_url,
             school=school,
@@ -235,43 +246,17 @@ def status(
     db: DbOpt = None,
     school: Annotated[str | None, typer.Option("--school")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Municipality config: every school.")
+    ] = None,
 ) -> None:
-    """Show recent runs: state, counts, errors."""
+    """Per school: last run, state, pulled / pushed / drift, next slot, holds, errors."""
+    from journalsync.config import load_config
+
     with reported_errors():
-        store = open_store(db)
-        runs = store.runs(school=school, limit=50)
-        if as_json:
-            for r in runs:
-                console.print_json(
-                    json.dumps(
-                        {
-                            "run": r.id,
-                            "school": r.school,
-                            "platform": r.platform,
-                            "operation": r.operation,
-                            "state": str(r.state),
-                            "updated_at": r.updated_at.isoformat(),
-                            "counts": r.counts,
-                            "error": r.error,
-                        }
-                    )
-                )
-            return
-        table = Table(title="Runs")
-        for col in ("school", "platform", "operation", "state", "updated", "counts", "error"):
-            table.add_column(col)
-        for r in runs:
-            counts = ", ".join(f"{k}={v}" for k, v in r.counts.items() if v and k in _SHOWN)
-            table.add_row(
-                r.school,
-                r.platform,
-                r.operation,
-                str(r.state),
-                r.updated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-                counts,
-                r.error or "",
-            )
-        console.print(table)
+        plan = load_config(config) if config else None
+        store = open_store(db or (plan.store_url if plan else None))
+        print_status(plan, store, school=school, as_json=as_json)
 
 
 _SHOWN = {"records", "quarantined", "drift", "pushed", "verified", "push_failed"}

@@ -94,8 +94,20 @@ def _write_local_journal(store: Store, school: str, path: Path) -> int:
         ),
         key=lambda le: (le.date, le.number),
     )[-3:]
-    students = sorted(
-        {m.student_id for m in remote["mark"] if isinstance(m, Mark)} & set(people),
+    class_lessons = {
+        le.id
+        for le in remote["lesson"]
+        if isinstance(le, Lesson)
+        and le.group_id in groups
+        and groups[le.group_id].class_id == cls.id
+    }
+    students = sorted(  # the class's students: those marked in its whole-class lessons
+        {
+            m.student_id
+            for m in remote["mark"]
+            if isinstance(m, Mark) and m.lesson_id in class_lessons
+        }
+        & set(people),
         key=lambda pid: _full_name(people[pid]),
     )
     rows: list[dict[str, str]] = []
@@ -123,11 +135,19 @@ def _write_local_journal(store: Store, school: str, path: Path) -> int:
             rows.append(
                 {**where, "kind": "attendance", "student": _full_name(people[free[2]]), "code": "Б"}
             )
-        if i == 0:
+        if i == 0:  # the teacher wrote the next КТП topic on the paper page
             other = next(
-                (x.topic for x in lessons[1:] if x.group_id == le.group_id and x.topic), None
+                (
+                    x.topic
+                    for x in remote["lesson"]
+                    if isinstance(x, Lesson)
+                    and x.group_id == le.group_id
+                    and x.topic
+                    and x.topic != le.topic
+                ),
+                None,
             )
-            if other and other != le.topic:
+            if other:
                 rows.append({**where, "kind": "topic", "topic": other})
     # One broken row, as happens in hand-kept files: a student who is not in the class.
     rows.append(

@@ -1,0 +1,69 @@
+"""Persistent state: remote snapshot, local journal, drift findings, outbox, runs (DESIGN.md §7).
+
+SQLAlchemy 2 Core on SQLite (WAL) or PostgreSQL, migrated by Alembic when opened::
+
+    store = Store.open("sqlite:///journal.db")
+    counts = store.commit_page("school-1", "netschool", page, run_id=run.id)
+"""
+
+from core.store._drift import finding_id
+from core.store._runs import run_id_for
+from core.store._schema import (
+    cursors,
+    drift_findings,
+    local_changes,
+    local_records,
+    metadata,
+    outbox,
+    quarantine,
+    remote_records,
+    run_transitions,
+    runs,
+)
+from core.store._store import Store
+from core.store._types import (
+    ChangeLogEntry,
+    DiffRow,
+    FieldDiff,
+    Finding,
+    FindingCounts,
+    LocalCounts,
+    NewFinding,
+    OutboxItem,
+    PageCounts,
+    QuarantineRow,
+    RemoteChange,
+    Run,
+    RunState,
+    Transition,
+)
+
+__all__ = [
+    "ChangeLogEntry",
+    "DiffRow",
+    "FieldDiff",
+    "Finding",
+    "FindingCounts",
+    "LocalCounts",
+    "NewFinding",
+    "OutboxItem",
+    "PageCounts",
+    "QuarantineRow",
+    "RemoteChange",
+    "Run",
+    "RunState",
+    "Store",
+    "Transition",
+    "cursors",
+    "drift_findings",
+    "finding_id",
+    "local_changes",
+    "local_records",
+    "metadata",
+    "outbox",
+    "quarantine",
+    "remote_records",
+    "run_id_for",
+    "run_transitions",
+    "runs",
+]

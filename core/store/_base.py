@@ -1,0 +1,138 @@
+"""Engine set-up and the small helpers every part of the store shares.
+
+SQLite is tuned at connect time (WAL, ``synchronous=NORMAL``, foreign keys on, a busy timeout)
+and its transactions are begun by us, not by pysqlite: pysqlite's implicit BEGIN would start
+write transactions as DEFERRED, and a deferred reader that later writes fails at once with
+"database is locked" when another writer got in first. Writes here ``BEGIN IMMEDIATE``, so they
+queue on the busy timeout instead; reads stay plain ``BEGIN`` and never block writers (WAL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+UpsertInsert = sqlite.Insert | postgresql.Insert
+
+__all__ = [
+    "StoreBase",
+    "chunked",
+    "in_chunks",
+    "make_engine",
+    "migrate",
+    "stream",
+    "upsert",
+    "utcnow",
+]
+
+T = TypeVar("T")
+
+#: Rows per executemany / IN (...) batch: well under SQLite's bound-parameter limit.
+BATCH = 500
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def stream(rows_per_fetch: int) -> dict[str, Any]:
+    """Execution options for a streamed result (a server-side cursor on PostgreSQL)."""
+    return {"stream_results": True, "yield_per": rows_per_fetch}
+
+
+def chunked(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def upsert(table: Table, dialect: str) -> UpsertInsert:
+    """``INSERT`` with the dialect's ``ON CONFLICT`` support (SQLite and PostgreSQL alike)."""
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise ValueError(f"unsupported database dialect {dialect!r}; use sqlite or postgresql")
+
+
+def make_engine(url: str) -> Engine:
+    # hide_parameters: SQLAlchemy's logs and errors would otherwise print bound values, which
+    # carry pupils' names and marks; logs must never hold personal data.
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
+        _tune_sqlite(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+    raise ValueError(
+        f"unsupported database URL {parsed!r}; use sqlite:/// or postgresql+psycopg://"
+    )
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("journalsync_write") else ""
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (alembic, configured in code)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.connect() as conn:
+        conn.execution_options(journalsync_write=True)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        conn.commit()
+
+
+class StoreBase:
+    """What the job-specific parts of the store (remote, local, drift …) build on."""
+
+    engine: Engine
+    dialect: str
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction: committed on success, rolled back on any exception."""
+        with self.engine.connect() as conn:
+            conn.execution_options(journalsync_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _upsert(self, table: Table) -> UpsertInsert:
+        return upsert(table, self.dialect)
+
+
+def in_chunks(values: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]

@@ -1,0 +1,383 @@
+"""The remote snapshot: what the last pull of each platform saw, page by page.
+
+A page is committed in one transaction together with its cursor and its quarantined records
+(DESIGN.md §4), so a crash between pages neither loses nor duplicates anything. Unchanged
+records are not written at all: the page's ids are looked up first and only new or changed rows
+go into the batched upsert, whose ``WHERE`` repeats the check in case a concurrent writer got in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, true, update
+
+from core.connector import Page, Quarantined
+from core.model import Record, record_from_data
+from core.store._base import StoreBase, in_chunks, stream, utcnow
+from core.store._schema import cursors, quarantine, remote_changes, remote_records
+from core.store._types import PageCounts, QuarantineRow, RemoteChange
+
+__all__ = ["RemoteStore"]
+
+_r = remote_records.c
+
+
+class RemoteStore(StoreBase):
+    def commit_page(
+        self, school: str, platform: str, page: Page, *, run_id: str | None = None
+    ) -> PageCounts:
+        """Write one page, its scope replacement, its quarantine and its cursor atomically."""
+        with self._write() as conn:
+            inserted, updated, unchanged = self._upsert_remote(conn, school, platform, page, run_id)
+            deleted = self._replace_scope(conn, school, platform, page, run_id)
+            quarantined = self._save_quarantine(conn, school, platform, page, run_id)
+            self._set_cursor(conn, school, platform, page.stream, page.cursor)
+        return PageCounts(inserted, updated, unchanged, deleted, quarantined)
+
+    def _upsert_remote(
+        self, conn: Connection, school: str, platform: str, page: Page, run_id: str | None
+    ) -> tuple[int, int, int]:
+        # The last occurrence of an id in a page wins (a platform listing a record twice).
+        records: dict[str, Record] = {r.id: r for r in page.records}
+        existing: dict[str, tuple[str, bool, str, str]] = {}
+        for ids in in_chunks(list(records)):
+            rows = conn.execute(
+                select(_r.id, _r.content_hash, _r.deleted, _r.scope, _r.school).where(
+                    _r.platform == platform, _r.id.in_(ids)
+                )
+            )
+            existing.update((row[0], (row[1], row[2], row[3], row[4])) for row in rows)
+
+        now = utcnow()
+        rows_out: list[dict[str, Any]] = []
+        inserted = updated = 0
+        changes: list[tuple[str, str, str]] = []  # (id, entity, kind) of content changes
+        for rid, rec in records.items():
+            old = existing.get(rid)
+            if old is not None and old == (rec.content_hash, False, page.scope, school):
+                continue
+            if old is None:
+                inserted += 1
+                changes.append((rid, rec.ENTITY, "inserted"))
+            else:
+                updated += 1
+                if old[1]:
+                    changes.append((rid, rec.ENTITY, "inserted"))  # came back after a delete
+                elif old[0] != rec.content_hash:
+                    changes.append((rid, rec.ENTITY, "updated"))
+            rows_out.append(
+                {
+                    "platform": platform,
+                    "school": school,
+                    "entity": rec.ENTITY,
+                    "id": rid,
+                    "scope": page.scope,
+                    "parent_id": rec.parent_id,
+                    "content_hash": rec.content_hash,
+                    "data": rec.content_json.decode(),
+                    "provenance": _provenance_json(rec),
+                    "deleted": False,
+                    "first_seen": now,
+                    "last_seen": now,
+                    "run_id": run_id,
+                }
+            )
+        if rows_out:
+            ins = self._upsert(remote_records)
+            exc = ins.excluded
+            stmt = ins.on_conflict_do_update(
+                index_elements=[_r.platform, _r.id],
+                set_={
+                    k: exc[k]
+                    for k in (
+                        "school",
+                        "entity",
+                        "scope",
+                        "parent_id",
+                        "content_hash",
+                        "data",
+                        "provenance",
+                        "deleted",
+                        "last_seen",
+                        "run_id",
+                    )
+                },
+                where=or_(
+                    _r.content_hash != exc.content_hash,
+                    _r.deleted == true(),
+                    _r.scope != exc.scope,
+                    _r.school != exc.school,
+                ),
+            )
+            before = self._data_of(conn, platform, [c[0] for c in changes if c[2] == "updated"])
+            conn.execute(stmt, rows_out)
+            self._log_changes(
+                conn,
+                school,
+                platform,
+                run_id,
+                [
+                    (rid, entity, kind, before.get(rid), records[rid].content_json.decode())
+                    if kind == "updated"
+                    else (rid, entity, kind, None, None)
+                    for rid, entity, kind in changes
+                ],
+            )
+        return inserted, updated, len(records) - inserted - updated
+
+    @staticmethod
+    def _data_of(conn: Connection, platform: str, ids: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for chunk in in_chunks(ids):
+            rows = conn.execute(
+                select(_r.id, _r.data).where(_r.platform == platform, _r.id.in_(chunk))
+            )
+            out.update((row[0], row[1]) for row in rows)
+        return out
+
+    @staticmethod
+    def _log_changes(
+        conn: Connection,
+        school: str,
+        platform: str,
+        run_id: str | None,
+        changes: list[tuple[str, str, str, str | None, str | None]],
+    ) -> None:
+        if not changes:
+            return
+        now = utcnow()
+        conn.execute(
+            remote_changes.insert(),
+            [
+                {
+                    "platform": platform,
+                    "school": school,
+                    "entity": entity,
+                    "record_id": rid,
+                    "at": now,
+                    "kind": kind,
+                    "run_id": run_id,
+                    "before": before,
+                    "after": after,
+                }
+                for rid, entity, kind, before, after in changes
+            ],
+        )
+
+    def _replace_scope(
+        self, conn: Connection, school: str, platform: str, page: Page, run_id: str | None
+    ) -> int:
+        if not page.complete_for:
+            return 0
+        live = conn.execute(
+            select(_r.id, _r.entity).where(
+                _r.platform == platform,
+                _r.school == school,
+                _r.scope == page.scope,
+                _r.entity.in_(sorted(page.complete_for)),
+                _r.deleted == False,  # noqa: E712 — SQL, not Python
+            )
+        ).all()
+        present = {r.id for r in page.records}
+        gone_entities = {rid: entity for rid, entity in live if rid not in present}
+        gone = list(gone_entities)
+        if gone:
+            before = self._data_of(conn, platform, gone)
+            self._log_changes(
+                conn,
+                school,
+                platform,
+                run_id,
+                [(rid, gone_entities[rid], "deleted", before.get(rid), None) for rid in gone],
+            )
+        stmt = (
+            update(remote_records)
+            .where(_r.platform == platform, _r.id.in_(bindparam("ids", expanding=True)))
+            .values(deleted=True, last_seen=utcnow(), run_id=run_id)
+        )
+        for ids in in_chunks(gone):
+            conn.execute(stmt, {"ids": list(ids)})
+        return len(gone)
+
+    def _save_quarantine(
+        self, conn: Connection, school: str, platform: str, page: Page, run_id: str | None
+    ) -> int:
+        return _insert_quarantine(
+            conn, school, platform, page.quarantine, page.stream, page.scope, run_id
+        )
+
+    def add_quarantine(
+        self,
+        school: str,
+        platform: str,
+        items: Sequence[Quarantined],
+        *,
+        stream: str,
+        run_id: str | None = None,
+    ) -> int:
+        """Quarantine records that came from elsewhere than a pull (e.g. a CSV import)."""
+        with self._write() as conn:
+            return _insert_quarantine(conn, school, platform, items, stream, stream, run_id)
+
+    def remote_changes(
+        self, school: str, platform: str, entity: str | None = None
+    ) -> Iterator[RemoteChange]:
+        """What the pulls changed in the snapshot, oldest first (see the table's docstring)."""
+        c = remote_changes.c
+        query = (
+            select(remote_changes).where(c.school == school, c.platform == platform).order_by(c.seq)
+        )
+        if entity is not None:
+            query = query.where(c.entity == entity)
+        with self._read() as conn:
+            for row in conn.execute(query.execution_options(**stream(2000))):
+                yield RemoteChange(
+                    seq=row.seq,
+                    school=row.school,
+                    platform=row.platform,
+                    entity=row.entity,
+                    record_id=row.record_id,
+                    at=row.at,
+                    kind=row.kind,
+                    run_id=row.run_id,
+                    before=orjson.loads(row.before) if row.before else None,
+                    after=orjson.loads(row.after) if row.after else None,
+                )
+
+    def _set_cursor(
+        self, conn: Connection, school: str, platform: str, stream: str, value: dict[str, Any]
+    ) -> None:
+        ins = self._upsert(cursors).values(
+            school=school, platform=platform, stream=stream, value=value, updated_at=utcnow()
+        )
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[cursors.c.school, cursors.c.platform, cursors.c.stream],
+                set_={"value": ins.excluded.value, "updated_at": ins.excluded.updated_at},
+            )
+        )
+
+    def cursors(self, school: str, platform: str) -> dict[str, dict[str, Any]]:
+        """Each stream's cursor after the last committed page."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(cursors.c.stream, cursors.c.value).where(
+                    cursors.c.school == school, cursors.c.platform == platform
+                )
+            )
+            return {stream: value for stream, value in rows}
+
+    def reset_cursors(self, school: str, platform: str, stream: str | None = None) -> None:
+        """Forget cursors, so the next pull of those streams is a full one."""
+        stmt = delete(cursors).where(cursors.c.school == school, cursors.c.platform == platform)
+        if stream is not None:
+            stmt = stmt.where(cursors.c.stream == stream)
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    def remote_records(
+        self,
+        school: str,
+        platform: str,
+        entity: str | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> Iterator[Record]:
+        """The snapshot's records with their provenance, streamed in id order."""
+        stmt = select(_r.entity, _r.data, _r.provenance).where(
+            _r.platform == platform, _r.school == school
+        )
+        if entity is not None:
+            stmt = stmt.where(_r.entity == entity)
+        if not include_deleted:
+            stmt = stmt.where(_r.deleted == False)  # noqa: E712
+        with (
+            self._read() as conn,
+            conn.execute(stmt.order_by(_r.id), execution_options=stream(1000)) as result,
+        ):
+            for ent, data, prov in result:
+                yield record_from_data(
+                    ent, orjson.loads(data), orjson.loads(prov) if prov is not None else None
+                )
+
+    def remote_external_ids(self, platform: str, ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Platform ids of live snapshot records by canonical id (for ``Change.refs``)."""
+        out: dict[str, dict[str, str]] = {}
+        wanted = sorted(set(ids))
+        with self._read() as conn:
+            for chunk in in_chunks(wanted):
+                rows = conn.execute(
+                    select(_r.id, _r.provenance).where(
+                        _r.platform == platform,
+                        _r.id.in_(chunk),
+                        _r.deleted == False,  # noqa: E712
+                        _r.provenance.is_not(None),
+                    )
+                )
+                for rid, prov in rows:
+                    out[rid] = dict(orjson.loads(prov).get("external_ids") or {})
+        return out
+
+    def remote_counts(self, school: str, platform: str) -> dict[str, int]:
+        """Live snapshot records per entity."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(_r.entity, func.count())
+                .where(
+                    and_(_r.platform == platform, _r.school == school, _r.deleted == False)  # noqa: E712
+                )
+                .group_by(_r.entity)
+            )
+            return {entity: int(n) for entity, n in rows}
+
+    def quarantined(self, school: str, platform: str | None = None) -> list[QuarantineRow]:
+        q = quarantine.c
+        stmt = select(quarantine).where(q.school == school)
+        if platform is not None:
+            stmt = stmt.where(q.platform == platform)
+        with self._read() as conn:
+            return [QuarantineRow(**row._mapping) for row in conn.execute(stmt.order_by(q.id))]
+
+
+def _provenance_json(rec: Record) -> str | None:
+    if rec.provenance is None:
+        return None
+    return orjson.dumps(rec.provenance.model_dump(mode="json")).decode()
+
+
+def _insert_quarantine(
+    conn: Connection,
+    school: str,
+    platform: str,
+    items: Sequence[Quarantined],
+    stream_name: str,
+    scope: str,
+    run_id: str | None,
+) -> int:
+    if not items:
+        return 0
+    now = utcnow()
+    conn.execute(
+        quarantine.insert(),
+        [
+            {
+                "school": school,
+                "platform": platform,
+                "run_id": run_id,
+                "stream": stream_name,
+                "scope": scope,
+                "entity": q.entity,
+                "record": q.record,
+                "field": q.field,
+                "reason": q.reason,
+                "payload": q.payload,
+                "at": now,
+                "status": "open",
+            }
+            for q in items
+        ],
+    )
+    return len(items)

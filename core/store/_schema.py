@@ -1,0 +1,296 @@
+"""The store's tables (DESIGN.md §7), as SQLAlchemy Core metadata.
+
+The migrations in ``migrations/versions`` create exactly these; the metadata is also what a
+benchmark or a bulk loader inserts into directly. Record content is kept as the record's own
+``content_json`` text (never re-serialised), with ``content_hash`` beside it so that "has it
+changed?" and the drift query only ever compare 32-character hashes.
+
+Timestamps are timezone-aware UTC in Python on both backends (SQLite stores them naive).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "JSONText",
+    "UTCDateTime",
+    "connector_state",
+    "cursors",
+    "drift_findings",
+    "local_changes",
+    "local_records",
+    "metadata",
+    "outbox",
+    "quarantine",
+    "remote_changes",
+    "remote_records",
+    "run_transitions",
+    "runs",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends; naive values are refused (they are always a bug)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class JSONText(TypeDecorator[Any]):
+    """JSON kept as text, serialised with orjson (sorted keys, so equal values compare equal)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else orjson.loads(value)
+
+
+def _id(name: str, **kw: Any) -> Column[str]:
+    return Column(name, String(64), **kw)
+
+
+remote_records = Table(
+    "remote_records",
+    metadata,
+    _id("platform", nullable=False),
+    _id("school", nullable=False),
+    _id("entity", nullable=False),
+    _id("id", nullable=False),
+    Column("scope", String(255), nullable=False),
+    _id("parent_id"),
+    Column("content_hash", String(32), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("provenance", Text),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    _id("run_id"),
+    PrimaryKeyConstraint("platform", "id"),
+    # The drift query reads only these columns: it walks this index, never the wide rows.
+    Index(
+        "ix_remote_records_drift",
+        "platform",
+        "school",
+        "deleted",
+        "id",
+        "content_hash",
+        "entity",
+        "parent_id",
+    ),
+    # Scope replacement: the live records of one scope.
+    Index("ix_remote_records_scope", "platform", "school", "scope", "entity"),
+)
+
+local_records = Table(
+    "local_records",
+    metadata,
+    _id("school", nullable=False),
+    _id("entity", nullable=False),
+    _id("id", nullable=False),
+    _id("parent_id"),
+    Column("content_hash", String(32), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("id"),
+    Index("ix_local_records_drift", "school", "deleted", "id", "content_hash", "entity"),
+    # "Does the school keep records of this entity under this parent?" (extra_on_platform).
+    Index("ix_local_records_parent", "school", "entity", "parent_id", "deleted"),
+)
+
+local_changes = Table(
+    "local_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    _id("school", nullable=False),
+    _id("entity", nullable=False),
+    _id("record_id", nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("before", Text),
+    Column("after", Text),
+    Index("ix_local_changes_record", "school", "record_id", "seq"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    _id("school", nullable=False),
+    _id("platform", nullable=False),
+    Column("stream", String(255), nullable=False),
+    Column("value", JSONText, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("school", "platform", "stream"),
+)
+
+drift_findings = Table(
+    "drift_findings",
+    metadata,
+    Column("id", String(32), nullable=False),
+    _id("school", nullable=False),
+    _id("platform", nullable=False),
+    _id("entity", nullable=False),
+    _id("record_id", nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("fields", JSONText, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    Column("note", Text, nullable=False, server_default=""),
+    _id("run_id"),
+    PrimaryKeyConstraint("id"),
+    Index("ix_drift_findings_status", "school", "platform", "status"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False),
+    _id("school", nullable=False),
+    _id("platform", nullable=False),
+    _id("entity", nullable=False),
+    _id("record_id", nullable=False),
+    Column("op", String(16), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("key"),
+    Index("ix_outbox_status", "school", "platform", "status"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    _id("id", nullable=False),
+    Column("run_key", String(255), nullable=False),
+    _id("school", nullable=False),
+    _id("platform", nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("counts", JSONText, nullable=False),
+    Column("error", Text),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("run_key"),
+    Index("ix_runs_school", "school", "created_at"),
+)
+
+run_transitions = Table(
+    "run_transitions",
+    metadata,
+    _id("run_id", nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    PrimaryKeyConstraint("run_id", "seq"),
+    ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id("school", nullable=False),
+    _id("platform", nullable=False),
+    _id("run_id"),
+    Column("stream", String(255), nullable=False),
+    Column("scope", String(255), nullable=False),
+    _id("entity", nullable=False),
+    Column("record", String(255), nullable=False),
+    Column("field", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", JSONText),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Index("ix_quarantine_school", "school", "platform"),
+)
+
+#: What each pull changed in the snapshot, in order: the history the compliance rules read
+#: (a mark changed long after its lesson). Inserts carry no data (the snapshot has it); updates
+#: carry before/after, deletes the data before.
+remote_changes = Table(
+    "remote_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    _id("platform", nullable=False),
+    _id("school", nullable=False),
+    _id("entity", nullable=False),
+    _id("record_id", nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    _id("run_id"),
+    Column("before", Text),
+    Column("after", Text),
+    Index("ix_remote_changes_school", "school", "platform", "entity", "seq"),
+)
+
+#: Connector state between runs (rotated tokens), encrypted at rest (core/secrets.py).
+connector_state = Table(
+    "connector_state",
+    metadata,
+    _id("school", nullable=False),
+    _id("platform", nullable=False),
+    Column("state", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("school", "platform"),
+)
