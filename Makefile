@@ -10,6 +10,8 @@ export JOURNALSYNC_TEST_PG
 .PHONY: demo test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml requirements.lock
+	@# poppler-utils: the tests render PDF pages to images (pdftoppm) and read their text.
+	command -v pdftoppm >/dev/null || { apt-get update -qq && apt-get install -y -qq poppler-utils; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'

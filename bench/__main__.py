@@ -88,9 +88,10 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
         return f"FAILED: {r['error']}"
     if kind == "pull":
         return (
-            f"{r['records_per_s']:,.0f} records/s ({r['records']:,} records, "
-            f"{r['students']:,} students × {r['weeks']} weeks, {r['seconds']} s, "
-            f"peak RSS {r['peak_rss_mib']} MiB)"
+            f"{r['records_per_cpu_s']:,.0f} records per CPU-second, "
+            f"{r['records_per_s']:,.0f} records/s wall ({r['records']:,} records, "
+            f"{r['students']:,} students × {r['weeks']} weeks, {r['cpu_seconds']} s CPU, "
+            f"{r['seconds']} s wall, peak RSS {r['peak_rss_mib']} MiB)"
         )
     return (
         f"{r['seconds']} s for {r['records']:,} records, {r['differences']:,} differences "

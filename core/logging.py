@@ -125,6 +125,10 @@ _MIN_SECRET_LEN = 3
 _secrets_lock = threading.Lock()
 _secrets: dict[str, None] = {}
 _secrets_re: re.Pattern[str] | None = None
+#: Registered since the pattern was built; none overlaps another secret, so order is moot.
+_secrets_pending: list[str] = []
+_secrets_dirty = False
+_MAX_PENDING = 256
 
 _HANDLER_MARK = "_journalsync_handler"
 #: Third-party loggers routed through our pipeline; their own handlers would bypass redaction.
@@ -148,19 +152,42 @@ def register_secret(value: str) -> None:
     are registered too, since httpx logs encoded URLs. Values shorter than three characters are
     ignored: masking them would mangle every log line and they are not real secrets anyway.
     """
-    global _secrets_re
+    global _secrets_dirty
     if not isinstance(value, str) or len(value) < _MIN_SECRET_LEN:
         return
     forms = {value, quote(value, safe=""), quote_plus(value)}
     with _secrets_lock:
         for form in forms:
+            known = form in _secrets
             _secrets.pop(form, None)
             _secrets[form] = None
+            if known or _secrets_dirty:
+                continue
+            # A secret that overlaps another needs the longest-first pattern; others can wait
+            # in a short list until the next rebuild (rotating tokens register many secrets per
+            # run, and rebuilding thousands of alternatives each time was quadratic).
+            if len(_secrets_pending) >= _MAX_PENDING or any(
+                form in s or s in form for s in _secrets if s != form
+            ):
+                _secrets_dirty = True
+            else:
+                _secrets_pending.append(form)
         while len(_secrets) > _MAX_SECRETS:
             del _secrets[next(iter(_secrets))]
-        # Longest first, so a secret that contains another one is masked whole.
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _secrets_re = re.compile("|".join(re.escape(s) for s in ordered))
+            _secrets_dirty = True
+
+
+def _secrets_matchers() -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+    """The compiled pattern of all secrets (rebuilt when needed) and the pending ones."""
+    global _secrets_re, _secrets_dirty
+    with _secrets_lock:
+        if _secrets_dirty:
+            # Longest first, so a secret that contains another one is masked whole.
+            ordered = sorted(_secrets, key=len, reverse=True)
+            _secrets_re = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+            _secrets_pending.clear()
+            _secrets_dirty = False
+        return _secrets_re, tuple(_secrets_pending)
 
 
 def _mask_kv(match: re.Match[str]) -> str:
@@ -176,9 +203,12 @@ def _mask_json(match: re.Match[str]) -> str:
 
 
 def _redact_text(text: str) -> str:
-    pattern = _secrets_re
+    pattern, pending = _secrets_matchers()
     if pattern is not None:
         text = pattern.sub(MASK, text)
+    for secret in pending:
+        if secret in text:
+            text = text.replace(secret, MASK)
     if "=" in text:
         text = _KV_RE.sub(_mask_kv, text)
     if ":" in text:
@@ -265,7 +295,7 @@ def configure_logging(
             renderer,
         ],
     )
-    handler = logging.StreamHandler(out)
+    handler: logging.Handler = logging.StreamHandler(out) if stream is not None else _Stderr()
     handler.setFormatter(formatter)
     setattr(handler, _HANDLER_MARK, True)
 
@@ -307,6 +337,21 @@ def configure_logging(
     )
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is logged (test capture swaps it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass
+
+
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     """A structlog logger that goes through the redacting pipeline once it is configured."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
@@ -328,3 +373,9 @@ def log_context(**ctx: str) -> Iterator[None]:
     """Bind context for the duration of a block, restoring the previous values afterwards."""
     with structlog.contextvars.bound_contextvars(**ctx):
         yield
+
+
+# A library must never print unredacted lines: until the application configures logging (the
+# CLI does, with its --verbose/--json-logs), use the redacting pipeline at WARNING on stderr.
+if not structlog.is_configured():
+    configure_logging(level="WARNING")

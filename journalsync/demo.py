@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import csv
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.sandbox.server import serve_in_thread
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from connectors.sandbox import World, WorldSize
+from connectors.sandbox.server import serve_in_thread
 from core.codes import MarkValue
 from core.connector import Connector, Credentials, Page, PullMode, SchoolTarget, connector_class
 from core.importer import import_csv
@@ -33,7 +34,7 @@ from journalsync._common import console
 from journalsync.cli import print_findings
 from journalsync.sandbox_cmd import emulator_factory
 
-__all__ = ["DEMO_SIZE", "run_demo"]
+__all__ = ["DEMO_SIZE", "DemoResult", "run_demo"]
 
 PLATFORM = "netschool"
 DEMO_SIZE = WorldSize(grades=(5, 6, 7, 8, 9), letters=1, students_per_class=20, weeks=3)
@@ -210,7 +211,16 @@ def _platform_side_edit(world: World, store: Store, school: str) -> list[str]:
     return done
 
 
-def run_demo(workdir: Path, *, seed: int = 7) -> int:
+@dataclass(frozen=True)
+class DemoResult:
+    exit_code: int
+    world: World
+    school: str
+    db: Path
+    summary: dict[str, int]
+
+
+def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
     db = _fresh_db(workdir)
     world = World.generate(seed, DEMO_SIZE)
     school = next(iter(world.schools.values()))
@@ -279,4 +289,4 @@ def run_demo(workdir: Path, *, seed: int = 7) -> int:
         table.add_row(k, str(v))
     console.print(table)
     ok = summary["verified"] > 0 and summary["drift found"] > 0
-    return 0 if ok else 1
+    return DemoResult(0 if ok else 1, world, school.slug, db, dict(summary))

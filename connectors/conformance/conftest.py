@@ -44,7 +44,9 @@ class Env:
 
     @property
     def password(self) -> str:
-        return self.harness.target(self.world, BASE_URL, self.school, True).credentials.password
+        """The good secret: the password, or the token for token-only platforms."""
+        creds = self.harness.target(self.world, BASE_URL, self.school, True).credentials
+        return creds.password or creds.token
 
     def connector(self, good: bool = True) -> Connector:
         target = self.harness.target(self.world, BASE_URL, self.school, good)

@@ -180,11 +180,12 @@ class NetSchoolConnector(Connector):
                 complete_for=_ROSTER_ENTITIES,
             )
 
-        scopes = roster.scopes
+        # Terms that have not started hold nothing a teacher has entered yet: not read.
+        today = self.today()
+        scopes = [sc for sc in roster.scopes if sc.term.startDate <= today]
         if mode is PullMode.INCREMENTAL:
-            today = self.today()
             low = today - INCREMENTAL_WINDOW
-            scopes = [sc for sc in scopes if sc.term.startDate <= today and sc.term.endDate >= low]
+            scopes = [sc for sc in scopes if sc.term.endDate >= low]
         journal_pass, done = _start(cursors.get(JOURNAL))
         todo = [sc for sc in scopes if sc.key not in set(done)]
         if not todo:

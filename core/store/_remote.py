@@ -16,13 +16,50 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, t
 
 from core.connector import Page, Quarantined
 from core.model import Record, record_from_data
-from core.store._base import StoreBase, in_chunks, stream, utcnow
+from core.store._base import (
+    BulkStatement,
+    StoreBase,
+    db_bool,
+    db_datetime,
+    in_chunks,
+    stream,
+    upsert,
+    utcnow,
+)
 from core.store._schema import cursors, quarantine, remote_changes, remote_records
 from core.store._types import PageCounts, QuarantineRow, RemoteChange
 
 __all__ = ["RemoteStore"]
 
 _r = remote_records.c
+
+
+_EXISTING = select(_r.id, _r.content_hash, _r.deleted, _r.scope, _r.school).where(
+    _r.platform == bindparam("platform"), _r.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _upsert_statement(dialect: str) -> BulkStatement:
+    """New or changed rows of a page; the WHERE repeats the check for a concurrent writer."""
+    ins = upsert(remote_records, dialect)
+    exc = ins.excluded
+    kept = ("school", "entity", "scope", "parent_id", "content_hash", "data", "provenance")
+    return BulkStatement(
+        ins.on_conflict_do_update(
+            index_elements=[_r.platform, _r.id],
+            set_={k: exc[k] for k in (*kept, "deleted", "last_seen", "run_id")},
+            where=or_(
+                _r.content_hash != exc.content_hash,
+                _r.deleted == true(),
+                _r.scope != exc.scope,
+                _r.school != exc.school,
+            ),
+        )
+    )
+
+
+_UPSERT = {d: _upsert_statement(d) for d in ("sqlite", "postgresql")}
+_LOG_CHANGE = BulkStatement(remote_changes.insert())
 
 
 class RemoteStore(StoreBase):
@@ -44,14 +81,11 @@ class RemoteStore(StoreBase):
         records: dict[str, Record] = {r.id: r for r in page.records}
         existing: dict[str, tuple[str, bool, str, str]] = {}
         for ids in in_chunks(list(records)):
-            rows = conn.execute(
-                select(_r.id, _r.content_hash, _r.deleted, _r.scope, _r.school).where(
-                    _r.platform == platform, _r.id.in_(ids)
-                )
-            )
-            existing.update((row[0], (row[1], row[2], row[3], row[4])) for row in rows)
+            rows = conn.execute(_EXISTING, {"platform": platform, "ids": list(ids)})
+            existing.update((row[0], (row[1], bool(row[2]), row[3], row[4])) for row in rows)
 
-        now = utcnow()
+        now = db_datetime(utcnow(), self.dialect)
+        live = db_bool(False, self.dialect)
         rows_out: list[dict[str, Any]] = []
         inserted = updated = 0
         changes: list[tuple[str, str, str]] = []  # (id, entity, kind) of content changes
@@ -79,41 +113,15 @@ class RemoteStore(StoreBase):
                     "content_hash": rec.content_hash,
                     "data": rec.content_json.decode(),
                     "provenance": _provenance_json(rec),
-                    "deleted": False,
+                    "deleted": live,
                     "first_seen": now,
                     "last_seen": now,
                     "run_id": run_id,
                 }
             )
         if rows_out:
-            ins = self._upsert(remote_records)
-            exc = ins.excluded
-            stmt = ins.on_conflict_do_update(
-                index_elements=[_r.platform, _r.id],
-                set_={
-                    k: exc[k]
-                    for k in (
-                        "school",
-                        "entity",
-                        "scope",
-                        "parent_id",
-                        "content_hash",
-                        "data",
-                        "provenance",
-                        "deleted",
-                        "last_seen",
-                        "run_id",
-                    )
-                },
-                where=or_(
-                    _r.content_hash != exc.content_hash,
-                    _r.deleted == true(),
-                    _r.scope != exc.scope,
-                    _r.school != exc.school,
-                ),
-            )
             before = self._data_of(conn, platform, [c[0] for c in changes if c[2] == "updated"])
-            conn.execute(stmt, rows_out)
+            _UPSERT[self.dialect].execute(conn, rows_out)
             self._log_changes(
                 conn,
                 school,
@@ -148,9 +156,9 @@ class RemoteStore(StoreBase):
     ) -> None:
         if not changes:
             return
-        now = utcnow()
-        conn.execute(
-            remote_changes.insert(),
+        now = db_datetime(utcnow(), conn.dialect.name)
+        _LOG_CHANGE.execute(
+            conn,
             [
                 {
                     "platform": platform,

@@ -1,0 +1,209 @@
+"""The АВЕРС protocol: login, the ``ys-*`` cookies, broker calls, lost-auth recovery (WIRE.md).
+
+Transport concerns (retries, rate limits, status → error) live in :class:`core.http.HttpClient`;
+this layer knows what the platform does:
+
+* ``POST /login`` (``l``, ``p`` = SHA-1 hex) answers a JS array; a bad login is ``[symbol]``
+  (v4.1) or ``[]`` (older servers). No ``Set-Cookie`` ever: the client writes ``ys-user``,
+  ``ys-password``, ``ys-userId`` itself, with JavaScript ``escape()``, then ``POST /auth``.
+* ``/act/<ACTION>``: GET without parameters, POST form otherwise; the body is a JS array literal.
+* Lost or rejected credentials are not an HTTP status: an action answers ``[]``. Because ``[]`` is
+  also a genuine empty answer, the client asks ``get_user_data`` (never empty for a logged-in
+  user): when that is ``[]`` too, it logs in again and replays the call once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from core.connector import Credentials
+from core.errors import AuthError, ContractError, ServerError, SessionExpired, TransportError
+from core.http import HttpClient, HttpSettings
+from core.logging import get_logger, register_secret
+
+from ._cookies import CookieEncoding, JsEscape, YsCookies, sha1_hex
+from .jsarray import JsArrayError, JsValue, parse
+from .schema import LoginRow, UserData, single_row
+
+__all__ = ["USER_TYPES", "AversClient"]
+
+_log = get_logger(__name__)
+
+#: Login row position 1 (note §5.2).
+USER_TYPES = {0: "admin", 1: "manager", 2: "teacher", 3: "parent", 4: "student", 5: "auditor"}
+
+_BARE_SYMBOL = re.compile(r"^\s*\[\s*[A-Za-z_$][\w$]*\s*\]\s*$")
+_TITLE_BUILD = re.compile(r"<title>[^<]*?(\d+(?:\.\d+)+\s*\(\d+\))\s*</title>", re.IGNORECASE)
+_PROBE = "get_user_data"
+
+
+class _JsHttp(HttpClient):
+    """``HttpClient`` whose ``expect="json"`` decodes JS array literals: the HTML check and the
+    parse run inside the retry loop, so an HTML maintenance page is retried like a 5xx."""
+
+    def _decode(self, response: httpx.Response, method: str, path: str, expect: Any) -> Any:
+        if expect != "json":
+            return super()._decode(response, method, path, expect)
+        body = response.content
+        ctype = response.headers.get("content-type", "").lower()
+        if "text/html" in ctype or body.lstrip()[:1] == b"<":
+            raise ServerError(
+                f"avers: {method} {path} answered HTML instead of data "
+                f"(status {response.status_code})",
+                hint="the server may be down for maintenance",
+            )
+        try:
+            return parse(body)
+        except JsArrayError as exc:
+            raise ContractError(f"avers: {method} {path}: unreadable answer: {exc}") from None
+
+
+class AversClient:
+    """One АВЕРС server (one school); logs in as one account at a time."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        settings: HttpSettings = HttpSettings(),  # noqa: B008 — frozen
+        cookie_encoding: CookieEncoding | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.cookie_encoding: CookieEncoding = cookie_encoding or JsEscape()
+        self.account: Credentials | None = None
+        self.session: LoginRow | None = None
+        self.logins = 0  # successful logins, for tests and the run summary
+        self.relogins = 0  # re-logins after lost authentication
+        self.http = _JsHttp(
+            self.base_url,
+            platform="avers",
+            settings=settings,
+            transport=transport,
+            reauth=self._relogin,  # A1 re-runs /login + /auth on a 401
+        )
+
+    # --- session ---------------------------------------------------------------------------------
+
+    async def login(self, credentials: Credentials) -> LoginRow:
+        """``/login`` then ``/auth`` as ``credentials``; raises :class:`AuthError` when refused."""
+        if not credentials.login or not credentials.password:
+            raise AuthError("avers: a login and a password are required")
+        register_secret(credentials.password)
+        digest = sha1_hex(credentials.password)
+        register_secret(digest)
+        self.http.client.headers.pop("Cookie", None)
+        self.session = None
+        text = await self.http.post(
+            "login", data={"l": credentials.login, "p": digest}, expect="text", reauth=False
+        )
+        if text.lstrip()[:1] == "<":
+            raise ServerError("avers: POST /login answered HTML instead of data")
+        if _BARE_SYMBOL.match(text):
+            raise AuthError("avers rejected the login or password")
+        try:
+            data = parse(text)
+        except JsArrayError as exc:
+            raise ContractError(f"avers: POST /login: unreadable answer: {exc}") from None
+        if data == [] or data == [[]]:
+            raise AuthError("avers rejected the login or password (empty answer)")
+        row = single_row(LoginRow, data, "login")
+        cookies = YsCookies(credentials.login, digest, row.user_id)
+        header = cookies.header(self.cookie_encoding)
+        register_secret(self.cookie_encoding.encode(f"s:{digest}"))
+        self.http.client.headers["Cookie"] = header
+        ok = await self.http.post(
+            "auth", data={"uId": str(row.user_id), "act": "1"}, expect="text", reauth=False
+        )
+        if ok.strip() != "ok":
+            raise AuthError(
+                "avers did not accept the session cookies (/auth)",
+                hint="the ys-* cookies must be written with JavaScript escape() (%uXXXX)",
+            )
+        self.account, self.session = credentials, row
+        self.logins += 1
+        return row
+
+    async def _relogin(self) -> None:
+        if self.account is None:
+            raise SessionExpired("avers: no account to log in again with")
+        _log.info("avers authentication lost; logging in again")
+        self.relogins += 1
+        await self.login(self.account)
+
+    async def logout(self) -> None:
+        if self.session is None:
+            return
+        try:
+            await self.http.get("auth/logout", expect="response", retry=False, reauth=False)
+        except (TransportError, ServerError, ContractError, AuthError) as exc:
+            _log.info("avers logout failed; closing anyway", error=type(exc).__name__)
+        self.session = None
+        self.http.client.headers.pop("Cookie", None)
+
+    async def aclose(self) -> None:
+        try:
+            await self.logout()
+        finally:
+            await self.http.aclose()
+
+    # --- broker ----------------------------------------------------------------------------------
+
+    async def _act_once(self, action: str, params: Mapping[str, str] | None) -> JsValue:
+        value: JsValue
+        if params:
+            value = await self.http.post(f"act/{action}", data=dict(params))
+        else:
+            value = await self.http.get(f"act/{action}")
+        return value
+
+    async def act(self, action: str, params: Mapping[str, str] | None = None) -> list[JsValue]:
+        """Call ``/act/<action>``; ``[]`` is checked against lost authentication (module doc)."""
+        value = await self._act_once(action, params)
+        if value == [] and self.account is not None:
+            probe = value if action == _PROBE else await self._act_once(_PROBE, None)
+            if probe == []:
+                await self._relogin()
+                value = await self._act_once(action, params)
+                if value == [] and action == _PROBE:
+                    raise AuthError(
+                        "avers answers [] to a fresh login: the session cookies are rejected",
+                        hint="the ys-* cookies must be written with JavaScript escape() (%uXXXX)",
+                    )
+        if not isinstance(value, list):
+            raise ContractError(f"avers: /act/{action}: the answer is not an array")
+        return value
+
+    async def user_data(self) -> UserData:
+        return single_row(UserData, await self.act(_PROBE), _PROBE)
+
+    # --- the SPA shell ---------------------------------------------------------------------------
+
+    async def server_build(self) -> str | None:
+        """The build in the root page's title («4.1 (23813)»), or ``None``.
+
+        The shell is labelled ``windows-1251`` but its bytes are UTF-8, and it announces a
+        ``Content-Length`` larger than the body (note §3): read what arrives, decode as UTF-8
+        first, and do not treat the short body as a failure.
+        """
+        chunks: list[bytes] = []
+        try:
+            async with self.http.client.stream("GET", "") as response:
+                try:
+                    async for chunk in response.aiter_raw():
+                        chunks.append(chunk)
+                except httpx.RemoteProtocolError:
+                    _log.info("avers root page shorter than its Content-Length")
+        except httpx.TransportError as exc:
+            raise TransportError(f"avers: GET / failed: {type(exc).__name__}") from exc
+        body = b"".join(chunks)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = body.decode("cp1251", errors="replace")
+        m = _TITLE_BUILD.search(text)
+        return m.group(1) if m else None

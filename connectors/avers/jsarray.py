@@ -1,0 +1,324 @@
+"""АВЕРС response bodies: positional JavaScript array literals (platform note §3).
+
+The server answers ``/act/*`` with JavaScript, not JSON::
+
+    [
+    [1324867, 4028, "Н", new Date(2025,8,5,0,0,0,0), 3, null, 103, 0, null],
+     [1325929, 4028, "3", new Date(2025,8,12,0,0,0,0), 3, null, 3, 0, "Работа в \\"тетради\\""]
+    ]
+
+:func:`parse` reads nested arrays, double-quoted strings with JavaScript escapes (``\\"``,
+``\\\\``, ``\\n``, ``\\uXXXX``, ``\\xXX`` …), numbers, ``null``/``true``/``false`` and
+``new Date(Y, M0, D[, h, m, s, ms])`` constructors (**0-based month**). A date whose time part
+is all zero becomes a :class:`datetime.date`, any other a naive :class:`datetime.datetime`
+(server-local time). Strings are returned as sent: the class letter ``"б               "`` keeps
+its padding (the mapping trims). It never evaluates anything; one compiled regular expression
+tokenises the body in a single pass, and an error names the character offset (never the body,
+which carries personal data).
+
+:func:`render` writes values back in the server's own layout (rows on their own lines), for the
+emulator and for round-trip tests.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, TypeAlias, Union
+
+import orjson
+
+__all__ = ["JsArrayError", "JsValue", "parse", "parse_tokens", "render"]
+
+JsValue: TypeAlias = Union[None, bool, int, float, str, date, datetime, list["JsValue"]]  # noqa: UP007 — a recursive alias needs the string forward reference
+
+
+class JsArrayError(ValueError):
+    """The body is not a JavaScript array literal of the supported subset."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(f"{message} at offset {offset}")
+        self.offset = offset
+
+
+# One token per match, optional leading whitespace. Group numbers are the dispatch keys below.
+_TOKEN = re.compile(
+    r"""[ \t\r\n\ufeff]*(?:
+      (\[)                                           # 1 open
+    | (\])                                           # 2 close
+    | (,)                                            # 3 comma
+    | "([^"\\]*(?:\\.[^"\\]*)*)"                     # 4 string body
+    | (-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)       # 5 number
+    | (null)\b                                       # 6
+    | (true)\b                                       # 7
+    | (false)\b                                      # 8
+    | new[ \t\r\n]+Date[ \t\r\n]*\(([^)]*)\)         # 9 date arguments
+    )""",
+    re.VERBOSE | re.DOTALL,
+)
+_TRAILING = re.compile(r"[ \t\r\n]*")
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|(\r\n|.))", re.DOTALL)
+_SIMPLE_ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "0": "\0",
+    "\n": "",  # line continuation
+    "\r\n": "",
+    "\r": "",
+    "\u2028": "",
+    "\u2029": "",
+}
+_INT_ARG = re.compile(r"^\s*(-?\d+)\s*$")
+
+_OPEN, _CLOSE, _COMMA = 1, 2, 3
+_STRING, _NUMBER, _NULL, _TRUE, _FALSE, _DATE = 4, 5, 6, 7, 8, 9
+
+
+def _unescape_match(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        return chr(int(m.group(1), 16))
+    if m.group(2) is not None:
+        return chr(int(m.group(2), 16))
+    ch = m.group(3)
+    return _SIMPLE_ESCAPES.get(ch, ch)  # \" \\ \/ \' and any other char stand for themselves
+
+
+def _unescape(body: str) -> str:
+    out = _ESCAPE.sub(_unescape_match, body)
+    if any("\ud800" <= c <= "\udfff" for c in out):
+        # \uD83D\uDE00 pairs: join UTF-16 surrogates; a lone one stays as it is.
+        out = out.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+    return out
+
+
+def _date(args: str, offset: int) -> date | datetime:
+    parts = args.split(",")
+    if not 3 <= len(parts) <= 7:
+        raise JsArrayError(f"new Date(...) needs 3 to 7 arguments, got {len(parts)}", offset)
+    nums: list[int] = []
+    for part in parts:
+        m = _INT_ARG.match(part)
+        if m is None:
+            raise JsArrayError("new Date(...) arguments must be integers", offset)
+        nums.append(int(m.group(1)))
+    return _date_of(nums, offset)
+
+
+def _date_of(nums: list[int], offset: int) -> date | datetime:
+    if len(nums) < 7:
+        nums = nums + [0] * (7 - len(nums))
+    year, month0, day, hour, minute, second, ms = nums
+    try:
+        if hour == minute == second == ms == 0:
+            return date(year, month0 + 1, day)
+        return datetime(year, month0 + 1, day, hour, minute, second, ms * 1000)
+    except ValueError:
+        raise JsArrayError("new Date(...) is not a valid calendar date", offset) from None
+
+
+def parse(text: str | bytes) -> list[JsValue]:
+    """Parse one array literal (the whole body). Raises :class:`JsArrayError`.
+
+    Fast path: one C-level regex pass rewrites only what JSON lacks — ``new Date(...)`` into a
+    marker object, strings with JavaScript-only escapes or raw control characters into JSON
+    strings — and ``orjson`` reads the rest; markers become dates in one walk. Whatever the fast
+    path does not accept exactly (any error, a stray object, a number orjson refuses) goes to the
+    token-by-token parser, which decides and names the offset of an error.
+    """
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise JsArrayError("body is not UTF-8", exc.start) from None
+    fast = _parse_fast(text)
+    return fast if fast is not None else parse_tokens(text)
+
+
+_LEXEME = re.compile(
+    r'"([^"\\\x00-\x1f]*)"|"((?:[^"\\]|\\.)*)"'
+    r"|new[ \t\r\n]+Date[ \t\r\n]*\(([ \t]*-?\d+(?:[ \t]*,[ \t]*-?\d+){2,6}[ \t]*)\)",
+    re.DOTALL,
+)
+_MARK = "$date"  # key of the date marker object; a body's own objects fail the count check
+
+
+def _parse_fast(text: str) -> list[JsValue] | None:
+    dates = 0
+
+    def lexeme(m: re.Match[str]) -> str:
+        nonlocal dates
+        if m.group(1) is not None:
+            return m.group(0)  # already a valid JSON string
+        if m.group(2) is not None:
+            return orjson.dumps(_unescape(m.group(2))).decode()
+        dates += 1
+        return '{"' + _MARK + '":[' + m.group(3) + "]}"
+
+    try:
+        rewritten = _LEXEME.sub(lexeme, text)
+        value = orjson.loads(rewritten)
+    except (ValueError, TypeError):  # JSONDecodeError, surrogates: the reference parser decides
+        return None
+    if not isinstance(value, list):
+        return None
+    if dates or "{" in text:
+        try:
+            if _revive(value) != dates:
+                return None
+        except (JsArrayError, KeyError, TypeError):
+            return None
+    return value
+
+
+def _revive(values: list[Any]) -> int:
+    """Markers → dates in place; returns how many (any other object raises)."""
+    found = 0
+    for i, v in enumerate(values):
+        if type(v) is list:
+            found += _revive(v)
+        elif type(v) is dict:
+            args = v[_MARK]
+            if len(v) != 1 or not 3 <= len(args) <= 7:
+                raise TypeError("not a date marker")
+            if not all(type(a) is int for a in args):
+                raise TypeError("not a date marker")
+            values[i] = _date_of(args, -1)
+            found += 1
+    return found
+
+
+def parse_tokens(text: str) -> list[JsValue]:
+    """The reference parser: token by token, exact error offsets (see :func:`parse`)."""
+    match = _TOKEN.match
+    pos = 0
+    end = len(text)
+    stack: list[list[JsValue]] = []
+    current: list[JsValue] | None = None
+    # What may come next: after "[" or "," a value ("," after "[" is an error); after a value
+    # "," or "]".
+    want_value = True
+    root: list[JsValue] | None = None
+    while pos < end:
+        m = match(text, pos)
+        if m is None:
+            tail = _TRAILING.match(text, pos)
+            if tail is not None and tail.end() == end:
+                break
+            skip = tail.end() if tail is not None else pos
+            raise JsArrayError("unexpected character", skip)
+        kind = m.lastindex
+        start = m.start(kind) if kind is not None else m.start()
+        pos = m.end()
+        if root is not None:
+            raise JsArrayError("text after the closing bracket", start)
+        if kind == _OPEN:
+            if not want_value and current is not None:
+                raise JsArrayError("expected ',' or ']'", start)
+            new: list[JsValue] = []
+            if current is not None:
+                current.append(new)
+                stack.append(current)
+            current = new
+            want_value = True
+            continue
+        if current is None:
+            raise JsArrayError("expected '['", start)
+        if kind == _CLOSE:
+            if want_value and current:
+                raise JsArrayError("expected a value after ','", start)
+            if stack:
+                current = stack.pop()
+            else:
+                root = current
+            want_value = False
+            continue
+        if kind == _COMMA:
+            if want_value:
+                raise JsArrayError("expected a value before ','", start)
+            want_value = True
+            continue
+        if not want_value:
+            raise JsArrayError("expected ',' or ']'", start)
+        want_value = False
+        if kind == _STRING:
+            raw = m.group(_STRING)
+            current.append(_unescape(raw) if "\\" in raw else raw)
+        elif kind == _NUMBER:
+            num = m.group(_NUMBER)
+            if "." in num or "e" in num or "E" in num:
+                current.append(float(num))
+            else:
+                current.append(int(num))
+        elif kind == _NULL:
+            current.append(None)
+        elif kind == _TRUE:
+            current.append(True)
+        elif kind == _FALSE:
+            current.append(False)
+        else:
+            current.append(_date(m.group(_DATE), text.index("new", m.start())))
+    if root is None:
+        raise JsArrayError("unexpected end of body", end)
+    return root
+
+
+# --- render ------------------------------------------------------------------------------------
+
+_NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f\u2028\u2029\ud800-\udfff]')
+_RENDER_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    c = m.group(0)
+    fixed = _RENDER_ESCAPES.get(c)
+    if fixed is not None:
+        return fixed
+    code = ord(c)
+    return f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}"
+
+
+def _render_string(value: str) -> str:
+    return '"' + _NEEDS_ESCAPE.sub(_escape_char, value) + '"'
+
+
+def _render_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _render_string(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("render: NaN and infinities have no literal here")
+        return repr(value)
+    if isinstance(value, datetime):
+        return (
+            f"new Date({value.year},{value.month - 1},{value.day},{value.hour},"
+            f"{value.minute},{value.second},{value.microsecond // 1000})"
+        )
+    if isinstance(value, date):
+        return f"new Date({value.year},{value.month - 1},{value.day},0,0,0,0)"
+    if isinstance(value, Sequence):
+        return "[" + ", ".join(_render_value(v) for v in value) + "]"
+    raise TypeError(f"render: unsupported type {type(value).__name__}")
+
+
+def render(rows: Sequence[object]) -> str:
+    """Write an array the way the server does: one row per line, ``new Date(...)`` literals.
+
+    A ``datetime`` keeps milliseconds only; one at exactly midnight reads back as a ``date``.
+    """
+    if not rows:
+        return "[]"
+    return "[\n" + ",\n ".join(_render_value(r) for r in rows) + "\n]"

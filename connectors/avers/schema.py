@@ -1,0 +1,295 @@
+"""Typed rows of АВЕРС's positional payloads (platform note §4, WIRE.md).
+
+Every action answers an array of rows; a row is an array read by position. Each row type lists
+its positions once (``_SPEC``: name, position, kind), and :func:`parse_rows` reads a payload:
+
+* a payload that is not an array of arrays is a broken contract → :class:`ContractError`;
+* a row that is too short or has a wrong type becomes a :class:`Bad` entry (the mapping
+  quarantines it), its siblings are read normally;
+* positions beyond the known ones are tolerated and reported once per action as schema drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any, ClassVar, TypeVar
+
+from core.errors import ContractError
+from core.logging import get_logger
+
+from .jsarray import JsValue
+
+__all__ = [
+    "Bad",
+    "DiaryRow",
+    "DirectorRow",
+    "JournalRow",
+    "LessonRow",
+    "LoginRow",
+    "PeriodDates",
+    "PeriodName",
+    "Row",
+    "StudentClass",
+    "StudentGroup",
+    "SubjectRow",
+    "TeacherRow",
+    "TimetableRow",
+    "UserData",
+    "parse_rows",
+    "single_row",
+]
+
+_log = get_logger(__name__)
+_reported: set[tuple[str, int]] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class Bad:
+    """A row that could not be read: which action, which field, why, and a platform ref."""
+
+    what: str
+    field: str
+    reason: str
+    ref: str
+    raw: Any = None
+
+
+def _kind_ok(kind: str, value: JsValue) -> bool:
+    if value is None:
+        return kind.endswith("?")
+    k = kind.rstrip("?")
+    if k == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if k == "num":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if k == "str":
+        return isinstance(value, str)
+    if k == "date":
+        return isinstance(value, date)
+    return True  # "any"
+
+
+R = TypeVar("R", bound="Row")
+
+
+class Row:
+    """Base of row types: ``_SPEC`` = (field, position, kind) with kinds ``int``, ``num``,
+    ``str``, ``date``, ``any``; a trailing ``?`` allows ``null``."""
+
+    _SPEC: ClassVar[tuple[tuple[str, int, str], ...]]
+    _WIDTH: ClassVar[int]  # positions the note documents (more = drift)
+
+    @classmethod
+    def from_row(cls: type[R], row: JsValue, what: str) -> R | Bad:
+        ref = f"{what}:{row[0]}" if isinstance(row, list) and row else f"{what}:?"
+        if not isinstance(row, list):
+            return Bad(what, "row", "a row is not an array", ref, row)
+        values: dict[str, Any] = {}
+        for name, pos, kind in cls._SPEC:
+            if pos >= len(row):
+                return Bad(what, name, f"row has no position {pos}", ref, row)
+            value = row[pos]
+            if not _kind_ok(kind, value):
+                return Bad(what, name, f"position {pos} is not {kind}", ref, row)
+            if kind.startswith("num") and isinstance(value, int | float):
+                value = float(value)
+            if kind.startswith("date") and isinstance(value, datetime):
+                value = value.date()
+            values[name] = value
+        if len(row) > cls._WIDTH and (what, len(row)) not in _reported:
+            _reported.add((what, len(row)))
+            _log.warning("avers schema drift", action=what, width=len(row), known=cls._WIDTH)
+        return cls(**values)
+
+    def __init__(self, **_: Any) -> None:  # replaced by @dataclass on subclasses
+        raise NotImplementedError
+
+
+def parse_rows(cls: type[R], data: JsValue, what: str) -> list[R | Bad]:
+    """Rows of one payload; a payload that is not an array of rows is a broken contract."""
+    if not isinstance(data, list):
+        raise ContractError(f"avers {what}: the answer is not an array")
+    return [cls.from_row(row, what) for row in data]
+
+
+def single_row(cls: type[R], data: JsValue, what: str) -> R:
+    """The one row of a bootstrap answer (login, user data, class): a bad one is fatal."""
+    rows = parse_rows(cls, data, what)
+    if not rows:
+        raise ContractError(f"avers {what}: the answer has no row")
+    row = rows[0]
+    if isinstance(row, Bad):
+        raise ContractError(f"avers {what}: {row.field}: {row.reason}")
+    return row
+
+
+def _spec(*spec: tuple[str, int, str], width: int) -> Any:
+    def deco(cls: type[R]) -> type[R]:
+        cls._SPEC = spec
+        cls._WIDTH = width
+        assert {f.name for f in fields(cls)} == {s[0] for s in spec}  # type: ignore[arg-type]
+        return cls
+
+    return deco
+
+
+@_spec(("user_id", 0, "int"), ("user_type", 1, "int"), ("name", 5, "str?"),
+       ("id6", 6, "int?"), ("id7", 7, "int?"), ("id8", 8, "int?"), width=9)  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class LoginRow(Row):
+    """``POST /login``: ``[user_id, user_type, null, null, null, "ФИО", id6, id7, id8]``."""
+
+    user_id: int
+    user_type: int
+    name: str | None
+    id6: int | None
+    id7: int | None
+    id8: int | None
+
+
+@_spec(("last_name", 0, "str"), ("first_initial", 1, "str?"), ("middle_initial", 2, "str?"),
+       ("school_name", 3, "str"), ("uch_id", 4, "int"), ("max_mark", 5, "int?"),
+       width=6)  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class UserData(Row):
+    """``get_user_data``."""
+
+    last_name: str
+    first_initial: str | None
+    middle_initial: str | None
+    school_name: str
+    uch_id: int
+    max_mark: int | None
+
+
+@_spec(("cls", 0, "int"), ("parallel", 1, "int"), ("letter", 2, "str"), width=3)
+@dataclass(frozen=True, slots=True)
+class StudentClass(Row):
+    """``GET_STUDENT_CLASS``: ``[classId, parallel, "letter␠␠␠…"]`` (letter padded)."""
+
+    cls: int
+    parallel: int
+    letter: str
+
+
+@_spec(("id", 0, "int"), ("name", 1, "str"), width=2)
+@dataclass(frozen=True, slots=True)
+class PeriodName(Row):
+    """``GET_PERIODS``: the period dictionary."""
+
+    id: int
+    name: str
+
+
+@_spec(("id", 0, "int"), ("start", 1, "date"), ("end", 2, "date"), width=3)
+@dataclass(frozen=True, slots=True)
+class PeriodDates(Row):
+    """``GET_JOURNAL_PERIODS_INFO``; also the rows of ``GET_CLASS_PER_SP`` (first position)."""
+
+    id: int
+    start: date
+    end: date
+
+
+@_spec(("id", 0, "int"), ("name", 1, "str"), width=2)
+@dataclass(frozen=True, slots=True)
+class SubjectRow(Row):
+    """``GET_DAIRY_CLASS_SUBJECTS``."""
+
+    id: int
+    name: str
+
+
+@_spec(("ref", 0, "any"), ("subject_id", 1, "int"), ("group_no", 2, "int"), width=3)
+@dataclass(frozen=True, slots=True)
+class StudentGroup(Row):
+    """``GET_STUDENT_GROUPS``: the student's subgroup of a split subject."""
+
+    ref: Any
+    subject_id: int
+    group_no: int
+
+
+@_spec(("id", 0, "int"), ("name", 1, "str"), width=2)
+@dataclass(frozen=True, slots=True)
+class TeacherRow(Row):
+    """``GET_SUBS_PERSONS_STORE_DATA``: the teachers dictionary."""
+
+    id: int
+    name: str
+
+
+@_spec(("column_id", 0, "int"), ("pupil_id", 1, "int"), ("value", 2, "str"), ("day", 3, "date"),
+       ("subject_id", 4, "int"), ("code", 6, "int"), ("comment", 8, "str?"), width=9)  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class JournalRow(Row):
+    """``GET_STUDENT_JOURNAL_DATA``: one mark or attendance entry of the whole year."""
+
+    column_id: int
+    pupil_id: int
+    value: str
+    day: date
+    subject_id: int
+    code: int
+    comment: str | None
+
+
+@_spec(("day", 0, "date"), ("column_id", 1, "int"), ("subject_id", 2, "int"), ("theme", 3, "str?"),
+       ("homework", 4, "str?"), ("mark", 5, "str?"), ("group_no", 6, "int?"),
+       ("main_id", 7, "int?"), ("teacher_id", 9, "int?"), width=12)  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class DiaryRow(Row):
+    """``GET_STUDENT_DAIRY``: one journal column of a lesson (``main_id`` = the lesson's main
+    column for a second column of the same lesson)."""
+
+    day: date
+    column_id: int
+    subject_id: int
+    theme: str | None
+    homework: str | None
+    mark: str | None
+    group_no: int | None
+    main_id: int | None
+    teacher_id: int | None
+
+
+@_spec(("column_id", 0, "int"), ("work_type", 1, "str?"), ("weight", 3, "num?"), width=10)
+@dataclass(frozen=True, slots=True)
+class LessonRow(Row):
+    """``GET_STUDENT_LESSONS``: a column's type of work and weight."""
+
+    column_id: int
+    work_type: str | None
+    weight: float | None
+
+
+@_spec(("id", 0, "int"), ("class_key", 1, "int"), ("subject_id", 2, "int"), ("group_no", 3, "int?"),
+       ("weekday", 5, "int"), ("lesson_no", 6, "int"), ("shift", 7, "int?"), ("room", 8, "str?"),
+       width=11)  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class TimetableRow(Row):
+    """``GET_TIMETABLE``: one slot of the whole school's week."""
+
+    id: int
+    class_key: int
+    subject_id: int
+    group_no: int | None
+    weekday: int
+    lesson_no: int
+    shift: int | None
+    room: str | None
+
+
+@_spec(("group_no", 0, "int?"), ("period_id", 1, "int"), ("pupil_id", 2, "int"),
+       ("value", 3, "str"), ("subject_id", 4, "int"), ("cls", 5, "int?"), width=6)  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class DirectorRow(Row):
+    """``GET_STUDENT_DIRECTOR_DATA``: a period (final) mark, value right-padded."""
+
+    group_no: int | None
+    period_id: int
+    pupil_id: int
+    value: str
+    subject_id: int
+    cls: int | None

@@ -1,0 +1,408 @@
+"""``RuobrConnector``: a school pull merged from every family account of the school.
+
+Ruobr («Электронная школа 2.0», Кузбасс) has no teacher or school API: each parent or student
+account shows its own children only. A school pull therefore visits every account in
+``target.all_accounts`` and merges what they see (WIRE.md, "School pull").
+
+Streams and cursors. ``roster`` (one page: school, year, periods, classes, pupils, enrollments,
+subjects from ``user/`` and ``controlmark/``) and ``journal`` (one page per class × period, scope
+``journal:<class>:<period>``: lessons, homework, marks, attendance, final marks). The pages
+partition the year: each reads its period from its first day to the day before the next period
+(holidays included); a half-year or year rides on the page holding its last day. Groups and
+teachers are derived from the lessons and carried once per run, on the first journal page that
+sees them; no page claims them complete, so a pull adds and updates them but never deletes them.
+A cursor is ``{"pass", "done", "complete"}`` as in the NetSchool connector: a complete (or
+absent) cursor starts a new pass, an incomplete one resumes it, skipping the scopes in ``done``.
+An incremental pull re-reads the pages whose range overlaps the fortnight before today (today =
+``options["today"]``, else the date in Asia/Novokuznetsk) — whole periods, so the scope
+replacement also sees deletions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from core.connector import (
+    Capabilities,
+    ChannelCapability,
+    Connector,
+    Page,
+    PullMode,
+    PushChannel,
+    SchoolTarget,
+)
+from core.errors import ConfigError, Skippable
+from core.http import HttpSettings
+from core.logging import get_logger
+from core.model import AcademicYear, ClassUnit, Period, Record
+
+from . import schema as s
+from ._auth import BrowserUserAgent
+from ._journal import ChildView, Seen, assemble
+from .client import DEFAULT_SETTINGS, RuobrClient
+from .mapping import PLATFORM, Batch, Mapper, subject_key
+
+__all__ = ["TIMEZONE", "RuobrConnector"]
+
+_log = get_logger(__name__)
+
+TIMEZONE = ZoneInfo("Asia/Novokuznetsk")  # the region's local time; payloads carry no offsets
+ROSTER = "roster"
+JOURNAL = "journal"
+INCREMENTAL_WINDOW = timedelta(days=14)
+
+_ROSTER_ENTITIES = frozenset(
+    {"school", "academic_year", "period", "person", "class_unit", "subject", "enrollment"}
+)
+_JOURNAL_ENTITIES = frozenset({"lesson", "homework", "mark", "attendance", "final_mark"})
+
+_MODELLED = "modelled: no write API is known for Ruobr («Электронная школа 2.0»; every api3d call "
+_CAPABILITIES = Capabilities(
+    platform=PLATFORM,
+    reads=_ROSTER_ENTITIES | _JOURNAL_ENTITIES | {"group"},
+    fields_not_carried={
+        "school": frozenset({"region", "inn", "ogrn"}),
+        "academic_year": frozenset({"end"}),
+        "period": frozenset({"name"}),
+        "enrollment": frozenset({"end", "movement"}),
+        "lesson": frozenset({"kind", "shift", "substitute_teacher_id"}),
+        "homework": frozenset({"student_ids"}),
+        "mark": frozenset({"weight", "comment"}),
+        "attendance": frozenset({"minutes_late", "note"}),
+    },
+    push=(
+        ChannelCapability(
+            channel=PushChannel.WORKLIST,
+            entities=frozenset({"lesson", "homework", "mark", "attendance", "final_mark"}),
+            evidence=_MODELLED + "is a GET); entries are made by hand from the worklist",
+            verified=False,
+        ),
+        ChannelCapability(
+            channel=PushChannel.PACKAGE,
+            entities=frozenset(
+                {
+                    "person",
+                    "class_unit",
+                    "group",
+                    "enrollment",
+                    "lesson",
+                    "mark",
+                    "attendance",
+                    "final_mark",
+                }
+            ),
+            evidence=_MODELLED + "is a GET) and no import format is known; the package is "
+            "handed to the platform operator",
+            verified=False,
+        ),
+    ),
+    notes=(
+        "Read through parent/student accounts (one family each): a school pull needs every "
+        "family's login, and a pupil whose family is not configured is invisible. Guardians "
+        "themselves are not shown by the API and are not pulled. Attendance confidence is LOW: "
+        "api3d has no attendance endpoint; absences are read from all_marks `status_lesson`, "
+        "whose meaning and `indx` → lesson rule are guesses (WIRE.md); set options.attendance "
+        "= false to skip them (one all_marks call per pupil × subject × period). Lesson numbers "
+        "are the rank of the start time in the class's day. No mark weights exist. The year's "
+        "start is the first period's start and its end is not shown; enrollments are assumed "
+        "to begin on the year's first day. Groups and teachers are added and updated, never "
+        "deleted, by a pull. Final marks come from closed periods only (marks_future = 0)."
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pupil:
+    account: int
+    child: s.Child
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """One journal page: a class × a "leaf" period (one that contains no other), read from its
+    start to the day before the next leaf starts, so the pages partition the year (lessons in
+    the holidays belong to the period before). Half-years and the year contain leaves: their
+    final marks ride on the page whose range holds their last day (``also``)."""
+
+    key: str
+    class_key: str
+    period: s.ControlPeriod
+    start: date
+    end: date
+    also: tuple[s.ControlPeriod, ...] = ()
+
+
+@dataclass(slots=True)
+class _Roster:
+    batch: Batch
+    year: AcademicYear
+    periods: dict[int, Period] = field(default_factory=dict)  # control `period` → record
+    classes: dict[str, tuple[ClassUnit, list[_Pupil]]] = field(default_factory=dict)
+    control: dict[int, list[s.ControlPeriod | s.Bad]] = field(default_factory=dict)
+    subject_ids: dict[str, int] = field(default_factory=dict)  # subject key → platform id
+    scopes: list[_Scope] = field(default_factory=list)
+
+
+def _start(cursor: Mapping[str, Any] | None) -> tuple[int, list[str]]:
+    """(pass number, scopes already done) for a stream's stored cursor."""
+    if not cursor:
+        return 1, []
+    number = int(cursor.get("pass", 0))
+    if cursor.get("complete", True):
+        return number + 1, []
+    return max(number, 1), [str(k) for k in cursor.get("done", [])]
+
+
+class RuobrConnector(Connector):
+    """Ruobr api3d (WIRE.md). ``target.all_accounts`` = the school's parent/student accounts.
+
+    Options: ``today`` (date or ISO string), ``http_settings`` (:class:`HttpSettings`),
+    ``user_agent`` (a browser User-Agent string), ``attendance`` (bool, default true).
+    """
+
+    platform = PLATFORM
+    capabilities = _CAPABILITIES
+
+    def __init__(
+        self,
+        target: SchoolTarget,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        state: Mapping[str, Any] | None = None,
+        save_state: Callable[[Mapping[str, Any]], None] | None = None,
+    ) -> None:
+        super().__init__(target, transport=transport, state=state, save_state=save_state)
+        settings = target.options.get("http_settings")
+        self.client = RuobrClient(
+            target.base_url,
+            target.all_accounts,
+            transport=transport,
+            settings=settings if isinstance(settings, HttpSettings) else DEFAULT_SETTINGS,
+            user_agent=BrowserUserAgent.from_options(target.options),
+        )
+        self.mapper = Mapper(target.school)
+        self.read_attendance = bool(target.options.get("attendance", True))
+        self._pupils: list[tuple[int, s.Child | s.Bad]] | None = None
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def login(self) -> None:
+        """``user/`` for every account: checks all credentials and caches the pupils."""
+        pupils: list[tuple[int, s.Child | s.Bad]] = []
+        for account in range(len(self.client.accounts)):
+            children = await self.client.user(account)
+            if not children:
+                _log.warning("ruobr account shows no children", account=account + 1)
+            pupils.extend((account, c) for c in children)
+        if not pupils:
+            raise ConfigError(
+                "ruobr: no configured account shows any pupil",
+                hint="configure the parent or student accounts of the school's families",
+            )
+        self._pupils = pupils
+
+    def today(self) -> date:
+        raw = self.target.options.get("today")
+        if isinstance(raw, datetime):
+            return raw.date()
+        if isinstance(raw, date):
+            return raw
+        if isinstance(raw, str) and raw:
+            return date.fromisoformat(raw[:10])
+        return datetime.now(UTC).astimezone(TIMEZONE).date()
+
+    # --- pull ------------------------------------------------------------------------------------
+
+    async def pull(
+        self, cursors: Mapping[str, Mapping[str, Any]], mode: PullMode = PullMode.FULL
+    ) -> AsyncIterator[Page]:
+        if self._pupils is None:
+            await self.login()
+        self.mapper.fetched_at = datetime.now(UTC)
+        roster = await self._read_roster()
+
+        roster_pass, roster_done = _start(cursors.get(ROSTER))
+        if ROSTER not in roster_done:
+            yield Page(
+                stream=ROSTER,
+                scope=ROSTER,
+                records=roster.batch.records,
+                quarantine=roster.batch.quarantine,
+                cursor={"pass": roster_pass, "done": [ROSTER], "complete": True},
+                complete_for=_ROSTER_ENTITIES,
+            )
+
+        scopes = roster.scopes
+        if mode is PullMode.INCREMENTAL:
+            today = self.today()
+            low = today - INCREMENTAL_WINDOW
+            scopes = [sc for sc in scopes if sc.start <= today and sc.end >= low]
+        journal_pass, done = _start(cursors.get(JOURNAL))
+        todo = [sc for sc in scopes if sc.key not in set(done)]
+        if not todo:
+            yield Page(
+                stream=JOURNAL,
+                scope=f"journal:pass:{journal_pass}",
+                records=[],
+                cursor={"pass": journal_pass, "done": done, "complete": True},
+            )
+        # Subjects are the roster's; a journal page carries only one no control-mark list named.
+        seen = Seen(records={r.id for r in roster.batch.records if r.ENTITY == "subject"})
+        complete = _JOURNAL_ENTITIES if self.read_attendance else _JOURNAL_ENTITIES - {"attendance"}
+        for n, scope in enumerate(todo, start=1):
+            batch = await self._read_journal(roster, scope, seen)
+            done = [*done, scope.key]
+            yield Page(
+                stream=JOURNAL,
+                scope=scope.key,
+                records=batch.records,
+                quarantine=batch.quarantine,
+                cursor={"pass": journal_pass, "done": done, "complete": n == len(todo)},
+                complete_for=complete,
+            )
+
+    async def _read_roster(self) -> _Roster:
+        assert self._pupils is not None
+        m = self.mapper
+        batch = Batch()
+        pupils: list[_Pupil] = []
+        for account, child in self._pupils:
+            if isinstance(child, s.Bad):
+                batch.bad(child, "person", f"child:{child.item_id()}")
+            elif all(p.child.id != child.id for p in pupils):  # a parent and a pupil account
+                pupils.append(_Pupil(account, child))
+
+        control: dict[int, list[s.ControlPeriod | s.Bad]] = {}
+        raw_periods: dict[int, s.ControlPeriod] = {}
+        for p in pupils:
+            control[p.child.id] = items = await self.client.control_marks(p.account, p.child.id)
+            for cp in items:
+                if isinstance(cp, s.Bad):
+                    batch.bad(cp, "period", f"period:{cp.item_id('period')}")
+                else:
+                    raw_periods.setdefault(cp.period, cp)
+
+        year = self._year(list(raw_periods.values()))
+        roster = _Roster(batch=batch, year=year, control=control)
+        if pupils:
+            batch.records.append(m.school_record(pupils[0].child.school))
+        batch.records.append(year)
+        for number, cp in sorted(raw_periods.items()):
+            try:
+                roster.periods[number] = m.period(year.id, cp)
+            except Skippable as exc:
+                batch.skip(exc, "period", f"period:{number}", cp.model_dump(mode="json"))
+        batch.records.extend(roster.periods.values())
+
+        subjects: dict[str, Record] = {}
+        for p in pupils:
+            student = m.student(p.child)
+            batch.records.append(student)
+            try:
+                unit = m.class_unit(year.id, p.child.group)
+            except Skippable as exc:
+                batch.skip(exc, "class_unit", f"child:{p.child.id}")
+                continue
+            entry = roster.classes.setdefault(unit.name, (unit, []))
+            entry[1].append(p)
+            batch.records.append(m.enrollment(student.id, unit.id, year.start, p.child.id))
+            for cp in control[p.child.id]:
+                if isinstance(cp, s.ControlPeriod):
+                    for cm in cp.marks:
+                        if isinstance(cm, s.ControlMark):
+                            key = subject_key(cm.subject_name)
+                            roster.subject_ids.setdefault(key, cm.subject_id)
+                            subjects.setdefault(key, m.subject(cm.subject_name, cm.subject_id))
+        batch.records.extend(unit for unit, _ in roster.classes.values())
+        batch.records.extend(subjects.values())
+
+        for key, (_unit, members) in sorted(roster.classes.items()):
+            numbers = {
+                cp.period
+                for p in members
+                for cp in control[p.child.id]
+                if isinstance(cp, s.ControlPeriod) and cp.period in roster.periods
+            }
+            roster.scopes += _scopes(key, [raw_periods[n] for n in sorted(numbers)])
+        roster.scopes.sort(key=lambda sc: (sc.start, sc.period.period, sc.class_key))
+        return roster
+
+    def _year(self, periods: list[s.ControlPeriod]) -> AcademicYear:
+        if periods:
+            return self.mapper.year(
+                min(p.date_start for p in periods), max(p.date_end for p in periods)
+            )
+        # No period listed: assume the usual Russian school year around today.
+        today = self.today()
+        first = today.year if today.month >= 7 else today.year - 1
+        return self.mapper.year(date(first, 9, 1), date(first + 1, 5, 31))
+
+    async def _read_journal(self, roster: _Roster, scope: _Scope, seen: Seen) -> Batch:
+        unit, members = roster.classes[scope.class_key]
+        cp = scope.period
+        numbers = {cp.period, *(x.period for x in scope.also)}
+        views: list[ChildView] = []
+        for p in members:
+            child = p.child.id
+            timetable = await self.client.timetable(p.account, child, scope.start, scope.end)
+            view = ChildView(child=child, lessons=timetable.lessons)
+            for x in roster.control.get(child, []):
+                # A running period shows a progress average, not a final mark (note §4.4).
+                if isinstance(x, s.ControlPeriod) and x.period in numbers and x.marks_future == 0:
+                    view.finals.append((roster.periods[x.period], x.marks))
+            if self.read_attendance:
+                keys = sorted(
+                    {
+                        subject_key(ls.subject)
+                        for ls in timetable.lessons
+                        if isinstance(ls, s.Lesson) and cp.date_start <= ls.date <= cp.date_end
+                    }
+                )
+                for key in keys:
+                    sid = roster.subject_ids.get(key)
+                    if sid is not None:
+                        view.attendance[key] = await self.client.all_marks(
+                            p.account, child, cp.period, sid
+                        )
+            views.append(view)
+        return assemble(self.mapper, unit=unit, period=cp, views=views, seen=seen)
+
+
+def _scopes(class_key: str, periods: list[s.ControlPeriod]) -> list[_Scope]:
+    """The class's journal pages (see :class:`_Scope`)."""
+
+    def contains(outer: s.ControlPeriod, inner: s.ControlPeriod) -> bool:
+        return (
+            outer is not inner
+            and outer.date_start <= inner.date_start
+            and inner.date_end <= outer.date_end
+            and (outer.date_start, outer.date_end) != (inner.date_start, inner.date_end)
+        )
+
+    leaves = sorted(
+        (p for p in periods if not any(contains(p, o) for o in periods)),
+        key=lambda p: (p.date_start, p.period),
+    )
+    if not leaves:
+        return []
+    last_day = max(p.date_end for p in periods)
+    ranges = [
+        (leaf, leaf.date_start, nxt.date_start - timedelta(days=1) if nxt else last_day)
+        for leaf, nxt in zip(leaves, [*leaves[1:], None], strict=True)
+    ]
+    ranges = [(leaf, start, max(end, leaf.date_end)) for leaf, start, end in ranges]
+    outer = [p for p in periods if p not in leaves]
+    out = []
+    for leaf, start, end in ranges:
+        also = tuple(p for p in outer if start <= p.date_end <= end)
+        out.append(
+            _Scope(f"{JOURNAL}:{class_key}:{leaf.period}", class_key, leaf, start, end, also)
+        )
+    return out

@@ -1,0 +1,68 @@
+"""``journalsync worklist``: write the per-teacher worklists (XLSX, PDF, JSON) of a school."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.worklist import (
+    build_worklists,
+    file_stem,
+    issue_worklists,
+    to_json,
+    write_pdf,
+    write_xlsx,
+)
+from journalsync._common import console, open_store, reported_errors
+
+__all__ = ["worklist", "write_worklists"]
+
+
+def write_worklists(store_url: str | None, school: str, platform: str, out: Path) -> list[Path]:
+    """Build, write and issue the worklists; returns the files written."""
+    store = open_store(store_url)
+    lists = build_worklists(store, school, platform)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    used: set[str] = set()
+    for wl in lists:
+        stem = file_stem(wl)
+        n = 1
+        while stem in used:  # two teachers with the same short name
+            n += 1
+            stem = f"{file_stem(wl)}_{n}"
+        used.add(stem)
+        data = json.dumps(to_json(wl), ensure_ascii=False, indent=2)
+        json_path = out / f"{stem}.json"
+        json_path.write_text(data + "\n", encoding="utf-8")
+        written += [write_xlsx(wl, out / f"{stem}.xlsx"), write_pdf(wl, out / f"{stem}.pdf")]
+        written.append(json_path)
+    issue_worklists(store, school, platform, lists)
+    return written
+
+
+def worklist(
+    school: Annotated[str, typer.Option("--school", help="The school's slug in journalsync.")],
+    platform: Annotated[str, typer.Option("--platform", help="kiasuo, ruobr, perm, avers, …")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the files.")] = Path(
+        "worklists"
+    ),
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="Store URL (default $JOURNALSYNC_DB or sqlite:///journalsync.db)."
+        ),
+    ] = None,
+) -> None:
+    """Write one worklist per teacher (XLSX + PDF + JSON) of the entries to make by hand."""
+    with reported_errors():
+        files = write_worklists(db, school, platform, out)
+        if not files:
+            console.print("nothing to enter by hand: no open worklist items")
+            return
+        for f in files:
+            console.print(str(f))
+        console.print(f"{len(files) // 3} worklist(s) written to {out}")

@@ -1,0 +1,217 @@
+"""The АВЕРС connector against its emulator: lost auth, accounts, fallbacks, finals, mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectors.avers import AversConnector
+from connectors.avers._journal import ClassContext, StudentRows, Timetable, journal_page
+from connectors.avers.emulator import AversEmulator, AversEmulatorOptions, create_app
+from connectors.avers.harness import expected
+from connectors.avers.harness import target as school_target
+from connectors.avers.mapping import Mapper, person_id, split_name
+from connectors.avers.schema import DiaryRow, JournalRow, LessonRow
+from connectors.conformance.harness import SMALL
+from connectors.sandbox import Account, World
+from connectors.sandbox.server import serve_in_thread
+from core.codes import MarkValue
+from core.connector import Credentials, Page, SchoolTarget
+from core.errors import AuthError, ConfigError
+from core.http import HttpSettings
+from core.model import AcademicYear, FinalMark, Mark, Person, Record
+from core.store import Store
+from core.sync import PullResult, pull
+
+BASE = "http://avers.test"
+_FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
+
+
+@pytest.fixture
+def world() -> World:
+    return World.generate(11, SMALL)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.open(f"sqlite:///{tmp_path}/avers.db")
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def _students(world: World, grade: int) -> list[Account]:
+    return [
+        a
+        for a in world.accounts("school-1", "student")
+        if world.classes[world.persons[a.person_id].class_id or 0].grade == grade
+    ]
+
+
+def _target(
+    world: World, accounts: Sequence[Account], base: str = BASE, **options: object
+) -> SchoolTarget:
+    creds = [Credentials(login=a.login, password=a.password) for a in accounts]
+    return SchoolTarget(
+        school="school-1",
+        platform="avers",
+        base_url=base,
+        credentials=creds[0],
+        accounts=tuple(creds[1:]),
+        options={"today": world.today.isoformat(), "http_settings": _FAST, **options},
+    )
+
+
+def _connector(app: AversEmulator, target: SchoolTarget) -> AversConnector:
+    return AversConnector(target, transport=httpx.ASGITransport(app=app))
+
+
+def _ids(records: object) -> set[str]:
+    return {r.id for r in records}  # type: ignore[attr-defined]
+
+
+async def test_lost_auth_mid_pull_relogs_once_and_loses_nothing(
+    world: World, store: Store, tmp_path: Path
+) -> None:
+    """One account (no account switch to hide it): after the roster page the server forgets the
+    session, the next action answers ``[]``, the probe confirms it, one re-login, replay."""
+    app = create_app(world)
+    target = _target(world, _students(world, 5)[:1])
+
+    def expire_after_roster(page: Page, result: PullResult) -> None:
+        if result.pages == 1:
+            app.expire_sessions()
+
+    async with _connector(app, target) as c:
+        result = await pull(store, c, on_page=expire_after_roster)
+        assert c.client.relogins == 1
+    assert result.quarantined == 0
+    clean = Store.open(f"sqlite:///{tmp_path}/clean.db")
+    try:
+        async with _connector(create_app(world), target) as c:
+            await pull(clean, c)
+            assert c.client.relogins == 0  # genuine empty answers ([] groups, no finals) are fine
+        got = _ids(store.remote_records("school-1", "avers"))
+        assert got == _ids(clean.remote_records("school-1", "avers"))
+        assert store.remote_counts("school-1", "avers")["mark"] > 0
+    finally:
+        clean.close()
+
+
+async def test_cyrillic_login_plain_http_path_prefix_over_a_socket(
+    world: World, store: Store
+) -> None:
+    acc = _students(world, 7)[0]
+    world.persons[acc.person_id].login = "Ёлкина.Ю"
+    acc = Account(acc.role, "Ёлкина.Ю", acc.password, acc.person_id, acc.school)
+    app = create_app(world, options=AversEmulatorOptions(base_path="/5sov"))
+    with serve_in_thread(app) as server:
+        target = _target(world, [acc], base=server.base_url + "/5sov/")
+        async with AversConnector(target) as c:
+            result = await pull(store, c)
+    assert result.quarantined == 0
+    people = [
+        p for p in store.remote_records("school-1", "avers", "person") if isinstance(p, Person)
+    ]
+    me = next(p for p in people if p.key == f"avers:{acc.person_id}")
+    assert me.last_name == world.persons[acc.person_id].last_name
+    assert me.first_name == world.persons[acc.person_id].first_name[0]
+
+
+async def test_empty_uch_year_falls_back_to_the_date(world: World, store: Store) -> None:
+    app = create_app(world, options=AversEmulatorOptions(uch_year_empty=True))
+    async with _connector(app, _target(world, _students(world, 1)[:1])) as c:
+        await pull(store, c)
+    years = list(store.remote_records("school-1", "avers", "academic_year"))
+    assert isinstance(years[0], AcademicYear) and years[0].start_year == world.size.start_year
+
+
+async def test_period_marks_are_pulled_per_term(world: World, store: Store) -> None:
+    acc = _students(world, 5)[0]
+    school = world.schools["school-1"]
+    subject = world.groups_of_student(acc.person_id)[0].subject_id
+    world.final_marks[(acc.person_id, subject, school.periods[0].ext_id)] = MarkValue.FOUR
+    world.final_marks[(acc.person_id, subject, school.periods[1].ext_id)] = MarkValue.NOT_ATTESTED
+    async with _connector(create_app(world), _target(world, [acc])) as c:
+        await pull(store, c)
+    finals = [
+        f
+        for f in store.remote_records("school-1", "avers", "final_mark")
+        if isinstance(f, FinalMark)
+    ]
+    assert sorted(f.value for f in finals) == sorted([MarkValue.FOUR, MarkValue.NOT_ATTESTED])
+    want = {r.id for r in expected(world, "school-1", "avers") if isinstance(r, FinalMark)}
+    assert {f.id for f in finals} == want
+
+
+async def test_full_pull_matches_the_world_for_one_class(world: World, store: Store) -> None:
+    accounts = _students(world, 7)
+    async with _connector(create_app(world), _target(world, accounts)) as c:
+        await pull(store, c)
+    mine = {person_id("school-1", a.person_id) for a in accounts}
+    marks = {
+        m.id: m.data()
+        for m in store.remote_records("school-1", "avers", "mark")
+        if isinstance(m, Mark)
+    }
+    want = {
+        r.id: r.data()
+        for r in expected(world, "school-1", "avers")
+        if isinstance(r, Mark) and r.student_id in mine
+    }
+    assert marks == want and len(marks) > 20  # value, work type, ordinal, weight, comment, teacher
+
+
+async def test_a_teacher_account_is_a_config_error(world: World, store: Store) -> None:
+    teacher = world.accounts("school-1", "teacher")[0]
+    async with _connector(create_app(world), _target(world, [teacher])) as c:
+        with pytest.raises(ConfigError, match="teacher account"):
+            await pull(store, c)
+
+
+async def test_bad_password_old_style_empty_answer(world: World, store: Store) -> None:
+    app = create_app(world, options=AversEmulatorOptions(bad_login="empty"))
+    target = school_target(world, BASE, "school-1", good=False)
+    async with _connector(app, target) as c:
+        with pytest.raises(AuthError) as err:
+            await pull(store, c)
+    assert target.credentials.password not in str(err.value)
+    assert store.remote_counts("school-1", "avers") == {}
+
+
+# --- mapping -------------------------------------------------------------------------------------
+
+
+def test_split_name_initials_and_full() -> None:
+    assert split_name("Кузнецов К.К.") == ("Кузнецов", "К", "К")
+    assert split_name("Кузнецов К.") == ("Кузнецов", "К", "")
+    assert split_name("Иванова Анна Сергеевна") == ("Иванова", "Анна", "Сергеевна")
+
+
+def test_unknown_code_and_unknown_column_are_quarantined() -> None:
+    m = Mapper("school-1")
+    day = date(2026, 9, 7)
+    ctx = ClassContext(
+        cls=1, class_id="c", split_subjects=frozenset(), groups={(4, 0): "g"}, subjects={4: "s"},
+        timetable=Timetable([]),
+    )  # fmt: skip
+    rows = StudentRows(
+        pupil_id=9,
+        diary=[DiaryRow(day, 10, 4, "Тема", "", None, 1, None, 61)],
+        lessons=[LessonRow(10, None, None)],
+        journal=[
+            JournalRow(10, 9, "Н", day, 4, 103, None),
+            JournalRow(10, 9, "?", day, 4, 104, None),
+            JournalRow(77, 9, "5", day, 4, 5, None),
+        ],
+    )
+    batch = journal_page(m, ctx, [rows], period_id="p", platform_period=360000)
+    entities = sorted(r.ENTITY for r in batch.records)
+    assert entities == ["attendance", "lesson"]
+    assert sorted(q.field for q in batch.quarantine) == ["code", "column"]
+    assert all("9" not in q.reason for q in batch.quarantine)
+    lesson: Record = next(r for r in batch.records if r.ENTITY == "lesson")
+    assert lesson.number == 1  # type: ignore[attr-defined]  # not in the timetable: diary order
