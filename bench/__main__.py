@@ -14,8 +14,8 @@ from typing import Any
 
 from bench._machine import describe
 from bench._util import pg_dsn, store_url
+from connectors.conformance.harness import harnesses
 
-PULL_PLATFORMS = ("netschool",)
 TARGETS = {
     "pull": "≥ 20,000 records/s (one core, school of 1,000 students × 4 weeks)",
     "drift": "≤ 5 s and peak RSS ≤ 1,536 MiB for 1,000,000 records with 1 % differences",
@@ -28,6 +28,10 @@ def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
             from bench.drift import run
 
             return run(url, 20_000 if quick else 1_000_000)
+        if kind == "avers-parser":
+            from bench.avers_parser import run as run_parser
+
+            return run_parser(quick=quick)
         if kind.startswith("pull:"):
             from bench.pull import run as run_pull
 
@@ -74,23 +78,31 @@ def main() -> None:
     if not pg:
         print("  postgresql: absent (set JOURNALSYNC_TEST_PG) — PostgreSQL figures skipped")
     print(f"\npull → map → store, emulator in-process: target {TARGETS['pull']}")
-    for platform in PULL_PLATFORMS:
+    for platform in sorted(h.platform for h in harnesses()):
         for backend in backends:
             result = _child(f"pull:{platform}", backend, quick)
             print(f"  {platform:<10} {backend:<10} {_fmt('pull', result)}")
     print(f"\ndrift reconcile: target {TARGETS['drift']}")
     for backend in backends:
         print(f"  {backend:<10} {_fmt('drift', _child('drift', backend, quick))}")
+    print("\nАВЕРС JS-literal parser (parsing only, body in memory)")
+    print(f"  {_fmt('avers-parser', _child('avers-parser', 'sqlite', quick))}")
 
 
 def _fmt(kind: str, r: dict[str, Any]) -> str:
     if "error" in r:
         return f"FAILED: {r['error']}"
+    if kind == "avers-parser":
+        return ", ".join(
+            f"{name}: {r[f'{name}_mb_per_s']:.1f} MB/s over {r[f'{name}_mb']:.1f} MB"
+            for name in ("timetable", "journal")
+        )
     if kind == "pull":
         return (
             f"{r['records_per_cpu_s']:,.0f} records per CPU-second, "
             f"{r['records_per_s']:,.0f} records/s wall ({r['records']:,} records, "
-            f"{r['students']:,} students × {r['weeks']} weeks, {r['cpu_seconds']} s CPU, "
+            f"{r['students']:,} students × {r['weeks']} weeks, {r['accounts']} accounts, "
+            f"{r['cpu_seconds']} s CPU, "
             f"{r['seconds']} s wall, peak RSS {r['peak_rss_mib']} MiB)"
         )
     return (

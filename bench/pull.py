@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 
 from bench._util import peak_rss_mib
+from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
-from core.connector import Credentials, SchoolTarget, connector_class
+from core.connector import connector_class
 from core.logging import configure_logging
 from core.store import Store
 from core.sync import pull
@@ -31,16 +32,11 @@ def run(url: str, *, platform: str, quick: bool) -> dict[str, Any]:
     size = QUICK if quick else FULL
     world = World.generate(2026, size)
     school = next(iter(world.schools.values()))
-    admin = world.accounts(school.slug, "admin")[0]
     app = emulator_factory(platform)(world)
-    target = SchoolTarget(
-        school=school.slug,
-        platform=platform,
-        base_url="http://emulator.bench",
-        credentials=Credentials(login=admin.login, password=admin.password),
-        platform_school=school.short_name,
-        options={"today": world.today.isoformat()},
-    )
+    # The accounts a school pull uses on this platform (an administrator on NetSchool, every
+    # family on the student/parent APIs), as the platform's conformance harness builds them.
+    harness = next(h for h in harnesses() if h.platform == platform)
+    target = harness.target(world, "http://emulator.bench", school.slug, True)
     store = Store.open(url)
     connector = connector_class(platform)(target, transport=httpx.ASGITransport(app=app))
 
@@ -57,6 +53,7 @@ def run(url: str, *, platform: str, quick: bool) -> dict[str, Any]:
     return {
         "records": records,
         "students": students,
+        "accounts": len(target.all_accounts),
         "weeks": size.weeks,
         "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu, 2),
