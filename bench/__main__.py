@@ -106,7 +106,8 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
             f"{r['seconds']} s wall, peak RSS {r['peak_rss_mib']} MiB)"
         )
     return (
-        f"{r['seconds']} s for {r['records']:,} records, {r['differences']:,} differences "
+        f"{r['seconds']} s wall ({r['cpu_seconds']} s CPU in this process) "
+        f"for {r['records']:,} records, {r['differences']:,} differences "
         f"{r['by_kind']}, peak RSS {r['peak_rss_mib']} MiB (load {r['load_seconds']} s, untimed)"
     )
 
