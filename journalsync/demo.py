@@ -8,6 +8,10 @@
    teacher journal write API, reads them back, verifies, re-pulls;
 5. a teacher changes the platform side (one mark edited, one absence removed);
 6. pull again and show the drift found.
+
+Then, for every other platform (none has a known write API), the worklist loop of
+``demo_worklist``: pull, local journal, a worklist per teacher (XLSX/PDF), entered by hand
+through the emulator's operator endpoint with one value mistyped, pull, verified + drift.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import csv
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.server import serve_in_thread
 from core.codes import MarkValue
@@ -32,9 +37,10 @@ from core.store import Store
 from core.sync import PullResult, pull, reconcile, sync_school
 from journalsync._common import console
 from journalsync.cli import print_findings
+from journalsync.demo_worklist import WorklistDemo, run_worklist_platform
 from journalsync.sandbox_cmd import emulator_factory
 
-__all__ = ["DEMO_SIZE", "DemoResult", "run_demo"]
+__all__ = ["DEMO_SIZE", "DemoResult", "run_demo", "write_local_journal"]
 
 PLATFORM = "netschool"
 DEMO_SIZE = WorldSize(grades=(5, 6, 7, 8, 9), letters=1, students_per_class=20, weeks=3)
@@ -71,10 +77,10 @@ def _full_name(p: Person) -> str:
     return " ".join(x for x in (p.last_name, p.first_name, p.middle_name) if x)
 
 
-def _write_local_journal(store: Store, school: str, path: Path) -> int:
+def write_local_journal(store: Store, school: str, platform: str, path: Path) -> int:
     """A small paper journal: new marks, absences and a topic on the last lessons of one class."""
     remote: dict[str, list[Record]] = {}
-    for r in store.remote_records(school, PLATFORM):
+    for r in store.remote_records(school, platform):
         remote.setdefault(r.ENTITY, []).append(r)
     classes = {c.id: c for c in remote["class_unit"] if isinstance(c, ClassUnit)}
     subjects = {s.id: s for s in remote["subject"] if isinstance(s, Subject)}
@@ -218,6 +224,7 @@ class DemoResult:
     school: str
     db: Path
     summary: dict[str, int]
+    worklist_platforms: list[WorklistDemo] = field(default_factory=list)
 
 
 def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
@@ -251,7 +258,7 @@ def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
 
                 console.rule("2. import the local journal")
                 csv_path = workdir / "local-journal.csv"
-                rows = _write_local_journal(store, school.slug, csv_path)
+                rows = write_local_journal(store, school.slug, PLATFORM, csv_path)
                 imported = import_csv(store, school.slug, PLATFORM, csv_path, actor="demo")
                 summary["imported"] = len(imported.records)
                 summary["quarantined rows"] = len(imported.quarantine)
@@ -282,11 +289,34 @@ def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
 
         asyncio.run(main())
         store.close()
-    table = Table(title="demo summary")
+    table = Table(title="demo summary — netschool (api channel)")
     table.add_column("step")
     table.add_column("count", justify="right")
     for k, v in summary.items():
         table.add_row(k, str(v))
     console.print(table)
     ok = summary["verified"] > 0 and summary["drift found"] > 0
-    return DemoResult(0 if ok else 1, world, school.slug, db, dict(summary))
+
+    others = [h for h in harnesses() if h.platform != PLATFORM]
+    results: list[WorklistDemo] = []
+    for harness in others:
+        console.rule(f"{harness.platform}: no write API — the worklist channel")
+        results.append(run_worklist_platform(harness, workdir, seed))
+    if results:
+        console.print(_worklist_table(results))
+        ok = ok and all(not r.error and r.verified > 0 and r.drift > 0 for r in results)
+    return DemoResult(0 if ok else 1, world, school.slug, db, dict(summary), results)
+
+
+def _worklist_table(results: list[WorklistDemo]) -> Table:
+    table = Table(title="demo summary — platforms without a write API (worklist channel)")
+    cols = ("platform", "pulled", "imported", "bad rows", "to enter", "worklists",
+            "verified", "drift", "error")  # fmt: skip
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("platform", "error") else "right")
+    for r in results:
+        table.add_row(
+            r.platform, str(r.pulled), str(r.imported), str(r.quarantined_rows),
+            str(r.awaiting_entry), str(r.worklists), str(r.verified), str(r.drift), r.error[:60],
+        )  # fmt: skip
+    return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.conformance.compare import differences, project
+from connectors.conformance.harness import harnesses
 from connectors.netschool import NetSchoolConnector
 from connectors.netschool.harness import HARNESS
 from core.store import Store
@@ -27,3 +28,11 @@ def test_demo_runs_to_the_end_and_its_snapshot_equals_the_world(tmp_path: Path) 
         assert not diff, diff
         open_findings = store.findings(result.school, "netschool", status="open")
         assert sorted(f.kind for f in open_findings) == ["mismatch", "missing_on_platform"]
+    # Every platform without a write API went round the worklist loop: all hand entries but
+    # the one mistyped are verified, and the mistyped one is the only drift.
+    others = {r.platform: r for r in result.worklist_platforms}
+    assert set(others) == {h.platform for h in harnesses()} - {"netschool"}
+    for r in others.values():
+        assert not r.error, (r.platform, r.error)
+        assert r.awaiting_entry == r.imported > 0 and r.worklists > 0, r
+        assert (r.verified, r.drift) == (r.imported - 1, 1), r

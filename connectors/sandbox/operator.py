@@ -88,15 +88,24 @@ class _Finder:
         raise _Skip("no lesson on that date with that number")
 
     def student(self, group: GroupInfo, name: str | None) -> PersonInfo:
-        wanted = _norm_name(name or "")
+        """By full name, or as «Фамилия И. О.» where the platform shows only initials (АВЕРС):
+        a teacher finds either in the class list."""
         found = [
-            p
-            for sid in group.member_ids
-            if _norm_name((p := self.world.persons[sid]).full_name) == wanted
+            p for sid in group.member_ids if _same_person(name or "", p := self.world.persons[sid])
         ]
         if len(found) != 1:
             raise _Skip("student not found in the group" if not found else "student name ambiguous")
         return found[0]
+
+
+def _same_person(printed: str, person: PersonInfo) -> bool:
+    """The printed name is the person's: surname equal, and each given name either whole or as
+    its initial («Макарова Д Н», «Макарова Д. Н.» and «Макарова Дарья Николаевна» alike)."""
+    words = _norm_name(printed).replace(".", " ").split()
+    names = [n for n in _norm_name(person.full_name).split() if n]
+    if not words or len(words) != len(names) or words[0] != names[0]:
+        return False
+    return all(w in (n, n[0]) for w, n in zip(words[1:], names[1:], strict=True))
 
 
 def _typo(entry: Entry) -> str | None:

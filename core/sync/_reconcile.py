@@ -110,14 +110,20 @@ def field_diffs(
     remote: Mapping[str, Any] | None,
     ignore: Iterable[str] = (),
 ) -> tuple[FieldDiff, ...]:
-    """The fields whose values differ; an absent side shows as ``None``."""
+    """The fields whose values differ; an absent side shows as ``None``.
+
+    When both sides exist, a field the local record leaves unset (``None``: the paper journal
+    did not record the teacher, the minutes late …) is not compared: the local journal is
+    authoritative for what it states, not for what it omits.
+    """
     skip = set(ignore)
     loc, rem = local or {}, remote or {}
+    both = local is not None and remote is not None
     names = sorted((set(loc) | set(rem)) - skip)
     return tuple(
         FieldDiff(field=n, local=loc.get(n), remote=rem.get(n))
         for n in names
-        if loc.get(n) != rem.get(n)
+        if loc.get(n) != rem.get(n) and not (both and loc.get(n) is None)
     )
 
 
@@ -176,7 +182,7 @@ def reconcile(
     if to_accept:
         store.upsert_local(school, to_accept, actor="reconcile", reason="accept remote")
         result.accepted_remote = len(to_accept)
-    result.verified_entries = _verify_hand_entries(store, school, platform)
+    result.verified_entries = _verify_hand_entries(store, school, platform, capabilities)
     log.info("reconcile finished", **result.as_counts())
     return result
 
@@ -219,22 +225,29 @@ def _enqueue(
     )
 
 
-def _verify_hand_entries(store: Store, school: str, platform: str) -> int:
-    """Outbox items entered by hand (worklist/package) are verified once the snapshot shows them."""
+def _verify_hand_entries(
+    store: Store, school: str, platform: str, capabilities: Capabilities | None
+) -> int:
+    """Outbox items entered by hand (worklist/package) are verified once the snapshot shows them
+    — on the fields the platform carries; a wrong value entered stays open (and is drift)."""
     waiting = store.outbox(school, platform, status="awaiting_entry")
     if not waiting:
         return 0
     remote = {
-        r.id: r.content_hash
+        r.id: r
         for entity in {i.entity for i in waiting}
         for r in store.remote_records(school, platform, entity)
     }
-    done = [
-        i.key
-        for i in waiting
-        if (i.op == "upsert" and remote.get(i.record_id) == i.record.content_hash)
-        or (i.op == "delete" and i.record_id not in remote)
-    ]
+    done: list[str] = []
+    for item in waiting:
+        now = remote.get(item.record_id)
+        if item.op == "delete":
+            ok = now is None
+        else:
+            ignore = _not_carried(capabilities, item.entity)
+            ok = now is not None and not field_diffs(item.record.data(), now.data(), ignore)
+        if ok:
+            done.append(item.key)
     if done:
         store.set_outbox_status(done, "verified")
     return len(done)

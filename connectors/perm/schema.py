@@ -1,0 +1,475 @@
+"""Pydantic models of ЭПОС.Школа's own payloads (WIRE.md), not of the canonical journal.
+
+Two tolerances, both deliberate (as in every connector):
+
+* **Unknown fields** are kept (``extra="allow"``) and reported once per model as *schema drift*
+  through the logger, names only.
+* **One bad record does not sink its response.** Top-level arrays (marks, schedule items,
+  homework, progress subjects, teacher profiles) and the record lists inside a student profile
+  are parsed item by item; a failing item becomes a :class:`Bad` placeholder that the mapping
+  quarantines. A response of the wrong shape altogether is a :class:`core.errors.ContractError`.
+
+Dates come in three spellings (note §3): ``DD.MM.YYYY`` (mark and homework filters, homework
+dates), ``YYYY-MM-DD`` / ISO date-times, and int arrays ``[2022, 11, 21]`` (1-based month) in
+schedule items. :data:`Day` accepts all three.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from core.errors import ContractError
+from core.logging import get_logger
+
+__all__ = [
+    "AcademicYear",
+    "AttachmentInfo",
+    "AttendanceRow",
+    "AuthenticateResponse",
+    "Bad",
+    "ChildRef",
+    "ClassUnitRef",
+    "GroupRef",
+    "HomeworkEntry",
+    "HomeworkInfo",
+    "IdRef",
+    "MarkItem",
+    "ProgressPeriod",
+    "ProgressSubject",
+    "ScheduleItem",
+    "SessionInfo",
+    "SessionProfile",
+    "StudentHomework",
+    "StudentProfile",
+    "TeacherProfile",
+    "Wire",
+    "format_ddmmyyyy",
+    "parse",
+    "parse_day",
+    "parse_list",
+]
+
+_log = get_logger(__name__)
+_reported: set[tuple[str, str]] = set()
+
+M = TypeVar("M", bound="Wire")
+
+_DMY = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$")
+
+
+def format_ddmmyyyy(day: date) -> str:
+    """The ``DD.MM.YYYY`` spelling of mark and homework filters."""
+    return f"{day.day:02d}.{day.month:02d}.{day.year:04d}"
+
+
+def parse_day(value: Any) -> date | None:
+    """``DD.MM.YYYY``, ``YYYY-MM-DD[T…]`` or ``[y, m, d]`` → a date; empty → ``None``.
+
+    Raises ``ValueError`` for anything else, which pydantic reports as a field error.
+    """
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, list | tuple):
+        if len(value) >= 3 and all(isinstance(p, int) for p in value[:3]):
+            return date(value[0], value[1], value[2])
+        raise ValueError("a date array needs [year, month, day]")
+    if isinstance(value, str):
+        m = _DMY.match(value)
+        if m:
+            return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        return date.fromisoformat(value.strip()[:10])
+    raise ValueError("not a date")
+
+
+Day = Annotated[date, BeforeValidator(parse_day)]
+OptDay = Annotated[date | None, BeforeValidator(parse_day)]
+
+
+class Wire(BaseModel):
+    """Base of every platform payload model: keeps unknown fields for drift reporting."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    #: Documented fields (note, WIRE.md) the connector does not use: not drift.
+    KNOWN: ClassVar[frozenset[str]] = frozenset()
+
+
+class Bad(BaseModel):
+    """A record that failed validation: where (``field``), why (``reason``), and the raw item.
+
+    ``reason`` is pydantic's message without the input value, so it can be logged.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    field: str
+    reason: str
+    raw: Any = None
+
+    def raw_get(self, key: str) -> Any:
+        return self.raw.get(key) if isinstance(self.raw, dict) else None
+
+    def item_id(self) -> str:
+        value = self.raw_get("id")
+        return str(value) if isinstance(value, int | str) and str(value).strip() else "?"
+
+
+def _bad_from(model: type[BaseModel], raw: Any, exc: ValidationError) -> Bad:
+    first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(record)"
+    return Bad(model=model.__name__, field=loc, reason=first["msg"], raw=raw)
+
+
+def _lenient(model: type[BaseModel]) -> BeforeValidator:
+    """Validate list items one by one, turning failures into :class:`Bad` placeholders."""
+
+    def split(value: Any) -> Any:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            return value  # a non-list container is a contract break: let pydantic fail it
+        out: list[Any] = []
+        for item in value:
+            try:
+                out.append(model.model_validate(item))
+            except ValidationError as exc:
+                out.append(_bad_from(model, item, exc))
+        return out
+
+    return BeforeValidator(split)
+
+
+# --- authentication and sessions (note §2.2, §4.1) ------------------------------------------------
+
+
+class Cookies(Wire):
+    KNOWN = frozenset({"long_token", "aid", "is_auth", "from_sudir"})
+
+    auth_token: str
+    profile_id: int | None = None
+
+
+class AuthenticateResponse(Wire):
+    """``GET /authenticate`` (header ``token``): the rotated mobile token and the cookies."""
+
+    mobile_token: str
+    cookies: Cookies
+
+
+class ChildRef(Wire):
+    """A child listed on a parent profile [guess, WIRE.md]."""
+
+    KNOWN = frozenset({"last_name", "first_name", "middle_name", "class_name"})
+
+    id: int
+
+
+class SessionProfile(Wire):
+    KNOWN = frozenset({"roles", "subject_ids", "agree_pers_data", "org_type_id", "organization_id"})
+
+    id: int
+    type: str
+    user_id: int | None = None
+    school_id: int | None = None
+    school_shortname: str = ""
+    is_default: bool = False
+    children: list[ChildRef] = []
+
+
+class SessionInfo(Wire):
+    """``POST /lms/api/sessions`` (note §4.1)."""
+
+    KNOWN = frozenset(
+        {
+            "authentication_token",
+            "email",
+            "snils",
+            "guid",
+            "sex",
+            "password_change_required",
+            "phone_number",
+            "person_id",
+            "regional_auth",
+        }
+    )
+
+    id: int
+    first_name: str = ""
+    last_name: str = ""
+    middle_name: str | None = None
+    date_of_birth: OptDay = None
+    profiles: list[SessionProfile]
+
+
+class AcademicYear(Wire):
+    KNOWN = frozenset({"calendar_id"})
+
+    id: int
+    name: str = ""
+    begin_date: Day
+    end_date: Day
+    current_year: bool = False
+
+
+# --- student profile (note §4.3) ------------------------------------------------------------------
+
+
+class ClassUnitRef(Wire):
+    KNOWN = frozenset({"class_level_id"})
+
+    id: int
+    name: str
+
+
+class GroupRef(Wire):
+    KNOWN = frozenset({"is_fake", "class_unit_id"})
+
+    id: int
+    name: str = ""
+    subject_id: int | None = None
+    subject_name: str | None = None
+
+
+class AttendanceRow(Wire):
+    """One row = absent («Н») at that lesson; no reason codes are known (note §5)."""
+
+    KNOWN = frozenset({"student_profile_id"})
+
+    schedule_lesson_id: int
+    id: int | None = None
+
+
+class StudentProfile(Wire):
+    KNOWN = frozenset(
+        {
+            "user_id",
+            "short_name",
+            "sex",
+            "school_id",
+            "class_unit_id",
+            "left_on",
+            "ec_attendances",
+            "ae_attendances",
+            "parents",
+            "subjects",
+            "final_marks",
+            "marks",
+        }
+    )
+
+    id: int
+    user_name: str = ""
+    last_name: str | None = None
+    first_name: str | None = None
+    middle_name: str | None = None
+    birth_date: OptDay = None
+    school_id: int | None = None
+    class_unit: ClassUnitRef | None = None
+    enlisted_on: OptDay = None
+    groups: Annotated[list[GroupRef | Bad], _lenient(GroupRef)] = []
+    attendances: Annotated[list[AttendanceRow | Bad], _lenient(AttendanceRow)] = []
+
+
+# --- schedule, marks, homework (note §4.4–4.6) ----------------------------------------------------
+
+
+class IdRef(Wire):
+    id: int
+
+
+class ScheduleItem(Wire):
+    KNOWN = frozenset(
+        {
+            "subject_id",
+            "day_number",
+            "room_name",
+            "homeworks_to_verify",
+            "cancelled",
+            "iso_date_time",
+        }
+    )
+
+    id: int
+    group_id: int
+    teacher_id: int | None = None
+    subject_name: str = ""
+    lesson_name: str | None = None
+    duration: int | None = None
+    date: Day
+    time: list[int] | None = None
+    iso_date_time: str | None = None
+    study_ordinal: int
+    homeworks_to_give: list[IdRef] = []
+
+
+class MarkItem(Wire):
+    KNOWN = frozenset(
+        {
+            "created_at",
+            "updated_at",
+            "values",
+            "grade_id",
+            "is_exam",
+            "group_id",
+            "date",
+            "subject_id",
+            "grade_system_id",
+            "grade_system_type",
+        }
+    )
+
+    id: int
+    student_profile_id: int | None = None
+    teacher_id: int | None = None
+    name: str
+    weight: float = 1
+    comment: str | None = None
+    is_point: bool = False
+    point_date: OptDay = None
+    schedule_lesson_id: int
+    control_form_id: int | None = None
+    control_form_name: str | None = None
+
+
+class AttachmentInfo(Wire):
+    id: int | None = None
+    file_file_name: str
+    path: str
+    file_file_size: int | None = None
+
+
+class SubjectRef(Wire):
+    KNOWN = frozenset({"exam_name"})
+
+    id: int | None = None
+    name: str = ""
+
+
+class HomeworkInfo(Wire):
+    KNOWN = frozenset({"is_class_room_job", "teacher_id", "subject_id", "created_at"})
+
+    id: int
+    date_prepared_for: OptDay = None
+    date_assigned_on: OptDay = None
+    group_id: int | None = None
+    subject: SubjectRef | None = None
+
+
+class HomeworkEntry(Wire):
+    KNOWN = frozenset({"duration", "eom_urls", "student_ids", "created_at"})
+
+    id: int
+    homework_id: int | None = None
+    description: str = ""
+    attachments: list[AttachmentInfo] = []
+    homework: HomeworkInfo
+
+
+class StudentHomework(Wire):
+    KNOWN = frozenset(
+        {
+            "created_at",
+            "homework_entry_id",
+            "student_id",
+            "student_name",
+            "is_ready",
+            "comment",
+            "attachments",
+        }
+    )
+
+    id: int
+    homework_entry: HomeworkEntry
+
+
+# --- progress report, teachers (note §4.7, §4.8) --------------------------------------------------
+
+
+class ProgressPeriod(Wire):
+    KNOWN = frozenset(
+        {"start", "end", "avg_five", "avg_hundred", "avg_original", "marks", "is_year_mark"}
+    )
+
+    name: str
+    start_iso: OptDay = None
+    end_iso: OptDay = None
+    final_mark: str | None = None
+
+
+class ProgressSubject(Wire):
+    KNOWN = frozenset({"avg_five", "avg_hundred", "avg_original"})
+
+    subject_name: str
+    subject_id: int | None = None
+    periods: Annotated[list[ProgressPeriod | Bad], _lenient(ProgressPeriod)] = []
+
+
+class PersonName(Wire):
+    last_name: str = ""
+    first_name: str = ""
+    middle_name: str | None = None
+
+
+class TeacherProfile(Wire):
+    KNOWN = frozenset({"user_id", "roles", "school_id", "subject_ids", "group_ids"})
+
+    id: int
+    name: str = ""
+    type: str = "teacher"
+    user: PersonName | None = None
+    assigned_group_ids: list[int] = []
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def _report_drift(obj: BaseModel) -> None:
+    """Log each model's unknown fields once per process (names only, never values)."""
+    extra = obj.model_extra or {}
+    name = type(obj).__name__
+    known = type(obj).KNOWN if isinstance(obj, Wire) else frozenset()
+    new = sorted(k for k in extra if k not in known and (name, k) not in _reported)
+    if new:
+        _reported.update((name, k) for k in new)
+        _log.warning("perm schema drift: unknown fields", model=name, fields=new)
+    for field_name in type(obj).model_fields:
+        value = getattr(obj, field_name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Wire):
+                _report_drift(item)
+
+
+def parse(model: type[M], data: Any, *, what: str) -> M:
+    """Validate one response object; a failure is a broken contract."""
+    try:
+        obj = model.model_validate(data)
+    except ValidationError as exc:
+        bad = _bad_from(model, None, exc)
+        raise ContractError(
+            f"perm {what}: unexpected response shape ({bad.field}: {bad.reason})"
+        ) from None
+    _report_drift(obj)
+    return obj
+
+
+def parse_list(model: type[M], data: Any, *, what: str) -> list[M | Bad]:
+    """Validate a top-level JSON array item by item (bad items become :class:`Bad`)."""
+    if not isinstance(data, list):
+        raise ContractError(f"perm {what}: expected a JSON array")
+    out: list[M | Bad] = []
+    for item in data:
+        try:
+            obj = model.model_validate(item)
+        except ValidationError as exc:
+            out.append(_bad_from(model, item, exc))
+            continue
+        _report_drift(obj)
+        out.append(obj)
+    return out
