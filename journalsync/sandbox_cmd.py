@@ -8,9 +8,10 @@ from importlib.metadata import entry_points
 from typing import Annotated, Any
 
 import typer
-from connectors.sandbox.server import serve
 
+from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
+from connectors.sandbox.server import serve
 from core.errors import ConfigError
 from journalsync._common import console, reported_errors
 
@@ -40,13 +41,28 @@ def parse_grades(text: str) -> tuple[int, ...]:
     return tuple(grades)
 
 
-def accounts_line(world: World, base_url: str, school_slug: str | None = None) -> dict[str, Any]:
-    """One JSON object with the base URL, the school and a login of each role (sandbox only)."""
+def accounts_line(
+    world: World, base_url: str, school_slug: str | None = None, platform: str = "netschool"
+) -> dict[str, Any]:
+    """One JSON object with the base URL, the school and a login of each role (sandbox only).
+
+    On token platforms (КИАСУО, ЭПОС) an account also gets the token its first login needs, as
+    the platform's conformance harness issues it.
+    """
     school = world.school(school_slug or next(iter(world.schools)))
+    harness = next((h for h in harnesses() if h.platform == platform), None)
+    tokens = (
+        {c.login: c.token for c in harness.target(world, base_url, school.slug, True).all_accounts}
+        if harness
+        else {}
+    )
 
     def first(role: str) -> dict[str, str]:
         acc = world.accounts(school.slug, role)[0]
-        return {"login": acc.login, "password": acc.password}
+        out = {"login": acc.login, "password": acc.password}
+        if tokens.get(acc.login):
+            out["token"] = tokens[acc.login]
+        return out
 
     return {
         "base_url": base_url,
@@ -90,5 +106,8 @@ def serve_cmd(
         base_url = f"http://{host}:{port}"
         console.print(base_url, highlight=False, soft_wrap=True)
         if accounts:
-            print(json.dumps(accounts_line(world, base_url), ensure_ascii=False), flush=True)
+            print(
+                json.dumps(accounts_line(world, base_url, platform=platform), ensure_ascii=False),
+                flush=True,
+            )
         asyncio.run(serve(app, host, port))

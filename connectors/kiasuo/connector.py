@@ -1,0 +1,436 @@
+"""``KiasuoConnector``: a school pull merged from many family accounts.
+
+Streams and cursors. Three streams, each with a cursor ``{"pass", "done", "complete"}`` as in
+the NetSchool connector (a complete or absent cursor starts a new pass; an incomplete one resumes
+it, skipping the scopes in ``done``):
+
+* ``roster`` — one page: school, year, terms, people, classes, subjects, groups, enrollments;
+* ``journal`` — one page per class × ISO week (``week:7А:2026-W53``): lessons, homework, marks,
+  absences of every child of the class the accounts see, so a lesson classmates share is one
+  record; the cursor also keeps ``watermark`` (the newest slot ``updated_at`` seen);
+* ``finals`` — one page per class × term (``finals:7А:<term id>``): period marks.
+
+A full pass reads every week of the year up to a week past today; an incremental pass reads the
+weeks around today plus the weeks holding a mark or absence updated after the last watermark
+(``lesson_marks`` shows ``updated_at``; a deletion shows nowhere, so a periodic full pull is
+still needed). The roster is read first on every pass: the journal pages need its maps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from core.connector import (
+    Capabilities,
+    ChannelCapability,
+    Connector,
+    Page,
+    PullMode,
+    PushChannel,
+    Quarantined,
+    SchoolTarget,
+)
+from core.errors import Skippable
+from core.http import HttpSettings
+from core.model import Lesson, Record, normalise_subject_name
+
+from . import schema as s
+from ._roster import ClassView, Roster, read_roster
+from ._weeks import IsoWeek, weeks_between
+from .client import KiasuoClient
+from .mapping import PLATFORM, Batch, Mapper
+
+__all__ = ["TIMEZONE", "KiasuoConnector"]
+
+TIMEZONE = "Asia/Krasnoyarsk"
+ROSTER, JOURNAL, FINALS = "roster", "journal", "finals"
+AHEAD = timedelta(days=7)  # lessons a week ahead carry homework and planned topics
+INCREMENTAL_BACK = timedelta(days=7)
+
+_ROSTER_ENTITIES = frozenset(
+    {
+        "school",
+        "academic_year",
+        "period",
+        "person",
+        "class_unit",
+        "subject",
+        "group",
+        "enrollment",
+    }
+)
+_JOURNAL_ENTITIES = frozenset({"lesson", "homework", "mark", "attendance"})
+_FINAL_ENTITIES = frozenset({"final_mark"})
+_MODELLED = (
+    "modelled: no write API is known for КИАСУО; entries are made by hand from the worklist "
+    "(teachers work in the per-school journal or «КИАСУО 4», which have no known API)"
+)
+
+
+def _start(cursor: Mapping[str, Any] | None) -> tuple[int, list[str], bool]:
+    """(pass number, scopes already done, resuming?) for a stream's stored cursor."""
+    if not cursor:
+        return 1, [], False
+    number = int(cursor.get("pass", 0))
+    if cursor.get("complete", True):
+        return number + 1, [], False
+    return max(number, 1), [str(k) for k in cursor.get("done", [])], True
+
+
+def _stamp(value: Any) -> datetime | None:
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+class KiasuoConnector(Connector):
+    """КИАСУО («Электронный журнал и дневник», Красноярский край) over its diary API (WIRE.md).
+
+    Every account in ``target.all_accounts`` is a parent or student whose refresh token (from a
+    Госуслуги login in a browser, see ``HOW_TO_GET_TOKEN``) is in ``Credentials.token`` and whose
+    ``Credentials.login`` names it. Rotated refresh tokens are kept in :attr:`state`.
+    """
+
+    platform = PLATFORM
+    capabilities = Capabilities(
+        platform=PLATFORM,
+        reads=_ROSTER_ENTITIES | _JOURNAL_ENTITIES | _FINAL_ENTITIES,
+        fields_not_carried={
+            "school": frozenset({"region", "inn", "ogrn"}),
+            # derived from the terms: the first term's start, the last term's end
+            "academic_year": frozenset({"start", "end"}),
+            # the API shows an age, not a birth date; guardians show no name at all
+            "person": frozenset({"birth_date"}),
+            # no enrollment dates or movements: begin is the year's start
+            "enrollment": frozenset({"begin", "end", "movement"}),
+            "lesson": frozenset({"kind", "shift", "substitute_teacher_id"}),
+            "homework": frozenset({"student_ids"}),
+            # no weight in the current API (the type's default weight is set); the slot text
+            # names the kind of work, so a comment only holds an unknown kind's label
+            "mark": frozenset({"weight", "comment"}),
+            "attendance": frozenset({"minutes_late", "note"}),
+        },
+        push=(
+            ChannelCapability(
+                channel=PushChannel.WORKLIST,
+                entities=frozenset({"mark", "attendance", "lesson", "homework", "final_mark"}),
+                evidence=_MODELLED,
+                verified=False,
+            ),
+            ChannelCapability(
+                channel=PushChannel.PACKAGE,
+                entities=frozenset(
+                    {
+                        "person",
+                        "class_unit",
+                        "subject",
+                        "group",
+                        "enrollment",
+                        "lesson",
+                        "homework",
+                        "mark",
+                        "attendance",
+                        "final_mark",
+                    }
+                ),
+                evidence=(
+                    "modelled: no import format is documented for КИАСУО; the package is for "
+                    "the regional operator to load by hand"
+                ),
+                verified=False,
+            ),
+        ),
+        notes=(
+            "Family API only: each account (parent or student) shows its own children, so a "
+            "school pull merges every configured account and sees only their children's marks. "
+            "Guardians, birth dates, weights and lateness (ОП) are not shown. Subgroups are "
+            "inferred from the subject journal ids children see; a lesson's teacher from a short "
+            "name. Only a lesson's first homework is shown. Deletions are found by full pulls."
+        ),
+    )
+
+    def __init__(
+        self,
+        target: SchoolTarget,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        state: Mapping[str, Any] | None = None,
+        save_state: Callable[[Mapping[str, Any]], None] | None = None,
+    ) -> None:
+        super().__init__(target, transport=transport, state=state, save_state=save_state)
+        settings = target.options.get("http_settings")
+        clock = target.options.get("clock")
+        self.client = KiasuoClient(
+            target.base_url,
+            target.all_accounts,
+            school=target.platform_school or target.school,
+            state=self.state,
+            persist=self.persist_state,
+            transport=transport,
+            settings=settings if isinstance(settings, HttpSettings) else HttpSettings(),
+            **({"clock": clock} if callable(clock) else {}),
+        )
+        self.mapper = Mapper(target.school, str(self.client.http.client.base_url))
+        self._logged_in = False
+
+    async def login(self) -> None:
+        """Refresh every account's tokens and read who it is (``/api/user``)."""
+        for account in self.client.accounts:
+            await self.client.user(account)
+        self._logged_in = True
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def today(self) -> date:
+        """``options["today"]`` (tests, replays) or today in Krasnoyarsk."""
+        raw = self.target.options.get("today")
+        if isinstance(raw, datetime):
+            return raw.date()
+        if isinstance(raw, date):
+            return raw
+        if isinstance(raw, str) and raw:
+            return date.fromisoformat(raw[:10])
+        return datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date()
+
+    # --- pull ------------------------------------------------------------------------------------
+
+    async def pull(
+        self, cursors: Mapping[str, Mapping[str, Any]], mode: PullMode = PullMode.FULL
+    ) -> AsyncIterator[Page]:
+        if not self._logged_in:
+            await self.login()
+        self.mapper.fetched_at = datetime.now(UTC)
+        today = self.today()
+        journal_cursor = cursors.get(JOURNAL) or {}
+        journal_pass, journal_done, resuming = _start(journal_cursor)
+        since = _stamp(journal_cursor.get("since" if resuming else "watermark"))
+        roster = await read_roster(
+            self.client,
+            self.mapper,
+            school_label=self.target.platform_school or self.target.school,
+            until=today + AHEAD,
+            since=since,
+        )
+        watermark = (
+            journal_cursor.get("watermark")
+            if resuming
+            else (roster.watermark.isoformat() if roster.watermark else None)
+        )
+
+        roster_pass, roster_done, _ = _start(cursors.get(ROSTER))
+        if ROSTER not in roster_done:
+            yield Page(
+                stream=ROSTER,
+                scope=ROSTER,
+                records=roster.batch.records,
+                quarantine=roster.batch.quarantine,
+                cursor={"pass": roster_pass, "done": [ROSTER], "complete": True},
+                complete_for=_ROSTER_ENTITIES,
+            )
+
+        extra = {"since": since.isoformat() if since else None, "watermark": watermark}
+        weeks = self._weeks(roster, today, mode)
+        scopes = [
+            (f"week:{key}:{w[0]}-W{w[1]:02d}", cls, w)
+            for key, cls in sorted(roster.classes.items())
+            for w in sorted(
+                weeks | roster.changed.get(key, set()) if mode is PullMode.INCREMENTAL else weeks
+            )
+        ]
+        todo = [sc for sc in scopes if sc[0] not in set(journal_done)]
+        if not todo:
+            yield self._close(JOURNAL, journal_pass, journal_done, extra)
+        for n, (scope, cls, week) in enumerate(todo, start=1):
+            batch = await self._journal(roster, cls, week)
+            journal_done = [*journal_done, scope]
+            yield Page(
+                stream=JOURNAL,
+                scope=scope,
+                records=batch.records,
+                quarantine=batch.quarantine,
+                cursor={
+                    "pass": journal_pass,
+                    "done": journal_done,
+                    "complete": n == len(todo),
+                    **extra,
+                },
+                complete_for=_JOURNAL_ENTITIES,
+            )
+
+        finals_pass, finals_done, _ = _start(cursors.get(FINALS))
+        final_scopes = [
+            (f"finals:{key}:{sp.id}", cls, sp.id)
+            for key, cls in sorted(roster.classes.items())
+            for sp, _ in roster.periods
+        ]
+        todo_f = [sc for sc in final_scopes if sc[0] not in set(finals_done)]
+        if not todo_f:
+            yield self._close(FINALS, finals_pass, finals_done, {})
+        cache: dict[str, dict[int, Batch]] = {}
+        for n, (scope, cls, period_id) in enumerate(todo_f, start=1):
+            if cls.key not in cache:
+                cache.clear()  # one class at a time
+                cache[cls.key] = await self._finals(roster, cls)
+            batch = cache[cls.key].get(period_id, Batch())
+            finals_done = [*finals_done, scope]
+            yield Page(
+                stream=FINALS,
+                scope=scope,
+                records=batch.records,
+                quarantine=batch.quarantine,
+                cursor={"pass": finals_pass, "done": finals_done, "complete": n == len(todo_f)},
+                complete_for=_FINAL_ENTITIES,
+            )
+
+    @staticmethod
+    def _close(stream: str, number: int, done: list[str], extra: dict[str, Any]) -> Page:
+        """A resumed pass with nothing left (or an empty school): close it, touching nothing."""
+        return Page(
+            stream=stream,
+            scope=f"{stream}:pass:{number}",
+            records=[],
+            cursor={"pass": number, "done": done, "complete": True, **extra},
+        )
+
+    def _weeks(self, roster: Roster, today: date, mode: PullMode) -> set[IsoWeek]:
+        first, last = roster.year.start, min(roster.year.end, today + AHEAD)
+        if mode is PullMode.INCREMENTAL:
+            first = max(first, today - INCREMENTAL_BACK)
+        return set(weeks_between(first, last)) if first <= last else set()
+
+    async def _journal(self, roster: Roster, cls: ClassView, week: IsoWeek) -> Batch:
+        """One class × week: every child's schedule, merged by lesson event id."""
+        batch = Batch()
+        lessons: dict[int, Lesson] = {}
+        owned: list[Record] = []
+        for viewer in cls.viewers:
+            await self.client.use(viewer.account)
+            child = viewer.child.id
+            week_data = await self.client.schedule(child, *week)
+            homework: dict[int, s.HomeworkItem] = {}
+            for item in week_data.homeworks:
+                if isinstance(item, s.Bad):
+                    batch.bad(item, "homework", f"child:{child}/homework:{item.item_id()}")
+                else:
+                    homework[item.id] = item
+            for le in week_data.schedule:
+                if isinstance(le, s.Bad):
+                    batch.bad(le, "lesson", f"child:{child}/lesson_event:{le.item_id()}")
+                    continue
+                ref = f"lesson_event:{le.lesson_event_id}"
+                lesson = lessons.get(le.lesson_event_id)
+                if lesson is None:
+                    subject = normalise_subject_name(le.subject)
+                    group_id = viewer.groups.get(subject)
+                    if group_id is None:
+                        batch.quarantine.append(
+                            _missing(ref, f"subject {subject!r} is not in the child's journals")
+                        )
+                        continue
+                    teacher = viewer.teacher(le.teacher, subject, roster)
+                    lesson = lessons[le.lesson_event_id] = self.mapper.lesson(le, group_id, teacher)
+                    self._homework(le, lesson, homework, batch, owned)
+                ordinals: dict[tuple[int, str], int] = {}
+                for slot in le.slots:
+                    if isinstance(slot, s.Bad):
+                        batch.bad(slot, "mark", f"{ref}/student:{child}")
+                        continue
+                    try:
+                        owned += self.mapper.slot_records(
+                            slot,
+                            student=child,
+                            lesson=lesson,
+                            event_id=le.lesson_event_id,
+                            ordinals=ordinals,
+                        )
+                    except Skippable as exc:
+                        batch.skip(exc, "mark", f"{ref}/student:{child}")
+        batch.records = [*lessons.values(), *owned]
+        return batch
+
+    def _homework(
+        self,
+        le: s.ScheduleLesson,
+        lesson: Lesson,
+        homework: Mapping[int, s.HomeworkItem],
+        batch: Batch,
+        out: list[Record],
+    ) -> None:
+        if le.created_homework_id is None:
+            return
+        item = homework.get(le.created_homework_id)
+        if item is None:
+            batch.quarantine.append(
+                _missing(
+                    f"homework:{le.created_homework_id}",
+                    "created_homework_id is not in the week's homeworks",
+                    entity="homework",
+                    field="created_homework_id",
+                )
+            )
+            return
+        rec = self.mapper.homework(item, lesson.id)
+        if rec is not None:
+            out.append(rec)
+
+    async def _finals(self, roster: Roster, cls: ClassView) -> dict[int, Batch]:
+        """Period marks of every child of the class, by term id."""
+        out: dict[int, Batch] = {sp.id: Batch() for sp, _ in roster.periods}
+        if cls.platform_id is None or not out:
+            return out
+        first = next(iter(out.values()))
+        by_text = {" ".join(sp.text.casefold().split()): (sp.id, p.id) for sp, p in roster.periods}
+        for viewer in cls.viewers:
+            await self.client.use(viewer.account)
+            child = viewer.child.id
+            data = await self.client.student_marks(child, cls.platform_id)
+            columns: dict[str, tuple[int, str] | None] = {}
+            for mt in data.standard_mark_type:
+                if isinstance(mt, s.Bad):
+                    first.bad(mt, "final_mark", f"child:{child}/mark_type:{mt.item_id()}")
+                    continue
+                columns[mt.id] = by_text.get(" ".join(mt.text.casefold().split()))
+            for subj in data.lessons:
+                if isinstance(subj, s.Bad):
+                    first.bad(subj, "final_mark", f"child:{child}/subject:{subj.item_id()}")
+                    continue
+                subject_id = roster.subjects.get(normalise_subject_name(subj.subject))
+                for column, value in subj.marks.items():
+                    if value is None or not value.strip():
+                        continue
+                    ref = f"child:{child}/subject:{subj.id}/mark_type:{column}"
+                    target = columns.get(column)
+                    if target is None or subject_id is None:
+                        why = "no study period" if target is None else "no subject journal"
+                        first.quarantine.append(
+                            _missing(
+                                ref,
+                                f"a period mark with {why} to attach to",
+                                entity="final_mark",
+                                field="marks",
+                            )
+                        )
+                        continue
+                    batch = out[target[0]]
+                    try:
+                        batch.records.append(
+                            self.mapper.final_mark(child, subject_id, target[1], value, column)
+                        )
+                    except Skippable as exc:
+                        batch.skip(exc, "final_mark", ref)
+        return out
+
+
+def _missing(
+    record: str, reason: str, *, entity: str = "lesson", field: str = "subject"
+) -> Quarantined:
+    return Quarantined(entity=entity, record=record, field=field, reason=reason)
