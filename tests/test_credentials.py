@@ -1,0 +1,50 @@
+"""`journalsync credentials`: secrets go to the secrets file, never through argv or output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from journalsync.credentials_cmd import write_secret
+
+
+def test_write_secret_keeps_other_keys_and_owner_only_access(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.toml"
+    write_secret(path, "school-1", 'pa"ss\\слово')
+    write_secret(path, "kiasuo.parent-1", "a1b2c3")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert data == {"school-1": 'pa"ss\\слово', "kiasuo.parent-1": "a1b2c3"}
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ConfigError):
+        write_secret(path, "empty", "")
+
+
+def test_set_reads_the_secret_from_stdin_and_never_prints_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    out = subprocess.run(
+        [sys.executable, "-m", "journalsync", "credentials", "set", "kiasuo.parent-1",
+         "--file", str(path), "--platform", "kiasuo"],
+        input="0123456789abcdef0123456789abcdef\n", capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "0123456789abcdef" not in out.stdout + out.stderr
+    assert tomllib.loads(path.read_text())["kiasuo.parent-1"] == "0123456789abcdef0123456789abcdef"
+
+
+def test_how_explains_tokens_and_refuses_password_platforms() -> None:
+    how = subprocess.run(
+        [sys.executable, "-m", "journalsync", "credentials", "how", "--platform", "kiasuo"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert how.returncode == 0 and "Госуслуги" in how.stdout
+    no = subprocess.run(
+        [sys.executable, "-m", "journalsync", "credentials", "how", "--platform", "netschool"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert no.returncode == 2
