@@ -1,0 +1,40 @@
+"""Compliance rules over canonical journal data, and the school reports built on them.
+
+Rules are data (:data:`RULES`): an id, a Russian description, the regulation clauses they come
+from, parameters, a severity and a vectorised check over a :class:`JournalFrame` — one school's
+journal as columns, built once from records (:func:`frame_from_records`) or straight from the
+store (:func:`frame_from_store`). A :class:`Profile` (one per regulation, :func:`get_profile`)
+picks the rules and parameters; :func:`check_frame` runs them and reports, besides findings,
+each rule the data could not support (:class:`NotChecked`: a field the platform does not carry,
+no change history, no curriculum).
+"""
+
+from core.compliance._calendar import ProductionCalendar
+from core.compliance._catalogue import RULES
+from core.compliance._engine import ComplianceResult, check_frame
+from core.compliance._frame import ChangeEvent, JournalFrame, frame_from_records
+from core.compliance._load import frame_from_store
+from core.compliance._profiles import PROFILES, Profile, RuleUse, get_profile, profile_ids
+from core.compliance._rule import Rule
+from core.compliance._types import Clause, Finding, NotChecked, Severity
+
+__all__ = [
+    "PROFILES",
+    "RULES",
+    "ChangeEvent",
+    "Clause",
+    "ComplianceResult",
+    "Finding",
+    "JournalFrame",
+    "NotChecked",
+    "ProductionCalendar",
+    "Profile",
+    "Rule",
+    "RuleUse",
+    "Severity",
+    "check_frame",
+    "frame_from_records",
+    "frame_from_store",
+    "get_profile",
+    "profile_ids",
+]

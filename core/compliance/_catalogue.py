@@ -1,0 +1,202 @@
+"""Every rule the regulations in ``regulations/`` state that software can check, as data.
+
+Clauses are cited as ``<file> п. <clause>``; a profile (``_profiles``) picks the rules of its
+regulation, cites its own clause and sets the parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core.compliance._rule import Rule
+from core.compliance._rules_marks import (
+    check_accumulation,
+    check_grade1,
+    check_none_or_single,
+    check_retroactive,
+    check_work_type,
+    check_written_deadline,
+)
+from core.compliance._rules_time import (
+    check_curriculum_hours,
+    check_finals_deadline,
+    check_homework_deadline,
+    check_reason_fix,
+    check_subgroup_moves,
+    check_topic_deadline,
+)
+from core.compliance._types import Clause, Severity
+
+__all__ = ["REG", "RULES"]
+
+#: The regulation files, by the short names the profiles use.
+REG = {
+    "kiasuo": "000_926632365ce7fa90.txt",
+    "perm": "001_82ed231d27663cba.txt",
+    "netschool": "002_68a35156ebd54df6.txt",
+    "ruobr": "003_b471be5f33554e1d.txt",
+    "avers": "004_c9aa1b3a8d37a1b9.txt",
+}
+
+
+def _c(reg: str, clause: str) -> Clause:
+    return Clause(REG[reg], clause)
+
+
+_MARKS = frozenset({"student_id", "lesson_id", "value"})
+_SAME_DAY = {"by": "time", "time": "23:59"}
+_ROSTER = {
+    "enrollment": (
+        "состав классов не передаётся: обучающийся без единой отметки и записи посещаемости "
+        "по предмету не виден"
+    )
+}
+
+_RULES = (
+    Rule(
+        id="marks.accumulation",
+        title=(
+            "Накопляемость отметок: не менее трёх отметок за четверть/полугодие при нагрузке "
+            "2 ч в неделю и больше при большей нагрузке"
+        ),
+        sources=(_c("kiasuo", "5.2"),),
+        severity=Severity.ERROR,
+        defaults={"base": 3, "base_hours": 2, "per_extra_hour": 1, "min_grade": 2},
+        check=check_accumulation,
+        needs={"mark": _MARKS, "lesson": frozenset({"date"})},
+        partial=_ROSTER,
+    ),
+    Rule(
+        id="marks.frequency",
+        title="Накопляемость отметок: не реже одной отметки за 3–4 урока",
+        sources=(_c("avers", "4.2.4"),),
+        severity=Severity.ERROR,
+        defaults={"lessons_per_mark": 4, "min_grade": 2},
+        check=check_accumulation,
+        needs={"mark": _MARKS, "lesson": frozenset({"date"})},
+        partial=_ROSTER,
+    ),
+    Rule(
+        id="marks.none_or_single",
+        title="Обучающиеся без отметок или с одной отметкой за период",
+        sources=(_c("perm", "3.7"), _c("avers", "3.5")),
+        severity=Severity.WARNING,
+        defaults={"min_lessons": 5, "min_grade": 2},
+        check=check_none_or_single,
+        needs={"mark": _MARKS, "lesson": frozenset({"date"})},
+        partial=_ROSTER,
+    ),
+    Rule(
+        id="lessons.topic_deadline",
+        title="Темы уроков записываются в день урока до установленного срока",
+        sources=(
+            _c("kiasuo", "4.4.6"),
+            _c("perm", "3.5"),
+            _c("netschool", "7.4"),
+            _c("ruobr", "3.4.1"),
+            _c("avers", "4.2.4"),
+        ),
+        severity=Severity.ERROR,
+        defaults={"deadline": _SAME_DAY},
+        check=check_topic_deadline,
+        needs={"lesson": frozenset({"topic", "date"})},
+    ),
+    Rule(
+        id="homework.deadline",
+        title="Домашнее задание записывается до установленного срока",
+        sources=(
+            _c("kiasuo", "4.4.6"),
+            _c("perm", "3.5"),
+            _c("netschool", "7.4"),
+            _c("ruobr", "3.4.3"),
+            _c("avers", "4.2.4"),
+        ),
+        severity=Severity.ERROR,
+        defaults={"deadline": _SAME_DAY},
+        check=check_homework_deadline,
+        needs={"homework": frozenset({"lesson_id"})},
+    ),
+    Rule(
+        id="marks.written_deadline",
+        title="Отметки за письменные работы выставляются не позднее 7 дней после работы",
+        sources=(_c("netschool", "7.4"), _c("perm", "3.5")),
+        severity=Severity.ERROR,
+        defaults={"days": 7},
+        check=check_written_deadline,
+        needs={"mark": _MARKS | {"work_type"}},
+    ),
+    Rule(
+        id="finals.deadline",
+        title="Итоговые отметки за период выставляются до установленного срока до его окончания",
+        sources=(
+            _c("kiasuo", "5.3"),
+            _c("perm", "3.5"),
+            _c("netschool", "7.7"),
+            _c("ruobr", "3.4.4"),
+            _c("avers", "4.2.4"),
+        ),
+        severity=Severity.ERROR,
+        defaults={"days_before": 0, "min_grade": 2},
+        check=check_finals_deadline,
+        needs={"final_mark": frozenset({"student_id", "subject_id", "period_id", "value"})},
+        partial=_ROSTER,
+    ),
+    Rule(
+        id="grade1.no_marks",
+        title="В 1-х классах отметки и домашние задания в журнал не ставятся",
+        sources=(_c("kiasuo", "3.7"), _c("kiasuo", "4.4.5"), _c("perm", "1.4"), _c("ruobr", "2.9")),
+        severity=Severity.ERROR,
+        defaults={"grades": (1,)},
+        check=check_grade1,
+        needs={"class_unit": frozenset({"grade"})},
+    ),
+    Rule(
+        id="marks.work_type",
+        title="Отметки выставляются с обязательным указанием типа задания",
+        sources=(_c("kiasuo", "4.4.4"), _c("netschool", "2.3"), _c("avers", "4.2.4")),
+        severity=Severity.WARNING,
+        defaults={"unspecified": ("other",)},
+        check=check_work_type,
+        needs={"mark": frozenset({"work_type"})},
+    ),
+    Rule(
+        id="marks.retroactive",
+        title="Запрещается выставление и исправление отметок «задним числом»",
+        sources=(_c("avers", "4.2.4"), _c("netschool", "7.6")),
+        severity=Severity.ERROR,
+        defaults={"deadline": _SAME_DAY, "edit_days": 3, "written_days": 7},
+        check=check_retroactive,
+        needs={"mark": _MARKS | {"work_type"}},
+    ),
+    Rule(
+        id="attendance.reason_fix",
+        title="Причины пропусков корректируются не позднее 2 рабочих дней",
+        sources=(_c("netschool", "7.3"),),
+        severity=Severity.WARNING,
+        defaults={"working_days": 2},
+        check=check_reason_fix,
+        needs={"attendance": frozenset({"code"})},
+        history=frozenset({"attendance"}),
+    ),
+    Rule(
+        id="groups.subgroup_moves",
+        title="Перевод обучающихся из подгруппы в подгруппу — только по окончании учебного периода",
+        sources=(_c("kiasuo", "4.4.11"), _c("kiasuo", "4.3.7")),
+        severity=Severity.WARNING,
+        defaults={"tolerance_days": 3, "start_days": 14},
+        check=check_subgroup_moves,
+        needs={"group": frozenset({"member_ids"})},
+        history=frozenset({"group"}),
+    ),
+    Rule(
+        id="lessons.curriculum_hours",
+        title="Количество проведённых уроков соответствует учебному плану",
+        sources=(_c("kiasuo", "4.4.8"), _c("netschool", "5.6")),
+        severity=Severity.WARNING,
+        defaults={"tolerance_share": 0.1, "tolerance_lessons": 1},
+        check=check_curriculum_hours,
+        needs={"lesson": frozenset({"date", "group_id"})},
+    ),
+)
+
+RULES: Mapping[str, Rule] = {r.id: r for r in _RULES}
