@@ -234,3 +234,19 @@ async def test_csv_import_quarantines_broken_rows_and_commits_the_rest(
     assert values == [MarkValue.FOUR, MarkValue.FIVE]
     assert any(isinstance(r, Attendance) and r.code is AttendanceCode.ILL for r in local)
     assert len(store.quarantined(school, "local")) == 4
+
+
+def test_a_preferred_channel_is_used_where_the_platform_offers_it(store: Store) -> None:
+    from connectors.kiasuo import KiasuoConnector
+    from core.connector import PushChannel
+
+    caps = KiasuoConnector.capabilities
+    mark = Mark(school="s", student_id="a", lesson_id="l", work_type="answer", value=MarkValue.FIVE)
+    store.upsert_local("s", [mark], actor="t")
+    reconcile(store, "s", "kiasuo", capabilities=caps)
+    assert [i.channel for i in store.outbox("s", "kiasuo")] == ["worklist"]
+    other = mark.model_copy(update={"student_id": "b"})
+    store.upsert_local("s", [other], actor="t")
+    reconcile(store, "s", "kiasuo", capabilities=caps, channel=PushChannel.PACKAGE)
+    channels = {i.record_id: i.channel for i in store.outbox("s", "kiasuo")}
+    assert channels == {mark.id: "worklist", other.id: "package"}

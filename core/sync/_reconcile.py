@@ -142,6 +142,7 @@ def reconcile(
     policies: Mapping[str, Policy] = DEFAULT_POLICIES,
     run_id: str | None = None,
     local_is_complete: bool = False,
+    channel: PushChannel | None = None,
 ) -> ReconcileResult:
     """Compare, record findings, apply policies. Returns what it found and did.
 
@@ -149,6 +150,8 @@ def reconcile(
     journal kept during an outage holds only those), so records the platform has beyond them
     are not drift. ``local_is_complete`` (a migration, a full local journal) also reports the
     records only the platform has, under the lessons/groups the local journal keeps.
+    ``channel`` prefers a push channel (e.g. ``package`` for a migration) where the platform
+    offers it for the entity; otherwise the first channel the connector declares is used.
     """
     result = ReconcileResult()
     to_push: list[Change] = []
@@ -178,7 +181,7 @@ def reconcile(
     result.resolved, result.still_open = counts.resolved, counts.still_open
 
     if to_push:
-        result.enqueued = _enqueue(store, school, platform, to_push, capabilities)
+        result.enqueued = _enqueue(store, school, platform, to_push, capabilities, channel)
     if to_accept:
         store.upsert_local(school, to_accept, actor="reconcile", reason="accept remote")
         result.accepted_remote = len(to_accept)
@@ -201,11 +204,15 @@ def _change_for(row: DiffRow) -> Change | None:
     )
 
 
-def _channel_for(entity: str, capabilities: Capabilities | None) -> PushChannel:
+def _channel_for(
+    entity: str, capabilities: Capabilities | None, preferred: PushChannel | None
+) -> PushChannel:
     if capabilities is not None:
-        for cap in capabilities.push:
-            if entity in cap.entities:
-                return cap.channel
+        offered = [cap.channel for cap in capabilities.push if entity in cap.entities]
+        if preferred in offered:
+            return preferred
+        if offered:
+            return offered[0]
     return PushChannel.WORKLIST
 
 
@@ -215,10 +222,11 @@ def _enqueue(
     platform: str,
     changes: list[Change],
     capabilities: Capabilities | None,
+    preferred: PushChannel | None,
 ) -> int:
     by_channel: dict[PushChannel, list[Change]] = {}
     for c in changes:
-        by_channel.setdefault(_channel_for(c.record.ENTITY, capabilities), []).append(c)
+        by_channel.setdefault(_channel_for(c.record.ENTITY, capabilities, preferred), []).append(c)
     return sum(
         store.enqueue(school, platform, items, channel=channel.value)
         for channel, items in by_channel.items()

@@ -1,0 +1,69 @@
+"""``journalsync package``: write the bulk import package (OneRoster 1.2 CSV zip + per-class
+journal XLSX) of a school for the platform operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from core.package import build_package, issue_package, write_package
+from journalsync._common import console, open_store, reported_errors
+
+__all__ = ["package", "write_school_package"]
+
+
+def write_school_package(
+    store_url: str | None,
+    school: str,
+    platform: str,
+    out: Path,
+    scope: Literal["outbox", "journal"] = "outbox",
+) -> Path | None:
+    """Build and write the package; an outbox package is issued (its items then await the
+    operator's load). Returns the zip written, or ``None`` when there is nothing to load."""
+    store = open_store(store_url)
+    try:
+        pkg = build_package(store, school, platform, scope=scope)
+        if not pkg.items:
+            return None
+        out.mkdir(parents=True, exist_ok=True)
+        path = write_package(pkg, out / pkg.file_name())
+        if scope == "outbox":
+            issue_package(store, school, platform, pkg)
+        return path
+    finally:
+        store.close()
+
+
+def package(
+    school: Annotated[str, typer.Option("--school", help="The school's slug in journalsync.")],
+    platform: Annotated[str, typer.Option("--platform", help="kiasuo, ruobr, perm, avers, …")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the zip.")] = Path("packages"),
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope",
+            help="outbox: the changes waiting for the operator; journal: the whole local "
+            "journal (a migration).",
+        ),
+    ] = "outbox",
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="Store URL (default $JOURNALSYNC_DB or sqlite:///journalsync.db)."
+        ),
+    ] = None,
+) -> None:
+    """Write <school>-<platform>-<date>.zip: OneRoster 1.2 CSV set, journal XLSX per class."""
+    if scope not in ("outbox", "journal"):
+        raise typer.BadParameter("use outbox or journal", param_hint="--scope")
+    with reported_errors():
+        path = write_school_package(
+            db, school, platform, out, "journal" if scope == "journal" else "outbox"
+        )
+        if path is None:
+            console.print("nothing to package: no open package items and no journal entries")
+            return
+        console.print(str(path), soft_wrap=True, highlight=False)
