@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time
 from functools import cached_property
 from hashlib import blake2b
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -117,6 +117,20 @@ class Record(BaseModel):
 
     def natural_key(self) -> tuple[Any, ...]:
         return tuple(getattr(self, k) for k in self.KEY)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied; its id and hashes are computed afresh.
+
+        pydantic copies the instance ``__dict__``, where the cached id and hashes live: without
+        dropping them, a copy with another natural key would keep the original's id.
+        """
+        copy = super().model_copy(update=update, deep=deep)
+        for name in _CACHED:
+            copy.__dict__.pop(name, None)
+        return copy
+
+
+_CACHED = ("id", "parent_id", "content_json", "content_hash")
 
 
 class School(Record):

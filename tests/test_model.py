@@ -129,3 +129,11 @@ def test_code_table_reports_what_it_cannot_map() -> None:
 def test_work_types_have_weights_and_written_flags() -> None:
     assert WORK_TYPES["test"].written and not WORK_TYPES["answer"].written
     assert all(w.default_weight > 0 for w in WORK_TYPES.values())
+
+
+def test_a_copy_gets_its_own_id_and_hash() -> None:
+    a = _mark()
+    a.id, a.content_hash  # computed and cached  # noqa: B018
+    b = a.model_copy(update={"student_id": "other", "value": MarkValue.TWO})
+    assert b.id == _mark(student_id="other").id != a.id
+    assert b.content_hash == _mark(student_id="other", value=MarkValue.TWO).content_hash
