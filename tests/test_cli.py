@@ -13,6 +13,22 @@ from connectors.netschool.client import NetSchoolClient
 from core.connector import Credentials
 
 
+async def _log_in(base_url: str, school: str, creds: dict[str, str]) -> None:
+    client = NetSchoolClient(
+        base_url, Credentials(login=creds["login"], password=creds["password"]), school
+    )
+    try:
+        for _ in range(100):  # the server may still be starting
+            try:
+                await client.login()
+                return
+            except Exception:  # retried until the socket answers
+                await asyncio.sleep(0.05)
+        raise AssertionError("could not log in to the sandbox")
+    finally:
+        await client.aclose()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -20,7 +36,7 @@ def _free_port() -> int:
         return port
 
 
-async def test_sandbox_serve_prints_accounts_that_log_in() -> None:
+def test_sandbox_serve_prints_accounts_that_log_in() -> None:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "journalsync", "sandbox", "serve", "--platform", "netschool",
@@ -37,20 +53,7 @@ async def test_sandbox_serve_prints_accounts_that_log_in() -> None:
         assert {"teacher", "student", "parent", "admin"} <= line.keys()
         for role in ("student", "parent", "teacher"):
             creds = line[role]
-            client = NetSchoolClient(
-                line["base_url"],
-                Credentials(login=creds["login"], password=creds["password"]),
-                line["school"],
-            )
-            for _ in range(100):  # the server may still be starting
-                try:
-                    await client.login()
-                    break
-                except Exception:
-                    await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("could not log in to the sandbox")
-            await client.aclose()
+            asyncio.run(_log_in(line["base_url"], line["school"], creds))
     finally:
         proc.terminate()
         proc.communicate(timeout=10)  # reaps the process and closes its pipes

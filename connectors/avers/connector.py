@@ -22,10 +22,10 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
+from core import platform
 from core.codes import Role
 from core.connector import (
     Capabilities,
@@ -38,7 +38,6 @@ from core.connector import (
     SchoolTarget,
 )
 from core.errors import ConfigError, MalformedRecord, Skippable
-from core.http import HttpSettings
 from core.model import ClassUnit, Record, Subject
 
 from . import schema as s
@@ -70,16 +69,6 @@ _MODELLED = (
 
 def _ddmmyyyy(d: date) -> str:
     return d.strftime("%d.%m.%Y")
-
-
-def _start(cursor: Mapping[str, Any] | None) -> tuple[int, list[str]]:
-    """(pass number, scopes already done) for a stream's stored cursor."""
-    if not cursor:
-        return 1, []
-    number = int(cursor.get("pass", 0))
-    if cursor.get("complete", True):
-        return number + 1, []
-    return max(number, 1), [str(k) for k in cursor.get("done", [])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +155,10 @@ class AversConnector(Connector):
         save_state: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(target, transport=transport, state=state, save_state=save_state)
-        settings = target.options.get("http_settings")
         self.client = AversClient(
             target.base_url,
             transport=transport,
-            settings=settings if isinstance(settings, HttpSettings) else HttpSettings(),
+            settings=platform.http_settings(target.options),
         )
         self.mapper = Mapper(target.school)
 
@@ -187,14 +175,7 @@ class AversConnector(Connector):
 
     def today(self) -> date:
         """``options["today"]`` (tests, replays) or the school's local date (Europe/Kirov)."""
-        raw = self.target.options.get("today")
-        if isinstance(raw, datetime):
-            return raw.date()
-        if isinstance(raw, date):
-            return raw
-        if isinstance(raw, str) and raw:
-            return date.fromisoformat(raw[:10])
-        return datetime.now(UTC).astimezone(ZoneInfo(self.target.timezone)).date()
+        return platform.today(self.target.options, self.target.timezone)
 
     # --- pull ------------------------------------------------------------------------------------
 
@@ -203,17 +184,12 @@ class AversConnector(Connector):
     ) -> AsyncIterator[Page]:
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await self._read_roster()
-        roster_pass, roster_done = _start(cursors.get(ROSTER))
-        if ROSTER not in roster_done:
-            yield Page(
-                stream=ROSTER,
-                scope=ROSTER,
-                records=roster.batch.records,
-                quarantine=roster.batch.quarantine,
-                cursor={"pass": roster_pass, "done": [ROSTER], "complete": True},
-                complete_for=_ROSTER_ENTITIES,
-            )
-        journal_pass, done = _start(cursors.get(JOURNAL))
+        page = platform.single_page(
+            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+        )
+        if page is not None:
+            yield page
+        journal_pass, done, _ = platform.start_pass(cursors.get(JOURNAL))
         todo: list[tuple[_Class, _Segment]] = [
             (c, sg) for c in roster.classes.values() for sg in c.segments if sg.key not in done
         ]
@@ -222,12 +198,7 @@ class AversConnector(Connector):
             low, high = today - INCREMENTAL_BEFORE, today + INCREMENTAL_AFTER
             todo = [(c, sg) for c, sg in todo if sg.start <= high and sg.end >= low]
         if not todo:
-            yield Page(
-                stream=JOURNAL,
-                scope=f"journal:pass:{journal_pass}",
-                records=[],
-                cursor={"pass": journal_pass, "done": done, "complete": True},
-            )
+            yield platform.closing_page(JOURNAL, journal_pass, done)
         n = 0
         for cls in roster.classes.values():
             segments = [sg for c, sg in todo if c is cls]
@@ -241,7 +212,7 @@ class AversConnector(Connector):
                     scope=key,
                     records=batch.records,
                     quarantine=batch.quarantine,
-                    cursor={"pass": journal_pass, "done": done, "complete": n == len(todo)},
+                    cursor=platform.pass_cursor(journal_pass, done, complete=n == len(todo)),
                     complete_for=_JOURNAL_ENTITIES,
                 )
 

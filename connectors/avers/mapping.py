@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
+from core import platform
 from core.codes import WORK_TYPES, AttendanceCode, CodeTable, MarkValue, PeriodKind, Role
 from core.codes import split_mark_text as _split_mark_text
 from core.connector import Quarantined
-from core.errors import MalformedRecord, Skippable, UnknownCode
+from core.errors import MalformedRecord, UnknownCode
 from core.model import (
     AcademicYear,
     ClassUnit,
@@ -27,7 +27,6 @@ from core.model import (
     Provenance,
     School,
     Subject,
-    record_id,
 )
 
 from .schema import Bad, StudentClass
@@ -99,12 +98,12 @@ def work_type_table() -> CodeTable[str, str]:
 
 
 def person_key(ext_id: int | str) -> str:
-    return f"{PLATFORM}:{ext_id}"
+    return platform.person_key(PLATFORM, ext_id)
 
 
 def person_id(school: str, ext_id: int | str) -> str:
     """Canonical id of a person from the platform id alone."""
-    return record_id("person", school, person_key(ext_id))
+    return platform.person_id(PLATFORM, school, ext_id)
 
 
 _INITIALS = re.compile(r"^([^\W\d_])\.\s*(?:([^\W\d_])\.?)?$")
@@ -133,25 +132,11 @@ def split_mark_text(text: str) -> MarkValue:
 
 
 @dataclass(slots=True)
-class Batch:
-    """Records and quarantine entries collected for one page."""
-
-    records: list[Any] = field(default_factory=list)
-    quarantine: list[Quarantined] = field(default_factory=list)
-
-    def skip(self, exc: Skippable, entity: str, record: str, payload: Any = None) -> None:
-        self.quarantine.append(
-            Quarantined(
-                entity=exc.entity or entity,
-                record=exc.record or record,
-                field=exc.field,
-                reason=exc.message,
-                payload=payload,
-            )
-        )
+class Batch(platform.PageBatch):
+    """Records and quarantine entries collected for one page; a bad row carries its own ref."""
 
     def bad(self, bad: Bad, entity: str) -> None:
-        self.quarantine.append(
+        self._add(
             Quarantined(
                 entity=entity,
                 record=bad.ref,
@@ -173,11 +158,7 @@ class Mapper:
         self.work_types = work_type_table()
 
     def prov(self, **ids: object) -> Provenance:
-        return Provenance(
-            platform=PLATFORM,
-            external_ids={k: str(v) for k, v in ids.items() if v is not None},
-            fetched_at=self.fetched_at,
-        )
+        return platform.provenance(PLATFORM, ids, fetched_at=self.fetched_at)
 
     def person_id(self, ext_id: int) -> str:
         return person_id(self.school, ext_id)

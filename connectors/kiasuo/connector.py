@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
+from core import platform
 from core.connector import (
     Capabilities,
     ChannelCapability,
@@ -36,7 +36,6 @@ from core.connector import (
     SchoolTarget,
 )
 from core.errors import Skippable
-from core.http import HttpSettings
 from core.model import Lesson, Record, normalise_subject_name
 
 from . import schema as s
@@ -70,16 +69,6 @@ _MODELLED = (
     "modelled: no write API is known for КИАСУО; entries are made by hand from the worklist "
     "(teachers work in the per-school journal or «КИАСУО 4», which have no known API)"
 )
-
-
-def _start(cursor: Mapping[str, Any] | None) -> tuple[int, list[str], bool]:
-    """(pass number, scopes already done, resuming?) for a stream's stored cursor."""
-    if not cursor:
-        return 1, [], False
-    number = int(cursor.get("pass", 0))
-    if cursor.get("complete", True):
-        return number + 1, [], False
-    return max(number, 1), [str(k) for k in cursor.get("done", [])], True
 
 
 def _stamp(value: Any) -> datetime | None:
@@ -166,7 +155,6 @@ class KiasuoConnector(Connector):
         save_state: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(target, transport=transport, state=state, save_state=save_state)
-        settings = target.options.get("http_settings")
         clock = target.options.get("clock")
         self.client = KiasuoClient(
             target.base_url,
@@ -175,7 +163,7 @@ class KiasuoConnector(Connector):
             state=self.state,
             persist=self.persist_state,
             transport=transport,
-            settings=settings if isinstance(settings, HttpSettings) else HttpSettings(),
+            settings=platform.http_settings(target.options),
             **({"clock": clock} if callable(clock) else {}),
         )
         self.mapper = Mapper(target.school, str(self.client.http.client.base_url))
@@ -192,14 +180,7 @@ class KiasuoConnector(Connector):
 
     def today(self) -> date:
         """``options["today"]`` (tests, replays) or today in Krasnoyarsk."""
-        raw = self.target.options.get("today")
-        if isinstance(raw, datetime):
-            return raw.date()
-        if isinstance(raw, date):
-            return raw
-        if isinstance(raw, str) and raw:
-            return date.fromisoformat(raw[:10])
-        return datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date()
+        return platform.today(self.target.options, TIMEZONE)
 
     # --- pull ------------------------------------------------------------------------------------
 
@@ -211,7 +192,7 @@ class KiasuoConnector(Connector):
         self.mapper.fetched_at = datetime.now(UTC)
         today = self.today()
         journal_cursor = cursors.get(JOURNAL) or {}
-        journal_pass, journal_done, resuming = _start(journal_cursor)
+        journal_pass, journal_done, resuming = platform.start_pass(journal_cursor)
         since = _stamp(journal_cursor.get("since" if resuming else "watermark"))
         roster = await read_roster(
             self.client,
@@ -226,16 +207,11 @@ class KiasuoConnector(Connector):
             else (roster.watermark.isoformat() if roster.watermark else None)
         )
 
-        roster_pass, roster_done, _ = _start(cursors.get(ROSTER))
-        if ROSTER not in roster_done:
-            yield Page(
-                stream=ROSTER,
-                scope=ROSTER,
-                records=roster.batch.records,
-                quarantine=roster.batch.quarantine,
-                cursor={"pass": roster_pass, "done": [ROSTER], "complete": True},
-                complete_for=_ROSTER_ENTITIES,
-            )
+        page = platform.single_page(
+            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+        )
+        if page is not None:
+            yield page
 
         extra = {"since": since.isoformat() if since else None, "watermark": watermark}
         weeks = self._weeks(roster, today, mode)
@@ -248,7 +224,7 @@ class KiasuoConnector(Connector):
         ]
         todo = [sc for sc in scopes if sc[0] not in set(journal_done)]
         if not todo:
-            yield self._close(JOURNAL, journal_pass, journal_done, extra)
+            yield platform.closing_page(JOURNAL, journal_pass, journal_done, extra)
         for n, (scope, cls, week) in enumerate(todo, start=1):
             batch = await self._journal(roster, cls, week)
             journal_done = [*journal_done, scope]
@@ -257,16 +233,13 @@ class KiasuoConnector(Connector):
                 scope=scope,
                 records=batch.records,
                 quarantine=batch.quarantine,
-                cursor={
-                    "pass": journal_pass,
-                    "done": journal_done,
-                    "complete": n == len(todo),
-                    **extra,
-                },
+                cursor=platform.pass_cursor(
+                    journal_pass, journal_done, complete=n == len(todo), extra=extra
+                ),
                 complete_for=_JOURNAL_ENTITIES,
             )
 
-        finals_pass, finals_done, _ = _start(cursors.get(FINALS))
+        finals_pass, finals_done, _ = platform.start_pass(cursors.get(FINALS))
         final_scopes = [
             (f"finals:{key}:{sp.id}", cls, sp.id)
             for key, cls in sorted(roster.classes.items())
@@ -274,7 +247,7 @@ class KiasuoConnector(Connector):
         ]
         todo_f = [sc for sc in final_scopes if sc[0] not in set(finals_done)]
         if not todo_f:
-            yield self._close(FINALS, finals_pass, finals_done, {})
+            yield platform.closing_page(FINALS, finals_pass, finals_done)
         cache: dict[str, dict[int, Batch]] = {}
         for n, (scope, cls, period_id) in enumerate(todo_f, start=1):
             if cls.key not in cache:
@@ -287,19 +260,9 @@ class KiasuoConnector(Connector):
                 scope=scope,
                 records=batch.records,
                 quarantine=batch.quarantine,
-                cursor={"pass": finals_pass, "done": finals_done, "complete": n == len(todo_f)},
+                cursor=platform.pass_cursor(finals_pass, finals_done, complete=n == len(todo_f)),
                 complete_for=_FINAL_ENTITIES,
             )
-
-    @staticmethod
-    def _close(stream: str, number: int, done: list[str], extra: dict[str, Any]) -> Page:
-        """A resumed pass with nothing left (or an empty school): close it, touching nothing."""
-        return Page(
-            stream=stream,
-            scope=f"{stream}:pass:{number}",
-            records=[],
-            cursor={"pass": number, "done": done, "complete": True, **extra},
-        )
 
     def _weeks(self, roster: Roster, today: date, mode: PullMode) -> set[IsoWeek]:
         first, last = roster.year.start, min(roster.year.end, today + AHEAD)

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
 
+from core import platform
 from core.codes import WORK_TYPES, AttendanceCode, CodeTable, PeriodKind, Role, split_mark_text
-from core.connector import Quarantined
-from core.errors import MalformedRecord, Skippable, UnknownCode
+from core.errors import MalformedRecord, UnknownCode
 from core.logging import get_logger
 from core.model import (
     AcademicYear,
@@ -44,7 +43,6 @@ from core.model import (
     Subject,
     normalise_class_name,
     normalise_subject_name,
-    record_id,
 )
 
 from . import schema as s
@@ -175,34 +173,7 @@ def short_key(name: str) -> str:
     return "".join(name.replace("ё", "е").replace("Ё", "Е").split()).casefold()
 
 
-@dataclass(slots=True)
-class Batch:
-    """Records and quarantine entries collected for one page."""
-
-    records: list[Record] = field(default_factory=list)
-    quarantine: list[Quarantined] = field(default_factory=list)
-
-    def skip(self, exc: Skippable, entity: str, record: str, payload: Any = None) -> None:
-        self.quarantine.append(
-            Quarantined(
-                entity=exc.entity or entity,
-                record=exc.record or record,
-                field=exc.field,
-                reason=exc.message,
-                payload=payload,
-            )
-        )
-
-    def bad(self, bad: s.Bad, entity: str, record: str) -> None:
-        self.quarantine.append(
-            Quarantined(
-                entity=entity,
-                record=record,
-                field=bad.field,
-                reason=f"malformed {bad.model}: {bad.reason}",
-                payload=bad.raw,
-            )
-        )
+Batch = platform.Batch
 
 
 def _time(text: str | None) -> time | None:
@@ -223,12 +194,7 @@ class Mapper:
         self.fetched_at: datetime | None = None
 
     def prov(self, updated_at: datetime | None = None, **ids: object) -> Provenance:
-        return Provenance(
-            platform=PLATFORM,
-            external_ids={k: str(v) for k, v in ids.items() if v is not None},
-            fetched_at=self.fetched_at,
-            updated_at=updated_at,
-        )
+        return platform.provenance(PLATFORM, ids, fetched_at=self.fetched_at, updated_at=updated_at)
 
     # --- roster ----------------------------------------------------------------------------------
 
@@ -269,7 +235,7 @@ class Mapper:
     def student(self, child: s.Child) -> Person:
         return Person(
             school=self.school,
-            key=f"{PLATFORM}:{child.id}",
+            key=platform.person_key(PLATFORM, child.id),
             last_name=child.last_name.strip(),
             first_name=child.first_name.strip(),
             middle_name=(child.middle_name or "").strip(),
@@ -282,7 +248,7 @@ class Mapper:
         last, first, middle = _split_name(display)
         return Person(
             school=self.school,
-            key=f"{PLATFORM}:{user_id}",
+            key=platform.person_key(PLATFORM, user_id),
             last_name=last,
             first_name=first,
             middle_name=middle,
@@ -293,7 +259,7 @@ class Mapper:
     def staff(self, entry: StaffEntry) -> Person:
         return Person(
             school=self.school,
-            key=f"{PLATFORM}:{entry.user_id}",
+            key=platform.person_key(PLATFORM, entry.user_id),
             last_name=entry.last_name,
             first_name=entry.first_name,
             middle_name=entry.middle_name,
@@ -302,7 +268,7 @@ class Mapper:
         )
 
     def person_id(self, user_id: int) -> str:
-        return record_id("person", self.school, f"{PLATFORM}:{user_id}")
+        return platform.person_id(PLATFORM, self.school, user_id)
 
     def enrollment(self, student_id: str, class_id: str, begin: date, child: int) -> Enrollment:
         return Enrollment(

@@ -8,15 +8,18 @@ Two tolerances, both deliberate:
   slots, lessons, homework) are parsed item by item; an item that fails validation becomes a
   :class:`Bad` placeholder the mapping quarantines, while its siblings go on. A broken
   *container* (no ``schedule`` list at all) fails the whole call as a ContractError.
+
+Both mechanisms are :mod:`core.platform`'s (``PayloadReader``); this module holds the models.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field
 
+from core import platform
 from core.errors import ContractError
 from core.logging import get_logger
 
@@ -47,65 +50,26 @@ __all__ = [
 ]
 
 _log = get_logger(__name__)
-_reported: set[tuple[str, str]] = set()
-
-M = TypeVar("M", bound="Wire")
 
 
-class Wire(BaseModel):
+class Wire(platform.PlatformModel):
     """Base of every platform payload model: keeps unknown fields for drift reporting."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
-
-    #: Documented fields (note, WIRE.md) the connector does not use: not drift.
-    KNOWN: ClassVar[frozenset[str]] = frozenset()
+    model_config = ConfigDict(populate_by_name=True)
 
 
-class Bad(BaseModel):
-    """A record that failed validation: where (``field``), why (``reason``) and the raw item.
+class Bad(platform.Bad):
+    """A record that failed validation (see :class:`core.platform.Bad`); its id is under one
+    of ``ID_KEYS``."""
 
-    ``reason`` is pydantic's message without the input value, so it can be logged.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    model: str
-    field: str
-    reason: str
-    raw: Any = None
-
-    def item_id(self) -> str:
-        if isinstance(self.raw, dict):
-            for key in ("id", "lesson_event_id"):
-                value = self.raw.get(key)
-                if isinstance(value, int | str) and str(value).strip():
-                    return str(value)
-        return "?"
+    ID_KEYS = ("id", "lesson_event_id")
 
 
-def _bad_from(model: type[BaseModel], raw: Any, exc: ValidationError) -> Bad:
-    first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(record)"
-    return Bad(model=model.__name__, field=loc, reason=first["msg"], raw=raw)
-
-
-def _lenient(model: type[BaseModel]) -> BeforeValidator:
-    """Validate list items one by one, turning failures into :class:`Bad` placeholders."""
-
-    def split(value: Any) -> Any:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            return value  # a non-list container is a contract break: let pydantic fail it
-        out: list[Any] = []
-        for item in value:
-            try:
-                out.append(model.model_validate(item))
-            except ValidationError as exc:
-                out.append(_bad_from(model, item, exc))
-        return out
-
-    return BeforeValidator(split)
+_reader = platform.PayloadReader("kiasuo", bad=Bad, logger=_log)
+_lenient = _reader.lenient
+parse = _reader.parse
+parse_list = _reader.parse_list
+reset_drift_reports = _reader.reset_drift_reports
 
 
 def _text(value: Any) -> Any:
@@ -276,57 +240,6 @@ class StudentMarks(Wire):
     standard_mark_type: Annotated[list[MarkType | Bad], _lenient(MarkType)] = Field(
         default_factory=list
     )
-
-
-# --- parsing ------------------------------------------------------------------------------------
-
-
-def _report_drift(obj: BaseModel) -> None:
-    """Log each model's unknown fields once per process (names only, never values)."""
-    extra = obj.model_extra or {}
-    name = type(obj).__name__
-    known = type(obj).KNOWN if isinstance(obj, Wire) else frozenset()
-    new = sorted(k for k in extra if k not in known and (name, k) not in _reported)
-    if new:
-        _reported.update((name, k) for k in new)
-        _log.warning("kiasuo schema drift: unknown fields", model=name, fields=new)
-    for field_name in type(obj).model_fields:
-        value = getattr(obj, field_name)
-        if isinstance(value, Wire):
-            _report_drift(value)
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, Wire):
-                    _report_drift(item)
-
-
-def parse(model: type[M], data: Any, *, what: str) -> M:
-    """Validate one response; a container-level failure is a broken contract."""
-    try:
-        obj = model.model_validate(data)
-    except ValidationError as exc:
-        bad = _bad_from(model, None, exc)
-        raise ContractError(
-            f"kiasuo {what}: unexpected response shape ({bad.field}: {bad.reason})"
-        ) from None
-    _report_drift(obj)
-    return obj
-
-
-def parse_list(model: type[M], data: Any, *, what: str) -> list[M | Bad]:
-    """Validate a top-level JSON array item by item (bad items become :class:`Bad`)."""
-    if not isinstance(data, list):
-        raise ContractError(f"kiasuo {what}: expected a JSON array")
-    out: list[M | Bad] = []
-    for item in data:
-        try:
-            obj = model.model_validate(item)
-        except ValidationError as exc:
-            out.append(_bad_from(model, item, exc))
-            continue
-        _report_drift(obj)
-        out.append(obj)
-    return out
 
 
 def parse_recipients(data: Any, child_id: int) -> Recipients:

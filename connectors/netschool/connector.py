@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
+from core import platform
 from core.codes import Role
 from core.connector import (
     Capabilities,
@@ -30,7 +30,6 @@ from core.connector import (
     SchoolTarget,
 )
 from core.errors import ConfigError, Skippable
-from core.http import HttpSettings
 from core.model import Record
 
 from . import schema as s
@@ -66,16 +65,6 @@ class _Roster:
     year: s.Year
     group_ids: dict[int, str] = field(default_factory=dict)  # sgId → canonical group id
     scopes: list[_Scope] = field(default_factory=list)
-
-
-def _start(cursor: Mapping[str, Any] | None) -> tuple[int, list[str]]:
-    """(pass number, scopes already done) for a stream's stored cursor."""
-    if not cursor:
-        return 1, []
-    number = int(cursor.get("pass", 0))
-    if cursor.get("complete", True):
-        return number + 1, []
-    return max(number, 1), [str(k) for k in cursor.get("done", [])]
 
 
 class NetSchoolConnector(Connector):
@@ -127,14 +116,12 @@ class NetSchoolConnector(Connector):
         super().__init__(target, transport=transport, state=state, save_state=save_state)
         if not target.platform_school:
             raise ConfigError("netschool: platform_school (the school's name) is required")
-        # Transport tuning comes validated from config (or a test) as an HttpSettings object.
-        settings = target.options.get("http_settings")
         self.client = NetSchoolClient(
             target.base_url,
             target.credentials,
             target.platform_school,
             transport=transport,
-            settings=settings if isinstance(settings, HttpSettings) else HttpSettings(),
+            settings=platform.http_settings(target.options),
         )
         self.mapper = Mapper(target.school)
         self._pusher = Pusher(self.client, self.mapper)
@@ -151,14 +138,7 @@ class NetSchoolConnector(Connector):
 
     def today(self) -> date:
         """``options["today"]`` (tests, replays) or the school's local date."""
-        raw = self.target.options.get("today")
-        if isinstance(raw, datetime):
-            return raw.date()
-        if isinstance(raw, date):
-            return raw
-        if isinstance(raw, str) and raw:
-            return date.fromisoformat(raw[:10])
-        return datetime.now(UTC).astimezone(ZoneInfo(self.target.timezone)).date()
+        return platform.today(self.target.options, self.target.timezone)
 
     # --- pull ------------------------------------------------------------------------------------
 
@@ -169,16 +149,11 @@ class NetSchoolConnector(Connector):
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await self._read_roster()
 
-        roster_pass, roster_done = _start(cursors.get(ROSTER))
-        if ROSTER not in roster_done:
-            yield Page(
-                stream=ROSTER,
-                scope=ROSTER,
-                records=roster.batch.records,
-                quarantine=roster.batch.quarantine,
-                cursor={"pass": roster_pass, "done": [ROSTER], "complete": True},
-                complete_for=_ROSTER_ENTITIES,
-            )
+        page = platform.single_page(
+            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+        )
+        if page is not None:
+            yield page
 
         # Terms that have not started hold nothing a teacher has entered yet: not read.
         today = self.today()
@@ -186,17 +161,10 @@ class NetSchoolConnector(Connector):
         if mode is PullMode.INCREMENTAL:
             low = today - INCREMENTAL_WINDOW
             scopes = [sc for sc in scopes if sc.term.endDate >= low]
-        journal_pass, done = _start(cursors.get(JOURNAL))
+        journal_pass, done, _ = platform.start_pass(cursors.get(JOURNAL))
         todo = [sc for sc in scopes if sc.key not in set(done)]
         if not todo:
-            # A resumed pass with nothing left (or an empty school): close the pass, touching
-            # no records (the empty page replaces no entity of any scope).
-            yield Page(
-                stream=JOURNAL,
-                scope=f"journal:pass:{journal_pass}",
-                records=[],
-                cursor={"pass": journal_pass, "done": done, "complete": True},
-            )
+            yield platform.closing_page(JOURNAL, journal_pass, done)
         for n, scope in enumerate(todo, start=1):
             batch = await self._read_journal(roster, scope)
             done = [*done, scope.key]
@@ -205,7 +173,7 @@ class NetSchoolConnector(Connector):
                 scope=scope.key,
                 records=batch.records,
                 quarantine=batch.quarantine,
-                cursor={"pass": journal_pass, "done": done, "complete": n == len(todo)},
+                cursor=platform.pass_cursor(journal_pass, done, complete=n == len(todo)),
                 complete_for=_JOURNAL_ENTITIES,
             )
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Any
 
+from core import platform
 from core.codes import AttendanceCode, CodeTable, MarkValue, PeriodKind, Role
-from core.connector import Quarantined
 from core.errors import MalformedRecord, Skippable, UnknownCode
 from core.model import (
     AcademicYear,
@@ -29,11 +28,9 @@ from core.model import (
     Period,
     Person,
     Provenance,
-    Record,
     School,
     Subject,
     normalise_class_name,
-    record_id,
 )
 
 from .schema import (
@@ -105,22 +102,17 @@ _TERM_RE = re.compile(r"^\s*(\d+|I{1,3}|IV)\s*-?\s*(?:я\s+)?([А-Яа-яЁё]+)
 
 def person_key(user_id: int | str) -> str:
     """The canonical person key: the platform's user id, namespaced by platform."""
-    return f"{PLATFORM}:{user_id}"
+    return platform.person_key(PLATFORM, user_id)
 
 
 def person_id(school: str, user_id: int | str) -> str:
     """Canonical id of a person from the platform user id alone (no roster needed)."""
-    return record_id("person", school, person_key(user_id))
+    return platform.person_id(PLATFORM, school, user_id)
 
 
 def split_full_name(full_name: str) -> tuple[str, str, str]:
     """«Фамилия Имя Отчество» → (last, first, middle); a compound patronymic stays whole."""
-    parts = full_name.split()
-    if len(parts) < 2:
-        raise MalformedRecord(
-            "a full name needs at least a last and a first name", field="fullName"
-        )
-    return parts[0], parts[1], " ".join(parts[2:])
+    return platform.split_full_name(full_name, field="fullName")
 
 
 def _hhmm(value: str | None, field_name: str) -> time | None:
@@ -133,34 +125,7 @@ def _hhmm(value: str | None, field_name: str) -> time | None:
         raise MalformedRecord("lesson time is not HH:MM", field=field_name) from None
 
 
-@dataclass(slots=True)
-class Batch:
-    """Records and quarantine entries collected for one page."""
-
-    records: list[Record] = field(default_factory=list)
-    quarantine: list[Quarantined] = field(default_factory=list)
-
-    def skip(self, exc: Skippable, entity: str, record: str, payload: Any = None) -> None:
-        self.quarantine.append(
-            Quarantined(
-                entity=exc.entity or entity,
-                record=exc.record or record,
-                field=exc.field,
-                reason=exc.message,
-                payload=payload,
-            )
-        )
-
-    def bad(self, bad: Bad, entity: str, record: str) -> None:
-        self.quarantine.append(
-            Quarantined(
-                entity=entity,
-                record=record,
-                field=bad.field,
-                reason=f"malformed {bad.model}: {bad.reason}",
-                payload=bad.raw,
-            )
-        )
+Batch = platform.Batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +150,7 @@ class Mapper:
         self._work_type_ids = self.work_types.reverse()
 
     def _prov(self, **ids: object) -> Provenance:
-        return Provenance(
-            platform=PLATFORM,
-            external_ids={k: str(v) for k, v in ids.items() if v is not None},
-            fetched_at=self.fetched_at,
-        )
+        return platform.provenance(PLATFORM, ids, fetched_at=self.fetched_at)
 
     def type_id_for(self, work_type: str) -> int | None:
         """The platform type id of a canonical work type (push)."""

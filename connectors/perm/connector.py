@@ -26,10 +26,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
+from core import platform
 from core.connector import (
     Capabilities,
     ChannelCapability,
@@ -40,7 +40,6 @@ from core.connector import (
     SchoolTarget,
 )
 from core.errors import ConfigError, Skippable
-from core.http import HttpSettings
 from core.model import normalise_subject_name
 
 from . import schema as s
@@ -79,16 +78,6 @@ _MODELLED = (
     "modelled: no write API is known for ЭПОС.Школа (no public client writes; teacher login "
     "exists but no teacher write route was ever seen for Perm, note §6)"
 )
-
-
-def _start(cursor: Mapping[str, Any] | None) -> tuple[int, list[str]]:
-    """(pass number, scopes already done) for a stream's stored cursor."""
-    if not cursor:
-        return 1, []
-    number = int(cursor.get("pass", 0))
-    if cursor.get("complete", True):
-        return number + 1, []
-    return max(number, 1), [str(k) for k in cursor.get("done", [])]
 
 
 class PermConnector(Connector):
@@ -156,8 +145,7 @@ class PermConnector(Connector):
         if host is None:
             raise ConfigError(f"perm: options.host must be one of {', '.join(sorted(HOSTS))}")
         base_url = (target.base_url or host.default_url).rstrip("/")
-        settings = opts.get("http_settings")
-        settings = settings if isinstance(settings, HttpSettings) else HttpSettings()
+        settings = platform.http_settings(opts)
         size = opts.get("per_page")
         per_page = PerPage(size, size, size) if isinstance(size, int) and size > 0 else PerPage()
         self._owned = transport is None
@@ -191,17 +179,10 @@ class PermConnector(Connector):
 
     def today(self) -> date:
         """``options["today"]`` (tests, replays) or today in the school's time zone."""
-        raw = self.target.options.get("today")
-        if isinstance(raw, datetime):
-            return raw.date()
-        if isinstance(raw, date):
-            return raw
-        if isinstance(raw, str) and raw:
-            return date.fromisoformat(raw[:10])
         tz = self.target.options.get("timezone") or (
             self.target.timezone if self.target.timezone != "Europe/Moscow" else DEFAULT_TIMEZONE
         )
-        return datetime.now(UTC).astimezone(ZoneInfo(str(tz))).date()
+        return platform.today(self.target.options, str(tz))
 
     def _weeks(self, roster: Roster, mode: PullMode) -> list[date]:
         today = self.today()
@@ -222,16 +203,11 @@ class PermConnector(Connector):
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await read_roster(self.sessions, self.mapper)
 
-        roster_pass, roster_done = _start(cursors.get(ROSTER))
-        if ROSTER not in roster_done:
-            yield Page(
-                stream=ROSTER,
-                scope=ROSTER,
-                records=roster.batch.records,
-                quarantine=roster.batch.quarantine,
-                cursor={"pass": roster_pass, "done": [ROSTER], "complete": True},
-                complete_for=_ROSTER_ENTITIES,
-            )
+        page = platform.single_page(
+            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+        )
+        if page is not None:
+            yield page
         async for page in self._journal(roster, cursors.get(JOURNAL), mode):
             yield page
         async for page in self._finals(roster, cursors.get(FINALS)):
@@ -241,7 +217,7 @@ class PermConnector(Connector):
         self, roster: Roster, cursor: Mapping[str, Any] | None, mode: PullMode
     ) -> AsyncIterator[Page]:
         weeks = self._weeks(roster, mode)
-        number, done = _start(cursor)
+        number, done, _ = platform.start_pass(cursor)
         done_set = set(done)
         todo = [
             (cls, week)
@@ -250,7 +226,7 @@ class PermConnector(Connector):
             if f"{JOURNAL}:{cls.ext_id}:{week.isoformat()}" not in done_set
         ]
         if not todo:
-            yield _closing(JOURNAL, number, done)
+            yield platform.closing_page(JOURNAL, number, done)
             return
         start = max(weeks[0], roster.start)
         end = min(weeks[-1] + timedelta(days=6), roster.end)
@@ -279,17 +255,17 @@ class PermConnector(Connector):
                     scope=scope,
                     records=batch.records,
                     quarantine=quarantine,
-                    cursor={"pass": number, "done": done, "complete": left == 0},
+                    cursor=platform.pass_cursor(number, done, complete=left == 0),
                     complete_for=_JOURNAL_ENTITIES,
                 )
 
     async def _finals(
         self, roster: Roster, cursor: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
-        number, done = _start(cursor)
+        number, done, _ = platform.start_pass(cursor)
         todo = [c for c in roster.classes if f"{FINALS}:{c.ext_id}" not in set(done)]
         if not todo:
-            yield _closing(FINALS, number, done)
+            yield platform.closing_page(FINALS, number, done)
             return
         for n, cls in enumerate(todo, start=1):
             batch = await self._read_finals(roster, cls)
@@ -300,7 +276,7 @@ class PermConnector(Connector):
                 scope=scope,
                 records=batch.records,
                 quarantine=batch.quarantine,
-                cursor={"pass": number, "done": done, "complete": n == len(todo)},
+                cursor=platform.pass_cursor(number, done, complete=n == len(todo)),
                 complete_for=_FINAL_ENTITIES,
             )
 
@@ -339,14 +315,3 @@ class PermConnector(Connector):
                     except Skippable as exc:
                         batch.skip(exc, "final_mark", where)
         return batch
-
-
-def _closing(stream: str, number: int, done: list[str]) -> Page:
-    """A resumed pass with nothing left (or an empty school): close the pass, touching no
-    records (the empty page replaces no entity of any scope)."""
-    return Page(
-        stream=stream,
-        scope=f"{stream}:pass:{number}",
-        records=[],
-        cursor={"pass": number, "done": done, "complete": True},
-    )

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from urllib.parse import quote
 
+from core import platform
 from core.codes import (
     WORK_TYPES,
     AttendanceCode,
@@ -37,8 +36,7 @@ from core.codes import (
     Role,
     split_mark_text,
 )
-from core.connector import Quarantined
-from core.errors import MalformedRecord, Skippable, UnknownCode
+from core.errors import MalformedRecord, UnknownCode
 from core.model import (
     AcademicYear,
     Attachment,
@@ -56,7 +54,6 @@ from core.model import (
     School,
     Subject,
     normalise_class_name,
-    record_id,
 )
 
 from . import schema as s
@@ -131,49 +128,21 @@ def subgroup_of(group_name: str) -> int:
 
 
 def person_key(profile_id: int | str) -> str:
-    return f"{PLATFORM}:{profile_id}"
+    return platform.person_key(PLATFORM, profile_id)
 
 
 def person_id(school: str, profile_id: int | str) -> str:
     """Canonical id of a person from the profile id alone (no roster needed)."""
-    return record_id("person", school, person_key(profile_id))
+    return platform.person_id(PLATFORM, school, profile_id)
 
 
 def _split_name(full: str) -> tuple[str, str, str]:
-    parts = full.split()
-    if len(parts) < 2:
-        raise MalformedRecord("a full name needs a last and a first name", field="name")
-    return parts[0], parts[1], " ".join(parts[2:])
+    return platform.split_full_name(
+        full, field="name", message="a full name needs a last and a first name"
+    )
 
 
-@dataclass(slots=True)
-class Batch:
-    """Records and quarantine entries collected for one page."""
-
-    records: list[Any] = field(default_factory=list)
-    quarantine: list[Quarantined] = field(default_factory=list)
-
-    def skip(self, exc: Skippable, entity: str, record: str, payload: Any = None) -> None:
-        self.quarantine.append(
-            Quarantined(
-                entity=exc.entity or entity,
-                record=exc.record or record,
-                field=exc.field,
-                reason=exc.message,
-                payload=payload,
-            )
-        )
-
-    def bad(self, bad: s.Bad, entity: str, record: str) -> None:
-        self.quarantine.append(
-            Quarantined(
-                entity=entity,
-                record=record,
-                field=bad.field,
-                reason=f"malformed {bad.model}: {bad.reason}",
-                payload=bad.raw,
-            )
-        )
+Batch = platform.Batch
 
 
 class Mapper:
@@ -187,11 +156,7 @@ class Mapper:
         self.periods = period_table()
 
     def _prov(self, **ids: object) -> Provenance:
-        return Provenance(
-            platform=PLATFORM,
-            external_ids={k: str(v) for k, v in ids.items() if v is not None},
-            fetched_at=self.fetched_at,
-        )
+        return platform.provenance(PLATFORM, ids, fetched_at=self.fetched_at)
 
     # --- roster ----------------------------------------------------------------------------------
 

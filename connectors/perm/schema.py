@@ -12,17 +12,19 @@ Two tolerances, both deliberate (as in every connector):
 Dates come in three spellings (note §3): ``DD.MM.YYYY`` (mark and homework filters, homework
 dates), ``YYYY-MM-DD`` / ISO date-times, and int arrays ``[2022, 11, 21]`` (1-based month) in
 schedule items. :data:`Day` accepts all three.
+
+Both mechanisms are :mod:`core.platform`'s (``PayloadReader``); this module holds the models.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BeforeValidator, Field
 
-from core.errors import ContractError
+from core import platform
 from core.logging import get_logger
 
 __all__ = [
@@ -54,9 +56,7 @@ __all__ = [
 ]
 
 _log = get_logger(__name__)
-_reported: set[tuple[str, str]] = set()
 
-M = TypeVar("M", bound="Wire")
 
 _DMY = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$")
 
@@ -91,59 +91,18 @@ Day = Annotated[date, BeforeValidator(parse_day)]
 OptDay = Annotated[date | None, BeforeValidator(parse_day)]
 
 
-class Wire(BaseModel):
+class Wire(platform.PlatformModel):
     """Base of every platform payload model: keeps unknown fields for drift reporting."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
 
-    #: Documented fields (note, WIRE.md) the connector does not use: not drift.
-    KNOWN: ClassVar[frozenset[str]] = frozenset()
+Bad = platform.Bad
 
 
-class Bad(BaseModel):
-    """A record that failed validation: where (``field``), why (``reason``), and the raw item.
-
-    ``reason`` is pydantic's message without the input value, so it can be logged.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    model: str
-    field: str
-    reason: str
-    raw: Any = None
-
-    def raw_get(self, key: str) -> Any:
-        return self.raw.get(key) if isinstance(self.raw, dict) else None
-
-    def item_id(self) -> str:
-        value = self.raw_get("id")
-        return str(value) if isinstance(value, int | str) and str(value).strip() else "?"
-
-
-def _bad_from(model: type[BaseModel], raw: Any, exc: ValidationError) -> Bad:
-    first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(record)"
-    return Bad(model=model.__name__, field=loc, reason=first["msg"], raw=raw)
-
-
-def _lenient(model: type[BaseModel]) -> BeforeValidator:
-    """Validate list items one by one, turning failures into :class:`Bad` placeholders."""
-
-    def split(value: Any) -> Any:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            return value  # a non-list container is a contract break: let pydantic fail it
-        out: list[Any] = []
-        for item in value:
-            try:
-                out.append(model.model_validate(item))
-            except ValidationError as exc:
-                out.append(_bad_from(model, item, exc))
-        return out
-
-    return BeforeValidator(split)
+_reader = platform.PayloadReader("perm", bad=Bad, logger=_log)
+_lenient = _reader.lenient
+parse = _reader.parse
+parse_list = _reader.parse_list
+reset_drift_reports = _reader.reset_drift_reports
 
 
 # --- authentication and sessions (note §2.2, §4.1) ------------------------------------------------
@@ -180,7 +139,7 @@ class SessionProfile(Wire):
     school_id: int | None = None
     school_shortname: str = ""
     is_default: bool = False
-    children: list[ChildRef] = []
+    children: list[ChildRef] = Field(default_factory=list)
 
 
 class SessionInfo(Wire):
@@ -273,8 +232,10 @@ class StudentProfile(Wire):
     school_id: int | None = None
     class_unit: ClassUnitRef | None = None
     enlisted_on: OptDay = None
-    groups: Annotated[list[GroupRef | Bad], _lenient(GroupRef)] = []
-    attendances: Annotated[list[AttendanceRow | Bad], _lenient(AttendanceRow)] = []
+    groups: Annotated[list[GroupRef | Bad], _lenient(GroupRef)] = Field(default_factory=list)
+    attendances: Annotated[list[AttendanceRow | Bad], _lenient(AttendanceRow)] = Field(
+        default_factory=list
+    )
 
 
 # --- schedule, marks, homework (note §4.4–4.6) ----------------------------------------------------
@@ -306,7 +267,7 @@ class ScheduleItem(Wire):
     time: list[int] | None = None
     iso_date_time: str | None = None
     study_ordinal: int
-    homeworks_to_give: list[IdRef] = []
+    homeworks_to_give: list[IdRef] = Field(default_factory=list)
 
 
 class MarkItem(Wire):
@@ -368,7 +329,7 @@ class HomeworkEntry(Wire):
     id: int
     homework_id: int | None = None
     description: str = ""
-    attachments: list[AttachmentInfo] = []
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
     homework: HomeworkInfo
 
 
@@ -408,7 +369,9 @@ class ProgressSubject(Wire):
 
     subject_name: str
     subject_id: int | None = None
-    periods: Annotated[list[ProgressPeriod | Bad], _lenient(ProgressPeriod)] = []
+    periods: Annotated[list[ProgressPeriod | Bad], _lenient(ProgressPeriod)] = Field(
+        default_factory=list
+    )
 
 
 class PersonName(Wire):
@@ -424,52 +387,4 @@ class TeacherProfile(Wire):
     name: str = ""
     type: str = "teacher"
     user: PersonName | None = None
-    assigned_group_ids: list[int] = []
-
-
-# --- parsing -------------------------------------------------------------------------------------
-
-
-def _report_drift(obj: BaseModel) -> None:
-    """Log each model's unknown fields once per process (names only, never values)."""
-    extra = obj.model_extra or {}
-    name = type(obj).__name__
-    known = type(obj).KNOWN if isinstance(obj, Wire) else frozenset()
-    new = sorted(k for k in extra if k not in known and (name, k) not in _reported)
-    if new:
-        _reported.update((name, k) for k in new)
-        _log.warning("perm schema drift: unknown fields", model=name, fields=new)
-    for field_name in type(obj).model_fields:
-        value = getattr(obj, field_name)
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, Wire):
-                _report_drift(item)
-
-
-def parse(model: type[M], data: Any, *, what: str) -> M:
-    """Validate one response object; a failure is a broken contract."""
-    try:
-        obj = model.model_validate(data)
-    except ValidationError as exc:
-        bad = _bad_from(model, None, exc)
-        raise ContractError(
-            f"perm {what}: unexpected response shape ({bad.field}: {bad.reason})"
-        ) from None
-    _report_drift(obj)
-    return obj
-
-
-def parse_list(model: type[M], data: Any, *, what: str) -> list[M | Bad]:
-    """Validate a top-level JSON array item by item (bad items become :class:`Bad`)."""
-    if not isinstance(data, list):
-        raise ContractError(f"perm {what}: expected a JSON array")
-    out: list[M | Bad] = []
-    for item in data:
-        try:
-            obj = model.model_validate(item)
-        except ValidationError as exc:
-            out.append(_bad_from(model, item, exc))
-            continue
-        _report_drift(obj)
-        out.append(obj)
-    return out
+    assigned_group_ids: list[int] = Field(default_factory=list)

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from core import platform
 from core.connector import (
     Capabilities,
     ChannelCapability,
@@ -38,7 +39,6 @@ from core.connector import (
     SchoolTarget,
 )
 from core.errors import ConfigError, Skippable
-from core.http import HttpSettings
 from core.logging import get_logger
 from core.model import AcademicYear, ClassUnit, Period, Record
 
@@ -149,16 +149,6 @@ class _Roster:
     scopes: list[_Scope] = field(default_factory=list)
 
 
-def _start(cursor: Mapping[str, Any] | None) -> tuple[int, list[str]]:
-    """(pass number, scopes already done) for a stream's stored cursor."""
-    if not cursor:
-        return 1, []
-    number = int(cursor.get("pass", 0))
-    if cursor.get("complete", True):
-        return number + 1, []
-    return max(number, 1), [str(k) for k in cursor.get("done", [])]
-
-
 class RuobrConnector(Connector):
     """Ruobr api3d (WIRE.md). ``target.all_accounts`` = the school's parent/student accounts.
 
@@ -178,12 +168,11 @@ class RuobrConnector(Connector):
         save_state: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(target, transport=transport, state=state, save_state=save_state)
-        settings = target.options.get("http_settings")
         self.client = RuobrClient(
             target.base_url,
             target.all_accounts,
             transport=transport,
-            settings=settings if isinstance(settings, HttpSettings) else DEFAULT_SETTINGS,
+            settings=platform.http_settings(target.options, DEFAULT_SETTINGS),
             user_agent=BrowserUserAgent.from_options(target.options),
         )
         self.mapper = Mapper(target.school)
@@ -209,14 +198,7 @@ class RuobrConnector(Connector):
         self._pupils = pupils
 
     def today(self) -> date:
-        raw = self.target.options.get("today")
-        if isinstance(raw, datetime):
-            return raw.date()
-        if isinstance(raw, date):
-            return raw
-        if isinstance(raw, str) and raw:
-            return date.fromisoformat(raw[:10])
-        return datetime.now(UTC).astimezone(TIMEZONE).date()
+        return platform.today(self.target.options, TIMEZONE)
 
     # --- pull ------------------------------------------------------------------------------------
 
@@ -228,31 +210,21 @@ class RuobrConnector(Connector):
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await self._read_roster()
 
-        roster_pass, roster_done = _start(cursors.get(ROSTER))
-        if ROSTER not in roster_done:
-            yield Page(
-                stream=ROSTER,
-                scope=ROSTER,
-                records=roster.batch.records,
-                quarantine=roster.batch.quarantine,
-                cursor={"pass": roster_pass, "done": [ROSTER], "complete": True},
-                complete_for=_ROSTER_ENTITIES,
-            )
+        page = platform.single_page(
+            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+        )
+        if page is not None:
+            yield page
 
         scopes = roster.scopes
         if mode is PullMode.INCREMENTAL:
             today = self.today()
             low = today - INCREMENTAL_WINDOW
             scopes = [sc for sc in scopes if sc.start <= today and sc.end >= low]
-        journal_pass, done = _start(cursors.get(JOURNAL))
+        journal_pass, done, _ = platform.start_pass(cursors.get(JOURNAL))
         todo = [sc for sc in scopes if sc.key not in set(done)]
         if not todo:
-            yield Page(
-                stream=JOURNAL,
-                scope=f"journal:pass:{journal_pass}",
-                records=[],
-                cursor={"pass": journal_pass, "done": done, "complete": True},
-            )
+            yield platform.closing_page(JOURNAL, journal_pass, done)
         # Subjects are the roster's; a journal page carries only one no control-mark list named.
         seen = Seen(records={r.id for r in roster.batch.records if r.ENTITY == "subject"})
         complete = _JOURNAL_ENTITIES if self.read_attendance else _JOURNAL_ENTITIES - {"attendance"}
@@ -264,7 +236,7 @@ class RuobrConnector(Connector):
                 scope=scope.key,
                 records=batch.records,
                 quarantine=batch.quarantine,
-                cursor={"pass": journal_pass, "done": done, "complete": n == len(todo)},
+                cursor=platform.pass_cursor(journal_pass, done, complete=n == len(todo)),
                 complete_for=complete,
             )
 

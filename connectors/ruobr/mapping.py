@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
 
+from core import platform
 from core.codes import (
     WORK_TYPES,
     AttendanceCode,
@@ -38,12 +38,10 @@ from core.model import (
     Period,
     Person,
     Provenance,
-    Record,
     School,
     Subject,
     normalise_class_name,
     normalise_subject_name,
-    record_id,
 )
 
 from . import schema as s
@@ -122,19 +120,16 @@ _SCHOOL_PREFIX = re.compile(r"^\s*\d+\s*-\s*")
 
 def person_key(platform_id: int | str) -> str:
     """Canonical person key: pupil ``id`` for students, ``staff_id`` for teachers."""
-    return f"{PLATFORM}:{platform_id}"
+    return platform.person_key(PLATFORM, platform_id)
 
 
 def person_id(school: str, platform_id: int | str) -> str:
-    return record_id("person", school, person_key(platform_id))
+    return platform.person_id(PLATFORM, school, platform_id)
 
 
 def split_full_name(full_name: str) -> tuple[str, str, str]:
     """«Фамилия Имя Отчество» → (last, first, middle)."""
-    parts = full_name.split()
-    if len(parts) < 2:
-        raise MalformedRecord("a full name needs at least a last and a first name", field="staff")
-    return parts[0], parts[1], " ".join(parts[2:])
+    return platform.split_full_name(full_name, field="staff")
 
 
 def subgroup_of(division_str: str) -> int:
@@ -161,33 +156,8 @@ def final_value(raw: float) -> MarkValue | None:
 
 
 @dataclass(slots=True)
-class Batch:
+class Batch(platform.Batch):
     """Records and quarantine entries of one page (a record is quarantined once)."""
-
-    records: list[Record] = field(default_factory=list)
-    quarantine: list[Quarantined] = field(default_factory=list)
-
-    def skip(self, exc: Skippable, entity: str, record: str, payload: Any = None) -> None:
-        self._add(
-            Quarantined(
-                entity=exc.entity or entity,
-                record=exc.record or record,
-                field=exc.field,
-                reason=exc.message,
-                payload=payload,
-            )
-        )
-
-    def bad(self, bad: s.Bad, entity: str, record: str) -> None:
-        self._add(
-            Quarantined(
-                entity=entity,
-                record=record,
-                field=bad.field,
-                reason=f"malformed {bad.model}: {bad.reason}",
-                payload=bad.raw,
-            )
-        )
 
     def _add(self, q: Quarantined) -> None:
         # Classmates see the same lesson: one broken record must not be quarantined per viewer.
@@ -207,11 +177,7 @@ class Mapper:
         self.attendance = attendance_table()
 
     def _prov(self, **ids: object) -> Provenance:
-        return Provenance(
-            platform=PLATFORM,
-            external_ids={k: str(v) for k, v in ids.items() if v is not None},
-            fetched_at=self.fetched_at,
-        )
+        return platform.provenance(PLATFORM, ids, fetched_at=self.fetched_at)
 
     # --- roster ----------------------------------------------------------------------------------
 

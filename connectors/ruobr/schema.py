@@ -11,16 +11,19 @@ Tolerant on purpose, like every connector's schema layer:
 
 Dates drifted between ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM:SS`` and ``DD.MM.YYYY`` (note §7.2); all
 three are read.
+
+Both mechanisms are :mod:`core.platform`'s (``PayloadReader``); this module holds the models.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, Field
 
+from core import platform
 from core.errors import ContractError
 from core.logging import get_logger
 
@@ -42,62 +45,20 @@ __all__ = [
 ]
 
 _log = get_logger(__name__)
-_reported: set[tuple[str, str]] = set()
-
-M = TypeVar("M", bound="Wire")
 
 
-class Wire(BaseModel):
-    """Base of every payload model: keeps unknown fields for drift reporting."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    #: Documented fields (note, WIRE.md) the connector does not use: not drift.
-    KNOWN: ClassVar[frozenset[str]] = frozenset()
+class Wire(platform.PlatformModel):
+    """Base of every platform payload model: keeps unknown fields for drift reporting."""
 
 
-class Bad(BaseModel):
-    """A record that failed validation: where, why (pydantic's message without the input) and
-    the raw item."""
-
-    model_config = ConfigDict(frozen=True)
-
-    model: str
-    field: str
-    reason: str
-    raw: Any = None
-
-    def item_id(self, key: str = "id") -> str:
-        if isinstance(self.raw, dict):
-            value = self.raw.get(key)
-            if isinstance(value, int | str) and str(value).strip():
-                return str(value)
-        return "?"
+Bad = platform.Bad
 
 
-def _bad_from(model: type[BaseModel], raw: Any, exc: ValidationError) -> Bad:
-    first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(record)"
-    return Bad(model=model.__name__, field=loc, reason=first["msg"], raw=raw)
-
-
-def _lenient(model: type[BaseModel]) -> BeforeValidator:
-    """Validate list items one by one; failures become :class:`Bad` placeholders."""
-
-    def split(value: Any) -> Any:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            return value  # a non-list container is a contract break: let pydantic fail it
-        out: list[Any] = []
-        for item in value:
-            try:
-                out.append(model.model_validate(item))
-            except ValidationError as exc:
-                out.append(_bad_from(model, item, exc))
-        return out
-
-    return BeforeValidator(split)
+_reader = platform.PayloadReader("ruobr", bad=Bad, logger=_log)
+_lenient = _reader.lenient
+parse = _reader.parse
+parse_list = _reader.parse_list
+reset_drift_reports = _reader.reset_drift_reports
 
 
 _DMY = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
@@ -274,56 +235,6 @@ class AllMarks(Wire):
     marks: Annotated[list[AllMarksItem | Bad], _lenient(AllMarksItem)] = Field(default_factory=list)
 
 
-# --- parsing -------------------------------------------------------------------------------------
-
-
-def _report_drift(obj: BaseModel) -> None:
-    extra = obj.model_extra or {}
-    name = type(obj).__name__
-    known = type(obj).KNOWN if isinstance(obj, Wire) else frozenset()
-    new = sorted(k for k in extra if k not in known and (name, k) not in _reported)
-    if new:
-        _reported.update((name, k) for k in new)
-        _log.warning("ruobr schema drift: unknown fields", model=name, fields=new)
-    for field_name in type(obj).model_fields:
-        value = getattr(obj, field_name)
-        if isinstance(value, Wire):
-            _report_drift(value)
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, Wire):
-                    _report_drift(item)
-
-
-def parse(model: type[M], data: Any, *, what: str) -> M:
-    """Validate one response; a container-level failure is a broken contract."""
-    try:
-        obj = model.model_validate(data)
-    except ValidationError as exc:
-        bad = _bad_from(model, None, exc)
-        raise ContractError(
-            f"ruobr {what}: unexpected response shape ({bad.field}: {bad.reason})"
-        ) from None
-    _report_drift(obj)
-    return obj
-
-
-def parse_list(model: type[M], data: Any, *, what: str) -> list[M | Bad]:
-    """Validate a top-level JSON array item by item."""
-    if not isinstance(data, list):
-        raise ContractError(f"ruobr {what}: expected a JSON array")
-    out: list[M | Bad] = []
-    for item in data:
-        try:
-            obj = model.model_validate(item)
-        except ValidationError as exc:
-            out.append(_bad_from(model, item, exc))
-            continue
-        _report_drift(obj)
-        out.append(obj)
-    return out
-
-
 def parse_user(data: Any) -> list[Child | Bad]:
     """``user/`` → the account's pupils: the object itself for ``status: "child"``, ``childs``
     for a parent (``status: "applicant"``)."""
@@ -332,8 +243,3 @@ def parse_user(data: Any) -> list[Child | Bad]:
     if data.get("status") == "applicant" or "childs" in data:
         return parse_list(Child, data.get("childs") or [], what="user/ childs")
     return parse_list(Child, [data], what="user/")
-
-
-def reset_drift_reports() -> None:
-    """Forget what was reported (tests)."""
-    _reported.clear()

@@ -1,0 +1,38 @@
+"""The platform-neutral kit every connector builds on (DESIGN §5).
+
+Five connectors were written from the same reference and each grew its own copy of the same
+scaffolding; the copies live here once. Nothing in this package names a platform: a connector
+passes its own name (for messages), logger, id keys and time zone.
+
+* :mod:`._schema` — payload models tolerant of unknown fields (reported once as schema drift),
+  per-item list parsing where a bad item becomes a :class:`Bad` placeholder;
+* :mod:`._batch` — the records and quarantine entries collected for one page;
+* :mod:`._cursor` — resumable ``{"pass", "done", "complete"}`` stream cursors;
+* :mod:`._records` — provenance, person keys and ids, full-name splitting for mappings;
+* :mod:`._target` — what a connector reads from ``SchoolTarget.options`` (today, HTTP settings).
+"""
+
+from ._batch import Batch, PageBatch
+from ._cursor import StreamPass, closing_page, pass_cursor, single_page, start_pass
+from ._records import person_id, person_key, provenance, split_full_name
+from ._schema import Bad, PayloadReader, PlatformModel
+from ._target import http_settings, today
+
+__all__ = [
+    "Bad",
+    "Batch",
+    "PageBatch",
+    "PayloadReader",
+    "PlatformModel",
+    "StreamPass",
+    "closing_page",
+    "http_settings",
+    "pass_cursor",
+    "person_id",
+    "person_key",
+    "provenance",
+    "single_page",
+    "split_full_name",
+    "start_pass",
+    "today",
+]

@@ -1,0 +1,161 @@
+"""Tolerant models of a platform's own payloads (not of the canonical journal).
+
+Two tolerances, both deliberate, shared by every connector's schema layer:
+
+* **Unknown fields** are kept (``extra="allow"``) and reported once per (model, field) as
+  *schema drift*, names only, never values: platforms add and rename fields between versions,
+  and a new field must neither break a pull nor go unnoticed.
+* **One bad record does not sink its response.** Record lists are parsed item by item; an item
+  that fails validation becomes a :class:`Bad` placeholder the mapping quarantines, while its
+  siblings are parsed normally. A broken *container* still fails the whole call, as a
+  :class:`core.errors.ContractError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from core.errors import ContractError
+from core.logging import get_logger
+
+__all__ = ["Bad", "PayloadReader", "PlatformModel"]
+
+M = TypeVar("M", bound="PlatformModel")
+B = TypeVar("B", bound="Bad")
+
+
+class PlatformModel(BaseModel):
+    """Base of a platform payload model: frozen, keeps unknown fields for drift reporting."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    #: Documented fields (the platform note, WIRE.md) the connector does not use: not drift.
+    KNOWN: ClassVar[frozenset[str]] = frozenset()
+
+
+class Bad(BaseModel):
+    """A record that failed validation: where (``field``), why (``reason``) and the raw item.
+
+    ``reason`` is pydantic's message without the input value, so it can be logged. A connector
+    whose records carry their id under other keys subclasses this and sets :attr:`ID_KEYS`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    #: Keys tried in turn by :meth:`item_id` when it is given none.
+    ID_KEYS: ClassVar[tuple[str, ...]] = ("id",)
+
+    model: str
+    field: str
+    reason: str
+    raw: Any = None
+
+    def raw_get(self, key: str) -> Any:
+        """A key of the raw item when it is an object (``None`` otherwise)."""
+        return self.raw.get(key) if isinstance(self.raw, dict) else None
+
+    def item_id(self, *keys: str) -> str:
+        """The platform id of the bad item: the first readable of ``keys`` (default
+        :attr:`ID_KEYS`), "?" when there is none."""
+        for key in keys or self.ID_KEYS:
+            value = self.raw_get(key)
+            if isinstance(value, int | str) and str(value).strip():
+                return str(value)
+        return "?"
+
+
+class PayloadReader(Generic[B]):
+    """One connector's parsing entry points and its drift memory.
+
+    ``platform`` prefixes messages; ``bad`` is the connector's :class:`Bad` class (its list
+    fields are annotated with it, so it is the one this reader builds). Each reader remembers
+    its own reported (model, field) pairs: two platforms may both have a model named ``Child``.
+    """
+
+    def __init__(self, platform: str, *, bad: type[B], logger: Any = None) -> None:
+        self.platform = platform
+        self.bad = bad
+        self._log = logger if logger is not None else get_logger(__name__)
+        self._reported: set[tuple[str, str]] = set()
+
+    def bad_from(self, model: type[BaseModel], raw: Any, exc: ValidationError) -> B:
+        """The placeholder for ``raw``, from the first validation error (input left out)."""
+        first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(record)"
+        return self.bad(model=model.__name__, field=loc, reason=first["msg"], raw=raw)
+
+    def lenient(self, model: type[BaseModel]) -> BeforeValidator:
+        """A validator for a list field: items one by one, failures become placeholders;
+        ``null`` reads as an empty list."""
+
+        def split(value: Any) -> Any:
+            if value is None:
+                return []
+            if not isinstance(value, list):
+                return value  # a non-list container is a contract break: let pydantic fail it
+            out: list[Any] = []
+            for item in value:
+                try:
+                    out.append(model.model_validate(item))
+                except ValidationError as exc:
+                    out.append(self.bad_from(model, item, exc))
+            return out
+
+        return BeforeValidator(split)
+
+    def report_drift(self, obj: BaseModel) -> None:
+        """Log each model's unknown fields once per reader (names only), then its children's."""
+        extra = obj.model_extra or {}
+        name = type(obj).__name__
+        known = type(obj).KNOWN if isinstance(obj, PlatformModel) else frozenset()
+        new = sorted(k for k in extra if k not in known and (name, k) not in self._reported)
+        if new:
+            self._reported.update((name, k) for k in new)
+            self._log.warning(
+                f"{self.platform} schema drift: unknown fields", model=name, fields=new
+            )
+        for field_name in type(obj).model_fields:
+            self._walk(getattr(obj, field_name))
+
+    def _walk(self, value: Any) -> None:
+        if isinstance(value, PlatformModel):
+            self.report_drift(value)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                if isinstance(item, PlatformModel):
+                    self.report_drift(item)
+                elif isinstance(item, list | tuple):
+                    self._walk(item)
+
+    def parse(self, model: type[M], data: Any, *, what: str) -> M:
+        """Validate one response; a container-level failure is a broken contract."""
+        try:
+            obj = model.model_validate(data)
+        except ValidationError as exc:
+            bad = self.bad_from(model, None, exc)
+            raise ContractError(
+                f"{self.platform} {what}: unexpected response shape ({bad.field}: {bad.reason})"
+            ) from None
+        self.report_drift(obj)
+        return obj
+
+    def parse_list(self, model: type[M], data: Any, *, what: str) -> list[M | B]:
+        """Validate a top-level JSON array item by item (bad items become placeholders)."""
+        if not isinstance(data, list):
+            raise ContractError(f"{self.platform} {what}: expected a JSON array")
+        out: list[M | B] = []
+        for item in data:
+            try:
+                obj = model.model_validate(item)
+            except ValidationError as exc:
+                out.append(self.bad_from(model, item, exc))
+                continue
+            self.report_drift(obj)
+            out.append(obj)
+        return out
+
+    def reset_drift_reports(self) -> None:
+        """Forget what was reported (tests)."""
+        self._reported.clear()
