@@ -26,6 +26,9 @@ from journalsync._common import (
     reported_errors,
 )
 from journalsync.config_cmd import config_app
+from journalsync.credentials_cmd import credentials_app
+from journalsync.package_cmd import package
+from journalsync.report_cmd import report
 from journalsync.runs_cmd import print_status, runs_app
 from journalsync.sandbox_cmd import sandbox_app
 from journalsync.serve_cmd import serve, worker
@@ -38,7 +41,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(credentials_app, name="credentials")
 app.command("worklist")(worklist)
+app.command("package")(package)
+app.command("report")(report)
 app.add_typer(config_app, name="config")
 app.add_typer(runs_app, name="runs")
 app.command("serve")(serve)
@@ -259,7 +265,6 @@ def status(
         print_status(plan, store, school=school, as_json=as_json)
 
 
-_SHOWN = {"records", "quarantined", "drift", "pushed", "verified", "push_failed"}
 
 
 @app.command()
@@ -272,9 +277,9 @@ def demo(
 
     with reported_errors():
         started = datetime.now(UTC)
-        code = run_demo(workdir, seed=seed)
+        result = run_demo(workdir, seed=seed)
         console.print(f"demo finished in {(datetime.now(UTC) - started).total_seconds():.1f} s")
-        raise typer.Exit(code)
+        raise typer.Exit(result.exit_code)
 
 
 def main() -> None:

@@ -1,0 +1,71 @@
+"""Scheduling many schools' sync runs: the embedded APScheduler runner and Temporal scale-out.
+
+The plan (:class:`Plan`) says what to run; :func:`run_cycle` runs one slot of an operation for
+every school (one school's failure never stops the others); :class:`EmbeddedScheduler` fires
+slots from cron schedules; :mod:`scheduler.temporal` does the same across machines.
+"""
+
+from scheduler._embedded import EmbeddedScheduler
+from scheduler._holds import approve_run, discard_run, find_run, held_runs
+from scheduler._lock import SchedulerLock
+from scheduler._plan import (
+    OPERATIONS,
+    AccountPlan,
+    Blackout,
+    EntityLimits,
+    HostLimits,
+    Limit,
+    Operation,
+    Plan,
+    RunnerSettings,
+    Schedule,
+    SchoolHours,
+    SchoolPlan,
+    SecretRef,
+    TemporalSettings,
+    Window,
+    cron_trigger,
+    host_of,
+)
+from scheduler._runner import ConnectorFactory, Outcome, ReportsHook, Runner, run_key, slot_of
+from scheduler._status import SchoolStatus, next_slot, school_status
+from scheduler._thresholds import ChangeVolume, change_volume, hold_check, threshold_breaches
+
+__all__ = [
+    "OPERATIONS",
+    "AccountPlan",
+    "Blackout",
+    "ChangeVolume",
+    "ConnectorFactory",
+    "EmbeddedScheduler",
+    "EntityLimits",
+    "HostLimits",
+    "Limit",
+    "Operation",
+    "Outcome",
+    "Plan",
+    "ReportsHook",
+    "Runner",
+    "RunnerSettings",
+    "Schedule",
+    "SchedulerLock",
+    "SchoolHours",
+    "SchoolPlan",
+    "SchoolStatus",
+    "SecretRef",
+    "TemporalSettings",
+    "Window",
+    "approve_run",
+    "change_volume",
+    "cron_trigger",
+    "discard_run",
+    "find_run",
+    "held_runs",
+    "hold_check",
+    "host_of",
+    "next_slot",
+    "run_key",
+    "school_status",
+    "slot_of",
+    "threshold_breaches",
+]

@@ -10,16 +10,18 @@ from core.sync._reconcile import (
     field_diffs,
     reconcile,
 )
-from core.sync._run import RunReport, sync_school
+from core.sync._run import HoldCheck, RunReport, continue_held, sync_school
 
 __all__ = [
     "DEFAULT_POLICIES",
+    "HoldCheck",
     "Policy",
     "PullResult",
     "PushResult",
     "ReconcileResult",
     "RunReport",
     "change_key",
+    "continue_held",
     "field_diffs",
     "pull",
     "push",

@@ -19,9 +19,13 @@ from core.sync._pull import PullResult, pull
 from core.sync._push import PushResult, push
 from core.sync._reconcile import DEFAULT_POLICIES, Policy, ReconcileResult, reconcile
 
-__all__ = ["RunReport", "sync_school"]
+__all__ = ["HoldCheck", "RunReport", "continue_held", "sync_school"]
 
 log = get_logger(__name__)
+
+#: Decides after reconcile whether a run's push needs a person's approval: returns the reason
+#: to hold it (e.g. "mark: 40 deletes exceed 5 %"), or ``None`` to go on.
+HoldCheck = Callable[[Store, Connector], str | None]
 
 
 @dataclass(slots=True)
@@ -32,6 +36,9 @@ class RunReport:
     pushed: PushResult | None = None
     verified_pull: PullResult | None = None
     extra: dict[str, int] = field(default_factory=dict)
+    #: Why the run failed (``None`` unless it did): lets a scheduler retry a ``Retriable``
+    #: failure after the platform's ``Retry-After``.
+    error: JournalSyncError | None = None
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -56,8 +63,14 @@ async def sync_school(
     policies: Mapping[str, Policy] = DEFAULT_POLICIES,
     max_changes: int | None = None,
     on_page: Callable[[Page, PullResult], None] | None = None,
+    hold: HoldCheck | None = None,
 ) -> RunReport:
-    """Run pull → reconcile → push → verify for the connector's school under ``run_key``."""
+    """Run pull → reconcile → push → verify for the connector's school under ``run_key``.
+
+    The run is held for approval (state ``held``, nothing pushed) when the pending outbox has
+    more than ``max_changes`` items or ``hold`` returns a reason; :func:`continue_held` applies
+    an approved run.
+    """
     target = connector.target
     run = store.start_run(run_key, target.school, target.platform, operation)
     report = RunReport(run=run)
@@ -84,37 +97,76 @@ async def sync_school(
                 report.run = store.transition(run.id, RunState.DONE, counts=report.counts())
                 return report
             pending = len(store.outbox(target.school, target.platform, status="pending"))
+            reason = None
             if max_changes is not None and pending > max_changes:
+                reason = f"{pending} changes to push exceed the threshold of {max_changes}"
+            elif hold is not None:
+                reason = hold(store, connector)
+            if reason:
                 report.run = store.transition(
-                    run.id,
-                    RunState.HELD,
-                    counts=report.counts(),
-                    note=f"{pending} changes to push exceed the threshold of {max_changes}",
+                    run.id, RunState.HELD, counts=report.counts(), note=reason
                 )
                 return report
             report.run = store.transition(run.id, RunState.PUSHING, counts=report.counts())
-            report.pushed = await push(store, connector, run_id=run.id)
-            report.run = store.transition(run.id, RunState.VERIFYING, counts=report.counts())
-            if report.pushed.sent:
-                # Refresh the snapshot so the findings the push fixed are resolved now.
-                report.verified_pull = await pull(
-                    store, connector, mode=PullMode.INCREMENTAL, run_id=run.id
-                )
-                report.reconciled = reconcile(
-                    store,
-                    target.school,
-                    target.platform,
-                    capabilities=connector.capabilities,
-                    policies=policies,
-                    run_id=run.id,
-                )
-            report.run = store.transition(run.id, RunState.DONE, counts=report.counts())
+            await _push_and_verify(store, connector, report, policies)
         except (Fatal, Retriable) as exc:
             report.run = _fail(store, run.id, exc, report)
         return report
 
 
+async def continue_held(
+    store: Store,
+    connector: Connector,
+    *,
+    run_id: str,
+    policies: Mapping[str, Policy] = DEFAULT_POLICIES,
+    note: str = "approved",
+) -> RunReport:
+    """Apply a held run after approval: ``held → pushing → verifying → done``, exactly once.
+
+    The move out of ``held`` is checked inside the writing transaction, so of two approvals
+    racing for the same run one wins and the other gets ``ValueError``; the push itself goes by
+    the outbox's idempotency keys.
+    """
+    target = connector.target
+    run = store.get_run(run_id)
+    if run.state is not RunState.HELD:
+        raise ValueError(f"run is {run.state.value}: only a held run can be approved")
+    report = RunReport(run=run)
+    with log_context(run=run.id, school=target.school, platform=target.platform):
+        report.run = store.transition(run.id, RunState.PUSHING, note=note)
+        try:
+            await _push_and_verify(store, connector, report, policies)
+        except (Fatal, Retriable) as exc:
+            report.run = _fail(store, run.id, exc, report)
+    return report
+
+
+async def _push_and_verify(
+    store: Store, connector: Connector, report: RunReport, policies: Mapping[str, Policy]
+) -> None:
+    target = connector.target
+    run_id = report.run.id
+    report.pushed = await push(store, connector, run_id=run_id)
+    report.run = store.transition(run_id, RunState.VERIFYING, counts=report.counts())
+    if report.pushed.sent:
+        # Refresh the snapshot so the findings the push fixed are resolved now.
+        report.verified_pull = await pull(
+            store, connector, mode=PullMode.INCREMENTAL, run_id=run_id
+        )
+        report.reconciled = reconcile(
+            store,
+            target.school,
+            target.platform,
+            capabilities=connector.capabilities,
+            policies=policies,
+            run_id=run_id,
+        )
+    report.run = store.transition(run_id, RunState.DONE, counts=report.counts())
+
+
 def _fail(store: Store, run_id: str, exc: JournalSyncError, report: RunReport) -> Run:
+    report.error = exc
     reason = exc.message + (f" — {exc.hint}" if exc.hint else "")
     log.error("run failed", error=reason, kind=type(exc).__name__)
     return store.transition(run_id, RunState.FAILED, counts=report.counts(), error=reason)

@@ -1,0 +1,544 @@
+"""The municipality's TOML config, validated once at start-up into a :class:`scheduler.Plan`.
+
+Every error names the file, the line and the key, and says what is wrong::
+
+    journalsync.toml:41: schools[3].password: a password in the config file; write
+    password = { env = "VAR" } or { file = "secrets.toml", key = "…" } instead
+
+The commented example (``journalsync config example``) is ``config_example.toml`` beside this
+module, and it is checked by the tests, so it always validates.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from datetime import datetime, time
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from core.errors import ConfigError
+from scheduler import (
+    AccountPlan,
+    Blackout,
+    EntityLimits,
+    HostLimits,
+    Limit,
+    Plan,
+    RunnerSettings,
+    Schedule,
+    SchoolHours,
+    SchoolPlan,
+    SecretRef,
+    TemporalSettings,
+    cron_trigger,
+)
+
+__all__ = ["example_text", "load_config", "parse_config"]
+
+_SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WORKDAYS: list[_Day] = ["mon", "tue", "wed", "thu", "fri", "sat"]
+_DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like Asia/Barnaul)"
+        ) from None
+    return value
+
+
+def _cron(value: str) -> str:
+    try:
+        cron_trigger(value, "UTC")
+    except ValueError as exc:
+        raise ValueError(f"bad cron expression {value!r}: {exc}") from None
+    return value
+
+
+class _SecretEnv(_Model):
+    env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class _SecretFile(_Model):
+    file: str
+    key: str
+
+
+class _ScheduleEntry(_Model):
+    cron: str
+    window: Literal["any", "school_hours", "outside_school_hours"] = "any"
+
+    @field_validator("cron")
+    @classmethod
+    def _check(cls, v: str) -> str:
+        return _cron(v)
+
+
+_ScheduleValue = Annotated[str, Field()] | _ScheduleEntry
+
+
+class _Schedules(_Model):
+    pull: _ScheduleValue | None = None
+    push: _ScheduleValue | None = None
+    reconcile: _ScheduleValue | None = None
+    reports: _ScheduleValue | None = None
+
+    @field_validator("pull", "push", "reconcile", "reports", mode="after")
+    @classmethod
+    def _crons(cls, v: str | _ScheduleEntry | None) -> str | _ScheduleEntry | None:
+        return _cron(v) if isinstance(v, str) else v
+
+    def entries(self) -> dict[str, _ScheduleEntry]:
+        out: dict[str, _ScheduleEntry] = {}
+        for op in ("pull", "push", "reconcile", "reports"):
+            v = getattr(self, op)
+            if v is not None:
+                out[op] = _ScheduleEntry(cron=v) if isinstance(v, str) else v
+        return out
+
+
+_LimitValue = Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*%$")]
+
+
+class _EntityLimits(_Model):
+    inserts: _LimitValue | None = None
+    updates: _LimitValue | None = None
+    deletes: _LimitValue | None = None
+
+
+class _SchoolHours(_Model):
+    days: list[_Day] = Field(default_factory=lambda: list(_WORKDAYS))
+    start: time = time(8, 0)
+    end: time = time(18, 0)
+
+    @model_validator(mode="after")
+    def _order(self) -> _SchoolHours:
+        if self.end <= self.start:
+            raise ValueError("school hours end before they start")
+        return self
+
+
+class _Blackout(_Model):
+    name: str
+    start: datetime
+    end: datetime
+    reason: str = ""
+    schools: list[str] = Field(default_factory=list)
+    platforms: list[str] = Field(default_factory=list)
+    operations: list[Literal["pull", "push", "reconcile", "reports"]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _order(self) -> _Blackout:
+        if self.start.tzinfo or self.end.tzinfo:
+            raise ValueError("write local date-times without an offset (the school's time zone)")
+        if self.end <= self.start:
+            raise ValueError("the blackout ends before it starts")
+        return self
+
+
+class _Host(_Model):
+    rate: Annotated[float, Field(gt=0)] | None = None
+    burst: Annotated[int, Field(ge=1)] = 1
+    concurrency: Annotated[int, Field(ge=1)] = 4
+    schools: Annotated[int, Field(ge=1)] = 4
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 4
+    backoff_initial: Annotated[float, Field(ge=0)] = 0.5
+    backoff_max: Annotated[float, Field(ge=0)] = 30.0
+
+
+_Secret = _SecretEnv | _SecretFile
+
+
+class _Account(_Model):
+    login: str
+    password: _Secret | None = None
+    token: _Secret | None = None
+
+    @field_validator("password", "token", mode="before")
+    @classmethod
+    def _no_secret(cls, v: Any) -> Any:
+        return _refuse_plain(v)
+
+    @model_validator(mode="after")
+    def _some_secret(self) -> _Account:
+        if self.password is None and self.token is None:
+            raise ValueError("give a password or a token reference")
+        return self
+
+
+def _refuse_plain(v: Any) -> Any:
+    if isinstance(v, str):
+        raise ValueError(
+            'a secret in the config file; write { env = "VAR" } '
+            'or { file = "secrets.toml", key = "…" } instead'
+        )
+    return v
+
+
+class _School(_Model):
+    slug: Annotated[str, Field(pattern=_SLUG)]
+    name: str
+    platform: str
+    base_url: Annotated[str, Field(pattern=r"^https?://[^/\s]+")]
+    platform_school: str = ""
+    login: str
+    password: _Secret | None = None
+    token: _Secret | None = None
+    accounts: list[_Account] = Field(default_factory=list)
+    timezone: str | None = None
+    schedules: _Schedules | None = None
+    school_hours: _SchoolHours | None = None
+    thresholds: dict[str, _EntityLimits] = Field(default_factory=dict)
+    compliance_profile: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("password", "token", mode="before")
+    @classmethod
+    def _no_secret(cls, v: Any) -> Any:
+        return _refuse_plain(v)
+
+    @model_validator(mode="after")
+    def _some_secret(self) -> _School:
+        if self.password is None and self.token is None:
+            raise ValueError("give a password or a token reference (password = { env = … })")
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return v if v is None else _zone(v)
+
+
+class _Municipality(_Model):
+    name: str
+    timezone: str = "Europe/Moscow"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _zone(v)
+
+
+class _Store(_Model):
+    url: str = "sqlite:///journalsync.db"
+
+
+class _Temporal(_Model):
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue_prefix: str = "journalsync"
+    activities_per_second: Annotated[float, Field(gt=0)] | None = None
+    heartbeat_seconds: Annotated[float, Field(ge=1)] = 10.0
+    activity_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    retry_initial_seconds: Annotated[float, Field(ge=0)] = 1.0
+
+
+class _Scheduler(_Model):
+    parallel_schools: Annotated[int, Field(ge=1, le=1000)] = 16
+    grace_seconds: Annotated[float, Field(ge=0)] = 300.0
+    misfire_grace_seconds: Annotated[int, Field(ge=1)] = 3600
+
+
+class _Compliance(_Model):
+    profile: str = "default"
+
+
+class _Config(_Model):
+    municipality: _Municipality
+    store: _Store = _Store()
+    schedules: _Schedules = _Schedules()
+    school_hours: _SchoolHours = _SchoolHours()
+    thresholds: dict[str, _EntityLimits] = Field(default_factory=dict)
+    blackouts: list[_Blackout] = Field(default_factory=list)
+    hosts: dict[str, _Host] = Field(default_factory=dict)
+    compliance: _Compliance = _Compliance()
+    temporal: _Temporal = _Temporal()
+    scheduler: _Scheduler = _Scheduler()
+    schools: Annotated[list[_School], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> _Config:
+        seen: set[str] = set()
+        for s in self.schools:
+            if s.slug in seen:
+                raise ValueError(f"school slug {s.slug!r} appears twice")
+            seen.add(s.slug)
+        return self
+
+
+# -- errors with lines ------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(
+    r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*="""
+)
+
+
+def _split_key(text: str) -> list[str]:
+    parts = re.findall(r""""([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+)""", text)
+    return [a or b or c for a, b, c in parts]
+
+
+def _key_lines(text: str) -> list[tuple[tuple[str | int, ...], int]]:
+    """Every table header and ``key =`` line with its full path (array items by index)."""
+    out: list[tuple[tuple[str | int, ...], int]] = []
+    header: tuple[str | int, ...] = ()
+    arrays: dict[tuple[str, ...], int] = {}
+    for no, line in enumerate(text.splitlines(), 1):
+        if m := _HEADER.match(line):
+            names = tuple(_split_key(m.group(2)))
+            if m.group(1) == "[[":
+                arrays[names] = arrays.get(names, -1) + 1
+                header = (*names, arrays[names])
+            else:
+                header = names
+            out.append((header, no))
+        elif m := _KEY.match(line):
+            out.append(((*header, *_split_key(m.group(1))), no))
+    return out
+
+
+def _line_for(text: str, loc: Sequence[str | int]) -> int | None:
+    best, best_len = None, -1
+    for path, no in _key_lines(text):
+        n = 0
+        while n < min(len(path), len(loc)) and str(path[n]) == str(loc[n]):
+            n += 1
+        if n == len(path) and n > best_len:
+            best, best_len = no, n
+    return best
+
+
+def _loc_text(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _pydantic_errors(path: str, text: str, exc: ValidationError) -> list[str]:
+    lines: list[str] = []
+    for err in exc.errors():
+        # Drop the union-branch names pydantic adds ("_SecretEnv", "str", "function-after[…]").
+        loc = [p for p in err["loc"] if isinstance(p, int) or not _is_branch(p)]
+        where = _line_for(text, loc)
+        prefix = f"{path}:{where}" if where else path
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (a typo, or a key this version does not know)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{prefix}: {_loc_text(loc) or '(top level)'}: {msg}")
+    return list(dict.fromkeys(lines))
+
+
+def _is_branch(part: str) -> bool:
+    return part.startswith("_") or part in ("str", "int", "float") or "[" in part
+
+
+# -- to the plan --------------------------------------------------------------------------------
+
+
+def _limit(v: int | str | None) -> Limit | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return Limit(float(v.rstrip("% ")), percent=True)
+    return Limit(float(v))
+
+
+def _limits(raw: dict[str, _EntityLimits]) -> dict[str, EntityLimits]:
+    return {
+        entity: EntityLimits(_limit(e.inserts), _limit(e.updates), _limit(e.deletes))
+        for entity, e in raw.items()
+    }
+
+
+def _hours(h: _SchoolHours) -> SchoolHours:
+    return SchoolHours(days=frozenset(_DAYS[d] for d in h.days), start=h.start, end=h.end)
+
+
+def _ref(secret: _SecretEnv | _SecretFile | None, path: Path) -> SecretRef | None:
+    if secret is None:
+        return None
+    if isinstance(secret, _SecretEnv):
+        return SecretRef(env=secret.env)
+    file = Path(secret.file).expanduser()
+    return SecretRef(file=file if file.is_absolute() else path.parent / file, key=secret.key)
+
+
+def _plan(cfg: _Config, path: Path) -> Plan:
+    schools: list[SchoolPlan] = []
+    for s in cfg.schools:
+        entries = cfg.schedules.entries()
+        if s.schedules is not None:
+            entries.update(s.schedules.entries())
+        thresholds = _limits(cfg.thresholds)
+        for entity, lim in _limits(s.thresholds).items():
+            base = thresholds.get(entity, EntityLimits())
+            thresholds[entity] = EntityLimits(
+                lim.inserts or base.inserts,
+                lim.updates or base.updates,
+                lim.deletes or base.deletes,
+            )
+        schools.append(
+            SchoolPlan(
+                slug=s.slug,
+                name=s.name,
+                platform=s.platform,
+                base_url=s.base_url.rstrip("/"),
+                platform_school=s.platform_school,
+                login=s.login,
+                password=_ref(s.password, path),
+                token=_ref(s.token, path),
+                accounts=tuple(
+                    AccountPlan(a.login, _ref(a.password, path), _ref(a.token, path))
+                    for a in s.accounts
+                ),
+                timezone=s.timezone or cfg.municipality.timezone,
+                schedules=tuple(
+                    Schedule(op, e.cron, e.window)  # type: ignore[arg-type]
+                    for op, e in entries.items()
+                ),
+                thresholds=thresholds,
+                school_hours=_hours(s.school_hours or cfg.school_hours),
+                compliance_profile=s.compliance_profile or cfg.compliance.profile,
+                options=dict(s.options),
+            )
+        )
+    return Plan(
+        municipality=cfg.municipality.name,
+        timezone=cfg.municipality.timezone,
+        store_url=cfg.store.url,
+        schools=tuple(schools),
+        blackouts=tuple(
+            Blackout(
+                name=b.name,
+                start=b.start,
+                end=b.end,
+                reason=b.reason,
+                schools=frozenset(b.schools),
+                platforms=frozenset(b.platforms),
+                operations=frozenset(b.operations),
+            )
+            for b in cfg.blackouts
+        ),
+        hosts={
+            h: HostLimits(
+                rate_per_second=v.rate,
+                burst=v.burst,
+                concurrency=v.concurrency,
+                schools=v.schools,
+                max_attempts=v.max_attempts,
+                backoff_initial=v.backoff_initial,
+                backoff_max=v.backoff_max,
+            )
+            for h, v in cfg.hosts.items()
+        },
+        temporal=TemporalSettings(
+            address=cfg.temporal.address,
+            namespace=cfg.temporal.namespace,
+            task_queue_prefix=cfg.temporal.task_queue_prefix,
+            activities_per_second=cfg.temporal.activities_per_second,
+            heartbeat_seconds=cfg.temporal.heartbeat_seconds,
+            activity_attempts=cfg.temporal.activity_attempts,
+            retry_initial_seconds=cfg.temporal.retry_initial_seconds,
+        ),
+        runner=RunnerSettings(
+            parallel_schools=cfg.scheduler.parallel_schools,
+            grace_seconds=cfg.scheduler.grace_seconds,
+            misfire_grace_seconds=cfg.scheduler.misfire_grace_seconds,
+        ),
+        source=str(path),
+    )
+
+
+def _check_references(
+    cfg: _Config, path: str, text: str, platforms: Sequence[str] | None
+) -> list[str]:
+    errors: list[str] = []
+    slugs = {s.slug for s in cfg.schools}
+    for i, s in enumerate(cfg.schools):
+        if platforms is not None and s.platform not in platforms:
+            loc = ("schools", i, "platform")
+            errors.append(
+                f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: unknown platform "
+                f"{s.platform!r}; installed: {', '.join(sorted(platforms)) or 'none'}"
+            )
+    for i, b in enumerate(cfg.blackouts):
+        for slug in b.schools:
+            if slug not in slugs:
+                loc = ("blackouts", i, "schools")
+                errors.append(
+                    f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: no school {slug!r}"
+                )
+    return errors
+
+
+def parse_config(
+    text: str, path: str | Path = "<string>", *, platforms: Sequence[str] | None = None
+) -> Plan:
+    """Validate TOML text into a plan; ``ConfigError`` lists every problem with file:line: key.
+
+    ``platforms``: the installed platform names to check schools against (``None``: unchecked).
+    """
+    where = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{where}: not valid TOML: {exc}", hint="fix the syntax at that line"
+        ) from None
+    try:
+        cfg = _Config.model_validate(data)
+    except ValidationError as exc:
+        problems = _pydantic_errors(where, text, exc)
+        raise ConfigError(
+            f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems),
+            hint="`journalsync config example` prints a commented example",
+        ) from None
+    problems = _check_references(cfg, where, text, platforms)
+    if problems:
+        raise ConfigError(f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    return _plan(cfg, Path(path))
+
+
+def load_config(path: str | Path, *, check_platforms: bool = True) -> Plan:
+    """Read and validate a config file (platforms checked against the installed connectors)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+    platforms = None
+    if check_platforms:
+        from core.connector import platforms as installed
+
+        platforms = sorted(installed())
+    return parse_config(text, p, platforms=platforms)
+
+
+def example_text() -> str:
+    """The commented example config (validates as is)."""
+    return files("journalsync").joinpath("config_example.toml").read_text(encoding="utf-8")

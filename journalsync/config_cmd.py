@@ -1,0 +1,42 @@
+"""``journalsync config check FILE`` and ``journalsync config example``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from journalsync._common import console, reported_errors
+from journalsync.config import example_text, load_config
+
+__all__ = ["config_app"]
+
+config_app = typer.Typer(help="The municipality's TOML config.", no_args_is_help=True)
+
+
+@config_app.command("check")
+def check(file: Annotated[Path, typer.Argument(help="The TOML config file.")]) -> None:
+    """Validate a config file; every problem is listed with its line and key."""
+    with reported_errors():
+        plan = load_config(file)
+        platforms: dict[str, int] = {}
+        for s in plan.schools:
+            platforms[s.platform] = platforms.get(s.platform, 0) + 1
+        by_platform = ", ".join(f"{p} {n}" for p, n in sorted(platforms.items()))
+        console.print(
+            f"{file}: ok — {plan.municipality}: {len(plan.schools)} schools ({by_platform}), "
+            f"{len(plan.blackouts)} blackout windows, store {_store_kind(plan.store_url)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@config_app.command("example")
+def example() -> None:
+    """Print a commented example config."""
+    print(example_text(), end="")
+
+
+def _store_kind(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0]

@@ -1,0 +1,336 @@
+"""What the scheduler runs: a municipality's schools, schedules, windows and limits.
+
+These are plain frozen values. ``journalsync.config`` validates the TOML file into them, so the
+scheduler never parses a file and tests can build a plan in a few lines.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from core.connector import Credentials, SchoolTarget
+from core.errors import ConfigError
+from core.http import HttpSettings
+from core.logging import register_secret
+
+__all__ = [
+    "OPERATIONS",
+    "AccountPlan",
+    "Blackout",
+    "EntityLimits",
+    "HostLimits",
+    "Limit",
+    "Operation",
+    "Plan",
+    "RunnerSettings",
+    "Schedule",
+    "SchoolHours",
+    "SchoolPlan",
+    "SecretRef",
+    "TemporalSettings",
+    "Window",
+    "cron_trigger",
+    "host_of",
+]
+
+Operation = Literal["pull", "push", "reconcile", "reports"]
+OPERATIONS: tuple[Operation, ...] = ("pull", "push", "reconcile", "reports")
+Window = Literal["any", "school_hours", "outside_school_hours"]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """Where a password lives: an environment variable, or a key of a TOML secrets file."""
+
+    env: str | None = None
+    file: Path | None = None
+    key: str | None = None
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"{self.file} [{self.key}]"
+
+    def resolve(self) -> str:
+        """The secret itself (registered for log redaction); ``ConfigError`` when it is absent."""
+        if self.env:
+            value = os.environ.get(self.env, "")
+            if not value:
+                raise ConfigError(
+                    f"no password: environment variable {self.env} is empty",
+                    hint=f"export {self.env}=… before starting journalsync",
+                )
+        else:
+            assert self.file is not None and self.key is not None
+            try:
+                data = tomllib.loads(self.file.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(
+                    f"cannot read the secrets file {self.file}: {type(exc).__name__}",
+                    hint='check the path and that the file is valid TOML (key = "password")',
+                ) from None
+            raw = data.get(self.key)
+            value = raw if isinstance(raw, str) else ""
+            if not value:
+                raise ConfigError(f"the secrets file {self.file} has no key {self.key!r}")
+        register_secret(value)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A change-volume limit: an absolute count, or a percentage of the records there now."""
+
+    value: float
+    percent: bool = False
+
+    def exceeded(self, count: int, base: int) -> bool:
+        if self.percent:
+            return count > 0 and count * 100.0 > self.value * max(base, 1)
+        return count > self.value
+
+    def __str__(self) -> str:
+        return f"{self.value:g} %" if self.percent else f"{self.value:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class EntityLimits:
+    inserts: Limit | None = None
+    updates: Limit | None = None
+    deletes: Limit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    operation: Operation
+    cron: str
+    window: Window = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolHours:
+    """Lessons happen on these ISO weekdays (1 = Monday) between ``start`` and ``end``."""
+
+    days: frozenset[int] = frozenset({1, 2, 3, 4, 5, 6})
+    start: time = time(8, 0)
+    end: time = time(18, 0)
+
+    def contains(self, local: datetime) -> bool:
+        return local.isoweekday() in self.days and self.start <= local.time() < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Blackout:
+    """No scheduled work in ``[start, end)`` (local time of each school)."""
+
+    name: str
+    start: datetime  # naive: the school's local time
+    end: datetime
+    reason: str = ""
+    schools: frozenset[str] = frozenset()  # empty: every school
+    platforms: frozenset[str] = frozenset()  # empty: every platform
+    operations: frozenset[str] = frozenset()  # empty: every operation
+
+    def covers(self, school: str, platform: str, operation: str, local: datetime) -> bool:
+        return (
+            (not self.schools or school in self.schools)
+            and (not self.platforms or platform in self.platforms)
+            and (not self.operations or operation in self.operations)
+            and self.start <= local.replace(tzinfo=None) < self.end
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HostLimits:
+    """Per upstream host, shared by every school on it."""
+
+    rate_per_second: float | None = None
+    burst: int = 1
+    concurrency: int = 4
+    #: Schools synced at once against this host.
+    schools: int = 4
+    #: Tries per request for transient failures, and the backoff between them (seconds).
+    max_attempts: int = 4
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPlan:
+    """One login: a password, a token, or both, each a reference to where the secret lives."""
+
+    login: str
+    password: SecretRef | None = None
+    token: SecretRef | None = None
+
+    def credentials(self) -> Credentials:
+        return Credentials(
+            login=self.login,
+            password=self.password.resolve() if self.password else "",
+            token=self.token.resolve() if self.token else "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolPlan:
+    slug: str
+    name: str
+    platform: str
+    base_url: str
+    platform_school: str
+    login: str
+    password: SecretRef | None
+    timezone: str
+    schedules: tuple[Schedule, ...] = ()
+    thresholds: Mapping[str, EntityLimits] = field(default_factory=dict)
+    school_hours: SchoolHours = SchoolHours()
+    compliance_profile: str = "default"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    token: SecretRef | None = None
+    #: More accounts, for platforms whose API shows one family per account.
+    accounts: tuple[AccountPlan, ...] = ()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def host(self) -> str:
+        return host_of(self.base_url)
+
+    def schedule(self, operation: str) -> Schedule | None:
+        return next((s for s in self.schedules if s.operation == operation), None)
+
+    def target(self, http: HttpSettings | None = None) -> SchoolTarget:
+        """The connector's target, with the password read from where the config points."""
+        options = dict(self.options)
+        if http is not None:
+            options.setdefault("http_settings", http)
+        return SchoolTarget(
+            school=self.slug,
+            platform=self.platform,
+            base_url=self.base_url,
+            credentials=AccountPlan(self.login, self.password, self.token).credentials(),
+            platform_school=self.platform_school,
+            timezone=self.timezone,
+            options=options,
+            accounts=tuple(a.credentials() for a in self.accounts),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalSettings:
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue_prefix: str = "journalsync"
+    #: Activities per second per task queue (per upstream host), enforced by the server.
+    activities_per_second: float | None = None
+    #: A worker that stops heartbeating this long is presumed dead: another takes the run.
+    heartbeat_seconds: float = 10.0
+    #: Tries of a school's run on a failure the platform may get over (5xx, 429).
+    activity_attempts: int = 3
+    retry_initial_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    #: Schools in flight at once in one process (besides each host's own limit).
+    parallel_schools: int = 16
+    #: Seconds running slots get to finish when the scheduler stops.
+    grace_seconds: float = 300.0
+    #: A slot fired this late (after downtime) still runs; older ones are skipped.
+    misfire_grace_seconds: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    municipality: str
+    timezone: str
+    store_url: str
+    schools: tuple[SchoolPlan, ...]
+    blackouts: tuple[Blackout, ...] = ()
+    hosts: Mapping[str, HostLimits] = field(default_factory=dict)
+    temporal: TemporalSettings = TemporalSettings()
+    runner: RunnerSettings = RunnerSettings()
+    source: str = "<memory>"
+
+    def school(self, slug: str) -> SchoolPlan:
+        for s in self.schools:
+            if s.slug == slug:
+                return s
+        raise ConfigError(f"no school {slug!r} in {self.source}")
+
+    def host_limits(self, host: str) -> HostLimits:
+        return self.hosts.get(host) or self.hosts.get(host.partition(":")[0]) or HostLimits()
+
+    def http_settings(self, school: SchoolPlan) -> HttpSettings:
+        limits = self.host_limits(school.host)
+        return HttpSettings(
+            rate_per_second=limits.rate_per_second,
+            rate_burst=limits.burst,
+            max_concurrency=limits.concurrency,
+            max_attempts=limits.max_attempts,
+            backoff_initial=limits.backoff_initial,
+            backoff_max=limits.backoff_max,
+        )
+
+    def blackout(self, school: SchoolPlan, operation: str, now: datetime) -> Blackout | None:
+        local = now.astimezone(school.tz)
+        return next(
+            (b for b in self.blackouts if b.covers(school.slug, school.platform, operation, local)),
+            None,
+        )
+
+
+def host_of(base_url: str) -> str:
+    """``host:port`` of a base URL (the unit of rate limits and Temporal task queues)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or base_url
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _weekday_field(text: str) -> str:
+    """Standard cron weekday numbers (0 or 7 = Sunday) as names: APScheduler 3 reads numbers
+    with 0 = Monday, a known trap (its issue 286), names mean the same to both."""
+    out: list[str] = []
+    for item in text.split(","):
+        body, _, step = item.partition("/")
+        lo, dash, hi = body.partition("-")
+        if not (lo.isdigit() and (not dash or hi.isdigit())):
+            out.append(item)  # "*", "*/2", names: the same in both readings
+            continue
+        first, last = int(lo), int(hi) if dash else int(lo)
+        if first > 7 or last > 7:
+            raise ValueError(f"weekday out of range in {text!r} (0-7, 0 and 7 = Sunday)")
+        if not dash and step:
+            last = 7  # "1/2" = from Monday on, every second day
+        days = range(first, last + 1, int(step) if step else 1)
+        out.extend(_WEEKDAYS[d % 7] for d in days)
+    return ",".join(dict.fromkeys(out))
+
+
+def cron_trigger(expr: str, timezone: str | ZoneInfo) -> CronTrigger:
+    """A standard 5-field cron expression in ``timezone`` (raises ``ValueError`` when bad)."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields (min hour day month weekday), got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_weekday_field(weekday),
+        timezone=timezone,
+    )

@@ -1,0 +1,114 @@
+"""Per-school status: last run, its state and counts, the next slot, holds and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from core.store import Run, RunState, Store
+from scheduler._plan import Plan, SchoolPlan, cron_trigger
+
+__all__ = ["SchoolStatus", "next_slot", "school_status"]
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolStatus:
+    school: str
+    name: str
+    platform: str
+    last_run: str | None = None
+    last_operation: str | None = None
+    state: str | None = None
+    updated_at: datetime | None = None
+    pulled: int = 0
+    pushed: int = 0
+    drift: int = 0
+    next_slot: datetime | None = None
+    next_operation: str | None = None
+    #: Held runs awaiting approval: (run id, reason).
+    holds: tuple[tuple[str, str], ...] = ()
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "school": self.school,
+            "name": self.name,
+            "platform": self.platform,
+            "last_run": self.last_run,
+            "operation": self.last_operation,
+            "state": self.state,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "pulled": self.pulled,
+            "pushed": self.pushed,
+            "drift": self.drift,
+            "next_slot": self.next_slot.isoformat() if self.next_slot else None,
+            "next_operation": self.next_operation,
+            "holds": [{"run": r, "reason": why} for r, why in self.holds],
+            "error": self.error,
+        }
+
+
+def next_slot(school: SchoolPlan, now: datetime) -> tuple[datetime, str] | None:
+    """The school's next scheduled slot (any operation) after ``now``."""
+    best: tuple[datetime, str] | None = None
+    for s in school.schedules:
+        t = cron_trigger(s.cron, school.timezone).get_next_fire_time(None, now)
+        if t is not None and (best is None or t < best[0]):
+            best = (t, s.operation)
+    return best
+
+
+def school_status(
+    plan: Plan | None,
+    store: Store,
+    *,
+    schools: Iterable[str] | None = None,
+    now: datetime | None = None,
+    history: int = 20_000,
+) -> list[SchoolStatus]:
+    """One line per school: from the plan's schools, or, without a plan, those the store knows."""
+    now = now or datetime.now(UTC)
+    runs = store.runs(limit=history)
+    by_school: dict[str, list[Run]] = {}
+    for r in runs:
+        by_school.setdefault(r.school, []).append(r)
+    wanted = set(schools) if schools is not None else None
+    plans = {s.slug: s for s in plan.schools} if plan is not None else {}
+    slugs = list(plans) if plan is not None else sorted(by_school)
+    out: list[SchoolStatus] = []
+    for slug in slugs:
+        if wanted is not None and slug not in wanted:
+            continue
+        sp = plans.get(slug)
+        mine = by_school.get(slug, [])  # newest first
+        last = mine[0] if mine else None
+        holds = tuple((r.id, _hold_reason(store, r)) for r in mine if r.state is RunState.HELD)
+        nxt = next_slot(sp, now) if sp is not None else None
+        counts = last.counts if last else {}
+        out.append(
+            SchoolStatus(
+                school=slug,
+                name=sp.name if sp else slug,
+                platform=sp.platform if sp else (last.platform if last else ""),
+                last_run=last.id if last else None,
+                last_operation=last.operation if last else None,
+                state=last.state.value if last else None,
+                updated_at=last.updated_at if last else None,
+                pulled=int(counts.get("records", 0)),
+                pushed=int(counts.get("pushed", 0)),
+                drift=int(counts.get("drift", 0)),
+                next_slot=nxt[0] if nxt else None,
+                next_operation=nxt[1] if nxt else None,
+                holds=holds,
+                error=last.error if last and last.state is RunState.FAILED else None,
+            )
+        )
+    return out
+
+
+def _hold_reason(store: Store, run: Run) -> str:
+    notes = [t.note for t in store.transitions(run.id) if t.to_state is RunState.HELD]
+    return notes[-1] if notes else ""

@@ -1,0 +1,31 @@
+"""Scale-out on Temporal: a workflow per school run (id = run key), activities calling the same
+runner as the embedded scheduler, one task queue per upstream host, Schedules from the config."""
+
+from scheduler.temporal._activities import SchoolActivities
+from scheduler.temporal._client import (
+    activity_queue,
+    connect,
+    request_for,
+    run_cycle,
+    run_worker,
+    start_run,
+    sync_schedules,
+    workflow_queue,
+)
+from scheduler.temporal._types import RunRequest, format_key
+from scheduler.temporal._workflow import SchoolRunWorkflow
+
+__all__ = [
+    "RunRequest",
+    "SchoolActivities",
+    "SchoolRunWorkflow",
+    "activity_queue",
+    "connect",
+    "format_key",
+    "request_for",
+    "run_cycle",
+    "run_worker",
+    "start_run",
+    "sync_schedules",
+    "workflow_queue",
+]

@@ -1,0 +1,59 @@
+"""The activity: one school's slot through the same :class:`scheduler.Runner` as ``serve``.
+
+It heartbeats while the run goes on; if its worker dies, Temporal gives the activity to another
+worker after the heartbeat timeout, and the run resumes under the same run key from its
+checkpoint (committed pull pages, outbox statuses), so nothing is pushed twice. A failure the
+platform may get over (5xx, 429) is retried by Temporal after the platform's ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.store import Store
+from scheduler._plan import Plan
+from scheduler._runner import Runner
+from scheduler.temporal._types import RunRequest
+
+__all__ = ["SchoolActivities"]
+
+
+class SchoolActivities:
+    def __init__(self, plan: Plan, store: Store, runner: Runner | None = None) -> None:
+        self.plan = plan
+        self.runner = runner or Runner(plan, store)
+
+    @activity.defn(name="run_school")
+    async def run_school(self, req: RunRequest, slot: str, key: str) -> dict[str, Any]:
+        info = activity.info()
+        school = self.plan.school(req.school)
+        beat = asyncio.create_task(_heartbeat(req.heartbeat_seconds / 3))
+        try:
+            out = await self.runner.run_school(
+                school,
+                req.operation,
+                datetime.fromisoformat(slot),
+                scheduled=req.scheduled,
+                key=key,
+                retry_failed=info.attempt > 1,
+            )
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        if out.state == "failed" and out.retriable and info.attempt < req.attempts:
+            delay = timedelta(seconds=out.retry_after) if out.retry_after else None
+            raise ApplicationError(out.reason, type="Retriable", next_retry_delay=delay)
+        return out.as_dict()
+
+
+async def _heartbeat(every: float) -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(every)

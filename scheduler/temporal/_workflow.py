@@ -1,0 +1,48 @@
+"""The school-run workflow: one per (school, platform, operation, slot), its id the run key.
+
+It only decides which slot it is for and calls the ``run_school`` activity on the task queue of
+the school's upstream host; everything with side effects happens in the activity.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+
+with workflow.unsafe.imports_passed_through():
+    from scheduler.temporal._types import RunRequest, format_key
+
+__all__ = ["SchoolRunWorkflow"]
+
+_SCHEDULED_AT = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+
+
+@workflow.defn(name="SchoolRun")
+class SchoolRunWorkflow:
+    @workflow.run
+    async def run(self, req: RunRequest) -> dict[str, Any]:
+        if req.slot:
+            slot = datetime.fromisoformat(req.slot)
+        else:
+            # Started by a Temporal Schedule: the slot is the time it was scheduled for.
+            scheduled = workflow.info().typed_search_attributes.get(_SCHEDULED_AT)
+            slot = (scheduled or workflow.now()).astimezone(UTC).replace(second=0, microsecond=0)
+        key = format_key(req.school, req.platform, req.operation, slot)
+        result: dict[str, Any] = await workflow.execute_activity(
+            "run_school",
+            args=[req, slot.isoformat(), key],
+            task_queue=req.task_queue,
+            start_to_close_timeout=timedelta(hours=2),
+            heartbeat_timeout=timedelta(seconds=req.heartbeat_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=req.retry_initial_seconds),
+                backoff_coefficient=2.0,
+                maximum_interval=timedelta(minutes=10),
+                maximum_attempts=req.attempts,
+                non_retryable_error_types=["Fatal"],
+            ),
+        )
+        return result
