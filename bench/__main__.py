@@ -19,6 +19,8 @@ from connectors.conformance.harness import harnesses
 TARGETS = {
     "pull": "≥ 20,000 records/s (one core, school of 1,000 students × 4 weeks)",
     "drift": "≤ 5 s and peak RSS ≤ 1,536 MiB for 1,000,000 records with 1 % differences",
+    "compliance": "< 60 s on one core, peak RSS ≤ 4 GB, 100 schools × 800 students × a quarter",
+    "cycle": "wall time of a 200-school incremental cycle: embedded, Temporal 1 and 2 workers",
 }
 
 
@@ -87,6 +89,23 @@ def main() -> None:
         print(f"  {backend:<10} {_fmt('drift', _child('drift', backend, quick))}")
     print("\nАВЕРС JS-literal parser (parsing only, body in memory)")
     print(f"  {_fmt('avers-parser', _child('avers-parser', 'sqlite', quick))}")
+    print(f"\ncompliance, all rules: target {TARGETS['compliance']}")
+    print(f"  {_compliance(quick)}")
+    print(f"\nmunicipal cycle: {TARGETS['cycle']}", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "bench.cycle", *(["--quick"] if quick else [])], check=False
+    )
+
+
+def _compliance(quick: bool) -> str:
+    schools = "2" if quick else "100"
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.compliance", schools], capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        return f"FAILED: {(out.stderr or out.stdout).strip().splitlines()[-1:]}"
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return ", ".join(f"{k}={v}" for k, v in r.items())
 
 
 def _fmt(kind: str, r: dict[str, Any]) -> str:

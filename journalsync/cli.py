@@ -265,8 +265,6 @@ def status(
         print_status(plan, store, school=school, as_json=as_json)
 
 
-
-
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option("--workdir")] = Path("out/demo"),

@@ -175,16 +175,17 @@ def sandbox_municipality(
                 hosts.append(f"{bad.host}:{bad.port}")
                 bad_url = bad.base_url
             k = 0
-            for w in range(-(-n // schools_per_host)):
+            per_host = h.schools_per_server or schools_per_host
+            for w in range(-(-n // per_host)):
                 # One small world per emulator: generated school names repeat in big worlds,
                 # and a platform must tell its schools apart by name.
-                world = World.generate(seed + 1000 * i + w, _size(size, schools_per_host))
+                world = World.generate(seed + 1000 * i + w, _size(size, per_host))
                 app = h.app(world)
                 server = serve_in_thread(wrap(app) if wrap else app)
                 m.servers.append(server)
                 m.worlds[server.base_url], m.apps[server.base_url] = world, app
                 hosts.append(f"{server.host}:{server.port}")
-                chosen = _distinct_schools(world, min(schools_per_host, n - k))
+                chosen = _distinct_schools(world, min(per_host, n - k))
                 for world_slug in chosen:
                     k += 1
                     slug = f"{h.platform}-{k:03d}"

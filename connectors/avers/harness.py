@@ -58,6 +58,7 @@ def expected(world: World, school: str, platform: str) -> list[Record]:
 
 
 HARNESS = Harness(
+    schools_per_server=1,
     platform="avers",
     connector=AversConnector,
     create_app=create_app,

@@ -46,6 +46,9 @@ class Harness:
     expected: Callable[[World, str, str], list[Record]] = _canonical
     #: Paths of the login exchange, kept free of faults where a case faults only data calls.
     login_paths: tuple[str, ...] = ()
+    #: Schools one emulator (one server of the platform) can host; 0 = any number. АВЕРС is
+    #: installed per school, so its server hosts one.
+    schools_per_server: int = 0
 
     def app(self, world: World, faults: Faults | None = None) -> Any:
         return self.create_app(world, faults=faults or Faults())
