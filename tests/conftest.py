@@ -60,3 +60,4 @@ def store(store_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
