@@ -60,4 +60,3 @@ def store(store_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
-
