@@ -1,90 +1,27 @@
-"""The NetSchool emulator over real HTTP (httpx.ASGITransport, in-process)."""
+"""The NetSchool emulator over real HTTP: login, and the teacher journal."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from hashlib import md5
-from typing import Any
 
-import httpx
-import pytest
+from _netschool_emu import (
+    Ctx,
+    FakeClock,
+    clock,
+    ctx,
+    find_group,
+    login,
+    login_admin,
+    pw_hash,
+    read_journal,
+)
 
 from connectors.netschool._emulator_codes import WORK_TYPE_IDS
-from connectors.netschool.emulator import NetSchoolEmulator, NetSchoolEmulatorOptions, create_app
-from connectors.sandbox.world import World, WorldSize
+from connectors.sandbox.world import World
 from core.codes import AttendanceCode, MarkValue
 from core.model import Attendance, Homework, Lesson, Mark, Person
 
-SIZE = WorldSize(grades=(1, 5, 7), letters=1, students_per_class=6, weeks=2)
-
-
-@dataclass
-class Ctx:
-    world: World
-    app: NetSchoolEmulator
-    client: httpx.AsyncClient
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def ctx(clock: FakeClock) -> AsyncIterator[Ctx]:
-    world = World.generate(7, SIZE)
-    app = create_app(world, options=NetSchoolEmulatorOptions(clock=clock))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://ns.test"
-    ) as client:
-        yield Ctx(world, app, client)
-
-
-def pw_hash(salt: str, password: str) -> str:
-    return md5((salt + md5(password.encode("cp1251")).hexdigest()).encode()).hexdigest()
-
-
-async def login(
-    c: httpx.AsyncClient, world: World, login_name: str, password: str, **extra: str
-) -> httpx.Response:
-    r = await c.get("/webapi/logindata")
-    assert r.status_code == 200
-    meta = (await c.post("/webapi/auth/getdata")).json()
-    salt = meta.pop("salt")
-    pw2 = pw_hash(salt, password)
-    school = world.school("school-1")
-    form = {
-        "LoginType": "1",
-        "scid": str(school.ext_id),
-        "UN": login_name,
-        "PW": pw2[: len(password)],
-        "pw2": pw2,
-        **meta,
-        **extra,
-    }
-    r = await c.post("/webapi/login", data=form)
-    if r.status_code == 200:
-        c.headers["at"] = r.json()["at"]
-    return r
-
-
-async def login_admin(ctx: Ctx) -> dict[str, Any]:
-    admin = ctx.world.persons[ctx.world.school("school-1").admin_id]
-    r = await login(ctx.client, ctx.world, admin.login, admin.password)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-# -- login ------------------------------------------------------------------------------------
+__all__ = ["clock", "ctx"]  # fixtures, re-exported for pytest
 
 
 async def test_login_with_cyrillic_password_sets_token_and_cookies(ctx: Ctx) -> None:
@@ -233,39 +170,12 @@ async def test_schools_search_needs_name(ctx: Ctx) -> None:
 # -- teacher / admin reads ------------------------------------------------------------------
 
 
-def _group(world: World, grade: int, subject: str, subgroup: int = 0) -> Any:
-    for g in world.groups.values():
-        if (
-            world.classes[g.class_id].grade == grade
-            and world.subjects[g.subject_id].name == subject
-            and g.subgroup == subgroup
-        ):
-            return g
-    raise LookupError(subject)
-
-
-async def _journal(ctx: Ctx, group: Any) -> dict[str, Any]:
-    school = ctx.world.school("school-1")
-    r = await ctx.client.get(
-        "/webapi/grade/journal",
-        params={
-            "yearId": school.year.ext_id,
-            "classId": group.class_id,
-            "grade": -1,
-            "sgId": group.ext_id,
-            "termId": school.periods[0].ext_id,
-        },
-    )
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
 async def test_admin_sees_all_classes_groups_terms_and_students(ctx: Ctx) -> None:
     await login_admin(ctx)
     school = ctx.world.school("school-1")
     classes = (await ctx.client.get("/webapi/users/teacher/classes")).json()
     assert [c["name"] for c in classes] == ["1А", "5А", "7А"]
-    g = _group(ctx.world, 5, "Английский язык", 2)
+    g = find_group(ctx.world, 5, "Английский язык", 2)
     sgs = (await ctx.client.get("/webapi/subjectgroups", params={"classId": g.class_id})).json()
     eng = [s for s in sgs if s["subjectName"] == "Английский язык"]
     assert sorted(s["subgroup"] for s in eng) == [1, 2]
@@ -297,13 +207,13 @@ async def test_admin_sees_all_classes_groups_terms_and_students(ctx: Ctx) -> Non
 
 
 async def test_plain_teacher_sees_only_own_groups(ctx: Ctx) -> None:
-    g = _group(ctx.world, 7, "Алгебра")
+    g = find_group(ctx.world, 7, "Алгебра")
     teacher = ctx.world.persons[g.teacher_ids[0]]
     assert (await login(ctx.client, ctx.world, teacher.login, teacher.password)).status_code == 200
     sgs = (await ctx.client.get("/webapi/subjectgroups", params={"classId": g.class_id})).json()
     assert g.ext_id in {s["id"] for s in sgs}
     assert all(teacher.ext_id in [t["id"] for t in s["teachers"]] for s in sgs)
-    other = _group(ctx.world, 7, "История")
+    other = find_group(ctx.world, 7, "История")
     if teacher.ext_id not in other.teacher_ids:
         r = await ctx.client.get("/webapi/grade/studentList", params={"sgid": other.ext_id})
         assert r.status_code == 403
@@ -311,8 +221,8 @@ async def test_plain_teacher_sees_only_own_groups(ctx: Ctx) -> None:
 
 async def test_journal_equals_world_canonical(ctx: Ctx) -> None:
     await login_admin(ctx)
-    g = _group(ctx.world, 7, "Русский язык")
-    body = await _journal(ctx, g)
+    g = find_group(ctx.world, 7, "Русский язык")
+    body = await read_journal(ctx, g)
     [j] = body["journals"]
     assert j["subjectGroupId"] == g.ext_id
     assert [s["id"] for s in j["students"]] == g.member_ids
@@ -380,14 +290,14 @@ async def test_journal_equals_world_canonical(ctx: Ctx) -> None:
 
 async def test_grade_1_journal_has_no_marks_or_homework(ctx: Ctx) -> None:
     await login_admin(ctx)
-    body = await _journal(ctx, _group(ctx.world, 1, "Математика"))
+    body = await read_journal(ctx, find_group(ctx.world, 1, "Математика"))
     meetings = body["journals"][0]["classMeeting"]
     assert meetings and all(cm["assignments"] == [] for cm in meetings)
 
 
 async def test_subject_plan_lists_the_ktp(ctx: Ctx) -> None:
     await login_admin(ctx)
-    g = _group(ctx.world, 7, "Алгебра")
+    g = find_group(ctx.world, 7, "Алгебра")
     plan = (
         await ctx.client.get("/webapi/subjectplans/getForSubjectGroup", params={"sgId": g.ext_id})
     ).json()
@@ -412,7 +322,7 @@ def _canon_marks(world: World, lesson_id: int) -> dict[tuple[int, str, int], Mar
 async def test_quickedit_creates_updates_and_deletes_marks(ctx: Ctx) -> None:
     await login_admin(ctx)
     w = ctx.world
-    g = _group(w, 7, "Алгебра")
+    g = find_group(w, 7, "Алгебра")
     le = w.lessons[g.lesson_ids[0]]
     s1, s2 = g.member_ids[:2]
     n_tests = sum(1 for a in w.lesson_assignments(le) if a.work_type == "test")
@@ -444,7 +354,7 @@ async def test_quickedit_creates_updates_and_deletes_marks(ctx: Ctx) -> None:
     rows = r.json()["results"]
     new_id = rows[0]["assignId"]
     assert rows[1]["assignId"] == new_id  # one new column for the lesson × type
-    body = await _journal(ctx, g)
+    body = await read_journal(ctx, g)
     cm = next(c for c in body["journals"][0]["classMeeting"] if c["id"] == le.ext_id)
     a = next(a for a in cm["assignments"] if a["id"] == new_id)
     assert a["typeId"] == 4 and a["weight"] == 20 and a["assignmentName"] == "Контрольная работа"
@@ -499,7 +409,7 @@ async def test_quickedit_creates_updates_and_deletes_marks(ctx: Ctx) -> None:
 async def test_quickedit_rejects_a_bad_row_and_changes_nothing(ctx: Ctx) -> None:
     await login_admin(ctx)
     w = ctx.world
-    g = _group(w, 7, "Алгебра")
+    g = find_group(w, 7, "Алгебра")
     le = w.lessons[g.lesson_ids[0]]
     before = w.version
     outsider = next(
@@ -550,7 +460,7 @@ async def test_quickedit_rejects_a_bad_row_and_changes_nothing(ctx: Ctx) -> None
 async def test_journal_edit_post_sets_attendance_and_binds_a_ktp_topic(ctx: Ctx) -> None:
     await login_admin(ctx)
     w = ctx.world
-    g = _group(w, 7, "Физика")
+    g = find_group(w, 7, "Физика")
     le = w.lessons[g.lesson_ids[1]]
     topic = g.ktp[10]
     sids = g.member_ids
@@ -584,7 +494,7 @@ async def test_journal_edit_post_sets_attendance_and_binds_a_ktp_topic(ctx: Ctx)
     )
     assert lesson.topic == topic.name
     assert len([x for x in canon if isinstance(x, Attendance) and x.lesson_id == lesson.id]) == 3
-    body = await _journal(ctx, g)
+    body = await read_journal(ctx, g)
     cm = next(c for c in body["journals"][0]["classMeeting"] if c["id"] == le.ext_id)
     assert cm["lessonId"] == topic.ext_id and cm["lessonName"] == topic.name
     assert {x["studentId"]: x["reason"] for x in cm["attendance"]} == {
@@ -604,7 +514,7 @@ async def test_journal_edit_post_sets_attendance_and_binds_a_ktp_topic(ctx: Ctx)
     assert (await ctx.client.post("/webapi/grade/journal/edit", data=form2)).status_code == 200
     assert le.attendance == {} and le.topic == topic.name
     # a topic that is not in this group's КТП is refused
-    other = _group(w, 7, "Алгебра").ktp[0].ext_id
+    other = find_group(w, 7, "Алгебра").ktp[0].ext_id
     bad = {"sgid": g.ext_id, "cmid": le.ext_id, "lessonId": other}
     assert (await ctx.client.post("/webapi/grade/journal/edit", data=bad)).status_code == 400
 
@@ -613,238 +523,3 @@ async def test_students_cannot_use_teacher_endpoints(ctx: Ctx) -> None:
     acc = ctx.world.accounts(role="student")[0]
     assert (await login(ctx.client, ctx.world, acc.login, acc.password)).status_code == 200
     assert (await ctx.client.get("/webapi/users/teacher/classes")).status_code == 403
-
-
-# -- student / parent diary -----------------------------------------------------------------
-
-
-async def _login_student(ctx: Ctx, grade: int = 7) -> Any:
-    w = ctx.world
-    st = next(
-        p
-        for p in w.persons.values()
-        if p.role == "student" and p.class_id and w.classes[p.class_id].grade == grade
-    )
-    assert (await login(ctx.client, w, st.login, st.password)).status_code == 200
-    return st
-
-
-async def test_diary_shows_lessons_marks_and_homework(ctx: Ctx) -> None:
-    w = ctx.world
-    st = await _login_student(ctx)
-    init = (await ctx.client.get("/webapi/student/diary/init")).json()
-    assert init["currentStudentId"] == 0
-    assert init["students"][0]["studentId"] == st.ext_id
-    types = {
-        t["id"]: t["name"]
-        for t in (
-            await ctx.client.get("/webapi/grade/assignment/types", params={"all": "false"})
-        ).json()
-    }
-    assert types[3] == "Домашнее задание" and types[10] == "Ответ на уроке"
-    year = (await ctx.client.get("/webapi/years/current")).json()
-    d = (
-        await ctx.client.get(
-            "/webapi/student/diary",
-            params={
-                "studentId": st.ext_id,
-                "weekStart": "2026-09-07",
-                "weekEnd": "2026-09-12",
-                "yearId": year["id"],
-            },
-        )
-    ).json()
-    assert d["termName"] == "1 четверть"
-    lessons = [le for day in d["weekDays"] for le in day["lessons"]]
-    expected = [
-        le
-        for g in w.groups_of_student(st.ext_id)
-        for lid in g.lesson_ids
-        if (le := w.lessons[lid]).day.isoformat() <= "2026-09-12"
-    ]
-    assert sorted(le["classmeetingId"] for le in lessons) == sorted(le.ext_id for le in expected)
-    for le in lessons:
-        lesson = w.lessons[le["classmeetingId"]]
-        for a in le.get("assignments", []):
-            assert a["classMeetingId"] == lesson.ext_id
-            wa = w.assignments[a["id"]]
-            value = wa.marks.get(st.ext_id)
-            if value is None:
-                assert a["typeId"] == 3 and "mark" not in a
-            elif value is MarkValue.DOT:
-                assert a["mark"]["mark"] is None and a["mark"]["dutyMark"] is True
-            else:
-                assert a["mark"]["mark"] == int(value)
-        shown = {a["id"] for a in le.get("assignments", [])}
-        marked = {
-            a.ext_id
-            for a in w.lesson_assignments(lesson)
-            if st.ext_id in a.marks or a.work_type == "homework"
-        }
-        assert shown == marked
-    # a week without lessons has no weekDays key at all
-    empty = (
-        await ctx.client.get(
-            "/webapi/student/diary",
-            params={
-                "studentId": st.ext_id,
-                "weekStart": "2026-08-03",
-                "weekEnd": "2026-08-08",
-                "yearId": year["id"],
-            },
-        )
-    ).json()
-    assert "weekDays" not in empty
-    # another student's diary is not available
-    other = next(p for p in w.persons.values() if p.role == "student" and p.ext_id != st.ext_id)
-    r = await ctx.client.get(
-        "/webapi/student/diary",
-        params={"studentId": other.ext_id, "weekStart": "2026-09-07", "weekEnd": "2026-09-12"},
-    )
-    assert r.status_code == 403
-
-
-async def test_guardian_sees_the_child(ctx: Ctx) -> None:
-    w = ctx.world
-    gu = next(p for p in w.persons.values() if p.role == "guardian")
-    assert (await login(ctx.client, w, gu.login, gu.password)).json()["accountInfo"]["userRoles"][
-        0
-    ]["role"]["name"] == "Родитель"
-    init = (await ctx.client.get("/webapi/student/diary/init")).json()
-    assert [s["studentId"] for s in init["students"]] == gu.children
-
-
-@pytest.mark.parametrize("singular", [False, True])
-async def test_assignment_details_teacher_vs_teachers(singular: bool) -> None:
-    world = World.generate(7, SIZE)
-    app = create_app(world, options=NetSchoolEmulatorOptions(teacher_singular=singular))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://ns.test"
-    ) as c:
-        ctx = Ctx(world, app, c)
-        st = await _login_student(ctx)
-        a = next(
-            a
-            for g in world.groups_of_student(st.ext_id)
-            for lid in g.lesson_ids
-            for a in world.lesson_assignments(world.lessons[lid])
-        )
-        r = (
-            await c.get(
-                f"/webapi/student/diary/assigns/{a.ext_id}", params={"studentId": st.ext_id}
-            )
-        ).json()
-        le = world.lessons[a.lesson_id]
-        teacher = {"id": le.teacher_id, "name": world.persons[le.teacher_id].full_name}
-        if singular:
-            assert r["teacher"] == teacher and "teachers" not in r
-        else:
-            assert r["teachers"] == [teacher] and "teacher" not in r
-        assert r["weight"] == round(a.weight * 10) and r["id"] == a.ext_id
-
-
-async def test_security_warning_mode() -> None:
-    world = World.generate(7, SIZE)
-    app = create_app(world, options=NetSchoolEmulatorOptions(security_warning=True))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://ns.test"
-    ) as c:
-        acc = world.accounts(role="student")[0]
-        body = (await login(c, world, acc.login, acc.password)).json()
-        assert body["entryPoint"] == "/asp/SecurityWarning.asp"
-        r = await c.get("/webapi/student/diary/init")
-        assert r.headers["content-type"].startswith("text/html")
-        assert "/asp/SecurityWarning.asp" in r.text and len(r.content) < 1000
-        ok = await c.post("/asp/SecurityWarning.asp", data={"at": c.headers["at"], "WarnType": 2})
-        assert ok.status_code == 200
-        assert (await c.get("/webapi/student/diary/init")).json()["students"]
-
-
-async def test_esia_only_mode_has_no_salt() -> None:
-    world = World.generate(7, SIZE)
-    app = create_app(world, options=NetSchoolEmulatorOptions(esia_only=True))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://ns.test"
-    ) as c:
-        info = (await c.get("/webapi/logindata")).json()
-        assert info["esiaMainAuth"] is True and info["schoolLogin"] is False
-        assert (await c.post("/webapi/auth/getdata")).json() == {}
-        r = await c.post("/webapi/login", data={"LoginType": 1, "UN": "x", "pw2": "y"})
-        assert r.status_code == 409
-
-
-async def test_malformed_fault_corrupts_exactly_n_results(ctx: Ctx) -> None:
-    await login_admin(ctx)
-    g = _group(ctx.world, 7, "Русский язык")
-    clean = await _journal(ctx, g)
-    ctx.app.faults.malformed = 3
-    bad = await _journal(ctx, g)
-
-    def results(body: dict[str, Any]) -> list[dict[str, Any]]:
-        return [
-            r
-            for cm in body["journals"][0]["classMeeting"]
-            for a in cm["assignments"]
-            for r in a["results"]
-        ]
-
-    diffs = [(a, b) for a, b in zip(results(clean), results(bad), strict=True) if a != b]
-    assert len(diffs) == 3
-    assert [b.get("mark") for _, b in diffs if "studentId" in b] == [7, 7]
-    assert sum("studentId" not in b for _, b in diffs) == 1
-    assert len(ctx.app.faults.corrupted) == 3 and ctx.app.faults.malformed == 0
-    assert results(await _journal(ctx, g)) == results(clean)  # the next payload is clean
-
-
-async def test_sandbox_mutate_changes_the_world(ctx: Ctx) -> None:
-    before = ctx.world.version
-    r = await ctx.client.post("/_sandbox/world/mutate", json={"n": 4, "seed": 3})
-    body = r.json()
-    assert len(body["changes"]) == 4 and body["version"] > before
-    assert sum(1 for _ in ctx.world.changed_lessons(before)) >= 1
-
-
-async def test_paths_are_case_insensitive(ctx: Ctx) -> None:
-    await login_admin(ctx)
-    assert (await ctx.client.get("/WebApi/Years/Current")).status_code == 200
-    assert (await ctx.client.get("/webapi/grade/attendance/Reasons")).status_code == 200
-
-
-async def test_malformed_fault_in_the_diary(ctx: Ctx) -> None:
-    st = await _login_student(ctx)
-    params = {"studentId": st.ext_id, "weekStart": "2026-09-07", "weekEnd": "2026-09-19"}
-
-    def marks(body: dict[str, Any]) -> list[int | None]:
-        return [
-            a["mark"]["mark"]
-            for d in body["weekDays"]
-            for le in d["lessons"]
-            for a in le.get("assignments", [])
-            if "mark" in a
-        ]
-
-    clean = marks((await ctx.client.get("/webapi/student/diary", params=params)).json())
-    ctx.app.faults.malformed = 2
-    bad = marks((await ctx.client.get("/webapi/student/diary", params=params)).json())
-    assert len(clean) == len(bad) >= 2
-    assert bad[:2] == [7, 7] and bad[2:] == clean[2:]
-
-
-async def test_journal_without_sgid_lists_every_group_of_the_class(ctx: Ctx) -> None:
-    await login_admin(ctx)
-    g = _group(ctx.world, 5, "Английский язык", 1)
-    school = ctx.world.school("school-1")
-    body = (
-        await ctx.client.get(
-            "/webapi/grade/journal",
-            params={
-                "yearId": school.year.ext_id,
-                "classId": g.class_id,
-                "grade": -1,
-                "termId": school.periods[0].ext_id,
-            },
-        )
-    ).json()
-    assert [j["subjectGroupId"] for j in body["journals"]] == ctx.world.classes[
-        g.class_id
-    ].group_ids
