@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from core.connector import Change, Connector, PushChannel
 from core.errors import Retriable
 from core.logging import get_logger
-from core.model import Lesson, Record
+from core.model import Record
 from core.store import OutboxItem, Store
-from core.sync._reconcile import field_diffs
+from core.sync._reconcile import unmet
 
 __all__ = ["PushResult", "push"]
 
@@ -48,8 +48,6 @@ def _refs(store: Store, platform: str, record: Record) -> dict[str, dict[str, st
     for name, value in record:
         if name.endswith("_id") and isinstance(value, str):
             ids.add(value)
-    if isinstance(record, Lesson):
-        ids.add(record.group_id)
     return store.remote_external_ids(platform, ids)
 
 
@@ -90,7 +88,6 @@ async def push(
     if not items:
         return result
     await connector.login()
-    not_carried = connector.capabilities.fields_not_carried
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
         changes = _changes(store, platform, batch)
@@ -118,25 +115,13 @@ async def push(
         current = await connector.read_back(sent)
         verified: list[str] = []
         for c in sent:
-            now = current.get(c.record.id)
-            ignore = not_carried.get(c.record.ENTITY, frozenset())
-            if c.op == "delete":
-                ok = now is None
-                reason = "still present on the platform after delete"
-            else:
-                ok = now is not None and not field_diffs(c.record.data(), now.data(), ignore)
-                reason = (
-                    "not found on the platform after push"
-                    if now is None
-                    else "the platform shows other values after push: "
-                    + ", ".join(d.field for d in field_diffs(c.record.data(), now.data(), ignore))
-                )
-            if ok:
+            why = unmet(c.record, c.op, current.get(c.record.id), connector.capabilities)
+            if why is None:
                 verified.append(c.key)
             else:
-                store.set_outbox_status([c.key], "failed", error=reason)
+                store.set_outbox_status([c.key], "failed", error=f"{why} after push")
                 result.failed += 1
-                result.failures.append((f"{c.record.ENTITY}/{c.record.id}", reason))
+                result.failures.append((f"{c.record.ENTITY}/{c.record.id}", f"{why} after push"))
         if verified:
             store.set_outbox_status(verified, "verified")
             result.verified += len(verified)

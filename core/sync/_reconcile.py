@@ -37,6 +37,7 @@ __all__ = [
     "change_key",
     "field_diffs",
     "reconcile",
+    "unmet",
 ]
 
 log = get_logger(__name__)
@@ -233,6 +234,24 @@ def _enqueue(
     )
 
 
+def unmet(
+    record: Record, op: str, now: Record | None, capabilities: Capabilities | None
+) -> str | None:
+    """Why the platform does not (yet) show this change — ``None`` when it does.
+
+    Compared on the fields the platform carries; one test for the api channel's read-back and
+    for entries made by hand from a worklist or package.
+    """
+    if op == "delete":
+        return None if now is None else "still present on the platform"
+    if now is None:
+        return "not found on the platform"
+    diffs = field_diffs(record.data(), now.data(), _not_carried(capabilities, record.ENTITY))
+    if diffs:
+        return "the platform shows other values: " + ", ".join(d.field for d in diffs)
+    return None
+
+
 def _verify_hand_entries(
     store: Store, school: str, platform: str, capabilities: Capabilities | None
 ) -> int:
@@ -246,16 +265,11 @@ def _verify_hand_entries(
         for entity in {i.entity for i in waiting}
         for r in store.remote_records(school, platform, entity)
     }
-    done: list[str] = []
-    for item in waiting:
-        now = remote.get(item.record_id)
-        if item.op == "delete":
-            ok = now is None
-        else:
-            ignore = _not_carried(capabilities, item.entity)
-            ok = now is not None and not field_diffs(item.record.data(), now.data(), ignore)
-        if ok:
-            done.append(item.key)
+    done = [
+        i.key
+        for i in waiting
+        if unmet(i.record, i.op, remote.get(i.record_id), capabilities) is None
+    ]
     if done:
         store.set_outbox_status(done, "verified")
     return len(done)
