@@ -341,6 +341,17 @@ def test_production_calendar_holidays_and_transferred_days() -> None:
     ) == date(2025, 10, 7)
 
 
+@pytest.mark.parametrize(("year", "working"), [(2023, 247), (2024, 248), (2025, 247), (2026, 247)])
+def test_production_calendar_matches_the_published_yearly_norm(year: int, working: int) -> None:
+    """The number of working days the published production calendars give for a 5-day week."""
+    cal = ProductionCalendar()
+    assert cal.working_days_between(date(year, 1, 1), date(year, 12, 31)) == working
+    # each decree's moved days, one per year
+    moved = {2023: date(2023, 2, 24), 2024: date(2024, 4, 29), 2025: date(2025, 6, 13)}
+    if year in moved:
+        assert not cal.is_working_day(moved[year])
+
+
 def test_findings_name_school_clause_and_number() -> None:
     w = build()
     _keep_marks(w, 0, 1)

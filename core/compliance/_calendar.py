@@ -39,14 +39,18 @@ def _md(year: int, md: str) -> date:
 
 #: Non-working days (holidays and the days off moved to by decree), per year.
 _DECREED_OFF: Mapping[int, frozenset[date]] = {
-    # The Government's decree on moving days off in 2023 (and so on for each year below).
+    # Постановления Правительства РФ «О переносе выходных дней»: от 29.12.2022 № 2406 (2023),
+    # от 10.08.2023 № 1314 (2024), от 04.10.2024 № 1335 (2025), от 24.09.2025 № 1466 (2026).
+    # Checked against the published decree texts; the yearly totals are in the tests.
     2023: _days(2023, "01-01..01-08", "02-23", "02-24", "03-08", "05-01", "05-08", "05-09",
                 "06-12", "11-04", "11-06"),
     2024: _days(2024, "01-01..01-08", "02-23", "03-08", "04-29", "04-30", "05-01", "05-09",
                 "05-10", "06-12", "11-04", "12-30", "12-31"),
     2025: _days(2025, "01-01..01-08", "02-23", "03-08", "05-01", "05-02", "05-08", "05-09",
                 "06-12", "06-13", "11-03", "11-04", "12-31"),
-    # 2026: 3 and 4 January moved to 9 January and 31 December.
+    # 2025: 4 and 5 January → 2 May and 31 December; 23 February → 8 May; 8 March → 13 June;
+    # Saturday 1 November → Monday 3 November.
+    # 2026: 3 and 4 January → 9 January and 31 December.
     2026: _days(2026, "01-01..01-09", "02-23", "03-09", "05-01", "05-11", "06-12", "11-04",
                 "12-31"),
 }  # fmt: skip
