@@ -86,7 +86,7 @@ async def test_lost_auth_mid_pull_relogs_once_and_loses_nothing(
             app.expire_sessions()
 
     async with _connector(app, target) as c:
-        result = await pull(store, c, on_page=expire_after_roster)
+        result = await pull(store, c, on_page=expire_after_roster, batch_records=1)
         assert c.client.relogins == 1
     assert result.quarantined == 0
     clean = Store.open(f"sqlite:///{tmp_path}/clean.db")

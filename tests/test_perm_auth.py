@@ -81,7 +81,7 @@ async def test_expired_session_is_renewed_once_and_replayed(tmp_path, status):
     def expire_every_page(page, result):
         env.app.expire_sessions()
 
-    await env.pull(on_page=expire_every_page)
+    await env.pull(on_page=expire_every_page, batch_records=1)
     assert env.differences() == ""
 
 

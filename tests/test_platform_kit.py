@@ -14,6 +14,7 @@ from core import platform
 from core.connector import Quarantined
 from core.errors import ContractError, MalformedRecord, Skippable
 from core.http import HttpSettings
+from core.model import Provenance
 
 # --- a tiny platform's schema, built the way every connector builds its own -------------------
 
@@ -233,3 +234,8 @@ def test_names_and_ids() -> None:
     assert platform.person_id("toy", "s", 7) != platform.person_id("other", "s", 7)
     prov = platform.provenance("toy", {"a": 1, "b": None}, fetched_at=None)
     assert (prov.platform, dict(prov.external_ids)) == ("toy", {"a": "1"})
+    # built without validation: it must be exactly what validation would have made
+    at = datetime(2025, 9, 1, 8, tzinfo=UTC)
+    prov = platform.provenance("toy", {"a": 1}, fetched_at=at, updated_at=at)
+    assert prov == Provenance.model_validate(prov.model_dump())
+    assert prov.model_dump_json() == Provenance.model_validate(prov.model_dump()).model_dump_json()

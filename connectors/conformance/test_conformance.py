@@ -102,7 +102,7 @@ async def test_expiry_in_the_middle_of_a_pull(env: Env) -> None:
         if result.pages == 1:
             env.harness.expire_sessions(env.app)
 
-    await run_pull(env, on_page=expire_after_first)
+    await run_pull(env, on_page=expire_after_first, batch_records=1)
     assert_same(snapshot(env), expected_now(env))
 
 
@@ -115,7 +115,7 @@ async def test_interrupted_pull_resumes_without_loss_or_duplicates(env: Env) -> 
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        await run_pull(env, on_page=stop_after)
+        await run_pull(env, on_page=stop_after, batch_records=1)
     resumed = await run_pull(env)
     full = await run_pull(env)
     assert 0 < resumed.pages < full.pages + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 
 from core.errors import MalformedRecord
 from core.model import Provenance, record_id
@@ -19,8 +20,12 @@ def provenance(
     updated_at: datetime | None = None,
 ) -> Provenance:
     """Provenance from the platform's own ids; ``None`` ids are left out (a record that lacks
-    one is still the same record), the others kept as text."""
-    return Provenance(
+    one is still the same record), the others kept as text.
+
+    Built without validation (one per record pulled): every value here already has the type
+    the model declares, which the model-level test of this helper checks.
+    """
+    return Provenance.model_construct(
         platform=platform,
         external_ids={k: str(v) for k, v in ids.items() if v is not None},
         fetched_at=fetched_at,
@@ -34,8 +39,10 @@ def person_key(platform: str, platform_id: int | str) -> str:
     return f"{platform}:{platform_id}"
 
 
+@lru_cache(maxsize=1 << 16)
 def person_id(platform: str, school: str, platform_id: int | str) -> str:
-    """The canonical id of a person from the platform id alone (no roster needed)."""
+    """The canonical id of a person from the platform id alone (no roster needed; cached: a
+    page of marks names the same few dozen pupils again and again)."""
     return record_id("person", school, person_key(platform, platform_id))
 
 

@@ -13,7 +13,8 @@ Two tolerances, both deliberate, shared by every connector's schema layer:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, TypeVar
+from functools import cache
+from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
@@ -66,6 +67,21 @@ class Bad(BaseModel):
         return "?"
 
 
+@cache
+def _nested_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` whose annotation can hold a payload model (scalars are never
+    walked: a payload of thousands of marks has far more scalars than models)."""
+    return tuple(name for name, f in model.model_fields.items() if _may_hold_model(f.annotation))
+
+
+def _may_hold_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    if annotation is Any or isinstance(annotation, TypeVar):
+        return True
+    return any(_may_hold_model(a) for a in get_args(annotation))
+
+
 class PayloadReader(Generic[B]):
     """One connector's parsing entry points and its drift memory.
 
@@ -116,7 +132,7 @@ class PayloadReader(Generic[B]):
             self._log.warning(
                 f"{self.platform} schema drift: unknown fields", model=name, fields=new
             )
-        for field_name in type(obj).model_fields:
+        for field_name in _nested_fields(type(obj)):
             self._walk(getattr(obj, field_name))
 
     def _walk(self, value: Any) -> None:

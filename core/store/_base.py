@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -155,7 +156,12 @@ class BulkStatement:
             order = tuple(compiled.positiontup) if compiled.positional else None
             self._compiled[key] = (str(compiled), order)
         sql, order = self._compiled[key]
-        params: Any = [tuple(r[k] for k in order) for r in rows] if order else list(rows)
+        if order and len(order) > 1:
+            params: Any = list(map(itemgetter(*order), rows))  # C speed: a tuple per row
+        elif order:
+            params = [(r[order[0]],) for r in rows]
+        else:
+            params = list(rows)
         conn.exec_driver_sql(sql, params)
 
 

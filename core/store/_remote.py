@@ -67,12 +67,28 @@ class RemoteStore(StoreBase):
         self, school: str, platform: str, page: Page, *, run_id: str | None = None
     ) -> PageCounts:
         """Write one page, its scope replacement, its quarantine and its cursor atomically."""
+        return self.commit_pages(school, platform, [page], run_id=run_id)[0]
+
+    def commit_pages(
+        self, school: str, platform: str, pages: Sequence[Page], *, run_id: str | None = None
+    ) -> list[PageCounts]:
+        """Write several pages, in order, in one transaction: all of them or none.
+
+        Each page is applied exactly as :meth:`commit_page` would (its cursor after its data),
+        so the cursors stay consistent with the data. One transaction for many small pages
+        spares SQLite a WAL write of the same index pages per page (random ids touch many).
+        """
+        out: list[PageCounts] = []
         with self._write() as conn:
-            inserted, updated, unchanged = self._upsert_remote(conn, school, platform, page, run_id)
-            deleted = self._replace_scope(conn, school, platform, page, run_id)
-            quarantined = self._save_quarantine(conn, school, platform, page, run_id)
-            self._set_cursor(conn, school, platform, page.stream, page.cursor)
-        return PageCounts(inserted, updated, unchanged, deleted, quarantined)
+            for page in pages:
+                inserted, updated, unchanged = self._upsert_remote(
+                    conn, school, platform, page, run_id
+                )
+                deleted = self._replace_scope(conn, school, platform, page, run_id)
+                quarantined = self._save_quarantine(conn, school, platform, page, run_id)
+                self._set_cursor(conn, school, platform, page.stream, page.cursor)
+                out.append(PageCounts(inserted, updated, unchanged, deleted, quarantined))
+        return out
 
     def _upsert_remote(
         self, conn: Connection, school: str, platform: str, page: Page, run_id: str | None
