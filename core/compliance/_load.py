@@ -1,14 +1,18 @@
 """Build a school's frame straight from the store's tables.
 
-The database pulls the few fields each rule needs out of the stored JSON (``json_extract`` on
-SQLite, ``->>`` on PostgreSQL) and turns timestamps into epoch seconds, so Python never parses a
-record: one query per entity, rows fetched in bulk through the DBAPI cursor and transposed into
-columns. This is the path the benchmark measures (ten million marks in well under a minute).
+Python never parses a record. A platform's lessons, homework, marks, attendance and finals —
+nearly all the rows — come from ``remote_facts``, the typed columns every page commit keeps
+(one primary-key range per school and entity). The rest, and the local journal, come from the
+stored JSON, which the database takes apart (``json_extract`` on SQLite, ``->>`` on
+PostgreSQL), timestamps turned into epoch seconds there. Rows are fetched in bulk through the
+DBAPI cursor and transposed into columns. This is the path the benchmark measures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -18,28 +22,16 @@ from sqlalchemy import func, select
 from core.compliance._build import build_frame
 from core.compliance._frame import FIELDS, ChangeEvent, FrameBuilder, JournalFrame
 from core.model import ENTITIES
-from core.store import Store
+from core.store import FACT_ENTITIES, Store
 
 __all__ = ["HISTORY_ENTITIES", "frame_from_store"]
 
 #: Entities whose "updated" changes the rules read (topics, mark values, reasons, subgroups).
 HISTORY_ENTITIES = ("lesson", "mark", "attendance", "group")
-_PROV = {"created_at", "updated_at"}
 
 
-def _epoch(dialect: str, expr: str) -> str:
-    if dialect == "postgresql":
-        return f"CAST(EXTRACT(EPOCH FROM CAST({expr} AS timestamptz)) AS BIGINT)"
-    return f"CAST(strftime('%s', {expr}) AS INTEGER)"
-
-
-def _prov(dialect: str, name: str) -> str:
-    if dialect == "postgresql":
-        return f"CAST(provenance AS jsonb)->>'{name}'"
-    return f"json_extract(provenance, '$.{name}')"
-
-
-def _expr(dialect: str, entity: str, name: str, remote: bool, weights: bool) -> str:
+def _expr(dialect: str, entity: str, name: str, weights: bool) -> str:
+    """A field from the stored JSON (the local journal, and a platform's rarer entities)."""
     pg = dialect == "postgresql"
     if name == "weight" and not weights:
         return "1.0"  # only the forecast reads weights: one JSON lookup less per mark
@@ -47,23 +39,8 @@ def _expr(dialect: str, entity: str, name: str, remote: bool, weights: bool) -> 
         return "id"
     if name == ENTITIES[entity].PARENT:
         return "parent_id"  # a plain column: no JSON to parse
-    if name == "first_seen":
-        return "NULL"  # folded into created_at below
-    if name == "created_at":
-        if not remote:
-            return "NULL"
-        # The platform's time when it has one, else -2 - (first seen): one column, one parse.
-        seen = (
-            _epoch(dialect, "first_seen") if pg else "CAST(strftime('%s', first_seen) AS INTEGER)"
-        )
-        return f"COALESCE({_epoch(dialect, _prov(dialect, 'created_at'))}, -2 - {seen})"
-    if name == "updated_at":
-        if not remote:
-            return "NULL"
-        # Most platforms send no updated-at: a substring test is far cheaper than a parse.
-        found = "strpos(provenance, 'updated_at')" if pg else "instr(provenance, 'updated_at')"
-        epoch = _epoch(dialect, _prov(dialect, "updated_at"))
-        return f"CASE WHEN {found} > 0 THEN COALESCE({epoch}, -1) ELSE -1 END"
+    if name in ("created_at", "updated_at", "first_seen"):
+        return "NULL"  # the local journal has no entry times; a platform's are facts
     if name == "has_topic":
         if pg:
             return "CASE WHEN COALESCE(CAST(data AS jsonb)->>'topic', '') <> '' THEN 1 ELSE 0 END"
@@ -82,26 +59,67 @@ def _typed(dialect: str, expr: str) -> str:
 _FREQUENT = ("mark", "attendance", "lesson", "final_mark", "homework")
 
 
+#: A frame field → its ``remote_facts`` column (the parent reference is ``parent_id``).
+_FACT_COLUMN = {
+    "id": "id",
+    "student_id": "student_id",
+    "subject_id": "subject_id",
+    "teacher_id": "teacher_id",
+    "work_type": "kind",
+    "code": "kind",
+    "value": "value",
+    "date": "day",
+    "number": "number",
+    "shift": "shift",
+    "end_time": "end_time",
+    "has_topic": "has_topic",
+    # The platform's time when it has one, else -2 - (first seen), as in _expr.
+    "created_at": "COALESCE(created_at, -2 - first_seen)",
+    "updated_at": "COALESCE(updated_at, -1)",
+    "first_seen": "NULL",
+}
+
+
+def _fact_query(entity: str, weights: bool) -> str:
+    """One entity's fields from ``remote_facts``: one primary-key range, no JSON."""
+    parent = ENTITIES[entity].PARENT
+    cols = [
+        "parent_id"
+        if name == parent
+        else ("weight" if weights else "1.0")
+        if name == "weight"
+        else _FACT_COLUMN[name]
+        for name in FIELDS[entity]
+    ]
+    return (
+        f"SELECT {', '.join(cols)} FROM remote_facts WHERE platform = :platform "
+        f"AND school = :school AND entity = '{entity}' AND deleted = :deleted"
+    )
+
+
 def _query(
-    store: Store, table: str, school: str, platform: str | None, weights: bool
+    store: Store,
+    table: str,
+    school: str,
+    platform: str | None,
+    weights: bool,
+    entities: tuple[str, ...],
 ) -> tuple[str, dict[str, Any]]:
-    """One scan over the school's rows: column k is field k of whatever entity the row is
-    (a ``CASE`` on the entity), so the index is walked once, not once per entity."""
-    remote = platform is not None
-    width = max(len(names) for names in FIELDS.values())
+    """One scan over the school's rows of ``entities``: column k is field k of whatever entity
+    the row is (a ``CASE`` on the entity), so the index is walked once, not once per entity."""
+    width = max(len(FIELDS[e]) for e in entities)
     cols = ["entity"]
     # The most frequent entities first: SQLite tries the WHEN branches in order.
-    how = (remote, weights)
-    order = sorted(FIELDS, key=lambda e: _FREQUENT.index(e) if e in _FREQUENT else 99)
+    order = sorted(entities, key=lambda e: _FREQUENT.index(e) if e in _FREQUENT else 99)
     for k in range(width):
         branches = " ".join(
-            f"WHEN '{e}' THEN {_typed(store.dialect, _expr(store.dialect, e, names[k], *how))}"
+            f"WHEN '{e}' THEN {_typed(store.dialect, _expr(store.dialect, e, names[k], weights))}"
             for e in order
             if k < len(names := FIELDS[e])
         )
         cols.append(f"CASE entity {branches} END")
-    entities = ", ".join(f"'{e}'" for e in FIELDS)
-    where = f"school = :school AND deleted = :deleted AND entity IN ({entities})"
+    in_list = ", ".join(f"'{e}'" for e in entities)
+    where = f"school = :school AND deleted = :deleted AND entity IN ({in_list})"
     params: dict[str, Any] = {"school": school, "deleted": False}
     if platform is not None:
         where += " AND platform = :platform"
@@ -127,10 +145,11 @@ def _fetch(store: Store, sql: str, params: Mapping[str, Any]) -> list[tuple[Any,
     return rows
 
 
-def _columns(rows: list[tuple[Any, ...]], n: int) -> list[tuple[Any, ...]]:
+def _columns(rows: list[tuple[Any, ...]], n: int, *, first: int) -> list[tuple[Any, ...]]:
+    """The ``n`` columns of ``rows`` from column ``first`` on."""
     if not rows:
         return [() for _ in range(n)]
-    return list(zip(*rows, strict=True))[1 : n + 1]
+    return list(zip(*rows, strict=True))[first : first + n]
 
 
 def frame_from_store(
@@ -147,15 +166,46 @@ def frame_from_store(
     (``Store.remote_changes``) for a platform, the local change log for the local journal.
     Mark weights are read only with ``weights`` (the forecast needs them, no rule does).
     """
+    with _gc_paused():
+        return _frame_from_store(store, school, platform, history=history, weights=weights)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a frame is built: the hundreds of thousands of
+    row tuples and strings fetched are acyclic (reference counting frees them), yet each
+    collection would walk them all — a third of the build time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _frame_from_store(
+    store: Store, school: str, platform: str | None, *, history: bool, weights: bool
+) -> JournalFrame:
+    if platform is not None:
+        store.refresh_facts(school, platform)  # what the pulls changed since the last report
     b = FrameBuilder(school)
     table = "remote_records" if platform is not None else "local_records"
-    sql, params = _query(store, table, school, platform, weights)
-    by_entity: dict[str, list[tuple[Any, ...]]] = {e: [] for e in FIELDS}
+    # A platform's frequent entities come from its facts; the others from the JSON.
+    facts = FACT_ENTITIES if platform is not None else ()
+    rest = tuple(e for e in FIELDS if e not in facts)
+    sql, params = _query(store, table, school, platform, weights, rest)
+    by_entity: dict[str, list[tuple[Any, ...]]] = {e: [] for e in rest}
     for row in _fetch(store, sql, params):
         by_entity[row[0]].append(row)
+    fetched_by: dict[str, list[tuple[Any, ...]]] = {
+        e: _columns(rows, len(FIELDS[e]), first=1) for e, rows in by_entity.items()
+    }
+    for entity in facts:
+        rows = _fetch(store, _fact_query(entity, weights), params)
+        fetched_by[entity] = _columns(rows, len(FIELDS[entity]), first=0)
     for entity, names in FIELDS.items():
-        fetched = _columns(by_entity.pop(entity), len(names))
-        columns: dict[str, Any] = dict(zip(names, fetched, strict=True))
+        columns: dict[str, Any] = dict(zip(names, fetched_by.pop(entity), strict=True))
         if platform is not None and "created_at" in columns:
             coded = np.array(columns["created_at"], dtype=np.int64)
             columns["created_at"] = np.where(coded >= 0, coded, -1)

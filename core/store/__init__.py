@@ -7,6 +7,7 @@ SQLAlchemy 2 Core on SQLite (WAL) or PostgreSQL, migrated by Alembic when opened
 """
 
 from core.store._drift import finding_id
+from core.store._facts import FACT_ENTITIES
 from core.store._runs import run_id_for
 from core.store._schema import (
     cursors,
@@ -16,6 +17,7 @@ from core.store._schema import (
     metadata,
     outbox,
     quarantine,
+    remote_facts,
     remote_records,
     run_transitions,
     runs,
@@ -39,6 +41,7 @@ from core.store._types import (
 )
 
 __all__ = [
+    "FACT_ENTITIES",
     "ChangeLogEntry",
     "DiffRow",
     "FieldDiff",
@@ -54,6 +57,7 @@ __all__ = [
     "RunState",
     "Store",
     "Transition",
+    "backfill_facts",
     "cursors",
     "drift_findings",
     "finding_id",
@@ -62,6 +66,8 @@ __all__ = [
     "metadata",
     "outbox",
     "quarantine",
+    "refresh_facts",
+    "remote_facts",
     "remote_records",
     "run_id_for",
     "run_transitions",

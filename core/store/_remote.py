@@ -26,7 +26,9 @@ from core.store._base import (
     upsert,
     utcnow,
 )
-from core.store._schema import cursors, quarantine, remote_changes, remote_records
+from core.store._facts import backfill as backfill_facts
+from core.store._facts import refresh as refresh_facts
+from core.store._schema import cursors, quarantine, remote_changes, remote_facts, remote_records
 from core.store._types import PageCounts, QuarantineRow, RemoteChange
 
 __all__ = ["RemoteStore"]
@@ -245,6 +247,17 @@ class RemoteStore(StoreBase):
         """Quarantine records that came from elsewhere than a pull (e.g. a CSV import)."""
         with self._write() as conn:
             return _insert_quarantine(conn, school, platform, items, stream, stream, run_id)
+
+    def refresh_facts(self, school: str, platform: str) -> int:
+        """Bring the school's ``remote_facts`` up to its change log (records re-derived)."""
+        with self._write() as conn:
+            return refresh_facts(conn, school, platform)
+
+    def backfill_facts(self) -> int:
+        """Derive all facts afresh, for rows written around the change log (bulk loaders)."""
+        with self._write() as conn:
+            conn.execute(delete(remote_facts))
+            return backfill_facts(conn)
 
     def remote_changes(
         self, school: str, platform: str, entity: str | None = None

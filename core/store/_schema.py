@@ -15,10 +15,12 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -38,12 +40,14 @@ __all__ = [
     "connector_state",
     "cursors",
     "drift_findings",
+    "facts_watermark",
     "local_changes",
     "local_records",
     "metadata",
     "outbox",
     "quarantine",
     "remote_changes",
+    "remote_facts",
     "remote_records",
     "run_transitions",
     "runs",
@@ -282,6 +286,49 @@ remote_changes = Table(
     Column("before", Text),
     Column("after", Text),
     Index("ix_remote_changes_school", "school", "platform", "entity", "seq"),
+)
+
+#: The columns the compliance rules read of the five frequent entities (lessons, homework,
+#: marks, attendance, finals), typed: a projection of ``remote_records`` derived in SQL from
+#: the remote change log (``core/store/_facts.py``). One school's rows are one range of the
+#: primary key (SQLite keeps the table in that order: ``WITHOUT ROWID``), so a school's frame is
+#: read without parsing JSON or visiting the wide snapshot rows. Times are UTC epoch seconds;
+#: ``deleted`` and ``first_seen`` are the snapshot's.
+remote_facts = Table(
+    "remote_facts",
+    metadata,
+    _id("platform", nullable=False),
+    _id("school", nullable=False),
+    _id("entity", nullable=False),
+    _id("id", nullable=False),
+    _id("parent_id"),
+    _id("student_id"),
+    _id("subject_id"),
+    _id("teacher_id"),
+    Column("kind", String(64)),  # a mark's work type, an attendance code
+    Column("value", String(32)),
+    Column("weight", Float),
+    Column("day", String(10)),
+    Column("number", Integer),
+    Column("shift", Integer),
+    Column("end_time", String(16)),
+    Column("has_topic", Integer),
+    Column("created_at", BigInteger),
+    Column("updated_at", BigInteger),
+    Column("first_seen", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+    PrimaryKeyConstraint("platform", "school", "entity", "id"),
+    sqlite_with_rowid=False,
+)
+
+#: How far each school's facts follow its remote change log (``remote_changes.seq``).
+facts_watermark = Table(
+    "facts_watermark",
+    metadata,
+    _id("school", nullable=False),
+    _id("platform", nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("school", "platform"),
 )
 
 #: Connector state between runs (rotated tokens), encrypted at rest (core/secrets.py).
