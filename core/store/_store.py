@@ -1,7 +1,7 @@
 """The store: one object over one database, assembled from its job-specific parts.
 
-Each part (remote snapshot, local journal, drift, outbox, runs) lives in its own module; this
-one only opens the database, migrates it and hands out the tables for bulk loaders.
+Each part (remote snapshot, local journal, drift, outbox, runs, content digest) lives in its own
+module; this one only opens the database, migrates it and hands out the tables for bulk loaders.
 """
 
 from __future__ import annotations
