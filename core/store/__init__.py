@@ -6,6 +6,7 @@ SQLAlchemy 2 Core on SQLite (WAL) or PostgreSQL, migrated by Alembic when opened
     counts = store.commit_page("school-1", "netschool", page, run_id=run.id)
 """
 
+from core.store._digest import CONTENT_PARTS
 from core.store._drift import finding_id
 from core.store._facts import FACT_ENTITIES
 from core.store._runs import run_id_for
@@ -25,6 +26,7 @@ from core.store._schema import (
 from core.store._store import Store
 from core.store._types import (
     ChangeLogEntry,
+    ContentDigest,
     DiffRow,
     FieldDiff,
     Finding,
@@ -41,8 +43,10 @@ from core.store._types import (
 )
 
 __all__ = [
+    "CONTENT_PARTS",
     "FACT_ENTITIES",
     "ChangeLogEntry",
+    "ContentDigest",
     "DiffRow",
     "FieldDiff",
     "Finding",

@@ -1,7 +1,7 @@
 """The store: one object over one database, assembled from its job-specific parts.
 
-Each part (remote snapshot, local journal, drift, outbox, runs) lives in its own module; this
-one only opens the database, migrates it and hands out the tables for bulk loaders.
+Each part (remote snapshot, local journal, drift, outbox, runs, content digest) lives in its own
+module; this one only opens the database, migrates it and hands out the tables for bulk loaders.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Self
 from sqlalchemy import Engine
 
 from core.store._base import make_engine, migrate
+from core.store._digest import DigestStore
 from core.store._drift import DriftStore
 from core.store._local import LocalStore
 from core.store._outbox import OutboxStore
@@ -23,7 +24,7 @@ from core.store._state import StateStore
 __all__ = ["Store"]
 
 
-class Store(RemoteStore, LocalStore, DriftStore, OutboxStore, RunStore, StateStore):
+class Store(RemoteStore, LocalStore, DriftStore, OutboxStore, RunStore, StateStore, DigestStore):
     """journalsync's persistent state on SQLite (embedded) or PostgreSQL (scale)."""
 
     #: The SQLAlchemy tables by name, for bulk loading and ad-hoc reports.

@@ -12,6 +12,7 @@ from core.model import Record
 
 __all__ = [
     "ChangeLogEntry",
+    "ContentDigest",
     "DiffKind",
     "DiffRow",
     "FieldDiff",
@@ -213,3 +214,19 @@ class ChangeLogEntry:
     reason: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDigest:
+    """What :meth:`Store.content_digest` returns: equal for stores with equal synced contents."""
+
+    #: SHA-256 (hex) over every part.
+    digest: str
+    #: Per part (remote snapshot, local journal, outbox …): its own digest and its row count.
+    parts: Mapping[str, str]
+    counts: Mapping[str, int]
+
+    @property
+    def records(self) -> int:
+        """Rows of the remote snapshot (live and deleted)."""
+        return self.counts.get("remote", 0)
