@@ -1,11 +1,11 @@
 """Build a school's frame straight from the store's tables.
 
-Python never parses a record. A platform's lessons, homework, marks, attendance and finals —
-nearly all the rows — come from ``remote_facts``, the typed columns every page commit keeps
-(one primary-key range per school and entity). The rest, and the local journal, come from the
-stored JSON, which the database takes apart (``json_extract`` on SQLite, ``->>`` on
-PostgreSQL), timestamps turned into epoch seconds there. Rows are fetched in bulk through the
-DBAPI cursor and transposed into columns. This is the path the benchmark measures.
+Python never parses a record. A platform's snapshot is read from ``remote_facts`` (brought up
+to the change log first), one primary-key range per entity: typed columns for the lessons,
+homework, marks, attendance and finals — nearly all the rows — and the JSON of the rest, which
+the database takes apart (``json_extract`` on SQLite, ``->>`` on PostgreSQL), as it does for
+the local journal. Rows are fetched in bulk through the DBAPI cursor and transposed into
+columns. This is the path the benchmark measures.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def _frame_from_store(
     if platform is not None:
         store.refresh_facts(school, platform)  # what the pulls changed since the last report
     b = FrameBuilder(school)
-    table = "remote_records" if platform is not None else "local_records"
+    table = "remote_facts" if platform is not None else "local_records"
     # A platform's frequent entities come from its facts; the others from the JSON.
     facts = FACT_ENTITIES if platform is not None else ()
     rest = tuple(e for e in FIELDS if e not in facts)
@@ -221,7 +221,7 @@ def _frame_from_store(
 def _first_pull(store: Store, school: str, platform: str) -> int:
     """When the school's first pull ran: its school and year records come with every first
     pull (cheap to find); a snapshot without them falls back to the earliest record."""
-    r = store.tables["remote_records"].c
+    r = store.tables["remote_facts"].c  # first_seen in epoch seconds, by primary-key ranges
     scoped = (r.platform == platform, r.school == school)
     with store.engine.connect() as conn:
         first = conn.execute(
@@ -231,7 +231,7 @@ def _first_pull(store: Store, school: str, platform: str) -> int:
         ).scalar()
         if first is None:
             first = conn.execute(select(func.min(r.first_seen)).where(*scoped)).scalar()
-    return int(first.timestamp()) if first is not None else -1
+    return int(first) if first is not None else -1
 
 
 def _add_history(store: Store, b: FrameBuilder, school: str, platform: str | None) -> None:

@@ -20,7 +20,9 @@ from core.store._schema import facts_watermark, remote_changes, remote_records
 
 __all__ = ["FACT_ENTITIES", "backfill", "epoch_sql", "refresh"]
 
-#: The entities with facts: the frequent ones (a school has a hundred thousand marks).
+#: The entities with typed facts: the frequent ones (a school has a hundred thousand marks).
+#: The others (rosters, periods: a few thousand rows a school) keep their JSON ``data`` there,
+#: so that a school's frame is read from this table alone, by primary-key ranges.
 FACT_ENTITIES = ("lesson", "homework", "mark", "attendance", "final_mark")
 
 #: Fact column → the canonical field (in the record's JSON) it holds.
@@ -54,6 +56,9 @@ def _json(dialect: str, column: str, name: str, cast: str | None = None) -> str:
     return f"json_extract({column}, '$.{name}')"
 
 
+_TYPED = ", ".join(f"'{e}'" for e in FACT_ENTITIES)
+
+
 def _derive_sql(dialect: str, where: str) -> str:
     """``INSERT … SELECT`` of the facts of the ``remote_records`` rows ``where`` selects."""
     pg = dialect == "postgresql"
@@ -75,12 +80,11 @@ def _derive_sql(dialect: str, where: str) -> str:
         "updated_at": epoch_sql(dialect, _json(dialect, "provenance", "updated_at")),
         "first_seen": epoch_sql(dialect, "first_seen"),
         "deleted": "deleted",
+        "data": f"CASE WHEN entity IN ({_TYPED}) THEN NULL ELSE data END",
     }
-    entities = ", ".join(f"'{e}'" for e in FACT_ENTITIES)
     return (
         f"INSERT INTO remote_facts ({', '.join(columns)}) "
-        f"SELECT {', '.join(columns.values())} FROM remote_records "
-        f"WHERE entity IN ({entities}) AND {where}"
+        f"SELECT {', '.join(columns.values())} FROM remote_records WHERE {where}"
     )
 
 

@@ -288,12 +288,13 @@ remote_changes = Table(
     Index("ix_remote_changes_school", "school", "platform", "entity", "seq"),
 )
 
-#: The columns the compliance rules read of the five frequent entities (lessons, homework,
-#: marks, attendance, finals), typed: a projection of ``remote_records`` derived in SQL from
-#: the remote change log (``core/store/_facts.py``). One school's rows are one range of the
-#: primary key (SQLite keeps the table in that order: ``WITHOUT ROWID``), so a school's frame is
-#: read without parsing JSON or visiting the wide snapshot rows. Times are UTC epoch seconds;
-#: ``deleted`` and ``first_seen`` are the snapshot's.
+#: What the compliance rules read of the snapshot: typed columns of the five frequent entities
+#: (lessons, homework, marks, attendance, finals), the JSON of the others; a projection of
+#: ``remote_records`` derived in SQL from the remote change log (``core/store/_facts.py``). One
+#: school's rows of one entity are one range of the primary key (SQLite keeps the table in that
+#: order: ``WITHOUT ROWID``), so a school's frame is read without parsing the frequent records'
+#: JSON or visiting the wide snapshot rows. Times are UTC epoch seconds; ``deleted`` and
+#: ``first_seen`` are the snapshot's.
 remote_facts = Table(
     "remote_facts",
     metadata,
@@ -317,6 +318,7 @@ remote_facts = Table(
     Column("updated_at", BigInteger),
     Column("first_seen", BigInteger, nullable=False),
     Column("deleted", Boolean, nullable=False, server_default=false()),
+    Column("data", Text),  # the JSON of the other entities (rosters, periods)
     PrimaryKeyConstraint("platform", "school", "entity", "id"),
     sqlite_with_rowid=False,
 )

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.BigInteger(), nullable=True),
         sa.Column("first_seen", sa.BigInteger(), nullable=False),
         sa.Column("deleted", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("data", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("platform", "school", "entity", "id", name=op.f("pk_remote_facts")),
         sqlite_with_rowid=False,
     )
