@@ -20,12 +20,8 @@ def provenance(
     updated_at: datetime | None = None,
 ) -> Provenance:
     """Provenance from the platform's own ids; ``None`` ids are left out (a record that lacks
-    one is still the same record), the others kept as text.
-
-    Built without validation (one per record pulled): every value here already has the type
-    the model declares, which the model-level test of this helper checks.
-    """
-    return Provenance.model_construct(
+    one is still the same record), the others kept as text."""
+    return Provenance(
         platform=platform,
         external_ids={k: str(v) for k, v in ids.items() if v is not None},
         fetched_at=fetched_at,
