@@ -12,7 +12,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, true, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from core.connector import Page, Quarantined
 from core.model import Record, record_from_data
@@ -35,6 +46,15 @@ __all__ = ["RemoteStore"]
 
 _r = remote_records.c
 
+
+#: The live records of one scope (scope replacement), built once: a pull runs it per page.
+_LIVE = select(_r.id, _r.entity).where(
+    _r.platform == bindparam("platform"),
+    _r.school == bindparam("school"),
+    _r.scope == bindparam("scope"),
+    _r.entity.in_(bindparam("entities", expanding=True)),
+    _r.deleted == false(),
+)
 
 _EXISTING = select(_r.id, _r.content_hash, _r.deleted, _r.scope, _r.school).where(
     _r.platform == bindparam("platform"), _r.id.in_(bindparam("ids", expanding=True))
@@ -81,6 +101,7 @@ class RemoteStore(StoreBase):
         spares SQLite a WAL write of the same index pages per page (random ids touch many).
         """
         out: list[PageCounts] = []
+        last_cursor: dict[str, dict[str, Any]] = {}  # one transaction: only the last one shows
         with self._write() as conn:
             for page in pages:
                 inserted, updated, unchanged = self._upsert_remote(
@@ -88,8 +109,10 @@ class RemoteStore(StoreBase):
                 )
                 deleted = self._replace_scope(conn, school, platform, page, run_id)
                 quarantined = self._save_quarantine(conn, school, platform, page, run_id)
-                self._set_cursor(conn, school, platform, page.stream, page.cursor)
+                last_cursor[page.stream] = page.cursor
                 out.append(PageCounts(inserted, updated, unchanged, deleted, quarantined))
+            for stream_name, value in last_cursor.items():
+                self._set_cursor(conn, school, platform, stream_name, value)
         return out
 
     def _upsert_remote(
@@ -199,13 +222,13 @@ class RemoteStore(StoreBase):
         if not page.complete_for:
             return 0
         live = conn.execute(
-            select(_r.id, _r.entity).where(
-                _r.platform == platform,
-                _r.school == school,
-                _r.scope == page.scope,
-                _r.entity.in_(sorted(page.complete_for)),
-                _r.deleted == False,  # noqa: E712 — SQL, not Python
-            )
+            _LIVE,
+            {
+                "platform": platform,
+                "school": school,
+                "scope": page.scope,
+                "entities": sorted(page.complete_for),
+            },
         ).all()
         present = {r.id for r in page.records}
         gone_entities = {rid: entity for rid, entity in live if rid not in present}
