@@ -250,3 +250,56 @@ def test_a_preferred_channel_is_used_where_the_platform_offers_it(store: Store) 
     reconcile(store, "s", "kiasuo", capabilities=caps, channel=PushChannel.PACKAGE)
     channels = {i.record_id: i.channel for i in store.outbox("s", "kiasuo")}
     assert channels == {mark.id: "worklist", other.id: "package"}
+
+
+class _Killed(Exception):
+    pass
+
+
+class _DiesAfterThreePages(NetSchoolConnector):
+    async def pull(self, cursors, mode):  # type: ignore[no-untyped-def,override]
+        n = 0
+        async for page in super().pull(cursors, mode):
+            yield page
+            n += 1
+            if n == 3:
+                raise _Killed
+
+
+@pytest.mark.parametrize(("batch_records", "committed_pages"), [(10**9, 0), (1, 3)])
+async def test_a_pull_dying_mid_batch_loses_only_that_batch(
+    store: Store,
+    world: World,
+    app: NetSchoolEmulator,
+    school: str,
+    batch_records: int,
+    committed_pages: int,
+) -> None:
+    """Pages are committed in batches: a pull that dies leaves exactly the batches it finished
+    (records and cursors together), and the next pull completes the snapshot."""
+    seen: list[int] = []
+    target = HARNESS.target(world, BASE, school, True)
+    dying = _DiesAfterThreePages(target, transport=httpx.ASGITransport(app=app))
+    with pytest.raises(_Killed):
+        async with dying:
+            await pull(
+                store,
+                dying,
+                batch_records=batch_records,
+                batch_seconds=3600,
+                on_page=lambda page, result: seen.append(result.pages),
+            )
+    assert seen == list(range(1, committed_pages + 1))
+    assert bool(store.cursors(school, "netschool")) == bool(committed_pages)
+    assert bool(list(store.remote_records(school, "netschool"))) == bool(committed_pages)
+    await pulled(store, world, app, school)
+    clean = Store.open(f"sqlite:///{store.engine.url.database}-clean")
+    try:
+        async with connector(world, app, school) as c:
+            await pull(clean, c)
+        ids = sorted((r.id, r.content_hash) for r in store.remote_records(school, "netschool"))
+        assert ids == sorted(
+            (r.id, r.content_hash) for r in clean.remote_records(school, "netschool")
+        )
+    finally:
+        clean.close()
