@@ -23,6 +23,7 @@ from core.compliance._build import build_frame
 from core.compliance._frame import FIELDS, ChangeEvent, FrameBuilder, JournalFrame
 from core.model import ENTITIES
 from core.store import FACT_ENTITIES, Store
+from core.store._facts import FIELD_COLUMNS
 
 __all__ = ["HISTORY_ENTITIES", "frame_from_store"]
 
@@ -61,19 +62,10 @@ _FREQUENT = ("mark", "attendance", "lesson", "final_mark", "homework")
 
 #: A frame field → its ``remote_facts`` column (the parent reference is ``parent_id``).
 _FACT_COLUMN = {
+    **FIELD_COLUMNS,
     "id": "id",
-    "student_id": "student_id",
-    "subject_id": "subject_id",
-    "teacher_id": "teacher_id",
-    "work_type": "kind",
-    "code": "kind",
-    "value": "value",
-    "date": "day",
-    "number": "number",
-    "shift": "shift",
-    "end_time": "end_time",
     "has_topic": "has_topic",
-    # The platform's time when it has one, else -2 - (first seen), as in _expr.
+    # The platform's time when it has one, else -2 - (first seen): one column, split below.
     "created_at": "COALESCE(created_at, -2 - first_seen)",
     "updated_at": "COALESCE(updated_at, -1)",
     "first_seen": "NULL",

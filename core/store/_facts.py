@@ -18,13 +18,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.store._schema import facts_watermark, remote_changes, remote_records
 
-__all__ = ["FACT_ENTITIES", "backfill", "epoch_sql", "refresh"]
+__all__ = ["FACT_ENTITIES", "FIELD_COLUMNS", "backfill", "epoch_sql", "refresh"]
 
 #: The entities with typed facts: the frequent ones (a school has a hundred thousand marks).
 #: The others (rosters, periods: a few thousand rows a school) keep their JSON ``data`` there,
 #: so that a school's frame is read from this table alone, by primary-key ranges.
 FACT_ENTITIES = ("lesson", "homework", "mark", "attendance", "final_mark")
 
+#: ``kind`` holds a mark's work type or an attendance code (no entity has both).
+_KIND_FIELDS = ("work_type", "code")
 #: Fact column → the canonical field (in the record's JSON) it holds.
 _FROM_FIELD = {
     "student_id": "student_id",
@@ -37,9 +39,12 @@ _FROM_FIELD = {
     "shift": "shift",
     "end_time": "end_time",
 }
+#: A canonical field → the fact column holding it.
+FIELD_COLUMNS = {
+    **{name: column for column, name in _FROM_FIELD.items()},
+    **dict.fromkeys(_KIND_FIELDS, "kind"),
+}
 _PG_CASTS = {"weight": "DOUBLE PRECISION", "number": "INTEGER", "shift": "INTEGER"}
-#: ``kind`` holds a mark's work type or an attendance code (no entity has both).
-_KIND_FIELDS = ("work_type", "code")
 
 
 def epoch_sql(dialect: str, expr: str) -> str:
