@@ -170,3 +170,19 @@ def test_pdf_of_empty_table_is_one_page(tmp_path: Path) -> None:
     text = pdf_text(path)
     assert "Записей нет." in text
     assert "стр. 1 из 1" in text
+
+
+def test_narrow_column_titles_shrink_then_hyphenate_never_cut_silently() -> None:
+    from reportlab.lib.units import mm
+
+    from core.documents._pdf import _MIN_HEADER_SIZE, _header, pdf_styles
+
+    base = pdf_styles()["header"].fontSize
+    wide = _header("Биология", 40 * mm)
+    assert wide.style.fontSize == base and wide.text == "Биология"
+    shrunk = _header("Литература", 17 * mm)
+    assert _MIN_HEADER_SIZE <= shrunk.style.fontSize < base and "-" not in shrunk.text
+    broken = _header("Изобразительное искусство", 12 * mm)
+    assert broken.style.fontSize == _MIN_HEADER_SIZE
+    parts = broken.text.split("-<br/>")
+    assert len(parts) > 1 and "".join(parts).replace(" ", "") == "Изобразительноеискусство"

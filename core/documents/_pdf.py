@@ -14,6 +14,7 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
@@ -133,6 +134,43 @@ def signature_block(labels: Sequence[str]) -> Flowable:
     return KeepTogether([Spacer(1, 8 * mm), table])
 
 
+#: Cell padding left plus right (the table style below), and the smallest header font.
+_PADDING = 6
+_MIN_HEADER_SIZE = 5.5
+
+
+def _header(title: str, width: float) -> Paragraph:
+    """A column title: its font made smaller where its longest word would not fit the column,
+    and a word still too long at the smallest size broken with a hyphen — never cut silently
+    («Обществознан ие»)."""
+    base = pdf_styles()["header"]
+    room = width - _PADDING
+
+    def wide(word: str, size: float) -> float:
+        return float(stringWidth(word, base.fontName, size))
+
+    longest = max((wide(w, base.fontSize) for w in title.split()), default=0.0)
+    style = base
+    if longest > room:
+        size = max(_MIN_HEADER_SIZE, base.fontSize * room / longest)
+        style = ParagraphStyle(f"header{size:.2f}", parent=base, fontSize=size, leading=size * 1.2)
+    words: list[str] = []
+    for word in title.split():
+        while wide(word, style.fontSize) > room and len(word) > 3:
+            cut = max(
+                2,
+                next(
+                    k
+                    for k in range(len(word), 0, -1)
+                    if wide(word[:k] + "-", style.fontSize) <= room
+                ),
+            )
+            words.append(escape(word[:cut]) + "-<br/>")
+            word = word[cut:]
+        words.append(escape(word) + " ")
+    return Paragraph("".join(words).strip(), style)
+
+
 def _table(doc: TableDocument, avail_width: float) -> Flowable:
     styles = pdf_styles()
     total = sum(c.width for c in doc.columns)
@@ -141,7 +179,9 @@ def _table(doc: TableDocument, avail_width: float) -> Flowable:
         ParagraphStyle(f"cell{i}", parent=styles["cell"], alignment=_ALIGN[c.align])
         for i, c in enumerate(doc.columns)
     ]
-    data: list[list[Any]] = [[Paragraph(escape(c.title), styles["header"]) for c in doc.columns]]
+    data: list[list[Any]] = [
+        [_header(c.title, w) for c, w in zip(doc.columns, widths, strict=True)]
+    ]
     commands: list[tuple[Any, ...]] = [
         ("FONTNAME", (0, 0), (-1, -1), styles["cell"].fontName),
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
