@@ -63,9 +63,9 @@ async def pull(
 
     Small pages are gathered into one transaction (never splitting a page) until they hold
     ``batch_records`` records or, when the next page arrives, the first of them has waited
-    ``batch_seconds``: a crash re-reads at most that batch, and the store is spared a commit per page (on SQLite each
-    commit rewrites the index pages it touched). ``on_page`` runs after each page's commit;
-    hooks that must run between pages pass ``batch_records=1``.
+    ``batch_seconds``: a crash re-reads at most that batch, and the store is spared a commit
+    per page (on SQLite each commit rewrites the index pages it touched). ``on_page`` runs
+    after each page's commit; hooks that must run between pages pass ``batch_records=1``.
     """
     target = connector.target
     cursors = store.cursors(target.school, target.platform)
