@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
 from core.errors import ContractError
 from core.logging import get_logger
@@ -104,13 +104,22 @@ class PayloadReader(Generic[B]):
 
     def lenient(self, model: type[BaseModel]) -> BeforeValidator:
         """A validator for a list field: items one by one, failures become placeholders;
-        ``null`` reads as an empty list."""
+        ``null`` reads as an empty list.
+
+        The whole list is validated at once first (one call into pydantic's core, the usual
+        case); only a list with a bad item is walked item by item, to keep its good ones.
+        """
+        whole: TypeAdapter[list[Any]] = TypeAdapter(list[model])  # type: ignore[valid-type]
 
         def split(value: Any) -> Any:
             if value is None:
                 return []
             if not isinstance(value, list):
                 return value  # a non-list container is a contract break: let pydantic fail it
+            try:
+                return whole.validate_python(value)
+            except ValidationError:
+                pass
             out: list[Any] = []
             for item in value:
                 try:
