@@ -41,7 +41,7 @@ class PullResult:
 
 #: Pages are committed together until they hold this many records or the oldest has waited
 #: this long (see :func:`pull`).
-BATCH_RECORDS = 5_000
+BATCH_RECORDS = 20_000
 BATCH_SECONDS = 1.0
 
 
