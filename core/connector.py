@@ -20,7 +20,7 @@ so adding a platform touches no existing package.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import entry_points
@@ -44,6 +44,7 @@ __all__ = [
     "Quarantined",
     "SchoolTarget",
     "connector_class",
+    "hand_entry_channels",
     "platforms",
 ]
 
@@ -62,6 +63,21 @@ class ChannelCapability:
     #: platform's own web client, not verified on a live server", "modelled, no evidence".
     evidence: str
     verified: bool = False
+
+
+def hand_entry_channels(
+    *,
+    worklist: Iterable[str],
+    package: Iterable[str],
+    worklist_evidence: str,
+    package_evidence: str,
+) -> tuple[ChannelCapability, ChannelCapability]:
+    """The push channels of a platform with no known write API: a worklist entered by hand and
+    a package for the platform's operator — both modelled, neither verified on a live server."""
+    return (
+        ChannelCapability(PushChannel.WORKLIST, frozenset(worklist), worklist_evidence),
+        ChannelCapability(PushChannel.PACKAGE, frozenset(package), package_evidence),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,13 +29,12 @@ from core import platform
 from core.codes import Role
 from core.connector import (
     Capabilities,
-    ChannelCapability,
     Connector,
     Credentials,
     Page,
     PullMode,
-    PushChannel,
     SchoolTarget,
+    hand_entry_channels,
 )
 from core.errors import ConfigError, MalformedRecord, Skippable
 from core.model import ClassUnit, Record, Subject
@@ -123,19 +122,12 @@ class AversConnector(Connector):
             "homework": frozenset({"due_date", "attachments", "student_ids"}),
             "attendance": frozenset({"minutes_late", "note"}),
         },
-        push=(
-            ChannelCapability(
-                channel=PushChannel.WORKLIST,
-                entities=frozenset({"mark", "attendance", "lesson", "homework"}),
-                evidence=_MODELLED,
-                verified=False,
-            ),
-            ChannelCapability(
-                channel=PushChannel.PACKAGE,
-                entities=frozenset({"person", "class_unit", "group", "enrollment", "mark"}),
-                evidence=_MODELLED + "; the vendor's desktop-to-web upload format is not public",
-                verified=False,
-            ),
+        push=hand_entry_channels(
+            worklist={"mark", "attendance", "lesson", "homework"},
+            package={"person", "class_unit", "group", "enrollment", "mark"},
+            worklist_evidence=_MODELLED,
+            package_evidence=_MODELLED
+            + "; the vendor's desktop-to-web upload format is not public",
         ),
         notes=(
             "One student's data per account: a school pull needs every student's account. "

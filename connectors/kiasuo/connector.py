@@ -27,13 +27,12 @@ import httpx
 from core import platform
 from core.connector import (
     Capabilities,
-    ChannelCapability,
     Connector,
     Page,
     PullMode,
-    PushChannel,
     Quarantined,
     SchoolTarget,
+    hand_entry_channels,
 )
 from core.errors import Skippable
 from core.model import Lesson, Record, normalise_subject_name
@@ -107,34 +106,24 @@ class KiasuoConnector(Connector):
             "mark": frozenset({"weight", "comment"}),
             "attendance": frozenset({"minutes_late", "note"}),
         },
-        push=(
-            ChannelCapability(
-                channel=PushChannel.WORKLIST,
-                entities=frozenset({"mark", "attendance", "lesson", "homework", "final_mark"}),
-                evidence=_MODELLED,
-                verified=False,
-            ),
-            ChannelCapability(
-                channel=PushChannel.PACKAGE,
-                entities=frozenset(
-                    {
-                        "person",
-                        "class_unit",
-                        "subject",
-                        "group",
-                        "enrollment",
-                        "lesson",
-                        "homework",
-                        "mark",
-                        "attendance",
-                        "final_mark",
-                    }
-                ),
-                evidence=(
-                    "modelled: no import format is documented for КИАСУО; the package is for "
-                    "the regional operator to load by hand"
-                ),
-                verified=False,
+        push=hand_entry_channels(
+            worklist={"mark", "attendance", "lesson", "homework", "final_mark"},
+            package={
+                "person",
+                "class_unit",
+                "subject",
+                "group",
+                "enrollment",
+                "lesson",
+                "homework",
+                "mark",
+                "attendance",
+                "final_mark",
+            },
+            worklist_evidence=_MODELLED,
+            package_evidence=(
+                "modelled: no import format is documented for КИАСУО; the package is for "
+                "the regional operator to load by hand"
             ),
         ),
         notes=(

@@ -32,12 +32,11 @@ import httpx
 from core import platform
 from core.connector import (
     Capabilities,
-    ChannelCapability,
     Connector,
     Page,
     PullMode,
-    PushChannel,
     SchoolTarget,
+    hand_entry_channels,
 )
 from core.errors import ConfigError, Skippable
 from core.model import normalise_subject_name
@@ -93,33 +92,23 @@ class PermConnector(Connector):
             "homework": frozenset({"student_ids"}),
             "attendance": frozenset({"code", "minutes_late", "note"}),
         },
-        push=(
-            ChannelCapability(
-                channel=PushChannel.WORKLIST,
-                entities=frozenset({"mark", "attendance", "lesson", "homework", "final_mark"}),
-                evidence=_MODELLED + "; entries are made by hand from the worklist",
-                verified=False,
-            ),
-            ChannelCapability(
-                channel=PushChannel.PACKAGE,
-                entities=frozenset(
-                    {
-                        "person",
-                        "class_unit",
-                        "group",
-                        "enrollment",
-                        "lesson",
-                        "mark",
-                        "attendance",
-                        "homework",
-                        "final_mark",
-                    }
-                ),
-                evidence=_MODELLED
-                + "; no import format is known either: the package (OneRoster CSV + journal "
-                "XLSX) is for the regional operator to load by their own means",
-                verified=False,
-            ),
+        push=hand_entry_channels(
+            worklist={"mark", "attendance", "lesson", "homework", "final_mark"},
+            package={
+                "person",
+                "class_unit",
+                "group",
+                "enrollment",
+                "lesson",
+                "mark",
+                "attendance",
+                "homework",
+                "final_mark",
+            },
+            worklist_evidence=_MODELLED + "; entries are made by hand from the worklist",
+            package_evidence=_MODELLED
+            + "; no import format is known either: the package (OneRoster CSV + journal "
+            "XLSX) is for the regional operator to load by their own means",
         ),
         notes=(
             "A student/parent API: a school pull needs the accounts of every student (or a "

@@ -31,12 +31,11 @@ import httpx
 from core import platform
 from core.connector import (
     Capabilities,
-    ChannelCapability,
     Connector,
     Page,
     PullMode,
-    PushChannel,
     SchoolTarget,
+    hand_entry_channels,
 )
 from core.errors import ConfigError, Skippable
 from core.logging import get_logger
@@ -76,31 +75,21 @@ _CAPABILITIES = Capabilities(
         "mark": frozenset({"weight", "comment"}),
         "attendance": frozenset({"minutes_late", "note"}),
     },
-    push=(
-        ChannelCapability(
-            channel=PushChannel.WORKLIST,
-            entities=frozenset({"lesson", "homework", "mark", "attendance", "final_mark"}),
-            evidence=_MODELLED + "is a GET); entries are made by hand from the worklist",
-            verified=False,
-        ),
-        ChannelCapability(
-            channel=PushChannel.PACKAGE,
-            entities=frozenset(
-                {
-                    "person",
-                    "class_unit",
-                    "group",
-                    "enrollment",
-                    "lesson",
-                    "mark",
-                    "attendance",
-                    "final_mark",
-                }
-            ),
-            evidence=_MODELLED + "is a GET) and no import format is known; the package is "
-            "handed to the platform operator",
-            verified=False,
-        ),
+    push=hand_entry_channels(
+        worklist={"lesson", "homework", "mark", "attendance", "final_mark"},
+        package={
+            "person",
+            "class_unit",
+            "group",
+            "enrollment",
+            "lesson",
+            "mark",
+            "attendance",
+            "final_mark",
+        },
+        worklist_evidence=_MODELLED + "is a GET); entries are made by hand from the worklist",
+        package_evidence=_MODELLED + "is a GET) and no import format is known; the package is "
+        "handed to the platform operator",
     ),
     notes=(
         "Read through parent/student accounts (one family each): a school pull needs every "
