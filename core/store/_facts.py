@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 
+from core.store._base import upsert
 from core.store._schema import facts_watermark, remote_changes, remote_records
 
 __all__ = ["FACT_ENTITIES", "FIELD_COLUMNS", "backfill", "epoch_sql", "refresh"]
@@ -144,7 +144,7 @@ def backfill(conn: Connection) -> int:
 
 
 def _set_watermark(conn: Connection, school: str, platform: str, seq: int) -> None:
-    ins = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(facts_watermark)
+    ins = upsert(facts_watermark, conn.dialect.name)
     conn.execute(
         ins.values(school=school, platform=platform, seq=seq).on_conflict_do_update(
             index_elements=["school", "platform"], set_={"seq": seq}
