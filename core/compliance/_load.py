@@ -75,14 +75,8 @@ _FACT_COLUMN = {
 def _fact_query(entity: str, weights: bool) -> str:
     """One entity's fields from ``remote_facts``: one primary-key range, no JSON."""
     parent = ENTITIES[entity].PARENT
-    cols = [
-        "parent_id"
-        if name == parent
-        else ("weight" if weights else "1.0")
-        if name == "weight"
-        else _FACT_COLUMN[name]
-        for name in FIELDS[entity]
-    ]
+    column = {**_FACT_COLUMN, "weight": "weight" if weights else "1.0"}  # as in _expr
+    cols = ["parent_id" if name == parent else column[name] for name in FIELDS[entity]]
     return (
         f"SELECT {', '.join(cols)} FROM remote_facts WHERE platform = :platform "
         f"AND school = :school AND entity = '{entity}' AND deleted = :deleted"
