@@ -14,6 +14,7 @@ from rich.table import Table
 from core.connector import PullMode
 from core.importer import import_csv
 from core.logging import configure_logging
+from core.process import tune_gc
 from core.store import Store
 from core.sync import pull as pull_school
 from core.sync import push as push_school
@@ -281,4 +282,5 @@ def demo(
 
 
 def main() -> None:
+    tune_gc()
     app()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from hashlib import blake2b
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
+from connectors.sandbox import World, WorldSize
 from core.codes import (
     WORK_TYPES,
     AttendanceCode,
@@ -18,7 +21,9 @@ from core.codes import (
 from core.errors import UnknownCode
 from core.model import (
     ENTITIES,
+    Attachment,
     ClassUnit,
+    Homework,
     Lesson,
     Mark,
     Provenance,
@@ -54,6 +59,52 @@ def test_content_hash_covers_fields_but_not_provenance() -> None:
     assert _mark(value=MarkValue.FOUR).content_hash != a.content_hash
     with_prov = _mark(provenance=Provenance(platform="netschool", external_ids={"assign": "1"}))
     assert with_prov.content_hash == a.content_hash and with_prov == with_prov
+
+
+def test_content_json_is_the_sorted_json_of_data_byte_for_byte() -> None:
+    """The fast content JSON must equal what every stored hash was computed from: the sorted
+    JSON of :meth:`Record.data`, for every entity a world holds, on every platform."""
+    world = World.generate(3, WorldSize(grades=(1, 9), letters=1, students_per_class=3, weeks=1))
+    slug = next(iter(world.schools))
+    seen: set[str] = set()
+    for platform in ("netschool", "kiasuo", "ruobr", "perm", "avers"):
+        for rec in world.canonical(slug, platform):
+            seen.add(rec.ENTITY)
+            assert rec.content_json == orjson.dumps(rec.data(), option=orjson.OPT_SORT_KEYS)
+    assert len(seen) >= 12, seen
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        None,
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone(timedelta(0))),
+        datetime(2026, 1, 2, 3, 4, 5, 120, tzinfo=timezone(timedelta(hours=3))),
+        datetime(2026, 1, 2, 3, 4, 5),
+    ],
+)
+def test_provenance_json_is_what_pydantic_would_write(at: datetime | None) -> None:
+    prov = Provenance(platform="x", external_ids={"cmId": "1"}, fetched_at=at, updated_at=at)
+    assert prov.to_json() == orjson.dumps(prov.model_dump(mode="json"))
+
+
+def test_content_hashes_are_stable_across_releases() -> None:
+    """Stored snapshots compare by these hashes: a change here needs a store migration."""
+    homework = Homework(
+        school="s",
+        lesson_id="l",
+        text="Упр. 5",
+        due_date=date(2026, 1, 2),
+        attachments=(Attachment(name="a.pdf", size=3),),
+        student_ids=("x",),
+    )
+    lesson = Lesson(
+        school="s", group_id="g", date=date(2026, 1, 2), number=1, start_time=time(8, 30)
+    )
+    assert homework.content_hash == "033be8d1d9dfd9894c30d44746439eb0"
+    assert lesson.content_hash == "64cdbfa54e54df4ca3bfba4620fd2d3e"
+    assert homework.content_hash == blake2b(homework.content_json, digest_size=16).hexdigest()
 
 
 def test_records_round_trip_through_data() -> None:

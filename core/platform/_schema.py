@@ -132,15 +132,16 @@ class PayloadReader(Generic[B]):
 
     def report_drift(self, obj: BaseModel) -> None:
         """Log each model's unknown fields once per reader (names only), then its children's."""
-        extra = obj.model_extra or {}
-        name = type(obj).__name__
-        known = type(obj).KNOWN if isinstance(obj, PlatformModel) else frozenset()
-        new = sorted(k for k in extra if k not in known and (name, k) not in self._reported)
-        if new:
-            self._reported.update((name, k) for k in new)
-            self._log.warning(
-                f"{self.platform} schema drift: unknown fields", model=name, fields=new
-            )
+        extra = obj.model_extra
+        if extra:  # the usual case has none: no names to sort
+            name = type(obj).__name__
+            known = type(obj).KNOWN if isinstance(obj, PlatformModel) else frozenset()
+            new = sorted(k for k in extra if k not in known and (name, k) not in self._reported)
+            if new:
+                self._reported.update((name, k) for k in new)
+                self._log.warning(
+                    f"{self.platform} schema drift: unknown fields", model=name, fields=new
+                )
         for field_name in _nested_fields(type(obj)):
             self._walk(getattr(obj, field_name))
 

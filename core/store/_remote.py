@@ -405,7 +405,7 @@ class RemoteStore(StoreBase):
 def _provenance_json(rec: Record) -> str | None:
     if rec.provenance is None:
         return None
-    return orjson.dumps(rec.provenance.model_dump(mode="json")).decode()
+    return rec.provenance.to_json().decode()
 
 
 def _insert_quarantine(
