@@ -60,7 +60,7 @@ def record_id(entity: str, *key: object) -> str:
     same key always gives the same id, on every machine and platform. (UUIDv5 would do too, but
     SHA-1 plus a UUID object per id costs a tenth of a pull's time.)
     """
-    raw = entity + "|" + "|".join(_key_part(k) for k in key)
+    raw = "|".join([entity, *map(_key_part, key)])
     return blake2b(raw.encode(), digest_size=16, person=b"journalsync-id").hexdigest()
 
 
@@ -92,7 +92,9 @@ class _cached(Generic[_T]):
 
 
 def _key_part(value: object) -> str:
-    if isinstance(value, date | datetime | time):
+    if type(value) is str:  # the usual key part: ids and codes
+        return value
+    if isinstance(value, date | time):  # datetime is a date
         return value.isoformat()
     return str(value)
 
@@ -129,7 +131,8 @@ class Record(BaseModel):
 
     @_cached
     def id(self) -> str:
-        return record_id(self.ENTITY, *(getattr(self, k) for k in self.KEY))
+        values = self.__dict__
+        return record_id(self.ENTITY, *[values[k] for k in self.KEY])
 
     @_cached
     def parent_id(self) -> str | None:

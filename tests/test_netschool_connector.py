@@ -38,6 +38,19 @@ class CountingTransport(httpx.AsyncBaseTransport):
         return sum(1 for c in self.calls if c == (method, path))
 
 
+class TermRecordingTransport(CountingTransport):
+    """Also records the ``termId`` of every student-list request."""
+
+    def __init__(self, app: NetSchoolEmulator) -> None:
+        super().__init__(app)
+        self.list_terms: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.lower() == "/webapi/grade/studentlist":
+            self.list_terms.append(int(request.url.params["termId"]))
+        return await super().handle_async_request(request)
+
+
 @pytest.fixture
 def world() -> World:
     return World.generate(7, SIZE)
@@ -251,6 +264,34 @@ async def test_incremental_visits_only_terms_near_today(
     term_ids = {p.name: p.ext_id for p in world.school(SLUG).periods}
     assert incremental[0] == "roster"
     assert incremental[1:] == [s for s in full if s.endswith(f":{term_ids['2 четверть']}")]
+
+
+@pytest.mark.parametrize(
+    ("today", "quarters"),
+    [
+        (date(2026, 8, 25), ["1 четверть"]),  # before the year: the first term's lists
+        (date(2026, 9, 20), ["1 четверть"]),
+        (date(2026, 11, 10), ["1 четверть", "2 четверть"]),
+    ],
+)
+async def test_student_lists_are_read_for_started_terms_only(
+    world: World, app: NetSchoolEmulator, today: date, quarters: list[str]
+) -> None:
+    transport = TermRecordingTransport(app)
+    async with NetSchoolConnector(
+        _target(world, today=today.isoformat()), transport=transport
+    ) as conn:
+        pages = await _pages(conn)
+    periods = {p.ext_id: p for p in world.school(SLUG).periods}
+    read = {periods[t].name for t in transport.list_terms}
+    assert {n for n in read if "четверть" in n} == set(quarters)
+    assert all(periods[t].start <= max(today, min(p.start for p in periods.values()))
+               for t in transport.list_terms)  # fmt: skip
+    # every pupil is still in the roster, with the groups' members
+    students = {
+        r.key for r in pages[0].records if isinstance(r, Person) and Role.STUDENT in r.roles
+    }
+    assert students == {f"netschool:{a.person_id}" for a in world.accounts(SLUG, "student")}
 
 
 async def test_session_expiry_mid_pull_logs_in_again_once(

@@ -36,12 +36,13 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.sandbox.faults import Faults, FaultsMiddleware
 from connectors.sandbox.operator import operator_routes
+from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import PersonInfo, World
 
 from . import _emulator_rows as rows

@@ -33,11 +33,12 @@ from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.sandbox.faults import Faults, FaultsMiddleware
+from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import PersonInfo, World
 
 from . import _emulator_render as render

@@ -7,7 +7,7 @@ from hashlib import md5
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.netschool._emulator_state import (
@@ -17,6 +17,7 @@ from connectors.netschool._emulator_state import (
     form_items,
     iso,
 )
+from connectors.sandbox.responses import JSONResponse
 
 COOKIE = "NSSESSIONID"
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.netschool._emulator_codes import TYPE_CATALOGUE, WORK_TYPE_IDS, wire_weight
@@ -23,6 +23,7 @@ from connectors.netschool._emulator_state import (
     parse_day,
     str_param,
 )
+from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import AssignmentInfo, LessonInfo, PersonInfo
 from core.codes import MarkValue, numeric_mark
 

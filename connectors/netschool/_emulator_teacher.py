@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.netschool._emulator_codes import (
@@ -30,6 +30,7 @@ from connectors.netschool._emulator_state import (
     iso,
     parse_day,
 )
+from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import AssignmentInfo, GroupInfo, LessonInfo, PeriodInfo
 from core.codes import AttendanceCode, MarkValue, numeric_mark
 

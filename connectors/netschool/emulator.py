@@ -20,7 +20,7 @@ import random
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -36,6 +36,7 @@ from connectors.netschool._emulator_state import (
     Unauthorized,
 )
 from connectors.sandbox.faults import Faults, FaultsMiddleware
+from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import World
 
 __all__ = [

@@ -14,8 +14,10 @@ from datetime import date
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
+
+from connectors.sandbox.responses import JSONResponse
 
 from . import _emulator_render as r
 from ._emulator_state import BadRequest, EmulatorState, Unauthorized, parse_dmy, parse_iso

@@ -24,9 +24,10 @@ from hashlib import md5
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import AssignmentInfo, LessonInfo, PeriodInfo, PersonInfo
 from core.codes import WORK_TYPES, AttendanceCode, numeric_mark
 

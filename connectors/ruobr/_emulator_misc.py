@@ -11,9 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import PersonInfo
 
 from ._emulator_diary import USER_ID_OFFSET

@@ -32,12 +32,13 @@ import random
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.sandbox.faults import Faults, FaultsMiddleware
 from connectors.sandbox.operator import operator_routes
+from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import World
 
 from . import _emulator_diary, _emulator_misc

@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import GroupInfo, LessonInfo, PersonInfo, World
 from core.codes import AttendanceCode, MarkValue
 from core.errors import ContractError

@@ -104,10 +104,14 @@ class RemoteStore(StoreBase):
         last_cursor: dict[str, dict[str, Any]] = {}  # one transaction: only the last one shows
         with self._write() as conn:
             for page in pages:
+                # What the page's scope loses is read before the upsert: the same set (the
+                # upsert only writes the page's own records), but it reads only the scope's
+                # earlier records (none on a first pull), not the page just written back.
+                gone = self._gone_from_scope(conn, school, platform, page)
                 inserted, updated, unchanged = self._upsert_remote(
                     conn, school, platform, page, run_id
                 )
-                deleted = self._replace_scope(conn, school, platform, page, run_id)
+                deleted = self._mark_deleted(conn, school, platform, gone, run_id)
                 quarantined = self._save_quarantine(conn, school, platform, page, run_id)
                 last_cursor[page.stream] = page.cursor
                 out.append(PageCounts(inserted, updated, unchanged, deleted, quarantined))
@@ -216,11 +220,14 @@ class RemoteStore(StoreBase):
             ],
         )
 
-    def _replace_scope(
-        self, conn: Connection, school: str, platform: str, page: Page, run_id: str | None
-    ) -> int:
+    @staticmethod
+    def _gone_from_scope(
+        conn: Connection, school: str, platform: str, page: Page
+    ) -> dict[str, str]:
+        """Scope replacement: the live records of the page's scope the page no longer lists
+        (id → entity), for the entities the page is complete for."""
         if not page.complete_for:
-            return 0
+            return {}
         live = conn.execute(
             _LIVE,
             {
@@ -230,18 +237,30 @@ class RemoteStore(StoreBase):
                 "entities": sorted(page.complete_for),
             },
         ).all()
+        if not live:
+            return {}
         present = {r.id for r in page.records}
-        gone_entities = {rid: entity for rid, entity in live if rid not in present}
+        return {rid: entity for rid, entity in live if rid not in present}
+
+    def _mark_deleted(
+        self,
+        conn: Connection,
+        school: str,
+        platform: str,
+        gone_entities: dict[str, str],
+        run_id: str | None,
+    ) -> int:
         gone = list(gone_entities)
-        if gone:
-            before = self._data_of(conn, platform, gone)
-            self._log_changes(
-                conn,
-                school,
-                platform,
-                run_id,
-                [(rid, gone_entities[rid], "deleted", before.get(rid), None) for rid in gone],
-            )
+        if not gone:
+            return 0
+        before = self._data_of(conn, platform, gone)
+        self._log_changes(
+            conn,
+            school,
+            platform,
+            run_id,
+            [(rid, gone_entities[rid], "deleted", before.get(rid), None) for rid in gone],
+        )
         stmt = (
             update(remote_records)
             .where(_r.platform == platform, _r.id.in_(bindparam("ids", expanding=True)))
