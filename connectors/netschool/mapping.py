@@ -397,17 +397,18 @@ class Mapper:
             if isinstance(res, Bad):
                 batch.bad(res, "mark", f"cm:{cm_id}/assign:{a.id}/student:{res.item_id()}")
                 continue
-            record = f"cm:{cm_id}/assign:{a.id}/student:{res.studentId}"
             if res.mark is None and not res.duty:
                 continue  # an empty cell
-            if isinstance(slot, Skippable) or slot is None:
-                exc = slot or MalformedRecord("assignment has no type", field="typeId")
-                batch.skip(exc, "mark", record, res.model_dump(mode="json"))
-                continue
-            try:
-                batch.records.append(self.mark(cm_id, lesson_id, a, res, slot))
-            except Skippable as exc:
-                batch.skip(exc, "mark", record, res.model_dump(mode="json"))
+            if isinstance(slot, tuple):
+                try:
+                    batch.records.append(self.mark(cm_id, lesson_id, a, res, slot))
+                    continue
+                except Skippable as exc:
+                    problem = exc
+            else:
+                problem = slot or MalformedRecord("assignment has no type", field="typeId")
+            record = f"cm:{cm_id}/assign:{a.id}/student:{res.studentId}"
+            batch.skip(problem, "mark", record, res.model_dump(mode="json"))
 
     def mark(
         self,
