@@ -108,6 +108,26 @@ def test_unchanged_rows_are_not_rewritten(store: Store) -> None:
         assert conn.execute(select(t.c.run_id)).scalar_one() == "run-1"
 
 
+def test_postgresql_statistics_follow_a_snapshot_that_outgrew_them(store: Store) -> None:
+    """A first pull must not plan its id lookups on a table PostgreSQL believes is empty."""
+    if store.dialect != "postgresql":
+        pytest.skip("PostgreSQL planner statistics")
+
+    def known() -> float:
+        with store.engine.connect() as conn:
+            return float(
+                conn.execute(
+                    text("SELECT reltuples FROM pg_class WHERE oid = 'remote_records'::regclass")
+                ).scalar_one()
+            )
+
+    assert known() < 0  # never analysed
+    store.commit_page(S, P, page([mark(f"s{n}") for n in range(30)]))
+    assert known() == 30
+    store.commit_page(S, P, page([mark(f"s{n}", lesson="L2") for n in range(100)], scope="b"))
+    assert known() == 130
+
+
 def test_scope_replacement_stays_inside_scope_and_complete_entities(store: Store) -> None:
     store.commit_page(S, P, page([mark("a"), mark("b"), lesson(1)], scope="A"))
     store.commit_page(S, P, page([mark("c")], scope="B"))

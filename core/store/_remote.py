@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -117,7 +118,27 @@ class RemoteStore(StoreBase):
                 out.append(PageCounts(inserted, updated, unchanged, deleted, quarantined))
             for stream_name, value in last_cursor.items():
                 self._set_cursor(conn, school, platform, stream_name, value)
+        if self.dialect == "postgresql":
+            self._analyze_if_outgrown(sum(c.inserted for c in out))
         return out
+
+    def _analyze_if_outgrown(self, inserted: int) -> None:
+        """``ANALYZE`` the snapshot when one commit added more rows than its statistics know.
+
+        PostgreSQL plans a page's id lookups from the table statistics. A new store has none
+        until autovacuum's next round (up to a minute), and PostgreSQL then scans the whole
+        platform's rows for every page: a first 53,000-record pull spent 3.5 of its 8 s there.
+        The check is one catalogue read per commit; ANALYZE samples at most 30,000 rows, and
+        runs again only when the table has more than doubled since.
+        """
+        if not inserted:
+            return
+        with self._write() as conn:
+            known = conn.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = 'remote_records'::regclass")
+            ).scalar()
+            if known is None or inserted > known:
+                conn.execute(text("ANALYZE remote_records"))
 
     def _upsert_remote(
         self, conn: Connection, school: str, platform: str, page: Page, run_id: str | None
