@@ -124,11 +124,13 @@ _MAX_SECRETS = 4096
 _MIN_SECRET_LEN = 3
 _secrets_lock = threading.Lock()
 _secrets: dict[str, None] = {}
-_secrets_re: re.Pattern[str] | None = None
-#: Registered since the pattern was built; none overlaps another secret, so order is moot.
-_secrets_pending: list[str] = []
-_secrets_dirty = False
-_MAX_PENDING = 256
+#: The secrets by their first three characters, longest first. A text is scanned once, a
+#: dictionary look-up per position, whatever the number of secrets; registering one costs one
+#: bucket. (A single alternation pattern had to be recompiled whenever a secret overlapped
+#: another: one АВЕРС login registers a cookie that contains the password digest, so a pull of
+#: 368 family accounts recompiled a pattern of up to 3,000 secrets 670 times.) Buckets are
+#: replaced, never changed in place, so a reader in another thread sees a whole one.
+_by_prefix: dict[str, list[str]] = {}
 
 _HANDLER_MARK = "_journalsync_handler"
 #: Third-party loggers routed through our pipeline; their own handlers would bypass redaction.
@@ -152,42 +154,57 @@ def register_secret(value: str) -> None:
     are registered too, since httpx logs encoded URLs. Values shorter than three characters are
     ignored: masking them would mangle every log line and they are not real secrets anyway.
     """
-    global _secrets_dirty
     if not isinstance(value, str) or len(value) < _MIN_SECRET_LEN:
         return
     forms = {value, quote(value, safe=""), quote_plus(value)}
     with _secrets_lock:
         for form in forms:
-            known = form in _secrets
-            _secrets.pop(form, None)
-            _secrets[form] = None
-            if known or _secrets_dirty:
+            if form in _secrets:
+                del _secrets[form]  # re-registered: it is the newest again
+                _secrets[form] = None
                 continue
-            # A secret that overlaps another needs the longest-first pattern; others can wait
-            # in a short list until the next rebuild (rotating tokens register many secrets per
-            # run, and rebuilding thousands of alternatives each time was quadratic).
-            if len(_secrets_pending) >= _MAX_PENDING or any(
-                form in s or s in form for s in _secrets if s != form
-            ):
-                _secrets_dirty = True
-            else:
-                _secrets_pending.append(form)
+            _secrets[form] = None
+            key = form[:_MIN_SECRET_LEN]
+            _by_prefix[key] = sorted([*_by_prefix.get(key, ()), form], key=len, reverse=True)
         while len(_secrets) > _MAX_SECRETS:
-            del _secrets[next(iter(_secrets))]
-            _secrets_dirty = True
+            oldest = next(iter(_secrets))
+            del _secrets[oldest]
+            key = oldest[:_MIN_SECRET_LEN]
+            rest = [s for s in _by_prefix[key] if s != oldest]
+            if rest:
+                _by_prefix[key] = rest
+            else:
+                del _by_prefix[key]
 
 
-def _secrets_matchers() -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
-    """The compiled pattern of all secrets (rebuilt when needed) and the pending ones."""
-    global _secrets_re, _secrets_dirty
-    with _secrets_lock:
-        if _secrets_dirty:
-            # Longest first, so a secret that contains another one is masked whole.
-            ordered = sorted(_secrets, key=len, reverse=True)
-            _secrets_re = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
-            _secrets_pending.clear()
-            _secrets_dirty = False
-        return _secrets_re, tuple(_secrets_pending)
+def _mask_secrets(text: str) -> str:
+    """Every occurrence of a registered secret in ``text`` masked; at each position the longest
+    secret starting there wins, and overlapping or touching occurrences become one mask."""
+    table = _by_prefix
+    if not table:
+        return text
+    spans: list[list[int]] = []
+    for i in range(len(text) - _MIN_SECRET_LEN + 1):
+        bucket = table.get(text[i : i + _MIN_SECRET_LEN])
+        if bucket is None:
+            continue
+        for secret in bucket:
+            if text.startswith(secret, i):
+                end = i + len(secret)
+                if spans and i <= spans[-1][1]:
+                    spans[-1][1] = max(spans[-1][1], end)
+                else:
+                    spans.append([i, end])
+                break
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for start, end in spans:
+        out += (text[pos:start], MASK)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _mask_kv(match: re.Match[str]) -> str:
@@ -203,12 +220,7 @@ def _mask_json(match: re.Match[str]) -> str:
 
 
 def _redact_text(text: str) -> str:
-    pattern, pending = _secrets_matchers()
-    if pattern is not None:
-        text = pattern.sub(MASK, text)
-    for secret in pending:
-        if secret in text:
-            text = text.replace(secret, MASK)
+    text = _mask_secrets(text)
     if "=" in text:
         text = _KV_RE.sub(_mask_kv, text)
     if ":" in text:

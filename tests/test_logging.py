@@ -96,6 +96,41 @@ def test_registered_secrets_are_masked_anywhere():
     assert redact(b"raw " + PASSWORD.encode()) == "raw ***"
 
 
+@pytest.fixture
+def own_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test's secrets in a table of their own, so the cap test does not evict others'."""
+    import core.logging as logs
+
+    monkeypatch.setattr(logs, "_secrets", {})
+    monkeypatch.setattr(logs, "_by_prefix", {})
+
+
+def test_a_secret_containing_or_overlapping_another_is_masked_whole(own_secrets):
+    digest = "5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8"
+    register_secret(f"s%3A{digest}")  # АВЕРС: the session cookie holds the password digest
+    register_secret(digest)
+    register_secret("tokenAB12")
+    register_secret("AB12-tail")  # overlaps the end of the one before
+    assert redact(f"ys-sid=s%3A{digest}; next") == "ys-sid=***; next"
+    assert redact(f"sha1 {digest}.") == "sha1 ***."
+    assert redact("x tokenAB12-tail y") == "x *** y"
+    assert redact("no secrets here, 5baa61e4 is only a prefix") == (
+        "no secrets here, 5baa61e4 is only a prefix"
+    )
+
+
+def test_the_oldest_secrets_are_forgotten_past_the_cap(own_secrets):
+    import core.logging as logs
+
+    for n in range(logs._MAX_SECRETS + 10):
+        register_secret(f"tok{n:06d}")
+    assert len(logs._secrets) == logs._MAX_SECRETS
+    assert sum(len(b) for b in logs._by_prefix.values()) == logs._MAX_SECRETS
+    assert redact("tok000000 tok004105") == "tok000000 ***"
+    register_secret("tok000000")  # registered again: masked again
+    assert redact("tok000000") == "***"
+
+
 def test_configure_logging_is_idempotent(restore_logging):
     first, second = io.StringIO(), io.StringIO()
     configure_logging(stream=first)
