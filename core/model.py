@@ -72,7 +72,7 @@ class _cached(Generic[_T]):
 
     Computed once per instance and kept in the instance ``__dict__``, where later reads find it
     without calling the descriptor. A race between threads at worst computes the same
-    (deterministic) value twice; the lock cost ~5 % of a pull.
+    (deterministic) value twice; the lock showed as several per cent of a pull's profile.
     """
 
     def __init__(self, func: Callable[[Any], _T]) -> None:

@@ -213,7 +213,7 @@ class NetSchoolConnector(Connector):
             )
             # Student lists of the terms that have started (before the year: the first term's).
             # A later term's list is its planned composition; reading it cost a request per
-            # group and term, three quarters of the roster's requests in the first quarter.
+            # group and term: 300 of 1,044 requests for a 1,000-student school in October.
             listed = [t for t in terms if t.startDate <= today] or terms[:1]
             whole_class_seen = False
             for sg in await self.client.subject_groups(cls.id):

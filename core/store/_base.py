@@ -89,8 +89,9 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
         cur = dbapi_conn.cursor()
-        # 16 KiB pages for a new file (an existing one keeps its size: WAL fixes it): a fifth
-        # fewer b-tree pages touched and WAL frames written per pulled record than at 4 KiB.
+        # 16 KiB pages for a new file (an existing one keeps its size: WAL fixes it). Fewer,
+        # larger b-tree pages and WAL frames: a 53,045-record pull took 2.55 CPU-s against 2.65
+        # at 4 KiB (six runs each).
         cur.execute("PRAGMA page_size=16384")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
