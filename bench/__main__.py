@@ -124,7 +124,8 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
         return (
             f"{r['records_per_cpu_s']:,.0f} records per CPU-second, "
             f"{r['records_per_s']:,.0f} records/s wall ({r['records']:,} records, "
-            f"{r['students']:,} students × {r['weeks']} weeks, {r['accounts']} accounts, "
+            f"{r['students']:,} students × {r['weeks']} weeks, "
+            f"{r['accounts']:,} account{'' if r['accounts'] == 1 else 's'}, "
             f"{r['cpu_seconds']} s CPU, "
             f"{r['seconds']} s wall, peak RSS {r['peak_rss_mib']} MiB)"
         )
