@@ -161,6 +161,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 def test_cycle_on_two_workers_matches_the_embedded_runner(
     env: Env, tmp_path: Path, stores: list[Store]
 ) -> None:
+    pg = Store.open(env.pg_url)
+    stores.append(pg)
+    # The module shares one PostgreSQL store; the digests below compare it whole, so this test
+    # must find it as the fixture left it (pytest runs a module's tests in file order).
+    assert not pg.runs(), "test_cycle_… must run before the other tests of this module"
+
     async def temporal_cycle() -> tuple[list[Any], list[Any]]:
         client = await Client.connect(env.address)
         first = await asyncio.wait_for(run_cycle(client, env.plan, "push", SLOT), 300)
@@ -174,8 +180,6 @@ def test_cycle_on_two_workers_matches_the_embedded_runner(
     assert states[bad].state == "failed" and "503" in states[bad].reason
     assert {o.state for s, o in states.items() if s != bad} == {"done"}
     assert [o.as_dict() for o in again] == [o.as_dict() for o in first]
-    pg = Store.open(env.pg_url)
-    stores.append(pg)
     assert len([r for r in pg.runs() if r.run_key.endswith(":push:20260914T1230Z")]) == 5
 
     lite = Store.open(f"sqlite:///{tmp_path / 'embedded.db'}")
