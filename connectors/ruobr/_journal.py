@@ -194,9 +194,12 @@ def _attendance(
         ),
         key=lambda ls: (ls.date, _start(ls) or time(0), ls.id),
     )
+    by_subject: dict[str, list[s.Lesson]] = {}
+    for ls in mine:
+        by_subject.setdefault(subject_key(ls.subject), []).append(ls)
     done: set[int] = set()
     for key, am in view.attendance.items():
-        of_subject = [ls for ls in mine if subject_key(ls.subject) == key]
+        of_subject = by_subject.get(key, [])
         for item in am.marks:
             if isinstance(item, s.Bad):
                 batch.bad(item, "attendance", f"child:{view.child}/all_marks:{am.sub_id}")
