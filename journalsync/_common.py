@@ -24,6 +24,7 @@ from core.store import Store
 __all__ = [
     "EXIT_AUTH",
     "EXIT_FAILED",
+    "EXIT_HELD",
     "EXIT_OK",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
@@ -42,6 +43,7 @@ EXIT_FAILED = 1  # the run failed: contract broken, data problem, run ended fail
 EXIT_USAGE = 2  # bad command line or configuration
 EXIT_AUTH = 3  # the platform rejected the credentials
 EXIT_UNAVAILABLE = 4  # the platform was unavailable after retries (try again later)
+EXIT_HELD = 5  # the run is held for a person (`journalsync runs approve|discard RUN`)
 
 console = Console()
 err_console = Console(stderr=True)

@@ -15,14 +15,15 @@ from core.connector import PullMode
 from core.importer import import_csv
 from core.logging import configure_logging
 from core.process import tune_gc
-from core.store import Store
-from core.sync import pull as pull_school
+from core.store import RunState, Store
+from core.sync import PullResult, RunReport, reconcile, sync_school
 from core.sync import push as push_school
-from core.sync import reconcile, sync_school
 from journalsync._common import (
     EXIT_FAILED,
+    EXIT_HELD,
     build_connector,
     console,
+    err_console,
     open_store,
     reported_errors,
 )
@@ -110,16 +111,26 @@ def pull(
             today=_today(today),
         )
 
-        async def run() -> None:
-            async with connector:
-                result = await pull_school(store, connector, mode=mode)
-            console.print(
-                f"pulled {result.records} records in {result.pages} pages: "
-                f"{result.inserted} new, {result.updated} changed, {result.deleted} deleted, "
-                f"{result.quarantined} quarantined"
-            )
+        key = f"{school}:{platform}:pull:manual:{uuid.uuid4().hex[:12]}"
 
-        asyncio.run(run())
+        async def run() -> RunReport:
+            async with connector:
+                return await sync_school(
+                    store, connector, run_key=key, operation="pull", mode=mode, do_push=False
+                )
+
+        report = asyncio.run(run())
+        if report.error is not None:
+            raise report.error  # reported with its exit code (credentials, platform down …)
+        result = report.pulled or PullResult()
+        stale = f", {result.stale} kept stale" if result.stale else ""
+        console.print(
+            f"pulled {result.records} records in {result.pages} pages: "
+            f"{result.inserted} new, {result.updated} changed, {result.deleted} deleted, "
+            f"{result.quarantined} quarantined{stale}",
+            highlight=False,
+        )
+        _exit_if_held(report)
 
 
 @app.command()
@@ -225,8 +236,24 @@ def sync(
             if report.run.error:
                 console.print(f"[red]{report.run.error}[/]")
                 raise typer.Exit(EXIT_FAILED)
+            _exit_if_held(report)
 
         asyncio.run(run())
+
+
+def _exit_if_held(report: RunReport) -> None:
+    """A held run: say why and what to do, and exit with the "held" code."""
+    run = report.run
+    if run.state is not RunState.HELD:
+        return
+    why = report.pulled.held if report.pulled and report.pulled.held else "see `runs list --held`"
+    err_console.print(
+        f"[yellow]run {run.id[:8]} is held for a person[/]: {why}\n"
+        f"nothing of it was applied; `journalsync runs approve {run.id[:8]}` applies it, "
+        f"`journalsync runs discard {run.id[:8]}` drops it",
+        highlight=False,
+    )
+    raise typer.Exit(EXIT_HELD)
 
 
 @app.command("import")

@@ -41,17 +41,19 @@ def _actor() -> str:
 @runs_app.command("approve")
 def approve(
     run: Annotated[str, typer.Argument(help="Run id (8+ characters) or run key.")],
-    config: Annotated[Path, typer.Option("--config", "-c", help="The TOML config.")],
+    config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Apply a held run: push its changes and verify them (exactly once)."""
+    """Apply a held run exactly once: a held pull's pages as they were read, then (for a push
+    run; needs the config) its push, verified."""
     with reported_errors():
-        plan = load_config(config)
+        plan = load_config(config) if config else None
         store = store_for(db, plan)
         report = asyncio.run(approve_run(plan, store, run, actor=_actor()))
         r = report.run
+        applied = f"applied {report.pulled.pages} held pages, " if report.pulled else ""
         pushed = r.counts.get("pushed", 0)
-        console.print(f"run {r.id[:8]} {r.state.value}: pushed {pushed}", highlight=False)
+        console.print(f"run {r.id[:8]} {r.state.value}: {applied}pushed {pushed}", highlight=False)
         if r.error:
             console.print(f"[red]{r.error}[/]")
             raise typer.Exit(EXIT_FAILED)
@@ -63,7 +65,8 @@ def discard(
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Close a held run without pushing; its changes stay unapplied for review."""
+    """Close a held run without applying it: a held pull's pages are dropped (the next pull
+    reads those streams again), a held push's changes stay unapplied for review."""
     with reported_errors():
         plan = load_config(config) if config else None
         store = store_for(db, plan)

@@ -1,10 +1,13 @@
 """Held runs: find them, approve (apply exactly once) or discard them.
 
-Approving moves the run ``held → pushing`` inside one row-locked transaction, so of two
-approvals of the same run only one applies it; the push goes by the outbox's idempotency keys.
-Discarding marks the run's pending changes ``failed`` ("discarded"): their keys stay in the
-outbox, so the next reconcile does not queue the same changes again, and their drift findings
-stay open for a person.
+A run is held after pulling (the pull would delete or change more than its limits allow: its
+pages wait in the store) or after reconciling (the push would). Approving moves the run out of
+``held`` inside one row-locked transaction, so of two approvals of the same run only one
+applies it: a held pull's pages are applied exactly as read, a push goes by the outbox's
+idempotency keys. Discarding a held pull drops its pages and has the next pull read those
+streams in full; discarding a held push marks the run's pending changes ``failed``
+("discarded"): their keys stay in the outbox, so the next reconcile does not queue the same
+changes again, and their drift findings stay open for a person.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from core.errors import ConfigError
 from core.logging import get_logger, log_context
 from core.store import Run, RunState, Store
-from core.sync import RunReport, continue_held
+from core.sync import PUSHING_OPERATIONS, RunReport, continue_held
 from scheduler._plan import Plan
 from scheduler._runner import ConnectorFactory, make_connector
 
@@ -54,34 +57,52 @@ def _require_held(run: Run) -> None:
 
 
 async def approve_run(
-    plan: Plan,
+    plan: Plan | None,
     store: Store,
     ref: str,
     *,
     actor: str = "operator",
     connectors: ConnectorFactory = make_connector,
 ) -> RunReport:
-    """Apply a held run: push its changes and verify them, once."""
+    """Apply a held run once: a held pull's pages, then (for a pushing run) its push."""
     run = find_run(store, ref)
     _require_held(run)
-    school = plan.school(run.school)
+    note = f"approved by {actor}"
     with log_context(run=run.id, school=run.school, platform=run.platform):
         log.info("held run approved", actor=actor)
-        async with connectors(plan, school, store) as connector:
-            try:
-                return await continue_held(
-                    store, connector, run_id=run.id, note=f"approved by {actor}"
-                )
-            except ValueError:
+        try:
+            if run.operation not in PUSHING_OPERATIONS and store.staged_count(run.id):
+                return await continue_held(store, None, run_id=run.id, note=note)
+            if plan is None:
                 raise ConfigError(
-                    f"run {run.id[:8]} was approved or discarded meanwhile; not applied twice"
-                ) from None
+                    f"run {run.id[:8]} pushes once approved: give the config (-c)",
+                    hint="the school's platform and credentials come from it",
+                )
+            async with connectors(plan, plan.school(run.school), store) as connector:
+                return await continue_held(store, connector, run_id=run.id, note=note)
+        except ValueError:
+            raise ConfigError(
+                f"run {run.id[:8]} was approved or discarded meanwhile; not applied twice"
+            ) from None
 
 
 def discard_run(store: Store, ref: str, *, actor: str = "operator") -> Run:
-    """Close a held run without pushing; its pending changes are marked discarded."""
+    """Close a held run without applying it: a held pull's pages are dropped (the next pull
+    reads their streams in full), a held push's pending changes are marked discarded."""
     run = find_run(store, ref)
     _require_held(run)
+    if store.staged_count(run.id):
+        # Pages first: a crash between the two leaves a held run with nothing staged, which
+        # the school's next pull closes as superseded.
+        pages = store.discard_staged(run.id)
+        try:
+            run = store.transition(
+                run.id, RunState.DONE, note=f"pull discarded by {actor}: the old snapshot kept"
+            )
+        except ValueError:
+            raise ConfigError(f"run {run.id[:8]} was approved or discarded meanwhile") from None
+        log.info("held pull discarded", run=run.id, pages=pages, actor=actor)
+        return run
     pending = store.outbox(run.school, run.platform, status="pending")
     try:
         run = store.transition(

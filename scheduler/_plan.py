@@ -22,6 +22,7 @@ from core.connector import Credentials, SchoolTarget
 from core.errors import ConfigError
 from core.http import HttpSettings
 from core.logging import register_secret
+from core.sync import Limit
 
 __all__ = [
     "OPERATIONS",
@@ -83,22 +84,6 @@ class SecretRef:
                 raise ConfigError(f"the secrets file {self.file} has no key {self.key!r}")
         register_secret(value)
         return value
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """A change-volume limit: an absolute count, or a percentage of the records there now."""
-
-    value: float
-    percent: bool = False
-
-    def exceeded(self, count: int, base: int) -> bool:
-        if self.percent:
-            return count > 0 and count * 100.0 > self.value * max(base, 1)
-        return count > self.value
-
-    def __str__(self) -> str:
-        return f"{self.value:g} %" if self.percent else f"{self.value:g}"
 
 
 @dataclass(frozen=True, slots=True)

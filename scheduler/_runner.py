@@ -23,7 +23,7 @@ from core.store import Run, RunState, Store
 from core.store._runs import run_id_for
 from core.sync import sync_school
 from scheduler._plan import Plan, SchoolPlan, cron_trigger
-from scheduler._thresholds import hold_check
+from scheduler._thresholds import hold_check, pull_limits
 
 __all__ = [
     "ConnectorFactory",
@@ -193,11 +193,15 @@ class Runner:
         again = retry_failed and existing is not None and existing.state is RunState.FAILED
         if existing is not None and existing.state not in _ACTIVE and not again:
             return f"slot already ran: run {existing.id[:8]} is {existing.state.value}"
+        # A held push stops the school's runs; a held *pull* does not: a later read of the same
+        # scopes supersedes what it holds (and closes it once nothing of it is left).
         held = next(
             (
                 r
                 for r in self.store.runs(school=school.slug, limit=20)
-                if r.state is RunState.HELD and r.platform == school.platform
+                if r.state is RunState.HELD
+                and r.platform == school.platform
+                and not self.store.staged_count(r.id)
             ),
             None,
         )
@@ -230,6 +234,7 @@ class Runner:
                     mode=PullMode.FULL if operation == "reconcile" else PullMode.INCREMENTAL,
                     do_push=operation == "push",
                     hold=None if approved else hold_check(school.thresholds),
+                    pull_limits=pull_limits(school.thresholds),
                 )
             run = report.run
             if isinstance(report.error, Retriable):

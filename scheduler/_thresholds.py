@@ -18,10 +18,10 @@ from sqlalchemy import and_, select
 from core.connector import Connector
 from core.store import Store, remote_records
 from core.store._base import in_chunks
-from core.sync import HoldCheck
+from core.sync import DEFAULT_PULL_LIMITS, HoldCheck, PullLimits
 from scheduler._plan import EntityLimits
 
-__all__ = ["ChangeVolume", "change_volume", "hold_check", "threshold_breaches"]
+__all__ = ["ChangeVolume", "change_volume", "hold_check", "pull_limits", "threshold_breaches"]
 
 _r = remote_records.c
 
@@ -91,3 +91,15 @@ def hold_check(limits: Mapping[str, EntityLimits]) -> HoldCheck:
         return "; ".join(breaches) if breaches else None
 
     return check
+
+
+def pull_limits(limits: Mapping[str, EntityLimits]) -> dict[str, PullLimits]:
+    """The limits of what one pull may delete or change: the configured ``deletes`` and
+    ``updates`` thresholds (inserts never hold a pull), the safe defaults where none is set."""
+    out = dict(DEFAULT_PULL_LIMITS)
+    for entity, lim in limits.items():
+        base = out.get(entity) or DEFAULT_PULL_LIMITS.get(entity) or PullLimits()
+        out[entity] = PullLimits(
+            deletes=lim.deletes or base.deletes, updates=lim.updates or base.updates
+        )
+    return out

@@ -246,7 +246,10 @@ class AttendanceReason(Wire):
 
 class Result(Wire):
     studentId: int
-    mark: int | None = None
+    # Always sent, ``null`` for an empty cell or a «точка» (note §6.2: `results:[{studentId,
+    # mark, duty}]`): an absent key is a renamed or dropped field, never "no mark", so the
+    # result is malformed (quarantined, its last good version kept) instead of read as empty.
+    mark: int | None
     duty: bool = False
 
 

@@ -74,6 +74,7 @@ _PARTS: dict[str, tuple[Select[Any], dict[int, Callable[[Any], str | None]]]] = 
             _r.content_hash,
             _r.deleted,
             _r.provenance,
+            _r.stale,
         ),
         {7: _provenance},
     ),

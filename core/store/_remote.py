@@ -41,6 +41,7 @@ from core.store._base import (
 from core.store._facts import backfill as backfill_facts
 from core.store._facts import refresh as refresh_facts
 from core.store._schema import cursors, quarantine, remote_changes, remote_facts, remote_records
+from core.store._staging import PagePlan, stage_page, supersede_staged
 from core.store._types import PageCounts, QuarantineRow, RemoteChange
 
 __all__ = ["RemoteStore"]
@@ -49,7 +50,7 @@ _r = remote_records.c
 
 
 #: The live records of one scope (scope replacement), built once: a pull runs it per page.
-_LIVE = select(_r.id, _r.entity).where(
+_LIVE = select(_r.id, _r.entity, _r.stale).where(
     _r.platform == bindparam("platform"),
     _r.school == bindparam("school"),
     _r.scope == bindparam("scope"),
@@ -57,7 +58,7 @@ _LIVE = select(_r.id, _r.entity).where(
     _r.deleted == false(),
 )
 
-_EXISTING = select(_r.id, _r.content_hash, _r.deleted, _r.scope, _r.school).where(
+_EXISTING = select(_r.id, _r.content_hash, _r.deleted, _r.scope, _r.school, _r.stale).where(
     _r.platform == bindparam("platform"), _r.id.in_(bindparam("ids", expanding=True))
 )
 
@@ -70,10 +71,11 @@ def _upsert_statement(dialect: str) -> BulkStatement:
     return BulkStatement(
         ins.on_conflict_do_update(
             index_elements=[_r.platform, _r.id],
-            set_={k: exc[k] for k in (*kept, "deleted", "last_seen", "run_id")},
+            set_={k: exc[k] for k in (*kept, "deleted", "stale", "last_seen", "run_id")},
             where=or_(
                 _r.content_hash != exc.content_hash,
                 _r.deleted == true(),
+                _r.stale == true(),
                 _r.scope != exc.scope,
                 _r.school != exc.school,
             ),
@@ -93,34 +95,87 @@ class RemoteStore(StoreBase):
         return self.commit_pages(school, platform, [page], run_id=run_id)[0]
 
     def commit_pages(
-        self, school: str, platform: str, pages: Sequence[Page], *, run_id: str | None = None
+        self,
+        school: str,
+        platform: str,
+        pages: Sequence[Page],
+        *,
+        run_id: str | None = None,
+        stage: bool = False,
+        supersede: bool = False,
     ) -> list[PageCounts]:
         """Write several pages, in order, in one transaction: all of them or none.
 
         Each page is applied exactly as :meth:`commit_page` would (its cursor after its data),
         so the cursors stay consistent with the data. One transaction for many small pages
         spares SQLite a WAL write of the same index pages per page (random ids touch many).
+
+        ``stage``: a page that would delete, change or leave unreadable (stale) live records is
+        not applied but kept in ``staged_pages`` with what it would do, for the pull to weigh
+        against its limits when it ends (:meth:`StagedStore.settle_staged`); its cursor still
+        advances, so a crash neither re-reads nor loses it. ``supersede``: drop the staged
+        pages of each page's scope first (this read is newer; pass it when any are staged).
         """
         out: list[PageCounts] = []
         last_cursor: dict[str, dict[str, Any]] = {}  # one transaction: only the last one shows
         with self._write() as conn:
             for page in pages:
-                # What the page's scope loses is read before the upsert: the same set (the
-                # upsert only writes the page's own records), but it reads only the scope's
-                # earlier records (none on a first pull), not the page just written back.
-                gone = self._gone_from_scope(conn, school, platform, page)
-                inserted, updated, unchanged = self._upsert_remote(
-                    conn, school, platform, page, run_id
-                )
-                deleted = self._mark_deleted(conn, school, platform, gone, run_id)
-                quarantined = self._save_quarantine(conn, school, platform, page, run_id)
+                if supersede:
+                    supersede_staged(conn, school, platform, page.scope)
+                plan = self._plan_page(conn, school, platform, page)
+                if stage and plan.destructive:
+                    stage_page(conn, school, platform, plan, run_id)
+                    out.append(PageCounts(0, 0, 0, 0, 0, staged=True))
+                else:
+                    out.append(self._apply_plan(conn, school, platform, plan, run_id))
                 last_cursor[page.stream] = page.cursor
-                out.append(PageCounts(inserted, updated, unchanged, deleted, quarantined))
             for stream_name, value in last_cursor.items():
                 self._set_cursor(conn, school, platform, stream_name, value)
         if self.dialect == "postgresql":
             self._analyze_if_outgrown(sum(c.inserted for c in out))
         return out
+
+    def _plan_page(self, conn: Connection, school: str, platform: str, page: Page) -> PagePlan:
+        """What applying ``page`` would do to the snapshot, read before anything is written.
+
+        What the page's scope loses is read before the upsert: it reads only the scope's
+        earlier records (none on a first pull), not the page written back. A lost record of an
+        entity the page quarantined something of is not deleted but kept, marked stale: the
+        platform may still list it and the connector failed to read it (a renamed field, a bad
+        value), so its last good version is the best the store knows.
+        """
+        # The last occurrence of an id in a page wins (a platform listing a record twice).
+        records: dict[str, Record] = {r.id: r for r in page.records}
+        existing: dict[str, tuple[str, bool, str, str, bool]] = {}
+        for ids in in_chunks(list(records)):
+            rows = conn.execute(_EXISTING, {"platform": platform, "ids": list(ids)})
+            existing.update(
+                (row[0], (row[1], bool(row[2]), row[3], row[4], bool(row[5]))) for row in rows
+            )
+        plan = PagePlan(page=page, records=records, existing=existing)
+        unreadable = {q.entity for q in page.quarantine}
+        for rid, entity, stale in self._lost_from_scope(conn, school, platform, page):
+            if entity not in unreadable:
+                plan.gone[rid] = entity
+            elif not stale:
+                plan.stale[rid] = entity
+        for rid, rec in records.items():
+            old = existing.get(rid)
+            if old is not None and not old[1] and old[0] != rec.content_hash:
+                plan.updates[rec.ENTITY] += 1
+        return plan
+
+    def _apply_plan(
+        self, conn: Connection, school: str, platform: str, plan: PagePlan, run_id: str | None
+    ) -> PageCounts:
+        page = plan.page
+        inserted, updated, unchanged = self._upsert_remote(conn, school, platform, plan, run_id)
+        deleted = self._mark_deleted(conn, school, platform, plan.gone, run_id)
+        stale = self._mark_stale(conn, platform, list(plan.stale), run_id)
+        quarantined = _insert_quarantine(
+            conn, school, platform, page.quarantine, page.stream, page.scope, run_id
+        )
+        return PageCounts(inserted, updated, unchanged, deleted, quarantined, stale)
 
     def _analyze_if_outgrown(self, inserted: int) -> None:
         """``ANALYZE`` the snapshot when one commit added more rows than its statistics know.
@@ -141,15 +196,9 @@ class RemoteStore(StoreBase):
                 conn.execute(text("ANALYZE remote_records"))
 
     def _upsert_remote(
-        self, conn: Connection, school: str, platform: str, page: Page, run_id: str | None
+        self, conn: Connection, school: str, platform: str, plan: PagePlan, run_id: str | None
     ) -> tuple[int, int, int]:
-        # The last occurrence of an id in a page wins (a platform listing a record twice).
-        records: dict[str, Record] = {r.id: r for r in page.records}
-        existing: dict[str, tuple[str, bool, str, str]] = {}
-        for ids in in_chunks(list(records)):
-            rows = conn.execute(_EXISTING, {"platform": platform, "ids": list(ids)})
-            existing.update((row[0], (row[1], bool(row[2]), row[3], row[4])) for row in rows)
-
+        page, records, existing = plan.page, plan.records, plan.existing
         now = db_datetime(utcnow(), self.dialect)
         live = db_bool(False, self.dialect)
         rows_out: list[dict[str, Any]] = []
@@ -157,7 +206,7 @@ class RemoteStore(StoreBase):
         changes: list[tuple[str, str, str]] = []  # (id, entity, kind) of content changes
         for rid, rec in records.items():
             old = existing.get(rid)
-            if old is not None and old == (rec.content_hash, False, page.scope, school):
+            if old is not None and old == (rec.content_hash, False, page.scope, school, False):
                 continue
             if old is None:
                 inserted += 1
@@ -180,6 +229,7 @@ class RemoteStore(StoreBase):
                     "data": rec.content_json.decode(),
                     "provenance": _provenance_json(rec),
                     "deleted": live,
+                    "stale": live,
                     "first_seen": now,
                     "last_seen": now,
                     "run_id": run_id,
@@ -242,13 +292,13 @@ class RemoteStore(StoreBase):
         )
 
     @staticmethod
-    def _gone_from_scope(
+    def _lost_from_scope(
         conn: Connection, school: str, platform: str, page: Page
-    ) -> dict[str, str]:
+    ) -> list[tuple[str, str, bool]]:
         """Scope replacement: the live records of the page's scope the page no longer lists
-        (id → entity), for the entities the page is complete for."""
+        (id, entity, stale), for the entities the page is complete for."""
         if not page.complete_for:
-            return {}
+            return []
         live = conn.execute(
             _LIVE,
             {
@@ -259,9 +309,9 @@ class RemoteStore(StoreBase):
             },
         ).all()
         if not live:
-            return {}
+            return []
         present = {r.id for r in page.records}
-        return {rid: entity for rid, entity in live if rid not in present}
+        return [(rid, entity, bool(stale)) for rid, entity, stale in live if rid not in present]
 
     def _mark_deleted(
         self,
@@ -291,12 +341,19 @@ class RemoteStore(StoreBase):
             conn.execute(stmt, {"ids": list(ids)})
         return len(gone)
 
-    def _save_quarantine(
-        self, conn: Connection, school: str, platform: str, page: Page, run_id: str | None
-    ) -> int:
-        return _insert_quarantine(
-            conn, school, platform, page.quarantine, page.stream, page.scope, run_id
+    @staticmethod
+    def _mark_stale(conn: Connection, platform: str, ids: list[str], run_id: str | None) -> int:
+        """Keep these live records, flagged stale (the page could not read them again)."""
+        if not ids:
+            return 0
+        stmt = (
+            update(remote_records)
+            .where(_r.platform == platform, _r.id.in_(bindparam("ids", expanding=True)))
+            .values(stale=True, last_seen=utcnow(), run_id=run_id)
         )
+        for chunk in in_chunks(ids):
+            conn.execute(stmt, {"ids": list(chunk)})
+        return len(ids)
 
     def add_quarantine(
         self,
@@ -428,6 +485,21 @@ class RemoteStore(StoreBase):
                 select(_r.entity, func.count())
                 .where(
                     and_(_r.platform == platform, _r.school == school, _r.deleted == False)  # noqa: E712
+                )
+                .group_by(_r.entity)
+            )
+            return {entity: int(n) for entity, n in rows}
+
+    def stale_counts(self, school: str, platform: str) -> dict[str, int]:
+        """Live snapshot records per entity whose last read failed (kept, marked stale)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(_r.entity, func.count())
+                .where(
+                    _r.platform == platform,
+                    _r.school == school,
+                    _r.deleted == false(),
+                    _r.stale == true(),
                 )
                 .group_by(_r.entity)
             )

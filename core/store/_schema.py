@@ -51,6 +51,7 @@ __all__ = [
     "remote_records",
     "run_transitions",
     "runs",
+    "staged_pages",
 ]
 
 NAMING_CONVENTION = {
@@ -119,6 +120,9 @@ remote_records = Table(
     Column("first_seen", UTCDateTime, nullable=False),
     Column("last_seen", UTCDateTime, nullable=False),
     _id("run_id"),
+    # Live, but its last read failed: the platform still lists the record and the connector
+    # could not map it (quarantined), so this is its last good version (DESIGN.md §4).
+    Column("stale", Boolean, nullable=False, server_default=false()),
     PrimaryKeyConstraint("platform", "id"),
     # The drift query reads only these columns: it walks this index, never the wide rows.
     Index(
@@ -267,6 +271,26 @@ quarantine = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("status", String(16), nullable=False, server_default="open"),
     Index("ix_quarantine_school", "school", "platform"),
+)
+
+#: Pages a pull read but has not applied: a page that would delete, change or leave unreadable
+#: live records waits here until the whole pull is known to be within the change limits; over
+#: them it is held for a person (``hold`` = the held run). A later read of the same scope
+#: supersedes a staged page. ``effects`` counts per entity what the page would do.
+staged_pages = Table(
+    "staged_pages",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    _id("platform", nullable=False),
+    _id("school", nullable=False),
+    Column("stream", String(255), nullable=False),
+    Column("scope", String(255), nullable=False),
+    _id("run_id"),
+    _id("hold"),
+    Column("effects", JSONText, nullable=False),
+    Column("page", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_staged_pages_scope", "platform", "school", "scope"),
 )
 
 #: What each pull changed in the snapshot, in order: the history the compliance rules read

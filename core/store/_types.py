@@ -44,9 +44,10 @@ class RunState(StrEnum):
 #: Legal moves besides "any non-final state → failed" and "resume: done/failed → pulling".
 ALLOWED: Mapping[RunState, frozenset[RunState]] = {
     RunState.PLANNED: frozenset({RunState.PULLING, RunState.RECONCILING, RunState.PUSHING}),
-    RunState.PULLING: frozenset({RunState.RECONCILING, RunState.DONE}),
+    RunState.PULLING: frozenset({RunState.RECONCILING, RunState.HELD, RunState.DONE}),
     RunState.RECONCILING: frozenset({RunState.HELD, RunState.PUSHING, RunState.DONE}),
-    RunState.HELD: frozenset({RunState.PUSHING, RunState.DONE}),
+    # A held pull goes on to reconcile once approved; a held push to pushing.
+    RunState.HELD: frozenset({RunState.RECONCILING, RunState.PUSHING, RunState.DONE}),
     RunState.PUSHING: frozenset({RunState.VERIFYING, RunState.DONE}),
     RunState.VERIFYING: frozenset({RunState.DONE}),
     RunState.DONE: frozenset(),
@@ -66,6 +67,10 @@ class PageCounts:
     unchanged: int
     deleted: int
     quarantined: int
+    #: Live records the page could not read again (quarantined): kept, marked stale.
+    stale: int = 0
+    #: The page waits in ``staged_pages`` (its counts are those of its later application).
+    staged: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """The sync engine: pull, reconcile, push and the run state machine (DESIGN.md §4)."""
 
-from core.sync._pull import PullResult, pull
+from core.sync._limits import DEFAULT_PULL_LIMITS, Limit, PullLimits, pull_breaches
+from core.sync._pull import PullResult, apply_held_pull, pull
 from core.sync._push import PushResult, push
 from core.sync._reconcile import (
     DEFAULT_POLICIES,
@@ -10,20 +11,32 @@ from core.sync._reconcile import (
     field_diffs,
     reconcile,
 )
-from core.sync._run import HoldCheck, RunReport, continue_held, sync_school
+from core.sync._run import (
+    PUSHING_OPERATIONS,
+    HoldCheck,
+    RunReport,
+    continue_held,
+    sync_school,
+)
 
 __all__ = [
     "DEFAULT_POLICIES",
+    "DEFAULT_PULL_LIMITS",
+    "PUSHING_OPERATIONS",
     "HoldCheck",
+    "Limit",
     "Policy",
+    "PullLimits",
     "PullResult",
     "PushResult",
     "ReconcileResult",
     "RunReport",
+    "apply_held_pull",
     "change_key",
     "continue_held",
     "field_diffs",
     "pull",
+    "pull_breaches",
     "push",
     "reconcile",
     "sync_school",

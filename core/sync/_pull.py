@@ -1,17 +1,33 @@
-"""Pull: connector pages into the remote snapshot, one transaction per page."""
+"""Pull: connector pages into the remote snapshot, in batched transactions.
+
+A pull never destroys what it cannot explain (DESIGN.md §4):
+
+* a record the connector cannot read is quarantined and its last good version stays live,
+  marked stale (the store's scope replacement does that);
+* a page that would delete, change or leave unreadable live records is staged, not applied;
+  when the pull ends, everything it staged is weighed against the change limits
+  (:mod:`core.sync._limits`) and applied, or — over a limit — held for a person with the old
+  snapshot kept (:func:`apply_held_pull` applies it after approval);
+* a full pass that finds nothing to read, or far fewer scopes than the last full pass of the
+  same stream, is an error and is never recorded as complete.
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.connector import Connector, Page, PullMode
+from core.errors import ContractError
 from core.logging import get_logger
 from core.store import PageCounts, Store
+from core.sync._limits import DEFAULT_PULL_LIMITS, PullLimits, pull_breaches
 
-__all__ = ["PullResult", "pull"]
+__all__ = ["PullResult", "apply_held_pull", "pull"]
 
 log = get_logger(__name__)
 
@@ -25,10 +41,18 @@ class PullResult:
     unchanged: int = 0
     deleted: int = 0
     quarantined: int = 0
+    #: Live records the pull could not read again: kept, marked stale.
+    stale: int = 0
+    #: Pages held for a person (see ``held``).
+    held_pages: int = 0
     by_entity: Counter[str] = field(default_factory=Counter)
+    #: Why the pull was held, in words; empty when it was applied.
+    held: str = ""
+    #: The id its pages are held under (the run id, when the pull ran in a run).
+    hold: str | None = None
 
     def as_counts(self) -> dict[str, int]:
-        return {
+        counts = {
             "pages": self.pages,
             "records": self.records,
             "inserted": self.inserted,
@@ -37,6 +61,19 @@ class PullResult:
             "deleted": self.deleted,
             "quarantined": self.quarantined,
         }
+        if self.stale:
+            counts["stale"] = self.stale
+        if self.held_pages:
+            counts["held_pages"] = self.held_pages
+        return counts
+
+    def add(self, counts: PageCounts) -> None:
+        self.inserted += counts.inserted
+        self.updated += counts.updated
+        self.unchanged += counts.unchanged
+        self.deleted += counts.deleted
+        self.quarantined += counts.quarantined
+        self.stale += counts.stale
 
 
 #: Pages are committed together until they hold this many records or the oldest has waited
@@ -54,6 +91,7 @@ async def pull(
     on_page: Callable[[Page, PullResult], None] | None = None,
     batch_records: int = BATCH_RECORDS,
     batch_seconds: float = BATCH_SECONDS,
+    limits: Mapping[str, PullLimits] | None = DEFAULT_PULL_LIMITS,
 ) -> PullResult:
     """Pull the connector's school into the store.
 
@@ -66,18 +104,30 @@ async def pull(
     ``batch_seconds``: a crash re-reads at most that batch, and the store is spared a commit
     per page (on SQLite each commit rewrites the index pages it touched). ``on_page`` runs
     after each page's commit; hooks that must run between pages pass ``batch_records=1``.
+
+    ``limits`` (per entity; the defaults where ``None`` is not given) decide whether what the
+    pull would delete or change is applied or held (module doc): a held pull's ``held`` says
+    why. ``limits=None`` applies every page as it comes (a person approved this pull).
     """
     target = connector.target
-    cursors = store.cursors(target.school, target.platform)
+    school, platform = target.school, target.platform
+    cursors = store.cursors(school, platform)
     await connector.login()
     result = PullResult()
+    passes = _PassCheck(cursors, mode)
+    stage = limits is not None
+    # A newer read of a scope replaces what an earlier pull staged of it; only looked for
+    # when something is staged (a page's scope lookup is otherwise free).
+    supersede = store.has_staged(school, platform)
     pending: list[Page] = []
     held = 0  # records in pending
     since = 0.0  # when the first pending page arrived
 
     def flush() -> None:
         nonlocal held
-        counted = store.commit_pages(target.school, target.platform, pending, run_id=run_id)
+        counted = store.commit_pages(
+            school, platform, pending, run_id=run_id, stage=stage, supersede=supersede
+        )
         for page, counts in zip(pending, counted, strict=True):
             _count(result, page, counts)
             if on_page is not None:
@@ -86,6 +136,7 @@ async def pull(
         held = 0
 
     async for page in connector.pull(cursors, mode):
+        passes.check(page)
         if not pending:
             since = time.monotonic()
         pending.append(page)
@@ -94,18 +145,53 @@ async def pull(
             flush()
     if pending:
         flush()
+    if limits is not None:
+        _settle(store, school, platform, limits, run_id, result)
     log.info("pull finished", **result.as_counts())
     return result
+
+
+def apply_held_pull(store: Store, school: str, platform: str, hold: str) -> PullResult:
+    """Apply a held pull's pages exactly as they were read (a person approved them)."""
+    result = PullResult()
+    for counts in store.apply_staged(school, platform, hold=hold, run_id=hold):
+        result.pages += 1
+        result.add(counts)
+    log.info("held pull applied", hold=hold, **result.as_counts())
+    return result
+
+
+def _settle(
+    store: Store,
+    school: str,
+    platform: str,
+    limits: Mapping[str, PullLimits],
+    run_id: str | None,
+    result: PullResult,
+) -> None:
+    """Apply what the pull staged, or hold it when it exceeds the limits."""
+    effects = store.staged_effects(school, platform)
+    if not effects:
+        return
+    breaches = pull_breaches(effects, store.remote_counts(school, platform), limits)
+    if not breaches:
+        for counts in store.apply_staged(school, platform, run_id=run_id):
+            result.add(counts)
+        return
+    result.hold = run_id or f"pull-{uuid.uuid4().hex[:12]}"
+    result.held_pages = store.hold_staged(school, platform, result.hold)
+    result.held = "; ".join(breaches)
+    log.warning(
+        "pull held for a person: nothing of the suspicious pages applied",
+        reason=result.held,
+        pages=result.held_pages,
+    )
 
 
 def _count(result: PullResult, page: Page, counts: PageCounts) -> None:
     result.pages += 1
     result.records += len(page.records)
-    result.inserted += counts.inserted
-    result.updated += counts.updated
-    result.unchanged += counts.unchanged
-    result.deleted += counts.deleted
-    result.quarantined += counts.quarantined
+    result.add(counts)
     result.by_entity.update(r.ENTITY for r in page.records)
     if page.quarantine:
         log.warning(
@@ -115,3 +201,47 @@ def _count(result: PullResult, page: Page, counts: PageCounts) -> None:
             count=len(page.quarantine),
             reasons=sorted({q.reason for q in page.quarantine})[:5],
         )
+
+
+#: Cursor key the engine adds: how many scopes the stream's last complete full pass had.
+FULL_SCOPES = "scopes_full"
+
+
+class _PassCheck:
+    """Refuses a full pass that finds no scopes, or fewer than half the last full pass's.
+
+    Both are how a platform that answers partially (an action that returns ``[]``, a list
+    of classes cut short) looks from here; recording such a pass as complete would make its
+    emptiness the school's journal. Stream cursors are ``{"pass", "done", "complete"}``
+    (:mod:`core.platform._cursor`); the engine keeps the last full pass's scope count in them.
+    """
+
+    def __init__(self, cursors: Mapping[str, Mapping[str, Any]], mode: PullMode) -> None:
+        self._full = mode is PullMode.FULL
+        self._last: dict[str, int] = {
+            stream: int(c[FULL_SCOPES]) for stream, c in cursors.items() if FULL_SCOPES in c
+        }
+
+    def check(self, page: Page) -> None:
+        cursor = page.cursor
+        done = cursor.get("done")
+        last = self._last.get(page.stream)
+        if self._full and cursor.get("complete") and isinstance(done, list):
+            found = len(done)
+            if found == 0:
+                raise ContractError(
+                    f"the full pull found nothing to read in stream {page.stream!r} where "
+                    "data was expected; the pass is not recorded as complete",
+                    hint="the platform may be answering partially: `journalsync doctor` "
+                    "checks each stream",
+                )
+            if last is not None and found * 2 < last:
+                raise ContractError(
+                    f"the full pull found {found} scopes in stream {page.stream!r} where the "
+                    f"last full pull found {last}; the pass is not recorded as complete",
+                    hint="the platform may be answering partially: `journalsync doctor` "
+                    "checks each stream",
+                )
+            page.cursor = {**cursor, FULL_SCOPES: found}
+        elif last is not None:
+            page.cursor = {**cursor, FULL_SCOPES: last}

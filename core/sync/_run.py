@@ -1,31 +1,39 @@
 """One school's sync run through its explicit states (DESIGN.md §4).
 
-``planned → pulling → reconciling → (held) → pushing → verifying → done``, or ``failed`` with a
-reason a person can act on. Every transition is recorded by the store. A run key that already
-finished is not run again; one that crashed half-way is resumed (the pull resumes from its
-cursors, the outbox from its statuses).
+``planned → pulling → (held) → reconciling → (held) → pushing → verifying → done``, or
+``failed`` with a reason a person can act on. A run is held after pulling when the pull would
+delete or change more than its limits allow (its pages wait, the old snapshot is kept), and
+after reconciling when the push would. Every transition is recorded by the store. A run key
+that already finished is not run again; one that crashed half-way is resumed (the pull resumes
+from its cursors, the outbox from its statuses).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from core.connector import Connector, Page, PullMode
-from core.errors import Fatal, JournalSyncError, Retriable
+from core.connector import Capabilities, Connector, Page, PullMode, connector_class
+from core.errors import ConfigError, Fatal, JournalSyncError, Retriable
 from core.logging import get_logger, log_context
 from core.store import Run, RunState, Store
-from core.sync._pull import PullResult, pull
+from core.sync._limits import DEFAULT_PULL_LIMITS, PullLimits
+from core.sync._pull import PullResult, apply_held_pull, pull
 from core.sync._push import PushResult, push
 from core.sync._reconcile import DEFAULT_POLICIES, Policy, ReconcileResult, reconcile
 
-__all__ = ["HoldCheck", "RunReport", "continue_held", "sync_school"]
+__all__ = ["PUSHING_OPERATIONS", "HoldCheck", "RunReport", "continue_held", "sync_school"]
 
 log = get_logger(__name__)
 
 #: Decides after reconcile whether a run's push needs a person's approval: returns the reason
 #: to hold it (e.g. "mark: 40 deletes exceed 5 %"), or ``None`` to go on.
 HoldCheck = Callable[[Store, Connector], str | None]
+
+#: Operations whose runs push after reconciling (a held pull of one goes on to push once
+#: approved).
+PUSHING_OPERATIONS = frozenset({"push", "sync"})
 
 
 @dataclass(slots=True)
@@ -64,12 +72,14 @@ async def sync_school(
     max_changes: int | None = None,
     on_page: Callable[[Page, PullResult], None] | None = None,
     hold: HoldCheck | None = None,
+    pull_limits: Mapping[str, PullLimits] = DEFAULT_PULL_LIMITS,
 ) -> RunReport:
     """Run pull → reconcile → push → verify for the connector's school under ``run_key``.
 
-    The run is held for approval (state ``held``, nothing pushed) when the pending outbox has
-    more than ``max_changes`` items or ``hold`` returns a reason; :func:`continue_held` applies
-    an approved run.
+    The run is held for approval (state ``held``): after pulling when the pull exceeds
+    ``pull_limits`` (nothing of its suspicious pages applied); after reconciling (nothing
+    pushed) when the pending outbox has more than ``max_changes`` items or ``hold`` returns a
+    reason. :func:`continue_held` applies an approved run.
     """
     target = connector.target
     run = store.start_run(run_key, target.school, target.platform, operation)
@@ -81,7 +91,18 @@ async def sync_school(
         try:
             resume = not run.created
             report.run = store.transition(run.id, RunState.PULLING, resume=resume)
-            report.pulled = await pull(store, connector, mode=mode, run_id=run.id, on_page=on_page)
+            report.pulled = await pull(
+                store, connector, mode=mode, run_id=run.id, on_page=on_page, limits=pull_limits
+            )
+            _close_superseded(store, target.school, target.platform, run.id)
+            if report.pulled.held:
+                report.run = store.transition(
+                    run.id,
+                    RunState.HELD,
+                    counts=report.counts(),
+                    note=f"pull held: {report.pulled.held}",
+                )
+                return report
             report.run = store.transition(
                 run.id, RunState.RECONCILING, counts=report.counts(), note="pulled"
             )
@@ -116,30 +137,76 @@ async def sync_school(
 
 async def continue_held(
     store: Store,
-    connector: Connector,
+    connector: Connector | None,
     *,
     run_id: str,
     policies: Mapping[str, Policy] = DEFAULT_POLICIES,
     note: str = "approved",
 ) -> RunReport:
-    """Apply a held run after approval: ``held → pushing → verifying → done``, exactly once.
+    """Apply a held run after approval, exactly once.
 
-    The move out of ``held`` is checked inside the writing transaction, so of two approvals
-    racing for the same run one wins and the other gets ``ValueError``; the push itself goes by
-    the outbox's idempotency keys.
+    A held pull (``held → reconciling``) has its staged pages applied as they were read, then
+    is reconciled and, for a pushing operation, pushed; a held push goes ``held → pushing →
+    verifying → done``. ``connector`` is needed only to push (a held pull of a ``pull`` run is
+    applied from the store alone). The move out of ``held`` is checked inside the writing
+    transaction, so of two approvals racing for the same run one wins and the other gets
+    ``ValueError``; the push itself goes by the outbox's idempotency keys.
     """
-    target = connector.target
     run = store.get_run(run_id)
     if run.state is not RunState.HELD:
         raise ValueError(f"run is {run.state.value}: only a held run can be approved")
     report = RunReport(run=run)
-    with log_context(run=run.id, school=target.school, platform=target.platform):
-        report.run = store.transition(run.id, RunState.PUSHING, note=note)
+    pushes = run.operation in PUSHING_OPERATIONS
+    if pushes and connector is None:
+        raise ConfigError(f"run {run.id[:8]} pushes once approved: give the school's config")
+    with log_context(run=run.id, school=run.school, platform=run.platform):
+        if store.staged_count(run.id):
+            report.run = store.transition(run.id, RunState.RECONCILING, note=note)
+            report.pulled = apply_held_pull(store, run.school, run.platform, run.id)
+            report.reconciled = reconcile(
+                store,
+                run.school,
+                run.platform,
+                capabilities=_capabilities(run.platform, connector),
+                policies=policies,
+                run_id=run.id,
+            )
+            if not pushes or connector is None:
+                report.run = store.transition(run.id, RunState.DONE, counts=report.counts())
+                return report
+            report.run = store.transition(run.id, RunState.PUSHING, counts=report.counts())
+        else:
+            if connector is None:
+                raise ConfigError(f"run {run.id[:8]} pushes once approved: give the config")
+            report.run = store.transition(run.id, RunState.PUSHING, note=note)
         try:
             await _push_and_verify(store, connector, report, policies)
         except (Fatal, Retriable) as exc:
             report.run = _fail(store, run.id, exc, report)
     return report
+
+
+def _close_superseded(store: Store, school: str, platform: str, current: str) -> None:
+    """Close the school's held pulls whose every page a later pull has read again."""
+    for r in store.runs(school=school, limit=50):
+        if (
+            r.id != current
+            and r.state is RunState.HELD
+            and r.platform == platform
+            and r.counts.get("held_pages")
+            and not store.staged_count(r.id)
+        ):
+            with contextlib.suppress(ValueError):  # approved or discarded meanwhile
+                store.transition(
+                    r.id, RunState.DONE, note="superseded: a later pull read its scopes again"
+                )
+            log.info("held pull superseded by a later pull", held_run=r.id)
+
+
+def _capabilities(platform: str, connector: Connector | None) -> Capabilities:
+    return (
+        connector.capabilities if connector is not None else connector_class(platform).capabilities
+    )
 
 
 async def _push_and_verify(
