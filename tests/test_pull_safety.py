@@ -145,9 +145,9 @@ async def test_approving_a_held_pull_applies_exactly_what_it_read(store: Store, 
     report = await w.run(store, "no marks")
     run = report.run  # type: ignore[attr-defined]
     assert run.state is RunState.HELD
-    assert f"mark: {n:,} of {n:,} live records would be deleted" in store.transitions(run.id)[
-        -1
-    ].note
+    assert (
+        f"mark: {n:,} of {n:,} live records would be deleted" in store.transitions(run.id)[-1].note
+    )
     assert marks(store, w.school)
 
     approved = await continue_held(store, None, run_id=run.id, note="approved by test")
@@ -232,4 +232,3 @@ async def test_a_full_pass_far_smaller_than_the_last_fails(store: Store, w: Worl
     assert f"where the last full pull found {full}" in (run.error or "")
     assert store.cursors(w.school, P)["journal"]["complete"] is True  # the last good pass
     assert store.cursors(w.school, P)["journal"]["scopes_full"] == full
-

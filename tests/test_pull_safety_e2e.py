@@ -27,7 +27,7 @@ SIZE = WorldSize(grades=(5, 6), letters=1, students_per_class=6, weeks=2)
 
 
 def proxy(upstream: str, state: dict[str, bool]) -> Starlette:
-    """Forwards everything; while ``state["rename"]``, journal answers call ``mark`` ``markValue``."""
+    """Forwards everything; while ``state["rename"]`` journal answers say ``markValue``."""
 
     async def forward(request: Request) -> Response:
         # A client per request: the server's event loop lives in its own thread.
