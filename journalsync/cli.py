@@ -15,7 +15,7 @@ from core.connector import PullMode
 from core.importer import import_csv
 from core.logging import configure_logging
 from core.process import tune_gc
-from core.store import Store
+from core.store import SchoolLock, Store
 from core.sync import pull as pull_school
 from core.sync import push as push_school
 from core.sync import reconcile, sync_school
@@ -111,7 +111,7 @@ def pull(
         )
 
         async def run() -> None:
-            async with connector:
+            async with SchoolLock(store, school), connector:
                 result = await pull_school(store, connector, mode=mode)
             console.print(
                 f"pulled {result.records} records in {result.pages} pages: "
@@ -136,7 +136,8 @@ def drift(
     with reported_errors():
         store = open_store(db)
         if reconcile_first:
-            reconcile(store, school, platform)
+            with SchoolLock(store, school):
+                reconcile(store, school, platform)
         print_findings(store, school, platform, status)
 
 
@@ -178,7 +179,7 @@ def push(
         )
 
         async def run() -> int:
-            async with connector:
+            async with SchoolLock(store, school), connector:
                 result = await push_school(store, connector)
             console.print(
                 f"pushed {result.sent}, verified {result.verified}, failed {result.failed}, "
@@ -219,7 +220,7 @@ def sync(
         key = run_key or f"{school}:{platform}:sync:manual:{uuid.uuid4().hex[:12]}"
 
         async def run() -> None:
-            async with connector:
+            async with SchoolLock(store, school), connector:
                 report = await sync_school(store, connector, run_key=key, mode=mode)
             console.print(f"run {report.run.id[:8]} {report.run.state}: {report.counts()}")
             if report.run.error:
@@ -239,7 +240,8 @@ def import_(
     """Import local journal records from CSV (see core/importer.py for the columns)."""
     with reported_errors():
         store = open_store(db)
-        result = import_csv(store, school, platform, file, actor=f"import:{file.name}")
+        with SchoolLock(store, school):
+            result = import_csv(store, school, platform, file, actor=f"import:{file.name}")
         console.print(
             f"imported {len(result.records)} records ({result.inserted} new, "
             f"{result.updated} changed); {len(result.quarantine)} rows quarantined"

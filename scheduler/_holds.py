@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from core.errors import ConfigError
 from core.logging import get_logger, log_context
-from core.store import Run, RunState, Store
+from core.store import Run, RunState, SchoolLock, Store
 from core.sync import RunReport, continue_held
 from scheduler._plan import Plan
 from scheduler._runner import ConnectorFactory, make_connector
@@ -67,7 +67,8 @@ async def approve_run(
     school = plan.school(run.school)
     with log_context(run=run.id, school=run.school, platform=run.platform):
         log.info("held run approved", actor=actor)
-        async with connectors(plan, school, store) as connector:
+        # The push uses the school's token: never at once with another run of the school.
+        async with SchoolLock(store, run.school), connectors(plan, school, store) as connector:
             try:
                 return await continue_held(
                     store, connector, run_id=run.id, note=f"approved by {actor}"

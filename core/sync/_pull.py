@@ -11,7 +11,7 @@ from core.connector import Connector, Page, PullMode
 from core.logging import get_logger
 from core.store import PageCounts, Store
 
-__all__ = ["PullResult", "pull"]
+__all__ = ["PullResult", "first_pull_mode", "pull"]
 
 log = get_logger(__name__)
 
@@ -68,6 +68,7 @@ async def pull(
     after each page's commit; hooks that must run between pages pass ``batch_records=1``.
     """
     target = connector.target
+    mode = first_pull_mode(store, target.school, target.platform, mode)
     cursors = store.cursors(target.school, target.platform)
     await connector.login()
     result = PullResult()
@@ -96,6 +97,19 @@ async def pull(
         flush()
     log.info("pull finished", **result.as_counts())
     return result
+
+
+def first_pull_mode(store: Store, school: str, platform: str, mode: PullMode) -> PullMode:
+    """``FULL`` for a school the store has no cursor of yet, whatever was asked.
+
+    An incremental pull reads only what may have changed since the cursors, so on a fresh store
+    it brought the roster and a window of the journal (908 of 27,582 records) and the rest
+    waited for a reconcile slot. Deciding here serves every caller: CLI, scheduler, Temporal.
+    """
+    if mode is PullMode.INCREMENTAL and not store.cursors(school, platform):
+        log.info("first pull of this school: reading it in full", school=school, platform=platform)
+        return PullMode.FULL
+    return mode
 
 
 def _count(result: PullResult, page: Page, counts: PageCounts) -> None:
