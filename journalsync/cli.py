@@ -15,7 +15,7 @@ from core.connector import PullMode
 from core.importer import import_csv
 from core.logging import configure_logging
 from core.process import tune_gc
-from core.store import SchoolLock, Store
+from core.store import Store
 from core.sync import pull as pull_school
 from core.sync import push as push_school
 from core.sync import reconcile, sync_school
@@ -25,6 +25,7 @@ from journalsync._common import (
     console,
     open_store,
     reported_errors,
+    school_lock,
 )
 from journalsync.config_cmd import config_app
 from journalsync.credentials_cmd import credentials_app
@@ -111,7 +112,7 @@ def pull(
         )
 
         async def run() -> None:
-            async with SchoolLock(store, school), connector:
+            async with school_lock(store, school), connector:
                 result = await pull_school(store, connector, mode=mode)
             console.print(
                 f"pulled {result.records} records in {result.pages} pages: "
@@ -136,7 +137,7 @@ def drift(
     with reported_errors():
         store = open_store(db)
         if reconcile_first:
-            with SchoolLock(store, school):
+            with school_lock(store, school):
                 reconcile(store, school, platform)
         print_findings(store, school, platform, status)
 
@@ -179,7 +180,7 @@ def push(
         )
 
         async def run() -> int:
-            async with SchoolLock(store, school), connector:
+            async with school_lock(store, school), connector:
                 result = await push_school(store, connector)
             console.print(
                 f"pushed {result.sent}, verified {result.verified}, failed {result.failed}, "
@@ -220,7 +221,7 @@ def sync(
         key = run_key or f"{school}:{platform}:sync:manual:{uuid.uuid4().hex[:12]}"
 
         async def run() -> None:
-            async with SchoolLock(store, school), connector:
+            async with school_lock(store, school), connector:
                 report = await sync_school(store, connector, run_key=key, mode=mode)
             console.print(f"run {report.run.id[:8]} {report.run.state}: {report.counts()}")
             if report.run.error:
@@ -240,7 +241,7 @@ def import_(
     """Import local journal records from CSV (see core/importer.py for the columns)."""
     with reported_errors():
         store = open_store(db)
-        with SchoolLock(store, school):
+        with school_lock(store, school):
             result = import_csv(store, school, platform, file, actor=f"import:{file.name}")
         console.print(
             f"imported {len(result.records)} records ({result.inserted} new, "

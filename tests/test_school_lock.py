@@ -108,3 +108,29 @@ def test_lock_files_are_owner_only(tmp_path: Path) -> None:
             assert "school-1" not in path.name  # the name is a hash of the slug
     finally:
         store.close()
+
+
+def test_a_command_on_a_busy_school_waits_then_exits_4_naming_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    store = Store.open(url)
+    try:
+        with SchoolLock(store, "school-1"):  # e.g. the scheduler pulling it
+            out = subprocess.run(
+                [sys.executable, "-m", "journalsync", "drift", "--school", "school-1",
+                 "--platform", "netschool", "--db", url],
+                capture_output=True, text=True, timeout=60, check=False,
+                env={**os.environ, "JOURNALSYNC_LOCK_WAIT": "0.5"},
+            )  # fmt: skip
+        assert out.returncode == 4, out.stdout + out.stderr
+        assert "school school-1: another journalsync run" in " ".join(out.stderr.split())
+        assert "Traceback" not in out.stderr
+        # Free again, the same command runs.
+        again = subprocess.run(
+            [sys.executable, "-m", "journalsync", "drift", "--school", "school-1",
+             "--platform", "netschool", "--db", url],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "JOURNALSYNC_LOCK_WAIT": "0.5"},
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
+    finally:
+        store.close()
