@@ -173,8 +173,10 @@ class Runner:
             if reason := self._skip_reason(school, operation, slot, key, scheduled, retry_failed):
                 return _skipped(out, reason)
             if operation == "reports":  # reads the store only: no platform, no token
-                async with self._parallel:
+                async with self._parallel, self._host_slot(school):
                     return await self._run(school, operation, key, out)
+            # The school's lock first, then the shared slots: a run waiting for its school
+            # holds no slot another school could use.
             lock = SchoolLock(self.store, school.slug, wait=self.lock_wait)
             try:
                 await lock.acquire_async()
