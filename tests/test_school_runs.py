@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from connectors.sandbox import WorldSize
+from core.connector import Page, PullMode
 from core.store import SchoolLock, Store
+from core.sync._first_pull import first_pull_mode
 from journalsync.config import parse_config
 from scheduler import EmbeddedScheduler, Outcome, Plan, Runner
 from scheduler.sandbox import SandboxMunicipality, sandbox_municipality
@@ -130,3 +132,34 @@ def test_a_fresh_stores_first_scheduled_pull_is_full(
             assert later.counts["records"] < first.counts["records"]
         finally:
             store.close()
+
+
+@pytest.mark.parametrize(
+    ("journal_cursor", "mode"),
+    [
+        (None, PullMode.FULL),  # nothing stored for the school: its first pull
+        ({"pass": 1, "done": ["w1"], "complete": False}, PullMode.FULL),  # that pull, cut short
+        ({"pass": 1, "done": ["w1"], "complete": True}, PullMode.INCREMENTAL),
+        ({"pass": 2, "done": ["w1"], "complete": False}, PullMode.INCREMENTAL),
+    ],
+)
+def test_first_pull_mode(
+    store: Store, journal_cursor: dict[str, object] | None, mode: PullMode
+) -> None:
+    if journal_cursor is not None:
+        store.commit_page(
+            "s", "kiasuo", Page(stream="journal", scope="w1", records=[], cursor=journal_cursor)
+        )
+        store.commit_page(
+            "s",
+            "kiasuo",
+            Page(
+                stream="roster",
+                scope="roster",
+                records=[],
+                cursor={"pass": 1, "done": ["roster"], "complete": True},
+            ),
+        )
+    assert first_pull_mode(store, "s", "kiasuo", PullMode.INCREMENTAL) is mode
+    assert first_pull_mode(store, "s", "kiasuo", PullMode.FULL) is PullMode.FULL
+    assert first_pull_mode(store, "other", "kiasuo", PullMode.INCREMENTAL) is PullMode.FULL

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from core.connector import Connector, Page, PullMode
 from core.logging import get_logger
 from core.store import PageCounts, Store
+from core.sync._first_pull import first_pull_mode
 
-__all__ = ["PullResult", "first_pull_mode", "pull"]
+__all__ = ["PullResult", "pull"]
 
 log = get_logger(__name__)
 
@@ -97,19 +98,6 @@ async def pull(
         flush()
     log.info("pull finished", **result.as_counts())
     return result
-
-
-def first_pull_mode(store: Store, school: str, platform: str, mode: PullMode) -> PullMode:
-    """``FULL`` for a school the store has no cursor of yet, whatever was asked.
-
-    An incremental pull reads only what may have changed since the cursors, so on a fresh store
-    it brought the roster and a window of the journal (908 of 27,582 records) and the rest
-    waited for a reconcile slot. Deciding here serves every caller: CLI, scheduler, Temporal.
-    """
-    if mode is PullMode.INCREMENTAL and not store.cursors(school, platform):
-        log.info("first pull of this school: reading it in full", school=school, platform=platform)
-        return PullMode.FULL
-    return mode
 
 
 def _count(result: PullResult, page: Page, counts: PageCounts) -> None:
