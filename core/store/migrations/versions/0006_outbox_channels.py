@@ -28,13 +28,13 @@ them again).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 import sqlalchemy as sa
 from alembic import op
 
+from core.logging import get_logger
 from core.store._outbox import rechannel
 
 revision: str = "0006"
@@ -42,7 +42,7 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def upgrade() -> None:
@@ -59,11 +59,11 @@ def upgrade() -> None:
         try:
             capabilities = ep.load().capabilities
         except Exception as exc:  # a broken plugin must not stop the store from opening
-            log.warning("outbox of %s not checked at upgrade: %s", ep.name, type(exc).__name__)
+            log.warning("outbox not checked at upgrade", platform=ep.name, error=type(exc).__name__)
             continue
         moved = rechannel(conn, ep.name, capabilities)
         if moved:
-            log.info("outbox: %d %s items moved to the channel it offers", moved, ep.name)
+            log.info("outbox items moved to the channel offered", platform=ep.name, count=moved)
 
 
 def downgrade() -> None:
