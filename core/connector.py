@@ -94,6 +94,11 @@ class Capabilities:
     def channel(self, channel: PushChannel) -> ChannelCapability | None:
         return next((c for c in self.push if c.channel == channel), None)
 
+    def channels_for(self, entity: str) -> tuple[PushChannel, ...]:
+        """The channels offered for ``entity``, in the order the connector declares them (the
+        first is the one used when nothing else is asked for)."""
+        return tuple(c.channel for c in self.push if entity in c.entities)
+
 
 @dataclass(frozen=True, slots=True)
 class Credentials:

@@ -19,7 +19,7 @@ from core.errors import (
     Retriable,
 )
 from core.logging import register_secret
-from core.store import Store
+from core.store import SCHOOL_LOCK_WAIT, SchoolLock, Store
 
 __all__ = [
     "EXIT_AUTH",
@@ -35,6 +35,7 @@ __all__ = [
     "exit_code_for",
     "open_store",
     "reported_errors",
+    "school_lock",
 ]
 
 #: Exit codes a script can rely on (also in the README).
@@ -80,6 +81,22 @@ def reported_errors() -> Iterator[None]:
 def open_store(url: str | None) -> Store:
     db = url or os.environ.get("JOURNALSYNC_DB") or DEFAULT_DB
     return Store.open(db)
+
+
+def school_lock(store: Store, school: str) -> SchoolLock:
+    """The school's run lock; a second run waits ``$JOURNALSYNC_LOCK_WAIT`` seconds (default
+    300) for the first, then exits 4 ("try again later") naming the school."""
+    raw = os.environ.get("JOURNALSYNC_LOCK_WAIT", "")
+    try:
+        wait = float(raw) if raw else SCHOOL_LOCK_WAIT
+    except ValueError:
+        wait = -1.0
+    if not wait >= 0:  # also NaN
+        raise ConfigError(
+            f"JOURNALSYNC_LOCK_WAIT must be a number of seconds ≥ 0, not {raw!r}",
+            hint="unset it for the default of 300 s",
+        )
+    return SchoolLock(store, school, wait=wait)
 
 
 def build_connector(

@@ -26,6 +26,7 @@ from journalsync._common import (
     err_console,
     open_store,
     reported_errors,
+    school_lock,
 )
 from journalsync.config_cmd import config_app
 from journalsync.credentials_cmd import credentials_app
@@ -114,7 +115,7 @@ def pull(
         key = f"{school}:{platform}:pull:manual:{uuid.uuid4().hex[:12]}"
 
         async def run() -> RunReport:
-            async with connector:
+            async with school_lock(store, school), connector:
                 return await sync_school(
                     store, connector, run_key=key, operation="pull", mode=mode, do_push=False
                 )
@@ -147,7 +148,8 @@ def drift(
     with reported_errors():
         store = open_store(db)
         if reconcile_first:
-            reconcile(store, school, platform)
+            with school_lock(store, school):
+                reconcile(store, school, platform)
         print_findings(store, school, platform, status)
 
 
@@ -189,7 +191,7 @@ def push(
         )
 
         async def run() -> int:
-            async with connector:
+            async with school_lock(store, school), connector:
                 result = await push_school(store, connector)
             console.print(
                 f"pushed {result.sent}, verified {result.verified}, failed {result.failed}, "
@@ -230,7 +232,7 @@ def sync(
         key = run_key or f"{school}:{platform}:sync:manual:{uuid.uuid4().hex[:12]}"
 
         async def run() -> None:
-            async with connector:
+            async with school_lock(store, school), connector:
                 report = await sync_school(store, connector, run_key=key, mode=mode)
             console.print(f"run {report.run.id[:8]} {report.run.state}: {report.counts()}")
             if report.run.error:
@@ -266,7 +268,8 @@ def import_(
     """Import local journal records from CSV (see core/importer.py for the columns)."""
     with reported_errors():
         store = open_store(db)
-        result = import_csv(store, school, platform, file, actor=f"import:{file.name}")
+        with school_lock(store, school):
+            result = import_csv(store, school, platform, file, actor=f"import:{file.name}")
         console.print(
             f"imported {len(result.records)} records ({result.inserted} new, "
             f"{result.updated} changed); {len(result.quarantine)} rows quarantined"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from core.errors import ConfigError
 from core.logging import get_logger, log_context
-from core.store import Run, RunState, Store
+from core.store import Run, RunState, SchoolLock, Store
 from core.sync import PUSHING_OPERATIONS, RunReport, continue_held
 from scheduler._plan import Plan
 from scheduler._runner import ConnectorFactory, make_connector
@@ -71,15 +71,17 @@ async def approve_run(
     with log_context(run=run.id, school=run.school, platform=run.platform):
         log.info("held run approved", actor=actor)
         try:
-            if run.operation not in PUSHING_OPERATIONS and store.staged_count(run.id):
-                return await continue_held(store, None, run_id=run.id, note=note)
-            if plan is None:
-                raise ConfigError(
-                    f"run {run.id[:8]} pushes once approved: give the config (-c)",
-                    hint="the school's platform and credentials come from it",
-                )
-            async with connectors(plan, plan.school(run.school), store) as connector:
-                return await continue_held(store, connector, run_id=run.id, note=note)
+            # Applying or pushing: never at once with another run of the school (its token).
+            async with SchoolLock(store, run.school):
+                if run.operation not in PUSHING_OPERATIONS and store.staged_count(run.id):
+                    return await continue_held(store, None, run_id=run.id, note=note)
+                if plan is None:
+                    raise ConfigError(
+                        f"run {run.id[:8]} pushes once approved: give the config (-c)",
+                        hint="the school's platform and credentials come from it",
+                    )
+                async with connectors(plan, plan.school(run.school), store) as connector:
+                    return await continue_held(store, connector, run_id=run.id, note=note)
         except ValueError:
             raise ConfigError(
                 f"run {run.id[:8]} was approved or discarded meanwhile; not applied twice"

@@ -1,5 +1,10 @@
 """One slot of one operation for one school, or for every school: the unit both engines run.
 
+Runs of one school never overlap, whichever process starts them (this runner, ``journalsync
+push`` by hand, a Temporal worker): each holds the school's lock (:class:`core.store.SchoolLock`)
+while it talks to the platform, so two runs never share a rotating token. A run that waits too
+long for it is skipped with the reason.
+
 A slot has a deterministic run key ``school:platform:operation:slot`` (slot in UTC), so a slot
 that already ran — after a restart, or a duplicate start — is never run twice: the store's run
 with that key says what happened. One school's failure is recorded on its run with a reason
@@ -19,7 +24,7 @@ import httpx
 from core.connector import Connector, PullMode, connector_class
 from core.errors import JournalSyncError, Retriable
 from core.logging import get_logger, log_context, redact
-from core.store import Run, RunState, Store
+from core.store import SCHOOL_LOCK_WAIT, Run, RunState, SchoolBusy, SchoolLock, Store
 from core.store._runs import run_id_for
 from core.sync import sync_school
 from scheduler._plan import Plan, SchoolPlan, cron_trigger
@@ -116,9 +121,12 @@ class Runner:
         *,
         connectors: ConnectorFactory = make_connector,
         reports: ReportsHook | None = None,
+        lock_wait: float = SCHOOL_LOCK_WAIT,
     ) -> None:
         self.plan = plan
         self.store = store
+        #: Seconds a run waits for another run of its school to finish before it is skipped.
+        self.lock_wait = lock_wait
         self._connectors = connectors
         self._reports = reports
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -163,11 +171,25 @@ class Runner:
         out = Outcome(school.slug, school.platform, operation, key, "skipped")
         with log_context(school=school.slug, platform=school.platform, run_key=key):
             if reason := self._skip_reason(school, operation, slot, key, scheduled, retry_failed):
-                out.reason = reason
-                log.info("slot skipped", operation=operation, reason=reason)
-                return out
-            async with self._parallel, self._host_slot(school):
-                return await self._run(school, operation, key, out)
+                return _skipped(out, reason)
+            if operation == "reports":  # reads the store only: no platform, no token
+                async with self._parallel, self._host_slot(school):
+                    return await self._run(school, operation, key, out)
+            # The school's lock first, then the shared slots: a run waiting for its school
+            # holds no slot another school could use.
+            lock = SchoolLock(self.store, school.slug, wait=self.lock_wait)
+            try:
+                await lock.acquire_async()
+            except SchoolBusy as exc:
+                return _skipped(out, exc.message)
+            try:
+                # What the other run did while this one waited (ran this slot, left a hold).
+                if why := self._skip_reason(school, operation, slot, key, scheduled, retry_failed):
+                    return _skipped(out, why)
+                async with self._parallel, self._host_slot(school):
+                    return await self._run(school, operation, key, out)
+            finally:
+                lock.release()
 
     def _skip_reason(
         self,
@@ -262,6 +284,12 @@ class Runner:
     def _hold_note(self, run: Run) -> str:
         notes = [t.note for t in self.store.transitions(run.id) if t.to_state is RunState.HELD]
         return notes[-1] if notes else "held for approval"
+
+
+def _skipped(out: Outcome, reason: str) -> Outcome:
+    out.reason = reason
+    log.info("slot skipped", operation=out.operation, reason=reason)
+    return out
 
 
 def _get_run(store: Store, key: str) -> Run | None:

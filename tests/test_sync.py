@@ -14,6 +14,7 @@ from connectors.netschool.emulator import NetSchoolEmulator, create_app
 from connectors.netschool.harness import HARNESS
 from connectors.sandbox import World, WorldSize
 from core.codes import AttendanceCode, MarkValue
+from core.connector import Capabilities
 from core.importer import import_csv
 from core.model import Attendance, ClassUnit, Lesson, Mark, Person, Subject
 from core.store import RunState, Store
@@ -106,7 +107,10 @@ async def test_differences_only_in_fields_the_platform_cannot_carry_are_not_drif
     )
     result = reconcile(store, school, "netschool", capabilities=NetSchoolConnector.capabilities)
     assert result.drift == 0
-    without_caps = reconcile(store, school, "netschool")
+    # Not given, the capabilities are the installed connector's: still no drift.
+    assert reconcile(store, school, "netschool").drift == 0
+    carries_all = Capabilities(platform="netschool", reads=frozenset())
+    without_caps = reconcile(store, school, "netschool", capabilities=carries_all)
     assert dict(without_caps.by_kind) == {"mismatch": 1}
 
 

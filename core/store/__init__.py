@@ -23,6 +23,7 @@ from core.store._schema import (
     run_transitions,
     runs,
 )
+from core.store._school_lock import SCHOOL_LOCK_WAIT, SchoolBusy, SchoolLock
 from core.store._store import Store
 from core.store._types import (
     ChangeLogEntry,
@@ -45,6 +46,7 @@ from core.store._types import (
 __all__ = [
     "CONTENT_PARTS",
     "FACT_ENTITIES",
+    "SCHOOL_LOCK_WAIT",
     "ChangeLogEntry",
     "ContentDigest",
     "DiffRow",
@@ -59,6 +61,8 @@ __all__ = [
     "RemoteChange",
     "Run",
     "RunState",
+    "SchoolBusy",
+    "SchoolLock",
     "Store",
     "Transition",
     "backfill_facts",

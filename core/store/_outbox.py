@@ -2,6 +2,9 @@
 
 ``enqueue`` inserts with ``ON CONFLICT (key) DO NOTHING``, so a re-planned run that computes the
 same changes again (same keys) adds nothing, and a change already sent is never queued twice.
+
+``rechannel`` moves items that wait on a channel the platform does not offer for their entity
+back to the channel it does offer (see :func:`rechannel`).
 """
 
 from __future__ import annotations
@@ -10,18 +13,51 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
-from core.connector import Change
+from core.connector import Capabilities, Change
 from core.model import record_from_data
 from core.store._base import StoreBase, chunked, in_chunks, utcnow
 from core.store._schema import outbox
 from core.store._types import OUTBOX_STATUSES, OutboxItem
 
-__all__ = ["OutboxStore"]
+__all__ = ["OutboxStore", "rechannel"]
 
 _o = outbox.c
 _COUNTS_AN_ATTEMPT = frozenset({"sent", "failed"})
+#: Items not yet on the platform: a channel move puts them back in the queue (``pending``).
+_NOT_SENT = ("pending", "awaiting_entry")
+
+
+def rechannel(
+    conn: Connection, platform: str, capabilities: Capabilities, school: str | None = None
+) -> int:
+    """Move the platform's unsent items off channels it does not offer for their entity.
+
+    An item waits on the wrong channel when an earlier version queued it without the
+    connector's capabilities (it fell back to the worklist): ``push`` never sends a worklist
+    item, so a NetSchool mark stayed "awaiting hand entry" for good. Such an item goes to the
+    first channel offered for its entity, as ``pending``; an item on a channel that *is*
+    offered (a package asked for on purpose) stays, and so do entities with no channel at all.
+    Sent, verified and failed items are history and are never moved. Returns how many moved.
+    """
+    moved = 0
+    for entity in sorted({e for c in capabilities.push for e in c.entities}):
+        offered = [c.value for c in capabilities.channels_for(entity)]
+        stmt = (
+            outbox.update()
+            .where(
+                _o.platform == platform,
+                _o.entity == entity,
+                _o.status.in_(_NOT_SENT),
+                _o.channel.not_in(offered),
+            )
+            .values(channel=offered[0], status="pending", updated_at=utcnow())
+        )
+        if school is not None:
+            stmt = stmt.where(_o.school == school)
+        moved += conn.execute(stmt).rowcount
+    return moved
 
 
 class OutboxStore(StoreBase):
@@ -61,6 +97,12 @@ class OutboxStore(StoreBase):
                     conn.execute(ins.on_conflict_do_nothing(index_elements=[_o.key]), rows)
                     new += len(rows)
         return new
+
+    def rechannel(self, school: str, platform: str, capabilities: Capabilities) -> int:
+        """:func:`rechannel` for one school (items queued without capabilities go back to the
+        channel the platform offers); returns how many moved."""
+        with self._write() as conn:
+            return rechannel(conn, platform, capabilities, school)
 
     def outbox(
         self, school: str, platform: str, status: str | Sequence[str] | None = None

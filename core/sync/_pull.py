@@ -25,6 +25,7 @@ from core.connector import Connector, Page, PullMode
 from core.errors import ContractError
 from core.logging import get_logger
 from core.store import PageCounts, Store
+from core.sync._first_pull import first_pull_mode
 from core.sync._limits import DEFAULT_PULL_LIMITS, PullLimits, pull_breaches
 
 __all__ = ["PullResult", "apply_held_pull", "pull"]
@@ -111,6 +112,7 @@ async def pull(
     """
     target = connector.target
     school, platform = target.school, target.platform
+    mode = first_pull_mode(store, school, platform, mode)
     cursors = store.cursors(school, platform)
     await connector.login()
     result = PullResult()

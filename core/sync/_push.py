@@ -70,6 +70,9 @@ async def push(
     target = connector.target
     school, platform = target.school, target.platform
     result = PushResult()
+    # Items an older version queued without the connector's capabilities go to its channel.
+    if moved := store.rechannel(school, platform, connector.capabilities):
+        log.info("outbox items moved to the channel the platform offers", count=moved)
 
     waiting = [
         i

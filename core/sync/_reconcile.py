@@ -12,6 +12,10 @@ findings with their lifecycle, and applies each entity's resolution policy:
 
 Outbox items waiting for hand entry (the worklist channel) are verified here too: once the
 snapshot shows the expected content, the item is verified.
+
+The channel of every queued change comes from the connector's capabilities, which are a class
+attribute: a caller without a connector (``journalsync drift``, a test) gets them looked up by
+platform, so no caller can queue a change on a channel the platform does not offer.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any, Literal
 
 import orjson
 
-from core.connector import Capabilities, Change, PushChannel
+from core.connector import Capabilities, Change, PushChannel, connector_class
 from core.logging import get_logger
 from core.model import Record, record_from_data
 from core.store import DiffRow, FieldDiff, NewFinding, Store
@@ -34,6 +38,7 @@ __all__ = [
     "DEFAULT_POLICIES",
     "Policy",
     "ReconcileResult",
+    "capabilities_of",
     "change_key",
     "field_diffs",
     "reconcile",
@@ -128,6 +133,12 @@ def field_diffs(
     )
 
 
+def capabilities_of(platform: str) -> Capabilities:
+    """The installed connector's capabilities (a class attribute: nothing is built or logged
+    in); :class:`core.errors.ConfigError` for a platform no connector is installed for."""
+    return connector_class(platform).capabilities
+
+
 def _not_carried(capabilities: Capabilities | None, entity: str) -> frozenset[str]:
     if capabilities is None:
         return frozenset()
@@ -153,7 +164,13 @@ def reconcile(
     records only the platform has, under the lessons/groups the local journal keeps.
     ``channel`` prefers a push channel (e.g. ``package`` for a migration) where the platform
     offers it for the entity; otherwise the first channel the connector declares is used.
+    ``capabilities`` default to the installed connector's (:func:`capabilities_of`); items an
+    earlier version queued on a channel the platform does not offer are moved back first.
     """
+    if capabilities is None:
+        capabilities = capabilities_of(platform)
+    if moved := store.rechannel(school, platform, capabilities):
+        log.info("outbox items moved to the channel the platform offers", count=moved)
     result = ReconcileResult()
     to_push: list[Change] = []
     to_accept: list[Record] = []
@@ -206,15 +223,13 @@ def _change_for(row: DiffRow) -> Change | None:
 
 
 def _channel_for(
-    entity: str, capabilities: Capabilities | None, preferred: PushChannel | None
+    entity: str, capabilities: Capabilities, preferred: PushChannel | None
 ) -> PushChannel:
-    if capabilities is not None:
-        offered = [cap.channel for cap in capabilities.push if entity in cap.entities]
-        if preferred in offered:
-            return preferred
-        if offered:
-            return offered[0]
-    return PushChannel.WORKLIST
+    offered = capabilities.channels_for(entity)
+    if preferred in offered:
+        return preferred
+    # An entity the platform offers no channel for can only be entered by hand.
+    return offered[0] if offered else PushChannel.WORKLIST
 
 
 def _enqueue(
@@ -222,7 +237,7 @@ def _enqueue(
     school: str,
     platform: str,
     changes: list[Change],
-    capabilities: Capabilities | None,
+    capabilities: Capabilities,
     preferred: PushChannel | None,
 ) -> int:
     by_channel: dict[PushChannel, list[Change]] = {}
