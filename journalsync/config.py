@@ -165,6 +165,11 @@ class _Host(_Model):
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 4
     backoff_initial: Annotated[float, Field(ge=0)] = 0.5
     backoff_max: Annotated[float, Field(ge=0)] = 30.0
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    connect_timeout: Annotated[float, Field(gt=0)] = 10.0
+    deadline: Annotated[float, Field(gt=0)] = 120.0
+    login_deadline: Annotated[float, Field(gt=0)] = 120.0
+    max_response_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
 
 
 _Secret = _SecretEnv | _SecretFile
@@ -453,6 +458,11 @@ def _plan(cfg: _Config, path: Path) -> Plan:
                 max_attempts=v.max_attempts,
                 backoff_initial=v.backoff_initial,
                 backoff_max=v.backoff_max,
+                timeout=v.timeout,
+                connect_timeout=v.connect_timeout,
+                deadline=v.deadline,
+                login_deadline=v.login_deadline,
+                max_response_bytes=v.max_response_bytes,
             )
             for h, v in cfg.hosts.items()
         },
