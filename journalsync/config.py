@@ -541,6 +541,11 @@ def load_config(path: str | Path, *, check_platforms: bool = True) -> Plan:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {p} is not UTF-8 text (byte {exc.start} cannot be decoded)",
+            hint="save the file as UTF-8",
+        ) from None
     platforms = None
     if check_platforms:
         from core.connector import platforms as installed

@@ -72,7 +72,7 @@ class SecretRef:
             assert self.file is not None and self.key is not None
             try:
                 data = tomllib.loads(self.file.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
                 raise ConfigError(
                     f"cannot read the secrets file {self.file}: {type(exc).__name__}",
                     hint='check the path and that the file is valid TOML (key = "password")',
