@@ -79,6 +79,32 @@ _RETRIABLE = (ServerError, RateLimited, TransportError)
 _in_reauth: ContextVar[bool] = ContextVar("journalsync_http_in_reauth", default=False)
 
 
+class _Budget:
+    """A call's deadline that runs only while the call holds its host's limiter (or waits to
+    retry): time queued behind the host's other requests is the rate limit's doing, not the
+    platform's, and must not fail a call that a busy pull merely queued."""
+
+    def __init__(self, timeout: asyncio.Timeout, seconds: float) -> None:
+        self.timeout = timeout
+        self.left = seconds
+        self.running = False
+
+    def resume(self) -> None:
+        if not self.running and not self.timeout.expired():
+            self.timeout.reschedule(asyncio.get_running_loop().time() + self.left)
+            self.running = True
+
+    def pause(self) -> None:
+        when = self.timeout.when()
+        if self.running and when is not None and not self.timeout.expired():
+            self.left = max(when - asyncio.get_running_loop().time(), 0.0)
+            self.timeout.reschedule(None)
+            self.running = False
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("journalsync_http_budget", default=None)
+
+
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     """Transport tuning for one platform; validated config turns into one of these."""
@@ -417,11 +443,14 @@ class HttpClient:
             ) from None
 
     async def _bounded(self, call: Awaitable[Any], method: str, url: str) -> Any:
-        """One call, all its attempts and waits, within ``settings.deadline``."""
+        """One call, all its attempts and waits, within ``settings.deadline`` (counted from
+        when the first attempt gets its host's limiter, see :class:`_Budget`)."""
         limit = self.settings.deadline
-        timeout = asyncio.timeout(limit)
+        timeout = asyncio.timeout(None)
+        token = None
         try:
             async with timeout:
+                token = _budget.set(_Budget(timeout, limit))
                 return await call
         except TimeoutError:
             if not timeout.expired():
@@ -431,6 +460,9 @@ class HttpClient:
                 f" within the {limit:g} s deadline",
                 hint="the platform is slow or not answering; try again later",
             ) from None
+        finally:
+            if token is not None:
+                _budget.reset(token)
 
     async def _with_retries(self, attempt: Callable[[int], Awaitable[Any]], retry: bool) -> Any:
         attempts = max(self.settings.max_attempts, 1) if retry else 1
@@ -483,9 +515,14 @@ class HttpClient:
         )
         path = redact(request.url.path)
         limiter = _limiter_for(_host_key(request.url), self.settings, self._clock)
+        budget = _budget.get()
+        if budget is not None:
+            budget.pause()
         async with limiter.semaphore:
             if limiter.bucket is not None:
                 await limiter.bucket.acquire(self._sleep)
+            if budget is not None:
+                budget.resume()
             started = time.perf_counter()
             try:
                 response = await self.client.send(request, stream=True)

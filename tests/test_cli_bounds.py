@@ -99,7 +99,7 @@ def test_a_manual_pull_from_a_platform_that_does_not_answer_ends_with_exit_4(
         elapsed = time.monotonic() - started
     out = " ".join(result.output.split())
     assert result.exit_code == 4, out
-    assert elapsed < 5.0  # the login deadline (2 s) at most, and some start-up
+    assert elapsed < 20.0  # the login deadline (2 s), start-up, a shared machine
     # Each request gives up by its read timeout (silent) or its deadline (trickle); the login
     # re-runs its whole sequence on such failures, so the login deadline is what ends it.
     assert "error: netschool: the login did not finish within 2 s" in out
