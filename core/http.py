@@ -10,6 +10,9 @@ reimplement:
   error tree of :mod:`core.errors`;
 * retries of transient failures with tenacity, honouring ``Retry-After``;
 * one re-login and replay when the session expired;
+* bounds: read/write/connect timeouts, a total deadline per call and per login (a server that
+  trickles a byte a second never trips a read timeout), and a cap on the response size counted
+  while the body streams in;
 * JSON decoding that recognises the HTML pages platforms serve instead of JSON (firewalls,
   maintenance, login redirects);
 * a DEBUG line per request with method, path, status and timing — never headers, bodies or query
@@ -20,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,12 +79,47 @@ _RETRIABLE = (ServerError, RateLimited, TransportError)
 _in_reauth: ContextVar[bool] = ContextVar("journalsync_http_in_reauth", default=False)
 
 
+class _Budget:
+    """A call's deadline that runs only while the call holds its host's limiter (or waits to
+    retry): time queued behind the host's other requests is the rate limit's doing, not the
+    platform's, and must not fail a call that a busy pull merely queued."""
+
+    def __init__(self, timeout: asyncio.Timeout, seconds: float) -> None:
+        self.timeout = timeout
+        self.left = seconds
+        self.running = False
+
+    def resume(self) -> None:
+        if not self.running and not self.timeout.expired():
+            self.timeout.reschedule(asyncio.get_running_loop().time() + self.left)
+            self.running = True
+
+    def pause(self) -> None:
+        when = self.timeout.when()
+        if self.running and when is not None and not self.timeout.expired():
+            self.left = max(when - asyncio.get_running_loop().time(), 0.0)
+            self.timeout.reschedule(None)
+            self.running = False
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("journalsync_http_budget", default=None)
+
+
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     """Transport tuning for one platform; validated config turns into one of these."""
 
+    #: Seconds a read (or a write) may wait for the next bytes; a silent server trips it.
     timeout: float = 30.0
     connect_timeout: float = 10.0
+    #: Seconds one call may take in all, every attempt, backoff wait and body byte included:
+    #: a server trickling a byte a second never trips the read timeout, this stops it.
+    deadline: float = 120.0
+    #: Seconds a login (or a re-login after an expired session) may take in all.
+    login_deadline: float = 120.0
+    #: Largest response body taken, counted while it streams in (decoded): beyond it the call
+    #: fails before the rest is read into memory.
+    max_response_bytes: int = 64 * 1024 * 1024
     #: Total tries for retriable failures (1 = no retry).
     max_attempts: int = 4
     #: Exponential backoff with full jitter: the n-th wait is uniform in
@@ -359,7 +398,7 @@ class HttpClient:
         while True:
             generation = self._session_generation
             try:
-                return await self._with_retries(attempt, retry)
+                return await self._bounded(self._with_retries(attempt, retry), method, url)
             except _Expired as expired:
                 can_reauth = self._reauth is not None and reauth and not _in_reauth.get()
                 if replayed or not can_reauth:
@@ -380,10 +419,50 @@ class HttpClient:
             assert self._reauth is not None
             token = _in_reauth.set(True)
             try:
-                await self._reauth()
+                async with self.login_bound():
+                    await self._reauth()
             finally:
                 _in_reauth.reset(token)
             self._session_generation += 1
+
+    @asynccontextmanager
+    async def login_bound(self) -> AsyncIterator[None]:
+        """Bound a whole login (every request of it) by ``settings.login_deadline``; a login
+        still unfinished then is a :class:`TransportError` (the platform is unavailable)."""
+        limit = self.settings.login_deadline
+        timeout = asyncio.timeout(limit)
+        try:
+            async with timeout:
+                yield
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+            raise TransportError(
+                f"{self.platform}: the login did not finish within {limit:g} s",
+                hint="the platform is slow or not answering; try again later",
+            ) from None
+
+    async def _bounded(self, call: Awaitable[Any], method: str, url: str) -> Any:
+        """One call, all its attempts and waits, within ``settings.deadline`` (counted from
+        when the first attempt gets its host's limiter, see :class:`_Budget`)."""
+        limit = self.settings.deadline
+        timeout = asyncio.timeout(None)
+        token = None
+        try:
+            async with timeout:
+                token = _budget.set(_Budget(timeout, limit))
+                return await call
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+            raise TransportError(
+                f"{self.platform}: {method} {redact(httpx.URL(url).path)}: no complete answer"
+                f" within the {limit:g} s deadline",
+                hint="the platform is slow or not answering; try again later",
+            ) from None
+        finally:
+            if token is not None:
+                _budget.reset(token)
 
     async def _with_retries(self, attempt: Callable[[int], Awaitable[Any]], retry: bool) -> Any:
         attempts = max(self.settings.max_attempts, 1) if retry else 1
@@ -404,7 +483,8 @@ class HttpClient:
             raise type(exc)(
                 f"{exc.message} (gave up after {attempts} attempts)",
                 retry_after=exc.retry_after,
-                hint=exc.hint or "the run will be retried later",
+                # No promise of a retry here: a manual run is not retried by anyone.
+                hint=exc.hint or "the platform may be down or overloaded; try again later",
             ) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
@@ -435,12 +515,26 @@ class HttpClient:
         )
         path = redact(request.url.path)
         limiter = _limiter_for(_host_key(request.url), self.settings, self._clock)
+        budget = _budget.get()
+        if budget is not None:
+            budget.pause()
         async with limiter.semaphore:
             if limiter.bucket is not None:
                 await limiter.bucket.acquire(self._sleep)
+            if budget is not None:
+                budget.resume()
             started = time.perf_counter()
             try:
-                response = await self.client.send(request)
+                response = await self.client.send(request, stream=True)
+                try:
+                    await self._read_body(response, method, path)
+                finally:
+                    await response.aclose()
+            except httpx.DecodingError as exc:
+                raise ContractError(
+                    f"{self.platform}: {method} {path}: the body could not be decoded"
+                    f" ({type(exc).__name__})"
+                ) from exc
             except httpx.UnsupportedProtocol as exc:
                 raise ConfigError(
                     f"{self.platform}: {method} {path}: unsupported URL scheme"
@@ -471,6 +565,29 @@ class HttpClient:
         )
         self._check_status(response, method, path)
         return self._decode(response, method, path, expect)
+
+    async def _read_body(self, response: httpx.Response, method: str, path: str) -> None:
+        """Read the streamed body, refusing it as soon as it passes the size cap."""
+        cap = self.settings.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        size = int(declared) if declared.isdigit() else 0
+        chunks: list[bytes] = []
+        if size <= cap:
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    break
+                chunks.append(chunk)
+        if size > cap:
+            raise ContractError(
+                f"{self.platform}: {method} {path}: the answer is larger than the"
+                f" {cap:,} byte limit; it was not read",
+                hint="if the platform really sends this much, raise max_response_bytes"
+                " for this host in the config",
+            )
+        # What Response.aread() would have set: .content and .text now work as usual.
+        response._content = b"".join(chunks)
 
     def _check_status(self, response: httpx.Response, method: str, path: str) -> None:
         status = response.status_code

@@ -18,8 +18,9 @@ from core.errors import (
     JournalSyncError,
     Retriable,
 )
-from core.logging import register_secret
+from core.logging import get_logger, redact, register_secret
 from core.store import SCHOOL_LOCK_WAIT, SchoolLock, Store
+from core.store._base import is_memory, parse_store_url
 
 __all__ = [
     "EXIT_AUTH",
@@ -34,8 +35,10 @@ __all__ = [
     "err_console",
     "exit_code_for",
     "open_store",
+    "report_unexpected",
     "reported_errors",
     "school_lock",
+    "store_options",
 ]
 
 #: Exit codes a script can rely on (also in the README).
@@ -50,6 +53,16 @@ console = Console()
 err_console = Console(stderr=True)
 
 DEFAULT_DB = "sqlite:///journalsync.db"
+
+_log = get_logger("journalsync.cli")
+
+
+class _StoreOptions:
+    #: ``--init-store``: give journalsync's tables to a database that holds other tables.
+    init = False
+
+
+store_options = _StoreOptions()
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -78,9 +91,31 @@ def reported_errors() -> Iterator[None]:
         die(exc.message, exit_code_for(exc), exc.hint)
 
 
+def report_unexpected(exc: Exception) -> NoReturn:
+    """The last resort for a bug: one line naming it, exit 1, the traceback only in the debug
+    log (``--verbose``), never on the terminal by default."""
+    _log.debug("cli.unexpected_error", exc_info=exc)
+    first = (str(exc).strip().splitlines() or [""])[0]
+    die(
+        f"unexpected {type(exc).__name__}: {redact(first)[:300]}".rstrip(": "),
+        EXIT_FAILED,
+        "this is a bug in journalsync: report it with the command you ran (see --verbose)",
+    )
+
+
 def open_store(url: str | None) -> Store:
+    """The store for a command: ``--db``, ``$JOURNALSYNC_DB`` or the default file.
+
+    An in-memory SQLite store is refused: it would vanish with the command and keep nothing.
+    """
     db = url or os.environ.get("JOURNALSYNC_DB") or DEFAULT_DB
-    return Store.open(db)
+    if is_memory(parse_store_url(db)):
+        raise ConfigError(
+            "an in-memory store (sqlite:// or sqlite:///:memory:) keeps nothing after the"
+            " command ends",
+            hint="give a file: --db sqlite:///journalsync.db",
+        )
+    return Store.open(db, init=store_options.init)
 
 
 def school_lock(store: Store, school: str) -> SchoolLock:

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from core.connector import PullMode
+from core.errors import JournalSyncError
 from core.importer import import_csv
 from core.logging import configure_logging
 from core.process import tune_gc
@@ -23,10 +24,14 @@ from journalsync._common import (
     EXIT_HELD,
     build_connector,
     console,
+    die,
     err_console,
+    exit_code_for,
     open_store,
+    report_unexpected,
     reported_errors,
     school_lock,
+    store_options,
 )
 from journalsync.config_cmd import config_app
 from journalsync.credentials_cmd import credentials_app
@@ -82,8 +87,16 @@ def _today(text: str | None) -> date | None:
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     json_logs: JsonLogOpt = False,
+    init_store: Annotated[
+        bool,
+        typer.Option(
+            "--init-store",
+            help="Add journalsync's tables to a SQLite database that holds other tables.",
+        ),
+    ] = False,
 ) -> None:
     configure_logging(json=json_logs, level="DEBUG" if verbose else "WARNING")
+    store_options.init = init_store
 
 
 @app.command()
@@ -312,5 +325,13 @@ def demo(
 
 
 def main() -> None:
+    """The entry point: every failure ends as one message and the README's exit code."""
     tune_gc()
-    app()
+    try:
+        app()
+    except JournalSyncError as exc:  # raised outside a command's own reported_errors()
+        die(exc.message, exit_code_for(exc), exc.hint)
+    except KeyboardInterrupt:
+        die("interrupted", EXIT_FAILED)
+    except Exception as exc:  # the last resort: a message, not a traceback
+        report_unexpected(exc)

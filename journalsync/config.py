@@ -11,6 +11,7 @@ module, and it is checked by the tests, so it always validates.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from pydantic import (
 )
 
 from core.errors import ConfigError
+from core.store._base import is_memory, parse_store_url
 from scheduler import (
     AccountPlan,
     Blackout,
@@ -46,7 +48,7 @@ from scheduler import (
     cron_trigger,
 )
 
-__all__ = ["example_text", "load_config", "parse_config"]
+__all__ = ["check_secrets", "example_text", "load_config", "parse_config"]
 
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -165,6 +167,11 @@ class _Host(_Model):
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 4
     backoff_initial: Annotated[float, Field(ge=0)] = 0.5
     backoff_max: Annotated[float, Field(ge=0)] = 30.0
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    connect_timeout: Annotated[float, Field(gt=0)] = 10.0
+    deadline: Annotated[float, Field(gt=0)] = 120.0
+    login_deadline: Annotated[float, Field(gt=0)] = 120.0
+    max_response_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
 
 
 _Secret = _SecretEnv | _SecretFile
@@ -242,6 +249,23 @@ class _Municipality(_Model):
 
 class _Store(_Model):
     url: str = "sqlite:///journalsync.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, v: str) -> str:
+        try:
+            url = parse_store_url(v)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        if url.password:
+            # Refused like a password written for a school: the config file is read by many.
+            raise ValueError(
+                "a password in the store URL; leave it out and put it in $PGPASSWORD or"
+                " ~/.pgpass (the server's password file)"
+            )
+        if is_memory(url):
+            raise ValueError("an in-memory store keeps nothing; give a file or a server")
+        return v
 
 
 class _Temporal(_Model):
@@ -453,6 +477,11 @@ def _plan(cfg: _Config, path: Path) -> Plan:
                 max_attempts=v.max_attempts,
                 backoff_initial=v.backoff_initial,
                 backoff_max=v.backoff_max,
+                timeout=v.timeout,
+                connect_timeout=v.connect_timeout,
+                deadline=v.deadline,
+                login_deadline=v.login_deadline,
+                max_response_bytes=v.max_response_bytes,
             )
             for h, v in cfg.hosts.items()
         },
@@ -531,12 +560,49 @@ def load_config(path: str | Path, *, check_platforms: bool = True) -> Plan:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {p} is not UTF-8 text (byte {exc.start} cannot be decoded)",
+            hint="save the file as UTF-8",
+        ) from None
     platforms = None
     if check_platforms:
         from core.connector import platforms as installed
 
         platforms = sorted(installed())
     return parse_config(text, p, platforms=platforms)
+
+
+def check_secrets(plan: Plan) -> tuple[list[str], list[str]]:
+    """Whether each credential reference resolves here: (errors, warnings).
+
+    A secrets file that is missing or unreadable, or has no such key, is an error: nothing the
+    scheduler's environment can change about it. An environment variable unset in this shell is
+    a warning: the service that runs journalsync may well set it.
+    """
+    errors: list[str] = []
+    warnings: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for school in plan.schools:
+        logins = [(school.login, school.password, school.token)]
+        logins += [(a.login, a.password, a.token) for a in school.accounts]
+        for login, *refs in logins:
+            for what, ref in zip(("password", "token"), refs, strict=True):
+                if ref is None:
+                    continue
+                where = f"school {school.slug}, login {login}: {what}"
+                if ref.env:
+                    if not os.environ.get(ref.env) and ("env", ref.env) not in seen:
+                        seen.add(("env", ref.env))
+                        warnings.append(
+                            f"{where}: environment variable {ref.env} is not set in this shell"
+                        )
+                    continue
+                try:
+                    ref.resolve()
+                except ConfigError as exc:
+                    errors.append(f"{where}: {exc.message}")
+    return errors, list(dict.fromkeys(warnings))
 
 
 def example_text() -> str:

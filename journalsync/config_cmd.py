@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from journalsync._common import console, reported_errors
-from journalsync.config import example_text, load_config
+from core.errors import ConfigError
+from journalsync._common import console, err_console, reported_errors
+from journalsync.config import check_secrets, example_text, load_config
 
 __all__ = ["config_app"]
 
@@ -17,9 +18,21 @@ config_app = typer.Typer(help="The municipality's TOML config.", no_args_is_help
 
 @config_app.command("check")
 def check(file: Annotated[Path, typer.Argument(help="The TOML config file.")]) -> None:
-    """Validate a config file; every problem is listed with its line and key."""
+    """Validate a config file; every problem is listed with its line and key, and every
+    password or token reference is looked up (a missing secrets file or key is an error, an
+    environment variable unset in this shell a warning)."""
     with reported_errors():
         plan = load_config(file)
+        errors, warnings = check_secrets(plan)
+        for warning in warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        if errors:
+            raise ConfigError(
+                f"{file}: {len(errors)} credential reference(s) do not resolve:\n  "
+                + "\n  ".join(errors),
+                hint="fix the path or the key in the secrets file (journalsync credentials set"
+                " writes one)",
+            )
         platforms: dict[str, int] = {}
         for s in plan.schools:
             platforms[s.platform] = platforms.get(s.platform, 0) + 1

@@ -11,7 +11,7 @@ import typer
 
 from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
-from connectors.sandbox.server import serve
+from connectors.sandbox.server import is_loopback, serve
 from core.errors import ConfigError
 from journalsync._common import console, reported_errors
 
@@ -92,8 +92,10 @@ def serve_cmd(
 ) -> None:
     """Serve a deterministic world through a platform emulator until interrupted."""
     with reported_errors():
-        if not host.startswith("127.") and host not in ("localhost", "::1"):
-            raise ConfigError("the sandbox serves on loopback only (127.0.0.0/8, ::1)")
+        if not is_loopback(host):
+            raise ConfigError(
+                f"the sandbox serves on loopback only (127.0.0.0/8, ::1, localhost), not {host!r}"
+            )
         size = WorldSize(
             schools=schools,
             grades=parse_grades(grades),

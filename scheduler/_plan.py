@@ -73,7 +73,7 @@ class SecretRef:
             assert self.file is not None and self.key is not None
             try:
                 data = tomllib.loads(self.file.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
                 raise ConfigError(
                     f"cannot read the secrets file {self.file}: {type(exc).__name__}",
                     hint='check the path and that the file is valid TOML (key = "password")',
@@ -146,6 +146,12 @@ class HostLimits:
     max_attempts: int = 4
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+    #: HTTP bounds (see :class:`core.http.HttpSettings`): seconds, and bytes of one answer.
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    deadline: float = 120.0
+    login_deadline: float = 120.0
+    max_response_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +271,11 @@ class Plan:
             max_attempts=limits.max_attempts,
             backoff_initial=limits.backoff_initial,
             backoff_max=limits.backoff_max,
+            timeout=limits.timeout,
+            connect_timeout=limits.connect_timeout,
+            deadline=limits.deadline,
+            login_deadline=limits.login_deadline,
+            max_response_bytes=limits.max_response_bytes,
         )
 
     def blackout(self, school: SchoolPlan, operation: str, now: datetime) -> Blackout | None:

@@ -1,8 +1,12 @@
-"""Behaviour of the HTTP kit against small real ASGI apps (and one real refused socket)."""
+"""Behaviour of the HTTP kit against respx-mocked platforms (and one real refused socket).
+
+The bounds (timeouts, deadlines, the size cap) are tested on real sockets in test_http_bounds.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -10,10 +14,8 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+import respx
+from httpx import Request, Response
 
 from core.errors import (
     AuthError,
@@ -31,14 +33,11 @@ Handler = Callable[[Request], Awaitable[Response]]
 BASE = "http://testserver"
 
 
-def app_of(handler: Handler) -> Starlette:
-    # A plain function endpoint: Starlette would treat a callable object as a raw ASGI app.
-    async def endpoint(request: Request) -> Response:
-        return await handler(request)
-
-    return Starlette(
-        routes=[Route("/{path:path}", endpoint, methods=["GET", "POST", "PUT", "DELETE"])]
-    )
+def mocked(handler: Handler) -> httpx.MockTransport:
+    """A transport answering every request to BASE through ``handler`` (a respx side effect)."""
+    router = respx.MockRouter(base_url=BASE, assert_all_called=False)
+    router.route().mock(side_effect=handler)
+    return httpx.MockTransport(router.async_handler)
 
 
 class SleepRecorder:
@@ -73,7 +72,7 @@ def client_for(
         BASE,
         platform="testplat",
         settings=settings or HttpSettings(),
-        transport=httpx.ASGITransport(app=app_of(handler)),
+        transport=mocked(handler),
         sleep=sleep or SleepRecorder(),
         **kwargs,
     )
@@ -90,8 +89,8 @@ async def test_503_bursts_are_retried_with_full_jitter_backoff(failures):
         nonlocal calls
         calls += 1
         if calls <= failures:
-            return PlainTextResponse("busy", status_code=503)
-        return JSONResponse({"ok": True, "call": calls})
+            return Response(503, text="busy")
+        return Response(200, json={"ok": True, "call": calls})
 
     sleep = SleepRecorder()
     settings = HttpSettings(max_attempts=4, backoff_initial=0.5, backoff_max=30.0)
@@ -105,7 +104,7 @@ async def test_503_bursts_are_retried_with_full_jitter_backoff(failures):
 
 async def test_backoff_is_capped_by_backoff_max():
     async def handler(request: Request) -> Response:
-        return PlainTextResponse("down", status_code=502)
+        return Response(502, text="down")
 
     sleep = SleepRecorder()
     settings = HttpSettings(max_attempts=6, backoff_initial=10.0, backoff_max=1.0)
@@ -123,8 +122,8 @@ async def test_429_waits_the_servers_retry_after():
         nonlocal calls
         calls += 1
         if calls == 1:
-            return PlainTextResponse("slow down", status_code=429, headers={"Retry-After": "7"})
-        return JSONResponse([1, 2])
+            return Response(429, text="slow down", headers={"Retry-After": "7"})
+        return Response(200, json=[1, 2])
 
     sleep = SleepRecorder()
     async with client_for(handler, sleep=sleep) as http:
@@ -140,8 +139,8 @@ async def test_retry_after_as_http_date():
         nonlocal calls
         calls += 1
         if calls == 1:
-            return PlainTextResponse("", status_code=503, headers={"Retry-After": when})
-        return JSONResponse({})
+            return Response(503, text="", headers={"Retry-After": when})
+        return Response(200, json={})
 
     sleep = SleepRecorder()
     async with client_for(handler, sleep=sleep) as http:
@@ -157,7 +156,7 @@ async def test_exhausted_rate_limit_raises_with_servers_retry_after_and_caps_the
     async def handler(request: Request) -> Response:
         nonlocal calls
         calls += 1
-        return PlainTextResponse("no", status_code=429, headers={"Retry-After": "1000"})
+        return Response(429, text="no", headers={"Retry-After": "1000"})
 
     sleep = SleepRecorder()
     settings = HttpSettings(max_attempts=3, max_retry_after=120.0)
@@ -176,7 +175,7 @@ async def test_exhausted_server_error_keeps_retry_after():
     async def handler(request: Request) -> Response:
         nonlocal calls
         calls += 1
-        return PlainTextResponse("maintenance", status_code=503, headers={"Retry-After": "3"})
+        return Response(503, text="maintenance", headers={"Retry-After": "3"})
 
     sleep = SleepRecorder()
     async with client_for(handler, sleep=sleep, settings=HttpSettings(max_attempts=4)) as http:
@@ -193,7 +192,7 @@ async def test_retry_false_tries_once():
     async def handler(request: Request) -> Response:
         nonlocal calls
         calls += 1
-        return PlainTextResponse("x", status_code=500)
+        return Response(500, text="x")
 
     sleep = SleepRecorder()
     async with client_for(handler, sleep=sleep) as http:
@@ -244,11 +243,11 @@ class TokenApp:
     async def __call__(self, request: Request) -> Response:
         if request.url.path == "/login":
             self.logins += 1
-            return JSONResponse({"at": self.token})
+            return Response(200, json={"at": self.token})
         self.data_calls += 1
         if self.always_expired or request.headers.get("at") != self.token:
-            return PlainTextResponse("session expired", status_code=401)
-        return JSONResponse({"ok": True})
+            return Response(401, text="session expired")
+        return Response(200, json={"ok": True})
 
 
 async def test_401_triggers_one_reauth_and_a_replay():
@@ -344,7 +343,7 @@ async def test_reauth_whose_login_expires_does_not_recurse():
 
 def status_handler(status: int, body: str = "nope") -> Handler:
     async def handler(request: Request) -> Response:
-        return PlainTextResponse(body, status_code=status)
+        return Response(status, text=body)
 
     return handler
 
@@ -413,7 +412,9 @@ async def test_html_instead_of_json_is_retried_then_a_server_error():
     async def handler(request: Request) -> Response:
         nonlocal calls
         calls += 1
-        return Response("<html><title>Login</title></html>", media_type="text/html")
+        return Response(
+            200, content="<html><title>Login</title></html>", headers={"content-type": "text/html"}
+        )
 
     sleep = SleepRecorder()
     async with client_for(handler, sleep=sleep) as http:
@@ -431,8 +432,12 @@ async def test_markup_body_labelled_json_counts_as_html_and_recovers():
         nonlocal calls
         calls += 1
         if calls == 1:
-            return Response("  <!DOCTYPE html><p>firewall</p>", media_type="application/json")
-        return JSONResponse({"fine": 1})
+            return Response(
+                200,
+                content="  <!DOCTYPE html><p>firewall</p>",
+                headers={"content-type": "application/json"},
+            )
+        return Response(200, json={"fine": 1})
 
     async with client_for(handler) as http:
         assert await http.get("/x") == {"fine": 1}
@@ -445,7 +450,7 @@ async def test_broken_json_is_a_contract_error_without_retry():
     async def handler(request: Request) -> Response:
         nonlocal calls
         calls += 1
-        return Response('{"a": 1,', media_type="application/json")
+        return Response(200, content=b'{"a": 1,', headers={"content-type": "application/json"})
 
     sleep = SleepRecorder()
     async with client_for(handler, sleep=sleep) as http:
@@ -458,15 +463,20 @@ async def test_broken_json_is_a_contract_error_without_retry():
 async def test_json_with_bom_or_cp1251_and_other_expectations():
     async def handler(request: Request) -> Response:
         if request.url.path == "/bom":
-            return Response(b'\xef\xbb\xbf{"a": 1}', media_type="application/json")
+            return Response(
+                200, content=b'\xef\xbb\xbf{"a": 1}', headers={"content-type": "application/json"}
+            )
         if request.url.path == "/cp1251":
             return Response(
-                '{"name": "Математика"}'.encode("cp1251"),
+                200,
+                content='{"name": "Математика"}'.encode("cp1251"),
                 headers={"content-type": "application/json; charset=windows-1251"},
             )
         if request.url.path == "/empty":
-            return Response(status_code=204)
-        return Response(b"\x00\x01", media_type="application/octet-stream")
+            return Response(204)
+        return Response(
+            200, content=b"\x00\x01", headers={"content-type": "application/octet-stream"}
+        )
 
     async with client_for(handler) as http:
         assert await http.get("/bom") == {"a": 1}
@@ -495,7 +505,7 @@ class Gate:
             self.reached.set()
         await self.release.wait()
         self.in_flight -= 1
-        return JSONResponse({"ok": True})
+        return Response(200, json={"ok": True})
 
 
 async def run_gated(gate: Gate, clients: list[HttpClient], per_client: int) -> list[object]:
@@ -515,14 +525,13 @@ async def run_gated(gate: Gate, clients: list[HttpClient], per_client: int) -> l
 
 async def test_concurrency_cap_is_per_host_and_shared_between_clients():
     gate = Gate(wanted=2)
-    app = app_of(gate)
     settings = HttpSettings(max_concurrency=2)
     clients = [
         HttpClient(
             BASE,
             platform="p",
             settings=settings,
-            transport=httpx.ASGITransport(app=app),
+            transport=mocked(gate),
             sleep=SleepRecorder(),
         )
         for _ in range(2)
@@ -571,7 +580,7 @@ async def test_rate_limit_sleeps_between_requests():
     async def handler(request: Request) -> Response:
         nonlocal calls
         calls += 1
-        return JSONResponse(calls)
+        return Response(200, json=calls)
 
     clock = FakeClock()
     sleep = SleepRecorder(clock)
@@ -583,7 +592,7 @@ async def test_rate_limit_sleeps_between_requests():
 
 async def test_rate_limit_is_shared_and_reserves_slots_for_concurrent_requests():
     async def handler(request: Request) -> Response:
-        return JSONResponse(True)
+        return Response(200, json=True)
 
     clock = FakeClock()  # frozen: every reservation queues behind the previous one
     sleep = SleepRecorder()
@@ -594,3 +603,85 @@ async def test_rate_limit_is_shared_and_reserves_slots_for_concurrent_requests()
         results = await asyncio.gather(*(c.get("/x") for c in (first, second, first, second)))
     assert results == [True] * 4
     assert sorted(sleep.waits) == [0.25, 0.5, 0.75]
+
+
+# --- bounds that need no socket --------------------------------------------------------------
+
+
+def routed(router: respx.MockRouter, **kwargs) -> HttpClient:
+    return HttpClient(
+        BASE, platform="testplat", transport=httpx.MockTransport(router.async_handler), **kwargs
+    )
+
+
+async def test_retry_waits_count_against_the_deadline():
+    router = respx.MockRouter(base_url=BASE)
+    route = router.get("/x").respond(503, text="later", headers={"Retry-After": "30"})
+    settings = HttpSettings(deadline=0.3, max_attempts=4)
+    async with routed(router, settings=settings) as http:  # the real asyncio.sleep
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TransportError) as caught:
+            await http.get("/x", params={"at": "token-in-query-123"})
+    assert asyncio.get_running_loop().time() - started < 10.0
+    assert route.call_count == 1  # the 30 s wait did not end before the deadline
+    assert "GET /x: no complete answer within the 0.3 s deadline" in caught.value.message
+    assert "token-in-query-123" not in caught.value.message
+
+
+async def test_a_re_login_that_hangs_is_stopped_by_the_login_deadline():
+    router = respx.MockRouter(base_url=BASE)
+    router.get("/data").respond(401, text="expired")
+
+    async def hanging_login() -> None:
+        await asyncio.sleep(3600)
+
+    settings = HttpSettings(login_deadline=0.2)
+    async with routed(router, settings=settings, reauth=hanging_login) as http:
+        with pytest.raises(TransportError, match=r"the login did not finish within 0\.2 s"):
+            await http.get("/data")
+
+
+async def test_the_size_cap_counts_decoded_bytes_so_a_small_gzip_body_cannot_blow_up():
+    bomb = gzip.compress(b"0" * (4 * 1024 * 1024))
+    assert len(bomb) < 64 * 1024
+    router = respx.MockRouter(base_url=BASE)
+    router.get("/bomb").respond(
+        200, content=bomb, headers={"content-encoding": "gzip", "content-type": "text/plain"}
+    )
+    settings = HttpSettings(max_response_bytes=1024 * 1024)
+    async with routed(router, settings=settings) as http:
+        with pytest.raises(ContractError, match="larger than the 1,048,576 byte limit"):
+            await http.get("/bomb", expect="bytes")
+    async with routed(router, settings=HttpSettings(max_response_bytes=8 * 1024 * 1024)) as http:
+        assert len(await http.get("/bomb", expect="bytes")) == 4 * 1024 * 1024
+
+
+async def test_a_body_that_cannot_be_decoded_is_a_contract_error():
+    router = respx.MockRouter(base_url=BASE)
+    # A raw stream: respx's own respond() would decode (and fail on) the body while mocking.
+    broken = Response(200, headers={"content-encoding": "gzip"}, stream=httpx.ByteStream(b"no"))
+    router.get("/x").mock(return_value=broken)
+    async with routed(router) as http:
+        with pytest.raises(ContractError, match="could not be decoded"):
+            await http.get("/x")
+
+
+async def test_time_queued_behind_the_hosts_other_requests_does_not_count_against_the_deadline():
+    async def slow(request: Request) -> Response:
+        await asyncio.sleep(0.3)
+        return Response(200, json={"ok": True})
+
+    router = respx.MockRouter(base_url="http://queued.test")
+    router.get("/x").mock(side_effect=slow)
+    settings = HttpSettings(deadline=0.6, max_concurrency=1)
+    async with HttpClient(
+        "http://queued.test",
+        platform="p",
+        settings=settings,
+        transport=httpx.MockTransport(router.async_handler),
+    ) as http:
+        started = asyncio.get_running_loop().time()
+        results = await asyncio.gather(*(http.get("/x") for _ in range(4)))
+    # One at a time: the last waited ~0.9 s in the queue, more than its 0.6 s deadline.
+    assert asyncio.get_running_loop().time() - started >= 1.1
+    assert results == [{"ok": True}] * 4

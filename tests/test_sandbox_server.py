@@ -10,11 +10,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from typer.testing import CliRunner
 
 from connectors.netschool.emulator import create_app
 from connectors.sandbox.faults import Faults, FaultsMiddleware
-from connectors.sandbox.server import serve_in_thread
+from connectors.sandbox.server import is_loopback, serve_in_thread
 from connectors.sandbox.world import World, WorldSize
+from core.errors import ConfigError
+from journalsync.cli import app as cli_app
 
 
 async def ok(request: Request) -> JSONResponse:
@@ -110,3 +113,32 @@ def test_emulator_on_a_real_socket() -> None:
             assert c.get("/webapi/logindata").status_code == 200
     with pytest.raises(httpx.ConnectError), httpx.Client() as c:
         c.get(f"{handle.base_url}/webapi/logindata")
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("127.0.0.1", True),
+        ("127.3.2.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("127.example.com", False),
+        ("127.0.0.1.nip.io", False),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.1", False),
+        ("", False),
+    ],
+)
+def test_loopback_is_parsed_not_prefix_matched(host: str, ok: bool) -> None:
+    assert is_loopback(host) is ok
+
+
+def test_the_server_and_the_cli_refuse_a_name_that_only_looks_like_loopback() -> None:
+    with pytest.raises(ConfigError, match="loopback only"):
+        serve_in_thread(Starlette(), "127.example.com")
+    out = CliRunner().invoke(cli_app, ["sandbox", "serve", "--host", "127.example.com"])
+    assert out.exit_code == 2
+    assert "loopback only" in out.output and "Traceback" not in out.output

@@ -95,12 +95,13 @@ class NetSchoolClient:
     async def login(self) -> s.LoginResult:
         """The whole sequence; a transient failure re-runs it all, as the salt is single-use."""
         last: Retriable | None = None
-        for _ in range(LOGIN_ATTEMPTS):
-            try:
-                return await self._login_once()
-            except Retriable as exc:
-                last = exc
-                _log.info("netschool login attempt failed, retrying", error=type(exc).__name__)
+        async with self.http.login_bound():  # every attempt within one login deadline
+            for _ in range(LOGIN_ATTEMPTS):
+                try:
+                    return await self._login_once()
+                except Retriable as exc:
+                    last = exc
+                    _log.info("netschool login attempt failed, retrying", error=type(exc).__name__)
         assert last is not None
         raise last
 

@@ -108,8 +108,9 @@ class PermSession:
     async def open(self) -> _Identity:
         """Authenticate and read the session (profiles); idempotent."""
         if self.identity is None:
-            await self._authenticate(renewal=False)
-            self.identity = await self._read_session()
+            async with self.http.login_bound():
+                await self._authenticate(renewal=False)
+                self.identity = await self._read_session()
         return self.identity
 
     async def _renew(self) -> None:

@@ -169,7 +169,7 @@ class RuobrClient:
         except _Transient as exc:
             raise ServerError(
                 f"{exc.message} (gave up after {self.settings.max_attempts} attempts)",
-                hint=exc.hint or "the platform reported an error; the run will be retried later",
+                hint=exc.hint or "the platform reported an error; try again later",
             ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 

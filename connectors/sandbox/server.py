@@ -5,6 +5,7 @@ Access logs are off: request lines carry tokens and personal ids in query string
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from types import TracebackType
@@ -12,10 +13,30 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
-__all__ = ["ServerHandle", "serve", "serve_in_thread"]
+from core.errors import ConfigError
+
+__all__ = ["ServerHandle", "is_loopback", "serve", "serve_in_thread"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``.
+
+    Parsed, not prefix-matched: ``127.example.com`` is a name anyone can point anywhere.
+    """
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    # Emulators hand out sandbox passwords and serve made-up personal data: never off the host.
+    if not is_loopback(host):
+        raise ConfigError(
+            f"the sandbox serves on loopback only (127.0.0.0/8, ::1, localhost), not {host!r}"
+        )
     return uvicorn.Config(
         app,
         host=host,

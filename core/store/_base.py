@@ -9,6 +9,8 @@ queue on the busy timeout instead; reads stay plain ``BEGIN`` and never block wr
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,19 +21,28 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.errors import ConfigError
 
 UpsertInsert = sqlite.Insert | postgresql.Insert
 
 __all__ = [
     "BulkStatement",
     "StoreBase",
+    "check_ours",
     "chunked",
     "in_chunks",
+    "is_memory",
     "make_engine",
     "migrate",
+    "open_error",
+    "parse_store_url",
+    "shown_url",
     "stream",
     "upsert",
     "utcnow",
@@ -69,19 +80,75 @@ def upsert(table: Table, dialect: str) -> UpsertInsert:
     raise ValueError(f"unsupported database dialect {dialect!r}; use sqlite or postgresql")
 
 
+_URL_HINT = (
+    "use sqlite:///path/to/journalsync.db or postgresql+psycopg://user@host/dbname"
+    " (the password in $PGPASSWORD or ~/.pgpass)"
+)
+_USERINFO = re.compile(r"(//[^/:@]*:)[^/@]*@")
+
+
+def shown_url(url: str | URL) -> str:
+    """A store URL as messages show it: never with its password."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return _USERINFO.sub(r"\1***@", url)
+
+
+def parse_store_url(url: str) -> URL:
+    """The store URL parsed; ``ConfigError`` unless it is SQLite or PostgreSQL with psycopg."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"the store URL {shown_url(url)!r} is not a database URL", hint=_URL_HINT
+        ) from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite" and driver == "pysqlite":
+        return parsed
+    if backend == "postgresql" and driver == "psycopg":
+        return parsed
+    what = f"the {driver} driver for {backend}" if backend == "postgresql" else backend
+    raise ConfigError(
+        f"the store URL {shown_url(parsed)!r} names {what}, which journalsync does not support",
+        hint=_URL_HINT,
+    )
+
+
+def is_memory(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
 def make_engine(url: str) -> Engine:
     # hide_parameters: SQLAlchemy's logs and errors would otherwise print bound values, which
     # carry pupils' names and marks; logs must never hold personal data.
-    parsed = make_url(url)
+    parsed = parse_store_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _check_sqlite_path(parsed)
         engine = create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
         _tune_sqlite(engine)
         return engine
-    if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
-    raise ValueError(
-        f"unsupported database URL {parsed!r}; use sqlite:/// or postgresql+psycopg://"
-    )
+    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+
+
+def _check_sqlite_path(url: URL) -> None:
+    """Clearer words than SQLite's "unable to open database file" for the usual causes."""
+    if is_memory(url) or (url.database or "").startswith("file:"):
+        return
+    path = Path(url.database or "")
+    if path.is_dir():
+        raise ConfigError(
+            f"the store {shown_url(url)!r} is a directory, not a database file",
+            hint="give the path of a file, e.g. sqlite:///journalsync.db",
+        )
+    if not path.exists() and not path.parent.is_dir():
+        raise ConfigError(
+            f"the store {shown_url(url)!r} cannot be created: directory {path.parent} does not"
+            " exist",
+            hint="create the directory or point --db elsewhere",
+        )
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -106,6 +173,81 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = "IMMEDIATE" if conn.get_execution_options().get("journalsync_write") else ""
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def open_error(url: URL, orig: BaseException, *, newer: bool = False) -> ConfigError:
+    """The store could not be opened: what the database said (without the password), and
+    what to do about the usual causes."""
+    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    if url.password:
+        reason = reason.replace(url.password, "***")
+    low = reason.lower()
+    if "not a database" in low or "malformed" in low:
+        hint = (
+            "the file is not a SQLite database or it is damaged: point --db at journalsync's"
+            " store, or restore it from a backup"
+        )
+    elif "readonly" in low or "unable to open" in low or "permission" in low:
+        hint = "check that this user can write the file and its directory"
+    elif newer:
+        hint = "the store was migrated by a newer journalsync; use that version"
+    elif url.get_backend_name() == "postgresql":
+        hint = (
+            "check the host, port, database and user in the URL; the password belongs in"
+            " $PGPASSWORD or ~/.pgpass, not in the URL"
+        )
+    else:
+        hint = "check the store URL (--db or $JOURNALSYNC_DB)"
+    return ConfigError(f"cannot open the store {shown_url(url)!r}: {reason}", hint=hint)
+
+
+def _revisions() -> set[str]:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    return {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
+
+
+def check_ours(url: URL) -> None:
+    """``ConfigError`` unless the SQLite database is new, empty or a journalsync store (an
+    ``alembic_version`` table holding our revisions): migrating a database that belongs to
+    something else would add journalsync's tables to it. Read through a read-only connection
+    of its own, so a refused file is left exactly as it was (not even switched to WAL)."""
+    database = url.database or ""
+    if database.startswith("file:"):
+        target, uri = database, True
+    else:
+        path = Path(database)
+        if is_memory(url) or not path.exists() or path.stat().st_size == 0:
+            return
+        target, uri = f"{path.resolve().as_uri()}?mode=ro", True
+    try:
+        conn = sqlite3.connect(target, uri=uri)
+        try:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            tables = {r[0] for r in rows}
+            stamped: set[str] = set()
+            if "alembic_version" in tables:
+                stamped = {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")}
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise open_error(url, exc) from exc
+    if not tables:
+        return
+    if stamped and stamped <= _revisions():
+        return
+    found = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+    reason = (
+        f"its schema revision {', '.join(sorted(stamped))} is not one this journalsync knows"
+        " (a newer version, or another program)"
+        if stamped
+        else f"it holds other tables ({found})"
+    )
+    raise ConfigError(
+        f"the store {shown_url(url)!r} is not a journalsync store: {reason}",
+        hint="point --db at journalsync's store or a new file; to add journalsync's tables to"
+        " this database on purpose, run `journalsync --init-store <command> …`",
+    )
 
 
 def migrate(engine: Engine) -> None:

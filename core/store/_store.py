@@ -9,9 +9,12 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Self
 
+from alembic.util import CommandError
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
-from core.store._base import make_engine, migrate
+from core.errors import ConfigError
+from core.store._base import check_ours, make_engine, migrate, open_error
 from core.store._digest import DigestStore
 from core.store._drift import DriftStore
 from core.store._local import LocalStore
@@ -35,11 +38,27 @@ class Store(StagedStore, LocalStore, DriftStore, OutboxStore, RunStore, StateSto
         self.dialect = engine.dialect.name
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Self:
-        """Open ``sqlite:///path.db`` or ``postgresql+psycopg://…``, migrating it to head."""
+    def open(cls, url: str, *, migrate: bool = True, init: bool = False) -> Self:
+        """Open ``sqlite:///path.db`` or ``postgresql+psycopg://…``, migrating it to head.
+
+        Every way this can fail a user can cause (a bad URL, a missing driver, a damaged or
+        unwritable file, an unreachable server, a database that is not journalsync's) is a
+        :class:`ConfigError` naming the store without its password. A SQLite database holding
+        other tables is only migrated (given journalsync's tables) with ``init=True``.
+        """
         engine = make_engine(url)
-        if migrate:
-            _migrate(engine)
+        try:
+            if migrate:
+                if not init and engine.dialect.name == "sqlite":
+                    check_ours(engine.url)
+                _migrate(engine)
+        except ConfigError:
+            engine.dispose()
+            raise
+        except (DBAPIError, CommandError) as exc:
+            engine.dispose()
+            orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+            raise open_error(engine.url, orig, newer=isinstance(exc, CommandError)) from exc
         return cls(engine)
 
     def close(self) -> None:
