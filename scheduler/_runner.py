@@ -268,7 +268,8 @@ class Runner:
         out.state = "held" if run.state is RunState.HELD else run.state.value
         out.counts = dict(run.counts)
         out.reason = run.error or (self._hold_note(run) if run.state is RunState.HELD else "")
-        log.info("run finished", state=out.state, reason=out.reason)
+        ended = log.warning if out.state in ("failed", "held") else log.info
+        ended("run finished", state=out.state, reason=out.reason)
         return out
 
     async def _run_reports(self, school: SchoolPlan, key: str, out: Outcome) -> Outcome:

@@ -235,5 +235,7 @@ async def _push_and_verify(
 def _fail(store: Store, run_id: str, exc: JournalSyncError, report: RunReport) -> Run:
     report.error = exc
     reason = exc.message + (f" — {exc.hint}" if exc.hint else "")
-    log.error("run failed", error=reason, kind=type(exc).__name__)
+    # Info, not error: whoever runs the run reports its end once (the CLI as its error line,
+    # the scheduler's runner as a warning naming the school), not twice.
+    log.info("run failed", error=reason, kind=type(exc).__name__)
     return store.transition(run_id, RunState.FAILED, counts=report.counts(), error=reason)
