@@ -318,14 +318,25 @@ def _counts(db: Path) -> tuple[int, int, int]:
         con.close()
 
 
-@pytest.mark.parametrize("bad", ["junk", "no-header", "wrong-header", "oversized"])
+@pytest.mark.parametrize(
+    "bad", ["junk", "no-header", "wrong-header", "oversized", "broken-xlsx", "xlsx-no-header"]
+)
 def test_a_file_that_is_not_a_journal_is_refused_whole(tmp_path: Path, bad: str) -> None:
     db = tmp_path / "cli.db"
     with Store.open(f"sqlite:///{db}") as store:
         snap = load(store)
     good = [",".join(r) for r in _rows(snap)]
-    path = tmp_path / f"{bad}.csv"
-    if bad == "junk":
+    path = tmp_path / (f"{bad}.xlsx" if "xlsx" in bad else f"{bad}.csv")
+    if bad == "broken-xlsx":  # a zip's signature and then nothing of a workbook
+        path.write_bytes(b"PK\x03\x04" + bytes(range(1, 256)) * 16)
+    elif bad == "xlsx-no-header":
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        for row in _rows(snap):
+            sheet.append(row)
+        book.save(path)
+    elif bad == "junk":
         path.write_bytes(bytes(range(256)) * 64)
     elif bad == "no-header":
         path.write_text("\n".join(good), encoding="utf-8")
