@@ -164,6 +164,30 @@ def test_namesakes_in_two_classes_are_told_apart_by_the_class(store: Store, tmp_
     assert got == {(pupil8.id, l8.id, MarkValue.FIVE), (pupil11.id, l11.id, MarkValue.THREE)}
 
 
+def test_a_subgroup_lesson_takes_its_members_only(store: Store, tmp_path: Path) -> None:
+    snap = load(store)
+    groups = [g for g in snap.of(Group) if isinstance(g, Group) and g.subgroup == 1]
+    group = groups[0]
+    lesson = next(
+        le for le in snap.of(Lesson) if isinstance(le, Lesson) and le.group_id == group.id
+    )
+    cls = snap.class_of(lesson)
+    member = next(p for p in snap.pupils(cls) if p.id in group.member_ids)
+    other = next(p for p in snap.pupils(cls) if p.id not in group.member_ids)
+    result = import_file(
+        store, snap.school, PLATFORM, _write(tmp_path, [
+            f"mark,{snap.where(lesson)},{name(member)},answer,5,,,",
+            f"mark,{snap.where(lesson)},{name(other)},answer,4,,,",
+        ]), actor="t",
+    )  # fmt: skip
+    assert [(m.student_id, m.value) for m in local_marks(store, snap.school)] == [
+        (member.id, MarkValue.FIVE)
+    ]
+    assert [(q.record, q.reason) for q in result.quarantine] == [
+        ("row 3", "row 3, field student: the pupil is not in that subgroup")
+    ]
+
+
 # -- conflicts ---------------------------------------------------------------------------------
 
 
