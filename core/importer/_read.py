@@ -116,7 +116,7 @@ class Table:
     digest: str
     columns: tuple[str, ...]
     rows: Iterator[tuple[int, dict[str, str]]]
-    #: How the file was read, for the summary: «csv utf-8 ';'», «xlsx».
+    #: How the file was read, for the summary: «csv cp1251, separator ';'; columns …».
     form: str
 
 
@@ -193,7 +193,9 @@ def _check_header(name: str, cells: Sequence[str]) -> tuple[str | None, ...]:
             "missing; the first row must name the columns)"
         )
     unknown = [
-        i + 1 for i, (c, cell) in enumerate(zip(columns, cells, strict=True)) if c is None and cell
+        i + 1
+        for i, (c, cell) in enumerate(zip(columns, cells, strict=True))
+        if c is None and cell.strip()
     ]
     if unknown:
         raise ImportFileError(
@@ -236,7 +238,7 @@ def _csv_table(text: str, name: str, digest: str, form: str) -> Table:
             header = _check_header(name, next(reader, []))
         except csv.Error as exc:
             raise ImportFileError(f"{name}, row 1: not CSV ({exc})") from None
-    shown = ", ".join(c or "?" for c in header)
+    shown = ", ".join(c for c in header if c)
     form = f"{form}, separator {_SEPARATOR_NAMES[sep]}; columns {shown}"
     return Table(
         name, digest, tuple(c or "" for c in header), _csv_rows(reader, header, name), form
@@ -320,7 +322,7 @@ def _sheet_table(path: Path, name: str, digest: str) -> Table:
         for i, cells in enumerate(rows, start=offset + 2):
             yield i, _named(name, i, header, [_cell_text(c) for c in cells])
 
-    shown = ", ".join(c or "?" for c in header)
+    shown = ", ".join(c for c in header if c)
     form = f"xlsx, first sheet; columns {shown}"
     return Table(name, digest, tuple(c or "" for c in header), data(), form)
 
