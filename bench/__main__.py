@@ -22,6 +22,7 @@ TARGETS = {
     "drift": "≤ 5 s and peak RSS ≤ 1,536 MiB for 1,000,000 records with 1 % differences",
     "compliance": "< 60 s on one core, peak RSS ≤ 4 GB, 100 schools × 800 students × a quarter",
     "cycle": "wall time of a 200-school incremental cycle: embedded, Temporal 1 and 2 workers",
+    "import": "≤ 30 s wall and peak RSS ≤ 300 MB for a 200,000-row local journal (one core)",
 }
 
 
@@ -31,6 +32,10 @@ def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
             from bench.drift import run
 
             return run(url, 20_000 if quick else 1_000_000)
+        if kind == "import":
+            from bench.importer import run as run_import
+
+            return run_import(url, quick=quick)
         if kind == "avers-parser":
             from bench.avers_parser import run as run_parser
 
@@ -89,6 +94,11 @@ def main() -> None:
     print(f"\ndrift reconcile: target {TARGETS['drift']}")
     for backend in backends:
         print(f"  {backend:<10} {_fmt('drift', _child('drift', backend, quick))}")
+    print(
+        f"\nlocal-journal import (cp1251 ';' CSV, 1,000-student school): target {TARGETS['import']}"
+    )
+    for backend in backends:
+        print(f"  {backend:<10} {_fmt('import', _child('import', backend, quick))}")
     print("\nАВЕРС JS-literal parser (parsing only, body in memory)")
     print(f"  {_fmt('avers-parser', _child('avers-parser', 'sqlite', quick))}")
     print(f"\ncompliance, all rules: target {TARGETS['compliance']}")
@@ -119,6 +129,13 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
         return ", ".join(
             f"{name}: {r[f'{name}_mb_per_s']:.1f} MB/s over {r[f'{name}_mb']:.1f} MB"
             for name in ("timetable", "journal")
+        )
+    if kind == "import":
+        return (
+            f"{r['seconds']} s wall ({r['seconds_ratio']:.2f} of the limit), "
+            f"{r['rows_per_s']:,} rows/s, {r['cpu_seconds']} s CPU, peak RSS "
+            f"{r['peak_rss_mib']} MiB ({r['rss_ratio']:.2f} of the limit); {r['rows']:,} rows "
+            f"→ {r['records']:,} records, {r['quarantined']} rows quarantined"
         )
     if kind == "pull":
         return (

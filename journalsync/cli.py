@@ -13,7 +13,7 @@ from rich.table import Table
 
 from core.connector import PullMode
 from core.errors import JournalSyncError
-from core.importer import import_csv
+from core.importer import import_file
 from core.logging import configure_logging
 from core.process import tune_gc
 from core.store import RunState, Store
@@ -278,14 +278,16 @@ def import_(
     platform: PlatformOpt,
     db: DbOpt = None,
 ) -> None:
-    """Import local journal records from CSV (see core/importer.py for the columns)."""
+    """Import a local journal from CSV or XLSX (see the README for the columns)."""
     with reported_errors():
         store = open_store(db)
         with school_lock(store, school):
-            result = import_csv(store, school, platform, file, actor=f"import:{file.name}")
+            result = import_file(store, school, platform, file, actor=f"import:{file.name}")
+        console.print(f"{file.name}: {result.rows} rows ({result.form})")
         console.print(
-            f"imported {len(result.records)} records ({result.inserted} new, "
-            f"{result.updated} changed); {len(result.quarantine)} rows quarantined"
+            f"imported {result.records} records ({result.inserted} new, "
+            f"{result.updated} changed); {len(result.quarantine)} rows quarantined "
+            f"({result.conflicts} in conflicts, {result.quarantine_added} newly)"
         )
         for q in result.quarantine[:20]:
             console.print(f"  [yellow]quarantined[/] {q.reason}")

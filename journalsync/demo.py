@@ -260,9 +260,9 @@ def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
                 csv_path = workdir / "local-journal.csv"
                 rows = write_local_journal(store, school.slug, PLATFORM, csv_path)
                 imported = import_csv(store, school.slug, PLATFORM, csv_path, actor="demo")
-                summary["imported"] = len(imported.records)
+                summary["imported"] = imported.records
                 summary["quarantined rows"] = len(imported.quarantine)
-                console.print(f"{csv_path}: {rows} rows → {len(imported.records)} records")
+                console.print(f"{csv_path}: {rows} rows → {imported.records} records")
                 for q in imported.quarantine:
                     console.print(f"  [yellow]quarantined[/] {q.reason}")
 

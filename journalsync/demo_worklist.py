@@ -64,7 +64,7 @@ async def _run(
     csv_path = workdir / f"{platform}-local-journal.csv"
     write_local_journal(store, school, platform, csv_path)
     imported = import_csv(store, school, platform, csv_path, actor="demo")
-    out.imported, out.quarantined_rows = len(imported.records), len(imported.quarantine)
+    out.imported, out.quarantined_rows = imported.records, len(imported.quarantine)
 
     async with connector() as c:  # type: ignore[attr-defined]
         report = await sync_school(store, c, run_key=f"demo:{platform}:1")
