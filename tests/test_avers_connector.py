@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,11 +19,11 @@ from connectors.avers.schema import DiaryRow, JournalRow, LessonRow
 from connectors.conformance.harness import SMALL
 from connectors.sandbox import Account, World
 from connectors.sandbox.server import serve_in_thread
-from core.codes import MarkValue
+from core.codes import AttendanceCode, MarkValue
 from core.connector import Credentials, Page, SchoolTarget
 from core.errors import AuthError, ConfigError
 from core.http import HttpSettings
-from core.model import AcademicYear, FinalMark, Mark, Person, Record
+from core.model import AcademicYear, Attendance, FinalMark, Lesson, Mark, Person, Record
 from core.store import Store
 from core.sync import PullResult, pull
 
@@ -191,7 +191,10 @@ def test_split_name_initials_and_full() -> None:
     assert split_name("Иванова Анна Сергеевна") == ("Иванова", "Анна", "Сергеевна")
 
 
-def test_unknown_code_and_unknown_column_are_quarantined() -> None:
+def test_unknown_codes_are_quarantined_as_their_entity_and_loose_rows_get_lessons() -> None:
+    """An unmapped code is quarantined (as attendance when its text is an attendance letter);
+    code 104 «У» is excused; a row whose column is not in the diary gets a lesson built from
+    the journal; a text that disagrees with its code is not trusted."""
     m = Mapper("school-1")
     day = date(2026, 9, 7)
     ctx = ClassContext(
@@ -203,15 +206,61 @@ def test_unknown_code_and_unknown_column_are_quarantined() -> None:
         diary=[DiaryRow(day, 10, 4, "Тема", "", None, 1, None, 61)],
         lessons=[LessonRow(10, None, None)],
         journal=[
-            JournalRow(10, 9, "Н", day, 4, 103, None),
-            JournalRow(10, 9, "?", day, 4, 104, None),
-            JournalRow(77, 9, "5", day, 4, 5, None),
+            JournalRow(10, 9, "У", day, 4, 104, None),
+            JournalRow(11, 9, "ОП", day, 4, 107, None),
+            JournalRow(12, 9, "?", day, 4, 888, None),
+            JournalRow(13, 9, "Н", day, 4, 5, None),
+            JournalRow(77, 9, "5", date(2026, 9, 8), 4, 5, None),
         ],
     )
     batch = journal_page(m, ctx, [rows], period_id="p", platform_period=360000)
     entities = sorted(r.ENTITY for r in batch.records)
-    assert entities == ["attendance", "lesson"]
-    assert sorted(q.field for q in batch.quarantine) == ["code", "column"]
+    assert entities == ["attendance", "lesson", "lesson", "lesson", "mark"]
+    assert sorted((q.entity, q.field) for q in batch.quarantine) == [
+        ("attendance", "code"),
+        ("mark", "code"),
+        ("mark", "value"),
+    ]
     assert all("9" not in q.reason for q in batch.quarantine)
-    lesson: Record = next(r for r in batch.records if r.ENTITY == "lesson")
-    assert lesson.number == 1  # type: ignore[attr-defined]  # not in the timetable: diary order
+    att = next(r for r in batch.records if isinstance(r, Attendance))
+    assert att.code == AttendanceCode.EXCUSED
+    lessons = [r for r in batch.records if isinstance(r, Lesson)]
+    # the diary's lesson is number 1 on the 7th; the journal's own lessons take free numbers
+    assert sorted((le.date.day, le.number) for le in lessons) == [(7, 1), (7, 2), (8, 1)]
+    mark = next(r for r in batch.records if isinstance(r, Mark))
+    on_8th = next(le for le in lessons if le.date.day == 8)
+    assert mark.lesson_id == on_8th.id and mark.work_type == "other"
+
+
+def test_two_marks_on_one_lesson_are_two_records() -> None:
+    """The captured shape: a second column of a lesson names the main one (diary position 7);
+    each column's mark is its own record, ordinals 1 and 2, without GET_STUDENT_LESSONS."""
+    m = Mapper("school-1")
+    day = date(2026, 4, 27)
+    ctx = ClassContext(
+        cls=1, class_id="c", split_subjects=frozenset(), groups={(4, 0): "g"}, subjects={4: "s"},
+        timetable=Timetable([]),
+    )  # fmt: skip
+    rows = StudentRows(
+        pupil_id=9,
+        diary=[
+            DiaryRow(day, 10, 4, "Тема", "", "4", 1, None, 61),
+            DiaryRow(day, 11, 4, "Тема", None, "3", 1, 10, 61),
+        ],
+        journal=[
+            JournalRow(10, 9, "4", day, 4, 4, None),
+            JournalRow(11, 9, "3", day, 4, 3, None),
+            JournalRow(20, 9, "5", day + timedelta(days=1), 4, 5, None),
+            JournalRow(21, 9, "2", day + timedelta(days=1), 4, 2, None),
+        ],
+    )
+    batch = journal_page(m, ctx, [rows], period_id="p", platform_period=360000)
+    marks = sorted(
+        ((r.lesson_id, r.ordinal, r.value) for r in batch.records if isinstance(r, Mark)),
+        key=lambda t: (t[0], t[1]),
+    )
+    assert len(marks) == 4 and not batch.quarantine
+    by_lesson: dict[str, list[tuple[int, str]]] = {}
+    for lesson_id, ordinal, value in marks:
+        by_lesson.setdefault(lesson_id, []).append((ordinal, value))
+    assert sorted(by_lesson.values()) == [[(1, "4"), (2, "3")], [(1, "5"), (2, "2")]]

@@ -61,12 +61,13 @@ PERIOD_DICTIONARY: tuple[tuple[int, str], ...] = (
 _MARKS: dict[MarkValue, tuple[str, int]] = {
     **{MarkValue(str(n)): (str(n), n) for n in range(1, 6)},
     MarkValue.FAIL: ("Н/З", 101),
+    MarkValue.EXEMPT: ("ОСВ", 105),
     MarkValue.PASS: ("ЗАЧТ", 106),
 }
 _ATTENDANCE: dict[AttendanceCode, tuple[str, int]] = {
     AttendanceCode.ILL: ("Б", 102),
     AttendanceCode.ABSENT: ("Н", 103),
-    AttendanceCode.RELEASED: ("ОСВ", 105),
+    AttendanceCode.EXCUSED: ("У", 104),
 }
 _FINALS: dict[MarkValue, str] = {
     **{MarkValue(str(n)): str(n) for n in range(1, 6)},
