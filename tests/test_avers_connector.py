@@ -23,7 +23,7 @@ from core.codes import AttendanceCode, MarkValue
 from core.connector import Credentials, Page, SchoolTarget
 from core.errors import AuthError, ConfigError
 from core.http import HttpSettings
-from core.model import AcademicYear, Attendance, FinalMark, Lesson, Mark, Person, Record
+from core.model import AcademicYear, Attendance, FinalMark, Lesson, Mark, Person
 from core.store import Store
 from core.sync import PullResult, pull
 
