@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from connectors.avers import AversConnector
 from connectors.avers._journal import ClassContext, StudentRows, Timetable, journal_page
@@ -23,7 +25,7 @@ from core.codes import AttendanceCode, MarkValue
 from core.connector import Credentials, Page, SchoolTarget
 from core.errors import AuthError, ConfigError
 from core.http import HttpSettings
-from core.model import AcademicYear, Attendance, FinalMark, Lesson, Mark, Person
+from core.model import AcademicYear, Attendance, FinalMark, Group, Lesson, Mark, Person, Record
 from core.store import Store
 from core.sync import PullResult, pull
 
@@ -264,3 +266,47 @@ def test_two_marks_on_one_lesson_are_two_records() -> None:
     for lesson_id, ordinal, value in marks:
         by_lesson.setdefault(lesson_id, []).append((ordinal, value))
     assert sorted(by_lesson.values()) == [[(1, "4"), (2, "3")], [(1, "5"), (2, "2")]]
+
+
+def _facts(records: Sequence[Record]) -> Counter[tuple[str, ...]]:
+    """Marks, attendance and finals as (kind, student, date, subject, value): what survives
+    without the enrichments (no work types, ordinals or weights; subgroups may be guessed)."""
+    lessons = {r.id: r for r in records if isinstance(r, Lesson)}
+    groups = {r.id: r for r in records if isinstance(r, Group)}
+    out: Counter[tuple[str, ...]] = Counter()
+    for r in records:
+        if isinstance(r, Mark | Attendance):
+            le = lessons[r.lesson_id]
+            value = r.value if isinstance(r, Mark) else r.code
+            out[(r.ENTITY, r.student_id, str(le.date), groups[le.group_id].subject_id, value)] += 1
+        elif isinstance(r, FinalMark):
+            out[(r.ENTITY, r.student_id, r.period_id, r.subject_id, r.value)] += 1
+    return out
+
+
+async def test_without_the_uncaptured_actions_every_entry_still_arrives(
+    world: World, store: Store
+) -> None:
+    """A server that answers ``[]`` to every action the captured client never calls, and 404 to
+    the logout: the pull completes, quarantines nothing, names each missing enrichment, and
+    every visible mark, attendance entry and period mark arrives (work types become «other»)."""
+    accounts = _students(world, 7)
+    mine = {person_id("school-1", a.person_id) for a in accounts}
+    school = world.schools["school-1"]
+    for k, period in enumerate(school.periods[:2]):
+        subject = world.groups_of_student(accounts[k].person_id)[0].subject_id
+        world.final_marks[(accounts[k].person_id, subject, period.ext_id)] = MarkValue.FOUR
+    options = AversEmulatorOptions(captured_only=True, logout_missing=True)
+    with capture_logs() as logs:
+        async with _connector(create_app(world, options=options), _target(world, accounts)) as c:
+            result = await pull(store, c)
+    assert result.quarantined == 0
+    warned = {e.get("action") for e in logs if e["event"].startswith("avers enrichment")}
+    assert {"GET_JOURNAL_PERIODS_INFO", "GET_CLASS_PER_SP", "GET_STUDENT_LESSONS"} <= warned
+    assert any(e["event"].startswith("avers logout failed") for e in logs)
+    world_records = expected(world, "school-1", "avers")
+    want = Counter({k: n for k, n in _facts(world_records).items() if k[1] in mine})
+    got = _facts(list(store.remote_records("school-1", "avers")))
+    assert got == want and sum(want.values()) > 50
+    kinds = Counter(k[0] for k in got.elements())
+    assert kinds["mark"] and kinds["attendance"] and kinds["final_mark"]
