@@ -9,8 +9,13 @@ of ``target.all_accounts`` in turn. Two streams:
   homework, marks, attendance and term marks of the class. A class's terms cut the whole year
   into date ranges (a gap between terms goes to the following term, the tail after the last
   term to the last one), so every lesson lands in exactly one page and each page carries its
-  entities fully. An incremental pull re-reads the pages whose dates touch the days around
-  today (``options["today"]`` or the school's local date).
+  entities fully; period marks of other periods (half-years, the year, attestations) go on the
+  page holding the period's end. An incremental pull re-reads the pages whose dates touch the
+  days around today (``options["today"]`` or the school's local date).
+
+The pull rests on the actions the captured web client calls (WIRE.md "Actions"); the others are
+optional enrichments (:meth:`AversConnector._optional`): without them term dates are estimated
+from the journal's dates, subgroups read from the period marks, and marks are «other».
 
 Cursors are ``{"pass", "done", "complete"}`` as in the NetSchool connector: a complete (or
 absent) cursor starts a new pass, an incomplete one resumes it, skipping the scopes in ``done``.
@@ -151,9 +156,12 @@ class AversConnector(Connector):
         notes=(
             "One student's data per account: a school pull needs every student's account. "
             "Guardians are not visible. Only the codes seen in captures are mapped: marks 1–5, "
-            "«ЗАЧТ»/«Н/З», attendance «Н», «Б», «ОСВ»; «У», «ОП», «точка», «Н/А» in the journal "
+            "«ЗАЧТ»/«Н/З»/«ОСВ», attendance «Н», «Б», «У»; «ОП», «точка», «Н/А» in the journal "
             "have no known code. Enrollment begins on the first day of the year (the platform "
-            "has no movement data). Lesson numbers come from the timetable (WIRE.md)."
+            "has no movement data). Lesson numbers come from the timetable (WIRE.md). The pull "
+            "needs only the actions the captured web client calls; term dates, class terms, "
+            "subgroups, teachers' names and types of work come from uncaptured actions when a "
+            "server answers them, else they are estimated or left out (a warning says which)."
         ),
     )
 
