@@ -310,3 +310,14 @@ async def test_without_the_uncaptured_actions_every_entry_still_arrives(
     assert got == want and sum(want.values()) > 50
     kinds = Counter(k[0] for k in got.elements())
     assert kinds["mark"] and kinds["attendance"] and kinds["final_mark"]
+
+
+async def test_a_failed_logout_never_hides_the_error_that_ended_the_run(
+    world: World, store: Store
+) -> None:
+    teacher = world.accounts("school-1", "teacher")[0]
+    app = create_app(world, options=AversEmulatorOptions(logout_missing=True))
+    with capture_logs() as logs, pytest.raises(ConfigError, match="teacher account"):
+        async with _connector(app, _target(world, [teacher])) as c:
+            await pull(store, c)
+    assert any(e["event"].startswith("avers logout failed") for e in logs)

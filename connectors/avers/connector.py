@@ -45,7 +45,6 @@ from core.connector import (
 from core.errors import (
     ConfigError,
     ContractError,
-    JournalSyncError,
     MalformedRecord,
     NotFound,
     ServerError,
@@ -191,7 +190,7 @@ class AversConnector(Connector):
         # Closing never fails a run that got this far, and never hides the error that ended it.
         try:
             await self.client.aclose()
-        except JournalSyncError as exc:
+        except Exception as exc:  # closing must not mask the run's outcome
             _log.warning("avers: closing the session failed", error=type(exc).__name__)
 
     async def _use(self, account: Credentials) -> s.LoginRow:
@@ -442,7 +441,8 @@ class AversConnector(Connector):
                     _log.warning("avers class terms unknown; assuming quarters", cls=cls.row.cls)
         wanted: set[int] = {p for c in roster.classes.values() for p in c.term_ids}
         for cls in roster.classes.values():
-            wanted |= {f.period_id for ps in self._class_finals(cls) for f in ps}
+            # a period mark of an unknown period is quarantined with the mark, not as a period
+            wanted |= {f.period_id for ps in self._class_finals(cls) for f in ps} & PERIODS.keys()
             wanted |= set(_terms(p for p in wanted))  # a kind's whole set of terms
         found: dict[int, s.PeriodDates] = {p: dates[p] for p in wanted if p in dates}
         missing = [p for p in wanted if p not in found and p in PERIODS]
