@@ -17,7 +17,7 @@ from connectors.avers.emulator import AversEmulator, AversEmulatorOptions, creat
 from connectors.avers.harness import expected
 from connectors.avers.harness import target as school_target
 from connectors.avers.mapping import Mapper, person_id, split_name
-from connectors.avers.schema import DiaryRow, JournalRow, LessonRow
+from connectors.avers.schema import DiaryRow, DirectorRow, JournalRow, LessonRow
 from connectors.conformance.harness import SMALL
 from connectors.sandbox import Account, World
 from connectors.sandbox.server import serve_in_thread
@@ -321,3 +321,27 @@ async def test_a_failed_logout_never_hides_the_error_that_ended_the_run(
         async with _connector(app, _target(world, [teacher])) as c:
             await pull(store, c)
     assert any(e["event"].startswith("avers logout failed") for e in logs)
+
+
+def test_finals_of_every_period_kind_land_on_their_page_or_are_quarantined() -> None:
+    """Half-year and attestation marks (captured: 360011, 360024, «н/а») are finals of their
+    periods; a control-work period (360005) has no canonical kind and is quarantined."""
+    m = Mapper("school-1")
+    ctx = ClassContext(
+        cls=1, class_id="c", split_subjects=frozenset(), groups={(4, 0): "g"}, subjects={4: "s"},
+        timetable=Timetable([]),
+    )  # fmt: skip
+    rows = StudentRows(
+        pupil_id=9,
+        finals=[
+            DirectorRow(1, 360000, 9, "4     ", 4, 1),
+            DirectorRow(1, 360011, 9, "н/а   ", 4, 1),
+            DirectorRow(1, 360024, 9, "5     ", 4, 1),
+            DirectorRow(1, 360005, 9, "3     ", 4, 1),
+        ],
+    )
+    periods = {360000: "q1", 360011: "h1", 360024: "att"}
+    batch = journal_page(m, ctx, [rows], period_id="q1", platform_period=360000, finals=periods)
+    finals = sorted((r.period_id, r.value) for r in batch.records if isinstance(r, FinalMark))
+    assert finals == [("att", "5"), ("h1", "na"), ("q1", "4")]
+    assert [(q.entity, q.field) for q in batch.quarantine] == [("final_mark", "period_id")]
