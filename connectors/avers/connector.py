@@ -102,7 +102,7 @@ class _Class:
     unit: ClassUnit
     accounts: list[tuple[Credentials, int]] = field(default_factory=list)  # (account, pupil)
     groups: dict[int, dict[int, int]] = field(default_factory=dict)  # pupil → subject → no
-    groups_guessed: bool = False  # subgroups read from the finals, not GET_STUDENT_GROUPS
+    guessed: set[int] = field(default_factory=set)  # pupils whose subgroups come from finals
     parallel: str = ""  # GET_STUDENT_PARALLEL's class ids, as the SPA passes them on
     subjects: dict[int, str] = field(default_factory=dict)  # platform subject → subject id
     term_ids: list[int] = field(default_factory=list)  # every term of the class
@@ -371,7 +371,7 @@ class AversConnector(Connector):
                         cls.groups[pupil][g.subject_id] = g.group_no
             else:
                 cls.groups[pupil] = _groups_from_finals(self._finals[pupil])
-                cls.groups_guessed = True
+                cls.guessed.add(pupil)
             if not cls.term_ids or any(p not in dates for p in cls.term_ids):
                 self._journal[pupil] = await self._journal_rows(base)
             batch.records.append(m.enrollment(pupil, cls.unit.id, start))
@@ -484,10 +484,19 @@ class AversConnector(Connector):
         teachers: frozenset[int] | None,
         batch: Batch,
     ) -> None:
-        if cls.groups_guessed:  # a subject is split where some pupil is in subgroup 2 or more
-            split_ids = {sj for g in cls.groups.values() for sj, no in g.items() if no >= 2}
-            for pupil, g in cls.groups.items():
-                cls.groups[pupil] = {sj: no for sj, no in g.items() if sj in split_ids}
+        if cls.guessed:
+            # GET_STUDENT_GROUPS lists split subjects only; from the finals, a subject is split
+            # where some pupil is in subgroup 2 or more.
+            split_ids = {
+                sj
+                for pupil, g in cls.groups.items()
+                for sj, no in g.items()
+                if pupil not in cls.guessed or no >= 2
+            }
+            for pupil in cls.guessed:
+                cls.groups[pupil] = {
+                    sj: no for sj, no in cls.groups[pupil].items() if sj in split_ids
+                }
         members: dict[tuple[int, int], list[int]] = {}
         for pupil, of_pupil in cls.groups.items():
             for subject, no in of_pupil.items():
