@@ -274,6 +274,22 @@ def check_account(store: Store, cap: Capture) -> dict[str, Any]:
         subject = by_name[Subject(school="x", name=subjects[row[4]]).name]
         captured_finals[(subject, {"н/а": "na"}.get(value, value))] += 1
     assert finals == captured_finals
+    from_diary = [
+        le
+        for le in lessons.values()
+        if le.provenance is not None and "source" not in le.provenance.external_ids
+    ]
+    diary_columns = {str(r[1]) for r in cap.rows("GET_STUDENT_DAIRY") if r[7] is None}
+    mine = [
+        le
+        for le in from_diary
+        if le.provenance and le.provenance.external_ids["column"] in diary_columns
+    ]
+    assert len(mine) == want["diary_lesson"]
+    topics = {str(r[1]): (r[3] or "").strip() for r in cap.rows("GET_STUDENT_DAIRY")}
+    for le in mine:
+        assert le.provenance is not None
+        assert le.topic == topics[le.provenance.external_ids["column"]]
     return {
         "rows": want,
         "stored": {k: len(v) for k, v in got.items()},
