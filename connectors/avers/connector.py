@@ -23,16 +23,15 @@ absent) cursor starts a new pass, an incomplete one resumes it, skipping the sco
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
 from typing import Any
 
 import httpx
 
 from core import platform
-from core.codes import PeriodKind, Role
+from core.codes import Role
 from core.connector import (
     Capabilities,
     Connector,
@@ -55,16 +54,26 @@ from core.model import ClassUnit, Record, Subject
 
 from . import schema as s
 from ._journal import ClassContext, StudentRows, Timetable, journal_page
+from ._terms import (
+    JOURNAL,
+    Segment,
+    clamped,
+    estimate,
+    final_pages,
+    paging,
+    segments_of,
+    start_year,
+    terms,
+)
 from .client import USER_TYPES, AversClient
 from .jsarray import JsValue
-from .mapping import PERIODS, PLATFORM, TERM_KINDS, YEAR_PERIOD, Batch, Mapper
+from .mapping import PERIODS, PLATFORM, YEAR_PERIOD, Batch, Mapper
 
 __all__ = ["AversConnector"]
 
 _log = get_logger(__name__)
 
 ROSTER = "roster"
-JOURNAL = "journal"
 #: Days around today an incremental pull re-reads (its pages are whole terms touching them).
 INCREMENTAL_BEFORE = timedelta(days=14)
 INCREMENTAL_AFTER = timedelta(days=7)
@@ -74,8 +83,6 @@ _ROSTER_ENTITIES = frozenset(
     {"school", "academic_year", "period", "person", "class_unit", "subject", "group", "enrollment"}
 )
 _JOURNAL_ENTITIES = frozenset({"lesson", "homework", "mark", "attendance", "final_mark"})
-#: Two journal dates this far apart have holidays between them (a weekend is 3 days).
-_HOLIDAY = timedelta(days=7)
 
 _MODELLED = (
     "modelled: no write API is known for АВЕРС (public clients, even the 2014 teacher tool, "
@@ -85,15 +92,6 @@ _MODELLED = (
 
 def _ddmmyyyy(d: date) -> str:
     return d.strftime("%d.%m.%Y")
-
-
-@dataclass(frozen=True, slots=True)
-class _Segment:
-    key: str
-    platform_period: int
-    period_id: str
-    start: date
-    end: date
 
 
 @dataclass(slots=True)
@@ -107,7 +105,7 @@ class _Class:
     subjects: dict[int, str] = field(default_factory=dict)  # platform subject → subject id
     term_ids: list[int] = field(default_factory=list)  # every term of the class
     ctx: ClassContext | None = None
-    segments: list[_Segment] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
     final_pages: dict[int, str] = field(default_factory=dict)  # period id → page of its finals
     period_ids: dict[int, str] = field(default_factory=dict)  # period id → canonical id
 
@@ -215,7 +213,7 @@ class AversConnector(Connector):
         if page is not None:
             yield page
         journal_pass, done, _ = platform.start_pass(cursors.get(JOURNAL))
-        todo: list[tuple[_Class, _Segment]] = [
+        todo: list[tuple[_Class, Segment]] = [
             (c, sg) for c in roster.classes.values() for sg in c.segments if sg.key not in done
         ]
         if mode is PullMode.INCREMENTAL:
@@ -271,7 +269,7 @@ class AversConnector(Connector):
         self._warned, self._finals, self._journal = set(), {}, {}
         await self._use(self.target.credentials)
         user = await c.user_data()
-        uch_year = _uch_year(await c.act("get_uch_year", {"currentDate": _ddmmyyyy(today)}), today)
+        uch_year = start_year(await c.act("get_uch_year", {"currentDate": _ddmmyyyy(today)}), today)
         names = {
             p.id: p.name
             for p in s.parse_rows(s.PeriodName, await c.act("GET_PERIODS"), "GET_PERIODS")
@@ -381,8 +379,8 @@ class AversConnector(Connector):
         batch.records += subjects.values()
         for cls in roster.classes.values():
             self._groups(cls, subjects, timetable, teachers, batch)
-            cls.segments = _segments(cls.row.cls, _paging(cls.term_ids), periods, start, end)
-            cls.final_pages = _final_pages(cls, periods)
+            cls.segments = segments_of(cls.row.cls, paging(cls.term_ids), periods, start, end)
+            cls.final_pages = final_pages(cls.segments, periods)
             cls.period_ids = {pid: rec.id for pid, (rec, _) in periods.items()}
         for ext_id, (name, roles) in people.items():
             try:
@@ -419,7 +417,7 @@ class AversConnector(Connector):
             {"cls": str(cls_id)},
             "the class's terms: read from its period marks, else quarters",
         )
-        cls.term_ids = _terms(
+        cls.term_ids = terms(
             [r[0] for r in per_sp if isinstance(r, list) and r and isinstance(r[0], int)]
         )
 
@@ -435,15 +433,15 @@ class AversConnector(Connector):
         for cls in roster.classes.values():
             if not cls.term_ids:  # GET_CLASS_PER_SP did not say: the terms its finals name
                 named = {f.period_id for ps in self._class_finals(cls) for f in ps}
-                cls.term_ids = _terms(named)
+                cls.term_ids = terms(named)
                 if not cls.term_ids:
-                    cls.term_ids = _terms(range(360000, 360004))
+                    cls.term_ids = terms(range(360000, 360004))
                     _log.warning("avers class terms unknown; assuming quarters", cls=cls.row.cls)
         wanted: set[int] = {p for c in roster.classes.values() for p in c.term_ids}
         for cls in roster.classes.values():
             # a period mark of an unknown period is quarantined with the mark, not as a period
             wanted |= {f.period_id for ps in self._class_finals(cls) for f in ps} & PERIODS.keys()
-            wanted |= set(_terms(p for p in wanted))  # a kind's whole set of terms
+            wanted |= set(terms(p for p in wanted))  # a kind's whole set of terms
         found: dict[int, s.PeriodDates] = {p: dates[p] for p in wanted if p in dates}
         missing = [p for p in wanted if p not in found and p in PERIODS]
         if missing:
@@ -455,7 +453,7 @@ class AversConnector(Connector):
                     if isinstance(j, s.JournalRow) and j.day <= today
                 }
             )
-            found.update(_estimate(missing, days, roster.year_start, roster.year_end))
+            found.update(estimate(missing, days, roster.year_start, roster.year_end))
         out: dict[int, tuple[Record, s.PeriodDates]] = {}
         year_id = roster.batch.records[1].id
         for pid in sorted(wanted):
@@ -532,7 +530,7 @@ class AversConnector(Connector):
     # --- journal ---------------------------------------------------------------------------------
 
     async def _read_class(
-        self, roster: _Roster, cls: _Class, segments: Sequence[_Segment]
+        self, roster: _Roster, cls: _Class, segments: Sequence[Segment]
     ) -> AsyncIterator[tuple[str, Batch]]:
         """Every student's rows of the class for the pending terms, then one batch per term."""
         assert cls.ctx is not None
@@ -569,7 +567,7 @@ class AversConnector(Connector):
             rows = {sg.key: StudentRows(pupil) for sg in segments}
 
             def segment_of(day: date | None) -> str:
-                return first if day is None else _clamped(cls.segments, day)
+                return first if day is None else clamped(cls.segments, day)
 
             def add(rows: dict[str, StudentRows], key: str, attr: str, row: object) -> None:
                 if key in rows:  # a page not read in this pass (incremental) gets it later
@@ -605,98 +603,6 @@ class AversConnector(Connector):
                 },
             )
             yield sg.key, batch
-
-
-def _uch_year(answer: Sequence[Any], today: date) -> int:
-    """``[[2025]]`` → 2025; ``[[]]`` (seen on some servers) → computed from the date."""
-    if answer and isinstance(answer[0], list) and answer[0] and isinstance(answer[0][0], int):
-        return int(answer[0][0])
-    return today.year if today.month >= 9 else today.year - 1
-
-
-def _segments(
-    cls: int,
-    period_ids: Sequence[int],
-    periods: Mapping[int, tuple[Record, s.PeriodDates]],
-    year_start: date,
-    year_end: date,
-) -> list[_Segment]:
-    """The class's terms as date ranges covering the whole year (module doc)."""
-    terms = sorted((periods[p] for p in set(period_ids) if p in periods), key=lambda t: t[1].start)
-    out: list[_Segment] = []
-    begin = year_start
-    for k, (rec, info) in enumerate(terms):
-        end = year_end if k == len(terms) - 1 else max(info.end, begin)
-        out.append(_Segment(f"{JOURNAL}:{cls}:{info.id}", info.id, rec.id, begin, end))
-        begin = end + timedelta(days=1)
-    return out
-
-
-def _terms(ids: Iterable[int]) -> list[int]:
-    """The term ids among ``ids``, each kind completed to its whole set (all four quarters)."""
-    kinds = {PERIODS[p][0] for p in ids if p in PERIODS and PERIODS[p][0] in TERM_KINDS}
-    return sorted(p for p, (kind, _) in PERIODS.items() if kind in kinds)
-
-
-def _paging(term_ids: Sequence[int]) -> list[int]:
-    """The terms that cut the year into pages: the kind with the most terms (quarters over the
-    half-years some subjects are marked by)."""
-    by_kind: dict[PeriodKind, list[int]] = {}
-    for p in term_ids:
-        by_kind.setdefault(PERIODS[p][0], []).append(p)
-    return max(by_kind.values(), key=len) if by_kind else []
-
-
-def _estimate(
-    ids: Iterable[int], days: Sequence[date], start: date, end: date
-) -> dict[int, s.PeriodDates]:
-    """Dates for periods the platform gave none for [guess, WIRE.md]: a kind of n terms ends
-    its terms before the n − 1 longest breaks (a week or more) between the journal's dates up to
-    today; breaks not seen yet split the rest of the year evenly. Other periods span the year."""
-    wanted = set(ids)
-    out: dict[int, s.PeriodDates] = {}
-    kinds: set[PeriodKind] = set()
-    for pid in wanted:
-        kind = PERIODS[pid][0]
-        if kind in TERM_KINDS:
-            kinds.add(kind)
-        else:
-            out[pid] = s.PeriodDates(id=pid, start=start, end=end)
-    breaks = sorted((b - a, a) for a, b in pairwise(days) if b - a >= _HOLIDAY)
-    for kind in kinds:
-        terms = sorted((o, p) for p, (k, o) in PERIODS.items() if k == kind)
-        n = len(terms)
-        ends = sorted(a for _, a in breaks[len(breaks) - (n - 1) :]) if n > 1 else []
-        while len(ends) < n - 1:
-            last = ends[-1] if ends else start - timedelta(days=1)
-            ends.append(last + (end - last) / (n - len(ends)))
-        begin = start
-        for (_, pid), until in zip(terms, [*ends, end], strict=True):
-            until = max(until, begin)
-            if pid in wanted:
-                out[pid] = s.PeriodDates(id=pid, start=begin, end=until)
-            begin = until + timedelta(days=1)
-    return out
-
-
-def _clamped(segments: Sequence[_Segment], day: date) -> str:
-    """The page of ``day``; a day before the first term or after the last goes to the nearest."""
-    for sg in segments:
-        if day <= sg.end:
-            return sg.key
-    return segments[-1].key
-
-
-def _final_pages(
-    cls: _Class, periods: Mapping[int, tuple[Record, s.PeriodDates]]
-) -> dict[int, str]:
-    """Each period's finals go on one page: its own term's, else the page holding its end."""
-    if not cls.segments:
-        return {}
-    own = {sg.platform_period: sg.key for sg in cls.segments}
-    return {
-        pid: own.get(pid) or _clamped(cls.segments, info.end) for pid, (_, info) in periods.items()
-    }
 
 
 def _parallel_ids(answer: Sequence[JsValue]) -> str:
