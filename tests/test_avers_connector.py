@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from connectors.avers import AversConnector
 from connectors.avers._journal import ClassContext, StudentRows, Timetable, journal_page
@@ -15,15 +17,15 @@ from connectors.avers.emulator import AversEmulator, AversEmulatorOptions, creat
 from connectors.avers.harness import expected
 from connectors.avers.harness import target as school_target
 from connectors.avers.mapping import Mapper, person_id, split_name
-from connectors.avers.schema import DiaryRow, JournalRow, LessonRow
+from connectors.avers.schema import DiaryRow, DirectorRow, JournalRow, LessonRow
 from connectors.conformance.harness import SMALL
 from connectors.sandbox import Account, World
 from connectors.sandbox.server import serve_in_thread
-from core.codes import MarkValue
+from core.codes import AttendanceCode, MarkValue
 from core.connector import Credentials, Page, SchoolTarget
 from core.errors import AuthError, ConfigError
 from core.http import HttpSettings
-from core.model import AcademicYear, FinalMark, Mark, Person, Record
+from core.model import AcademicYear, Attendance, FinalMark, Group, Lesson, Mark, Person, Record
 from core.store import Store
 from core.sync import PullResult, pull
 
@@ -191,7 +193,10 @@ def test_split_name_initials_and_full() -> None:
     assert split_name("Иванова Анна Сергеевна") == ("Иванова", "Анна", "Сергеевна")
 
 
-def test_unknown_code_and_unknown_column_are_quarantined() -> None:
+def test_unknown_codes_are_quarantined_as_their_entity_and_loose_rows_get_lessons() -> None:
+    """An unmapped code is quarantined (as attendance when its text is an attendance letter);
+    code 104 «У» is excused; a row whose column is not in the diary gets a lesson built from
+    the journal; a text that disagrees with its code is not trusted."""
     m = Mapper("school-1")
     day = date(2026, 9, 7)
     ctx = ClassContext(
@@ -203,15 +208,140 @@ def test_unknown_code_and_unknown_column_are_quarantined() -> None:
         diary=[DiaryRow(day, 10, 4, "Тема", "", None, 1, None, 61)],
         lessons=[LessonRow(10, None, None)],
         journal=[
-            JournalRow(10, 9, "Н", day, 4, 103, None),
-            JournalRow(10, 9, "?", day, 4, 104, None),
-            JournalRow(77, 9, "5", day, 4, 5, None),
+            JournalRow(10, 9, "У", day, 4, 104, None),
+            JournalRow(11, 9, "ОП", day, 4, 107, None),
+            JournalRow(12, 9, "?", day, 4, 888, None),
+            JournalRow(13, 9, "Н", day, 4, 5, None),
+            JournalRow(77, 9, "5", date(2026, 9, 8), 4, 5, None),
         ],
     )
     batch = journal_page(m, ctx, [rows], period_id="p", platform_period=360000)
     entities = sorted(r.ENTITY for r in batch.records)
-    assert entities == ["attendance", "lesson"]
-    assert sorted(q.field for q in batch.quarantine) == ["code", "column"]
+    assert entities == ["attendance", "lesson", "lesson", "lesson", "mark"]
+    assert sorted((q.entity, q.field) for q in batch.quarantine) == [
+        ("attendance", "code"),
+        ("mark", "code"),
+        ("mark", "value"),
+    ]
     assert all("9" not in q.reason for q in batch.quarantine)
-    lesson: Record = next(r for r in batch.records if r.ENTITY == "lesson")
-    assert lesson.number == 1  # type: ignore[attr-defined]  # not in the timetable: diary order
+    att = next(r for r in batch.records if isinstance(r, Attendance))
+    assert att.code == AttendanceCode.EXCUSED
+    lessons = [r for r in batch.records if isinstance(r, Lesson)]
+    # the diary's lesson is number 1 on the 7th; the journal's own lessons take free numbers
+    assert sorted((le.date.day, le.number) for le in lessons) == [(7, 1), (7, 2), (8, 1)]
+    mark = next(r for r in batch.records if isinstance(r, Mark))
+    on_8th = next(le for le in lessons if le.date.day == 8)
+    assert mark.lesson_id == on_8th.id and mark.work_type == "other"
+
+
+def test_two_marks_on_one_lesson_are_two_records() -> None:
+    """The captured shape: a second column of a lesson names the main one (diary position 7);
+    each column's mark is its own record, ordinals 1 and 2, without GET_STUDENT_LESSONS."""
+    m = Mapper("school-1")
+    day = date(2026, 4, 27)
+    ctx = ClassContext(
+        cls=1, class_id="c", split_subjects=frozenset(), groups={(4, 0): "g"}, subjects={4: "s"},
+        timetable=Timetable([]),
+    )  # fmt: skip
+    rows = StudentRows(
+        pupil_id=9,
+        diary=[
+            DiaryRow(day, 10, 4, "Тема", "", "4", 1, None, 61),
+            DiaryRow(day, 11, 4, "Тема", None, "3", 1, 10, 61),
+        ],
+        journal=[
+            JournalRow(10, 9, "4", day, 4, 4, None),
+            JournalRow(11, 9, "3", day, 4, 3, None),
+            JournalRow(20, 9, "5", day + timedelta(days=1), 4, 5, None),
+            JournalRow(21, 9, "2", day + timedelta(days=1), 4, 2, None),
+        ],
+    )
+    batch = journal_page(m, ctx, [rows], period_id="p", platform_period=360000)
+    marks = sorted(
+        ((r.lesson_id, r.ordinal, r.value) for r in batch.records if isinstance(r, Mark)),
+        key=lambda t: (t[0], t[1]),
+    )
+    assert len(marks) == 4 and not batch.quarantine
+    by_lesson: dict[str, list[tuple[int, str]]] = {}
+    for lesson_id, ordinal, value in marks:
+        by_lesson.setdefault(lesson_id, []).append((ordinal, value))
+    assert sorted(by_lesson.values()) == [[(1, "4"), (2, "3")], [(1, "5"), (2, "2")]]
+
+
+def _facts(records: Sequence[Record]) -> Counter[tuple[str, ...]]:
+    """Marks, attendance and finals as (kind, student, date, subject, value): what survives
+    without the enrichments (no work types, ordinals or weights; subgroups may be guessed)."""
+    lessons = {r.id: r for r in records if isinstance(r, Lesson)}
+    groups = {r.id: r for r in records if isinstance(r, Group)}
+    out: Counter[tuple[str, ...]] = Counter()
+    for r in records:
+        if isinstance(r, Mark | Attendance):
+            le = lessons[r.lesson_id]
+            value = r.value if isinstance(r, Mark) else r.code
+            out[(r.ENTITY, r.student_id, str(le.date), groups[le.group_id].subject_id, value)] += 1
+        elif isinstance(r, FinalMark):
+            out[(r.ENTITY, r.student_id, r.period_id, r.subject_id, r.value)] += 1
+    return out
+
+
+async def test_without_the_uncaptured_actions_every_entry_still_arrives(
+    world: World, store: Store
+) -> None:
+    """A server that answers ``[]`` to every action the captured client never calls, and 404 to
+    the logout: the pull completes, quarantines nothing, names each missing enrichment, and
+    every visible mark, attendance entry and period mark arrives (work types become «other»)."""
+    accounts = _students(world, 7)
+    mine = {person_id("school-1", a.person_id) for a in accounts}
+    school = world.schools["school-1"]
+    for k, period in enumerate(school.periods[:2]):
+        subject = world.groups_of_student(accounts[k].person_id)[0].subject_id
+        world.final_marks[(accounts[k].person_id, subject, period.ext_id)] = MarkValue.FOUR
+    options = AversEmulatorOptions(captured_only=True, logout_missing=True)
+    with capture_logs() as logs:
+        async with _connector(create_app(world, options=options), _target(world, accounts)) as c:
+            result = await pull(store, c)
+    assert result.quarantined == 0
+    warned = {e.get("action") for e in logs if e["event"].startswith("avers enrichment")}
+    assert {"GET_JOURNAL_PERIODS_INFO", "GET_CLASS_PER_SP", "GET_STUDENT_LESSONS"} <= warned
+    assert any(e["event"].startswith("avers logout failed") for e in logs)
+    world_records = expected(world, "school-1", "avers")
+    want = Counter({k: n for k, n in _facts(world_records).items() if k[1] in mine})
+    got = _facts(list(store.remote_records("school-1", "avers")))
+    assert got == want and sum(want.values()) > 50
+    kinds = Counter(k[0] for k in got.elements())
+    assert kinds["mark"] and kinds["attendance"] and kinds["final_mark"]
+
+
+async def test_a_failed_logout_never_hides_the_error_that_ended_the_run(
+    world: World, store: Store
+) -> None:
+    teacher = world.accounts("school-1", "teacher")[0]
+    app = create_app(world, options=AversEmulatorOptions(logout_missing=True))
+    with capture_logs() as logs, pytest.raises(ConfigError, match="teacher account"):
+        async with _connector(app, _target(world, [teacher])) as c:
+            await pull(store, c)
+    assert any(e["event"].startswith("avers logout failed") for e in logs)
+
+
+def test_finals_of_every_period_kind_land_on_their_page_or_are_quarantined() -> None:
+    """Half-year and attestation marks (captured: 360011, 360024, «н/а») are finals of their
+    periods; a control-work period (360005) has no canonical kind and is quarantined."""
+    m = Mapper("school-1")
+    ctx = ClassContext(
+        cls=1, class_id="c", split_subjects=frozenset(), groups={(4, 0): "g"}, subjects={4: "s"},
+        timetable=Timetable([]),
+    )  # fmt: skip
+    rows = StudentRows(
+        pupil_id=9,
+        finals=[
+            DirectorRow(1, 360000, 9, "4     ", 4, 1),
+            DirectorRow(1, 360011, 9, "н/а   ", 4, 1),
+            DirectorRow(1, 360024, 9, "5     ", 4, 1),
+            DirectorRow(1, 360005, 9, "3     ", 4, 1),
+        ],
+    )
+    periods = {360000: "q1", 360011: "h1", 360024: "att"}
+    batch = journal_page(m, ctx, [rows], period_id="q1", platform_period=360000, finals=periods)
+    finals = sorted((r.period_id, r.value) for r in batch.records if isinstance(r, FinalMark))
+    assert finals == [("att", "5"), ("h1", "na"), ("q1", "4")]
+    assert [(q.entity, q.field) for q in batch.quarantine] == [("final_mark", "period_id")]

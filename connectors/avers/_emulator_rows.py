@@ -6,12 +6,18 @@ Choices where the note is silent ([guess], repeated in WIRE.md):
   topic and the first homework; every other assignment is a second column whose position 7
   names the main one (as in the captured diary, where a second column of a lesson points at the
   first); marks and attendance rows name their column in position 0;
-* a whole-class subject has ``group_no`` 1; subgroups 1 and 2; ``GET_STUDENT_GROUPS`` lists only
-  subjects taught in subgroups;
+* a whole-class subject has ``group_no`` 1; subgroups 1 and 2; ``GET_STUDENT_GROUPS`` (never
+  captured) lists only subjects taught in subgroups; period marks carry the pupil's subgroup in
+  position 0 (captured: 2 only for the split foreign language);
 * ``GET_TIMETABLE`` uses the class id as ``class_key`` (the capture's keys did not match the
   student's class id; nothing public resolves them);
-* values the note has no code for are not shown: marks «точка», «осв.», «н/а» in the journal
-  and attendance «У» / «ОП» (the connector's capabilities say so).
+* values without a code are not shown: marks «точка», «н/а» in the journal and attendance «ОП»
+  and «ОСВ» as attendance (the connector's capabilities say so); «ОСВ» (105) is shown as the mark
+  «exempt», «У» (104) as excused attendance, as captured;
+* ``GET_STUDENT_LESSONS`` rows and ``GET_JOURNAL_PERIODS_INFO`` / ``GET_CLASS_PER_SP`` are never
+  captured: their layouts are older clients' or ours;
+* the period marks are the World's quarter marks only (the captures also show half-years and
+  «Промежуточная аттестация»; the World has no marks for them).
 """
 
 from __future__ import annotations
@@ -61,12 +67,13 @@ PERIOD_DICTIONARY: tuple[tuple[int, str], ...] = (
 _MARKS: dict[MarkValue, tuple[str, int]] = {
     **{MarkValue(str(n)): (str(n), n) for n in range(1, 6)},
     MarkValue.FAIL: ("Н/З", 101),
+    MarkValue.EXEMPT: ("ОСВ", 105),
     MarkValue.PASS: ("ЗАЧТ", 106),
 }
 _ATTENDANCE: dict[AttendanceCode, tuple[str, int]] = {
     AttendanceCode.ILL: ("Б", 102),
     AttendanceCode.ABSENT: ("Н", 103),
-    AttendanceCode.RELEASED: ("ОСВ", 105),
+    AttendanceCode.EXCUSED: ("У", 104),
 }
 _FINALS: dict[MarkValue, str] = {
     **{MarkValue(str(n)): str(n) for n in range(1, 6)},

@@ -9,8 +9,13 @@ of ``target.all_accounts`` in turn. Two streams:
   homework, marks, attendance and term marks of the class. A class's terms cut the whole year
   into date ranges (a gap between terms goes to the following term, the tail after the last
   term to the last one), so every lesson lands in exactly one page and each page carries its
-  entities fully. An incremental pull re-reads the pages whose dates touch the days around
-  today (``options["today"]`` or the school's local date).
+  entities fully; period marks of other periods (half-years, the year, attestations) go on the
+  page holding the period's end. An incremental pull re-reads the pages whose dates touch the
+  days around today (``options["today"]`` or the school's local date).
+
+The pull rests on the actions the captured web client calls (WIRE.md "Actions"); the others are
+optional enrichments (:meth:`AversConnector._optional`): without them term dates are estimated
+from the journal's dates, subgroups read from the period marks, and marks are «other».
 
 Cursors are ``{"pass", "done", "complete"}`` as in the NetSchool connector: a complete (or
 absent) cursor starts a new pass, an incomplete one resumes it, skipping the scopes in ``done``.
@@ -36,18 +41,39 @@ from core.connector import (
     SchoolTarget,
     hand_entry_channels,
 )
-from core.errors import ConfigError, MalformedRecord, Skippable
+from core.errors import (
+    ConfigError,
+    ContractError,
+    MalformedRecord,
+    NotFound,
+    ServerError,
+    Skippable,
+)
+from core.logging import get_logger
 from core.model import ClassUnit, Record, Subject
 
 from . import schema as s
 from ._journal import ClassContext, StudentRows, Timetable, journal_page
+from ._terms import (
+    JOURNAL,
+    Segment,
+    clamped,
+    estimate,
+    final_pages,
+    paging,
+    segments_of,
+    start_year,
+    terms,
+)
 from .client import USER_TYPES, AversClient
-from .mapping import PLATFORM, YEAR_PERIOD, Batch, Mapper
+from .jsarray import JsValue
+from .mapping import PERIODS, PLATFORM, YEAR_PERIOD, Batch, Mapper
 
 __all__ = ["AversConnector"]
 
+_log = get_logger(__name__)
+
 ROSTER = "roster"
-JOURNAL = "journal"
 #: Days around today an incremental pull re-reads (its pages are whole terms touching them).
 INCREMENTAL_BEFORE = timedelta(days=14)
 INCREMENTAL_AFTER = timedelta(days=7)
@@ -57,8 +83,6 @@ _ROSTER_ENTITIES = frozenset(
     {"school", "academic_year", "period", "person", "class_unit", "subject", "group", "enrollment"}
 )
 _JOURNAL_ENTITIES = frozenset({"lesson", "homework", "mark", "attendance", "final_mark"})
-#: Dictionary periods that are not terms (the year, control works, finals, attestations).
-_NOT_TERMS = frozenset({YEAR_PERIOD, *range(360005, 360011), *range(360018, 360030)})
 
 _MODELLED = (
     "modelled: no write API is known for АВЕРС (public clients, even the 2014 teacher tool, "
@@ -70,23 +94,20 @@ def _ddmmyyyy(d: date) -> str:
     return d.strftime("%d.%m.%Y")
 
 
-@dataclass(frozen=True, slots=True)
-class _Segment:
-    key: str
-    platform_period: int
-    period_id: str
-    start: date
-    end: date
-
-
 @dataclass(slots=True)
 class _Class:
     row: s.StudentClass
     unit: ClassUnit
     accounts: list[tuple[Credentials, int]] = field(default_factory=list)  # (account, pupil)
-    groups: dict[int, list[s.StudentGroup]] = field(default_factory=dict)  # pupil → rows
+    groups: dict[int, dict[int, int]] = field(default_factory=dict)  # pupil → subject → no
+    guessed: set[int] = field(default_factory=set)  # pupils whose subgroups come from finals
+    parallel: str = ""  # GET_STUDENT_PARALLEL's class ids, as the SPA passes them on
+    subjects: dict[int, str] = field(default_factory=dict)  # platform subject → subject id
+    term_ids: list[int] = field(default_factory=list)  # every term of the class
     ctx: ClassContext | None = None
-    segments: list[_Segment] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    final_pages: dict[int, str] = field(default_factory=dict)  # period id → page of its finals
+    period_ids: dict[int, str] = field(default_factory=dict)  # period id → canonical id
 
 
 @dataclass(slots=True)
@@ -132,9 +153,12 @@ class AversConnector(Connector):
         notes=(
             "One student's data per account: a school pull needs every student's account. "
             "Guardians are not visible. Only the codes seen in captures are mapped: marks 1–5, "
-            "«ЗАЧТ»/«Н/З», attendance «Н», «Б», «ОСВ»; «У», «ОП», «точка», «Н/А» in the journal "
+            "«ЗАЧТ»/«Н/З»/«ОСВ», attendance «Н», «Б», «У»; «ОП», «точка», «Н/А» in the journal "
             "have no known code. Enrollment begins on the first day of the year (the platform "
-            "has no movement data). Lesson numbers come from the timetable (WIRE.md)."
+            "has no movement data). Lesson numbers come from the timetable (WIRE.md). The pull "
+            "needs only the actions the captured web client calls; term dates, class terms, "
+            "subgroups, teachers' names and types of work come from uncaptured actions when a "
+            "server answers them, else they are estimated or left out (a warning says which)."
         ),
     )
 
@@ -153,12 +177,19 @@ class AversConnector(Connector):
             settings=platform.http_settings(target.options),
         )
         self.mapper = Mapper(target.school)
+        self._warned: set[str] = set()  # optional actions already reported as unavailable
+        self._finals: dict[int, list[s.DirectorRow | s.Bad]] = {}  # pupil → period marks
+        self._journal: dict[int, list[s.JournalRow | s.Bad]] = {}  # pupil → rows read early
 
     async def login(self) -> None:
         await self._use(self.target.credentials)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        # Closing never fails a run that got this far, and never hides the error that ended it.
+        try:
+            await self.client.aclose()
+        except Exception as exc:  # closing must not mask the run's outcome
+            _log.warning("avers: closing the session failed", error=type(exc).__name__)
 
     async def _use(self, account: Credentials) -> s.LoginRow:
         if self.client.account is account and self.client.session is not None:
@@ -182,7 +213,7 @@ class AversConnector(Connector):
         if page is not None:
             yield page
         journal_pass, done, _ = platform.start_pass(cursors.get(JOURNAL))
-        todo: list[tuple[_Class, _Segment]] = [
+        todo: list[tuple[_Class, Segment]] = [
             (c, sg) for c in roster.classes.values() for sg in c.segments if sg.key not in done
         ]
         if mode is PullMode.INCREMENTAL:
@@ -208,22 +239,46 @@ class AversConnector(Connector):
                     complete_for=_JOURNAL_ENTITIES,
                 )
 
+    # --- optional enrichments --------------------------------------------------------------------
+
+    async def _optional(
+        self, action: str, params: Mapping[str, str] | None, missing: str
+    ) -> list[JsValue]:
+        """An action the captured web client never calls: ``[]``, a 404 or an error answer is
+        logged once per pull (naming the action and what is not enriched) and read as ``[]``."""
+        reason = "empty answer"
+        try:
+            answer = await self.client.act(action, params)
+        except (NotFound, ContractError, ServerError) as exc:
+            answer, reason = [], type(exc).__name__
+        if not answer and action not in self._warned:
+            self._warned.add(action)
+            _log.warning(
+                "avers enrichment unavailable; going on without it",
+                action=action,
+                reason=reason,
+                not_enriched=missing,
+            )
+        return answer
+
     # --- roster ----------------------------------------------------------------------------------
 
     async def _read_roster(self) -> _Roster:
         m, c = self.mapper, self.client
         today = self.today()
+        self._warned, self._finals, self._journal = set(), {}, {}
         await self._use(self.target.credentials)
         user = await c.user_data()
-        uch_year = _uch_year(await c.act("get_uch_year", {"currentDate": _ddmmyyyy(today)}), today)
+        uch_year = start_year(await c.act("get_uch_year", {"currentDate": _ddmmyyyy(today)}), today)
         names = {
             p.id: p.name
             for p in s.parse_rows(s.PeriodName, await c.act("GET_PERIODS"), "GET_PERIODS")
             if isinstance(p, s.PeriodName)
         }
-        info = await c.act(
+        info = await self._optional(
             "GET_JOURNAL_PERIODS_INFO",
             {"uchYear": str(uch_year), "ids": ",".join(str(i) for i in sorted(names))},
+            "term dates: estimated from the dates of the journal rows",
         )
         dates = {
             p.id: p
@@ -245,16 +300,19 @@ class AversConnector(Connector):
             ]
         )
         people: dict[int, tuple[str, set[Role]]] = {}
-        for t in s.parse_rows(
-            s.TeacherRow, await c.act("GET_SUBS_PERSONS_STORE_DATA"), "GET_SUBS_PERSONS_STORE_DATA"
-        ):
+        staff = await self._optional(
+            "GET_SUBS_PERSONS_STORE_DATA",
+            None,
+            "teachers: lessons keep the teacher's platform id in provenance only",
+        )
+        for t in s.parse_rows(s.TeacherRow, staff, "GET_SUBS_PERSONS_STORE_DATA"):
             if isinstance(t, s.Bad):
                 batch.bad(t, "person")
             else:
                 people.setdefault(t.id, (t.name, set()))[1].add(Role.TEACHER)
+        teachers = None if staff else frozenset[int]()
 
         subjects: dict[int, Subject] = {}
-        class_periods: dict[int, list[int]] = {}
         for k, account in enumerate(self.target.all_accounts):
             row = await self._use(account)
             if row.user_type != STUDENT:
@@ -268,19 +326,17 @@ class AversConnector(Connector):
                 raise ConfigError(f"avers: account #{k + 1}: the login row names no pupil id")
             if row.name:
                 people.setdefault(pupil, (row.name, set()))[1].add(Role.STUDENT)
+            ids = {
+                "student": str(pupil),
+                "uchYear": str(uch_year),
+                "uchId": str(user.uch_id),
+            }
             klass = s.single_row(
                 s.StudentClass,
-                await c.act(
-                    "GET_STUDENT_CLASS",
-                    {
-                        "currentDate": _ddmmyyyy(today),
-                        "student": str(pupil),
-                        "uchYear": str(uch_year),
-                        "uchId": str(user.uch_id),
-                    },
-                ),
+                await c.act("GET_STUDENT_CLASS", {"currentDate": _ddmmyyyy(today), **ids}),
                 "GET_STUDENT_CLASS",
             )
+            parallel = await c.act("GET_STUDENT_PARALLEL", ids)
             cls = roster.classes.get(klass.cls)
             if cls is None:
                 try:
@@ -289,26 +345,43 @@ class AversConnector(Connector):
                     batch.skip(exc, "class_unit", f"cls:{klass.cls}")
                     continue
                 cls = roster.classes[klass.cls] = _Class(row=klass, unit=unit)
+                cls.parallel = _parallel_ids(parallel)
                 batch.records.append(unit)
-                await self._class_dictionaries(klass.cls, cls, subjects, class_periods, batch)
+                await self._class_dictionaries(klass.cls, cls, subjects, batch)
             cls.accounts.append((account, pupil))
-            groups = await c.act(
-                "GET_STUDENT_GROUPS", {"cls": str(klass.cls), "student": str(pupil)}
+            base = {"cls": str(klass.cls), "parallelClasses": cls.parallel, "student": str(pupil)}
+            self._finals[pupil] = s.parse_rows(
+                s.DirectorRow,
+                await c.act("GET_STUDENT_DIRECTOR_DATA", base),
+                "GET_STUDENT_DIRECTOR_DATA",
             )
-            cls.groups[pupil] = []
-            for g in s.parse_rows(s.StudentGroup, groups, "GET_STUDENT_GROUPS"):
-                if isinstance(g, s.Bad):
-                    batch.bad(g, "group")
-                else:
-                    cls.groups[pupil].append(g)
+            groups = await self._optional(
+                "GET_STUDENT_GROUPS",
+                {"cls": str(klass.cls), "student": str(pupil)},
+                "subgroups: read from the pupil's period marks (position 0)",
+            )
+            if groups:
+                cls.groups[pupil] = {}
+                for g in s.parse_rows(s.StudentGroup, groups, "GET_STUDENT_GROUPS"):
+                    if isinstance(g, s.Bad):
+                        batch.bad(g, "group")
+                    else:
+                        cls.groups[pupil][g.subject_id] = g.group_no
+            else:
+                cls.groups[pupil] = _groups_from_finals(self._finals[pupil])
+                cls.guessed.add(pupil)
+            if not cls.term_ids or any(p not in dates for p in cls.term_ids):
+                self._journal[pupil] = await self._journal_rows(base)
             batch.records.append(m.enrollment(pupil, cls.unit.id, start))
 
-        periods = self._periods(year.id, names, dates, class_periods, batch)
-        batch.records += [p for p, _ in periods.values()]
+        periods = self._periods(roster, names, dates, today)
+        batch.records += [rec for rec, _ in periods.values()]
         batch.records += subjects.values()
         for cls in roster.classes.values():
-            self._groups(cls, subjects, timetable, batch)
-            cls.segments = _segments(cls.row.cls, class_periods[cls.row.cls], periods, start, end)
+            self._groups(cls, subjects, timetable, teachers, batch)
+            cls.segments = segments_of(cls.row.cls, paging(cls.term_ids), periods, start, end)
+            cls.final_pages = final_pages(cls.segments, periods)
+            cls.period_ids = {pid: rec.id for pid, (rec, _) in periods.items()}
         for ext_id, (name, roles) in people.items():
             try:
                 batch.records.append(m.person(ext_id, name, roles))
@@ -316,17 +389,19 @@ class AversConnector(Connector):
                 batch.skip(exc, "person", f"person:{ext_id}")
         return roster
 
+    async def _journal_rows(self, base: Mapping[str, str]) -> list[s.JournalRow | s.Bad]:
+        return s.parse_rows(
+            s.JournalRow,
+            await self.client.act("GET_STUDENT_JOURNAL_DATA", base),
+            "GET_STUDENT_JOURNAL_DATA",
+        )
+
     async def _class_dictionaries(
-        self,
-        cls_id: int,
-        cls: _Class,
-        subjects: dict[int, Subject],
-        class_periods: dict[int, list[int]],
-        batch: Batch,
+        self, cls_id: int, cls: _Class, subjects: dict[int, Subject], batch: Batch
     ) -> None:
         own: dict[int, Subject] = {}
         answer = await self.client.act(
-            "GET_DAIRY_CLASS_SUBJECTS", {"cls": str(cls_id), "pClassesIds": ""}
+            "GET_DAIRY_CLASS_SUBJECTS", {"cls": str(cls_id), "pClassesIds": cls.parallel}
         )
         for row in s.parse_rows(s.SubjectRow, answer, "GET_DAIRY_CLASS_SUBJECTS"):
             if isinstance(row, s.Bad):
@@ -336,55 +411,100 @@ class AversConnector(Connector):
                 own[row.id] = subjects.setdefault(row.id, self.mapper.subject(row.name, row.id))
             except Skippable as exc:
                 batch.skip(exc, "subject", f"subject:{row.id}")
-        cls.ctx = ClassContext(
-            cls=cls_id,
-            class_id=cls.unit.id,
-            split_subjects=frozenset(),
-            groups={},
-            subjects={k: v.id for k, v in own.items()},
-            timetable=Timetable([]),
+        cls.subjects = {k: v.id for k, v in own.items()}
+        per_sp = await self._optional(
+            "GET_CLASS_PER_SP",
+            {"cls": str(cls_id)},
+            "the class's terms: read from its period marks, else quarters",
         )
-        per_sp = await self.client.act("GET_CLASS_PER_SP", {"cls": str(cls_id)})
-        class_periods[cls_id] = [
-            r[0] for r in per_sp if isinstance(r, list) and r and isinstance(r[0], int)
-        ]
+        cls.term_ids = terms(
+            [r[0] for r in per_sp if isinstance(r, list) and r and isinstance(r[0], int)]
+        )
 
     def _periods(
         self,
-        year_id: str,
+        roster: _Roster,
         names: Mapping[int, str],
         dates: Mapping[int, s.PeriodDates],
-        class_periods: Mapping[int, Sequence[int]],
-        batch: Batch,
+        today: date,
     ) -> dict[int, tuple[Record, s.PeriodDates]]:
+        """Every term of every class and every period a final names, with dates: the
+        platform's (GET_JOURNAL_PERIODS_INFO), else estimated (:func:`_estimate`)."""
+        for cls in roster.classes.values():
+            if not cls.term_ids:  # GET_CLASS_PER_SP did not say: the terms its finals name
+                named = {f.period_id for ps in self._class_finals(cls) for f in ps}
+                cls.term_ids = terms(named)
+                if not cls.term_ids:
+                    cls.term_ids = terms(range(360000, 360004))
+                    _log.warning("avers class terms unknown; assuming quarters", cls=cls.row.cls)
+        wanted: set[int] = {p for c in roster.classes.values() for p in c.term_ids}
+        for cls in roster.classes.values():
+            # a period mark of an unknown period is quarantined with the mark, not as a period
+            wanted |= {f.period_id for ps in self._class_finals(cls) for f in ps} & PERIODS.keys()
+            wanted |= set(terms(p for p in wanted))  # a kind's whole set of terms
+        found: dict[int, s.PeriodDates] = {p: dates[p] for p in wanted if p in dates}
+        missing = [p for p in wanted if p not in found and p in PERIODS]
+        if missing:
+            days = sorted(
+                {
+                    j.day
+                    for rows in self._journal.values()
+                    for j in rows
+                    if isinstance(j, s.JournalRow) and j.day <= today
+                }
+            )
+            found.update(estimate(missing, days, roster.year_start, roster.year_end))
         out: dict[int, tuple[Record, s.PeriodDates]] = {}
-        for pid in sorted({p for ps in class_periods.values() for p in ps} - _NOT_TERMS):
-            info = dates.get(pid)
+        year_id = roster.batch.records[1].id
+        for pid in sorted(wanted):
+            info = found.get(pid)
             try:
                 if info is None:
-                    raise MalformedRecord("the term has no dates", field="start")
-                out[pid] = (
-                    self.mapper.period(year_id, pid, names.get(pid, ""), info.start, info.end),
-                    info,
-                )
+                    self.mapper.periods.lookup(pid)  # an unknown id says so
+                    raise MalformedRecord("the period has no dates", field="start")
+                rec = self.mapper.period(year_id, pid, names.get(pid, ""), info.start, info.end)
+                out[pid] = (rec, info)
             except Skippable as exc:
-                batch.skip(exc, "period", f"period:{pid}")
+                roster.batch.skip(exc, "period", f"period:{pid}")
         return out
 
+    def _class_finals(self, cls: _Class) -> list[list[s.DirectorRow]]:
+        return [
+            [f for f in self._finals.get(pupil, []) if isinstance(f, s.DirectorRow)]
+            for _, pupil in cls.accounts
+        ]
+
     def _groups(
-        self, cls: _Class, subjects: Mapping[int, Subject], timetable: Timetable, batch: Batch
+        self,
+        cls: _Class,
+        subjects: Mapping[int, Subject],
+        timetable: Timetable,
+        teachers: frozenset[int] | None,
+        batch: Batch,
     ) -> None:
-        assert cls.ctx is not None
+        if cls.guessed:
+            # GET_STUDENT_GROUPS lists split subjects only; from the finals, a subject is split
+            # where some pupil is in subgroup 2 or more.
+            split_ids = {
+                sj
+                for pupil, g in cls.groups.items()
+                for sj, no in g.items()
+                if pupil not in cls.guessed or no >= 2
+            }
+            for pupil in cls.guessed:
+                cls.groups[pupil] = {
+                    sj: no for sj, no in cls.groups[pupil].items() if sj in split_ids
+                }
         members: dict[tuple[int, int], list[int]] = {}
-        for pupil, rows in cls.groups.items():
-            for g in rows:
-                members.setdefault((g.subject_id, g.group_no), []).append(pupil)
+        for pupil, of_pupil in cls.groups.items():
+            for subject, no in of_pupil.items():
+                members.setdefault((subject, no), []).append(pupil)
         split = frozenset(subj for subj, _ in members)
         groups: dict[tuple[int, int], str] = {}
-        for subj_id in cls.ctx.subjects:
-            subgroups = (
-                sorted(no for sj, no in members if sj == subj_id) if subj_id in split else [0]
-            )
+        for subj_id in cls.subjects:
+            subgroups = [0]
+            if subj_id in split:  # both subgroups exist even when no account is in one
+                subgroups = sorted({1, 2} | {no for sj, no in members if sj == subj_id})
             for no in subgroups:
                 rec = self.mapper.group(
                     cls.unit.id,
@@ -401,79 +521,72 @@ class AversConnector(Connector):
             class_id=cls.unit.id,
             split_subjects=split,
             groups=groups,
-            subjects=cls.ctx.subjects,
+            subjects=cls.subjects,
             timetable=timetable,
+            pupil_groups=cls.groups,
+            teachers=teachers,
         )
 
     # --- journal ---------------------------------------------------------------------------------
 
     async def _read_class(
-        self, roster: _Roster, cls: _Class, segments: Sequence[_Segment]
+        self, roster: _Roster, cls: _Class, segments: Sequence[Segment]
     ) -> AsyncIterator[tuple[str, Batch]]:
         """Every student's rows of the class for the pending terms, then one batch per term."""
         assert cls.ctx is not None
         c = self.client
         low, high = min(sg.start for sg in segments), max(sg.end for sg in segments)
         per_segment: dict[str, list[StudentRows]] = {sg.key: [] for sg in segments}
-        first = segments[0].key
+        first = cls.segments[0].key  # unreadable rows are quarantined once, on the first page
         for account, pupil in cls.accounts:
             await self._use(account)
-            base = {"cls": str(cls.row.cls), "student": str(pupil)}
+            base = {"cls": str(cls.row.cls), "parallelClasses": cls.parallel, "student": str(pupil)}
             diary = s.parse_rows(
                 s.DiaryRow,
                 await c.act(
                     "GET_STUDENT_DAIRY",
-                    {**base, "pClassesIds": "", "uchYear": str(roster.uch_year),
-                     "begin_dt": _ddmmyyyy(low), "end_dt": _ddmmyyyy(high)},
+                    {"student": str(pupil), "cls": str(cls.row.cls), "pClassesIds": cls.parallel,
+                     "uchYear": str(roster.uch_year), "begin_dt": _ddmmyyyy(low),
+                     "end_dt": _ddmmyyyy(high)},
                 ),
                 "GET_STUDENT_DAIRY",
             )  # fmt: skip
             lessons = s.parse_rows(
                 s.LessonRow,
-                await c.act(
+                await self._optional(
                     "GET_STUDENT_LESSONS",
-                    {**base, "parallelClasses": "", "uchYear": str(roster.uch_year),
+                    {**base, "uchYear": str(roster.uch_year),
                      "period_begin": _ddmmyyyy(low), "period_end": _ddmmyyyy(high)},
+                    "types of work and weights: every mark is «other» with the default weight",
                 ),
                 "GET_STUDENT_LESSONS",
             )  # fmt: skip
-            journal = s.parse_rows(
-                s.JournalRow,
-                await c.act("GET_STUDENT_JOURNAL_DATA", {**base, "parallelClasses": ""}),
-                "GET_STUDENT_JOURNAL_DATA",
-            )
-            finals = s.parse_rows(
-                s.DirectorRow,
-                await c.act("GET_STUDENT_DIRECTOR_DATA", {**base, "parallelClasses": ""}),
-                "GET_STUDENT_DIRECTOR_DATA",
-            )
+            journal = self._journal.pop(pupil, None)
+            if journal is None:
+                journal = await self._journal_rows(base)
             rows = {sg.key: StudentRows(pupil) for sg in segments}
+
+            def segment_of(day: date | None) -> str:
+                return first if day is None else clamped(cls.segments, day)
+
+            def add(rows: dict[str, StudentRows], key: str, attr: str, row: object) -> None:
+                if key in rows:  # a page not read in this pass (incremental) gets it later
+                    getattr(rows[key], attr).append(row)
+
             column_day = {d.column_id: d.day for d in diary if isinstance(d, s.DiaryRow)}
-
-            def segment_of(day: date | None) -> str | None:
-                if day is None:
-                    return first  # an unreadable row is quarantined once, on the first page
-                return next((sg.key for sg in segments if sg.start <= day <= sg.end), None)
-
             for d in diary:
-                key = segment_of(d.day if isinstance(d, s.DiaryRow) else None)
-                if key is not None:
-                    rows[key].diary.append(d)
+                add(rows, segment_of(d.day if isinstance(d, s.DiaryRow) else None), "diary", d)
             for j in journal:
                 day = column_day.get(j.column_id, j.day) if isinstance(j, s.JournalRow) else None
-                key = segment_of(day)
-                if key is not None:
-                    rows[key].journal.append(j)
+                add(rows, segment_of(day), "journal", j)
+            for f in self._finals.get(pupil, []):
+                page = cls.final_pages.get(f.period_id) if isinstance(f, s.DirectorRow) else None
+                add(rows, page or first, "finals", f)
             for sg in segments:
                 rows[sg.key].lessons = (
                     lessons
                     if sg.key == first
                     else [lr for lr in lessons if isinstance(lr, s.LessonRow)]
-                )
-                rows[sg.key].finals = (
-                    finals
-                    if sg.key == first
-                    else [f for f in finals if isinstance(f, s.DirectorRow)]
                 )
                 per_segment[sg.key].append(rows[sg.key])
         for sg in segments:
@@ -483,30 +596,26 @@ class AversConnector(Connector):
                 per_segment[sg.key],
                 period_id=sg.period_id,
                 platform_period=sg.platform_period,
+                finals={
+                    pid: cls.period_ids[pid]
+                    for pid, key in cls.final_pages.items()
+                    if key == sg.key and pid in cls.period_ids
+                },
             )
             yield sg.key, batch
 
 
-def _uch_year(answer: Sequence[Any], today: date) -> int:
-    """``[[2025]]`` → 2025; ``[[]]`` (seen on some servers) → computed from the date."""
-    if answer and isinstance(answer[0], list) and answer[0] and isinstance(answer[0][0], int):
-        return int(answer[0][0])
-    return today.year if today.month >= 9 else today.year - 1
+def _parallel_ids(answer: Sequence[JsValue]) -> str:
+    """``[[1014, 1016]]`` → ``"1014,1016"``; ``[]`` (captured for students) → ``""``."""
+    first = answer[0] if answer and isinstance(answer[0], list) else []
+    return ",".join(str(v) for v in first if isinstance(v, int))
 
 
-def _segments(
-    cls: int,
-    period_ids: Sequence[int],
-    periods: Mapping[int, tuple[Record, s.PeriodDates]],
-    year_start: date,
-    year_end: date,
-) -> list[_Segment]:
-    """The class's terms as date ranges covering the whole year (module doc)."""
-    terms = sorted((periods[p] for p in set(period_ids) if p in periods), key=lambda t: t[1].start)
-    out: list[_Segment] = []
-    begin = year_start
-    for k, (rec, info) in enumerate(terms):
-        end = year_end if k == len(terms) - 1 else max(info.end, begin)
-        out.append(_Segment(f"{JOURNAL}:{cls}:{info.id}", info.id, rec.id, begin, end))
-        begin = end + timedelta(days=1)
-    return out
+def _groups_from_finals(finals: Sequence[s.DirectorRow | s.Bad]) -> dict[int, int]:
+    """subject → subgroup, from position 0 of the pupil's period marks [guess: in both captures
+    it is 2 only for the foreign language, whose diary shows two subgroups]."""
+    return {
+        f.subject_id: f.group_no
+        for f in finals
+        if isinstance(f, s.DirectorRow) and f.group_no is not None
+    }

@@ -8,11 +8,23 @@ POST form, action names case-insensitive, bodies ``text/plain; charset=UTF-8`` J
 with JavaScript ``escape()`` — anything else (UTF-8 percent-encoding of a Cyrillic login,
 missing cookies, a stale session) answers ``[]`` with status 200.
 
-Choices where the note is silent ([guess]): the server remembers which user ids passed
-``/auth`` in the current *epoch*; :meth:`AversEmulator.expire_sessions` starts a new epoch, so
-``/act`` answers ``[]`` until the client logs in again (the platform has no visible session
-expiry; this is how the sandbox makes "lost authentication" happen). Row layouts:
-``_emulator_rows``.
+What rests on the captures (build 4.1 HAR of two student accounts, read at test time only):
+the actions in :data:`CAPTURED` and their row shapes — positional JS literals, ``new Date(Y, M0,
+D, 0, 0, 0, 0)`` with a zero-based month, space-padded class letters and period marks, journal
+codes 1–5 and 101–106 (104 = «У»), period marks of quarters, half-years and attestations
+(«н/а» included), a lesson's second journal column naming the first in diary position 7.
+
+Choices where the note and the captures are silent ([guess]):
+
+* the actions the captured client never calls are served all the same, shapes from older
+  public clients or our own: ``GET_JOURNAL_PERIODS_INFO``, ``GET_CLASS_PER_SP``,
+  ``GET_STUDENT_GROUPS``, ``GET_SUBS_PERSONS_STORE_DATA``, ``GET_STUDENT_LESSONS``,
+  ``GET_STUDENT_SUBJECTS``, ``GET_STUDENT_MESSAGES``; ``captured_only`` answers them ``[]``;
+* ``GET /auth/logout`` answers ``ok`` (never captured; ``logout_missing`` answers 404);
+* the server remembers which user ids passed ``/auth`` in the current *epoch*;
+  :meth:`AversEmulator.expire_sessions` starts a new epoch, so ``/act`` answers ``[]`` until the
+  client logs in again (the platform has no visible session expiry; this is how the sandbox
+  makes "lost authentication" happen). Row layouts: ``_emulator_rows``.
 
 Platform quirks, on by default like the captured server: the root page ``/`` is labelled
 ``windows-1251`` while its bytes are UTF-8, and announces a ``Content-Length`` larger than the
@@ -49,7 +61,7 @@ from . import _emulator_rows as rows
 from ._cookies import js_escape, js_unescape, sha1_hex
 from .jsarray import JsValue, render
 
-__all__ = ["AversEmulator", "AversEmulatorOptions", "create_app"]
+__all__ = ["CAPTURED", "AversEmulator", "AversEmulatorOptions", "create_app"]
 
 _USER_TYPES = {"admin": 0, "teacher": 2, "guardian": 3, "student": 4}
 _TEXT = "text/plain; charset=UTF-8"
@@ -66,6 +78,11 @@ class AversEmulatorOptions:
     uch_year_empty: bool = False  # get_uch_year answers [[]] (seen on some servers)
     root_charset_label: str = "windows-1251"
     root_length_excess: int = 42  # the root page announces this many bytes too many
+    #: Answer ``[]`` to every action the captured web client never calls (``CAPTURED``), as a
+    #: server that lacks them would; the connector must go on without those enrichments.
+    captured_only: bool = False
+    #: ``GET /auth/logout`` answers 404 (the logout was never captured; a replay answered 404).
+    logout_missing: bool = False
 
 
 @dataclass
@@ -202,6 +219,8 @@ def _starlette(st: _State) -> Starlette:
         return Response("ok", headers={"content-type": "text/plain"})
 
     async def logout(request: Request) -> Response:
+        if st.options.logout_missing:
+            return Response("Not Found", status_code=404, headers={"content-type": _TEXT})
         p = st.cookie_user(request.headers.get("cookie", ""))
         if p is not None:
             st.authed.pop(p.ext_id + rows.USER_ID_OFFSET, None)
@@ -212,7 +231,10 @@ def _starlette(st: _State) -> Starlette:
         if p is None or st.authed.get(p.ext_id + rows.USER_ID_OFFSET) != st.epoch:
             return _js([])
         form = await _form(request)
-        handler = _ACTIONS.get(request.path_params["name"].lower())
+        name = request.path_params["name"].lower()
+        handler = _ACTIONS.get(name)
+        if st.options.captured_only and name not in CAPTURED:
+            handler = None
         if handler is None:
             return _js([])  # an unknown action answers an empty array, like a missing right
         return _js(handler(st, p, form))
@@ -408,6 +430,25 @@ def _timetable(st: _State, me: PersonInfo, form: Mapping[str, str]) -> list[JsVa
 def _empty(st: _State, me: PersonInfo, form: Mapping[str, str]) -> list[JsValue]:
     return []
 
+
+#: The actions the captured web client calls (build 4.1 HAR, note §4); their answers have the
+#: captured shapes. Every other action below is served on a **guess** (module doc).
+CAPTURED = frozenset(
+    {
+        "get_user_data",
+        "get_uch_year",
+        "get_student_class",
+        "get_student_parallel",
+        "get_periods",
+        "get_student_journal_data",
+        "get_student_director_data",
+        "get_dairy_class_subjects",
+        "get_student_dairy",
+        "get_timetable",
+        "get_att_journal_data",
+        "get_sms",
+    }
+)
 
 _ACTIONS: dict[str, Callable[[_State, PersonInfo, Mapping[str, str]], list[JsValue]]] = {
     "get_user_data": _user_data,

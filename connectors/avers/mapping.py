@@ -32,11 +32,16 @@ from core.model import (
 from .schema import Bad, StudentClass
 
 __all__ = [
+    "ATTENDANCE_TEXTS",
+    "JOURNAL_LABELS",
+    "PERIODS",
     "PLATFORM",
+    "TERM_KINDS",
     "YEAR_PERIOD",
     "Batch",
     "Mapper",
     "journal_code_table",
+    "journal_entity",
     "period_table",
     "person_id",
     "split_name",
@@ -46,8 +51,9 @@ __all__ = [
 PLATFORM = "avers"
 YEAR_PERIOD = 360004  # «Год»: the academic year's own dates, not a term
 
-# Note §5.1: the numeric code of a GET_STUDENT_JOURNAL_DATA row decides what it is. 104 was
-# never seen and is left unmapped (reported, not guessed).
+# Note §5.1: the numeric code of a GET_STUDENT_JOURNAL_DATA row decides what it is. The build
+# 4.1 captures show 104 as «У» (excused) on whole days of absence. «ОСВ» (105) is a value in the
+# marks column (exempt from the work), like «ЗАЧТ» and «Н/З».
 _JOURNAL_CODES: dict[int, MarkValue | AttendanceCode] = {
     1: MarkValue.ONE,
     2: MarkValue.TWO,
@@ -57,13 +63,30 @@ _JOURNAL_CODES: dict[int, MarkValue | AttendanceCode] = {
     101: MarkValue.FAIL,  # «Н/З» не зачтено
     102: AttendanceCode.ILL,  # «Б» болел
     103: AttendanceCode.ABSENT,  # «Н» отсутствовал
-    105: AttendanceCode.RELEASED,  # «ОСВ» освобождён (attendance rows, note §5.4)
+    104: AttendanceCode.EXCUSED,  # «У» уважительная причина (captured, build 4.1)
+    105: MarkValue.EXEMPT,  # «ОСВ» освобождён
     106: MarkValue.PASS,  # «ЗАЧТ» зачтено
 }
 
+# The text position 2 shows for each code: a row whose text disagrees with its code is
+# quarantined rather than trusted either way.
+JOURNAL_LABELS: dict[int, str] = {
+    **{n: str(n) for n in range(1, 6)},
+    101: "Н/З",
+    102: "Б",
+    103: "Н",
+    104: "У",
+    105: "ОСВ",
+    106: "ЗАЧТ",
+}
+
+# Texts that are attendance on this platform (and its older builds: «П», «ОП», «УП», «НП»): an
+# unreadable or unmapped row showing one is quarantined as attendance, not as a mark.
+ATTENDANCE_TEXTS = frozenset({"Н", "Б", "У", "П", "ОП", "УП", "НП"})
+
 # Note §5.3: the fixed period dictionary → (kind, ordinal). Other ids (administrative control
 # works, «Итоговая», attestations) are not terms.
-_PERIODS: dict[int, tuple[PeriodKind, int]] = {
+PERIODS: dict[int, tuple[PeriodKind, int]] = {
     360000: (PeriodKind.QUARTER, 1),
     360001: (PeriodKind.QUARTER, 2),
     360002: (PeriodKind.QUARTER, 3),
@@ -75,7 +98,17 @@ _PERIODS: dict[int, tuple[PeriodKind, int]] = {
     360015: (PeriodKind.TRIMESTER, 1),
     360016: (PeriodKind.TRIMESTER, 2),
     360017: (PeriodKind.TRIMESTER, 3),
+    # Not terms, but finals are given for them (GET_STUDENT_DIRECTOR_DATA): the year, the final
+    # mark and the attestations. Their dates are the academic year's.
+    360004: (PeriodKind.YEAR, 1),
+    360018: (PeriodKind.FINAL, 1),  # «Итоговая»
+    360020: (PeriodKind.EXAM, 1),  # «Итоговая аттестация»
+    360024: (PeriodKind.EXAM, 2),  # «Промежуточная аттестация» (captured)
 }
+#: Term kinds: the periods a class's year is cut into (the rest span the whole year).
+TERM_KINDS = frozenset(
+    {PeriodKind.QUARTER, PeriodKind.HALF_YEAR, PeriodKind.SEMESTER, PeriodKind.TRIMESTER}
+)
 
 # GET_STUDENT_LESSONS[1]: the type-of-work names (as the SPA shows them) → canonical codes.
 # (``null`` is the lesson's plain column, which the SPA labels «Задание».)
@@ -90,7 +123,7 @@ def journal_code_table() -> CodeTable[int, MarkValue | AttendanceCode]:
 
 
 def period_table() -> CodeTable[int, tuple[PeriodKind, int]]:
-    return CodeTable("avers period id", "period_id", _PERIODS)
+    return CodeTable("avers period id", "period_id", PERIODS)
 
 
 def work_type_table() -> CodeTable[str, str]:
@@ -129,6 +162,16 @@ def split_mark_text(text: str) -> MarkValue:
     if len(values) != 1:
         raise UnknownCode("a period mark holds more than one value", field="value")
     return values[0]
+
+
+def journal_entity(code: object, text: object) -> str:
+    """The entity a journal row is, even when its code is unknown: attendance or mark."""
+    value = _JOURNAL_CODES.get(code) if isinstance(code, int) else None
+    if isinstance(value, AttendanceCode):
+        return "attendance"
+    if value is None and isinstance(text, str) and text.strip().upper() in ATTENDANCE_TEXTS:
+        return "attendance"
+    return "mark"
 
 
 @dataclass(slots=True)
