@@ -6,8 +6,11 @@ world's surprises: a renamed field, a journal answered empty, subject groups cut
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,9 +21,11 @@ from connectors.netschool.harness import HARNESS
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
 from core.connector import PullMode
-from core.store import RunState, Store
+from core.store import RunState, Store, run_id_for
 from core.sync import Limit, PullLimits, continue_held, pull, sync_school
-from scheduler import discard_run
+from journalsync.config import parse_config
+from scheduler import Runner, approve_run, discard_run
+from scheduler.sandbox import sandbox_municipality
 
 P = "netschool"
 BASE = "http://emulator.test"
@@ -232,3 +237,58 @@ async def test_a_full_pass_far_smaller_than_the_last_fails(store: Store, w: Worl
     assert f"where the last full pull found {full}" in (run.error or "")
     assert store.cursors(w.school, P)["journal"]["complete"] is True  # the last good pass
     assert store.cursors(w.school, P)["journal"]["scopes_full"] == full
+
+
+def test_the_scheduler_holds_a_pull_and_approve_applies_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the embedded runner (the Temporal activity runs the same ``Runner``): a pull slot
+    that would delete every mark of a family-account school ends held with its reason, the
+    next slot is not blocked by it, and `runs approve` applies exactly that pull."""
+    slot = datetime(2026, 9, 14, 12, 30, tzinfo=UTC)
+    with sandbox_municipality(
+        1, store_url=f"sqlite:///{tmp_path / 'm.db'}", platforms=["perm"]
+    ) as m:
+        for k, v in m.env.items():
+            monkeypatch.setenv(k, v)
+        plan = parse_config(m.config_text, "m.toml", platforms=["perm"])
+        school = plan.schools[0]
+        store = Store.open(plan.store_url)
+        try:
+            runner = Runner(plan, store)
+            first = asyncio.run(runner.run_school(school, "reconcile", slot, scheduled=False))
+            assert first.state == "done", first.reason
+            before = store.content_digest()
+            n = store.remote_counts(school.slug, "perm")["mark"]
+
+            world, slug = m.world_of(school.slug)
+            for le in [
+                le for le in world.lessons.values() if world.groups[le.group_id].school == slug
+            ]:
+                for a in world.lesson_assignments(le):
+                    for student in sorted(a.marks):
+                        world.delete_mark(a.ext_id, student)
+
+            held = asyncio.run(
+                runner.run_school(school, "reconcile", slot + timedelta(hours=1), scheduled=False)
+            )
+            assert held.state == "held"
+            assert (
+                held.reason
+                == f"pull held: mark: {n:,} of {n:,} live records would be deleted (limit 20 %)"
+            )
+            assert store.content_digest() == before
+
+            # A held pull does not stop the school's next slot (it may supersede it).
+            again = asyncio.run(
+                runner.run_school(school, "reconcile", slot + timedelta(hours=2), scheduled=False)
+            )
+            assert again.state == "held", again.reason
+
+            report = asyncio.run(approve_run(plan, store, again.run_key, actor="test"))
+            assert report.run.state is RunState.DONE
+            assert store.remote_counts(school.slug, "perm").get("mark", 0) == 0
+            older = store.get_run(run_id_for(held.run_key))
+            assert older.state is RunState.DONE  # superseded by the later read
+        finally:
+            store.close()
