@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.documents import TableDocument
+from core.documents import TableDocument, csv_text
 from core.package._journal import class_workbooks, workbook_bytes
 from core.package._model import Package
 from core.package._oneroster import csv_tables
@@ -53,7 +53,8 @@ def _zip(files: Iterable[tuple[str, bytes]], at: tuple[int, int, int, int, int, 
 
 def _csv_bytes(rows: list[list[str]]) -> bytes:
     text = io.StringIO()
-    csv.writer(text, lineterminator="\r\n").writerows(rows)
+    # A value a spreadsheet would run as a formula gets a leading «'» (see core/documents/_safe).
+    csv.writer(text, lineterminator="\r\n").writerows([[csv_text(v) for v in r] for r in rows])
     return text.getvalue().encode("utf-8")  # UTF-8 without a BOM, as the binding asks
 
 
@@ -128,6 +129,11 @@ def _readme(package: Package, files: Mapping[str, bytes], csv_names: list[str]) 
         "sourcedId — постоянные идентификаторы journalsync: повторная загрузка того же пакета "
         "обновляет записи, а не создаёт новые. Персональные данные сведены к минимуму: только "
         "ФИО учеников и учителей, без дат рождения и контактов.",
+        "",
+        "Значение, которое начинается с «=», «+», «-», «@», табуляции или возврата каретки "
+        "(и не является числом), записано в CSV с апострофом «'» впереди, чтобы таблица не "
+        "приняла его за формулу; при загрузке уберите этот апостроф. В XLSX такие значения "
+        "записаны как текст, без изменений.",
         "",
         "Файлы CSV: " + ", ".join(csv_names),
         "Файлы журнала: " + (", ".join(journals) if journals else "нет"),
