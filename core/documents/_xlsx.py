@@ -3,6 +3,7 @@ column widths, and a print setup (A4, fit to one page wide, header row repeated)
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from core.documents._safe import put_cell
 from core.documents._table import Cell, TableDocument
+from core.files import write_private
 
 __all__ = ["add_table_sheet", "workbook", "write_xlsx"]
 
@@ -131,7 +133,6 @@ def workbook(*docs: TableDocument) -> Workbook:
 
 def write_xlsx(path: str | Path, *docs: TableDocument) -> Path:
     """Write the documents (one sheet each) to ``path``; returns the path."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    workbook(*docs).save(out)
-    return out
+    buf = io.BytesIO()
+    workbook(*docs).save(buf)
+    return write_private(path, buf.getvalue())  # owner-only: journal data of minors

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.documents import TableDocument, csv_text
+from core.files import write_private
 from core.package._journal import class_workbooks, workbook_bytes
 from core.package._model import Package
 from core.package._oneroster import csv_tables
@@ -39,7 +40,7 @@ def _entry(name: str, at: tuple[int, int, int, int, int, int]) -> zipfile.ZipInf
     info = zipfile.ZipInfo(name, date_time=at)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3  # the same bytes on every OS
-    info.external_attr = 0o644 << 16
+    info.external_attr = 0o600 << 16  # unzipped owner-only too: pupils' names and marks
     return info
 
 
@@ -169,6 +170,5 @@ def write_package(package: Package, path: str | Path) -> Path:
     out = Path(path)
     if out.is_dir():
         out = out / package.file_name()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(package_bytes(package))
+    write_private(out, package_bytes(package))  # owner-only: pupils' names and marks
     return out

@@ -9,6 +9,7 @@ queue on the busy timeout instead; reads stay plain ``BEGIN`` and never block wr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+
+from core.files import FILE_MODE, private_dir
 
 UpsertInsert = sqlite.Insert | postgresql.Insert
 
@@ -74,6 +77,7 @@ def make_engine(url: str) -> Engine:
     # carry pupils' names and marks; logs must never hold personal data.
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _create_private_sqlite(parsed.database)
         engine = create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
         _tune_sqlite(engine)
         return engine
@@ -82,6 +86,28 @@ def make_engine(url: str) -> Engine:
     raise ValueError(
         f"unsupported database URL {parsed!r}; use sqlite:/// or postgresql+psycopg://"
     )
+
+
+def _create_private_sqlite(database: str | None) -> None:
+    """Create a new SQLite file owner-only (0600) before SQLite does with the umask's mode.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it creates the database file's mode, so they
+    are 0600 too. An existing file keeps its mode: the operator may have chosen it.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    except FileExistsError:
+        return  # another process created it meanwhile
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
 
 
 def _tune_sqlite(engine: Engine) -> None:
