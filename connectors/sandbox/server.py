@@ -12,12 +12,14 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
+from connectors.sandbox._issued import with_issued_log
+
 __all__ = ["ServerHandle", "serve", "serve_in_thread"]
 
 
 def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        app,
+        with_issued_log(app),  # a test-only record of credentials; off unless asked for
         host=host,
         port=port,
         log_level="warning",
