@@ -11,6 +11,7 @@ operator chose must not change that folder's mode.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 __all__ = ["DIR_MODE", "FILE_MODE", "private_dir", "write_private"]
@@ -41,20 +42,26 @@ def private_dir(path: str | Path) -> Path:
 def write_private(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` (mode 0600), creating missing folders 0700.
 
-    The file is written under a temporary name created with ``O_EXCL|O_NOFOLLOW`` and renamed
-    over ``path``: a reader never sees half a file, and a symlink planted at either name is
-    replaced, never followed.
+    The file is written under a fresh random temporary name created with
+    ``O_CREAT|O_EXCL|O_NOFOLLOW`` (0600) and renamed over ``path``: a reader never sees half a
+    file, and a symlink planted at ``path`` is replaced, never followed.
     """
     out = Path(path)
     private_dir(out.parent)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(tmp, flags, FILE_MODE)
-    except FileExistsError:
-        tmp.unlink()  # a stale temporary (or a planted link): removed, never opened
-        fd = os.open(tmp, flags, FILE_MODE)
+    for _ in range(8):
+        # A fresh unguessable name each time: nothing can be planted there in advance, and
+        # two writers of the same file never share one. O_EXCL|O_NOFOLLOW: never an existing
+        # file, never through a link.
+        tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, FILE_MODE)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name next to {out}")
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), FILE_MODE)  # O_CREAT's mode is filtered by the umask

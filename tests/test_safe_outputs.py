@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+import core.files as core_files
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.server import serve_in_thread
 from core.documents import Column, Section, TableDocument, csv_text, write_pdf, write_xlsx
@@ -276,20 +277,28 @@ def test_csv_text_follows_the_owasp_convention() -> None:
     assert csv_text("Иванов") == "Иванов" and csv_text("") == ""
 
 
-def test_secrets_file_refuses_to_follow_a_planted_symlink(tmp_path: Path) -> None:
-    """A symlink planted where the temporary file goes is replaced, never written through."""
+def test_secrets_file_refuses_to_follow_a_planted_symlink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A symlink planted where the temporary file goes is refused (O_EXCL|O_NOFOLLOW), never
+    written through; the old fixed temporary name is not used at all any more."""
     victim = tmp_path / "public.txt"
     victim.write_text("nothing here\n")
     victim.chmod(0o644)
     secrets_file = tmp_path / "conf" / "secrets.toml"
     secrets_file.parent.mkdir()
-    for tmp_name in ("secrets.toml.tmp", f".secrets.toml.{os.getpid()}.tmp"):
-        (secrets_file.parent / tmp_name).symlink_to(victim)
+    (secrets_file.parent / "secrets.toml.tmp").symlink_to(victim)
+    # The attacker guessed the next temporary name: the first try meets the link and fails.
+    (secrets_file.parent / ".secrets.toml.guessed.tmp").symlink_to(victim)
+    names = iter(["guessed", "fresh"])
+    monkeypatch.setattr(core_files.secrets, "token_hex", lambda _n: next(names))
     write_secret(secrets_file, "school-1", "s3cr3t-value")
     assert victim.read_text() == "nothing here\n"
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o644
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     assert not secrets_file.is_symlink()
     assert "s3cr3t-value" in secrets_file.read_text()
+    assert next(names, None) is None  # both names were tried
 
 
 def test_credentials_set_states_the_mode_it_set(tmp_path: Path) -> None:
