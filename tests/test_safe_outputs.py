@@ -183,6 +183,7 @@ def _formula_cells(data: bytes) -> dict[str, str]:
     return found
 
 
+@pytest.mark.slow  # the CLI run behind them: ~1 min on a shared machine
 def test_worklists_keep_formula_like_text_as_text(cli_run: Run) -> None:
     books = sorted((cli_run.out / "worklists").glob("*.xlsx"))
     assert books, "the sync queued worklist entries"
@@ -195,6 +196,7 @@ def test_worklists_keep_formula_like_text_as_text(cli_run: Run) -> None:
     assert set(seen.values()) == {"s"}, seen
 
 
+@pytest.mark.slow  # the CLI run behind them: ~1 min on a shared machine
 def test_package_keeps_formula_like_text_as_text(cli_run: Run) -> None:
     (package,) = (cli_run.out / "packages").glob("*.zip")
     with zipfile.ZipFile(package) as zf:
@@ -217,6 +219,7 @@ def test_package_keeps_formula_like_text_as_text(cli_run: Run) -> None:
     assert "апострофом" in readme
 
 
+@pytest.mark.slow  # the CLI run behind them: ~1 min on a shared machine
 def test_reports_keep_formula_like_text_as_text(cli_run: Run) -> None:
     seen: dict[str, str] = {}
     for report in sorted((cli_run.out / "reports").glob("*.xlsx")):
@@ -225,6 +228,7 @@ def test_reports_keep_formula_like_text_as_text(cli_run: Run) -> None:
     assert set(seen.values()) == {"s"}, seen
 
 
+@pytest.mark.slow  # the CLI run behind them: ~1 min on a shared machine
 def test_every_file_and_folder_the_cli_wrote_is_owner_only(cli_run: Run) -> None:
     written = _tree(cli_run.out)
     files = sorted(p for p in written if p.is_file())
