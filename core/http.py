@@ -54,7 +54,7 @@ from core.errors import (
     SessionExpired,
     TransportError,
 )
-from core.logging import get_logger, redact
+from core.logging import get_logger, redact, register_secret
 
 __all__ = [
     "DEFAULT_STATUS_ACTIONS",
@@ -278,6 +278,15 @@ class _Expired(Exception):
         self.message = message
 
 
+async def _register_cookies(response: httpx.Response) -> None:
+    """Every cookie value a platform sets is a session credential: mask it in every later log
+    line and error text, whatever the cookie is called."""
+    for header in response.headers.get_list("set-cookie"):
+        _name, sep, rest = header.partition("=")
+        if sep:
+            register_secret(rest.split(";", 1)[0].strip().strip('"'))
+
+
 class HttpClient:
     """The transport of one connector instance: one ``httpx.AsyncClient`` plus the policies.
 
@@ -316,6 +325,7 @@ class HttpClient:
             headers={"User-Agent": settings.user_agent, **(headers or {})},
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
             verify=settings.verify,
+            event_hooks={"response": [_register_cookies]},
         )
 
     async def __aenter__(self) -> Self:

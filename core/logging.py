@@ -114,6 +114,16 @@ _JSON_RE = re.compile(
     r"(?P<val>\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^,}\]\s]+)"
 )
 
+# ("name", "value") header pairs: httpcore's debug lines print response headers as a list of byte
+# tuples, ``[(b'set-cookie', b'ESRNSec=…; path=/')]``, and httpx prints ``Headers([...])`` the
+# same way. The value is masked by the header's name, whatever the cookie inside is called (a
+# platform's cookie names are not known in advance: NetSchool's ``ESRNSec`` escaped the
+# key=value pattern above).
+_HEADER_PAIR_RE = re.compile(
+    rf"(?P<open>\(\s*b?(?P<q>['\"])(?P<key>{_KEY_CHARS}+)(?P=q)\s*,\s*)"
+    r"(?P<val>b?'(?:[^'\\]|\\.)*'|b?\"(?:[^\"\\]|\\.)*\")(?P<close>\s*\))"
+)
+
 # "Key: value" header lines (raw request dumps in exception texts).
 _HEADER_LINE_RE = re.compile(rf"(?m)^(?P<key>{_KEY_CHARS}+)(?P<sep>[ \t]*:[ \t]*)(?P<val>[^\r\n]*)")
 
@@ -220,8 +230,16 @@ def _mask_json(match: re.Match[str]) -> str:
     return f'{match["q"]}{match["key"]}{match["q"]}{match["sep"]}"{MASK}"'
 
 
+def _mask_pair(match: re.Match[str]) -> str:
+    if not _is_masked_key(match["key"]):
+        return match[0]
+    return f"{match['open']}'{MASK}'{match['close']}"
+
+
 def _redact_text(text: str) -> str:
     text = _mask_secrets(text)
+    if "(" in text:
+        text = _HEADER_PAIR_RE.sub(_mask_pair, text)
     if "=" in text:
         text = _KV_RE.sub(_mask_kv, text)
     if ":" in text:

@@ -14,6 +14,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from core.errors import ConfigError
+from core.files import FILE_MODE, private_dir
 
 __all__ = ["Cipher"]
 
@@ -38,8 +39,8 @@ class Cipher:
             return cls(key.encode())
         path = Path(os.environ.get("JOURNALSYNC_SECRET_KEY_FILE") or DEFAULT_KEY_FILE)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            private_dir(path.parent)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(Fernet.generate_key())
         return cls(path.read_bytes().strip())

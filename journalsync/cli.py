@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -328,6 +329,9 @@ def demo(
 
 def main() -> None:
     """The entry point: every failure ends as one message and the README's exit code."""
+    # Owner-only files and folders for whatever is created without an explicit mode (SQLite's
+    # temporary files, third-party writers); core's writers set 0600/0700 themselves.
+    os.umask(0o077)
     tune_gc()
     try:
         app()

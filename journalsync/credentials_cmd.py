@@ -3,14 +3,15 @@
 The configuration never holds secrets; it refers to them (``{ file = "secrets.toml", key = … }``).
 This command writes one key of that TOML file (created with mode 0600), reading the secret from
 standard input or a hidden prompt — never from the command line, where it would stay in the
-shell history. After the first use, tokens a platform rotates live in the store, encrypted.
+shell history (a secret given as an argument is refused with exit 2, without being echoed).
+After the first use, tokens a platform rotates live in the store, encrypted.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
-import os
+import stat
 import sys
 import tomllib
 from importlib import import_module
@@ -20,7 +21,8 @@ from typing import Annotated
 import typer
 
 from core.errors import ConfigError
-from journalsync._common import console, reported_errors
+from core.files import write_private
+from journalsync._common import EXIT_USAGE, console, die, reported_errors
 
 __all__ = ["credentials_app", "how_to_get_token", "write_secret"]
 
@@ -57,12 +59,14 @@ def write_secret(path: Path, key: str, value: str) -> None:
             raise ConfigError(f"{path}: key {k!r} is not a string; this file holds secrets only")
         # A JSON string is a valid TOML basic string (same escapes; no "\/" is emitted).
         lines.append(f"{json.dumps(k, ensure_ascii=False)} = {json.dumps(v, ensure_ascii=False)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    # Through a temporary file created O_EXCL|O_NOFOLLOW with mode 0600 and renamed over the
+    # file: a symlink planted at the temporary name (or at the file) is replaced, never followed.
+    write_private(path, "\n".join(lines) + "\n")
+
+
+def file_mode(path: Path) -> str:
+    """The permission bits ``path`` actually has, as «0600»."""
+    return f"{stat.S_IMODE(path.stat().st_mode):04o}"
 
 
 @credentials_app.command("set")
@@ -72,8 +76,17 @@ def set_cmd(
     platform: Annotated[
         str | None, typer.Option("--platform", help="Print how to obtain a first token.")
     ] = None,
+    # Caught so that Click does not echo it back in its «unexpected extra argument» error.
+    on_command_line: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     """Store a password or a first token under KEY; the secret is read from stdin or a prompt."""
+    if on_command_line:
+        die(
+            "a secret is never taken on the command line (it would stay in the shell history "
+            "and the process list); nothing written",
+            EXIT_USAGE,
+            f"pipe it: printf '%s' \"$SECRET\" | journalsync credentials set {key}",
+        )
     with reported_errors():
         if platform and sys.stdin.isatty():
             how = how_to_get_token(platform)
@@ -84,7 +97,7 @@ def set_cmd(
         else:
             value = sys.stdin.readline().strip()
         write_secret(file, key, value)
-        console.print(f"stored {key} in {file} (mode 0600)")
+        console.print(f"stored {key} in {file} (mode {file_mode(file)})")
 
 
 @credentials_app.command("how")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from connectors.sandbox import World, WorldSize
 from connectors.sandbox.server import serve_in_thread
 from core.codes import MarkValue
 from core.connector import Connector, Credentials, Page, PullMode, SchoolTarget, connector_class
+from core.files import private_dir, write_private
 from core.importer import import_csv
 from core.logging import register_secret
 from core.model import Attendance, ClassUnit, Group, Lesson, Mark, Person, Record, Subject
@@ -47,7 +49,7 @@ DEMO_SIZE = WorldSize(grades=(5, 6, 7, 8, 9), letters=1, students_per_class=20, 
 
 
 def _fresh_db(workdir: Path) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
+    private_dir(workdir)
     db = workdir / "demo.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -180,10 +182,11 @@ def write_local_journal(store: Store, school: str, platform: str, path: Path) ->
         "topic",
         "text",
     ]
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_private(path, text.getvalue())
     return len(rows)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from core.files import private_dir
 from core.package import build_package, issue_package, write_package
 from journalsync._common import console, open_store, reported_errors
 
@@ -28,7 +29,7 @@ def write_school_package(
         pkg = build_package(store, school, platform, scope=scope)
         if not pkg.items:
             return None
-        out.mkdir(parents=True, exist_ok=True)
+        private_dir(out)
         path = write_package(pkg, out / pkg.file_name())
         if scope == "outbox":
             issue_package(store, school, platform, pkg)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from core.files import private_dir, write_private
 from core.worklist import (
     build_worklists,
     file_stem,
@@ -25,7 +26,7 @@ def write_worklists(store_url: str | None, school: str, platform: str, out: Path
     """Build, write and issue the worklists; returns the files written."""
     store = open_store(store_url)
     lists = build_worklists(store, school, platform)
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     written: list[Path] = []
     used: set[str] = set()
     for wl in lists:
@@ -37,7 +38,7 @@ def write_worklists(store_url: str | None, school: str, platform: str, out: Path
         used.add(stem)
         data = json.dumps(to_json(wl), ensure_ascii=False, indent=2)
         json_path = out / f"{stem}.json"
-        json_path.write_text(data + "\n", encoding="utf-8")
+        write_private(json_path, data + "\n")
         written += [write_xlsx(wl, out / f"{stem}.xlsx"), write_pdf(wl, out / f"{stem}.pdf")]
         written.append(json_path)
     issue_worklists(store, school, platform, lists)

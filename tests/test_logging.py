@@ -263,3 +263,35 @@ async def test_no_secret_or_name_in_logs_of_a_real_session(restore_logging, as_j
         }
         assert all(e["level"] == "debug" and e["attempt"] == 1 for e in requests)
         assert all(e["school"] == "school-1" for e in events)
+
+
+def _cookie_platform(request: Request) -> Response:
+    import secrets as pysecrets
+
+    cookie = pysecrets.token_hex(24)
+    response = JSONResponse({"ok": True})
+    # a cookie name nobody put in a list of sensitive keys, as NetSchool's ESRNSec
+    response.set_cookie("ESRNSec", cookie, path="/", httponly=True)
+    response.set_cookie("Zz9", cookie[::-1], path="/")
+    return response
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "console"])
+async def test_cookies_are_masked_in_httpcore_lines_and_everywhere_after(restore_logging, as_json):
+    """Over real loopback HTTP httpcore logs the response headers as byte tuples; a Set-Cookie
+    value is masked there by the header's name, and registered so it is masked later too."""
+    from connectors.sandbox.server import serve_in_thread
+
+    out = io.StringIO()
+    configure_logging(json=as_json, level="DEBUG", stream=out)
+    app = Starlette(routes=[Route("/login", _cookie_platform)])
+    with serve_in_thread(app) as server:
+        async with HttpClient(server.base_url, platform="netschool") as http:
+            await http.get("/login")
+            cookie = http.client.cookies["ESRNSec"]
+    get_logger("journalsync.test").info("echo", note=f"the session was {cookie}")
+    text = out.getvalue()
+    assert "receive_response_headers.complete" in text  # the httpcore line is really there
+    assert "set-cookie" in text.lower()
+    assert cookie not in text and cookie[::-1] not in text
+    assert "the session was ***" in text

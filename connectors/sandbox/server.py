@@ -13,6 +13,7 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
+from connectors.sandbox._issued import with_issued_log
 from core.errors import ConfigError
 
 __all__ = ["ServerHandle", "is_loopback", "serve", "serve_in_thread"]
@@ -38,7 +39,7 @@ def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
             f"the sandbox serves on loopback only (127.0.0.0/8, ::1, localhost), not {host!r}"
         )
     return uvicorn.Config(
-        app,
+        with_issued_log(app),  # a test-only record of credentials; off unless asked for
         host=host,
         port=port,
         log_level="warning",

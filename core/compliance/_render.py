@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 
 from core.documents import TableDocument, format_cell, write_pdf, write_xlsx
+from core.files import private_dir, write_private
 
 __all__ = ["FORMATS", "render_html", "write_report"]
 
@@ -64,11 +65,11 @@ def write_report(docs: Sequence[TableDocument], fmt: str, out: Path) -> list[Pat
     (``out`` with ``-1``, ``-2`` … before the suffix). Returns the files written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out.parent)
     if fmt == "xlsx":
         return [write_xlsx(out, *docs)]
     if fmt == "html":
-        out.write_text(render_html(docs), encoding="utf-8")
+        write_private(out, render_html(docs))
         return [out]
     if len(docs) == 1:
         write_pdf(out, docs[0])

@@ -28,6 +28,7 @@ from reportlab.platypus import (
 
 from core.documents._fonts import register_fonts
 from core.documents._table import TableDocument, format_cell
+from core.files import write_private
 
 __all__ = ["build_pdf", "pdf_bytes", "pdf_styles", "signature_block", "write_pdf"]
 
@@ -92,8 +93,17 @@ def build_pdf(
     register_fonts()
     pagesize = landscape(A4) if landscape_pages else A4
     if isinstance(target, str | Path):
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        target = str(target)
+        # Rendered in memory and written owner-only (reportlab would create it with the umask).
+        buf = io.BytesIO()
+        build_pdf(
+            buf,
+            flowables,
+            title=title,
+            landscape_pages=landscape_pages,
+            author=author,
+        )
+        write_private(target, buf.getvalue())
+        return
     doc = SimpleDocTemplate(
         target,
         pagesize=pagesize,

@@ -3,6 +3,7 @@ column widths, and a print setup (A4, fit to one page wide, header row repeated)
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.documents._safe import put_cell
 from core.documents._table import Cell, TableDocument
+from core.files import write_private
 
 __all__ = ["add_table_sheet", "workbook", "write_xlsx"]
 
@@ -45,12 +48,12 @@ def add_table_sheet(wb: Workbook, doc: TableDocument, *, first: bool = False) ->
     ncols = len(doc.columns)
     last_col = get_column_letter(ncols)
 
-    ws.cell(row=1, column=1, value=doc.title).font = Font(bold=True, size=14)
+    put_cell(ws, 1, 1, doc.title).font = Font(bold=True, size=14)
     if ncols > 1:
         ws.merge_cells(f"A1:{last_col}1")
     row = 2
     for line in doc.meta:
-        ws.cell(row=row, column=1, value=line)
+        put_cell(ws, row, 1, line)
         if ncols > 1:
             ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=ncols)
         row += 1
@@ -58,7 +61,7 @@ def add_table_sheet(wb: Workbook, doc: TableDocument, *, first: bool = False) ->
 
     header_row = row
     for i, col in enumerate(doc.columns, start=1):
-        c = ws.cell(row=row, column=i, value=col.title)
+        c = put_cell(ws, row, i, col.title)
         c.font = Font(bold=True)
         c.fill = _HEADER_FILL
         c.border = _BORDER
@@ -68,7 +71,7 @@ def add_table_sheet(wb: Workbook, doc: TableDocument, *, first: bool = False) ->
 
     for section in doc.sections:
         if section.heading:
-            c = ws.cell(row=row, column=1, value=section.heading)
+            c = put_cell(ws, row, 1, section.heading)
             c.font = Font(bold=True)
             for i in range(1, ncols + 1):
                 ws.cell(row=row, column=i).fill = _SECTION_FILL
@@ -78,24 +81,24 @@ def add_table_sheet(wb: Workbook, doc: TableDocument, *, first: bool = False) ->
             row += 1
         for values in section.rows:
             for i, (col, value) in enumerate(zip(doc.columns, values, strict=True), start=1):
-                c = ws.cell(row=row, column=i, value=_xlsx_value(value))
+                c = put_cell(ws, row, i, _xlsx_value(value))
                 c.border = _BORDER
                 c.alignment = Alignment(horizontal=col.align, vertical="top", wrap_text=col.wrap)
                 if isinstance(value, date):
                     c.number_format = "DD.MM.YYYY"
             row += 1
     if doc.row_count == 0:
-        ws.cell(row=row, column=1, value=doc.empty_text).font = Font(italic=True)
+        put_cell(ws, row, 1, doc.empty_text).font = Font(italic=True)
         row += 1
 
     if doc.note:
         row += 1
-        ws.cell(row=row, column=1, value=doc.note).font = Font(italic=True)
+        put_cell(ws, row, 1, doc.note).font = Font(italic=True)
         row += 1
     if doc.signatures:
         row += 1
         for label in doc.signatures:
-            ws.cell(row=row, column=1, value=f"{label}: ____________ / ____________ /")
+            put_cell(ws, row, 1, f"{label}: ____________ / ____________ /")
             row += 1
 
     ws.freeze_panes = f"A{header_row + 1}"
@@ -130,7 +133,6 @@ def workbook(*docs: TableDocument) -> Workbook:
 
 def write_xlsx(path: str | Path, *docs: TableDocument) -> Path:
     """Write the documents (one sheet each) to ``path``; returns the path."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    workbook(*docs).save(out)
-    return out
+    buf = io.BytesIO()
+    workbook(*docs).save(buf)
+    return write_private(path, buf.getvalue())  # owner-only: journal data of minors

@@ -22,6 +22,12 @@ person, subject, group, mark, final mark), a deterministic id over the natural k
 gives the same ids. A migration package (scope ``journal``) is ``bulk`` (status and
 dateLastModified left blank, as the binding asks of bulk files); an outbox package is ``delta``
 (``active`` / ``tobedeleted``, dateLastModified = the package time).
+
+CSV injection: when the files are written (``_write``), a value that starts with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return and is not a plain number gets a single quote ``'`` in
+front (the OWASP convention), so a topic or a name cannot run as a formula in the spreadsheet an
+operator opens the file with; the package README tells the operator. The tables built here keep
+the values as they are.
 """
 
 from __future__ import annotations

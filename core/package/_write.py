@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.documents import TableDocument
+from core.documents import TableDocument, csv_text
+from core.files import write_private
 from core.package._journal import class_workbooks, workbook_bytes
 from core.package._model import Package
 from core.package._oneroster import csv_tables
@@ -39,7 +40,7 @@ def _entry(name: str, at: tuple[int, int, int, int, int, int]) -> zipfile.ZipInf
     info = zipfile.ZipInfo(name, date_time=at)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3  # the same bytes on every OS
-    info.external_attr = 0o644 << 16
+    info.external_attr = 0o600 << 16  # unzipped owner-only too: pupils' names and marks
     return info
 
 
@@ -53,7 +54,8 @@ def _zip(files: Iterable[tuple[str, bytes]], at: tuple[int, int, int, int, int, 
 
 def _csv_bytes(rows: list[list[str]]) -> bytes:
     text = io.StringIO()
-    csv.writer(text, lineterminator="\r\n").writerows(rows)
+    # A value a spreadsheet would run as a formula gets a leading «'» (see core/documents/_safe).
+    csv.writer(text, lineterminator="\r\n").writerows([[csv_text(v) for v in r] for r in rows])
     return text.getvalue().encode("utf-8")  # UTF-8 without a BOM, as the binding asks
 
 
@@ -129,6 +131,11 @@ def _readme(package: Package, files: Mapping[str, bytes], csv_names: list[str]) 
         "обновляет записи, а не создаёт новые. Персональные данные сведены к минимуму: только "
         "ФИО учеников и учителей, без дат рождения и контактов.",
         "",
+        "Значение, которое начинается с «=», «+», «-», «@», табуляции или возврата каретки "
+        "(и не является числом), записано в CSV с апострофом «'» впереди, чтобы таблица не "
+        "приняла его за формулу; при загрузке уберите этот апостроф. В XLSX такие значения "
+        "записаны как текст, без изменений.",
+        "",
         "Файлы CSV: " + ", ".join(csv_names),
         "Файлы журнала: " + (", ".join(journals) if journals else "нет"),
         "",
@@ -163,6 +170,5 @@ def write_package(package: Package, path: str | Path) -> Path:
     out = Path(path)
     if out.is_dir():
         out = out / package.file_name()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(package_bytes(package))
+    write_private(out, package_bytes(package))  # owner-only: pupils' names and marks
     return out

@@ -9,6 +9,7 @@ queue on the busy timeout instead; reads stay plain ``BEGIN`` and never block wr
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,6 +29,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from core.errors import ConfigError
+from core.files import FILE_MODE, private_dir
 
 UpsertInsert = sqlite.Insert | postgresql.Insert
 
@@ -127,6 +129,7 @@ def make_engine(url: str) -> Engine:
     parsed = parse_store_url(url)
     if parsed.get_backend_name() == "sqlite":
         _check_sqlite_path(parsed)
+        _create_private_sqlite(parsed.database)
         engine = create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
         _tune_sqlite(engine)
         return engine
@@ -149,6 +152,33 @@ def _check_sqlite_path(url: URL) -> None:
             " exist",
             hint="create the directory or point --db elsewhere",
         )
+
+
+def _create_private_sqlite(database: str | None) -> None:
+    """Create a new SQLite file owner-only (0600) before SQLite does with the umask's mode.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it creates the database file's mode, so they
+    are 0600 too. An existing file keeps its mode: the operator may have chosen it.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    except FileExistsError:
+        return  # another process created it meanwhile
+    except OSError as exc:
+        raise ConfigError(
+            f"the store {path} cannot be created: {exc.strerror}",
+            hint="check the directory's permissions or point --db elsewhere",
+        ) from None
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -8,7 +8,7 @@ XLSX and PDF in Russian, with a JSON twin a program can read::
     for wl in lists:
         write_xlsx(wl, out / f"{file_stem(wl)}.xlsx")
         write_pdf(wl, out / f"{file_stem(wl)}.pdf")
-        (out / f"{file_stem(wl)}.json").write_text(json.dumps(to_json(wl), ensure_ascii=False))
+        write_private(out / f"{file_stem(wl)}.json", json.dumps(to_json(wl)))  # core.files
     issue_worklists(store, "school-1", "kiasuo", lists)  # pending → awaiting_entry
 
 Reconcile verifies an ``awaiting_entry`` item once a pull shows the value; a value entered wrong
