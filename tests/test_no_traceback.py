@@ -56,6 +56,7 @@ def make_files(tmp_path: Path) -> Path:
     (tmp_path / "truncated.db").write_bytes(good[: len(good) // 3])
     (tmp_path / "empty.db").write_bytes(b"")
     (tmp_path / "adir.db").mkdir()
+    (tmp_path / "afile").write_text("not a folder")
     other = sqlite3.connect(tmp_path / "other.db")
     other.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
     other.commit()
@@ -93,10 +94,10 @@ CASES: list[tuple[str, list[str], int, list[str]]] = [
     ),
     ("directory", ["status", "--db=sqlite:///{tmp}/adir.db"], 2, ["is a directory"]),
     (
-        "missing directory",
-        ["status", "--db=sqlite:///{tmp}/nowhere/x.db"],
+        "folder that is a file",
+        ["status", "--db=sqlite:///{tmp}/afile/x.db"],
         2,
-        ["does not exist"],
+        ["cannot be created"],
     ),
     ("not a URL", ["status", "--db=notaurl"], 2, ["'notaurl' is not a database URL"]),
     (

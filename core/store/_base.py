@@ -146,12 +146,6 @@ def _check_sqlite_path(url: URL) -> None:
             f"the store {shown_url(url)!r} is a directory, not a database file",
             hint="give the path of a file, e.g. sqlite:///journalsync.db",
         )
-    if not path.exists() and not path.parent.is_dir():
-        raise ConfigError(
-            f"the store {shown_url(url)!r} cannot be created: directory {path.parent} does not"
-            " exist",
-            hint="create the directory or point --db elsewhere",
-        )
 
 
 def _create_private_sqlite(database: str | None) -> None:
@@ -165,8 +159,8 @@ def _create_private_sqlite(database: str | None) -> None:
     path = Path(database)
     if path.exists():
         return
-    private_dir(path.parent)
     try:
+        private_dir(path.parent)  # missing folders are created owner-only
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
     except FileExistsError:
         return  # another process created it meanwhile
