@@ -64,7 +64,7 @@ def count(store: Store, table: str) -> int:
 
 def test_open_migrates_to_head_and_reopening_is_a_no_op(store: Store, store_url: str) -> None:
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
     store.upsert_local(S, [mark("a")], actor="t")
     again = Store.open(store_url)
     try:

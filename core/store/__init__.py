@@ -22,7 +22,9 @@ from core.store._schema import (
     remote_records,
     run_transitions,
     runs,
+    schema_drift,
 )
+from core.store._schema_drift import SchemaDriftRow
 from core.store._store import Store
 from core.store._types import (
     ChangeLogEntry,
@@ -59,6 +61,7 @@ __all__ = [
     "RemoteChange",
     "Run",
     "RunState",
+    "SchemaDriftRow",
     "Store",
     "Transition",
     "backfill_facts",
@@ -76,4 +79,5 @@ __all__ = [
     "run_id_for",
     "run_transitions",
     "runs",
+    "schema_drift",
 ]

@@ -19,12 +19,22 @@ from core.store._outbox import OutboxStore
 from core.store._remote import RemoteStore
 from core.store._runs import RunStore
 from core.store._schema import metadata
+from core.store._schema_drift import SchemaDriftStore
 from core.store._state import StateStore
 
 __all__ = ["Store"]
 
 
-class Store(RemoteStore, LocalStore, DriftStore, OutboxStore, RunStore, StateStore, DigestStore):
+class Store(
+    RemoteStore,
+    LocalStore,
+    DriftStore,
+    OutboxStore,
+    RunStore,
+    StateStore,
+    DigestStore,
+    SchemaDriftStore,
+):
     """journalsync's persistent state on SQLite (embedded) or PostgreSQL (scale)."""
 
     #: The SQLAlchemy tables by name, for bulk loading and ad-hoc reports.

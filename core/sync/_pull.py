@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from core.connector import Connector, Page, PullMode
 from core.logging import get_logger
 from core.store import PageCounts, Store
+from core.sync._schema_drift import saves_schema_drift
 
 __all__ = ["PullResult", "pull"]
 
@@ -45,6 +46,7 @@ BATCH_RECORDS = 20_000
 BATCH_SECONDS = 1.0
 
 
+@saves_schema_drift  # unknown, missing and retyped payload fields are saved, even on failure
 async def pull(
     store: Store,
     connector: Connector,
