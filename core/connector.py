@@ -163,12 +163,14 @@ class Page:
 
 @dataclass(slots=True)
 class StreamSample:
-    """What :meth:`Connector.sample` read of one stream: its first page, how many pages were
-    read, and the drift events noted while they were read (a stream that drifted)."""
+    """What :meth:`Connector.sample` read of one stream: its first page, how many pages,
+    records and quarantined records were read, and the drift events noted meanwhile."""
 
     stream: str
     page: Page
     pages: int = 1
+    records: int = 0
+    quarantined: int = 0
     drift: list[DriftEvent] = field(default_factory=list)
 
 
@@ -271,21 +273,29 @@ class Connector(abc.ABC):
             self._drift.clear()
         return events
 
+    #: Scopes of a stream :meth:`sample` reads: one scope may hold nothing to check (a grade-1
+    #: journal has no marks, the year's first week no entries), a few spread ones rarely all do.
+    SAMPLE_SCOPES: ClassVar[int] = 3
+
     def sampled(self, scopes: Sequence[T], prefer: Callable[[T], Any] | None = None) -> Sequence[T]:
-        """The scopes of a stream a pull visits: all of them, or only one while :meth:`sample`
-        runs (the first, or the least by ``prefer``: e.g. the week nearest today, which has
-        entries where the year's first week may have none). A connector passes each stream's
-        scopes through this so that sampling reads one scope per stream, not the journal."""
-        if not self.sampling or not scopes:
+        """The scopes of a stream a pull visits: all of them, or while :meth:`sample` runs
+        :attr:`SAMPLE_SCOPES` of them — the least by ``prefer`` (e.g. the weeks nearest today)
+        or, without it, the first, middle and last. A connector passes each stream's scopes
+        through this so that sampling reads a few scopes per stream, not the whole journal."""
+        n = self.SAMPLE_SCOPES
+        if not self.sampling or len(scopes) <= n:
             return scopes
-        return [min(scopes, key=prefer)] if prefer is not None else scopes[:1]
+        if prefer is not None:
+            return sorted(scopes, key=prefer)[:n]
+        picks = sorted({round(i * (len(scopes) - 1) / (n - 1)) for i in range(n)}) if n > 1 else [0]
+        return [scopes[i] for i in picks]
 
     async def sample(self, *, max_pages: int = 20) -> Sample:
-        """One page of each stream, nothing committed (``journalsync doctor``).
+        """A few pages of each stream, nothing committed (``journalsync doctor``).
 
         Walks a full pull from no cursor and keeps the first page of each stream, with the
         drift events noted while that stream's pages were read. A connector that passes its
-        scopes through :meth:`sampled` reads one scope per stream; any other is stopped after
+        scopes through :meth:`sampled` reads a few scopes per stream; any other is stopped after
         ``max_pages`` pages (a stream that comes later is then not sampled). A journalsync
         error ends the sample and is kept in it, with the streams sampled before it.
         """
@@ -309,6 +319,8 @@ class Connector(abc.ABC):
                         if seen is None:
                             seen = out.streams[page.stream] = StreamSample(page.stream, page, 0)
                         seen.pages += 1
+                        seen.records += len(page.records)
+                        seen.quarantined += len(page.quarantine)
                         seen.drift = _merged(seen.drift, added())
                         out.pages += 1
                         if out.pages >= max_pages:
