@@ -111,14 +111,11 @@ class PayloadReader(Generic[B]):
     def note_errors(self, model: type[BaseModel], exc: ValidationError) -> None:
         """Count a validation failure's fields as missing (absent) or retyped (anything else:
         wrong type, unparsable value, a value outside the documented set)."""
-        kinds: dict[str, DriftKind] = {}
+        found: set[tuple[str, DriftKind]] = set()  # a union's members fail once each: one
         for err in exc.errors(include_url=False, include_input=False, include_context=False):
-            path = _field_path(err["loc"])
-            if err["type"] == "missing":
-                kinds[path] = DriftKind.MISSING
-            else:
-                kinds.setdefault(path, DriftKind.RETYPED)
-        for path, kind in kinds.items():
+            kind = DriftKind.MISSING if err["type"] == "missing" else DriftKind.RETYPED
+            found.add((_field_path(err["loc"]), kind))
+        for path, kind in sorted(found):
             self._note(model.__name__, path, kind)
 
     def bad_from(self, model: type[BaseModel], raw: Any, exc: ValidationError) -> B:
