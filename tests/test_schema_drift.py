@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -16,11 +17,17 @@ from connectors.netschool.harness import HARNESS
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
 from core import platform
-from core.connector import Connector, Credentials, Page, PullMode, SchoolTarget
+from core.codes import MarkValue
+from core.connector import Connector, Credentials, Page, PullMode, Quarantined, SchoolTarget
 from core.errors import ContractError
+from core.model import Mark
 from core.schema_drift import DriftEvent, DriftKind, DriftLog, collecting
-from core.store import Store
+from core.store import RunState, Store
 from core.sync import pull
+from journalsync._common import console
+from journalsync.config import parse_config
+from journalsync.runs_cmd import print_status
+from scheduler import school_status
 
 # --- a toy platform, its schema built as every connector builds its own ------------------------
 
@@ -266,3 +273,72 @@ async def test_a_renamed_field_on_the_emulator_is_recorded_by_a_real_pull(store:
     found = {(r.model, r.field, r.kind.value) for r in rows}
     assert ("Result", "markValue", "unknown") in found
     assert all(r.count >= 1 for r in rows)
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+def _cli_pulled(store: Store) -> None:
+    """A school pulled from the command line (no run, no plan) with a quarantined record and
+    NetSchool schema drift, and a school on another platform with a held run."""
+    marks = [
+        Mark(school="cli", student_id=s, lesson_id="L1", work_type="answer", value=MarkValue.FIVE)
+        for s in ("a", "b")
+    ]
+    bad = Quarantined("mark", "m:3", "value", "malformed Result: bad int")
+    store.commit_page(
+        "cli", "netschool", Page("journal", "j:1", marks, {"pass": 1}, [bad], frozenset({"mark"}))
+    )
+    at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    store.record_schema_drift(
+        "cli", [DriftEvent("netschool", "Result", "markValue", DriftKind.UNKNOWN, 35, at, at)]
+    )
+    run = store.start_run("held:1", "held", "ruobr", "push")
+    store.transition(run.id, RunState.RECONCILING)
+    store.transition(run.id, RunState.HELD, note="mark: 3 updates exceed 2")
+
+
+def test_status_lists_cli_pulled_schools_with_records_quarantine_drift_and_holds(
+    store: Store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cli_pulled(store)
+    rows = {(r.school, r.platform): r for r in school_status(None, store)}
+    assert set(rows) == {("cli", "netschool"), ("held", "ruobr")}
+    cli = rows["cli", "netschool"]
+    assert (cli.records, cli.quarantined, cli.drifted_fields) == (
+        {"mark": 2},
+        {"mark": 1},
+        ["unknown Result.markValue"],
+    )
+    assert rows["held", "ruobr"].holds[0][1] == "mark: 3 updates exceed 2"
+
+    # A plan knows one school; the command-line one is listed after it, marked as not planned.
+    plan = parse_config(
+        '[municipality]\nname = "N"\n[[schools]]\nslug = "planned"\nname = "P"\n'
+        'platform = "netschool"\nbase_url = "http://x"\nlogin = "u"\n'
+        'password = { env = "NOPE" }\n',
+        platforms=["netschool"],
+    )
+    listed = [(r.school, r.in_plan) for r in school_status(plan, store)]
+    assert listed == [("planned", True), ("cli", False), ("held", False)]
+
+    # What ``journalsync status [--json]`` prints (journalsync/cli.py calls print_status).
+    print_status(None, store, as_json=True)
+    by = {(d["school"], d["platform"]): d for d in json.loads(capsys.readouterr().out)}
+    assert by["cli", "netschool"]["records"] == {"mark": 2}
+    assert by["cli", "netschool"]["quarantined"] == {"mark": 1}
+    (drift,) = by["cli", "netschool"]["schema_drift"]
+    assert (drift["model"], drift["field"], drift["kind"], drift["count"]) == (
+        "Result",
+        "markValue",
+        "unknown",
+        35,
+    )
+    assert by["held", "ruobr"]["holds"][0]["reason"] == "mark: 3 updates exceed 2"
+
+    monkeypatch.setattr(console, "width", 250)
+    print_status(None, store)
+    table = capsys.readouterr().out
+    assert "unknown Result.markValue" in table
+    assert "mark: 3 updates exceed 2" in table
+    assert "2 schools, 0 failed, 1 with held runs, 1 with platform schema drift" in table

@@ -16,6 +16,7 @@ from core.store._digest import DigestStore
 from core.store._drift import DriftStore
 from core.store._local import LocalStore
 from core.store._outbox import OutboxStore
+from core.store._overview import OverviewStore
 from core.store._remote import RemoteStore
 from core.store._runs import RunStore
 from core.store._schema import metadata
@@ -34,6 +35,7 @@ class Store(
     StateStore,
     DigestStore,
     SchemaDriftStore,
+    OverviewStore,
 ):
     """journalsync's persistent state on SQLite (embedded) or PostgreSQL (scale)."""
 
