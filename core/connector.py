@@ -12,7 +12,7 @@ A connector is an async context manager owning one ``httpx.AsyncClient``. The en
 * :meth:`Connector.push` — send changes through the ``api`` channel, idempotently;
 * :meth:`Connector.read_back` — read the platform's current version of changed records, for
   verification;
-* :meth:`Connector.sample` — one page of each stream, for ``journalsync doctor``;
+* :meth:`Connector.sample` — a few pages of each stream, for ``journalsync doctor``;
 * :meth:`Connector.schema_drift` — the unknown, missing and retyped payload fields met while
   running under :meth:`Connector.drift_scope` (the engine saves them to the store).
 
@@ -217,7 +217,7 @@ class Connector(abc.ABC):
         self.state: dict[str, Any] = dict(state or {})
         self._save_state = save_state
         self._drift = DriftLog()
-        #: True while :meth:`sample` runs: :meth:`sampled` then keeps one scope per stream.
+        #: True while :meth:`sample` runs: :meth:`sampled` then keeps a few scopes per stream.
         self.sampling = False
 
     def persist_state(self) -> None:

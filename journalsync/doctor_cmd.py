@@ -1,10 +1,10 @@
 """``journalsync doctor``: can each school's platform still be read as journalsync expects?
 
-Per school: log in, read one page of each stream (:meth:`core.connector.Connector.sample`),
+Per school: log in, read a few pages of each stream (:meth:`core.connector.Connector.sample`),
 and say for each stream whether it reads cleanly, reads with *schema drift* (fields the payload
 models do not know, miss or find retyped — named, never their values) or fails (why). The drift
 met is added to the store's schema-drift history, which is printed after; nothing of the journal
-is written. Bounded: one page per stream (a page budget for connectors that cannot pick one),
+is written. Bounded: a few scopes per stream (a page budget for connectors that cannot pick),
 and a time limit per school.
 
 Exit 0 when every school is ok, 1 when a school failed or drifted, 2 on bad usage.
@@ -120,7 +120,7 @@ def _streams(sample: Sample) -> list[StreamCheck]:
 
 
 async def check_school(
-    connector: Connector, store: Store, *, timeout: float = 120.0
+    connector: Connector, store: Store, *, timeout: float = 300.0
 ) -> SchoolCheck:
     """Log in, sample one page of each stream, save the drift met; never writes the journal."""
     t = connector.target
@@ -195,7 +195,7 @@ def doctor(
     login: Annotated[str | None, typer.Option("--login")] = None,
     password_env: Annotated[str, typer.Option("--password-env")] = "JOURNALSYNC_PASSWORD",
     db: Annotated[str | None, typer.Option("--db", help="Store URL (drift history).")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per school.")] = 120.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per school.")] = 300.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Check each school's platform: login, one page of each stream, schema drift."""
