@@ -31,6 +31,8 @@ from journalsync._common import EXIT_FAILED, build_connector, console, open_stor
 __all__ = ["SchoolCheck", "StreamCheck", "check_school", "doctor"]
 
 OK, DRIFTED, FAILING = "ok", "drifted", "failing"
+#: Streams past the page budget of a connector that cannot pick its scopes: neither ok nor not.
+UNSAMPLED = "not sampled"
 
 
 @dataclass(slots=True)
@@ -53,7 +55,7 @@ class SchoolCheck:
 
     @property
     def ok(self) -> bool:
-        return self.auth_ok and all(s.status == OK for s in self.streams)
+        return self.auth_ok and all(s.status in (OK, UNSAMPLED) for s in self.streams)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -107,7 +109,7 @@ def _streams(sample: Sample) -> list[StreamCheck]:
             out.append(StreamCheck(s.stream, OK, detail))
     if sample.truncated:
         out.append(
-            StreamCheck("(later streams)", OK, f"not sampled: page budget of {sample.pages} used")
+            StreamCheck("(later streams)", UNSAMPLED, f"page budget of {sample.pages} pages used")
         )
     if sample.error is not None:
         after = list(sample.streams)[-1] if sample.streams else ""
@@ -155,7 +157,7 @@ def print_checks(checks: list[SchoolCheck]) -> None:
     table = Table(title="journalsync doctor")
     for col in ("school", "platform", "check", "status", "detail"):
         table.add_column(col, overflow="fold")
-    colour = {OK: "green", DRIFTED: "yellow", FAILING: "red"}
+    colour = {OK: "green", DRIFTED: "yellow", FAILING: "red", UNSAMPLED: "dim"}
     for c in checks:
         auth = OK if c.auth_ok else FAILING
         table.add_row(
