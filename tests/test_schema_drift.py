@@ -342,3 +342,14 @@ def test_status_lists_cli_pulled_schools_with_records_quarantine_drift_and_holds
     assert "unknown Result.markValue" in table
     assert "mark: 3 updates exceed 2" in table
     assert "2 schools, 0 failed, 1 with held runs, 1 with platform schema drift" in table
+
+
+def test_keys_that_are_data_never_become_field_names() -> None:
+    class ByDay(platform.PlatformModel):
+        days: dict[str, Item]
+
+    with pytest.raises(ContractError):
+        _reader.parse(ByDay, {"days": {"2026-09-01": {"name": "x"}}}, what="days")
+    _reader.parse(Item, {"id": 1, "Иванов Иван": 5, "12345": 1}, what="item")
+    names = {(e.model, e.field) for e in _reader.drift.events()}
+    assert names == {("ByDay", "days.id"), ("Item", "(key)")}

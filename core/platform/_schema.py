@@ -18,6 +18,7 @@ saves to the store.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
@@ -162,7 +163,7 @@ class PayloadReader(Generic[B]):
             known = type(obj).KNOWN if isinstance(obj, PlatformModel) else frozenset()
             unknown = [k for k in extra if k not in known]
             for k in unknown:
-                self._note(name, k, DriftKind.UNKNOWN)
+                self._note(name, _as_name(k), DriftKind.UNKNOWN)
             new = sorted(k for k in unknown if (name, k) not in self._reported)
             if new:
                 self._reported.update((name, k) for k in new)
@@ -222,12 +223,18 @@ class PayloadReader(Generic[B]):
 _TAGS = frozenset({"int", "str", "float", "bool", "list", "dict", "date", "datetime", "none"})
 
 
+#: What a field name looks like; anything else as a key (an id, a date, a name keying a map)
+#: is data, and the drift table keeps names only.
+_NAME = re.compile(r"[A-Za-z_$@][A-Za-z0-9_$@\-]*")
+
+
+def _as_name(key: str) -> str:
+    return key if _NAME.fullmatch(key) else "(key)"
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
-    """``("marks", 3, "value", "int")`` → ``"marks.value"``: field names only (list indexes and
-    union member tags dropped), so one field is one drift key however many items broke."""
-    parts = [
-        p
-        for p in loc
-        if isinstance(p, str) and p not in _TAGS and "[" not in p and not p.startswith("function")
-    ]
+    """``("marks", 3, "value", "int")`` → ``"marks.value"``: field names only (list indexes,
+    union member tags and map keys that are data dropped), so one field is one drift key
+    however many items broke."""
+    parts = [p for p in loc if isinstance(p, str) and p not in _TAGS and _NAME.fullmatch(p)]
     return ".".join(parts) or "(record)"
