@@ -17,9 +17,13 @@ from typing import Any
 import httpx
 import pytest
 from _doctor_config import write_config
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
 
 from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
+from connectors.sandbox.faults import Faults, FaultsMiddleware
 from connectors.sandbox.server import ServerHandle, serve_in_thread
 from core.store import Store
 
@@ -190,3 +194,21 @@ def test_sandbox_serve_takes_a_renamed_field() -> None:
     bad = _journalsync("sandbox", "serve", "--rename-field", "mark", "--port", str(port))
     assert bad.returncode == 2
     assert "OLD=NEW" in bad.stderr
+
+
+async def test_the_rename_fault_renames_json_keys_only() -> None:
+    async def data(_: Any) -> JSONResponse:
+        return JSONResponse({"mark": 5, "rows": [{"mark": 4, "id": 1}], "note": "mark"})
+
+    async def text(_: Any) -> PlainTextResponse:
+        return PlainTextResponse('{"mark": 5}')
+
+    faults = Faults(rename_fields={"mark": "markValue"})
+    app = FaultsMiddleware(Starlette(routes=[Route("/d", data), Route("/t", text)]), faults)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://e") as c:
+        d = await c.get("/d")
+        assert d.json() == {"markValue": 5, "rows": [{"markValue": 4, "id": 1}], "note": "mark"}
+        assert int(d.headers["content-length"]) == len(d.content)
+        assert (await c.get("/t")).text == '{"mark": 5}'
+        bad = await c.post("/_sandbox/faults", json={"rename_fields": ["mark"]})
+        assert bad.status_code == 400
