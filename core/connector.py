@@ -11,7 +11,10 @@ A connector is an async context manager owning one ``httpx.AsyncClient``. The en
   duplicates nothing, and a resumed pull skips the pages its cursor says are done.
 * :meth:`Connector.push` — send changes through the ``api`` channel, idempotently;
 * :meth:`Connector.read_back` — read the platform's current version of changed records, for
-  verification.
+  verification;
+* :meth:`Connector.sample` — a few pages of each stream, for ``journalsync doctor``;
+* :meth:`Connector.schema_drift` — the unknown, missing and retyped payload fields met while
+  running under :meth:`Connector.drift_scope` (the engine saves them to the store).
 
 Connectors are found by platform name through the ``journalsync.connectors`` entry point group,
 so adding a platform touches no existing package.
@@ -20,16 +23,18 @@ so adding a platform touches no existing package.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 import httpx
 
-from core.errors import ConfigError, UnsupportedOperation
+from core.errors import ConfigError, JournalSyncError, UnsupportedOperation
 from core.model import Record
+from core.schema_drift import DriftEvent, DriftLog, collecting
 
 __all__ = [
     "Capabilities",
@@ -42,7 +47,9 @@ __all__ = [
     "PushChannel",
     "PushOutcome",
     "Quarantined",
+    "Sample",
     "SchoolTarget",
+    "StreamSample",
     "connector_class",
     "hand_entry_channels",
     "platforms",
@@ -159,6 +166,19 @@ class Page:
     complete_for: frozenset[str] = frozenset()
 
 
+@dataclass(slots=True)
+class StreamSample:
+    """What :meth:`Connector.sample` read of one stream: its first page, how many pages,
+    records and quarantined records were read, and the drift events noted meanwhile."""
+
+    stream: str
+    page: Page
+    pages: int = 1
+    records: int = 0
+    quarantined: int = 0
+    drift: list[DriftEvent] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One outbox item handed to a connector."""
@@ -201,6 +221,9 @@ class Connector(abc.ABC):
         #: store keeps it encrypted at rest.
         self.state: dict[str, Any] = dict(state or {})
         self._save_state = save_state
+        self._drift = DriftLog()
+        #: True while :meth:`sample` runs: :meth:`sampled` then keeps a few scopes per stream.
+        self.sampling = False
 
     def persist_state(self) -> None:
         """Save :attr:`state` now. Call it right after a platform rotates a token: the old one
@@ -236,6 +259,115 @@ class Connector(abc.ABC):
     async def read_back(self, changes: Sequence[Change]) -> dict[str, Record | None]:
         """The platform's current version of each changed record (by id); ``None`` where absent."""
         raise UnsupportedOperation(f"{self.platform}: read-back is not offered")
+
+    # --- schema drift and sampling ----------------------------------------------------------
+
+    @contextmanager
+    def drift_scope(self) -> Iterator[DriftLog]:
+        """Collect the schema drift the platform's payload readers note in this context (and
+        the tasks it starts) into this connector's log."""
+        with collecting(self._drift) as log:
+            yield log
+
+    def schema_drift(self, *, clear: bool = False) -> list[DriftEvent]:
+        """The unknown, missing and retyped fields met so far (names and counts, no values);
+        ``clear`` forgets them once read, so that saving them twice does not count twice.
+        A connector whose schema layer notes no drift returns none."""
+        events = self._drift.events()
+        if clear:
+            self._drift.clear()
+        return events
+
+    #: Scopes of a stream :meth:`sample` reads: one scope may hold nothing to check (a grade-1
+    #: journal has no marks, the year's first week no entries), a few spread ones rarely all do.
+    SAMPLE_SCOPES: ClassVar[int] = 3
+
+    def sampled(self, scopes: Sequence[T], prefer: Callable[[T], Any] | None = None) -> Sequence[T]:
+        """The scopes of a stream a pull visits: all of them, or while :meth:`sample` runs
+        :attr:`SAMPLE_SCOPES` of them — the least by ``prefer`` (e.g. the weeks nearest today)
+        or, without it, the first, middle and last. A connector passes each stream's scopes
+        through this so that sampling reads a few scopes per stream, not the whole journal."""
+        n = self.SAMPLE_SCOPES
+        if not self.sampling or len(scopes) <= n:
+            return scopes
+        if prefer is not None:
+            return sorted(scopes, key=prefer)[:n]
+        picks = sorted({round(i * (len(scopes) - 1) / (n - 1)) for i in range(n)}) if n > 1 else [0]
+        return [scopes[i] for i in picks]
+
+    async def sample(self, *, max_pages: int = 20) -> Sample:
+        """A few pages of each stream, nothing committed (``journalsync doctor``).
+
+        Walks a full pull from no cursor and keeps the first page of each stream, with the
+        drift events noted while that stream's pages were read. A connector that passes its
+        scopes through :meth:`sampled` reads a few scopes per stream; any other is stopped after
+        ``max_pages`` pages (a stream that comes later is then not sampled). A journalsync
+        error ends the sample and is kept in it, with the streams sampled before it.
+        """
+        out = Sample()
+        self.sampling = True
+        try:
+            with self.drift_scope() as log:
+                before = log.counts()
+
+                def added() -> list[DriftEvent]:
+                    nonlocal before
+                    now = log.counts()
+                    keys = {k for k, c in now.items() if c != before.get(k)}
+                    before = now
+                    return [e for e in log.events() if _key(e) in keys]
+
+                pages = self.pull({}, PullMode.FULL)
+                try:
+                    async for page in pages:
+                        seen = out.streams.get(page.stream)
+                        if seen is None:
+                            seen = out.streams[page.stream] = StreamSample(page.stream, page, 0)
+                        seen.pages += 1
+                        seen.records += len(page.records)
+                        seen.quarantined += len(page.quarantine)
+                        seen.drift = _merged(seen.drift, added())
+                        out.pages += 1
+                        if out.pages >= max_pages:
+                            out.truncated = True
+                            break
+                except JournalSyncError as exc:
+                    out.error = exc
+                    out.error_drift = added()
+                finally:
+                    # An abandoned pull releases what it holds now, not at garbage collection.
+                    aclose = getattr(pages, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+        finally:
+            self.sampling = False
+        return out
+
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Sample:
+    """What :meth:`Connector.sample` read: the streams in the order met, the pages read,
+    whether the page budget stopped it, and the error that ended it (with the drift noted
+    since the last good page)."""
+
+    streams: dict[str, StreamSample] = field(default_factory=dict)
+    pages: int = 0
+    truncated: bool = False
+    error: JournalSyncError | None = None
+    error_drift: list[DriftEvent] = field(default_factory=list)
+
+
+def _key(e: DriftEvent) -> tuple[str, str, str, str]:
+    return (e.platform, e.model, e.field, e.kind)
+
+
+def _merged(had: list[DriftEvent], new: list[DriftEvent]) -> list[DriftEvent]:
+    got = {_key(e): e for e in had}
+    got.update((_key(e), e) for e in new)
+    return [got[k] for k in sorted(got)]
 
 
 def platforms() -> dict[str, type[Connector]]:

@@ -36,6 +36,7 @@ from journalsync._common import (
 )
 from journalsync.config_cmd import config_app
 from journalsync.credentials_cmd import credentials_app
+from journalsync.doctor_cmd import doctor
 from journalsync.package_cmd import package
 from journalsync.report_cmd import report
 from journalsync.runs_cmd import print_status, runs_app
@@ -58,6 +59,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(runs_app, name="runs")
 app.command("serve")(serve)
 app.command("worker")(worker)
+app.command("doctor")(doctor)
 
 DbOpt = Annotated[
     str | None,

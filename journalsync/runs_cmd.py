@@ -106,7 +106,8 @@ def list_(
 def print_status(
     plan: Plan | None, store: Store, *, school: str | None = None, as_json: bool = False
 ) -> None:
-    """Per school: last run, state, pulled / pushed / drift, next slot, holds, errors."""
+    """Per school and platform: last run, state, pulled / pushed / drift, live records,
+    quarantined, schema drift, next slot, holds (with their reasons), errors."""
     rows = school_status(plan, store, schools=[school] if school else None)
     if as_json:
         print(json.dumps([r.as_json() for r in rows], ensure_ascii=False))
@@ -114,8 +115,8 @@ def print_status(
     table = Table(title=f"Schools — {plan.municipality}" if plan else "Schools")
     for col in ("school", "platform", "last run", "state", "pulled", "pushed", "drift"):
         table.add_column(col)
-    for col in ("next slot", "holds", "error"):
-        table.add_column(col)
+    for col in ("records", "quarantined", "schema drift", "next slot", "holds", "error"):
+        table.add_column(col, overflow="fold")
     for r in rows:
         nxt = f"{r.next_operation} {r.next_slot:%Y-%m-%d %H:%M %Z}" if r.next_slot else ""
         holds = ", ".join(f"{rid[:8]}: {why}" for rid, why in r.holds)
@@ -128,6 +129,9 @@ def print_status(
             str(r.pulled),
             str(r.pushed),
             str(r.drift),
+            str(sum(r.records.values())),
+            str(sum(r.quarantined.values())),
+            _schema_drift_cell(r.drifted_fields),
             nxt,
             holds,
             r.error or "",
@@ -135,4 +139,16 @@ def print_status(
     console.print(table)
     failed = sum(1 for r in rows if r.state == "failed")
     held = sum(1 for r in rows if r.holds)
-    console.print(f"{len(rows)} schools, {failed} failed, {held} with held runs", highlight=False)
+    drifted = sum(1 for r in rows if r.schema_drift)
+    console.print(
+        f"{len(rows)} schools, {failed} failed, {held} with held runs, "
+        f"{drifted} with platform schema drift (journalsync doctor)",
+        highlight=False,
+    )
+
+
+def _schema_drift_cell(fields: list[str]) -> str:
+    if not fields:
+        return ""
+    shown = ", ".join(fields[:2]) + (f", … {len(fields) - 2} more" if len(fields) > 2 else "")
+    return f"[yellow]{shown}[/]"

@@ -11,11 +11,12 @@ import typer
 
 from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
+from connectors.sandbox.faults import Faults
 from connectors.sandbox.server import is_loopback, serve
 from core.errors import ConfigError
 from journalsync._common import console, reported_errors
 
-__all__ = ["accounts_line", "emulator_factory", "parse_grades", "sandbox_app"]
+__all__ = ["accounts_line", "emulator_factory", "parse_grades", "parse_renames", "sandbox_app"]
 
 sandbox_app = typer.Typer(help="Platform emulators for trials and tests.", no_args_is_help=True)
 
@@ -39,6 +40,17 @@ def parse_grades(text: str) -> tuple[int, ...]:
     except ValueError:
         raise ConfigError(f"--grades: not a list of grades: {text!r}") from None
     return tuple(grades)
+
+
+def parse_renames(items: list[str]) -> dict[str, str]:
+    """``["mark=markValue", …]`` → ``{"mark": "markValue", …}`` (the ``rename_fields`` fault)."""
+    out: dict[str, str] = {}
+    for item in items:
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ConfigError(f"--rename-field: expected OLD=NEW, got {item!r}")
+        out[old.strip()] = new.strip()
+    return out
 
 
 def accounts_line(
@@ -89,6 +101,14 @@ def serve_cmd(
     accounts: Annotated[
         bool, typer.Option("--accounts", help="Print a JSON line with sandbox logins.")
     ] = False,
+    rename_field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rename-field",
+            help="Schema change fault: rename a JSON field in every response, OLD=NEW "
+            "(repeatable), e.g. mark=markValue.",
+        ),
+    ] = None,
 ) -> None:
     """Serve a deterministic world through a platform emulator until interrupted."""
     with reported_errors():
@@ -103,8 +123,9 @@ def serve_cmd(
             students_per_class=students,
             weeks=weeks,
         )
+        faults = Faults(rename_fields=parse_renames(rename_field or []))
         world = World.generate(seed, size)
-        app = emulator_factory(platform)(world)
+        app = emulator_factory(platform)(world, faults=faults)
         base_url = f"http://{host}:{port}"
         console.print(base_url, highlight=False, soft_wrap=True)
         if accounts:

@@ -1,4 +1,9 @@
-"""Per-school status: last run, its state and counts, the next slot, holds and errors."""
+"""Per school and platform: last run, its state and counts, the next slot, holds and errors, the
+live records and open quarantine, and the platform's recorded schema drift.
+
+Schools come from the plan and from the store: a school pulled from the command line (no plan,
+no run) is known by its pull's cursors, and is listed too.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core.store import Run, RunState, Store
+from core.store import Run, RunState, SchemaDriftRow, Store
 from scheduler._plan import Plan, SchoolPlan, cron_trigger
 
 __all__ = ["SchoolStatus", "next_slot", "school_status"]
@@ -31,6 +36,18 @@ class SchoolStatus:
     holds: tuple[tuple[str, str], ...] = ()
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Live snapshot records per entity (``Store.remote_counts``).
+    records: dict[str, int] = field(default_factory=dict)
+    #: Open quarantined records per entity.
+    quarantined: dict[str, int] = field(default_factory=dict)
+    #: The platform's schema drift recorded for this school (unknown / missing / retyped).
+    schema_drift: tuple[SchemaDriftRow, ...] = ()
+    #: False for a school the store knows but the plan does not (pulled from the command line).
+    in_plan: bool = True
+
+    @property
+    def drifted_fields(self) -> list[str]:
+        return [f"{d.kind.value} {d.model}.{d.field}" for d in self.schema_drift]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +65,20 @@ class SchoolStatus:
             "next_operation": self.next_operation,
             "holds": [{"run": r, "reason": why} for r, why in self.holds],
             "error": self.error,
+            "in_plan": self.in_plan,
+            "records": self.records,
+            "quarantined": self.quarantined,
+            "schema_drift": [
+                {
+                    "model": d.model,
+                    "field": d.field,
+                    "kind": d.kind.value,
+                    "count": d.count,
+                    "first_seen": d.first_seen.isoformat(),
+                    "last_seen": d.last_seen.isoformat(),
+                }
+                for d in self.schema_drift
+            ],
         }
 
 
@@ -69,21 +100,28 @@ def school_status(
     now: datetime | None = None,
     history: int = 20_000,
 ) -> list[SchoolStatus]:
-    """One line per school: from the plan's schools, or, without a plan, those the store knows."""
+    """One line per school and platform: the plan's schools, then every other one the store
+    knows (pulled from the command line, or before it left the plan)."""
     now = now or datetime.now(UTC)
     runs = store.runs(limit=history)
-    by_school: dict[str, list[Run]] = {}
+    by_pair: dict[tuple[str, str], list[Run]] = {}
     for r in runs:
-        by_school.setdefault(r.school, []).append(r)
+        by_pair.setdefault((r.school, r.platform), []).append(r)
     wanted = set(schools) if schools is not None else None
     plans = {s.slug: s for s in plan.schools} if plan is not None else {}
-    slugs = list(plans) if plan is not None else sorted(by_school)
+    pairs = [(s.slug, s.platform) for s in plans.values()]
+    planned = set(pairs)
+    pairs += sorted(({*by_pair, *store.school_platforms()}) - planned)
+    quarantined = store.quarantine_counts()
+    drift: dict[tuple[str, str], list[SchemaDriftRow]] = {}
+    for d in store.schema_drift():
+        drift.setdefault((d.school, d.platform), []).append(d)
     out: list[SchoolStatus] = []
-    for slug in slugs:
+    for slug, platform in pairs:
         if wanted is not None and slug not in wanted:
             continue
-        sp = plans.get(slug)
-        mine = by_school.get(slug, [])  # newest first
+        sp = plans.get(slug) if (slug, platform) in planned else None
+        mine = by_pair.get((slug, platform), [])  # newest first
         last = mine[0] if mine else None
         holds = tuple((r.id, _hold_reason(store, r)) for r in mine if r.state is RunState.HELD)
         nxt = next_slot(sp, now) if sp is not None else None
@@ -92,7 +130,7 @@ def school_status(
             SchoolStatus(
                 school=slug,
                 name=sp.name if sp else slug,
-                platform=sp.platform if sp else (last.platform if last else ""),
+                platform=platform,
                 last_run=last.id if last else None,
                 last_operation=last.operation if last else None,
                 state=last.state.value if last else None,
@@ -104,6 +142,10 @@ def school_status(
                 next_operation=nxt[1] if nxt else None,
                 holds=holds,
                 error=last.error if last and last.state is RunState.FAILED else None,
+                records=store.remote_counts(slug, platform),
+                quarantined=quarantined.get((slug, platform), {}),
+                schema_drift=tuple(drift.get((slug, platform), ())),
+                in_plan=sp is not None,
             )
         )
     return out

@@ -211,7 +211,10 @@ class KiasuoConnector(Connector):
                 weeks | roster.changed.get(key, set()) if mode is PullMode.INCREMENTAL else weeks
             )
         ]
-        todo = [sc for sc in scopes if sc[0] not in set(journal_done)]
+        todo = self.sampled(
+            [sc for sc in scopes if sc[0] not in set(journal_done)],
+            prefer=lambda sc: _recent(date.fromisocalendar(*sc[2], 1), today),
+        )
         if not todo:
             yield platform.closing_page(JOURNAL, journal_pass, journal_done, extra)
         for n, (scope, cls, week) in enumerate(todo, start=1):
@@ -234,7 +237,7 @@ class KiasuoConnector(Connector):
             for key, cls in sorted(roster.classes.items())
             for sp, _ in roster.periods
         ]
-        todo_f = [sc for sc in final_scopes if sc[0] not in set(finals_done)]
+        todo_f = self.sampled([sc for sc in final_scopes if sc[0] not in set(finals_done)])
         if not todo_f:
             yield platform.closing_page(FINALS, finals_pass, finals_done)
         cache: dict[str, dict[int, Batch]] = {}
@@ -386,3 +389,8 @@ def _missing(
     record: str, reason: str, *, entity: str = "lesson", field: str = "subject"
 ) -> Quarantined:
     return Quarantined(entity=entity, record=record, field=field, reason=reason)
+
+
+def _recent(monday: date, today: date) -> tuple[bool, timedelta]:
+    """Sampling prefers the week holding today, then the weeks before it (entries are made)."""
+    return monday > today, abs(monday - today)

@@ -162,7 +162,7 @@ class NetSchoolConnector(Connector):
             low = today - INCREMENTAL_WINDOW
             scopes = [sc for sc in scopes if sc.term.endDate >= low]
         journal_pass, done, _ = platform.start_pass(cursors.get(JOURNAL))
-        todo = [sc for sc in scopes if sc.key not in set(done)]
+        todo = self.sampled([sc for sc in scopes if sc.key not in set(done)])
         if not todo:
             yield platform.closing_page(JOURNAL, journal_pass, done)
         for n, scope in enumerate(todo, start=1):

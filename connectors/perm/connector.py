@@ -214,6 +214,9 @@ class PermConnector(Connector):
             for week in weeks
             if f"{JOURNAL}:{cls.ext_id}:{week.isoformat()}" not in done_set
         ]
+        today = self.today()
+        # Sampling prefers the week holding today, then the weeks before it (entries are made).
+        todo = list(self.sampled(todo, prefer=lambda cw: (cw[1] > today, abs(cw[1] - today))))
         if not todo:
             yield platform.closing_page(JOURNAL, number, done)
             return
@@ -252,7 +255,7 @@ class PermConnector(Connector):
         self, roster: Roster, cursor: Mapping[str, Any] | None
     ) -> AsyncIterator[Page]:
         number, done, _ = platform.start_pass(cursor)
-        todo = [c for c in roster.classes if f"{FINALS}:{c.ext_id}" not in set(done)]
+        todo = self.sampled([c for c in roster.classes if f"{FINALS}:{c.ext_id}" not in set(done)])
         if not todo:
             yield platform.closing_page(FINALS, number, done)
             return

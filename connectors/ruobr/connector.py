@@ -211,7 +211,7 @@ class RuobrConnector(Connector):
             low = today - INCREMENTAL_WINDOW
             scopes = [sc for sc in scopes if sc.start <= today and sc.end >= low]
         journal_pass, done, _ = platform.start_pass(cursors.get(JOURNAL))
-        todo = [sc for sc in scopes if sc.key not in set(done)]
+        todo = self.sampled([sc for sc in scopes if sc.key not in set(done)])
         if not todo:
             yield platform.closing_page(JOURNAL, journal_pass, done)
         # Subjects are the roster's; a journal page carries only one no control-mark list named.

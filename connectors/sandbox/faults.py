@@ -3,8 +3,11 @@
 Counters ("the next N matching requests") are decremented as they fire, so a test sets e.g.
 ``server_errors=2`` and knows the third request gets through. ``malformed`` is only a flag here:
 the emulator reads it (:meth:`Faults.take_malformed`) when it builds a payload and corrupts that
-many records. ``GET|POST /_sandbox/faults`` reads/sets the switches over HTTP; ``/_sandbox``
-paths themselves are never faulted.
+many records. ``rename_fields`` is a schema change: in every JSON response, each object key
+named like a key of the mapping is renamed to its value (``{"mark": "markValue"}``), as a
+platform release or a proxy renaming a field would do — JSON bodies only (АВЕРС's JS-array
+bodies have no keys). ``GET|POST /_sandbox/faults`` reads/sets the switches over HTTP;
+``/_sandbox`` paths themselves are never faulted.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["FIREWALL_PAGE", "HTML_PAGE", "Faults", "FaultsMiddleware"]
 
@@ -41,6 +44,7 @@ class Faults:
     path_prefix: str | None = None  # only paths starting with it (case-insensitive); None = all
     exclude_prefixes: list[str] = field(default_factory=list)  # never faulted (e.g. login)
     corrupted: list[str] = field(default_factory=list)  # what the emulator corrupted (read-only)
+    rename_fields: dict[str, str] = field(default_factory=dict)  # JSON keys renamed: old → new
 
     def matches(self, path: str) -> bool:
         p = path.lower()
@@ -66,6 +70,11 @@ class Faults:
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown fault switches: {sorted(unknown)}")
+        renames = data.get("rename_fields", {})
+        if not isinstance(renames, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in renames.items()
+        ):
+            raise ValueError("rename_fields: expected an object of old name → new name")
         for k, v in data.items():
             setattr(self, k, v)
 
@@ -109,6 +118,8 @@ class FaultsMiddleware:
                 "text/plain",
                 [(b"retry-after", str(f.retry_after).encode())],
             )
+        elif f.rename_fields:
+            await self.app(scope, receive, _renaming(send, dict(f.rename_fields)))
         else:
             await self.app(scope, receive, send)
 
@@ -130,6 +141,50 @@ class FaultsMiddleware:
                 return
         out = json.dumps(self.faults.to_json(), ensure_ascii=False).encode()
         await _send(send, 200, out, "application/json")
+
+
+def _renaming(send: Send, names: dict[str, str]) -> Send:
+    """A ``send`` that holds a JSON response back until its body is whole, renames its keys and
+    sends it with the new length; other responses pass through untouched."""
+    start: Message | None = None
+    body = bytearray()
+
+    async def wrapped(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            ctype = dict(message.get("headers", [])).get(b"content-type", b"")
+            if b"json" in ctype:
+                start = message
+                return
+        elif message["type"] == "http.response.body" and start is not None:
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            out = _renamed_json(bytes(body), names)
+            headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+            headers.append((b"content-length", str(len(out)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": out})
+            return
+        await send(message)
+
+    return wrapped
+
+
+def _renamed_json(body: bytes, names: dict[str, str]) -> bytes:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body  # not JSON after all: left as it is
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {names.get(k, k): walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return json.dumps(walk(data), ensure_ascii=False).encode()
 
 
 async def _send(

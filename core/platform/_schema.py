@@ -2,17 +2,23 @@
 
 Two tolerances, both deliberate, shared by every connector's schema layer:
 
-* **Unknown fields** are kept (``extra="allow"``) and reported once per (model, field) as
+* **Unknown fields** are kept (``extra="allow"``) and logged once per (model, field) as
   *schema drift*, names only, never values: platforms add and rename fields between versions,
   and a new field must neither break a pull nor go unnoticed.
 * **One bad record does not sink its response.** Record lists are parsed item by item; an item
   that fails validation becomes a :class:`Bad` placeholder the mapping quarantines, while its
   siblings are parsed normally. A broken *container* still fails the whole call, as a
   :class:`core.errors.ContractError`.
+
+Every unknown field met, and every missing or retyped field behind a placeholder or a broken
+container, is also counted as a :mod:`core.schema_drift` event: in the reader's own
+:attr:`PayloadReader.drift` and in the log of the connector being driven, which the pull engine
+saves to the store.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
@@ -20,6 +26,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, Valida
 
 from core.errors import ContractError
 from core.logging import get_logger
+from core.schema_drift import DriftKind, DriftLog, note
 
 __all__ = ["Bad", "PayloadReader", "PlatformModel"]
 
@@ -95,6 +102,22 @@ class PayloadReader(Generic[B]):
         self.bad = bad
         self._log = logger if logger is not None else get_logger(__name__)
         self._reported: set[tuple[str, str]] = set()
+        #: Every drift event this reader met (all connectors of the platform in this process).
+        self.drift = DriftLog()
+
+    def _note(self, model: str, field: str, kind: DriftKind, n: int = 1) -> None:
+        self.drift.add(self.platform, model, field, kind, n)
+        note(self.platform, model, field, kind, n)
+
+    def note_errors(self, model: type[BaseModel], exc: ValidationError) -> None:
+        """Count a validation failure's fields as missing (absent) or retyped (anything else:
+        wrong type, unparsable value, a value outside the documented set)."""
+        found: set[tuple[str, DriftKind]] = set()  # a union's members fail once each: one
+        for err in exc.errors(include_url=False, include_input=False, include_context=False):
+            kind = DriftKind.MISSING if err["type"] == "missing" else DriftKind.RETYPED
+            found.add((_field_path(err["loc"]), kind))
+        for path, kind in sorted(found):
+            self._note(model.__name__, path, kind)
 
     def bad_from(self, model: type[BaseModel], raw: Any, exc: ValidationError) -> B:
         """The placeholder for ``raw``, from the first validation error (input left out)."""
@@ -125,18 +148,23 @@ class PayloadReader(Generic[B]):
                 try:
                     out.append(model.model_validate(item))
                 except ValidationError as exc:
+                    self.note_errors(model, exc)
                     out.append(self.bad_from(model, item, exc))
             return out
 
         return BeforeValidator(split)
 
     def report_drift(self, obj: BaseModel) -> None:
-        """Log each model's unknown fields once per reader (names only), then its children's."""
+        """Count each model's unknown fields as drift and log them once per reader (names
+        only), then its children's."""
         extra = obj.model_extra
         if extra:  # the usual case has none: no names to sort
             name = type(obj).__name__
             known = type(obj).KNOWN if isinstance(obj, PlatformModel) else frozenset()
-            new = sorted(k for k in extra if k not in known and (name, k) not in self._reported)
+            unknown = [k for k in extra if k not in known]
+            for k in unknown:
+                self._note(name, _as_name(k), DriftKind.UNKNOWN)
+            new = sorted(k for k in unknown if (name, k) not in self._reported)
             if new:
                 self._reported.update((name, k) for k in new)
                 self._log.warning(
@@ -160,6 +188,7 @@ class PayloadReader(Generic[B]):
         try:
             obj = model.model_validate(data)
         except ValidationError as exc:
+            self.note_errors(model, exc)
             bad = self.bad_from(model, None, exc)
             raise ContractError(
                 f"{self.platform} {what}: unexpected response shape ({bad.field}: {bad.reason})"
@@ -170,12 +199,14 @@ class PayloadReader(Generic[B]):
     def parse_list(self, model: type[M], data: Any, *, what: str) -> list[M | B]:
         """Validate a top-level JSON array item by item (bad items become placeholders)."""
         if not isinstance(data, list):
+            self._note(model.__name__, "(response)", DriftKind.RETYPED)
             raise ContractError(f"{self.platform} {what}: expected a JSON array")
         out: list[M | B] = []
         for item in data:
             try:
                 obj = model.model_validate(item)
             except ValidationError as exc:
+                self.note_errors(model, exc)
                 out.append(self.bad_from(model, item, exc))
                 continue
             self.report_drift(obj)
@@ -183,5 +214,27 @@ class PayloadReader(Generic[B]):
         return out
 
     def reset_drift_reports(self) -> None:
-        """Forget what was reported (tests)."""
+        """Forget what was reported and counted (tests)."""
         self._reported.clear()
+        self.drift.clear()
+
+
+#: Parts of a pydantic error location that name a union member or a validator, not a field.
+_TAGS = frozenset({"int", "str", "float", "bool", "list", "dict", "date", "datetime", "none"})
+
+
+#: What a field name looks like; anything else as a key (an id, a date, a name keying a map)
+#: is data, and the drift table keeps names only.
+_NAME = re.compile(r"[A-Za-z_$@][A-Za-z0-9_$@\-]*")
+
+
+def _as_name(key: str) -> str:
+    return key if _NAME.fullmatch(key) else "(key)"
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    """``("marks", 3, "value", "int")`` → ``"marks.value"``: field names only (list indexes,
+    union member tags and map keys that are data dropped), so one field is one drift key
+    however many items broke."""
+    parts = [p for p in loc if isinstance(p, str) and p not in _TAGS and _NAME.fullmatch(p)]
+    return ".".join(parts) or "(record)"

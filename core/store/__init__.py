@@ -22,7 +22,9 @@ from core.store._schema import (
     remote_records,
     run_transitions,
     runs,
+    schema_drift,
 )
+from core.store._schema_drift import SchemaDriftRow
 from core.store._school_lock import SCHOOL_LOCK_WAIT, SchoolBusy, SchoolLock
 from core.store._store import Store
 from core.store._types import (
@@ -61,6 +63,7 @@ __all__ = [
     "RemoteChange",
     "Run",
     "RunState",
+    "SchemaDriftRow",
     "SchoolBusy",
     "SchoolLock",
     "Store",
@@ -80,4 +83,5 @@ __all__ = [
     "run_id_for",
     "run_transitions",
     "runs",
+    "schema_drift",
 ]

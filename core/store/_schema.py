@@ -51,6 +51,7 @@ __all__ = [
     "remote_records",
     "run_transitions",
     "runs",
+    "schema_drift",
     "staged_pages",
 ]
 
@@ -366,4 +367,20 @@ connector_state = Table(
     Column("state", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("school", "platform"),
+)
+
+#: The platforms' schema drift (``core/schema_drift.py``): each unknown, missing or retyped field
+#: of a payload model a connector met, per school, with how often and when. Names only.
+schema_drift = Table(
+    "schema_drift",
+    metadata,
+    _id("platform", nullable=False),
+    _id("school", nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("field", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("platform", "school", "model", "field", "kind"),
 )

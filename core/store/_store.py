@@ -19,15 +19,27 @@ from core.store._digest import DigestStore
 from core.store._drift import DriftStore
 from core.store._local import LocalStore
 from core.store._outbox import OutboxStore
+from core.store._overview import OverviewStore
 from core.store._runs import RunStore
 from core.store._schema import metadata
+from core.store._schema_drift import SchemaDriftStore
 from core.store._staged import StagedStore
 from core.store._state import StateStore
 
 __all__ = ["Store"]
 
 
-class Store(StagedStore, LocalStore, DriftStore, OutboxStore, RunStore, StateStore, DigestStore):
+class Store(
+    StagedStore,
+    LocalStore,
+    DriftStore,
+    OutboxStore,
+    RunStore,
+    StateStore,
+    DigestStore,
+    SchemaDriftStore,
+    OverviewStore,
+):
     """journalsync's persistent state on SQLite (embedded) or PostgreSQL (scale)."""
 
     #: The SQLAlchemy tables by name, for bulk loading and ad-hoc reports.

@@ -27,6 +27,7 @@ from core.logging import get_logger
 from core.store import PageCounts, Store
 from core.sync._first_pull import first_pull_mode
 from core.sync._limits import DEFAULT_PULL_LIMITS, PullLimits, pull_breaches
+from core.sync._schema_drift import saves_schema_drift
 
 __all__ = ["PullResult", "apply_held_pull", "pull"]
 
@@ -83,6 +84,7 @@ BATCH_RECORDS = 20_000
 BATCH_SECONDS = 1.0
 
 
+@saves_schema_drift  # unknown, missing and retyped payload fields are saved, even on failure
 async def pull(
     store: Store,
     connector: Connector,
