@@ -261,8 +261,9 @@ async def test_sample_stops_at_its_page_budget() -> None:
 
 
 async def test_a_renamed_field_on_the_emulator_is_recorded_by_a_real_pull(store: Store) -> None:
-    """NetSchool's ``mark`` renamed ``markValue`` (a proxy, a platform release): the marks
-    read as empty, and the store now says which field of which payload drifted."""
+    """NetSchool's ``mark`` renamed ``markValue`` (a proxy, a platform release): the results
+    are quarantined (their last good versions kept), and the store says which field of which
+    payload drifted — missing under its old name, unknown under its new one."""
     world = World.generate(31, WorldSize(grades=(5,), letters=1, students_per_class=6, weeks=1))
     school = next(iter(world.schools))
     app = HARNESS.app(world, Faults(rename_fields={"mark": "markValue"}))
@@ -272,6 +273,7 @@ async def test_a_renamed_field_on_the_emulator_is_recorded_by_a_real_pull(store:
     rows = store.schema_drift(platform="netschool", school=school)
     found = {(r.model, r.field, r.kind.value) for r in rows}
     assert ("Result", "markValue", "unknown") in found
+    assert ("Result", "mark", "missing") in found
     assert all(r.count >= 1 for r in rows)
 
 

@@ -109,13 +109,17 @@ class PayloadReader(Generic[B]):
         self.drift.add(self.platform, model, field, kind, n)
         note(self.platform, model, field, kind, n)
 
-    def note_errors(self, model: type[BaseModel], exc: ValidationError) -> None:
+    def note_errors(self, model: type[BaseModel], exc: ValidationError, raw: Any = None) -> None:
         """Count a validation failure's fields as missing (absent) or retyped (anything else:
-        wrong type, unparsable value, a value outside the documented set)."""
+        wrong type, unparsable value, a value outside the documented set), and the failed
+        item's unknown keys as unknown: a renamed field is both, and shows as such."""
         found: set[tuple[str, DriftKind]] = set()  # a union's members fail once each: one
         for err in exc.errors(include_url=False, include_input=False, include_context=False):
             kind = DriftKind.MISSING if err["type"] == "missing" else DriftKind.RETYPED
             found.add((_field_path(err["loc"]), kind))
+        if isinstance(raw, dict) and issubclass(model, PlatformModel):
+            expected = model.model_fields.keys() | model.KNOWN
+            found.update((_as_name(str(k)), DriftKind.UNKNOWN) for k in raw if k not in expected)
         for path, kind in sorted(found):
             self._note(model.__name__, path, kind)
 
@@ -148,7 +152,7 @@ class PayloadReader(Generic[B]):
                 try:
                     out.append(model.model_validate(item))
                 except ValidationError as exc:
-                    self.note_errors(model, exc)
+                    self.note_errors(model, exc, item)
                     out.append(self.bad_from(model, item, exc))
             return out
 
