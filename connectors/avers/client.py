@@ -14,6 +14,7 @@ this layer knows what the platform does:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -200,13 +201,28 @@ class AversClient:
         first, and do not treat the short body as a failure.
         """
         chunks: list[bytes] = []
+        settings = self.http.settings
+        size = 0
         try:
-            async with self.http.client.stream("GET", "") as response:
+            # Read by hand (the short body is no failure), so the kit's bounds are applied here:
+            # the call's deadline, and no more than the size cap kept.
+            async with (
+                asyncio.timeout(settings.deadline),
+                self.http.client.stream("GET", "") as response,
+            ):
                 try:
                     async for chunk in response.aiter_raw():
+                        size += len(chunk)
+                        if size > settings.max_response_bytes:
+                            break
                         chunks.append(chunk)
                 except httpx.RemoteProtocolError:
                     _log.info("avers root page shorter than its Content-Length")
+        except TimeoutError:
+            raise TransportError(
+                f"avers: GET / gave no complete answer within the {settings.deadline:g} s deadline",
+                hint="the server is slow or not answering; try again later",
+            ) from None
         except httpx.TransportError as exc:
             raise TransportError(f"avers: GET / failed: {type(exc).__name__}") from exc
         body = b"".join(chunks)
