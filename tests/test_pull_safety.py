@@ -180,7 +180,9 @@ async def test_discarding_a_held_pull_keeps_the_snapshot_and_rereads_its_streams
     assert "journal" not in store.cursors(w.school, P), "the next pull reads it again"
 
 
-async def test_small_changes_are_applied_within_the_limits(store: Store, w: World1) -> None:
+async def test_a_configured_limit_holds_even_one_delete_and_a_clean_read_supersedes_it(
+    store: Store, w: World1
+) -> None:
     await w.run(store, "first")
     one = next(iter(marks(store, w.school)))
     w.transport.rewrite = None
