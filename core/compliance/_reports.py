@@ -454,8 +454,10 @@ def timeliness(
         key=lambda t: frame.person_names[t],
     )
     counts: dict[tuple[str, str], int] = {}
+    fill = _Filler(frame)  # a late final names no teacher: the class's teacher of the subject
     for f in result.findings:
-        counts[(f.teacher, f.rule)] = counts.get((f.teacher, f.rule), 0) + 1
+        teacher = fill(f)[1]
+        counts[(teacher, f.rule)] = counts.get((teacher, f.rule), 0) + 1
     rows: list[list[Cell]] = []
     for t in teachers:
         name = frame.person_names[t]

@@ -240,6 +240,22 @@ def _header(title: str, width: float) -> Paragraph:
     return Paragraph(" ".join(parts), style)
 
 
+def _cell_markup(text: str, style: ParagraphStyle, width: float) -> str:
+    """Cell text as markup, a word too long for its column broken at a legal hyphenation point
+    («Посеща-емость», not «Посещаемост ь»)."""
+    room = width - _PADDING - _SLACK
+    if all(_wide(w, style.fontName, style.fontSize) <= room for w in text.split()):
+        return escape(text)
+    out: list[str] = []
+    for line in text.split("\n"):
+        words = []
+        for word in line.split(" "):
+            pieces = _pieces(word, style.fontName, style.fontSize, room) or [word]
+            words.append("<br/>".join(escape(p) for p in pieces))
+        out.append(" ".join(words))
+    return "<br/>".join(out)
+
+
 def _table(
     doc: TableDocument, avail_width: float, tail: Sequence[Flowable | list[Flowable]] = ()
 ) -> Flowable:
@@ -277,7 +293,10 @@ def _table(
             commands.append(("BACKGROUND", (0, r), (-1, r), colors.HexColor("#F2F2F2")))
         for values in section.rows:
             data.append(
-                [Paragraph(escape(format_cell(v)), cell_styles[i]) for i, v in enumerate(values)]
+                [
+                    Paragraph(_cell_markup(format_cell(v), cell_styles[i], w), cell_styles[i])
+                    for i, (v, w) in enumerate(zip(values, widths, strict=True))
+                ]
             )
     last = len(data) - 1
     commands.append(("GRID", (0, 0), (-1, last), 0.4, colors.grey))
