@@ -224,3 +224,57 @@ def test_regulation_titles_are_the_texts_own_headings() -> None:
         words = re.sub(r"\s*\(.*\)$", "", title).lower().split()[:5]
         found = " ".join(words).replace("помощью", "помо")
         assert found.split(" помо")[0] in head.replace("помошью", "помо"), (file, words)
+
+
+CONFIG = """\
+[municipality]
+name = "Тестовый район"
+timezone = "Europe/Moscow"
+
+[[schools]]
+slug = "s1"
+name = "МБОУ «Школа № 1»"
+platform = "netschool"
+base_url = "http://127.0.0.1:9"
+login = "admin"
+password = { env = "JS_TEST_S1" }
+timezone = "Asia/Barnaul"
+"""
+
+
+@needs_poppler
+def test_cli_reports_take_zone_and_platform_from_the_config(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from core.connector import Page
+    from journalsync.cli import app
+
+    w = rich_world()
+    db = f"sqlite:///{tmp_path / 'j.db'}"
+    with Store.open(db) as st:
+        st.commit_page(SCHOOL, "netschool", Page("all", "all", w.records, {}))
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(CONFIG, encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "t.pdf"
+    args = ["report", "timeliness", "--school", SCHOOL, "--db", db, "--format", "pdf"]
+    res = runner.invoke(
+        app, [*args, "--config", str(cfg), "--as-of", AS_OF.isoformat(), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    text = re.sub(r"\s+", " ", _text(out, "-raw"))
+    assert "01.11.2025 16:00 (местное время, Asia/Barnaul)" in text and "UTC" not in text
+    assert "часовой пояс Asia/Barnaul — конфигурация школы s1" in text
+    assert "снимок платформы «Сетевой город. Образование»" in text
+    # a municipal report over one school's snapshots on two platforms: the second is missing
+    muni = ["report", "compliance", "--school", SCHOOL, "--school", SCHOOL, "--db", db]
+    muni += ["--platform", "netschool", "--platform", "ruobr", "--format", "pdf"]
+    res = runner.invoke(app, [*muni, "--out", str(tmp_path / "m.pdf")])
+    assert res.exit_code == 2 and "'ruobr'" in res.output
+    with Store.open(db) as st:
+        st.commit_page(SCHOOL, "ruobr", Page("all", "all", w.records, {}))
+    res = runner.invoke(app, [*muni, "--out", str(tmp_path / "m.pdf")])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.glob("m*.pdf")) == ["m.pdf"]
+    text = _text(tmp_path / "m.pdf", "-raw")
+    assert "Школ: 2" in text and "Электронная школа 2.0" in text and "UTC" not in text
