@@ -187,7 +187,7 @@ def drift(
             return
         assert out is not None
         n = export_findings(store, school, platform, wanted, fmt, out)
-        console.print(f"written {out}: {n} findings", highlight=False)
+        console.print(f"written {out}: {n} findings", highlight=False, soft_wrap=True)
 
 
 @app.command()
