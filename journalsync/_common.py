@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
@@ -38,6 +39,7 @@ __all__ = [
     "report_unexpected",
     "reported_errors",
     "school_lock",
+    "school_timezone",
     "store_options",
 ]
 
@@ -101,6 +103,28 @@ def report_unexpected(exc: Exception) -> NoReturn:
         EXIT_FAILED,
         "this is a bug in journalsync: report it with the command you ran (see --verbose)",
     )
+
+
+def school_timezone(config: Path | None, school: str, timezone: str | None) -> str:
+    """The time zone a school's documents print their times in: ``--timezone``, else the
+    school's (or its municipality's) in ``--config``, else Europe/Moscow."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"unknown time zone {timezone!r} (an IANA name: Asia/Barnaul)"
+            ) from None
+        return timezone
+    if config is not None:
+        from journalsync.config import load_config
+
+        plan = load_config(config, check_platforms=False)
+        found = next((s for s in plan.schools if s.slug == school), None)
+        return found.timezone if found is not None else plan.timezone
+    return "Europe/Moscow"
 
 
 def open_store(url: str | None) -> Store:

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from core.connector import PullMode
-from core.errors import JournalSyncError
+from core.errors import ConfigError, JournalSyncError
 from core.importer import import_file
 from core.logging import configure_logging
 from core.process import tune_gc
-from core.store import RunState, Store
+from core.store import RunState
 from core.sync import PullResult, RunReport, reconcile, sync_school
 from core.sync import push as push_school
 from journalsync._common import (
@@ -37,6 +36,7 @@ from journalsync._common import (
 from journalsync.config_cmd import config_app
 from journalsync.credentials_cmd import credentials_app
 from journalsync.doctor_cmd import doctor
+from journalsync.drift_cmd import PAGE_SIZE, DriftFormat, export_findings, print_findings
 from journalsync.package_cmd import package
 from journalsync.report_cmd import report
 from journalsync.runs_cmd import print_status, runs_app
@@ -155,32 +155,42 @@ def drift(
     school: SchoolOpt,
     platform: PlatformOpt,
     db: DbOpt = None,
-    status: Annotated[str, typer.Option("--status", help="open, accepted, resolved")] = "open",
+    status: Annotated[
+        str, typer.Option("--status", help="open, accepted, resolved, or all")
+    ] = "open",
     reconcile_first: Annotated[
         bool, typer.Option("--reconcile/--no-reconcile", help="Compare again before listing.")
     ] = True,
+    fmt: Annotated[
+        DriftFormat, typer.Option("--format", help="table (terminal), json, csv or xlsx.")
+    ] = DriftFormat.TABLE,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="File for json/csv/xlsx (every finding).")
+    ] = None,
+    page: Annotated[int, typer.Option("--page", help="Terminal page (from 1).")] = 1,
+    limit: Annotated[
+        int, typer.Option("--limit", help="Findings per terminal page; 0 = all.")
+    ] = PAGE_SIZE,
 ) -> None:
-    """Show the drift between local records and the platform's snapshot."""
+    """Show the drift between local records and the platform's snapshot, in words."""
     with reported_errors():
+        if status not in ("open", "accepted", "resolved", "all"):
+            raise ConfigError(f"--status {status!r}: use open, accepted, resolved or all")
+        if fmt is not DriftFormat.TABLE and out is None:
+            raise ConfigError(f"--format {fmt.value} needs --out FILE")
+        if limit < 0:
+            raise ConfigError("--limit must be 0 (all) or more")
         store = open_store(db)
         if reconcile_first:
             with school_lock(store, school):
                 reconcile(store, school, platform)
-        print_findings(store, school, platform, status)
-
-
-def print_findings(store: Store, school: str, platform: str, status: str = "open") -> int:
-    findings = store.findings(school, platform, status=status)
-    table = Table(title=f"Drift ({status}) — {school} on {platform}")
-    for col in ("entity", "record", "kind", "fields (local → platform)"):
-        table.add_column(col)
-    for f in findings[:50]:
-        fields = "; ".join(f"{d.field}: {d.local!r} → {d.remote!r}" for d in f.fields[:4])
-        table.add_row(f.entity, f.record_id[:8], f.kind, fields if f.kind == "mismatch" else "")
-    console.print(table)
-    if len(findings) > 50:
-        console.print(f"… and {len(findings) - 50} more")
-    return len(findings)
+        wanted = None if status == "all" else status
+        if fmt is DriftFormat.TABLE:
+            print_findings(store, school, platform, wanted, page=page, limit=limit)
+            return
+        assert out is not None
+        n = export_findings(store, school, platform, wanted, fmt, out)
+        console.print(f"written {out}: {n} findings", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -38,8 +38,8 @@ from core.model import Attendance, ClassUnit, Group, Lesson, Mark, Person, Recor
 from core.store import Store
 from core.sync import PullResult, pull, reconcile, sync_school
 from journalsync._common import console
-from journalsync.cli import print_findings
 from journalsync.demo_worklist import WorklistDemo, run_worklist_platform
+from journalsync.drift_cmd import print_findings
 from journalsync.sandbox_cmd import emulator_factory
 
 __all__ = ["DEMO_SIZE", "DemoResult", "run_demo", "write_local_journal"]

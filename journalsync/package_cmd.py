@@ -3,6 +3,7 @@ journal XLSX) of a school for the platform operator."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -10,7 +11,7 @@ import typer
 
 from core.files import private_dir
 from core.package import build_package, issue_package, write_package
-from journalsync._common import console, open_store, reported_errors
+from journalsync._common import console, open_store, reported_errors, school_timezone
 
 __all__ = ["package", "write_school_package"]
 
@@ -21,12 +22,13 @@ def write_school_package(
     platform: str,
     out: Path,
     scope: Literal["outbox", "journal"] = "outbox",
+    timezone: str = "Europe/Moscow",
 ) -> Path | None:
     """Build and write the package; an outbox package is issued (its items then await the
     operator's load). Returns the zip written, or ``None`` when there is nothing to load."""
     store = open_store(store_url)
     try:
-        pkg = build_package(store, school, platform, scope=scope)
+        pkg = replace(build_package(store, school, platform, scope=scope), timezone=timezone)
         if not pkg.items:
             return None
         private_dir(out)
@@ -56,13 +58,21 @@ def package(
             "--db", help="Store URL (default $JOURNALSYNC_DB or sqlite:///journalsync.db)."
         ),
     ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="Time zone (default: the school's in --config)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Municipality config (the time zone).")
+    ] = None,
 ) -> None:
     """Write <school>-<platform>-<date>.zip: OneRoster 1.2 CSV set, journal XLSX per class."""
     if scope not in ("outbox", "journal"):
         raise typer.BadParameter("use outbox or journal", param_hint="--scope")
     with reported_errors():
+        zone = school_timezone(config, school, timezone)
         path = write_school_package(
-            db, school, platform, out, "journal" if scope == "journal" else "outbox"
+            db, school, platform, out, "journal" if scope == "journal" else "outbox", zone
         )
         if path is None:
             console.print("nothing to package: no open package items and no journal entries")

@@ -9,14 +9,20 @@ platform's snapshot with ``--platform``, else the school's local journal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
 from core.compliance import check_frame, frame_from_store, get_profile
+from core.compliance._engine import ComplianceResult
+from core.compliance._frame import JournalFrame
+from core.compliance._profiles import PROFILES
 from core.compliance._render import write_report
 from core.compliance._reports import (
     attendance_summary,
@@ -29,9 +35,12 @@ from core.compliance._reports import (
     timeliness,
 )
 from core.connector import connector_class
+from core.documents import TableDocument
 from core.errors import ConfigError
 from core.store import Store
 from journalsync._common import console, open_store, reported_errors
+from journalsync.config import load_config
+from scheduler import Plan
 
 __all__ = ["report"]
 
@@ -77,11 +86,22 @@ def report(
         str | None, typer.Option("--period", help="Period: «1», «1 четверть», «year» or id.")
     ] = None,
     platform: Annotated[
-        str | None, typer.Option("--platform", help="Read this platform's snapshot.")
+        list[str] | None,
+        typer.Option(
+            "--platform",
+            help="Read this platform's snapshot: one for every school, one per --school in "
+            "order, or SCHOOL=PLATFORM (default: the school's platform in --config, else the "
+            "local journal).",
+        ),
     ] = None,
-    profile: Annotated[str, typer.Option("--profile", help="Compliance profile id.")] = "all",
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="Compliance profile id (default: the config's, else all)."),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="xlsx, pdf or html.")] = Format.XLSX,
-    out: Annotated[Path | None, typer.Option("--out", help="Output file.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file (exactly this one).")
+    ] = None,
     db: Annotated[str | None, typer.Option("--db", help="Store URL.")] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Check as of this moment (ISO; default now).")
@@ -90,18 +110,104 @@ def report(
     student: Annotated[
         str | None, typer.Option("--student", help="Tabel: «Фамилия И. О.» or person id.")
     ] = None,
-    timezone: Annotated[str, typer.Option("--timezone")] = "Europe/Moscow",
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="Time zone (default: the school's in --config)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Municipality config: time zone, platform, profile."),
+    ] = None,
 ) -> None:
     """Produce a compliance report or a school report in Russian."""
     with reported_errors():
-        store = open_store(db)
-        moment = _as_of(as_of)
-        docs = _documents(
-            store, kind, school, period, platform, profile, moment, class_name, student, timezone
-        )
+        plan = load_config(config, check_platforms=False) if config else None
+        store = open_store(db or (plan.store_url if plan else None))
+        settings = _settings(plan, school, platform, profile, timezone, as_of)
+        docs = _documents(store, kind, school, period, settings, class_name, student)
         target = out or Path(f"{kind.value}-{'-'.join(school)}.{fmt.value}")
         for path in write_report(docs, fmt.value, target):
             console.print(f"written {path}")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The report's parameters, each with where it came from (printed on the document)."""
+
+    platforms: tuple[str | None, ...]  # per school; None = the local journal
+    profile: str
+    timezone: str
+    moment: datetime
+    sources: tuple[str, ...]
+
+
+def _settings(
+    plan: Plan | None,
+    schools: list[str],
+    platform: list[str] | None,
+    profile: str | None,
+    timezone: str | None,
+    as_of: str | None,
+) -> _Settings:
+    sources: list[str] = []
+    configured = {s.slug: s for s in plan.schools} if plan else {}
+    named = dict(p.split("=", 1) for p in platform or () if "=" in p)
+    plain = [p for p in platform or () if "=" not in p]
+    if len(plain) not in (0, 1, len(schools)):
+        raise ConfigError(
+            f"give one --platform, or one per --school ({len(schools)}), not {len(plain)}"
+        )
+    platforms: list[str | None] = []
+    for i, slug in enumerate(schools):
+        if slug in named:
+            platforms.append(named[slug])
+        elif plain:
+            platforms.append(plain[0] if len(plain) == 1 else plain[i])
+        elif slug in configured:
+            platforms.append(configured[slug].platform)
+        else:
+            platforms.append(None)
+    data_source = (
+        "параметр --platform"
+        if platform
+        else "конфигурация (платформа школы)"
+        if configured
+        else "локальный журнал"
+    )
+    sources.append(f"данные — {data_source}")
+    first = configured.get(schools[0]) if schools else None
+    if profile:
+        sources.append("профиль — параметр --profile")
+    elif first is not None and first.compliance_profile in PROFILES:
+        profile = first.compliance_profile
+        sources.append(f"профиль — конфигурация школы {first.slug}")
+    else:
+        profile = "all"
+        sources.append("профиль — по умолчанию (все правила)")
+    if timezone:
+        _zone(timezone)
+        sources.append(f"часовой пояс {timezone} — параметр --timezone")
+    elif first is not None and len(schools) == 1:
+        timezone = first.timezone
+        sources.append(f"часовой пояс {timezone} — конфигурация школы {first.slug}")
+    elif plan is not None:
+        timezone = plan.timezone
+        sources.append(f"часовой пояс {timezone} — конфигурация муниципалитета")
+    else:
+        timezone = "Europe/Moscow"
+        sources.append("часовой пояс Europe/Moscow — по умолчанию (конфигурация не указана)")
+    if as_of:
+        sources.append("момент проверки — параметр --as-of")
+    else:
+        sources.append("момент проверки — время формирования")
+    return _Settings(tuple(platforms), profile, timezone, _as_of(as_of), tuple(sources))
+
+
+def _zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {name!r} (use an IANA name: Asia/Barnaul)") from None
 
 
 def _documents(
@@ -109,39 +215,58 @@ def _documents(
     kind: Kind,
     schools: list[str],
     period: str | None,
-    platform: str | None,
-    profile_id: str,
-    moment: datetime,
+    settings: _Settings,
     class_name: str | None,
     student: str | None,
-    timezone: str,
-) -> list:  # type: ignore[type-arg]
-    profile = get_profile(profile_id)
+) -> list[TableDocument]:
+    profile = get_profile(settings.profile)
     weights = kind is Kind.FORECAST
-    frames = [frame_from_store(store, s, platform, weights=weights) for s in schools]
-    for f in frames:
+    frames = [
+        frame_from_store(store, s, p, weights=weights)
+        for s, p in zip(schools, settings.platforms, strict=True)
+    ]
+    for f, p in zip(frames, settings.platforms, strict=True):
         if not f.class_ids and not f.l_day.size:
-            raise ConfigError(f"no journal data for school {f.school!r} in this store")
+            where = f"the snapshot of platform {p!r}" if p else "the local journal"
+            raise ConfigError(
+                f"no journal data for school {f.school!r} in {where} of this store"
+                " (give --platform SCHOOL=PLATFORM, or --config)"
+            )
 
-    def checked(i: int):  # type: ignore[no-untyped-def]
+    def checked(i: int) -> ComplianceResult:
         return check_frame(
             frames[i],
             profile,
-            as_of=moment,
-            platform=platform or "local",
-            capabilities=_caps(platform),
-            timezone=timezone,
+            as_of=settings.moment,
+            platform=settings.platforms[i] or "local",
+            capabilities=_caps(settings.platforms[i]),
+            timezone=settings.timezone,
         )
 
+    docs = _build(kind, frames, period, class_name, student, checked, settings.timezone)
+    line = "Параметры отчёта и их источники: " + "; ".join(settings.sources) + "."
+    return [replace(d, meta=[*d.meta, line]) for d in docs]
+
+
+def _build(
+    kind: Kind,
+    frames: list[JournalFrame],
+    period: str | None,
+    class_name: str | None,
+    student: str | None,
+    checked: Callable[[int], ComplianceResult],
+    timezone: str,
+) -> list[TableDocument]:
     if kind is Kind.COMPLIANCE:
-        return [compliance_report([checked(i) for i in range(len(frames))])]
+        results = [checked(i) for i in range(len(frames))]
+        return [compliance_report(results, frames, timezone=timezone)]
     if len(frames) > 1:
         raise ConfigError(f"report {kind.value} is per school: give one --school")
     frame = frames[0]
     if kind is Kind.SUMMARY:
         return summary_sheet(frame, class_name)
     if kind is Kind.TIMELINESS:
-        return [timeliness(frame, checked(0))]
+        return [timeliness(frame, checked(0), timezone=timezone)]
     if kind is Kind.TABEL:
         if not student:
             raise ConfigError("tabel needs --student")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -17,15 +18,21 @@ from core.worklist import (
     write_pdf,
     write_xlsx,
 )
-from journalsync._common import console, open_store, reported_errors
+from journalsync._common import console, open_store, reported_errors, school_timezone
 
 __all__ = ["worklist", "write_worklists"]
 
 
-def write_worklists(store_url: str | None, school: str, platform: str, out: Path) -> list[Path]:
-    """Build, write and issue the worklists; returns the files written."""
+def write_worklists(
+    store_url: str | None,
+    school: str,
+    platform: str,
+    out: Path,
+    timezone: str = "Europe/Moscow",
+) -> list[Path]:
+    """Build, write and issue the worklists (times in ``timezone``); returns the files written."""
     store = open_store(store_url)
-    lists = build_worklists(store, school, platform)
+    lists = [replace(wl, timezone=timezone) for wl in build_worklists(store, school, platform)]
     private_dir(out)
     written: list[Path] = []
     used: set[str] = set()
@@ -57,10 +64,18 @@ def worklist(
             "--db", help="Store URL (default $JOURNALSYNC_DB or sqlite:///journalsync.db)."
         ),
     ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="Time zone (default: the school's in --config)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Municipality config (the time zone).")
+    ] = None,
 ) -> None:
     """Write one worklist per teacher (XLSX + PDF + JSON) of the entries to make by hand."""
     with reported_errors():
-        files = write_worklists(db, school, platform, out)
+        zone = school_timezone(config, school, timezone)
+        files = write_worklists(db, school, platform, out, zone)
         if not files:
             console.print("nothing to enter by hand: no open worklist items")
             return

@@ -241,7 +241,7 @@ def test_xlsx_and_pdf_of_a_worklist(store: Store, tmp_path: Path) -> None:
     rows = [[c.value for c in row] for row in ws.iter_rows()]
     flat = [v for row in rows for v in row if v is not None]
     assert "Учитель: Петрова Анна Сергеевна" in flat
-    assert "Сформирован: 14.03.2025 09:30 UTC" in flat
+    assert "Сформирован: 14.03.2025 12:30 (местное время, Europe/Moscow)" in flat
     assert [
         2,  # after the lesson's topic
         "Абрамова Мария Ивановна",

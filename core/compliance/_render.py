@@ -61,8 +61,9 @@ def render_html(docs: Sequence[TableDocument]) -> str:
 
 
 def write_report(docs: Sequence[TableDocument], fmt: str, out: Path) -> list[Path]:
-    """Write ``docs`` to ``out`` in ``fmt``; several documents as PDF become one file each
-    (``out`` with ``-1``, ``-2`` … before the suffix). Returns the files written."""
+    """Write ``docs`` to ``out`` in ``fmt`` — always the one file ``out``: several documents (a
+    class each) are sheets of the workbook, or sections of the PDF each from a new page.
+    Returns the files written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
     private_dir(out.parent)
@@ -71,12 +72,7 @@ def write_report(docs: Sequence[TableDocument], fmt: str, out: Path) -> list[Pat
     if fmt == "html":
         write_private(out, render_html(docs))
         return [out]
-    if len(docs) == 1:
-        write_pdf(out, docs[0])
-        return [out]
-    paths = []
-    for i, doc in enumerate(docs, 1):
-        path = out.with_name(f"{out.stem}-{i}{out.suffix}")
-        write_pdf(path, doc)
-        paths.append(path)
-    return paths
+    if not docs:
+        raise ValueError("no documents to write")
+    write_pdf(out, *docs)
+    return [out]

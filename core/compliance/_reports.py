@@ -16,10 +16,11 @@ import orjson
 
 from core.codes import MARK_LABELS, AttendanceCode, MarkValue
 from core.compliance._catalogue import RULES
+from core.compliance._citations import cite, profile_name, rule_name, source_name
 from core.compliance._engine import ComplianceResult
 from core.compliance._frame import ATTENDANCE_CODES, MARK_NUMERIC, MARK_VALUES, JournalFrame
-from core.compliance._types import SEVERITY_LABELS
-from core.documents import Cell, Column, Section, TableDocument
+from core.compliance._types import SEVERITY_LABELS, Finding
+from core.documents import Cell, Column, Section, TableDocument, local_time
 from core.errors import ConfigError
 
 __all__ = [
@@ -61,8 +62,19 @@ def _label(value_index: int) -> str:
 # -- compliance -----------------------------------------------------------------------------
 
 
-def compliance_report(results: Sequence[ComplianceResult]) -> TableDocument:
-    """Findings by rule, for one school or across a municipality, and what was not checked."""
+def compliance_report(
+    results: Sequence[ComplianceResult],
+    frames: Sequence[JournalFrame] = (),
+    *,
+    timezone: str = "Europe/Moscow",
+) -> TableDocument:
+    """Findings by rule, for one school or across a municipality, and what was not checked.
+
+    ``frames`` (the schools' data, in the order of ``results``) name the class and teacher of a
+    finding that came without them (a late period final names only the student and subject).
+    Times are in ``timezone`` (the school's, from the config); rules, profiles and clauses are
+    named in Russian, the regulation by its own title.
+    """
     many = len(results) > 1
     cols = [
         Column("Школа", 18) if many else None,
@@ -70,7 +82,8 @@ def compliance_report(results: Sequence[ComplianceResult]) -> TableDocument:
         Column("Предмет", 16),
         Column("Учитель", 16),
         Column("Обучающийся", 16),
-        Column("Дата", 10),
+        Column("Дата", 9),
+        Column("Период", 9),
         Column("Значение", 8, "right"),
         Column("Норма", 7, "right"),
         Column("Описание", 40, wrap=True),
@@ -80,29 +93,33 @@ def compliance_report(results: Sequence[ComplianceResult]) -> TableDocument:
     used = {r for res in results for r in res.checked} | {
         f.rule for res in results for f in res.findings
     }
-    rules = [r for r in RULES if r in used]
+    rules = [r for r in RULES if r in used] + sorted(used - set(RULES))
+    fillers = [_Filler(frames[i] if i < len(frames) else None) for i in range(len(results))]
     for rule in rules:
         rows: list[list[Cell]] = []
-        for res in results:
+        for res, fill in zip(results, fillers, strict=True):
             for f in res.findings:
                 if f.rule != rule:
                     continue
+                class_name, teacher = fill(f)
                 row: list[Cell] = [
-                    f.class_name,
+                    class_name,
                     f.subject,
-                    f.teacher,
+                    teacher,
                     f.student,
-                    f.day or f.period,
+                    f.day,
+                    f.period,
                     f.value,
                     f.limit,
-                    f.message,
+                    cite(f.message),
                 ]
                 prefix: list[Cell] = [res.school_name] if many else []
                 rows.append(prefix + row)
-        clauses = sorted({f.clause for res in results for f in res.findings if f.rule == rule})
-        title = RULES[rule].title if rule in RULES else rule
+        clauses = sorted(
+            {cite(f.clause) for res in results for f in res.findings if f.rule == rule}
+        )
         sev = SEVERITY_LABELS[RULES[rule].severity] if rule in RULES else ""
-        heading = f"{title} — {sev}; найдено: {len(rows)}" + (
+        heading = f"{rule_name(rule)} — {sev}; найдено: {len(rows)}" + (
             f" ({'; '.join(clauses)})" if clauses else ""
         )
         sections.append(
@@ -112,8 +129,11 @@ def compliance_report(results: Sequence[ComplianceResult]) -> TableDocument:
     if skipped:
         rows = []
         for res, n in skipped:
-            title = RULES[n.rule].title if n.rule in RULES else n.rule
-            row = _blank(len(columns), f"{title}: {n.reason} (источник: {n.platform})")
+            row = _blank(
+                len(columns),
+                f"{rule_name(n.rule)}: {cite(n.reason)} (источник данных: "
+                f"{source_name(n.platform)})",
+            )
             if many:
                 row[0] = res.school_name
             rows.append(row)
@@ -121,8 +141,9 @@ def compliance_report(results: Sequence[ComplianceResult]) -> TableDocument:
     first = results[0] if results else None
     meta = [
         (f"Школ: {len(results)}" if many else f"Школа: {first.school_name}") if first else "",
-        f"Профиль: {', '.join(sorted({r.profile for r in results}))}",
-        f"Дата проверки: {first.as_of.strftime('%d.%m.%Y %H:%M')} (UTC)" if first else "",
+        "Профиль проверки: " + "; ".join(sorted({profile_name(r.profile) for r in results})),
+        "Источник данных: " + "; ".join(sorted({source_name(r.platform) for r in results})),
+        f"Дата проверки: {local_time(first.as_of, timezone)}" if first else "",
         f"Найдено нарушений: {sum(len(r.findings) for r in results)}",
     ]
     return TableDocument(
@@ -134,6 +155,34 @@ def compliance_report(results: Sequence[ComplianceResult]) -> TableDocument:
         sheet_name="Нарушения",
         landscape=True,
     )
+
+
+class _Filler:
+    """The class and teacher of a finding, from the school's data where the rule left them out
+    (a student's class; the teacher of that class's group in the subject)."""
+
+    def __init__(self, frame: JournalFrame | None) -> None:
+        self._class: dict[str, str] = {}
+        self._teacher: dict[tuple[str, str], str] = {}
+        if frame is None:
+            return
+        for c, students in enumerate(frame.class_students):
+            for s in students.tolist():
+                self._class.setdefault(frame.person_names[s], frame.class_names[c])
+        for g in range(len(frame.group_ids)):
+            t = int(frame.group_teacher[g])
+            if t < 0:
+                continue
+            key = (
+                frame.class_names[int(frame.group_class[g])],
+                frame.subject_names[int(frame.group_subject[g])],
+            )
+            self._teacher.setdefault(key, frame.person_names[t])
+
+    def __call__(self, f: Finding) -> tuple[str, str]:
+        class_name = f.class_name or self._class.get(f.student, "")
+        teacher = f.teacher or self._teacher.get((class_name, f.subject), "")
+        return class_name, teacher
 
 
 def _blank(width: int, text: str) -> list[Cell]:
@@ -395,7 +444,9 @@ def attendance_summary(frame: JournalFrame, period: int) -> TableDocument:
     )
 
 
-def timeliness(frame: JournalFrame, result: ComplianceResult) -> TableDocument:
+def timeliness(
+    frame: JournalFrame, result: ComplianceResult, *, timezone: str = "Europe/Moscow"
+) -> TableDocument:
     """Per teacher: lessons, late or missing topics and homework, late and retroactive marks."""
     held = frame.l_day <= result.as_of.date().toordinal()
     teachers = sorted(
@@ -403,8 +454,10 @@ def timeliness(frame: JournalFrame, result: ComplianceResult) -> TableDocument:
         key=lambda t: frame.person_names[t],
     )
     counts: dict[tuple[str, str], int] = {}
+    fill = _Filler(frame)  # a late final names no teacher: the class's teacher of the subject
     for f in result.findings:
-        counts[(f.teacher, f.rule)] = counts.get((f.teacher, f.rule), 0) + 1
+        teacher = fill(f)[1]
+        counts[(teacher, f.rule)] = counts.get((teacher, f.rule), 0) + 1
     rows: list[list[Cell]] = []
     for t in teachers:
         name = frame.person_names[t]
@@ -435,8 +488,15 @@ def timeliness(frame: JournalFrame, result: ComplianceResult) -> TableDocument:
             Column("Итоговые поздно / нет", 10, "right"),
         ],
         sections=[Section(rows)],
-        meta=_meta(frame, f"На дату: {result.as_of:%d.%m.%Y}", f"Профиль: {result.profile}"),
-        note=("Не проверено: " + ", ".join(not_checked)) if not_checked else "",
+        meta=_meta(
+            frame,
+            f"На дату: {local_time(result.as_of, timezone)}",
+            f"Профиль проверки: {profile_name(result.profile)}",
+            f"Источник данных: {source_name(result.platform)}",
+        ),
+        note=("Не проверено: " + "; ".join(rule_name(r) for r in not_checked))
+        if not_checked
+        else "",
         signatures=("Заместитель директора по УВР",),
         sheet_name="Своевременность",
     )

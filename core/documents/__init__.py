@@ -17,7 +17,14 @@ The fonts (DejaVu Sans regular and bold, licence in ``fonts/LICENSE``) are packa
 from core.documents._fonts import FONT, FONT_BOLD, font_path, register_fonts
 from core.documents._pdf import build_pdf, pdf_bytes, pdf_styles, signature_block, write_pdf
 from core.documents._safe import csv_text, looks_like_formula, put_cell
-from core.documents._table import Cell, Column, Section, TableDocument, format_cell
+from core.documents._table import (
+    Cell,
+    Column,
+    Section,
+    TableDocument,
+    format_cell,
+    local_time,
+)
 from core.documents._xlsx import add_table_sheet, workbook, write_xlsx
 
 __all__ = [
@@ -32,6 +39,7 @@ __all__ = [
     "csv_text",
     "font_path",
     "format_cell",
+    "local_time",
     "looks_like_formula",
     "pdf_bytes",
     "pdf_styles",

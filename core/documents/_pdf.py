@@ -3,12 +3,15 @@ pages with its header row repeated, «стр. N из M» on every page, and sign
 
 from __future__ import annotations
 
+import functools
 import io
+import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from xml.sax.saxutils import escape
 
+import pyphen
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, landscape
@@ -19,6 +22,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
     KeepTogether,
+    PageBreak,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
@@ -30,7 +34,14 @@ from core.documents._fonts import register_fonts
 from core.documents._table import TableDocument, format_cell
 from core.files import write_private
 
-__all__ = ["build_pdf", "pdf_bytes", "pdf_styles", "signature_block", "write_pdf"]
+__all__ = [
+    "build_pdf",
+    "fit_widths",
+    "pdf_bytes",
+    "pdf_styles",
+    "signature_block",
+    "write_pdf",
+]
 
 _MARGIN = 15 * mm
 _ALIGN: dict[str, Literal[0, 1, 2]] = {"left": TA_LEFT, "center": TA_CENTER, "right": TA_RIGHT}
@@ -120,6 +131,10 @@ def build_pdf(
 
 def signature_block(labels: Sequence[str]) -> Flowable:
     """Signature lines: «Label  ____________ / ____________ /   «__» ________ 20__ г.»"""
+    return KeepTogether(_signature_lines(labels))
+
+
+def _signature_lines(labels: Sequence[str]) -> list[Flowable]:
     styles = pdf_styles()
     rows = [
         [
@@ -141,50 +156,126 @@ def signature_block(labels: Sequence[str]) -> Flowable:
             ]
         )
     )
-    return KeepTogether([Spacer(1, 8 * mm), table])
+    return [Spacer(1, 8 * mm), table]
 
 
-#: Cell padding left plus right (the table style below), and the smallest header font.
+#: Cell padding left plus right (the table style below), a little slack for reportlab's own
+#: rounding, and the smallest header font.
 _PADDING = 6
+_SLACK = 1.5
 _MIN_HEADER_SIZE = 5.5
+#: Data rows kept on the page of the signature lines (so they never stand alone).
+_TAIL_ROWS = 2
+
+
+@functools.cache
+def _hyphenator() -> pyphen.Pyphen:
+    # Russian rules (the TeX patterns pyphen ships): no single letter left or carried over
+    return pyphen.Pyphen(lang="ru_RU", left=2, right=2)
+
+
+def _wide(text: str, font: str, size: float) -> float:
+    return float(stringWidth(text, font, size))
+
+
+def _pieces(word: str, font: str, size: float, room: float) -> list[str] | None:
+    """``word`` cut at legal hyphenation points into pieces that each fit ``room`` (all but the
+    last with a hyphen), as few as possible; ``None`` where no legal cut makes it fit."""
+    if _wide(word, font, size) <= room:
+        return [word]
+    points = list(_hyphenator().positions(word))
+    pieces: list[str] = []
+    start = 0
+    while _wide(word[start:], font, size) > room:
+        fits = [p for p in points if p > start and _wide(word[start:p] + "-", font, size) <= room]
+        if not fits:
+            return None
+        pieces.append(word[start : fits[-1]] + "-")
+        start = fits[-1]
+    return [*pieces, word[start:]]
+
+
+def _need(title: str, font: str) -> float:
+    """The narrowest column (content width) in which ``title`` prints at the smallest size with
+    every word whole or hyphenated at a legal point."""
+    need = 0.0
+    for word in title.split():
+        points = [0, *_hyphenator().positions(word), len(word)]
+        # the widest piece when cut at every legal point is the floor
+        need = max(
+            need,
+            max(
+                _wide(word[a:b] + ("-" if b < len(word) else ""), font, _MIN_HEADER_SIZE)
+                for a, b in itertools.pairwise(points)
+            ),
+        )
+    return need
+
+
+def fit_widths(titles: Sequence[str], widths: Sequence[float]) -> list[float]:
+    """Column widths widened where a header could not print without breaking a word against
+    the rules, the room taken from the columns that have it to spare (same total)."""
+    font = pdf_styles()["header"].fontName
+    need = [_need(t, font) + _PADDING + _SLACK for t in titles]
+    out = list(widths)
+    short = sum(max(0.0, n - w) for n, w in zip(need, out, strict=True))
+    if short <= 0:
+        return out
+    spare = [max(0.0, w - n) for n, w in zip(need, out, strict=True)]
+    total_spare = sum(spare)
+    if total_spare <= 0:
+        return out
+    take = min(1.0, short / total_spare)
+    return [max(w, n) if n > w else w - s * take for n, w, s in zip(need, out, spare, strict=True)]
 
 
 def _header(title: str, width: float) -> Paragraph:
-    """A column title: its font made smaller where its longest word would not fit the column,
-    and a word still too long at the smallest size broken with a hyphen — never cut silently
-    («Обществознан ие»)."""
+    """A column title that fits its column: the font made smaller where a word would not fit,
+    and a word still too long broken at a legal Russian hyphenation point with a hyphen —
+    never mid-syllable, never cut silently («Обществознан ие»)."""
     base = pdf_styles()["header"]
-    room = width - _PADDING
-
-    def wide(word: str, size: float) -> float:
-        return float(stringWidth(word, base.fontName, size))
-
-    longest = max((wide(w, base.fontSize) for w in title.split()), default=0.0)
+    room = width - _PADDING - _SLACK
+    font = base.fontName
+    words = title.split()
+    size = base.fontSize
+    while size > _MIN_HEADER_SIZE and any(_wide(w, font, size) > room for w in words):
+        size = max(_MIN_HEADER_SIZE, size - 0.25)
     style = base
-    if longest > room:
-        size = max(_MIN_HEADER_SIZE, base.fontSize * room / longest)
+    if size != base.fontSize:
         style = ParagraphStyle(f"header{size:.2f}", parent=base, fontSize=size, leading=size * 1.2)
-    words: list[str] = []
-    for word in title.split():
-        while wide(word, style.fontSize) > room and len(word) > 3:
-            cut = max(
-                2,
-                next(
-                    k
-                    for k in range(len(word), 0, -1)
-                    if wide(word[:k] + "-", style.fontSize) <= room
-                ),
-            )
-            words.append(escape(word[:cut]) + "-<br/>")
-            word = word[cut:]
-        words.append(escape(word) + " ")
-    return Paragraph("".join(words).strip(), style)
+    parts: list[str] = []
+    for word in words:
+        pieces = _pieces(word, font, size, room) or [word]
+        parts.append("<br/>".join(escape(p) for p in pieces))
+    return Paragraph(" ".join(parts), style)
 
 
-def _table(doc: TableDocument, avail_width: float) -> Flowable:
+def _cell_markup(text: str, style: ParagraphStyle, width: float) -> str:
+    """Cell text as markup, a word too long for its column broken at a legal hyphenation point
+    («Посеща-емость», not «Посещаемост ь»)."""
+    room = width - _PADDING - _SLACK
+    if all(_wide(w, style.fontName, style.fontSize) <= room for w in text.split()):
+        return escape(text)
+    out: list[str] = []
+    for line in text.split("\n"):
+        words = []
+        for word in line.split(" "):
+            pieces = _pieces(word, style.fontName, style.fontSize, room) or [word]
+            words.append("<br/>".join(escape(p) for p in pieces))
+        out.append(" ".join(words))
+    return "<br/>".join(out)
+
+
+def _table(
+    doc: TableDocument, avail_width: float, tail: Sequence[Flowable | list[Flowable]] = ()
+) -> Flowable:
+    """The table; ``tail`` (note, signature lines) goes in spanning rows under the last data
+    rows, kept with them on one page («NOSPLIT») so a signature never stands alone."""
     styles = pdf_styles()
     total = sum(c.width for c in doc.columns)
-    widths = [avail_width * c.width / total for c in doc.columns]
+    widths = fit_widths(
+        [c.title for c in doc.columns], [avail_width * c.width / total for c in doc.columns]
+    )
     cell_styles = [
         ParagraphStyle(f"cell{i}", parent=styles["cell"], alignment=_ALIGN[c.align])
         for i, c in enumerate(doc.columns)
@@ -194,7 +285,6 @@ def _table(doc: TableDocument, avail_width: float) -> Flowable:
     ]
     commands: list[tuple[Any, ...]] = [
         ("FONTNAME", (0, 0), (-1, -1), styles["cell"].fontName),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
         ("LEFTPADDING", (0, 0), (-1, -1), 3),
         ("RIGHTPADDING", (0, 0), (-1, -1), 3),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#D9E1F2")),
@@ -213,8 +303,20 @@ def _table(doc: TableDocument, avail_width: float) -> Flowable:
             commands.append(("BACKGROUND", (0, r), (-1, r), colors.HexColor("#F2F2F2")))
         for values in section.rows:
             data.append(
-                [Paragraph(escape(format_cell(v)), cell_styles[i]) for i, v in enumerate(values)]
+                [
+                    Paragraph(_cell_markup(format_cell(v), cell_styles[i], w), cell_styles[i])
+                    for i, (v, w) in enumerate(zip(values, widths, strict=True))
+                ]
             )
+    last = len(data) - 1
+    commands.append(("GRID", (0, 0), (-1, last), 0.4, colors.grey))
+    for flowable in tail:
+        r = len(data)
+        data.append([flowable] + [""] * (len(doc.columns) - 1))
+        commands.append(("SPAN", (0, r), (-1, r)))
+        commands.append(("LEFTPADDING", (0, r), (-1, r), 0))
+    if tail:
+        commands.append(("NOSPLIT", (0, max(1, last - _TAIL_ROWS + 1)), (-1, len(data) - 1)))
     table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle(commands))
     return table
@@ -225,25 +327,35 @@ def _story(doc: TableDocument, avail_width: float) -> list[Flowable]:
     story: list[Flowable] = [Paragraph(escape(doc.title), styles["title"])]
     story += [Paragraph(escape(line), styles["meta"]) for line in doc.meta]
     story.append(Spacer(1, 4 * mm))
+    tail: list[Flowable | list[Flowable]] = []
+    if doc.note:
+        tail.append(Paragraph(escape(doc.note), styles["note"]))
+    if doc.signatures:
+        tail.append(_signature_lines(doc.signatures))
     if doc.row_count:
-        story.append(_table(doc, avail_width))
+        story.append(_table(doc, avail_width, tail))
     else:
         story.append(Paragraph(escape(doc.empty_text), styles["meta"]))
-    if doc.note:
-        story += [Spacer(1, 3 * mm), Paragraph(escape(doc.note), styles["note"])]
-    if doc.signatures:
-        story.append(signature_block(doc.signatures))
+        story.append(KeepTogether([f for t in tail for f in (t if isinstance(t, list) else [t])]))
     return story
 
 
-def write_pdf(path: str | Path | io.BytesIO, doc: TableDocument) -> None:
-    """Render ``doc`` as a printable A4 PDF to ``path`` (or a bytes buffer)."""
-    page_width = (landscape(A4) if doc.landscape else A4)[0]
+def write_pdf(path: str | Path | io.BytesIO, doc: TableDocument, *more: TableDocument) -> None:
+    """Render ``doc`` (and ``more`` documents, each from a new page — a class per page) as one
+    printable A4 PDF at ``path`` (or a bytes buffer)."""
+    docs = (doc, *more)
+    wide = any(d.landscape for d in docs)
+    page_width = (landscape(A4) if wide else A4)[0]
+    story: list[Flowable] = []
+    for i, d in enumerate(docs):
+        if i:
+            story.append(PageBreak())
+        story += _story(d, page_width - 2 * _MARGIN)
     build_pdf(
         path,
-        _story(doc, page_width - 2 * _MARGIN),
+        story,
         title=doc.title,
-        landscape_pages=doc.landscape,
+        landscape_pages=wide,
         author=doc.extra.get("author", "journalsync"),
     )
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-__all__ = ["Cell", "Column", "Section", "TableDocument", "format_cell"]
+__all__ = ["Cell", "Column", "Section", "TableDocument", "format_cell", "local_time"]
 
 Cell = str | int | float | date | None
 """A cell value. Dates print as «ДД.ММ.ГГГГ»; ``None`` prints as an empty cell."""
@@ -76,3 +77,11 @@ def format_cell(value: Cell) -> str:
     if isinstance(value, float):
         return f"{value:g}".replace(".", ",")
     return str(value)
+
+
+def local_time(at: datetime, timezone: str) -> str:
+    """A moment as a school reads it: «03.12.2026 17:22 (местное время, Asia/Barnaul)» — in the
+    school's own zone, never a UTC stamp (a naive ``at`` is taken as UTC, as the store keeps)."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    local = aware.astimezone(ZoneInfo(timezone))
+    return f"{local:%d.%m.%Y %H:%M} (местное время, {timezone})"

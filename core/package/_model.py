@@ -79,6 +79,8 @@ class Package:
     members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Items whose lesson, group, class or student could not be named from the snapshot.
     unresolved: int = 0
+    #: The school's time zone (the config's): the README and workbooks print times in it.
+    timezone: str = "Europe/Moscow"
     _index: dict[str, Record] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

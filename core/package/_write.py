@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.documents import TableDocument, csv_text
+from core.documents import TableDocument, csv_text, local_time
 from core.files import write_private
 from core.package._journal import class_workbooks, workbook_bytes
 from core.package._model import Package
@@ -73,10 +73,8 @@ def _xlsx_bytes(docs: list[TableDocument], generated_at: datetime) -> bytes:
     return _zip(entries, at)
 
 
-def _stamp(at: datetime) -> str:
-    offset = at.utcoffset()
-    zone = "" if offset is None else " UTC" if not offset else f" (UTC{at:%z})"
-    return f"{at:%d.%m.%Y %H:%M}{zone}"
+def _stamp(package: Package) -> str:
+    return local_time(package.generated_at, package.timezone)
 
 
 def _readme(package: Package, files: Mapping[str, bytes], csv_names: list[str]) -> bytes:
@@ -93,7 +91,7 @@ def _readme(package: Package, files: Mapping[str, bytes], csv_names: list[str]) 
     lines = [
         f"Пакет для загрузки в {platform}",
         f"Школа: {school}",
-        f"Сформирован: {_stamp(package.generated_at)}",
+        f"Сформирован: {_stamp(package)}",
         f"Содержание: {what}.",
         "",
         "Записи в пакете: "
@@ -153,7 +151,7 @@ def package_files(package: Package) -> dict[str, bytes]:
     meta = [
         f"Школа: {school}",
         f"Платформа: {PLATFORM_NAMES.get(package.platform, package.platform)}",
-        f"Сформирован: {_stamp(package.generated_at)}",
+        f"Сформирован: {_stamp(package)}",
     ]
     for name, docs in class_workbooks(package, meta).items():
         files[name] = _xlsx_bytes(docs, package.generated_at)

@@ -8,6 +8,7 @@ SQLAlchemy 2 Core on SQLite (WAL) or PostgreSQL, migrated by Alembic when opened
 
 from core.store._digest import CONTENT_PARTS
 from core.store._drift import finding_id
+from core.store._drift_view import DriftRow
 from core.store._facts import FACT_ENTITIES
 from core.store._runs import run_id_for
 from core.store._schema import (
@@ -52,6 +53,7 @@ __all__ = [
     "ChangeLogEntry",
     "ContentDigest",
     "DiffRow",
+    "DriftRow",
     "FieldDiff",
     "Finding",
     "FindingCounts",

@@ -33,6 +33,7 @@ from sqlalchemy import false as sql_false
 from sqlalchemy.sql import Select
 
 from core.store._base import StoreBase, stream, utcnow
+from core.store._drift_view import DriftRow, describe
 from core.store._schema import drift_findings, local_records, remote_records
 from core.store._types import (
     FINDING_STATUSES,
@@ -376,6 +377,15 @@ class DriftStore(StoreBase):
                 )
                 for row in rows
             ]
+
+    def describe_findings(
+        self, school: str, platform: str, findings: Sequence[Finding]
+    ) -> list[DriftRow]:
+        """``findings`` as people read them: pupil, class, subject, lesson date and number, and
+        each differing field local → platform in words (ids resolved through the school's
+        local records and the platform's snapshot)."""
+        with self._read() as conn:
+            return describe(conn, school, platform, findings)
 
     def set_finding_status(
         self,

@@ -107,6 +107,8 @@ class Worklist:
     school_name: str = ""
     unresolved: int = 0  # entries whose lesson/student could not be named from the snapshot
     notes: tuple[str, ...] = field(default=())
+    #: The school's time zone (the config's): the document prints its times in it.
+    timezone: str = "Europe/Moscow"
 
     @property
     def entry_count(self) -> int:

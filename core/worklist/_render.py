@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from core import documents
-from core.documents import Cell, Column, Section, TableDocument
+from core.documents import Cell, Column, Section, TableDocument, local_time
 from core.worklist._model import Entry, Worklist
 
 __all__ = ["PLATFORM_NAMES", "file_stem", "to_document", "write_pdf", "write_xlsx"]
@@ -72,7 +72,7 @@ def to_document(worklist: Worklist) -> TableDocument:
         f"Учитель: {worklist.teacher}",
         f"Школа: {worklist.school_name or worklist.school}",
         f"Платформа: {PLATFORM_NAMES.get(worklist.platform, worklist.platform)}",
-        f"Сформирован: {_stamp(worklist.generated_at)}",
+        f"Сформирован: {_stamp(worklist.generated_at, worklist.timezone)}",
         f"Записей: {worklist.entry_count}; уроков: {lessons}",
     ]
     if worklist.unresolved:
@@ -92,10 +92,8 @@ def to_document(worklist: Worklist) -> TableDocument:
     )
 
 
-def _stamp(at: datetime) -> str:
-    offset = at.utcoffset()
-    zone = "" if offset is None else " UTC" if not offset else f" (UTC{at:%z})"
-    return f"{at:%d.%m.%Y %H:%M}{zone}"
+def _stamp(at: datetime, timezone: str) -> str:
+    return local_time(at, timezone)
 
 
 def _short(name: str) -> str:
