@@ -13,8 +13,8 @@ from pathlib import Path
 from rich.table import Table
 
 from core.documents import Column, Section, TableDocument, csv_text, write_xlsx
-from core.files import write_private
 from core.errors import ConfigError
+from core.files import write_private
 from core.store import DriftRow, Store
 from journalsync._common import console
 
