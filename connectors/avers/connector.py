@@ -36,9 +36,12 @@ from core.connector import (
     Capabilities,
     Connector,
     Credentials,
+    EntryTime,
+    EntryTimeKind,
     Page,
     PullMode,
     SchoolTarget,
+    first_seen_everywhere,
     hand_entry_channels,
 )
 from core.errors import (
@@ -159,6 +162,19 @@ class AversConnector(Connector):
             "needs only the actions the captured web client calls; term dates, class terms, "
             "subgroups, teachers' names and types of work come from uncaptured actions when a "
             "server answers them, else they are estimated or left out (a warning says which)."
+        ),
+        entry_time=first_seen_everywhere(
+            ("lesson", "homework", "mark", "attendance", "final_mark"),
+            **{
+                e: EntryTime(
+                    EntryTimeKind.FIRST_SEEN,
+                    "the school's desktop database is uploaded to the web diary several times "
+                    "a day (avers.md §1): a pull sees a value hours after it was entered",
+                    "журнал АВЕРС выгружается в веб-дневник несколько раз в день: запись видна "
+                    "синхронизации через несколько часов после ввода",
+                )
+                for e in ("lesson", "homework", "mark")
+            },
         ),
     )
 

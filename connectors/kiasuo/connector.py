@@ -28,10 +28,13 @@ from core import platform
 from core.connector import (
     Capabilities,
     Connector,
+    EntryTime,
+    EntryTimeKind,
     Page,
     PullMode,
     Quarantined,
     SchoolTarget,
+    first_seen_everywhere,
     hand_entry_channels,
 )
 from core.errors import Skippable
@@ -132,6 +135,16 @@ class KiasuoConnector(Connector):
             "Guardians, birth dates, weights and lateness (ОП) are not shown. Subgroups are "
             "inferred from the subject journal ids children see; a lesson's teacher from a short "
             "name. Only a lesson's first homework is shown. Deletions are found by full pulls."
+        ),
+        entry_time=first_seen_everywhere(
+            ("lesson", "homework", "attendance", "final_mark"),
+            mark=EntryTime(
+                EntryTimeKind.FIRST_SEEN,
+                "lesson_marks slots carry updated_at (kiasuo.md §3): a change's time is the "
+                "platform's; a mark's entry is only first seen by a pull",
+                "время изменения отметки — по данным платформы (updated_at), время выставления "
+                "— момент, когда синхронизация впервые увидела отметку",
+            ),
         ),
     )
 

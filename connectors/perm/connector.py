@@ -36,6 +36,7 @@ from core.connector import (
     Page,
     PullMode,
     SchoolTarget,
+    first_seen_everywhere,
     hand_entry_channels,
 )
 from core.errors import ConfigError, Skippable
@@ -117,6 +118,9 @@ class PermConnector(Connector):
             "reason: every absence is «Н». «Точка» (is_point) marks are pulled as «точка». "
             "Mark ordinals count a student's marks of one work type on one lesson. The school "
             "name is the platform's short name. Unverified against a live server (WIRE.md)."
+        ),
+        entry_time=first_seen_everywhere(
+            ("lesson", "homework", "mark", "attendance", "final_mark"),
         ),
     )
 

@@ -32,9 +32,12 @@ from core import platform
 from core.connector import (
     Capabilities,
     Connector,
+    EntryTime,
+    EntryTimeKind,
     Page,
     PullMode,
     SchoolTarget,
+    first_seen_everywhere,
     hand_entry_channels,
 )
 from core.errors import ConfigError, Skippable
@@ -102,6 +105,16 @@ _CAPABILITIES = Capabilities(
         "start is the first period's start and its end is not shown; enrollments are assumed "
         "to begin on the year's first day. Groups and teachers are added and updated, never "
         "deleted, by a pull. Final marks come from closed periods only (marks_future = 0)."
+    ),
+    entry_time=first_seen_everywhere(
+        ("lesson", "homework", "mark", "attendance"),
+        final_mark=EntryTime(
+            EntryTimeKind.NOT_OBSERVABLE,
+            "controlmark/ shows a period's finals only once the period is closed (marks_future "
+            "= 0, ruobr.md §4.4): every final is first seen on or after the closing day",
+            "Ruobr показывает итоговые отметки только после закрытия периода: момент их "
+            "выставления не наблюдаем",
+        ),
     ),
 )
 

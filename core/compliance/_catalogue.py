@@ -100,6 +100,7 @@ _RULES = (
         defaults={"deadline": _SAME_DAY},
         check=check_topic_deadline,
         needs={"lesson": frozenset({"topic", "date"})},
+        times=frozenset({"lesson"}),
     ),
     Rule(
         id="homework.deadline",
@@ -115,6 +116,7 @@ _RULES = (
         defaults={"deadline": _SAME_DAY},
         check=check_homework_deadline,
         needs={"homework": frozenset({"lesson_id"})},
+        times=frozenset({"homework"}),
     ),
     Rule(
         id="marks.written_deadline",
@@ -124,6 +126,7 @@ _RULES = (
         defaults={"days": 7},
         check=check_written_deadline,
         needs={"mark": _MARKS | {"work_type"}},
+        times=frozenset({"mark"}),
     ),
     Rule(
         id="finals.deadline",
@@ -140,6 +143,7 @@ _RULES = (
         check=check_finals_deadline,
         needs={"final_mark": frozenset({"student_id", "subject_id", "period_id", "value"})},
         partial=_ROSTER,
+        times=frozenset({"final_mark"}),
     ),
     Rule(
         id="grade1.no_marks",
@@ -167,6 +171,7 @@ _RULES = (
         defaults={"deadline": _SAME_DAY, "edit_days": 3, "written_days": 7},
         check=check_retroactive,
         needs={"mark": _MARKS | {"work_type"}},
+        times=frozenset({"mark"}),
     ),
     Rule(
         id="attendance.reason_fix",

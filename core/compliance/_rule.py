@@ -47,6 +47,13 @@ class Context:
     notes: list[str] = field(default_factory=list)
     #: Why the whole rule could not be checked (set by a check that returns early).
     skipped: str | None = None
+    #: Entities whose entry times the platform cannot observe → why (Russian); the engine has
+    #: blanked their time columns, so the checks treat them as unknown.
+    untimed: Mapping[str, str] = field(default_factory=dict)
+
+    def no_times(self, entity: str) -> str:
+        """Why ``entity``'s entry times are unknown, for a "not checked" note."""
+        return self.untimed.get(entity, NO_TIMES)
 
     def skip(self, reason: str) -> None:
         self.skipped = reason
@@ -81,6 +88,9 @@ class Rule:
     partial: Mapping[str, str] = field(default_factory=dict)
     #: Entities whose change history the rule needs (events like "reason corrected").
     history: frozenset[str] = frozenset()
+    #: Entities whose entry times the rule judges (a platform that cannot observe them makes
+    #: that part «не проверено», never a finding).
+    times: frozenset[str] = frozenset()
 
 
 @dataclass
