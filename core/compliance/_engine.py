@@ -70,7 +70,13 @@ def _adapt(
         latest = max(str(t) for t in times.values())
         note = f"платформа {name} не передаёт смену урока: срок {latest} для всех уроков"
         return {**params, "deadline": {**spec, "time": latest}}, [note]
-    if spec.get("by") == "after_classes" and "end_time" in lost:
+    if spec.get("by") == "after_shift" and "shift" in lost and "end_time" not in lost:
+        note = (
+            f"платформа {name} не передаёт смену урока: срок отсчитывается от последнего урока "
+            "школы в этот день"
+        )
+        return params, [note]
+    if spec.get("by") in ("after_classes", "after_shift") and "end_time" in lost:
         fallback = str(spec.get("fallback", "23:59"))
         note = f"платформа {name} не передаёт время окончания уроков: срок — {fallback} дня урока"
         return {**params, "deadline": {"by": "time", "time": fallback}}, [note]

@@ -240,8 +240,15 @@ def check_retroactive(f: JournalFrame, ctx: Context, prm: Mapping[str, Any], emi
     written_end = day_start(f.l_day + int(prm.get("written_days", 7)) + 1, ctx.tz_offset)
     limit_at = np.where(_WRITTEN[f.m_wtype], written_end[f.m_lesson], deadline[f.m_lesson])
     created_late = (f.m_created >= 0) & (f.m_created > limit_at)
-    edit_days = int(prm.get("edit_days", 3))
-    edit_limit = day_start(f.l_day[f.m_lesson] + edit_days + 1, ctx.tz_offset)
+    # No edit window of its own (004 §4.2.4 forbids corrections «задним числом»): a change
+    # after the entry deadline is one; else a change after ``edit_days`` days.
+    raw_days = prm.get("edit_days")
+    edit_days = -1 if raw_days is None else int(raw_days)
+    edit_limit = (
+        limit_at
+        if raw_days is None
+        else day_start(f.l_day[f.m_lesson] + edit_days + 1, ctx.tz_offset)
+    )
     changed_late = (f.m_changed >= 0) & (f.m_changed > edit_limit)
     for mi in np.flatnonzero(created_late | changed_late).tolist():
         at = int(f.m_changed[mi]) if changed_late[mi] else int(f.m_created[mi])
@@ -251,6 +258,6 @@ def check_retroactive(f: JournalFrame, ctx: Context, prm: Mapping[str, Any], emi
             lesson=int(f.m_lesson[mi]),
             student=int(f.m_student[mi]),
             value=days,
-            limit=edit_days if changed_late[mi] else 0,
+            limit=max(edit_days, 0) if changed_late[mi] else 0,
             message=f"отметка {what} задним числом: через {days} дн. после урока",
         )
