@@ -16,7 +16,13 @@ from typing import Annotated
 
 import typer
 
-from core.compliance import check_frame, frame_from_store, get_profile
+from core.compliance import (
+    check_frame,
+    explain_rows,
+    frame_from_store,
+    get_profile,
+    read_curriculum,
+)
 from core.compliance._render import write_report
 from core.compliance._reports import (
     attendance_summary,
@@ -71,15 +77,18 @@ def _caps(platform: str | None):  # type: ignore[no-untyped-def]
 def report(
     kind: Annotated[Kind, typer.Argument(help="What to produce.")],
     school: Annotated[
-        list[str], typer.Option("--school", help="School slug (repeat for a municipal report).")
-    ],
+        list[str] | None,
+        typer.Option("--school", help="School slug (repeat for a municipal report)."),
+    ] = None,
     period: Annotated[
         str | None, typer.Option("--period", help="Period: «1», «1 четверть», «year» or id.")
     ] = None,
     platform: Annotated[
         str | None, typer.Option("--platform", help="Read this platform's snapshot.")
     ] = None,
-    profile: Annotated[str, typer.Option("--profile", help="Compliance profile id.")] = "all",
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="Compliance profile id (default: all).")
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="xlsx, pdf or html.")] = Format.XLSX,
     out: Annotated[Path | None, typer.Option("--out", help="Output file.")] = None,
     db: Annotated[str | None, typer.Option("--db", help="Store URL.")] = None,
@@ -91,17 +100,56 @@ def report(
         str | None, typer.Option("--student", help="Tabel: «Фамилия И. О.» or person id.")
     ] = None,
     timezone: Annotated[str, typer.Option("--timezone")] = "Europe/Moscow",
+    curriculum: Annotated[
+        Path | None,
+        typer.Option(
+            "--curriculum",
+            help="Curriculum CSV/XLSX: grade, subject, hours a week (for the hours rules).",
+        ),
+    ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Print every rule × profile × parameter with its source, and stop.",
+        ),
+    ] = False,
 ) -> None:
     """Produce a compliance report or a school report in Russian."""
     with reported_errors():
+        if explain:
+            _explain(profile)
+            return
+        if not school:
+            raise ConfigError("give at least one --school")
         store = open_store(db)
         moment = _as_of(as_of)
+        plan = read_curriculum(curriculum) if curriculum is not None else None
         docs = _documents(
-            store, kind, school, period, platform, profile, moment, class_name, student, timezone
+            store,
+            kind,
+            school,
+            period,
+            platform,
+            profile or "all",
+            moment,
+            class_name,
+            student,
+            timezone,
+            plan,
         )
         target = out or Path(f"{kind.value}-{'-'.join(school)}.{fmt.value}")
         for path in write_report(docs, fmt.value, target):
             console.print(f"written {path}")
+
+
+def _explain(profile_id: str | None) -> None:
+    """The profiles table: rule × profile × parameter × value × source, one row a line (plain
+    text: it is read, grepped and pasted into reviews)."""
+    profiles = [get_profile(profile_id)] if profile_id is not None else None
+    typer.echo("rule | profile | parameter | value | source")
+    for row in explain_rows(profiles):
+        typer.echo(" | ".join(row))
 
 
 def _documents(
@@ -115,6 +163,7 @@ def _documents(
     class_name: str | None,
     student: str | None,
     timezone: str,
+    curriculum: dict[tuple[int, str], float] | None = None,
 ) -> list:  # type: ignore[type-arg]
     profile = get_profile(profile_id)
     weights = kind is Kind.FORECAST
@@ -131,6 +180,7 @@ def _documents(
             platform=platform or "local",
             capabilities=_caps(platform),
             timezone=timezone,
+            curriculum=curriculum,
         )
 
     if kind is Kind.COMPLIANCE:

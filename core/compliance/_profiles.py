@@ -7,7 +7,7 @@ ids to drop) and the calendar's ``"extra_holidays"`` / ``"extra_workdays"`` (ISO
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
@@ -17,7 +17,15 @@ from core.compliance._calendar import ProductionCalendar
 from core.compliance._catalogue import REG, RULES
 from core.errors import ConfigError
 
-__all__ = ["PROFILES", "Profile", "RuleUse", "get_profile", "profile_ids", "show_value"]
+__all__ = [
+    "PROFILES",
+    "Profile",
+    "RuleUse",
+    "explain_rows",
+    "get_profile",
+    "profile_ids",
+    "show_value",
+]
 
 
 @dataclass(frozen=True)
@@ -364,3 +372,19 @@ def get_profile(profile_id: str, overrides: Mapping[str, Any] | None = None) -> 
             f"unknown compliance profile {profile_id!r}; known: {', '.join(PROFILES)}"
         ) from None
     return profile.with_overrides(overrides) if overrides else profile
+
+
+def explain_rows(profiles: Iterable[Profile] | None = None) -> list[tuple[str, str, str, str, str]]:
+    """(rule, profile, parameter, value, source) for every parameter of every rule of every
+    profile: the table ``journalsync report --explain`` prints. A rule without parameters is
+    one row with its clause."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    for profile in profiles if profiles is not None else PROFILES.values():
+        for use in profile.uses:
+            sources = profile.param_sources(use.rule)
+            if not sources:
+                rows.append((use.rule, profile.id, "—", "—", profile.citation(use)))
+            params = profile.params(use.rule)
+            for name in sorted(sources):
+                rows.append((use.rule, profile.id, name, show_value(params[name]), sources[name]))
+    return sorted(rows, key=lambda r: (r[0], r[1], r[2]))
