@@ -211,6 +211,12 @@ class Page:
     #: Entities whose records of this scope are all in ``records`` (scope replacement applies
     #: to these only).
     complete_for: frozenset[str] = frozenset()
+    #: Family-account platforms (one family's view per account): group id → the pupils the
+    #: accounts see in it now (empty: the whole class). Scope replacement then keeps what the
+    #: accounts can no longer see — a group none lists, its lessons and homework, a pupil's
+    #: marks and absences in a group the pupil has left — instead of deleting it: losing sight
+    #: of a record is not its deletion. ``None``: the page sees the whole scope.
+    visible_members: Mapping[str, frozenset[str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,8 +223,14 @@ class AversConnector(Connector):
     ) -> AsyncIterator[Page]:
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await self._read_roster()
+        # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
+        visible = platform.visible_members(roster.batch.records)
         page = platform.single_page(
-            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+            ROSTER,
+            cursors.get(ROSTER),
+            roster.batch,
+            complete_for=_ROSTER_ENTITIES,
+            visible_members=visible,
         )
         if page is not None:
             yield page
@@ -253,6 +259,7 @@ class AversConnector(Connector):
                     quarantine=batch.quarantine,
                     cursor=platform.pass_cursor(journal_pass, done, complete=n == len(todo)),
                     complete_for=_JOURNAL_ENTITIES,
+                    visible_members=platform.visible_members(batch.records, visible),
                 )
 
     # --- optional enrichments --------------------------------------------------------------------

@@ -209,8 +209,14 @@ class KiasuoConnector(Connector):
             else (roster.watermark.isoformat() if roster.watermark else None)
         )
 
+        # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
+        visible = platform.visible_members(roster.batch.records)
         page = platform.single_page(
-            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+            ROSTER,
+            cursors.get(ROSTER),
+            roster.batch,
+            complete_for=_ROSTER_ENTITIES,
+            visible_members=visible,
         )
         if page is not None:
             yield page
@@ -239,6 +245,7 @@ class KiasuoConnector(Connector):
                     journal_pass, journal_done, complete=n == len(todo), extra=extra
                 ),
                 complete_for=_JOURNAL_ENTITIES,
+                visible_members=platform.visible_members(batch.records, visible),
             )
 
         finals_pass, finals_done, _ = platform.start_pass(cursors.get(FINALS))

@@ -196,8 +196,14 @@ class PermConnector(Connector):
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await read_roster(self.sessions, self.mapper)
 
+        # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
+        visible = platform.visible_members(roster.batch.records)
         page = platform.single_page(
-            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+            ROSTER,
+            cursors.get(ROSTER),
+            roster.batch,
+            complete_for=_ROSTER_ENTITIES,
+            visible_members=visible,
         )
         if page is not None:
             yield page
@@ -210,6 +216,7 @@ class PermConnector(Connector):
         self, roster: Roster, cursor: Mapping[str, Any] | None, mode: PullMode
     ) -> AsyncIterator[Page]:
         weeks = self._weeks(roster, mode)
+        visible = platform.visible_members(roster.batch.records)
         number, done, _ = platform.start_pass(cursor)
         done_set = set(done)
         todo = [
@@ -250,6 +257,7 @@ class PermConnector(Connector):
                     quarantine=quarantine,
                     cursor=platform.pass_cursor(number, done, complete=left == 0),
                     complete_for=_JOURNAL_ENTITIES,
+                    visible_members=platform.visible_members(batch.records, visible),
                 )
 
     async def _finals(
