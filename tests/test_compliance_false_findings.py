@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 from test_compliance_world import SCHOOL, World, absent, at, build, prov
 
@@ -18,9 +20,11 @@ from connectors.avers.connector import AversConnector
 from connectors.avers.mapping import journal_code_table
 from connectors.netschool.mapping import work_type_table
 from connectors.ruobr.connector import RuobrConnector
-from core.codes import AttendanceCode
+from core.codes import AttendanceCode, MarkValue
 from core.compliance import ChangeEvent
+from core.connector import Page
 from core.model import FinalMark, Group, Lesson, Mark
+from core.store import Store
 
 # -- Ruobr finals: visible only once the period is closed -----------------------------------
 
@@ -160,3 +164,80 @@ def test_avers_excused_code_and_late_reason_fix_is_found_in_full() -> None:
     result = w.check("all", caps=AversConnector.capabilities)
     assert [f.value for f in result.by_rule()["attendance.reason_fix"]] == [6]
     assert not [n for n in result.not_checked if n.rule == "attendance.reason_fix"]
+
+
+# -- family accounts: a moved pupil's old subgroup is out of sight, not deleted ----------------
+
+
+def _family_page(records: list[Any], visible: dict[str, frozenset[str]]) -> Page:
+    return Page(
+        stream="journal",
+        scope="week:5A:2025-W40",
+        records=records,
+        cursor={},
+        complete_for=frozenset({"lesson", "mark", "attendance", "homework"}),
+        visible_members=visible,
+    )
+
+
+def test_family_pass_keeps_what_the_account_can_no_longer_see(tmp_path: Path) -> None:
+    """Борисова moves from subgroup 1 to 2. Her family account now shows only subgroup 2:
+    her marks and absences in subgroup 1 are out of sight — kept, not deleted — while a mark
+    really removed from a group the accounts still see (Алексеев's) is deleted."""
+    w = build()
+    st = w.students("5А")
+    g = w.of(Group)[0]
+    sub1 = w.replace(g, member_ids=(st[0].id, st[1].id))
+    le = w.lessons("5А")[0]
+    if not any(m.lesson_id == le.id for m in w.marks_of(st[1])):
+        w.add(
+            Mark(
+                school=SCHOOL,
+                student_id=st[1].id,
+                lesson_id=le.id,
+                work_type="answer",
+                value=MarkValue.FOUR,
+                provenance=prov(at(le.date)),
+            )
+        )
+    m_boris = next(m for m in w.of(Mark) if m.student_id == st[1].id and m.lesson_id == le.id)
+    m_alex = next(m for m in w.of(Mark) if m.student_id == st[0].id and m.lesson_id == le.id)
+    a_boris = absent(w, st[1], w.lessons("5А")[1], AttendanceCode.ABSENT)
+    first = [le, w.lessons("5А")[1], m_boris, m_alex, a_boris]
+    with Store.open(f"sqlite:///{tmp_path}/f.db") as store:
+        store.commit_page(
+            SCHOOL, "kiasuo", _family_page(first, {sub1.id: frozenset(sub1.member_ids)})
+        )
+        # after the move: subgroup 1 lists only Алексеев; Алексеев's mark was really removed
+        moved = frozenset({st[0].id})
+        counts = store.commit_page(
+            SCHOOL, "kiasuo", _family_page([le, w.lessons("5А")[1]], {sub1.id: moved})
+        )
+        live = {r.id for r in store.remote_records(SCHOOL, "kiasuo")}
+    assert counts.deleted == 1
+    assert m_alex.id not in live
+    assert {m_boris.id, a_boris.id} <= live
+
+
+def test_a_group_no_account_lists_keeps_its_lessons(tmp_path: Path) -> None:
+    w = build()
+    le = w.lessons("5А")[:2]
+    marks = [m for m in w.of(Mark) if m.lesson_id in {x.id for x in le}]
+    g = w.of(Group)[0]
+    with Store.open(f"sqlite:///{tmp_path}/g.db") as store:
+        store.commit_page(SCHOOL, "ruobr", _family_page([*le, *marks], {g.id: frozenset()}))
+        counts = store.commit_page(SCHOOL, "ruobr", _family_page([], {}))
+        assert counts.deleted == 0
+        # without visibility (a whole-school view) the same page is a deletion
+        counts = store.commit_page(
+            SCHOOL,
+            "ruobr",
+            Page(
+                stream="journal",
+                scope="week:5A:2025-W40",
+                records=[],
+                cursor={},
+                complete_for=frozenset({"lesson", "mark"}),
+            ),
+        )
+    assert counts.deleted == len(le) + len(marks)
