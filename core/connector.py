@@ -144,6 +144,9 @@ class Capabilities:
     #: Per entity, whether the time a value was entered is observable and how precisely
     #: (absent: unknown, treated as "first seen by a pull").
     entry_time: Mapping[str, EntryTime] = field(default_factory=dict)
+    #: Family-account platforms (Russian, for reports): why a pull sees only part of the
+    #: school's journal; empty when a pull sees the whole school.
+    partial_view: str = ""
 
     def channel(self, channel: PushChannel) -> ChannelCapability | None:
         return next((c for c in self.push if c.channel == channel), None)

@@ -163,6 +163,11 @@ class AversConnector(Connector):
             "subgroups, teachers' names and types of work come from uncaptured actions when a "
             "server answers them, else they are estimated or left out (a warning says which)."
         ),
+        partial_view=(
+            "данные читаются через учётные записи семей: видны только обучающиеся, чьи "
+            "учётные записи подключены; записи подгрупп, которые семья больше не видит "
+            "(после перевода), сохранены из прошлых загрузок и далее не обновляются"
+        ),
         entry_time=first_seen_everywhere(
             ("lesson", "homework", "mark", "attendance", "final_mark"),
             **{

@@ -136,6 +136,11 @@ class KiasuoConnector(Connector):
             "inferred from the subject journal ids children see; a lesson's teacher from a short "
             "name. Only a lesson's first homework is shown. Deletions are found by full pulls."
         ),
+        partial_view=(
+            "данные читаются через учётные записи семей: видны только обучающиеся, чьи "
+            "учётные записи подключены; записи подгрупп, которые семья больше не видит "
+            "(после перевода), сохранены из прошлых загрузок и далее не обновляются"
+        ),
         entry_time=first_seen_everywhere(
             ("lesson", "homework", "attendance", "final_mark"),
             mark=EntryTime(

@@ -119,6 +119,11 @@ class PermConnector(Connector):
             "Mark ordinals count a student's marks of one work type on one lesson. The school "
             "name is the platform's short name. Unverified against a live server (WIRE.md)."
         ),
+        partial_view=(
+            "данные читаются через учётные записи семей: видны только обучающиеся, чьи "
+            "учётные записи подключены; записи подгрупп, которые семья больше не видит "
+            "(после перевода), сохранены из прошлых загрузок и далее не обновляются"
+        ),
         entry_time=first_seen_everywhere(
             ("lesson", "homework", "mark", "attendance", "final_mark"),
         ),

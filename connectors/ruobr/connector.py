@@ -106,6 +106,11 @@ _CAPABILITIES = Capabilities(
         "to begin on the year's first day. Groups and teachers are added and updated, never "
         "deleted, by a pull. Final marks come from closed periods only (marks_future = 0)."
     ),
+    partial_view=(
+        "данные читаются через учётные записи семей: видны только обучающиеся, чьи "
+        "учётные записи подключены; записи подгрупп, которые семья больше не видит "
+        "(после перевода), сохранены из прошлых загрузок и далее не обновляются"
+    ),
     entry_time=first_seen_everywhere(
         ("lesson", "homework", "mark", "attendance"),
         final_mark=EntryTime(

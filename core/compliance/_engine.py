@@ -210,14 +210,21 @@ def check_frame(
     )
 
 
+#: Entities whose records a family-account view shows only in part.
+_FAMILY_PARTIAL = frozenset({"mark", "attendance", "final_mark", "group"})
+
+
 def _partial(rule: Rule, caps: Capabilities | None) -> list[str]:
     if caps is None:
         return []
-    return [
+    out = [
         f"платформа {caps.platform}: {why}"
         for entity, why in sorted(rule.partial.items())
         if entity not in caps.reads
     ]
+    if caps.partial_view and (set(rule.needs) | rule.history) & _FAMILY_PARTIAL:
+        out.append(f"платформа {caps.platform}: {caps.partial_view}")
+    return out
 
 
 def _cite(profile: Profile, use: RuleUse) -> str:
