@@ -212,3 +212,18 @@ def test_cli_curriculum_file_runs_the_hours_rule(tmp_path: Path) -> None:
     with_plan = (tmp_path / "b.html").read_text(encoding="utf-8")
     assert "проведено уроков 16, по учебному плану 32" in with_plan
     assert "по учебному плану" not in without
+
+
+@pytest.mark.parametrize("name", ["netschool", "kiasuo", "ruobr", "perm", "avers"])
+def test_every_connector_says_how_entry_times_are_known(name: str) -> None:
+    from core.connector import EntryTimeKind, connector_class
+
+    caps = connector_class(name).capabilities
+    timed = {"lesson", "homework", "mark", "attendance", "final_mark"} & caps.reads
+    assert timed <= set(caps.entry_time), sorted(timed - set(caps.entry_time))
+    for entity, et in caps.entry_time.items():
+        assert et.note and et.note_ru, (name, entity)
+        # no connector maps a platform creation time today: none may claim one
+        assert et.kind is not EntryTimeKind.PLATFORM, (name, entity)
+    # family-account platforms say their view is partial; NetSchool's school view is whole
+    assert bool(caps.partial_view) == (name != "netschool")
