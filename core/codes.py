@@ -172,6 +172,9 @@ WORK_TYPES: Mapping[str, WorkType] = {
         WorkType("credit", "Зачёт", 2.0, False),
         WorkType("diagnostic", "Диагностическая работа", 2.0, True),
         WorkType("check", "Проверочная работа", 1.5, True),
+        # NetSchool type 2 (netschool.md §5.3): a written test on a finished topic; the
+        # weight is a guess (the platform's own default weights are per installation).
+        WorkType("thematic", "Тематическая работа", 1.5, True),
         WorkType("recitation", "Чтение наизусть", 1.0, False),
         WorkType("exam", "Экзамен", 3.0, True),
         WorkType("other", "Другое", 1.0, False),

@@ -42,6 +42,8 @@ __all__ = [
     "ChannelCapability",
     "Connector",
     "Credentials",
+    "EntryTime",
+    "EntryTimeKind",
     "Page",
     "PullMode",
     "PushChannel",
@@ -51,6 +53,7 @@ __all__ = [
     "SchoolTarget",
     "StreamSample",
     "connector_class",
+    "first_seen_everywhere",
     "hand_entry_channels",
     "platforms",
 ]
@@ -87,6 +90,54 @@ def hand_entry_channels(
     )
 
 
+class EntryTimeKind(StrEnum):
+    """How the moment a value was entered on the platform can be known."""
+
+    PLATFORM = "platform timestamp"  # the platform's own creation/change time
+    FIRST_SEEN = "first seen by a pull"  # an upper bound: the pull that first saw it
+    NOT_OBSERVABLE = "not observable"  # nothing bounds it (e.g. shown only later)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryTime:
+    """Whether and how precisely the entry time of one entity's values is observable.
+
+    ``note`` says why, from the platform note (English); ``note_ru`` is what a compliance
+    report prints when a timing rule cannot be checked or is checked only in part.
+    """
+
+    kind: EntryTimeKind
+    note: str = ""
+    note_ru: str = ""
+
+    @property
+    def observable(self) -> bool:
+        return self.kind is not EntryTimeKind.NOT_OBSERVABLE
+
+
+#: Timed entities whose values every connector reads through pulls only.
+FIRST_SEEN_NOTE_RU = (
+    "время ввода известно лишь как момент, когда синхронизация впервые увидела запись: "
+    "точность равна промежутку между загрузками"
+)
+
+
+def first_seen_everywhere(
+    entities: Iterable[str], **overrides: EntryTime
+) -> Mapping[str, EntryTime]:
+    """``entry_time`` for a platform that exposes no entry timestamps: every entity is "first
+    seen by a pull", except ``overrides``."""
+    base = {
+        e: EntryTime(
+            EntryTimeKind.FIRST_SEEN,
+            "the platform shows no entry time; the sync's first sighting bounds it",
+            FIRST_SEEN_NOTE_RU,
+        )
+        for e in entities
+    }
+    return {**base, **overrides}
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     platform: str
@@ -97,6 +148,12 @@ class Capabilities:
     push: tuple[ChannelCapability, ...] = ()
     #: Free text a person reads: limits, guesses, what was never verified.
     notes: str = ""
+    #: Per entity, whether the time a value was entered is observable and how precisely
+    #: (absent: unknown, treated as "first seen by a pull").
+    entry_time: Mapping[str, EntryTime] = field(default_factory=dict)
+    #: Family-account platforms (Russian, for reports): why a pull sees only part of the
+    #: school's journal; empty when a pull sees the whole school.
+    partial_view: str = ""
 
     def channel(self, channel: PushChannel) -> ChannelCapability | None:
         return next((c for c in self.push if c.channel == channel), None)
@@ -164,6 +221,12 @@ class Page:
     #: Entities whose records of this scope are all in ``records`` (scope replacement applies
     #: to these only).
     complete_for: frozenset[str] = frozenset()
+    #: Family-account platforms (one family's view per account): group id → the pupils the
+    #: accounts see in it now (empty: the whole class). Scope replacement then keeps what the
+    #: accounts can no longer see — a group none lists, its lessons and homework, a pupil's
+    #: marks and absences in a group the pupil has left — instead of deleting it: losing sight
+    #: of a record is not its deletion. ``None``: the page sees the whole scope.
+    visible_members: Mapping[str, frozenset[str]] | None = None
 
 
 @dataclass(slots=True)

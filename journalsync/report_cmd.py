@@ -19,7 +19,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from core.compliance import check_frame, frame_from_store, get_profile
+from core.compliance import (
+    check_frame,
+    explain_rows,
+    frame_from_store,
+    get_profile,
+    read_curriculum,
+)
 from core.compliance._engine import ComplianceResult
 from core.compliance._frame import JournalFrame
 from core.compliance._profiles import PROFILES
@@ -80,8 +86,9 @@ def _caps(platform: str | None):  # type: ignore[no-untyped-def]
 def report(
     kind: Annotated[Kind, typer.Argument(help="What to produce.")],
     school: Annotated[
-        list[str], typer.Option("--school", help="School slug (repeat for a municipal report).")
-    ],
+        list[str] | None,
+        typer.Option("--school", help="School slug (repeat for a municipal report)."),
+    ] = None,
     period: Annotated[
         str | None, typer.Option("--period", help="Period: «1», «1 четверть», «year» or id.")
     ] = None,
@@ -118,13 +125,33 @@ def report(
         Path | None,
         typer.Option("--config", "-c", help="Municipality config: time zone, platform, profile."),
     ] = None,
+    curriculum: Annotated[
+        Path | None,
+        typer.Option(
+            "--curriculum",
+            help="Curriculum CSV/XLSX: grade, subject, hours a week (for the hours rules).",
+        ),
+    ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Print every rule × profile × parameter with its source, and stop.",
+        ),
+    ] = False,
 ) -> None:
     """Produce a compliance report or a school report in Russian."""
     with reported_errors():
+        if explain:
+            _explain(profile)
+            return
+        if not school:
+            raise ConfigError("give at least one --school")
         plan = load_config(config, check_platforms=False) if config else None
         store = open_store(db or (plan.store_url if plan else None))
         settings = _settings(plan, school, platform, profile, timezone, as_of)
-        docs = _documents(store, kind, school, period, settings, class_name, student)
+        hours = read_curriculum(curriculum) if curriculum is not None else None
+        docs = _documents(store, kind, school, period, settings, class_name, student, hours)
         target = out or Path(f"{kind.value}-{'-'.join(school)}.{fmt.value}")
         for path in write_report(docs, fmt.value, target):
             console.print(f"written {path}")
@@ -210,6 +237,15 @@ def _zone(name: str) -> None:
         raise ConfigError(f"unknown time zone {name!r} (use an IANA name: Asia/Barnaul)") from None
 
 
+def _explain(profile_id: str | None) -> None:
+    """The profiles table: rule × profile × parameter × value × source, one row a line (plain
+    text: it is read, grepped and pasted into reviews)."""
+    profiles = [get_profile(profile_id)] if profile_id is not None else None
+    typer.echo("rule | profile | parameter | value | source")
+    for row in explain_rows(profiles):
+        typer.echo(" | ".join(row))
+
+
 def _documents(
     store: Store,
     kind: Kind,
@@ -218,6 +254,7 @@ def _documents(
     settings: _Settings,
     class_name: str | None,
     student: str | None,
+    curriculum: dict[tuple[int, str], float] | None = None,
 ) -> list[TableDocument]:
     profile = get_profile(settings.profile)
     weights = kind is Kind.FORECAST
@@ -241,6 +278,7 @@ def _documents(
             platform=settings.platforms[i] or "local",
             capabilities=_caps(settings.platforms[i]),
             timezone=settings.timezone,
+            curriculum=curriculum,
         )
 
     docs = _build(kind, frames, period, class_name, student, checked, settings.timezone)

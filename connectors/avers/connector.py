@@ -36,9 +36,12 @@ from core.connector import (
     Capabilities,
     Connector,
     Credentials,
+    EntryTime,
+    EntryTimeKind,
     Page,
     PullMode,
     SchoolTarget,
+    first_seen_everywhere,
     hand_entry_channels,
 )
 from core.errors import (
@@ -160,6 +163,24 @@ class AversConnector(Connector):
             "subgroups, teachers' names and types of work come from uncaptured actions when a "
             "server answers them, else they are estimated or left out (a warning says which)."
         ),
+        partial_view=(
+            "данные читаются через учётные записи семей: видны только обучающиеся, чьи "
+            "учётные записи подключены; записи подгрупп, которые семья больше не видит "
+            "(после перевода), сохранены из прошлых загрузок и далее не обновляются"
+        ),
+        entry_time=first_seen_everywhere(
+            ("lesson", "homework", "mark", "attendance", "final_mark"),
+            **{
+                e: EntryTime(
+                    EntryTimeKind.FIRST_SEEN,
+                    "the school's desktop database is uploaded to the web diary several times "
+                    "a day (avers.md §1): a pull sees a value hours after it was entered",
+                    "журнал АВЕРС выгружается в веб-дневник несколько раз в день: запись видна "
+                    "синхронизации через несколько часов после ввода",
+                )
+                for e in ("lesson", "homework", "mark")
+            },
+        ),
     )
 
     def __init__(
@@ -207,8 +228,14 @@ class AversConnector(Connector):
     ) -> AsyncIterator[Page]:
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await self._read_roster()
+        # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
+        visible = platform.visible_members(roster.batch.records)
         page = platform.single_page(
-            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+            ROSTER,
+            cursors.get(ROSTER),
+            roster.batch,
+            complete_for=_ROSTER_ENTITIES,
+            visible_members=visible,
         )
         if page is not None:
             yield page
@@ -237,6 +264,7 @@ class AversConnector(Connector):
                     quarantine=batch.quarantine,
                     cursor=platform.pass_cursor(journal_pass, done, complete=n == len(todo)),
                     complete_for=_JOURNAL_ENTITIES,
+                    visible_members=platform.visible_members(batch.records, visible),
                 )
 
     # --- optional enrichments --------------------------------------------------------------------

@@ -28,10 +28,13 @@ from core import platform
 from core.connector import (
     Capabilities,
     Connector,
+    EntryTime,
+    EntryTimeKind,
     Page,
     PullMode,
     Quarantined,
     SchoolTarget,
+    first_seen_everywhere,
     hand_entry_channels,
 )
 from core.errors import Skippable
@@ -133,6 +136,21 @@ class KiasuoConnector(Connector):
             "inferred from the subject journal ids children see; a lesson's teacher from a short "
             "name. Only a lesson's first homework is shown. Deletions are found by full pulls."
         ),
+        partial_view=(
+            "данные читаются через учётные записи семей: видны только обучающиеся, чьи "
+            "учётные записи подключены; записи подгрупп, которые семья больше не видит "
+            "(после перевода), сохранены из прошлых загрузок и далее не обновляются"
+        ),
+        entry_time=first_seen_everywhere(
+            ("lesson", "homework", "attendance", "final_mark"),
+            mark=EntryTime(
+                EntryTimeKind.FIRST_SEEN,
+                "lesson_marks slots carry updated_at (kiasuo.md §3): a change's time is the "
+                "platform's; a mark's entry is only first seen by a pull",
+                "время изменения отметки — по данным платформы (updated_at), время выставления "
+                "— момент, когда синхронизация впервые увидела отметку",
+            ),
+        ),
     )
 
     def __init__(
@@ -196,8 +214,14 @@ class KiasuoConnector(Connector):
             else (roster.watermark.isoformat() if roster.watermark else None)
         )
 
+        # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
+        visible = platform.visible_members(roster.batch.records)
         page = platform.single_page(
-            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+            ROSTER,
+            cursors.get(ROSTER),
+            roster.batch,
+            complete_for=_ROSTER_ENTITIES,
+            visible_members=visible,
         )
         if page is not None:
             yield page
@@ -229,6 +253,7 @@ class KiasuoConnector(Connector):
                     journal_pass, journal_done, complete=n == len(todo), extra=extra
                 ),
                 complete_for=_JOURNAL_ENTITIES,
+                visible_members=platform.visible_members(batch.records, visible),
             )
 
         finals_pass, finals_done, _ = platform.start_pass(cursors.get(FINALS))

@@ -28,6 +28,7 @@ from core.connector import (
     PushChannel,
     PushOutcome,
     SchoolTarget,
+    first_seen_everywhere,
 )
 from core.errors import ConfigError, Skippable
 from core.model import Record
@@ -102,6 +103,9 @@ class NetSchoolConnector(Connector):
             "Lesson topics can only be set to a lesson of the group's КТП (looked up by name). "
             "Mark pushes cannot set a weight: a new assignment gets its type's default weight. "
             "The write payloads' response shapes are guesses (WIRE.md)."
+        ),
+        entry_time=first_seen_everywhere(
+            ("lesson", "homework", "mark", "attendance", "final_mark"),
         ),
     )
 

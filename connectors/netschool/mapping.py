@@ -67,7 +67,7 @@ _WORK_TYPES: dict[int, str] = {
     10: "answer", 3: "homework", 4: "test", 5: "independent", 6: "lab", 1: "practical",
     8: "dictation", 11: "essay", 12: "exposition", 14: "quiz", 7: "project", 24: "report",
     13: "credit", 17: "diagnostic", 25: "check", 26: "recitation", 33: "exam", 21: "classwork",
-    2: "other",
+    2: "thematic",
 }  # fmt: skip
 
 # Note §5.2. Both ОТ and НП mean "absent without a valid reason"; ОТ comes first, so a push of

@@ -36,6 +36,7 @@ from core.connector import (
     Page,
     PullMode,
     SchoolTarget,
+    first_seen_everywhere,
     hand_entry_channels,
 )
 from core.errors import ConfigError, Skippable
@@ -118,6 +119,14 @@ class PermConnector(Connector):
             "Mark ordinals count a student's marks of one work type on one lesson. The school "
             "name is the platform's short name. Unverified against a live server (WIRE.md)."
         ),
+        partial_view=(
+            "данные читаются через учётные записи семей: видны только обучающиеся, чьи "
+            "учётные записи подключены; записи подгрупп, которые семья больше не видит "
+            "(после перевода), сохранены из прошлых загрузок и далее не обновляются"
+        ),
+        entry_time=first_seen_everywhere(
+            ("lesson", "homework", "mark", "attendance", "final_mark"),
+        ),
     )
 
     def __init__(
@@ -192,8 +201,14 @@ class PermConnector(Connector):
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await read_roster(self.sessions, self.mapper)
 
+        # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
+        visible = platform.visible_members(roster.batch.records)
         page = platform.single_page(
-            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+            ROSTER,
+            cursors.get(ROSTER),
+            roster.batch,
+            complete_for=_ROSTER_ENTITIES,
+            visible_members=visible,
         )
         if page is not None:
             yield page
@@ -206,6 +221,7 @@ class PermConnector(Connector):
         self, roster: Roster, cursor: Mapping[str, Any] | None, mode: PullMode
     ) -> AsyncIterator[Page]:
         weeks = self._weeks(roster, mode)
+        visible = platform.visible_members(roster.batch.records)
         number, done, _ = platform.start_pass(cursor)
         done_set = set(done)
         todo = [
@@ -249,6 +265,7 @@ class PermConnector(Connector):
                     quarantine=quarantine,
                     cursor=platform.pass_cursor(number, done, complete=left == 0),
                     complete_for=_JOURNAL_ENTITIES,
+                    visible_members=platform.visible_members(batch.records, visible),
                 )
 
     async def _finals(

@@ -32,9 +32,12 @@ from core import platform
 from core.connector import (
     Capabilities,
     Connector,
+    EntryTime,
+    EntryTimeKind,
     Page,
     PullMode,
     SchoolTarget,
+    first_seen_everywhere,
     hand_entry_channels,
 )
 from core.errors import ConfigError, Skippable
@@ -102,6 +105,21 @@ _CAPABILITIES = Capabilities(
         "start is the first period's start and its end is not shown; enrollments are assumed "
         "to begin on the year's first day. Groups and teachers are added and updated, never "
         "deleted, by a pull. Final marks come from closed periods only (marks_future = 0)."
+    ),
+    partial_view=(
+        "данные читаются через учётные записи семей: видны только обучающиеся, чьи "
+        "учётные записи подключены; записи подгрупп, которые семья больше не видит "
+        "(после перевода), сохранены из прошлых загрузок и далее не обновляются"
+    ),
+    entry_time=first_seen_everywhere(
+        ("lesson", "homework", "mark", "attendance"),
+        final_mark=EntryTime(
+            EntryTimeKind.NOT_OBSERVABLE,
+            "controlmark/ shows a period's finals only once the period is closed (marks_future "
+            "= 0, ruobr.md §4.4): every final is first seen on or after the closing day",
+            "Ruobr показывает итоговые отметки только после закрытия периода: момент их "
+            "выставления не наблюдаем",
+        ),
     ),
 )
 
@@ -199,8 +217,14 @@ class RuobrConnector(Connector):
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await self._read_roster()
 
+        # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
+        visible = platform.visible_members(roster.batch.records)
         page = platform.single_page(
-            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
+            ROSTER,
+            cursors.get(ROSTER),
+            roster.batch,
+            complete_for=_ROSTER_ENTITIES,
+            visible_members=visible,
         )
         if page is not None:
             yield page
@@ -227,6 +251,8 @@ class RuobrConnector(Connector):
                 quarantine=batch.quarantine,
                 cursor=platform.pass_cursor(journal_pass, done, complete=n == len(todo)),
                 complete_for=complete,
+                # groups come with the journal here: those read so far in this pull
+                visible_members=platform.visible_members(batch.records, visible),
             )
 
     async def _read_roster(self) -> _Roster:

@@ -11,10 +11,18 @@ no change history, no curriculum).
 
 from core.compliance._calendar import ProductionCalendar
 from core.compliance._catalogue import RULES
+from core.compliance._curriculum import curriculum_from_config, read_curriculum
 from core.compliance._engine import ComplianceResult, check_frame
 from core.compliance._frame import ChangeEvent, JournalFrame, frame_from_records
 from core.compliance._load import frame_from_store
-from core.compliance._profiles import PROFILES, Profile, RuleUse, get_profile, profile_ids
+from core.compliance._profiles import (
+    PROFILES,
+    Profile,
+    RuleUse,
+    explain_rows,
+    get_profile,
+    profile_ids,
+)
 from core.compliance._rule import Rule
 from core.compliance._types import Clause, Finding, NotChecked, Severity
 
@@ -33,8 +41,11 @@ __all__ = [
     "RuleUse",
     "Severity",
     "check_frame",
+    "curriculum_from_config",
+    "explain_rows",
     "frame_from_records",
     "frame_from_store",
     "get_profile",
     "profile_ids",
+    "read_curriculum",
 ]

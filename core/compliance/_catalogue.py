@@ -100,6 +100,7 @@ _RULES = (
         defaults={"deadline": _SAME_DAY},
         check=check_topic_deadline,
         needs={"lesson": frozenset({"topic", "date"})},
+        times=frozenset({"lesson"}),
     ),
     Rule(
         id="homework.deadline",
@@ -115,6 +116,7 @@ _RULES = (
         defaults={"deadline": _SAME_DAY},
         check=check_homework_deadline,
         needs={"homework": frozenset({"lesson_id"})},
+        times=frozenset({"homework"}),
     ),
     Rule(
         id="marks.written_deadline",
@@ -124,6 +126,7 @@ _RULES = (
         defaults={"days": 7},
         check=check_written_deadline,
         needs={"mark": _MARKS | {"work_type"}},
+        times=frozenset({"mark"}),
     ),
     Rule(
         id="finals.deadline",
@@ -140,6 +143,7 @@ _RULES = (
         check=check_finals_deadline,
         needs={"final_mark": frozenset({"student_id", "subject_id", "period_id", "value"})},
         partial=_ROSTER,
+        times=frozenset({"final_mark"}),
     ),
     Rule(
         id="grade1.no_marks",
@@ -162,11 +166,12 @@ _RULES = (
     Rule(
         id="marks.retroactive",
         title="Запрещается выставление и исправление отметок «задним числом»",
-        sources=(_c("avers", "4.2.4"), _c("netschool", "7.6")),
+        sources=(_c("avers", "4.2.4"), _c("netschool", "7.6")),  # 7.4 for its deadlines
         severity=Severity.ERROR,
-        defaults={"deadline": _SAME_DAY, "edit_days": 3, "written_days": 7},
+        defaults={"deadline": _SAME_DAY, "edit_days": None, "written_days": 7},
         check=check_retroactive,
         needs={"mark": _MARKS | {"work_type"}},
+        times=frozenset({"mark"}),
     ),
     Rule(
         id="attendance.reason_fix",
@@ -191,7 +196,8 @@ _RULES = (
     Rule(
         id="lessons.curriculum_hours",
         title="Количество проведённых уроков соответствует учебному плану",
-        sources=(_c("kiasuo", "4.4.8"), _c("netschool", "5.6")),
+        # 002 §5.6 sets only the date the plan is due (1 October), not that hours match.
+        sources=(_c("kiasuo", "4.4.8"),),
         severity=Severity.WARNING,
         defaults={"tolerance_share": 0.1, "tolerance_lessons": 1},
         check=check_curriculum_hours,

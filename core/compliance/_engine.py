@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from core.compliance._catalogue import RULES
 from core.compliance._frame import JournalFrame
 from core.compliance._profiles import Profile, RuleUse
 from core.compliance._rule import Context, Emit, Rule
 from core.compliance._types import Finding, NotChecked
-from core.connector import Capabilities
+from core.connector import Capabilities, EntryTimeKind
 
 __all__ = ["ComplianceResult", "check_frame"]
 
@@ -68,7 +70,13 @@ def _adapt(
         latest = max(str(t) for t in times.values())
         note = f"платформа {name} не передаёт смену урока: срок {latest} для всех уроков"
         return {**params, "deadline": {**spec, "time": latest}}, [note]
-    if spec.get("by") == "after_classes" and "end_time" in lost:
+    if spec.get("by") == "after_shift" and "shift" in lost and "end_time" not in lost:
+        note = (
+            f"платформа {name} не передаёт смену урока: срок отсчитывается от последнего урока "
+            "школы в этот день"
+        )
+        return params, [note]
+    if spec.get("by") in ("after_classes", "after_shift") and "end_time" in lost:
         fallback = str(spec.get("fallback", "23:59"))
         note = f"платформа {name} не передаёт время окончания уроков: срок — {fallback} дня урока"
         return {**params, "deadline": {"by": "time", "time": fallback}}, [note]
@@ -98,6 +106,49 @@ def _unavailable(
     return None
 
 
+#: The frame's entry-time columns of each timed entity.
+_TIME_COLUMNS = {
+    "lesson": ("l_topic_at",),
+    "homework": ("h_at",),
+    "mark": ("m_created", "m_changed"),
+    "final_mark": ("f_at",),
+}
+
+
+def _untimed(caps: Capabilities | None) -> dict[str, str]:
+    """Entities whose entry times the platform cannot observe → why (Russian)."""
+    if caps is None:
+        return {}
+    return {
+        entity: f"платформа {caps.platform}: {et.note_ru or et.note}"
+        for entity, et in caps.entry_time.items()
+        if not et.observable
+    }
+
+
+def _blank_times(frame: JournalFrame, untimed: Mapping[str, str]) -> JournalFrame:
+    """The frame with unobservable entry times set to "unknown" (-1): a time the platform
+    reports only later (e.g. finals shown once a period is closed) must not read as late."""
+    names = [n for entity in untimed for n in _TIME_COLUMNS.get(entity, ())]
+    if not names:
+        return frame
+    out = replace(frame)
+    for name in names:
+        setattr(out, name, np.full(len(getattr(frame, name)), -1, dtype=np.int64))
+    return out
+
+
+def _first_seen_notes(rule: Rule, caps: Capabilities | None) -> list[str]:
+    if caps is None:
+        return []
+    out = []
+    for entity in sorted(rule.times):
+        et = caps.entry_time.get(entity)
+        if et is not None and et.kind is EntryTimeKind.FIRST_SEEN and et.note_ru:
+            out.append(f"платформа {caps.platform}: {et.note_ru}")
+    return out
+
+
 def check_frame(
     frame: JournalFrame,
     profile: Profile,
@@ -118,6 +169,8 @@ def check_frame(
     findings: list[Finding] = []
     skipped: list[NotChecked] = []
     checked: list[str] = []
+    untimed = _untimed(capabilities)
+    frame = _blank_times(frame, untimed)
     for use in profile.uses:
         rule = RULES[use.rule]
         params = profile.params(use.rule)
@@ -126,13 +179,14 @@ def check_frame(
             skipped.append(NotChecked(rule.id, frame.school, platform, reason))
             continue
         params, loosened = _adapt(rule, params, capabilities)
-        partial = _partial(rule, capabilities) + loosened
+        partial = _partial(rule, capabilities) + loosened + _first_seen_notes(rule, capabilities)
         ctx = Context(
             as_of=as_of,
             calendar=profile.calendar(),
             tz_offset=tz_offset,
             curriculum=curriculum or {},
             notes=partial,
+            untimed={e: why for e, why in untimed.items() if e in rule.times},
         )
         emit = Emit(frame, rule.id, rule.severity, _cite(profile, use))
         rule.check(frame, ctx, params, emit)
@@ -156,14 +210,21 @@ def check_frame(
     )
 
 
+#: Entities whose records a family-account view shows only in part.
+_FAMILY_PARTIAL = frozenset({"mark", "attendance", "final_mark", "group"})
+
+
 def _partial(rule: Rule, caps: Capabilities | None) -> list[str]:
     if caps is None:
         return []
-    return [
+    out = [
         f"платформа {caps.platform}: {why}"
         for entity, why in sorted(rule.partial.items())
         if entity not in caps.reads
     ]
+    if caps.partial_view and (set(rule.needs) | rule.history) & _FAMILY_PARTIAL:
+        out.append(f"платформа {caps.platform}: {caps.partial_view}")
+    return out
 
 
 def _cite(profile: Profile, use: RuleUse) -> str:

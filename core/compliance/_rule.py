@@ -47,6 +47,13 @@ class Context:
     notes: list[str] = field(default_factory=list)
     #: Why the whole rule could not be checked (set by a check that returns early).
     skipped: str | None = None
+    #: Entities whose entry times the platform cannot observe → why (Russian); the engine has
+    #: blanked their time columns, so the checks treat them as unknown.
+    untimed: Mapping[str, str] = field(default_factory=dict)
+
+    def no_times(self, entity: str) -> str:
+        """Why ``entity``'s entry times are unknown, for a "not checked" note."""
+        return self.untimed.get(entity, NO_TIMES)
 
     def skip(self, reason: str) -> None:
         self.skipped = reason
@@ -81,6 +88,9 @@ class Rule:
     partial: Mapping[str, str] = field(default_factory=dict)
     #: Entities whose change history the rule needs (events like "reason corrected").
     history: frozenset[str] = frozenset()
+    #: Entities whose entry times the rule judges (a platform that cannot observe them makes
+    #: that part «не проверено», never a finding).
+    times: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -158,14 +168,21 @@ def deadline_epochs(
 
     * ``{"by": "time", "time": "19:00" | {"1": "15:00", "2": "20:00"}, "day_offset": 0}`` — a
       clock time on the lesson's day (or ``day_offset`` days later), per shift if a mapping;
-    * ``{"by": "after_classes", "hours": 3, "fallback": "23:59"}`` — hours after the end of the
-      class's last lesson that day (the shift), or the fallback time when end times are unknown.
+    * ``{"by": "after_classes", "hours": 1, "fallback": "23:59"}`` — hours after the end of the
+      class's last lesson that day, or the fallback time when end times are unknown;
+    * ``{"by": "after_shift", "hours": 3, "fallback": "23:59"}`` — hours after the end of the
+      shift: the school's last lesson of the lesson's shift that day.
     """
     days = frame.l_day[lessons]
     base = day_start(days, tz_offset)
-    if spec.get("by") == "after_classes":
-        cls = frame.group_class[frame.l_group]
-        key = cls.astype(np.int64) * 10_000_000 + frame.l_day.astype(np.int64) * 10 + frame.l_shift
+    if spec.get("by") in ("after_classes", "after_shift"):
+        # after_classes: the class's last lesson that day; after_shift: the end of the shift —
+        # the school's last lesson of that shift that day, whatever the class.
+        if spec.get("by") == "after_shift":
+            cls = np.zeros(len(frame.l_day), dtype=np.int64)
+        else:
+            cls = frame.group_class[frame.l_group].astype(np.int64)
+        key = cls * 10_000_000 + frame.l_day.astype(np.int64) * 10 + frame.l_shift
         uniq, inv = np.unique(key, return_inverse=True)
         last = np.full(len(uniq), -1, dtype=np.int64)
         np.maximum.at(last, inv, frame.l_end.astype(np.int64))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -13,7 +14,6 @@ from core.codes import WORK_TYPES, MarkValue
 from core.compliance._frame import I32, I64, MARK_VALUES, WORK_TYPE_CODES, JournalFrame
 from core.compliance._rule import (
     DAY,
-    NO_TIMES,
     Context,
     Emit,
     day_start,
@@ -38,90 +38,140 @@ _COUNTED = np.array(
 _WRITTEN = np.array([WORK_TYPES[c].written for c in WORK_TYPE_CODES] + [False])
 
 
-def _group_period_counts(
-    f: JournalFrame, until_day: int
-) -> tuple[I32, I32, Mapping[int, int], int, int]:
-    """(lesson period, lessons per group×period, marks per group×period×student, P, S)."""
+@dataclass(frozen=True, slots=True)
+class _PupilPeriod:
+    """One pupil × subject (of a class) × period: marks counted across every group of that
+    subject the pupil belonged to, and the lessons of the pupil's busiest such group."""
+
+    student: int
+    group: int  # the pupil's group with most lessons in the period (names the finding)
+    period: int
+    lessons: int
+    marks: int
+
+
+def _pupil_periods(f: JournalFrame, until_day: int) -> list[_PupilPeriod]:
+    """Marks per pupil × subject × period, across subgroup moves.
+
+    A pupil belongs to a class's subject through today's roster *or* through any mark or
+    attendance entry in one of its groups, so a pupil moved between subgroups (even at a term's
+    end, as the regulations allow) keeps the marks of the old subgroup; counting per group
+    through today's roster would report them with none. The lessons the pupil could be marked
+    in are those of the pupil's group with most lessons in the period: never more than the
+    pupil sat through, so a requirement derived from them is never overstated.
+    """
     lp = f.lesson_period()
     lp = np.where(f.l_day <= until_day, lp, -1)
+    n_g = len(f.group_ids)
     n_p = max(len(f.periods), 1)
-    n_s = max(len(f.person_ids), 1)
-    ok = lp >= 0
-    gp = f.l_group[ok].astype(np.int64) * n_p + lp[ok]
-    lessons = np.bincount(gp, minlength=len(f.group_ids) * n_p).astype(np.int32)
+    if n_g == 0:
+        return []
+    ok = (lp >= 0) & (f.l_group >= 0)
+    lessons = np.bincount(
+        f.l_group[ok].astype(np.int64) * n_p + lp[ok], minlength=n_g * n_p
+    ).reshape(n_g, n_p)
+    # class × subject of each group: the unit marks are counted in
+    unit = f.group_class.astype(np.int64) * (len(f.subject_ids) + 1) + f.group_subject
+    # pupil ↔ group links: roster, marks, attendance
+    sizes = [len(m) for m in f.group_members]
+    link_s = np.concatenate(
+        [*(m.astype(np.int64) for m in f.group_members), f.m_student, f.a_student]
+    ).astype(np.int64)
+    link_g = np.concatenate(
+        [
+            np.repeat(np.arange(n_g, dtype=np.int64), sizes),
+            f.l_group[f.m_lesson],
+            f.l_group[f.a_lesson],
+        ]
+    ).astype(np.int64)
+    links = np.unique((link_s * n_g + link_g)[(link_g >= 0) & (link_s >= 0)])
+    # marks per pupil × unit × period
     m_lp = lp[f.m_lesson]
-    counted = _COUNTED[f.m_value] & (m_lp >= 0)
-    keys = (
-        f.l_group[f.m_lesson][counted].astype(np.int64) * n_p + m_lp[counted]
-    ) * n_s + f.m_student[counted]
-    uniq, cnt = np.unique(keys, return_counts=True)
-    counts = dict(zip(uniq.tolist(), cnt.tolist(), strict=True))
-    return lp, lessons, counts, n_p, n_s
-
-
-def _student_counts(
-    f: JournalFrame, g: int, p: int, counts: Mapping[int, int], n_p: int, n_s: int
-) -> Iterator[tuple[int, int]]:
-    base = (g * n_p + p) * n_s
-    for s in f.group_members[g].tolist():
-        yield s, counts.get(base + s, 0)
+    counted = _COUNTED[f.m_value] & (m_lp >= 0) & (f.l_group[f.m_lesson] >= 0)
+    m_key = zip(
+        f.m_student[counted].tolist(),
+        unit[f.l_group[f.m_lesson[counted]]].tolist(),
+        m_lp[counted].tolist(),
+        strict=True,
+    )
+    marks: dict[tuple[int, int, int], int] = {}
+    for k in m_key:
+        marks[k] = marks.get(k, 0) + 1
+    best: dict[tuple[int, int, int], tuple[int, int]] = {}  # (s, unit, p) → (lessons, group)
+    for key in links.tolist():
+        s, g = divmod(key, n_g)
+        row = lessons[g]
+        for p in np.flatnonzero(row).tolist():
+            k = (s, int(unit[g]), p)
+            n = int(row[p])
+            if k not in best or n > best[k][0]:
+                best[k] = (n, g)
+    return [
+        _PupilPeriod(s, g, p, n, marks.get((s, u, p), 0))
+        for (s, u, p), (n, g) in sorted(best.items())
+    ]
 
 
 def check_accumulation(f: JournalFrame, ctx: Context, prm: Mapping[str, Any], emit: Emit) -> None:
-    """Marks per student per period against what the hours (or the lesson count) require."""
-    periods = ended_periods(f, ctx, prm.get("period_kinds"))
+    """Marks per pupil × subject × period against what the hours (or the lesson count) need."""
+    periods = set(ended_periods(f, ctx, prm.get("period_kinds")))
     if not periods:
         return
-    _, lessons, counts, n_p, n_s = _group_period_counts(f, ctx.as_of_day)
     min_grade = int(prm.get("min_grade", 2))
     per_lessons = prm.get("lessons_per_mark")
-    for p in periods:
-        per = f.periods[p]
-        span = (date.fromordinal(per.start), date.fromordinal(per.end))
-        weeks = max(ctx.calendar.working_days_between(*span) / 5, 1)
-        for g in range(len(f.group_ids)):
-            n_lessons = int(lessons[g * n_p + p])
-            c = int(f.group_class[g])
-            if n_lessons == 0 or c < 0 or int(f.class_grade[c]) < min_grade:
-                continue
-            if per_lessons:
-                need = n_lessons // int(per_lessons)
-                why = f"уроков в периоде {n_lessons}: нужна отметка раз в {per_lessons} урока"
-            else:
-                subject = f.subject_names[int(f.group_subject[g])]
-                planned = ctx.curriculum.get((int(f.class_grade[c]), subject))
-                hours = planned or round(n_lessons / weeks, 1)
-                extra = max(0, math.ceil(hours - float(prm.get("base_hours", 2)) - 1e-9))
-                need = int(prm.get("base", 3)) + extra * int(prm.get("per_extra_hour", 1))
-                why = f"{hours:g} ч в неделю"
-            for s, n in _student_counts(f, g, p, counts, n_p, n_s):
-                if n < need:
-                    emit(
-                        group=g,
-                        student=s,
-                        period=p,
-                        value=n,
-                        limit=need,
-                        message=f"{n} отм. за период при необходимых {need} ({why})",
-                    )
+    weeks: dict[int, float] = {}
+    for pp in _pupil_periods(f, ctx.as_of_day):
+        p, g = pp.period, pp.group
+        c = int(f.group_class[g])
+        if p not in periods or c < 0 or int(f.class_grade[c]) < min_grade:
+            continue
+        if per_lessons:
+            need = pp.lessons // int(per_lessons)
+            why = f"уроков в периоде {pp.lessons}: нужна отметка раз в {per_lessons} урока"
+        else:
+            if p not in weeks:
+                per = f.periods[p]
+                span = (date.fromordinal(per.start), date.fromordinal(per.end))
+                weeks[p] = max(ctx.calendar.working_days_between(*span) / 5, 1)
+            subject = f.subject_names[int(f.group_subject[g])]
+            planned = ctx.curriculum.get((int(f.class_grade[c]), subject))
+            hours = planned or round(pp.lessons / weeks[p], 1)
+            extra = max(0, math.ceil(hours - float(prm.get("base_hours", 2)) - 1e-9))
+            need = int(prm.get("base", 3)) + extra * int(prm.get("per_extra_hour", 1))
+            why = f"{hours:g} ч в неделю"
+        if pp.marks < need:
+            n = pp.marks
+            emit(
+                group=g,
+                student=pp.student,
+                period=p,
+                value=n,
+                limit=need,
+                message=f"{n} отм. за период при необходимых {need} ({why})",
+            )
 
 
 def check_none_or_single(f: JournalFrame, ctx: Context, prm: Mapping[str, Any], emit: Emit) -> None:
-    """Students with no mark or a single mark in a period so far (monitoring, 001 §3.7)."""
-    _, lessons, counts, n_p, n_s = _group_period_counts(f, ctx.as_of_day)
+    """Pupils with no mark or a single mark in a period so far (monitoring, 001 §3.7)."""
     min_lessons = int(prm.get("min_lessons", 5))
     min_grade = int(prm.get("min_grade", 2))
-    for p, per in enumerate(f.periods):
+    for pp in _pupil_periods(f, ctx.as_of_day):
+        per = f.periods[pp.period]
         if per.start > ctx.as_of_day or per.kind in ("year", "exam", "final"):
             continue
-        for g in range(len(f.group_ids)):
-            c = int(f.group_class[g])
-            if int(lessons[g * n_p + p]) < min_lessons or int(f.class_grade[c]) < min_grade:
-                continue
-            for s, n in _student_counts(f, g, p, counts, n_p, n_s):
-                if n <= 1:
-                    what = "нет отметок" if n == 0 else "одна отметка"
-                    emit(group=g, student=s, period=p, value=n, limit=2, message=what)
+        c = int(f.group_class[pp.group])
+        if pp.lessons < min_lessons or c < 0 or int(f.class_grade[c]) < min_grade:
+            continue
+        if pp.marks <= 1:
+            what = "нет отметок" if pp.marks == 0 else "одна отметка"
+            emit(
+                group=pp.group,
+                student=pp.student,
+                period=pp.period,
+                value=pp.marks,
+                limit=2,
+                message=what,
+            )
 
 
 def check_grade1(f: JournalFrame, ctx: Context, prm: Mapping[str, Any], emit: Emit) -> None:
@@ -162,7 +212,7 @@ def check_written_deadline(
     """Marks for written work entered more than ``days`` days after the work."""
     known = f.m_created >= 0
     if len(f.m_created) and not known.any():
-        ctx.skip(f"время выставления отметок неизвестно: {NO_TIMES}")
+        ctx.skip(f"время выставления отметок неизвестно: {ctx.no_times('mark')}")
         return
     days = int(prm.get("days", 7))
     written = _WRITTEN[f.m_wtype] & known
@@ -182,7 +232,7 @@ def check_retroactive(f: JournalFrame, ctx: Context, prm: Mapping[str, Any], emi
     """Marks entered after the entry deadline (written work: after its own term), or changed
     more than ``edit_days`` days after the lesson — «задним числом»."""
     if len(f.m_created) and not ((f.m_created >= 0).any() or (f.m_changed >= 0).any()):
-        ctx.skip(f"время выставления и изменения отметок неизвестно: {NO_TIMES}")
+        ctx.skip(f"время выставления и изменения отметок неизвестно: {ctx.no_times('mark')}")
         return
     deadline = deadline_epochs(
         f, np.arange(len(f.l_day), dtype=np.int32), prm["deadline"], ctx.tz_offset
@@ -190,8 +240,15 @@ def check_retroactive(f: JournalFrame, ctx: Context, prm: Mapping[str, Any], emi
     written_end = day_start(f.l_day + int(prm.get("written_days", 7)) + 1, ctx.tz_offset)
     limit_at = np.where(_WRITTEN[f.m_wtype], written_end[f.m_lesson], deadline[f.m_lesson])
     created_late = (f.m_created >= 0) & (f.m_created > limit_at)
-    edit_days = int(prm.get("edit_days", 3))
-    edit_limit = day_start(f.l_day[f.m_lesson] + edit_days + 1, ctx.tz_offset)
+    # No edit window of its own (004 §4.2.4 forbids corrections «задним числом»): a change
+    # after the entry deadline is one; else a change after ``edit_days`` days.
+    raw_days = prm.get("edit_days")
+    edit_days = -1 if raw_days is None else int(raw_days)
+    edit_limit = (
+        limit_at
+        if raw_days is None
+        else day_start(f.l_day[f.m_lesson] + edit_days + 1, ctx.tz_offset)
+    )
     changed_late = (f.m_changed >= 0) & (f.m_changed > edit_limit)
     for mi in np.flatnonzero(created_late | changed_late).tolist():
         at = int(f.m_changed[mi]) if changed_late[mi] else int(f.m_created[mi])
@@ -201,6 +258,6 @@ def check_retroactive(f: JournalFrame, ctx: Context, prm: Mapping[str, Any], emi
             lesson=int(f.m_lesson[mi]),
             student=int(f.m_student[mi]),
             value=days,
-            limit=edit_days if changed_late[mi] else 0,
+            limit=max(edit_days, 0) if changed_late[mi] else 0,
             message=f"отметка {what} задним числом: через {days} дн. после урока",
         )

@@ -12,7 +12,6 @@ from core.codes import AttendanceCode
 from core.compliance._frame import ATTENDANCE_CODES, JournalFrame
 from core.compliance._rule import (
     DAY,
-    NO_TIMES,
     Context,
     Emit,
     day_start,
@@ -52,7 +51,8 @@ def check_topic_deadline(f: JournalFrame, ctx: Context, prm: Mapping[str, Any], 
     has, at = f.l_has_topic[lessons], f.l_topic_at[lessons]
     if has.any() and not (at[has] >= 0).any():
         ctx.notes.append(
-            f"время записи тем уроков неизвестно ({NO_TIMES}): проверено только их наличие"
+            f"время записи тем уроков неизвестно ({ctx.no_times('lesson')}): "
+            "срок не проверен, проверено только их наличие"
         )
     late = has & (at >= 0) & (at > deadline)
     missing = ~has & (deadline < ctx.as_of_epoch)
@@ -73,7 +73,7 @@ def check_homework_deadline(
 ) -> None:
     """Homework entered after the profile's deadline."""
     if len(f.h_at) and not (f.h_at >= 0).any():
-        ctx.skip(f"время записи домашних заданий неизвестно: {NO_TIMES}")
+        ctx.skip(f"время записи домашних заданий неизвестно: {ctx.no_times('homework')}")
         return
     deadline = deadline_epochs(f, f.h_lesson, prm["deadline"], ctx.tz_offset)
     late = (f.h_at >= 0) & (f.h_at > deadline)
@@ -96,7 +96,8 @@ def check_finals_deadline(
     window = prm.get("window_days")
     if len(f.f_at) and not (f.f_at >= 0).any():
         ctx.notes.append(
-            f"время выставления итоговых отметок неизвестно ({NO_TIMES}): проверено только наличие"
+            f"время выставления итоговых отметок неизвестно ({ctx.no_times('final_mark')}): "
+            "срок не проверен, проверено только наличие"
         )
     lesson_period = f.lesson_period()
     for p in ended_periods(f, ctx, prm.get("period_kinds", _FINAL_KINDS)):

@@ -13,7 +13,14 @@ passes its own name (for messages), logger, id keys and time zone.
 """
 
 from ._batch import Batch, PageBatch
-from ._cursor import StreamPass, closing_page, pass_cursor, single_page, start_pass
+from ._cursor import (
+    StreamPass,
+    closing_page,
+    pass_cursor,
+    single_page,
+    start_pass,
+    visible_members,
+)
 from ._records import person_id, person_key, provenance, split_full_name
 from ._schema import Bad, PayloadReader, PlatformModel
 from ._target import http_settings, today
@@ -35,4 +42,5 @@ __all__ = [
     "split_full_name",
     "start_pass",
     "today",
+    "visible_members",
 ]

@@ -9,10 +9,11 @@ an empty page that touches no records, so the stored cursor becomes complete.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from core.connector import Page
+from core.model import Record
 
 from ._batch import PageBatch
 
@@ -51,6 +52,7 @@ def single_page(
     batch: PageBatch,
     *,
     complete_for: frozenset[str],
+    visible_members: Mapping[str, frozenset[str]] | None = None,
 ) -> Page | None:
     """The page of a one-scope stream (scope = stream name) holding ``batch``, or ``None`` when
     the stored cursor is a pass that already holds it."""
@@ -64,7 +66,21 @@ def single_page(
         quarantine=batch.quarantine,
         cursor=pass_cursor(number, [stream], complete=True),
         complete_for=complete_for,
+        visible_members=visible_members,
     )
+
+
+def visible_members(
+    records: Iterable[Record], into: dict[str, frozenset[str]] | None = None
+) -> dict[str, frozenset[str]]:
+    """Group id → the pupils listed in it (empty: the whole class), from what a family-account
+    pull has read so far (its roster, and its pages where groups come with the journal): the
+    :attr:`Page.visible_members` of its pages. ``into`` accumulates across pages."""
+    out = into if into is not None else {}
+    for r in records:
+        if r.ENTITY == "group":
+            out[r.id] = frozenset(getattr(r, "member_ids", ()) or ())
+    return dict(out)  # a page keeps what was visible when it was read
 
 
 def closing_page(

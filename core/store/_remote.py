@@ -311,7 +311,11 @@ class RemoteStore(StoreBase):
         if not live:
             return []
         present = {r.id for r in page.records}
-        return [(rid, entity, bool(stale)) for rid, entity, stale in live if rid not in present]
+        lost = [(rid, entity, bool(stale)) for rid, entity, stale in live if rid not in present]
+        if page.visible_members is None or not lost:
+            return lost
+        hidden = _out_of_sight(conn, platform, page, [(rid, e) for rid, e, _ in lost])
+        return [x for x in lost if x[0] not in hidden]
 
     def _mark_deleted(
         self,
@@ -553,3 +557,50 @@ def _insert_quarantine(
         ],
     )
     return len(items)
+
+
+#: Entities a family account's view hides with a group: the group, its lessons and homework;
+#: and per pupil, the marks and absences of a group the pupil is no longer in.
+_BY_GROUP = frozenset({"group", "lesson", "homework"})
+_BY_PUPIL = frozenset({"mark", "attendance"})
+
+
+def _out_of_sight(
+    conn: Connection, platform: str, page: Page, lost: list[tuple[str, str]]
+) -> set[str]:
+    """The lost records of a family-account page that the accounts can no longer see (kept,
+    not deleted): see :attr:`core.connector.Page.visible_members`."""
+    visible = page.visible_members or {}
+    data = {
+        rid: orjson.loads(raw)
+        for rid, raw in RemoteStore._data_of(
+            conn, platform, [rid for rid, e in lost if e in _BY_GROUP | _BY_PUPIL]
+        ).items()
+    }
+    lesson_ids = {d.get("lesson_id") for d in data.values() if d.get("lesson_id")}
+    lesson_group = {
+        r.id: getattr(r, "group_id", None) for r in page.records if r.ENTITY == "lesson"
+    }
+    missing = [lid for lid in lesson_ids if lid not in lesson_group]
+    for rid, raw in RemoteStore._data_of(conn, platform, missing).items():
+        lesson_group[rid] = orjson.loads(raw).get("group_id")
+    hidden: set[str] = set()
+    for rid, entity in lost:
+        d = data.get(rid)
+        if d is None:
+            continue
+        group: str | None
+        if entity == "group":
+            group = rid
+        elif entity == "lesson":
+            group = d.get("group_id")
+        else:
+            group = lesson_group.get(d.get("lesson_id"))
+        if group is None:
+            continue
+        members = visible.get(group)
+        if members is None or (
+            entity in _BY_PUPIL and members and d.get("student_id") not in members
+        ):
+            hidden.add(rid)
+    return hidden
