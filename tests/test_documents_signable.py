@@ -142,7 +142,9 @@ def test_compliance_report_a_deputy_director_signs(tmp_path: Path) -> None:
     text = assert_signable(pdf, [doc])
     # 9:00 UTC is 16:00 in Barnaul; the profile, rules and the regulation are named in words
     assert "01.11.2025 16:00" in text and "Asia/Barnaul" in text
-    assert "Все правила (параметры по умолчанию)" in text
+    assert (
+        get_profile("all").title.split(" (")[0] in text and "Профиль проверки: Все правила" in text
+    )
     assert RULES["finals.deadline"].title.split()[0] in text
     assert "Положение о порядке работы в электронном журнале" in text and "п. 5.3" in text
     # the late finals (the rule names no class or teacher) name both, from the school's data

@@ -50,7 +50,7 @@ def rule_name(rule: str) -> str:
 
 
 def profile_name(profile: str) -> str:
-    """The profile's Russian title («Все правила (параметры по умолчанию)»)."""
+    """The profile's Russian title (e.g. «Все правила (…)»)."""
     found = PROFILES.get(profile)
     return found.title if found is not None else profile
 
