@@ -17,12 +17,17 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-# An independent public NetSchool client, in its own venv (it pins httpx 0.23).
-COMPAT := .venv-compat/.installed
-$(COMPAT):
+# Independent public NetSchool clients from PyPI, each in its own venv (netschoolapi pins httpx
+# 0.23; netschoolpy wants httpx 0.29 and websockets): tests/test_public_client_compat.py runs them.
+COMPAT := .venv-compat/.installed .venv-compat-netschoolpy/.installed
+.venv-compat/.installed:
 	$(PYTHON) -m venv .venv-compat
 	.venv-compat/bin/pip install --quiet netschoolapi==11.0.5
-	touch $(COMPAT)
+	touch $@
+.venv-compat-netschoolpy/.installed:
+	$(PYTHON) -m venv .venv-compat-netschoolpy
+	.venv-compat-netschoolpy/bin/pip install --quiet netschoolpy==9.6.3
+	touch $@
 
 demo: $(STAMP)
 	$(BIN)/journalsync demo
@@ -43,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .venv-compat .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-compat .venv-compat-netschoolpy .mypy_cache .ruff_cache .pytest_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date
 from importlib.metadata import entry_points
 from typing import Annotated, Any
 
@@ -97,7 +98,17 @@ def serve_cmd(
     grades: Annotated[str, typer.Option("--grades", help="e.g. 1-11 or 5,7")] = "1-11",
     letters: Annotated[int, typer.Option("--letters", help="classes per grade")] = 2,
     students: Annotated[int, typer.Option("--students", help="students per class")] = 25,
-    weeks: Annotated[int, typer.Option("--weeks")] = 4,
+    weeks: Annotated[
+        int, typer.Option("--weeks", help="weeks of lessons from 1 September (with --today fixed)")
+    ] = 4,
+    today: Annotated[
+        str,
+        typer.Option(
+            "--today",
+            help="the world's today: 'now' (the clock; lessons through the current week), "
+            "YYYY-MM-DD, or 'fixed' (the 2026/2027 year and --weeks)",
+        ),
+    ] = "now",
     accounts: Annotated[
         bool, typer.Option("--accounts", help="Print a JSON line with sandbox logins.")
     ] = False,
@@ -124,7 +135,7 @@ def serve_cmd(
             weeks=weeks,
         )
         faults = Faults(rename_fields=parse_renames(rename_field or []))
-        world = World.generate(seed, size)
+        world = World.generate(seed, size, today=_today(today))
         app = emulator_factory(platform)(world, faults=faults)
         base_url = f"http://{host}:{port}"
         console.print(base_url, highlight=False, soft_wrap=True)
@@ -134,3 +145,14 @@ def serve_cmd(
                 flush=True,
             )
         asyncio.run(serve(app, host, port))
+
+
+def _today(value: str) -> date | None:
+    if value == "fixed":
+        return None
+    if value == "now":
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--today must be 'now', 'fixed' or YYYY-MM-DD, not {value!r}") from None

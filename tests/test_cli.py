@@ -90,3 +90,11 @@ def test_unreachable_platform_exits_4(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 4, out.stderr
     assert "secret-pw" not in out.stdout + out.stderr
+
+
+def test_sandbox_today_must_be_now_fixed_or_a_date() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "journalsync", "sandbox", "serve", "--today", "tomorrow"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert out.returncode == 2 and "--today" in out.stderr and "Traceback" not in out.stderr

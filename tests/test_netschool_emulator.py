@@ -32,7 +32,8 @@ async def test_login_with_cyrillic_password_sets_token_and_cookies(ctx: Ctx) -> 
     body = r.json()
     assert body["at"].isdigit() and body["timeOut"] == 900_000
     assert body["accountInfo"]["user"]["id"] == admin.ext_id
-    assert body["entryPoint"] is None
+    # a string, as in the real sample (note §2.2): netschoolpy 9.6.3 tests it with `in`
+    assert body["entryPoint"] == "/app/school/journal/" and body["requestData"] is None
     assert "ESRNSec" in ctx.client.cookies and len(ctx.client.cookies["NSSESSIONID"]) == 32
     assert (await ctx.client.get("/webapi/years/current")).status_code == 200
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import httpx
 import pytest
 from test_perm_support import LONG, make_env
 
@@ -146,6 +147,12 @@ async def test_homework_attachments_are_pulled_with_download_urls(tmp_path):
         f"http://epos.test/system/attachments/{hw.ext_id}/"
         "%D0%B7%D0%B0%D0%B4%D0%B0%D0%BD%D0%B8%D0%B5%201.pdf"
     )
+    # the URL downloads the file, as the public clients fetch it (note §4.6)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=env.app)) as http:
+        got = await http.get(att.url)
+        assert got.status_code == 200 and len(got.content) == 12345
+        missing = await http.get(att.url.replace("%201.pdf", "%202.pdf"))
+        assert missing.status_code == 404
 
 
 async def test_finals_come_from_the_progress_report(tmp_path):

@@ -127,3 +127,11 @@ async def test_sandbox_paths_are_not_behind_the_anti_bot_layer(world: World) -> 
         operator = await client.post("/_sandbox/operator/apply-worklist", json={})
     assert faults.status_code == 200
     assert operator.status_code == 400  # reached the operator, which wants a worklist
+
+
+async def test_useful_links_have_the_notes_shape(http: httpx.AsyncClient) -> None:
+    data = (await http.get("/ios/", params={"child": await _child(http)})).json()["data"]
+    (category,) = data["categories_list"]
+    assert set(category) == {"id", "categories", "link_list"} and category["link_list"]
+    assert all(set(link) == {"id", "about", "href", "img"} for link in category["link_list"])
+    assert data["link_without_category_list"] == []

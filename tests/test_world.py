@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -168,3 +168,27 @@ def test_thousand_students_four_weeks() -> None:
     w = World.generate(1, size)
     recs = w.canonical("school-1", "netschool")
     assert sum(1 for r in recs if isinstance(r, Person) and r.roles == ("student",)) == 1012
+
+
+def test_no_lessons_in_the_holidays_between_quarters() -> None:
+    w = World.generate(5, WorldSize(grades=(5,), letters=1, students_per_class=3, weeks=20))
+    periods = w.school("school-1").periods
+    days = {le.day for le in w.lessons.values()}
+    assert all(any(p.start <= d <= p.end for p in periods) for d in days)
+    assert not [d for d in days if date(2026, 10, 26) <= d <= date(2026, 11, 4)]  # autumn
+    assert not [d for d in days if date(2026, 12, 29) <= d <= date(2027, 1, 11)]  # winter
+    assert date(2026, 10, 23) in days and date(2026, 11, 5) in days
+
+
+def test_an_injected_today_gives_the_current_week() -> None:
+    today = date(2027, 2, 17)  # a Wednesday of the 3rd quarter
+    w = World.generate(5, WorldSize(grades=(5,), letters=1, students_per_class=3), today=today)
+    assert w.today == today and w.size.start_year == 2026
+    monday = today - timedelta(days=today.weekday())
+    week = {le.day for le in w.lessons.values() if monday <= le.day <= monday + timedelta(days=6)}
+    assert week == {monday + timedelta(days=i) for i in range(5)}  # Mon–Fri of that week
+    assert max(le.day for le in w.lessons.values()) <= monday + timedelta(days=6)
+    # in the summer the year just ended; from August the coming one
+    tiny = WorldSize(grades=(5,), letters=1, students_per_class=1)
+    assert World.generate(5, tiny, today=date(2027, 7, 1)).size.start_year == 2026
+    assert World.generate(5, tiny, today=date(2027, 8, 20)).size.start_year == 2027

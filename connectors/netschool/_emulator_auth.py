@@ -29,6 +29,17 @@ _ROLES: dict[str, tuple[int, str]] = {
 }
 
 
+# Where the browser goes after login. The real sample (note §2.2) has a string here and clients
+# test it with `in` (netschoolpy 9.6.3 breaks on null). The pages are the note's UI routes (§1.1):
+# the diary for students/parents, the journal (S14) for staff [guess: which page per role].
+_ENTRY_POINTS: dict[str, str] = {
+    "student": "/angular/school/studentdiary/",
+    "guardian": "/angular/school/studentdiary/",
+    "teacher": "/app/school/journal/",
+    "admin": "/app/school/journal/",
+}
+
+
 def password_hash(salt: str, password: str) -> str:
     """pw2 = md5hex(salt + md5hex(cp1251(password))) — note §2.2 step 3."""
     h1 = md5(password.encode("cp1251")).hexdigest()
@@ -204,7 +215,7 @@ def _login_json(st: EmulatorState, lg: Login) -> dict[str, Any]:
             "storeTokens": True,
             "accessToken": None,
         },
-        "entryPoint": "/asp/SecurityWarning.asp" if warn else None,
+        "entryPoint": "/asp/SecurityWarning.asp" if warn else _ENTRY_POINTS[u.role],
         "requestData": {"warnType": "1"} if warn else None,
         "errorMessage": None,
     }

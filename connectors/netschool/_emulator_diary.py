@@ -6,6 +6,7 @@ student has a mark on it (the public clients only ever saw marked or homework en
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.netschool._emulator_codes import TYPE_CATALOGUE, WORK_TYPE_IDS, wire_weight
+from connectors.netschool._emulator_files import (
+    announcement_attachments,
+    assignment_attachments,
+)
 from connectors.netschool._emulator_state import (
     BadRequest,
     EmulatorState,
@@ -22,6 +27,7 @@ from connectors.netschool._emulator_state import (
     iso,
     parse_day,
     str_param,
+    wire_group_name,
 )
 from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import AssignmentInfo, LessonInfo, PersonInfo
@@ -184,13 +190,13 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
             "assignmentName": a.name,
             "activityName": None,
             "problemName": None,
-            "subjectGroup": {"id": g.ext_id, "name": w.group_name(g)},
+            "subjectGroup": {"id": g.ext_id, "name": wire_group_name(w, g)},
             "productId": None,
             "isDeleted": False,
             "weight": wire_weight(a.weight),
             "date": iso(le.day),
             "description": None,
-            "attachments": [],
+            "attachments": [f.json() for f in assignment_attachments(a)],
             "contentElements": None,
             "codeContentElements": None,
         }
@@ -201,13 +207,28 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
         return JSONResponse(out)
 
     async def get_attachments(request: Request) -> Response:
+        """Only assignments with files appear (note §4.7); ids the student can't see: skipped."""
         lg = st.require(request)
-        st.student(lg, int_param(request, "studentId"))
-        return JSONResponse([])  # the world has no files
-
-    async def attachment(request: Request) -> Response:
-        st.require(request)
-        return JSONResponse({"message": "Файл не найден"}, status_code=404)
+        sid = int_param(request, "studentId")
+        st.student(lg, sid)
+        try:
+            ids = json.loads(await request.body() or b"{}").get("assignId") or []
+        except (ValueError, AttributeError):
+            raise BadRequest("expected {assignId: [ids]}") from None
+        out = []
+        for aid in ids if isinstance(ids, list) else []:
+            a = w.assignments.get(aid) if isinstance(aid, int) else None
+            if a is None or sid not in w.groups[w.lessons[a.lesson_id].group_id].member_ids:
+                continue
+            if files := assignment_attachments(a):
+                out.append(
+                    {
+                        "assignmentId": a.ext_id,
+                        "attachments": [f.json() for f in files],
+                        "answerFiles": [],
+                    }
+                )
+        return JSONResponse(out)
 
     async def assignment_types(request: Request) -> Response:
         st.require(request)
@@ -283,7 +304,10 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
                     "author": author,
                     "em": None,
                     "recipientInfo": None,
-                    "attachments": [],
+                    "attachments": [
+                        f.json()
+                        for f in announcement_attachments(lg.school.ext_id * 10 + i, i == 1)
+                    ],
                 }
                 for i, name, text, d in items
             ]
@@ -336,7 +360,6 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
         Route("/webapi/student/diary/pastmandatory", past_mandatory, methods=["GET"]),
         Route("/webapi/student/diary/assigns/{assign_id:int}", assign_details, methods=["GET"]),
         Route("/webapi/student/diary/get-attachments", get_attachments, methods=["POST"]),
-        Route("/webapi/attachments/{att_id:int}", attachment, methods=["GET"]),
         Route("/webapi/grade/assignment/types", assignment_types, methods=["GET"]),
         Route("/webapi/context", context, methods=["GET"]),
         Route("/webapi/mysettings", mysettings, methods=["GET"]),

@@ -164,6 +164,14 @@ class EmulatorState:
         return le
 
 
+def wire_group_name(world: World, group: GroupInfo) -> str:
+    """«1а/Физическая культура» as in the note's sample (§4.5); a subgroup adds « (1 гр.)» to the
+    subject part [guess: no public sample names a subgroup]. Never a third ``/`` segment: clients
+    that take the text after the last ``/`` as the subject then reported "1"."""
+    base = f"{world.classes[group.class_id].name}/{world.subjects[group.subject_id].name}"
+    return f"{base} ({group.subgroup} гр.)" if group.subgroup else base
+
+
 def iso(d: date) -> str:
     return f"{d.isoformat()}T00:00:00"
 

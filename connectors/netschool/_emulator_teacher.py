@@ -29,6 +29,7 @@ from connectors.netschool._emulator_state import (
     int_param,
     iso,
     parse_day,
+    wire_group_name,
 )
 from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import AssignmentInfo, GroupInfo, LessonInfo, PeriodInfo
@@ -96,7 +97,7 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
             out.append(
                 {
                     "id": g.ext_id,
-                    "name": w.group_name(g),
+                    "name": wire_group_name(w, g),
                     "subjectName": w.subjects[g.subject_id].name,
                     "subjectId": g.subject_id,
                     "classId": g.class_id,

@@ -10,7 +10,9 @@ Emulator-only endpoints: ``GET|POST /_sandbox/faults`` (see ``connectors.sandbox
 (``{"n": 5, "seed": 1}`` → random teacher edits, described).
 
 Shapes that no public source shows are marked [guess] in WIRE.md and in the docstrings of the
-handler modules (``_emulator_auth``, ``_emulator_diary``, ``_emulator_teacher``).
+handler modules (``_emulator_auth``, ``_emulator_diary``, ``_emulator_teacher``,
+``_emulator_files``, ``_emulator_reports``). The report hub is a WebSocket (Core SignalR, note
+§4.11); uvicorn serves it with ``wsproto``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from connectors.netschool import _emulator_auth, _emulator_diary, _emulator_teacher
+from connectors.netschool import (
+    _emulator_auth,
+    _emulator_diary,
+    _emulator_files,
+    _emulator_reports,
+    _emulator_teacher,
+)
 from connectors.netschool._emulator_auth import password_hash
 from connectors.netschool._emulator_codes import WORK_TYPE_IDS, wire_weight
 from connectors.netschool._emulator_state import (
@@ -91,7 +99,7 @@ class _CaseInsensitive:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):
             path: str = scope["path"]
             low = path.lower()
             if low.startswith(("/webapi", "/asp")) and path != low:
@@ -126,6 +134,8 @@ def _starlette(st: EmulatorState) -> Starlette:
         *_emulator_auth.routes(st),
         *_emulator_diary.routes(st),
         *_emulator_teacher.routes(st),
+        *_emulator_files.routes(st),
+        *_emulator_reports.routes(st),
         Route("/_sandbox/world/mutate", mutate, methods=["POST"]),
     ]
     return Starlette(

@@ -181,7 +181,20 @@ def routes(st: EmulatorState) -> list[Route]:
         student = st.student(request, person)
         return JSONResponse(r.progress(w, student))
 
+    async def attachment_file(request: Request) -> Response:
+        """``<host>`` + ``path`` downloads the file (note §4.6, P4/P5 quote the path). Served
+        without a login: the clients fetch it as a plain URL [guess: no auth on /system]."""
+        hw = int(request.path_params["hw"])
+        name = request.path_params["name"]
+        item = next((f for f in st.attachments.get(hw, []) if f["file_file_name"] == name), None)
+        if item is None:
+            return Response("Not Found", status_code=404, media_type="text/plain")
+        size = int(item["file_file_size"])
+        body = (f"{name}\n".encode() * (size // max(1, len(name)) + 1))[:size]
+        return Response(body, media_type="application/octet-stream")
+
     return [
+        Route("/system/attachments/{hw:int}/{name}", attachment_file, methods=["GET"]),
         Route("/authenticate", authenticate, methods=["GET"]),
         Route("/lms/api/sessions", sessions_post, methods=["POST"]),
         Route("/lms/api/sessions", sessions_delete, methods=["DELETE"]),

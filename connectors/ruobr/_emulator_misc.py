@@ -1,7 +1,8 @@
 """Ruobr emulator: mail and the secondary endpoints (note §4.1, §4.6, §4.8).
 
 Deterministic content derived from the world. Shapes unknown to the note (``btm/``, ``book/``)
-are empty objects/lists [guess]. ``mail/{id}/`` answers **502** for an HTML message
+are empty objects/lists [guess]; ``ios/`` has the note's shape with one category of links.
+``mail/{id}/`` answers **502** for an HTML message
 (``type_id: 2``), as R1's docstring says the platform does.
 """
 
@@ -19,6 +20,12 @@ from connectors.sandbox.world import PersonInfo
 
 from ._emulator_diary import USER_ID_OFFSET
 from ._emulator_state import EmulatorState, NoSuccess
+
+# ``ios/`` content: public education portals (sandbox data, no personal data).
+_USEFUL_LINKS = (
+    ("Госуслуги: запись в школу", "https://www.gosuslugi.ru/"),
+    ("Российская электронная школа", "https://resh.edu.ru/"),
+)
 
 
 def _messages(st: EmulatorState, pupil: PersonInfo) -> list[dict[str, Any]]:
@@ -215,8 +222,20 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
         return data([])
 
     async def links(request: Request) -> Response:
+        """``ios/`` in the note's shape (§4.8); the links themselves are made up [guess]."""
         st.child(request)
-        return data({"categories_list": [], "link_without_category_list": []})
+        link_list = [
+            {"id": i, "about": about, "href": href, "img": ""}
+            for i, (about, href) in enumerate(_USEFUL_LINKS, start=1)
+        ]
+        return data(
+            {
+                "categories_list": [
+                    {"id": 1, "categories": "Полезные ссылки", "link_list": link_list}
+                ],
+                "link_without_category_list": [],
+            }
+        )
 
     return [
         Route("/mail/", mail),

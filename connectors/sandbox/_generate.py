@@ -1,11 +1,17 @@
 """Populate a :class:`World` from a seed.
 
 Every random choice comes from one ``random.Random(seed)`` and happens in a fixed order, so the
-same seed and size give the same world. Nothing reads the clock.
+same seed and size give the same world. Nothing reads the clock: a caller may pass a date read
+from one (``World.generate(..., today=)``), and the calendar follows it.
+
+Calendar: lessons only on the days of the quarters — none in the holidays between them (the school
+year calendar). They start on the first Monday of September (not yet on 1 September itself when
+that is another weekday).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -27,7 +33,7 @@ from connectors.sandbox._entities import (
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue
 
 if TYPE_CHECKING:
-    from connectors.sandbox.world import World
+    from connectors.sandbox.world import World, WorldSize
 
 LETTERS = "АБВГДЕЖИКЛМН"
 KTP_WEEKS = 34  # a Russian school year has 34 teaching weeks
@@ -50,12 +56,26 @@ def first_monday(d: date) -> date:
     return d + timedelta(days=(7 - d.weekday()) % 7)
 
 
-def populate(world: World, rng: random.Random) -> None:
+def calendar_for_day(size: WorldSize, today: date) -> WorldSize:
+    """``size`` moved to the school year that holds ``today`` (from August on, the coming one),
+    with ``weeks`` reaching through ``today``'s week (at least one, at most the year's)."""
+    start_year = today.year if today.month >= 8 else today.year - 1
+    first = first_monday(date(start_year, 9, 1))
+    monday = today - timedelta(days=today.weekday())
+    last = date(start_year + 1, 5, 31)
+    most = (last - timedelta(days=last.weekday()) - first).days // 7 + 1
+    weeks = max(1, min(most, (monday - first).days // 7 + 1))
+    return dataclasses.replace(size, start_year=start_year, weeks=weeks)
+
+
+def populate(world: World, rng: random.Random, today: date | None = None) -> None:
+    """Fill ``world``; ``today`` (a clock reading) becomes ``world.today``, else the Saturday of
+    the last generated week."""
     size = world.size
     for n in range(1, size.schools + 1):
         _school(world, rng, n)
     last_monday = first_monday(date(size.start_year, 9, 1)) + timedelta(weeks=size.weeks - 1)
-    world.today = last_monday + timedelta(days=5)
+    world.today = today or last_monday + timedelta(days=5)
     for school in world.schools.values():
         _final_marks(world, rng, school)
 
@@ -226,12 +246,17 @@ def _school(world: World, rng: random.Random, n: int) -> None:
             slots.extend([tuple(gids)] * h)
         world.timetable[c.ext_id] = _timetable(rng, slots)
 
+    # `weeks` counts from the first Monday of September. Not yet: lessons on the school days of
+    # 1 September's week before it (many seeded tests pin the current shape; see WIRE/report).
     start = first_monday(date(y, 9, 1))
     for c in classes:
         for week in range(size.weeks):
             monday = start + timedelta(weeks=week)
             for slot in world.timetable[c.ext_id]:
                 day = monday + timedelta(days=slot.weekday)
+                # lessons only on school days: none before 1 September, none in the holidays
+                if not any(p.start <= day <= p.end for p in periods):
+                    continue
                 bell = N.BELLS[slot.number - 1]
                 for gid in slot.group_ids:
                     grp = world.groups[gid]
@@ -243,7 +268,7 @@ def _school(world: World, rng: random.Random, n: int) -> None:
                         start_time=bell[0],
                         end_time=bell[1],
                         teacher_id=grp.teacher_ids[0],
-                        topic=grp.ktp[len(grp.lesson_ids)].name,
+                        topic=grp.ktp[len(grp.lesson_ids) % len(grp.ktp)].name,
                     )
                     grp.lesson_ids.append(lesson.ext_id)
                     world.lessons[lesson.ext_id] = lesson

@@ -56,7 +56,7 @@ class WorldSize:
     grades: tuple[int, ...] = tuple(range(1, 12))
     letters: int = 2  # classes per grade: А, Б, …
     students_per_class: int = 25
-    weeks: int = 4
+    weeks: int = 4  # from the first Monday of September
     start_year: int = 2026
 
 
@@ -82,11 +82,20 @@ class World:
     # -- construction ------------------------------------------------------------------------
 
     @classmethod
-    def generate(cls, seed: int, size: WorldSize | None = None) -> World:
-        from connectors.sandbox._generate import populate
+    def generate(
+        cls, seed: int, size: WorldSize | None = None, *, today: date | None = None
+    ) -> World:
+        """The world of ``seed`` and ``size``. ``today`` (read from a clock by the caller) moves
+        the calendar to the school year holding it, generates lessons through its week and makes it
+        :attr:`today`, so a sandbox started today has a current week; without it the calendar is
+        ``size.start_year`` and ``size.weeks`` and :attr:`today` the last week's Saturday."""
+        from connectors.sandbox._generate import calendar_for_day, populate
 
-        world = cls(seed=seed, size=size or WorldSize())
-        populate(world, random.Random(seed))
+        size = size or WorldSize()
+        if today is not None:
+            size = calendar_for_day(size, today)
+        world = cls(seed=seed, size=size)
+        populate(world, random.Random(seed), today)
         return world
 
     def next_id(self) -> int:

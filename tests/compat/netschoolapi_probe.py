@@ -4,7 +4,7 @@ Runs in its own venv (netschoolapi pins httpx==0.23.3, which conflicts with ours
 
     make .venv-compat/.installed   # (part of `make test`)
     .venv-compat/bin/python tests/compat/netschoolapi_probe.py BASE_URL LOGIN PASSWORD SCHOOL \
-        [WEEK_START]
+        [WEEK_START [ASSIGNMENT_WITH_FILE OVERDUE_FROM OVERDUE_TO USER_ID]]
 
 SCHOOL is the school id (an int): 11.0.5 resolves a school *name* by calling `schools/search`
 without `name`, which current servers (and the emulator) answer 403. Prints one JSON object.
@@ -16,6 +16,7 @@ import asyncio
 import json
 import sys
 from datetime import date, timedelta
+from io import BytesIO
 
 
 async def main(argv: list[str]) -> dict[str, object]:
@@ -23,6 +24,7 @@ async def main(argv: list[str]) -> dict[str, object]:
 
     base, login, password, school = argv[:4]
     start = date.fromisoformat(argv[4]) if len(argv) > 4 else None
+    with_file, due_from, due_to, user_id = argv[5:9] if len(argv) > 8 else (None,) * 4
     ns = NetSchoolAPI(base)
     out: dict[str, object] = {}
     try:
@@ -56,7 +58,24 @@ async def main(argv: list[str]) -> dict[str, object]:
                 "subject_group_named": bool(details["subjectGroup"]["name"]),
             }
         out["overdue"] = len(await ns.overdue(start, start + timedelta(days=5) if start else None))
-        out["announcements"] = len(await ns.announcements())
+        anns = await ns.announcements()
+        out["announcements"] = len(anns)
+        out["announcement_attachments"] = sum(len(a.attachments) for a in anns)
+        if with_file and due_from and due_to and user_id:
+            files = await ns.attachments(int(with_file))
+            out["attachments"] = len(files)
+            buf = BytesIO()
+            if files:
+                await ns.download_attachment(files[0].id, buf)
+            out["attachment_bytes"] = len(buf.getvalue())
+            overdue = await ns.overdue(date.fromisoformat(due_from), date.fromisoformat(due_to))
+            out["overdue_range"] = {
+                "count": len(overdue),
+                "all_duty": all(a.is_duty for a in overdue),
+            }
+            photo = BytesIO()
+            await ns.download_profile_picture(int(user_id), photo)
+            out["photo_jpeg"] = photo.getvalue()[:2] == b"\xff\xd8"
         ns._school_id = int(school) if school.isdigit() else ns._school_id
         out["school_named"] = bool((await ns.school()).name)
     except Exception as e:  # the probe reports, it does not crash
