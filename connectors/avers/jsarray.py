@@ -106,8 +106,17 @@ def _date(args: str, offset: int) -> date | datetime:
         m = _INT_ARG.match(part)
         if m is None:
             raise JsArrayError("new Date(...) arguments must be integers", offset)
-        nums.append(int(m.group(1)))
+        nums.append(_int(m.group(1), offset))
     return _date_of(nums, offset)
+
+
+def _int(text: str, offset: int) -> int:
+    """``int`` of a literal's digits; Python refuses more than 4,300 of them with a bare
+    ValueError, which must not escape as anything but :class:`JsArrayError` (found by fuzzing)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise JsArrayError("number too long", offset) from None
 
 
 def _date_of(nums: list[int], offset: int) -> date | datetime:
@@ -118,7 +127,7 @@ def _date_of(nums: list[int], offset: int) -> date | datetime:
         if hour == minute == second == ms == 0:
             return date(year, month0 + 1, day)
         return datetime(year, month0 + 1, day, hour, minute, second, ms * 1000)
-    except ValueError:
+    except (ValueError, OverflowError):  # a year past C int: OverflowError (found by fuzzing)
         raise JsArrayError("new Date(...) is not a valid calendar date", offset) from None
 
 
@@ -254,7 +263,7 @@ def parse_tokens(text: str) -> list[JsValue]:
             if "." in num or "e" in num or "E" in num:
                 current.append(float(num))
             else:
-                current.append(int(num))
+                current.append(_int(num, start))
         elif kind == _NULL:
             current.append(None)
         elif kind == _TRUE:
