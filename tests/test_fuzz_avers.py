@@ -9,6 +9,7 @@ text: truncations, unbalanced brackets, odd ``new Date(...)`` arguments, escapes
 
 from __future__ import annotations
 
+import contextlib
 import time
 import tracemalloc
 from datetime import date, datetime
@@ -148,10 +149,8 @@ def test_rows_of_any_array_are_models_or_bad(cls: type[s.Row], data: list[object
         assert isinstance(row, cls | s.Bad)
         if isinstance(row, s.Bad):
             assert row.raw is raw
-    try:
+    with contextlib.suppress(ContractError):
         s.single_row(cls, data, "FUZZ")  # type: ignore[arg-type]
-    except ContractError:
-        pass
 
 
 def test_deep_nesting_is_bounded() -> None:

@@ -6,6 +6,7 @@ added and nested wrong, its text cut and spliced, and random bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tomllib
@@ -202,7 +203,7 @@ def test_spliced_text_gives_a_plan_or_a_config_error(data: st.DataObject | None)
     ids=["arrays", "inline-tables", "dotted-table"],
 )
 def test_deep_nesting_is_a_config_error(text: str) -> None:
-    with pytest.raises(ConfigError, match="fuzz.toml"):
+    with pytest.raises(ConfigError, match=r"fuzz\.toml"):
         parse_config(text, "fuzz.toml")
 
 
@@ -211,7 +212,5 @@ def test_deep_nesting_is_a_config_error(text: str) -> None:
 def test_any_file_loads_or_is_a_config_error(tmp_path_factory: Any, body: bytes) -> None:
     path: Path = tmp_path_factory.getbasetemp() / "fuzz-journalsync.toml"
     path.write_bytes(body)
-    try:
+    with contextlib.suppress(ConfigError):
         load_config(path, check_platforms=False)
-    except ConfigError:
-        pass
