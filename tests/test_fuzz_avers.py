@@ -15,7 +15,8 @@ import tracemalloc
 from datetime import date, datetime
 
 import pytest
-from hypothesis import example, given, settings
+from _fuzz import fuzz
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from connectors.avers import schema as s
@@ -23,7 +24,7 @@ from connectors.avers.jsarray import JsArrayError, parse, parse_tokens, render
 from core.errors import ContractError
 
 #: Reproducible, small, quick: the whole fuzz suite runs in about a minute on a shared machine.
-FUZZ = settings(max_examples=200, deadline=2000, derandomize=True, database=None)
+FUZZ_EXAMPLES = 200
 
 _SCALARS = st.one_of(
     st.none(),
@@ -80,7 +81,7 @@ def _parse_or_own_error(body: str | bytes) -> list[object] | None:
         return None
 
 
-@settings(FUZZ, max_examples=100)
+@fuzz(100)
 @given(st.lists(_VALUES, max_size=6))
 @example([-(2**63) - 1])  # orjson read it as a float: -9.223372036854776e18
 def test_render_then_parse_is_identity(rows: list[object]) -> None:
@@ -97,7 +98,7 @@ def test_render_then_parse_is_identity(rows: list[object]) -> None:
     assert parse(render(rows)) == norm(rows)
 
 
-@FUZZ
+@fuzz(FUZZ_EXAMPLES)
 @given(_mutated(_SEED))
 @example("[new Date(99999999999,0,1)]")  # OverflowError escaped date()
 @example("[new Date(2025,0,1,1,1,1,99999999999999)]")  # the same via milliseconds
@@ -115,7 +116,7 @@ def test_mutated_bodies_parse_or_raise_jsarrayerror(body: str) -> None:
     assert result == reference
 
 
-@FUZZ
+@fuzz(FUZZ_EXAMPLES)
 @given(st.binary(max_size=200))
 def test_random_bytes_parse_or_raise_jsarrayerror(body: bytes) -> None:
     _parse_or_own_error(body)
@@ -139,7 +140,7 @@ _ROW_TYPES = [
 ]
 
 
-@FUZZ
+@fuzz(FUZZ_EXAMPLES)
 @given(st.sampled_from(_ROW_TYPES), st.lists(_VALUES, max_size=6))
 @example(s.LessonRow, [[1, None, 1, 10**400]])  # float(10**400): OverflowError escaped
 def test_rows_of_any_array_are_models_or_bad(cls: type[s.Row], data: list[object]) -> None:

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from _fuzz import fuzz
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
 from journalsync.config import example_text, load_config, parse_config
 from scheduler import Plan
 
-FUZZ = settings(max_examples=150, deadline=2000, derandomize=True, database=None)
+FUZZ_EXAMPLES = 150
 
 EXAMPLE = tomllib.loads(example_text())
 
@@ -161,7 +162,7 @@ def _plan_or_config_error(text: str) -> Plan | None:
         return None
 
 
-@FUZZ
+@fuzz(FUZZ_EXAMPLES)
 @given(mutated_configs())
 def test_mutated_configs_give_a_plan_or_a_config_error(data: dict[str, Any]) -> None:
     _plan_or_config_error(to_toml(data))
@@ -173,7 +174,7 @@ _PIECES = st.sampled_from(
 )  # fmt: skip
 
 
-@FUZZ
+@fuzz(FUZZ_EXAMPLES)
 @given(st.data())
 @example(None)  # deeply nested arrays: tomllib's RecursionError escaped
 def test_spliced_text_gives_a_plan_or_a_config_error(data: st.DataObject | None) -> None:
@@ -207,7 +208,7 @@ def test_deep_nesting_is_a_config_error(text: str) -> None:
         parse_config(text, "fuzz.toml")
 
 
-@settings(FUZZ, max_examples=100)
+@fuzz(100)
 @given(st.binary(max_size=300))
 def test_any_file_loads_or_is_a_config_error(tmp_path_factory: Any, body: bytes) -> None:
     path: Path = tmp_path_factory.getbasetemp() / "fuzz-journalsync.toml"

@@ -18,7 +18,8 @@ from typing import Any
 
 import openpyxl
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from _fuzz import fuzz
+from hypothesis import example, given
 from hypothesis import strategies as st
 from test_importer import PLATFORM, Snap, load, name
 
@@ -28,15 +29,7 @@ from core.importer._read import COLUMNS, read_table
 from core.model import Lesson
 from core.store import Store
 
-FUZZ = settings(
-    max_examples=120,
-    deadline=2000,
-    derandomize=True,
-    database=None,
-    # One store for the module (a world committed once): imports of earlier examples stay in
-    # it, which the property does not mind; creating it per example would take most of the time.
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ_EXAMPLES = 120
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +110,7 @@ def _import(store: Store, snap: Snap, path: Path) -> None:
         assert q.reason.startswith(q.record)
 
 
-@FUZZ
+@fuzz(FUZZ_EXAMPLES)
 @given(st.data())
 @example(None)
 def test_mutated_csv_imports_or_is_an_import_file_error(
@@ -151,7 +144,7 @@ _XLSX_CELLS = st.one_of(
 )
 
 
-@settings(FUZZ, max_examples=60)
+@fuzz(60)
 @given(st.data())
 def test_workbooks_with_any_cell_types_import_or_error(
     world: tuple[Store, Snap, list[list[str]]], tmp_path_factory: Any, data: st.DataObject
@@ -187,7 +180,7 @@ def _excel_safe(value: Any) -> Any:
     return value
 
 
-@settings(FUZZ, max_examples=80)
+@fuzz(80)
 @given(st.binary(max_size=400))
 @example(b"PK\x03\x04")  # a zip header and nothing else: the spreadsheet reader refuses it
 @example(b"\xff\xfe" + b"\x00\xd8")  # UTF-16 with a lone surrogate

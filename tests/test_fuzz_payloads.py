@@ -23,7 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from _fuzz import fuzz
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from connectors.conformance.harness import Harness, harnesses
@@ -33,14 +34,7 @@ from core.platform import Bad as PlatformBad
 from core.store import Store
 from core.sync import pull
 
-FUZZ = settings(
-    max_examples=250,
-    deadline=2000,
-    derandomize=True,
-    database=None,
-    # The seeds are recorded once per session (a pull per platform) inside the first example.
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ_EXAMPLES = 250
 
 _HELPERS = ("parse", "parse_list", "parse_user", "parse_recipients", "parse_rows", "single_row")
 
@@ -223,7 +217,7 @@ def _returns_or_raises_own(seed: Seed, data: Any) -> Any:
         return None
 
 
-@FUZZ
+@fuzz(FUZZ_EXAMPLES)
 @given(st.data())
 def test_mutated_payloads_parse_or_raise_own_errors(seeds: list[Seed], data: st.DataObject) -> None:
     seed = data.draw(st.sampled_from(seeds), label="seed")
@@ -231,14 +225,14 @@ def test_mutated_payloads_parse_or_raise_own_errors(seeds: list[Seed], data: st.
     _returns_or_raises_own(seed, payload)
 
 
-@FUZZ
+@fuzz(FUZZ_EXAMPLES)
 @given(st.data())
 def test_random_payloads_parse_or_raise_own_errors(seeds: list[Seed], data: st.DataObject) -> None:
     seed = data.draw(st.sampled_from(seeds), label="seed")
     _returns_or_raises_own(seed, data.draw(_JS if seed.platform == "avers" else _JSON))
 
 
-@settings(FUZZ, max_examples=150)
+@fuzz(150)
 @given(st.data())
 @example(None)  # Perm: date(2**40, 1, 1) raised OverflowError, which pydantic does not convert
 def test_a_bad_list_item_becomes_a_placeholder(seeds: list[Seed], data: st.DataObject) -> None:
