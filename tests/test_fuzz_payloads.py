@@ -12,6 +12,7 @@ unknown keys added, values nested wrong, list items replaced by garbage.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import importlib
@@ -283,3 +284,38 @@ def test_big_numbers_and_dates_from_the_wire_do_not_escape() -> None:
     avers = importlib.import_module("connectors.avers.schema")
     rows = avers.parse_rows(avers.LessonRow, [[1, None, 1, 10**400]], "fuzz")
     assert isinstance(rows[0], avers.Bad) and rows[0].field == "weight"
+
+
+# -- the clients' body decoders ------------------------------------------------------------------
+
+_BODIES = st.one_of(
+    st.binary(max_size=200),
+    _JSON.map(lambda v: json.dumps(v).encode()),
+    st.sampled_from(
+        [b"", b"null", b"<html>503</html>", b"\xef\xbb\xbf[]", b'{"message": 5}', b"[" * 5000,
+         b'{"success": false, "error_type": "auth"}', b'{"success": false}', b"\xff\xfe[\x00]\x00",
+         b"[new Date(99999999999,0,1)]", b"[" + b"9" * 5000 + b"]"]
+    ),
+)  # fmt: skip
+_CTYPES = st.sampled_from(
+    ["application/json", "text/html; charset=utf-8", "text/javascript; charset=windows-1251", ""]
+)
+
+
+@fuzz(FUZZ_EXAMPLES)
+@given(_BODIES, _CTYPES, st.sampled_from([200, 403, 500]))
+@example(b"[" * 5000, "application/json", 200)  # netschool: json's RecursionError escaped
+def test_client_body_decoders_raise_only_own_errors(body: bytes, ctype: str, status: int) -> None:
+    from connectors.avers.client import _JsHttp
+    from connectors.netschool import client as netschool
+    from connectors.ruobr import client as ruobr
+
+    headers = {"content-type": ctype} if ctype else {}
+    response = httpx.Response(status, content=body, headers=headers)
+    with contextlib.suppress(JournalSyncError):
+        netschool._json(response)
+    assert isinstance(netschool._message(response), str)
+    ruobr._json_or_none(response)
+    decoder = _JsHttp.__new__(_JsHttp)  # _decode reads nothing of the instance for JSON
+    with contextlib.suppress(JournalSyncError):
+        decoder._decode(response, "POST", "/act/FUZZ", "json")
