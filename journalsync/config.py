@@ -539,6 +539,11 @@ def parse_config(
         raise ConfigError(
             f"{where}: not valid TOML: {exc}", hint="fix the syntax at that line"
         ) from None
+    except RecursionError:  # tomllib recurses per nested array or table (found by fuzzing)
+        raise ConfigError(
+            f"{where}: not valid TOML: arrays or tables nested too deeply",
+            hint="no journalsync setting nests more than a few levels",
+        ) from None
     try:
         cfg = _Config.model_validate(data)
     except ValidationError as exc:

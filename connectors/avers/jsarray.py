@@ -49,7 +49,8 @@ _TOKEN = re.compile(
       (\[)                                           # 1 open
     | (\])                                           # 2 close
     | (,)                                            # 3 comma
-    | "([^"\\]*(?:\\.[^"\\]*)*)"                     # 4 string body
+    | "([^"\\]*+(?:\\.[^"\\]*+)*+)"                  # 4 string body (possessive: no
+                                                     # backtrack stack, see _LEXEME)
     | (-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)       # 5 number
     | (null)\b                                       # 6
     | (true)\b                                       # 7
@@ -74,6 +75,7 @@ _SIMPLE_ESCAPES = {
     "\u2028": "",
     "\u2029": "",
 }
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _INT_ARG = re.compile(r"^\s*(-?\d+)\s*$")
 
 _OPEN, _CLOSE, _COMMA = 1, 2, 3
@@ -91,7 +93,7 @@ def _unescape_match(m: re.Match[str]) -> str:
 
 def _unescape(body: str) -> str:
     out = _ESCAPE.sub(_unescape_match, body)
-    if any("\ud800" <= c <= "\udfff" for c in out):
+    if _SURROGATE.search(out) is not None:
         # \uD83D\uDE00 pairs: join UTF-16 surrogates; a lone one stays as it is.
         out = out.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
     return out
@@ -106,8 +108,17 @@ def _date(args: str, offset: int) -> date | datetime:
         m = _INT_ARG.match(part)
         if m is None:
             raise JsArrayError("new Date(...) arguments must be integers", offset)
-        nums.append(int(m.group(1)))
+        nums.append(_int(m.group(1), offset))
     return _date_of(nums, offset)
+
+
+def _int(text: str, offset: int) -> int:
+    """``int`` of a literal's digits; Python refuses more than 4,300 of them with a bare
+    ValueError, which must not escape as anything but :class:`JsArrayError` (found by fuzzing)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise JsArrayError("number too long", offset) from None
 
 
 def _date_of(nums: list[int], offset: int) -> date | datetime:
@@ -118,7 +129,7 @@ def _date_of(nums: list[int], offset: int) -> date | datetime:
         if hour == minute == second == ms == 0:
             return date(year, month0 + 1, day)
         return datetime(year, month0 + 1, day, hour, minute, second, ms * 1000)
-    except ValueError:
+    except (ValueError, OverflowError):  # a year past C int: OverflowError (found by fuzzing)
         raise JsArrayError("new Date(...) is not a valid calendar date", offset) from None
 
 
@@ -141,14 +152,38 @@ def parse(text: str | bytes) -> list[JsValue]:
 
 
 _LEXEME = re.compile(
-    r'"([^"\\\x00-\x1f]*)"|"((?:[^"\\]|\\.)*)"'
-    r"|new[ \t\r\n]+Date[ \t\r\n]*\(([ \t]*-?\d+(?:[ \t]*,[ \t]*-?\d+){2,6}[ \t]*)\)",
+    # Possessive loops: sre keeps no backtracking state per character, which for the
+    # alternation form «(?:[^"\\]|\\.)*» was ~170 bytes a character (fuzzing: 5.8 GB for a
+    # 50 MB string) — the string alternatives match the same either way.
+    r'"([^"\\\x00-\x1f]*+)"|"([^"\\]*+(?:\\.[^"\\]*+)*+)"'
+    r"|new[ \t\r\n]+Date[ \t\r\n]*\(([ \t]*-?\d+(?:[ \t]*,[ \t]*-?\d+){2,6}[ \t]*)\)"
+    # A quote no string alternative closes: the body is broken. Stop at once; scanning on would
+    # retry every escaped quote after it as a string start, each to the end of the body — a
+    # quadratic hang (fuzzing: 250 KB of «\"» with no closing quote took minutes).
+    r'|(")',
     re.DOTALL,
 )
+#: What a JavaScript string body may hold that a JSON one may not: a raw control character,
+#: an escape JSON lacks (``\x41``, ``\v``, ``\0``, ``\'``, a line continuation …). Without
+#: them the body is passed through untouched: unescaping it in Python cost ~15 bytes of
+#: garbage a character of a 50 MB string (fuzzing), orjson does it in place.
+_NOT_JSON = re.compile(r'[\x00-\x1f]|\\(?:[^"\\/bfnrtu]|u(?![0-9a-fA-F]{4}))')
+
+
+class _Unterminated(Exception):
+    """Raised out of the fast path's substitution at an unterminated string."""
+
+
 _MARK = "$date"  # key of the date marker object; a body's own objects fail the count check
+#: orjson reads an integer outside 64 bits as a float, silently rounded (fuzzing found
+#: -9223372036854775809 → -9.223372036854776e18): a body with such a digit run takes the
+#: reference parser, which keeps Python ints exact.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 
 def _parse_fast(text: str) -> list[JsValue] | None:
+    if _LONG_DIGITS.search(text) is not None:
+        return None
     dates = 0
 
     def lexeme(m: re.Match[str]) -> str:
@@ -156,15 +191,19 @@ def _parse_fast(text: str) -> list[JsValue] | None:
         if m.group(1) is not None:
             return m.group(0)  # already a valid JSON string
         if m.group(2) is not None:
+            if _NOT_JSON.search(m.group(2)) is None:
+                return m.group(0)  # only JSON's own escapes: orjson reads it as it is
             return orjson.dumps(_unescape(m.group(2))).decode()
+        if m.group(4) is not None:
+            raise _Unterminated
         dates += 1
         return '{"' + _MARK + '":[' + m.group(3) + "]}"
 
     try:
         rewritten = _LEXEME.sub(lexeme, text)
         value = orjson.loads(rewritten)
-    except (ValueError, TypeError):  # JSONDecodeError, surrogates: the reference parser decides
-        return None
+    except (ValueError, TypeError, _Unterminated):  # JSONDecodeError, surrogates, a bad string:
+        return None  # the reference parser decides
     if not isinstance(value, list):
         return None
     if dates or "{" in text:
@@ -254,7 +293,7 @@ def parse_tokens(text: str) -> list[JsValue]:
             if "." in num or "e" in num or "E" in num:
                 current.append(float(num))
             else:
-                current.append(int(num))
+                current.append(_int(num, start))
         elif kind == _NULL:
             current.append(None)
         elif kind == _TRUE:

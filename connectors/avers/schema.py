@@ -93,7 +93,10 @@ class Row:
             if not _kind_ok(kind, value):
                 return Bad(what, name, f"position {pos} is not {kind}", ref, row)
             if kind.startswith("num") and isinstance(value, int | float):
-                value = float(value)
+                try:
+                    value = float(value)
+                except OverflowError:  # an int literal of 400 digits (found by fuzzing)
+                    return Bad(what, name, f"position {pos} is out of range", ref, row)
             if kind.startswith("date") and isinstance(value, datetime):
                 value = value.date()
             values[name] = value

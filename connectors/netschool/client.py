@@ -300,7 +300,7 @@ def _message(response: httpx.Response) -> str:
     """The platform's own failure text, which names no secret (it is shown to the user)."""
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # the stdlib decoder recurses per level (fuzzing)
         return f"HTTP {response.status_code}"
     if isinstance(data, dict) and isinstance(data.get("message"), str) and data["message"]:
         return str(data["message"])
@@ -313,7 +313,7 @@ def _json(response: httpx.Response) -> Any:
         raise ServerError(f"netschool login answered HTML (HTTP {response.status_code})")
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # [[[… 5,000 deep: RecursionError (found by fuzzing)
         raise ContractError(
             f"netschool login answered non-JSON (HTTP {response.status_code})"
         ) from None

@@ -77,7 +77,10 @@ def parse_day(value: Any) -> date | None:
         return value
     if isinstance(value, list | tuple):
         if len(value) >= 3 and all(isinstance(p, int) for p in value[:3]):
-            return date(value[0], value[1], value[2])
+            try:
+                return date(value[0], value[1], value[2])
+            except OverflowError:  # pydantic reports ValueError only; this one escaped (fuzzing)
+                raise ValueError("a date array out of range") from None
         raise ValueError("a date array needs [year, month, day]")
     if isinstance(value, str):
         m = _DMY.match(value)

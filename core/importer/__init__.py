@@ -41,7 +41,7 @@ from typing import Any, cast
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue, split_mark_text
 from core.connector import Quarantined
 from core.errors import Skippable
-from core.importer._read import ImportFileError, parse_date, read_table
+from core.importer._read import ImportFileError, parse_date, parse_number, read_table
 from core.importer._roster import Roster, fold
 from core.model import Attendance, Homework, Lesson, Mark, Record, record_id
 from core.store import Store
@@ -285,9 +285,11 @@ def _lesson(
                 day = parse_date(day_text)
             except ValueError:
                 raise Skippable("date must be YYYY-MM-DD or ДД.ММ.ГГГГ", field="date") from None
-            if not number.isdigit():
-                raise Skippable("lesson number must be a number", field="lesson")
-            found = roster.lesson(cls, subject, subgroup, day, int(number))
+            try:
+                lesson_number = parse_number(number)
+            except ValueError:
+                raise Skippable("lesson number must be a number", field="lesson") from None
+            found = roster.lesson(cls, subject, subgroup, day, lesson_number)
         except Skippable as exc:
             found = exc
         cache[where] = found

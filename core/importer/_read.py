@@ -31,6 +31,7 @@ __all__ = [
     "ImportFileError",
     "Table",
     "parse_date",
+    "parse_number",
     "read_table",
 ]
 
@@ -95,6 +96,9 @@ _SAMPLE = 256 * 1024  # bytes the encoding detector sees
 _CODEPAGES = ["cp1251", "koi8_r", "cp866", "mac_cyrillic"]
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _RU_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+#: A lesson or subgroup number: ASCII digits, short. ``str.isdigit`` also takes «²» and
+#: other digits ``int`` refuses, and ``int`` refuses more than 4,300 digits (fuzzing found both).
+_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 class ImportFileError(ConfigError):
@@ -149,6 +153,13 @@ def parse_date(text: str) -> date:
     if m := _RU_DATE.match(text):
         return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
     raise ValueError(text)
+
+
+def parse_number(text: str) -> int:
+    """A small whole number written in ASCII digits; ValueError otherwise."""
+    if _NUMBER.fullmatch(text) is None:
+        raise ValueError(text)
+    return int(text)
 
 
 def _decode(data: bytes, name: str) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.errors import Skippable
+from core.importer._read import parse_number
 from core.model import (
     Attendance,
     ClassUnit,
@@ -120,13 +121,14 @@ class Roster:
             raise Skippable("no such subject on the platform", field="subject")
         if len(subject_ids) > 1:
             raise Skippable("more than one subject of that name on the platform", field="subject")
-        subgroup = subgroup or "0"
-        if not subgroup.isdigit():
-            raise Skippable("subgroup must be a number", field="subgroup")
+        try:
+            subgroup_number = parse_number(subgroup or "0")
+        except ValueError:
+            raise Skippable("subgroup must be a number", field="subgroup") from None
         groups = [
             g
             for c in class_ids
-            if (g := self.groups.get((c, subject_ids[0], int(subgroup)))) is not None
+            if (g := self.groups.get((c, subject_ids[0], subgroup_number))) is not None
         ]
         if not groups:
             raise Skippable("no such class/subject/subgroup group", field="subgroup")

@@ -26,7 +26,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from core.errors import ConfigError
 from core.files import FILE_MODE, private_dir
@@ -107,7 +107,12 @@ def parse_store_url(url: str) -> URL:
         raise ConfigError(
             f"the store URL {shown_url(url)!r} is not a database URL", hint=_URL_HINT
         ) from None
-    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    backend = parsed.get_backend_name()
+    try:
+        # Loads the dialect: «qlite://» or «sqlite+foo://» raised NoSuchModuleError (fuzzing).
+        driver = parsed.get_driver_name()
+    except NoSuchModuleError:
+        driver = parsed.drivername.partition("+")[2] or "default"
     if backend == "sqlite" and driver == "pysqlite":
         return parsed
     if backend == "postgresql" and driver == "psycopg":
