@@ -115,7 +115,7 @@ def print_status(
     table = Table(title=f"Schools — {plan.municipality}" if plan else "Schools")
     for col in ("school", "platform", "last run", "state", "pulled", "pushed", "drift"):
         table.add_column(col)
-    for col in ("records", "quarantined", "schema drift", "next slot", "holds", "error"):
+    for col in ("records", "quarantined", "stale", "schema drift", "next slot", "holds", "error"):
         table.add_column(col, overflow="fold")
     for r in rows:
         nxt = f"{r.next_operation} {r.next_slot:%Y-%m-%d %H:%M %Z}" if r.next_slot else ""
@@ -131,6 +131,7 @@ def print_status(
             str(r.drift),
             str(sum(r.records.values())),
             str(sum(r.quarantined.values())),
+            str(sum(r.stale.values())),
             _schema_drift_cell(r.drifted_fields),
             nxt,
             holds,
@@ -140,8 +141,10 @@ def print_status(
     failed = sum(1 for r in rows if r.state == "failed")
     held = sum(1 for r in rows if r.holds)
     drifted = sum(1 for r in rows if r.schema_drift)
+    stale = sum(1 for r in rows if r.stale)
     console.print(
         f"{len(rows)} schools, {failed} failed, {held} with held runs, "
+        f"{stale} with stale records, "
         f"{drifted} with platform schema drift (journalsync doctor)",
         highlight=False,
     )

@@ -1,5 +1,5 @@
 """Per school and platform: last run, its state and counts, the next slot, holds and errors, the
-live records and open quarantine, and the platform's recorded schema drift.
+live records, open quarantine and stale records, and the platform's recorded schema drift.
 
 Schools come from the plan and from the store: a school pulled from the command line (no plan,
 no run) is known by its pull's cursors, and is listed too.
@@ -40,6 +40,8 @@ class SchoolStatus:
     records: dict[str, int] = field(default_factory=dict)
     #: Open quarantined records per entity.
     quarantined: dict[str, int] = field(default_factory=dict)
+    #: Live records whose last read failed, kept at their last good version, per entity.
+    stale: dict[str, int] = field(default_factory=dict)
     #: The platform's schema drift recorded for this school (unknown / missing / retyped).
     schema_drift: tuple[SchemaDriftRow, ...] = ()
     #: False for a school the store knows but the plan does not (pulled from the command line).
@@ -68,6 +70,7 @@ class SchoolStatus:
             "in_plan": self.in_plan,
             "records": self.records,
             "quarantined": self.quarantined,
+            "stale": self.stale,
             "schema_drift": [
                 {
                     "model": d.model,
@@ -144,6 +147,7 @@ def school_status(
                 error=last.error if last and last.state is RunState.FAILED else None,
                 records=store.remote_counts(slug, platform),
                 quarantined=quarantined.get((slug, platform), {}),
+                stale=store.stale_counts(slug, platform),
                 schema_drift=tuple(drift.get((slug, platform), ())),
                 in_plan=sp is not None,
             )

@@ -289,7 +289,13 @@ def _cli_pulled(store: Store) -> None:
     ]
     bad = Quarantined("mark", "m:3", "value", "malformed Result: bad int")
     store.commit_page(
-        "cli", "netschool", Page("journal", "j:1", marks, {"pass": 1}, [bad], frozenset({"mark"}))
+        "cli", "netschool", Page("journal", "j:1", marks, {"pass": 1}, [], frozenset({"mark"}))
+    )
+    # The next read cannot read b's mark: quarantined, its last good version kept stale.
+    store.commit_page(
+        "cli",
+        "netschool",
+        Page("journal", "j:1", marks[:1], {"pass": 2}, [bad], frozenset({"mark"})),
     )
     at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     store.record_schema_drift(
@@ -307,8 +313,9 @@ def test_status_lists_cli_pulled_schools_with_records_quarantine_drift_and_holds
     rows = {(r.school, r.platform): r for r in school_status(None, store)}
     assert set(rows) == {("cli", "netschool"), ("held", "ruobr")}
     cli = rows["cli", "netschool"]
-    assert (cli.records, cli.quarantined, cli.drifted_fields) == (
+    assert (cli.records, cli.quarantined, cli.stale, cli.drifted_fields) == (
         {"mark": 2},
+        {"mark": 1},
         {"mark": 1},
         ["unknown Result.markValue"],
     )
@@ -329,6 +336,7 @@ def test_status_lists_cli_pulled_schools_with_records_quarantine_drift_and_holds
     by = {(d["school"], d["platform"]): d for d in json.loads(capsys.readouterr().out)}
     assert by["cli", "netschool"]["records"] == {"mark": 2}
     assert by["cli", "netschool"]["quarantined"] == {"mark": 1}
+    assert by["cli", "netschool"]["stale"] == {"mark": 1}
     (drift,) = by["cli", "netschool"]["schema_drift"]
     assert (drift["model"], drift["field"], drift["kind"], drift["count"]) == (
         "Result",
@@ -343,7 +351,11 @@ def test_status_lists_cli_pulled_schools_with_records_quarantine_drift_and_holds
     table = capsys.readouterr().out
     assert "unknown Result.markValue" in table
     assert "mark: 3 updates exceed 2" in table
-    assert "2 schools, 0 failed, 1 with held runs, 1 with platform schema drift" in table
+    assert "1 with stale records" in table
+    assert (
+        "2 schools, 0 failed, 1 with held runs, 1 with stale records, 1 with platform schema drift"
+        in table
+    )
 
 
 def test_keys_that_are_data_never_become_field_names() -> None:
