@@ -1,0 +1,105 @@
+"""The soak's machinery, briefly: the new fault switches over a real loopback socket, a few
+fault × operation cells on NetSchool's emulator, and two SIGKILLed pushes (``make soak`` runs
+the full counts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bench.soak._kills import run_kills
+from bench.soak._matrix import CLASSES, run_platform
+from connectors.netschool.harness import HARNESS
+from connectors.sandbox.faults import Faults, FaultsMiddleware
+from connectors.sandbox.server import serve_in_thread
+
+ROWS = [{"id": i, "name": f"n{i}", "value": i * 10} for i in range(5)]
+SORTED = sorted(ROWS, key=str)
+
+
+def _app(faults: Faults, writes: list[int]) -> FaultsMiddleware:
+    async def rows(request: Request) -> JSONResponse:
+        return JSONResponse({"rows": ROWS})
+
+    async def write(request: Request) -> JSONResponse:
+        writes.append(1)
+        return JSONResponse({"ok": True})
+
+    routes = [Route("/rows", rows), Route("/write", write, methods=["POST"])]
+    return FaultsMiddleware(Starlette(routes=routes), faults)
+
+
+def test_connection_faults_over_a_real_socket() -> None:
+    faults, writes = Faults(), []
+    with serve_in_thread(_app(faults, writes)) as server, httpx.Client() as client:
+        url = server.base_url
+        faults.update({"dropped_connections": 1})
+        with pytest.raises(httpx.TransportError):
+            client.get(f"{url}/rows")
+        assert client.get(f"{url}/rows").json() == {"rows": ROWS}
+        faults.update({"lost_responses": 1})
+        with pytest.raises(httpx.TransportError):
+            client.post(f"{url}/write")
+        assert writes == [1], "the write was applied, only its answer was lost"
+        faults.update({"timeouts": 1, "timeout_seconds": 0.3})
+        with pytest.raises(httpx.TimeoutException):
+            client.get(f"{url}/rows", timeout=0.1)
+        expired: list[int] = []
+        faults.on_expire = lambda: expired.append(1)
+        faults.update({"expire_sessions": 1})
+        client.get(f"{url}/rows")
+        assert expired == [1]
+    assert faults.injected == {
+        "dropped_connections": 1,
+        "lost_responses": 1,
+        "timeouts": 1,
+        "expire_sessions": 1,
+    }
+    assert "on_expire" not in json.dumps(faults.to_json())
+
+
+@pytest.mark.parametrize(
+    ("switch", "check"),
+    [
+        ("duplicate_records", lambda rows: len(rows) == 6 and len({r["id"] for r in rows}) == 5),
+        ("reorder_records", lambda rows: rows != ROWS and sorted(rows, key=str) == SORTED),
+        ("unknown_fields", lambda rows: all(len(r) == 4 for r in rows)),
+        ("missing_fields", lambda rows: sorted(len(r) for r in rows) == [2, 3, 3, 3, 3]),
+    ],
+)  # fmt: skip
+def test_record_faults_change_one_json_answer(switch: str, check: object) -> None:
+    faults = Faults(seed=3)
+    with serve_in_thread(_app(faults, [])) as server, httpx.Client() as client:
+        faults.update({switch: 1})
+        changed = client.get(f"{server.base_url}/rows").json()["rows"]
+        assert callable(check) and check(changed), changed
+        assert client.get(f"{server.base_url}/rows").json()["rows"] == ROWS
+    assert faults.injected == {switch: 1}
+
+
+def test_fault_cells_recover_without_loss_or_double_writes() -> None:
+    wanted = {"answer lost after the write", "duplicated records", "missing fields"}
+    classes = tuple(c for c in CLASSES if c.name in wanted)
+    cells = run_platform(HARNESS, rounds=1, classes=classes, operations=("pull", "push"))
+    assert len(cells) == 6
+    for c in cells:
+        assert (c.lost, c.duplicated, c.differing, c.applied_twice) == (0, 0, 0, 0), c
+        assert c.recovered == c.rounds, c
+    assert sum(c.injected for c in cells) > 0
+    push_lost = next(c for c in cells if c.operation == "push" and c.fault.startswith("answer"))
+    assert push_lost.injected > 0, "no write answer was lost: the case tested nothing"
+
+
+def test_sigkilled_pushes_apply_every_change_once(tmp_path: Path) -> None:
+    results = run_kills(tmp_path, kills=2, seeds=1, kinds=("push",), budget_seconds=60)
+    r = results["push"]
+    assert r.trials >= 2 and r.killed >= 1
+    assert (r.lost, r.duplicated, r.applied_twice, r.write_log_differs) == (0, 0, 0, 0)
+    assert r.recovered == r.trials
