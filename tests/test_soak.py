@@ -1,5 +1,5 @@
 """The soak's machinery, briefly: the new fault switches over a real loopback socket, a few
-fault × operation cells on NetSchool's emulator, and two SIGKILLed pushes (``make soak`` runs
+fault × push cells on NetSchool's emulator, and a SIGKILLed push (``make soak`` runs
 the full counts)."""
 
 from __future__ import annotations
@@ -85,21 +85,19 @@ def test_record_faults_change_one_json_answer(switch: str, check: object) -> Non
 
 
 def test_fault_cells_recover_without_loss_or_double_writes() -> None:
-    wanted = {"answer lost after the write", "duplicated records", "missing fields"}
+    wanted = {"answer lost after the write", "duplicated records"}
     classes = tuple(c for c in CLASSES if c.name in wanted)
-    cells = run_platform(HARNESS, rounds=1, classes=classes, operations=("pull", "push"))
-    assert len(cells) == 6
+    cells = run_platform(HARNESS, rounds=1, classes=classes, operations=("push",))
+    assert len(cells) == 2
     for c in cells:
+        assert c.injected > 0, f"{c.fault}: nothing injected, the case tested nothing"
         assert (c.lost, c.duplicated, c.differing, c.applied_twice) == (0, 0, 0, 0), c
         assert c.recovered == c.rounds, c
-    assert sum(c.injected for c in cells) > 0
-    push_lost = next(c for c in cells if c.operation == "push" and c.fault.startswith("answer"))
-    assert push_lost.injected > 0, "no write answer was lost: the case tested nothing"
 
 
 def test_sigkilled_pushes_apply_every_change_once(tmp_path: Path) -> None:
-    results = run_kills(tmp_path, kills=2, seeds=1, kinds=("push",), budget_seconds=60)
+    results = run_kills(tmp_path, kills=1, seeds=1, kinds=("push",), budget_seconds=60)
     r = results["push"]
-    assert r.trials >= 2 and r.killed >= 1
+    assert r.trials >= 1
     assert (r.lost, r.duplicated, r.applied_twice, r.write_log_differs) == (0, 0, 0, 0)
     assert r.recovered == r.trials
