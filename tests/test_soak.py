@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bench.soak._kills import run_kills
-from bench.soak._matrix import CLASSES, run_platform
+from bench.soak._matrix import CLASSES, _Env, run_platform
 from connectors.netschool.harness import HARNESS
 from connectors.sandbox.faults import Faults, FaultsMiddleware
 from connectors.sandbox.server import serve_in_thread
@@ -101,3 +101,23 @@ def test_sigkilled_pushes_apply_every_change_once(tmp_path: Path) -> None:
     assert r.trials >= 1
     assert (r.lost, r.duplicated, r.applied_twice, r.write_log_differs) == (0, 0, 0, 0)
     assert r.recovered == r.trials
+
+
+async def test_lost_answer_to_a_creating_write_is_not_applied_twice(tmp_path: Path) -> None:
+    """Found by the soak: NetSchool's quickedit that creates an assignment was retried after
+    its answer was lost, and the mark was created twice."""
+    env = _Env(HARNESS, 7, tmp_path)
+    p = env.platform("push")
+    store = await env.prepared("push")
+    try:
+        p.faults.update({"lost_responses": 1, "path_prefix": "/webapi/grade/journal/quickedit"})
+        await p.run(store, "push", "faulted")  # the run ends; the change is left to retry
+        assert store.outbox(p.school, "netschool", status="pending"), "nothing left to retry"
+        await p.run(store, "push", "recovery")
+        assert p.faults.injected == {"lost_responses": 1}
+        writes = p.writes()
+        assert writes is not None and any(w[0] == "mark" for w in writes)
+        assert len(writes) == len(set(writes)), writes
+    finally:
+        store.close()
+        p.close()

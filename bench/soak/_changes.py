@@ -6,7 +6,11 @@ from core.codes import AttendanceCode, MarkValue
 from core.model import Attendance, Lesson, Mark, Person, Record
 from core.store import Store
 
-__all__ = ["local_changes"]
+__all__ = ["NEW_WORK_TYPE", "local_changes", "many_changes"]
+
+#: A work type the soak world hardly uses: a mark of it makes the platform create an assignment
+#: (on NetSchool: a quickedit with no assignId), the write a retried request could double.
+NEW_WORK_TYPE = "essay"
 
 
 def local_changes(store: Store, school: str, platform: str) -> list[Record]:
@@ -36,7 +40,7 @@ def local_changes(store: Store, school: str, platform: str) -> list[Record]:
                     school=school,
                     student_id=free[0],
                     lesson_id=le.id,
-                    work_type="answer",
+                    work_type=NEW_WORK_TYPE,
                     value=MarkValue.FIVE,
                 ),
                 Attendance(
@@ -69,7 +73,7 @@ def many_changes(store: Store, school: str, platform: str, n: int) -> list[Recor
                     school=school,
                     student_id=free[0],
                     lesson_id=le.id,
-                    work_type="answer",
+                    work_type=NEW_WORK_TYPE,
                     value=MarkValue.FOUR,
                 )
             )
