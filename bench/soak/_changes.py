@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.codes import AttendanceCode, MarkValue
+from core.codes import WORK_TYPES, AttendanceCode, MarkValue
 from core.model import Attendance, Lesson, Mark, Person, Record
 from core.store import Store
 
@@ -41,6 +41,7 @@ def local_changes(store: Store, school: str, platform: str) -> list[Record]:
                     student_id=free[0],
                     lesson_id=le.id,
                     work_type=NEW_WORK_TYPE,
+                    weight=WORK_TYPES[NEW_WORK_TYPE].default_weight,
                     value=MarkValue.FIVE,
                 ),
                 Attendance(
@@ -74,6 +75,7 @@ def many_changes(store: Store, school: str, platform: str, n: int) -> list[Recor
                     student_id=free[0],
                     lesson_id=le.id,
                     work_type=NEW_WORK_TYPE,
+                    weight=WORK_TYPES[NEW_WORK_TYPE].default_weight,
                     value=MarkValue.FOUR,
                 )
             )
