@@ -121,3 +121,12 @@ async def test_lost_answer_to_a_creating_write_is_not_applied_twice(tmp_path: Pa
     finally:
         store.close()
         p.close()
+
+
+def test_a_list_of_equal_items_is_not_reordered_and_does_not_hang() -> None:
+    from connectors.sandbox.faults import _rewrite
+
+    faults = Faults(reorder_records=1)
+    body = json.dumps({"rows": [{"a": 1}, {"a": 1}]}).encode()
+    assert _rewrite(body, faults) == body
+    assert faults.injected == {} and faults.reorder_records == 1
