@@ -180,6 +180,11 @@ class _Platform:
         base = self.server.base_url
         self.target = _settings(env.harness.target(self.world, base, self.school, True))
 
+    state: dict[str, Any] | None = None
+
+    def _save(self, state: dict[str, Any]) -> None:
+        self.state = state
+
     def close(self) -> None:
         self.server.stop()
 
@@ -189,7 +194,10 @@ class _Platform:
         return list(log) if log is not None else None
 
     async def run(self, store: Store, operation: str, key: str) -> None:
-        async with self.env.harness.connector(self.target) as c:
+        # The connector's saved state (rotated refresh tokens) goes from run to run, as the
+        # store carries it for the journalsync command.
+        c = self.env.harness.connector(self.target, state=self.state, save_state=self._save)
+        async with c:
             if operation == "pull":
                 await pull(store, c)
             else:
