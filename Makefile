@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 JOURNALSYNC_TEST_PG ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql+psycopg://postgres@127.0.0.1:5432/test)
 export JOURNALSYNC_TEST_PG
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench soak clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@# poppler-utils: the tests render PDF pages to images (pdftoppm) and read their text.
@@ -46,6 +46,10 @@ pytest: $(STAMP) $(COMPAT)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Faults × operations on every emulator and SIGKILL of real processes (loopback, a few minutes).
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .venv-compat .venv-compat-netschoolpy .mypy_cache .ruff_cache .pytest_cache

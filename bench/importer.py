@@ -22,7 +22,7 @@ from bench._util import peak_rss_mib
 from connectors.sandbox import World, WorldSize
 from core.connector import Page
 from core.logging import configure_logging
-from core.model import ClassUnit, Enrollment, Group, Lesson, Person, Subject
+from core.model import ClassUnit, Enrollment, Group, Lesson, Person, Record, Subject
 from core.store import Store
 
 PLATFORM = "netschool"
@@ -72,6 +72,13 @@ def _setup(url: str, csv_path: Path, rows: int, quick: bool) -> None:
     records = world.canonical(school, PLATFORM)
     with Store.open(url) as store:
         store.commit_page(school, PLATFORM, Page("roster", "all", records, {}))
+    lines = journal_lines(records, rows)
+    csv_path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1251"))
+    csv_path.with_suffix(".school").write_text(school)
+
+
+def journal_lines(records: list[Record], rows: int) -> list[str]:
+    """A local journal of ``rows`` rows (and the header) over the lessons of ``records``."""
     by_id = {r.id: r for r in records}
     pupils: dict[str, list[str]] = {}
     for r in records:
@@ -107,8 +114,7 @@ def _setup(url: str, csv_path: Path, rows: int, quick: bool) -> None:
                 break
         else:
             break  # every lesson listed once: the records run out before the rows do
-    csv_path.write_bytes(("\r\n".join(lines[: rows + 1]) + "\r\n").encode("cp1251"))
-    csv_path.with_suffix(".school").write_text(school)
+    return lines[: rows + 1]
 
 
 def _name(p: object) -> str:

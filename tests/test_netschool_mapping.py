@@ -113,6 +113,19 @@ def test_marks_ordinals_weights_dot_and_homework() -> None:
     assert prov.external_ids["typeId"] == "10"
 
 
+def test_an_assignment_listed_twice_is_read_once_and_numbers_nothing() -> None:
+    """Found by the soak: a duplicated list item used to take an ordinal of its own, so the
+    lesson's marks were renumbered (re-identified) and the copy stored as a second mark."""
+    first = {"id": 20, "typeId": 10, "weight": 10, "results": [{"studentId": 1, "mark": 5}]}
+    second = {"id": 30, "typeId": 10, "weight": 10, "results": [{"studentId": 1, "mark": 4}]}
+    clean = _map(_journal(_cm(100, assignments=[first, second])))
+    doubled = _map(_journal(_cm(100, assignments=[second, first, second])))
+    assert not doubled.quarantine
+    key = lambda b: sorted((m.id, m.ordinal, m.value) for m in _of(b, Mark))  # noqa: E731
+    assert key(doubled) == key(clean)
+    assert len(_of(doubled, Mark)) == 2
+
+
 def test_attendance_codes_present_is_no_record_and_unknown_code_is_quarantined() -> None:
     rows = [
         {"studentId": 1, "reason": "ОТ"},

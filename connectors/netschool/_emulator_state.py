@@ -72,6 +72,10 @@ class EmulatorState:
     options: NetSchoolEmulatorOptions
     prelogins: dict[str, PreLogin] = field(default_factory=dict)
     logins: dict[str, Login] = field(default_factory=dict)
+    #: Every write that changed the journal, in order: (entity, class meeting id, student id,
+    #: assignment type code or "", the new value or "" for a removal). A client that sends one
+    #: change twice (a retried POST whose answer was lost) shows up here twice.
+    write_log: list[tuple[str, int, int, str, str]] = field(default_factory=list)
 
     # -- sessions ----------------------------------------------------------------------------
 

@@ -259,12 +259,15 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
         for sid, code in changes_att:
             if le.attendance.get(sid) != code:
                 w.set_attendance(le.ext_id, sid, code)
+                st.write_log.append(("attendance", le.ext_id, sid, "", code or ""))
         for aid, sid, value in changes_marks:
             a = w.assignments[aid]
             if value is None:
-                w.delete_mark(aid, sid)
+                if w.delete_mark(aid, sid):
+                    st.write_log.append(("mark", le.ext_id, sid, a.work_type, ""))
             elif a.marks.get(sid) != value:
                 w.set_mark(le.ext_id, sid, a.work_type, value, assignment=aid)
+                st.write_log.append(("mark", le.ext_id, sid, a.work_type, value))
         return JSONResponse({"success": True})
 
     async def quickedit(request: Request) -> Response:
@@ -319,12 +322,16 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
                     created[(le.ext_id, wt)] = aid
             if aid is not None:
                 if value is None:
-                    w.delete_mark(aid, sid)
-                else:
+                    if w.delete_mark(aid, sid):
+                        st.write_log.append(("mark", le.ext_id, sid, wt, ""))
+                elif w.assignments[aid].marks.get(sid) != value:
                     w.set_mark(le.ext_id, sid, wt, value, assignment=aid)
+                    st.write_log.append(("mark", le.ext_id, sid, wt, value))
             out.append({"cmId": le.ext_id, "assignId": aid, "studentId": sid})
         for le, sid, code in att_plan:
-            w.set_attendance(le.ext_id, sid, code)
+            if le.attendance.get(sid) != code:
+                w.set_attendance(le.ext_id, sid, code)
+                st.write_log.append(("attendance", le.ext_id, sid, "", code or ""))
         return JSONResponse({"results": out})
 
     async def subject_plan(request: Request) -> Response:

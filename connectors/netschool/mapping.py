@@ -319,7 +319,14 @@ class Mapper:
         lesson's assignments of that type by id" that numbers marks.
         """
         ordinals = self._ordinals(cm_id, assignments)
+        seen: set[int] = set()
         for a in assignments:
+            if not isinstance(a, Bad):
+                # An assignment listed twice (a server's paging or join glitch) is one
+                # assignment: its marks are read once, not as a second assignment's.
+                if a.id in seen:
+                    continue
+                seen.add(a.id)
             if isinstance(a, Bad):
                 raw = a.raw if isinstance(a.raw, dict) else {}
                 entity = "homework" if raw.get("typeId") == HOMEWORK_TYPE_ID else "mark"
@@ -361,7 +368,7 @@ class Mapper:
                 keyed.append((a.id, a.typeId))
         out: dict[int, tuple[str, int] | Skippable] = {}
         counters: dict[str, int] = {}
-        for aid, tid in sorted(keyed):
+        for aid, tid in sorted(set(keyed)):  # listed twice, numbered once
             try:
                 work_type = self.work_types.lookup(tid)
             except Skippable as exc:
