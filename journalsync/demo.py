@@ -32,7 +32,7 @@ from connectors.sandbox.server import serve_in_thread
 from core.codes import MarkValue
 from core.connector import Connector, Credentials, Page, PullMode, SchoolTarget, connector_class
 from core.files import private_dir, write_private
-from core.importer import import_csv
+from core.importer import COLUMNS, import_csv
 from core.logging import register_secret
 from core.model import Attendance, ClassUnit, Group, Lesson, Mark, Person, Record, Subject
 from core.store import Store
@@ -168,20 +168,7 @@ def write_local_journal(store: Store, school: str, platform: str, path: Path) ->
             "value": "5",
         }
     )
-    fields = [
-        "kind",
-        "class",
-        "subject",
-        "subgroup",
-        "date",
-        "lesson",
-        "student",
-        "work_type",
-        "value",
-        "code",
-        "topic",
-        "text",
-    ]
+    fields = list(COLUMNS)
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=fields)
     writer.writeheader()

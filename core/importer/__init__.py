@@ -41,12 +41,19 @@ from typing import Any, cast
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue, split_mark_text
 from core.connector import Quarantined
 from core.errors import Skippable
-from core.importer._read import ImportFileError, parse_date, parse_number, read_table
+from core.importer._read import COLUMNS, ImportFileError, parse_date, parse_number, read_table
 from core.importer._roster import Roster, fold
 from core.model import Attendance, Homework, Lesson, Mark, Record, record_id
 from core.store import Store
 
-__all__ = ["ATTENDANCE_WORDS", "ImportFileError", "ImportResult", "import_csv", "import_file"]
+__all__ = [
+    "ATTENDANCE_WORDS",
+    "COLUMNS",
+    "ImportFileError",
+    "ImportResult",
+    "import_csv",
+    "import_file",
+]
 
 ATTENDANCE_WORDS: Mapping[str, AttendanceCode] = {
     "н": AttendanceCode.ABSENT,
