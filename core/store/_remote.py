@@ -125,7 +125,7 @@ class RemoteStore(StoreBase):
                 plan = self._plan_page(conn, school, platform, page)
                 if stage and plan.destructive:
                     stage_page(conn, school, platform, plan, run_id)
-                    out.append(PageCounts(0, 0, 0, 0, 0, staged=True))
+                    out.append(PageCounts(0, 0, 0, 0, 0))  # counted when it is applied
                 else:
                     out.append(self._apply_plan(conn, school, platform, plan, run_id))
                 last_cursor[page.stream] = page.cursor

@@ -82,15 +82,15 @@ class StagedStore(RemoteStore):
                 ).all()
                 if not rows:
                     return out
-                held = 0
+                records = 0
                 for seq, text in rows:
                     page = page_from_json(text)
                     plan = self._plan_page(conn, school, platform, page)
                     out.append(self._apply_plan(conn, school, platform, plan, run_id))
                     conn.execute(delete(staged_pages).where(_s.seq == seq))
                     after = seq
-                    held += len(page.records)
-                    if held >= _APPLY_RECORDS:
+                    records += len(page.records)
+                    if records >= _APPLY_RECORDS:
                         break
 
     def discard_staged(self, hold: str) -> int:

@@ -69,8 +69,6 @@ class PageCounts:
     quarantined: int
     #: Live records the page could not read again (quarantined): kept, marked stale.
     stale: int = 0
-    #: The page waits in ``staged_pages`` (its counts are those of its later application).
-    staged: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from core.connector import Capabilities, Connector, Page, PullMode, connector_class
+from core.connector import Connector, Page, PullMode
 from core.errors import ConfigError, Fatal, JournalSyncError, Retriable
 from core.logging import get_logger, log_context
 from core.store import Run, RunState, Store
@@ -156,18 +156,20 @@ async def continue_held(
     if run.state is not RunState.HELD:
         raise ValueError(f"run is {run.state.value}: only a held run can be approved")
     report = RunReport(run=run)
-    pushes = run.operation in PUSHING_OPERATIONS
+    held_pull = store.staged_count(run.id) > 0
+    pushes = run.operation in PUSHING_OPERATIONS or not held_pull
     if pushes and connector is None:
         raise ConfigError(f"run {run.id[:8]} pushes once approved: give the school's config")
     with log_context(run=run.id, school=run.school, platform=run.platform):
-        if store.staged_count(run.id):
+        if held_pull:
             report.run = store.transition(run.id, RunState.RECONCILING, note=note)
             report.pulled = apply_held_pull(store, run.school, run.platform, run.id)
             report.reconciled = reconcile(
                 store,
                 run.school,
                 run.platform,
-                capabilities=_capabilities(run.platform, connector),
+                # Without a connector, reconcile looks the platform's capabilities up itself.
+                capabilities=connector.capabilities if connector is not None else None,
                 policies=policies,
                 run_id=run.id,
             )
@@ -176,8 +178,7 @@ async def continue_held(
                 return report
             report.run = store.transition(run.id, RunState.PUSHING, counts=report.counts())
         else:
-            if connector is None:
-                raise ConfigError(f"run {run.id[:8]} pushes once approved: give the config")
+            assert connector is not None  # checked above: a held push always pushes
             report.run = store.transition(run.id, RunState.PUSHING, note=note)
         try:
             await _push_and_verify(store, connector, report, policies)
@@ -201,12 +202,6 @@ def _close_superseded(store: Store, school: str, platform: str, current: str) ->
                     r.id, RunState.DONE, note="superseded: a later pull read its scopes again"
                 )
             log.info("held pull superseded by a later pull", held_run=r.id)
-
-
-def _capabilities(platform: str, connector: Connector | None) -> Capabilities:
-    return (
-        connector.capabilities if connector is not None else connector_class(platform).capabilities
-    )
 
 
 async def _push_and_verify(
