@@ -28,6 +28,7 @@ from core.logging import get_logger, register_secret
 
 from . import schema as s
 from ._hash import SaltedPasswordHash
+from ._hub import run_report_task
 
 __all__ = ["LOGIN_ATTEMPTS", "NetSchoolClient", "pick_school"]
 
@@ -72,6 +73,7 @@ class NetSchoolClient:
         if not credentials.login or not credentials.password:
             raise AuthError("netschool: a login and a password are required")
         register_secret(credentials.password)
+        self._base_url = base_url.rstrip("/")
         self._login = credentials.login
         self._hash = SaltedPasswordHash(credentials.password)
         self._school_name = school_name
@@ -269,6 +271,43 @@ class NetSchoolClient:
         )
         return s.parse(s.SubjectPlan, data, what="subjectplans/getForSubjectGroup")
 
+    # --- reports (family accounts: note §4.11) ------------------------------------------------
+
+    async def report_form(self, name: str) -> s.ReportForm:
+        data = await self.http.get(f"{_API}/reports/{name}")
+        return s.parse(s.ReportForm, data, what=f"reports/{name}")
+
+    async def report_filters(
+        self, name: str, selected: Mapping[str, str]
+    ) -> list[s.ReportFilter | s.Bad]:
+        """``POST v2/reports/{name}/initfilters``: the form's sources for these choices."""
+        body = {"params": None, "selectedData": _selected(selected)}
+        data = await self.http.post(f"{_API}/v2/reports/{name}/initfilters", json=body)
+        return s.parse_list(s.ReportFilter, data, what=f"reports/{name}/initfilters")
+
+    async def run_report(self, name: str, selected: Mapping[str, str], *, timeout: float) -> str:
+        """Queue a report, wait for it over the queue hub, download it: the report's HTML."""
+        assert self.at is not None  # logged in
+        at = self.at
+        try:  # what IRTech's web client asks before using the hub; optional (S3)
+            await self.http.get(
+                f"{_API}/earlyaccess", params={"accessKey": "irtechsignalr"}, retry=False
+            )
+        except JournalSyncError as exc:
+            _log.info("netschool earlyaccess failed; going on", error=type(exc).__name__)
+
+        async def queue() -> tuple[int, str | None]:
+            body = {"selectedData": _selected(selected)}
+            data = await self.http.post(f"{_API}/reports/{name}/queue", json=body)
+            task = s.parse(s.QueuedReport, data, what=f"reports/{name}/queue")
+            return task.taskId, task.queueKey
+
+        cookies = "; ".join(f"{k}={v}" for k, v in self.http.client.cookies.items())
+        headers = {"Origin": self._base_url, **({"Cookie": cookies} if cookies else {})}
+        file_id = await run_report_task(self._base_url, at, headers, queue, timeout=timeout)
+        text = await self.http.get(f"{_API}/files/{file_id}", expect="text")
+        return str(text)
+
     # --- writes ----------------------------------------------------------------------------------
 
     async def quickedit(
@@ -299,6 +338,10 @@ class NetSchoolClient:
             form["SID"] = [str(sid) for sid, _ in attendance]
             form["REASON"] = [reason for _, reason in attendance]
         return await self.http.post(f"{_API}/grade/journal/edit", data=form)
+
+
+def _selected(selected: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"filterId": k, "filterValue": v} for k, v in selected.items()]
 
 
 def _message(response: httpx.Response) -> str:

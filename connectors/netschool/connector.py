@@ -1,7 +1,10 @@
 """``NetSchoolConnector``: the school pull (roster + journal pages), push and read-back.
 
 Streams and cursors. Two streams, ``roster`` (one page) and ``journal`` (one page per subject
-group × term, scope ``journal:<sgId>:<termId>``). A cursor is ``{"pass", "done", "complete"}``:
+group × term, scope ``journal:<sgId>:<termId>``), and a third, ``finals`` (one page per pupil,
+scope ``finals:<userId>``), only when the config names family (student/parent) accounts: the
+administrator's journal carries no final marks (note §5.1), the ``studenttotalmarks`` report of
+a family account does (``_finals``). A cursor is ``{"pass", "done", "complete"}``:
 a complete (or absent) cursor starts a new pass; an incomplete one resumes it, skipping the
 scopes in ``done``. The journal pages need the roster's id maps (group, class, year), so the
 roster is always read first — also when its page is not yielded again.
@@ -34,6 +37,7 @@ from core.errors import ConfigError, Skippable
 from core.model import Record
 
 from . import schema as s
+from ._finals import FinalsReader
 from ._push import Pusher
 from .client import NetSchoolClient
 from .mapping import PLATFORM, Batch, LessonContext, Mapper
@@ -42,12 +46,14 @@ __all__ = ["NetSchoolConnector"]
 
 ROSTER = "roster"
 JOURNAL = "journal"
+FINALS = "finals"
 INCREMENTAL_WINDOW = timedelta(days=14)
 
 _ROSTER_ENTITIES = frozenset(
     {"school", "academic_year", "period", "person", "class_unit", "subject", "group"}
 )
 _JOURNAL_ENTITIES = frozenset({"lesson", "homework", "mark", "attendance"})
+_FINALS_ENTITIES = frozenset({"final_mark"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,9 @@ class _Roster:
     year: s.Year
     group_ids: dict[int, str] = field(default_factory=dict)  # sgId → canonical group id
     scopes: list[_Scope] = field(default_factory=list)
+    periods: dict[str, str] = field(default_factory=dict)  # term name → canonical period id
+    subject_ids: set[str] = field(default_factory=set)  # canonical subject ids
+    students: set[int] = field(default_factory=set)  # user ids listed as students
 
 
 class NetSchoolConnector(Connector):
@@ -102,7 +111,12 @@ class NetSchoolConnector(Connector):
             "Guardians are not visible to the teacher/administrator API and are not pulled. "
             "Lesson topics can only be set to a lesson of the group's КТП (looked up by name). "
             "Mark pushes cannot set a weight: a new assignment gets its type's default weight. "
-            "The write payloads' response shapes are guesses (WIRE.md)."
+            "The write payloads' response shapes are guesses (WIRE.md). "
+            "Final marks are not in the administrator's journal: they are read only when the "
+            "school's config names family (student/parent) accounts, from each account's "
+            "studenttotalmarks report, and only for the pupils those accounts show; without "
+            "such accounts finals are not read (not 'none'), so final_mark is not in reads and "
+            "rules on finals are not checked for NetSchool."
         ),
         entry_time=first_seen_everywhere(
             ("lesson", "homework", "mark", "attendance", "final_mark"),
@@ -128,13 +142,20 @@ class NetSchoolConnector(Connector):
             settings=platform.http_settings(target.options),
         )
         self.mapper = Mapper(target.school)
+        # Optional family accounts (target.accounts): the only source of final marks.
+        self.finals = FinalsReader(
+            target, transport=transport, settings=platform.http_settings(target.options)
+        )
         self._pusher = Pusher(self.client, self.mapper)
 
     async def login(self) -> None:
         await self.client.login()
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        try:
+            await self.finals.aclose()
+        finally:
+            await self.client.aclose()
 
     async def _ensure_login(self) -> None:
         if self.client.at is None:
@@ -179,6 +200,38 @@ class NetSchoolConnector(Connector):
                 quarantine=batch.quarantine,
                 cursor=platform.pass_cursor(journal_pass, done, complete=n == len(todo)),
                 complete_for=_JOURNAL_ENTITIES,
+            )
+        async for page in self._finals_pages(roster, cursors.get(FINALS)):
+            yield page
+
+    async def _finals_pages(
+        self, roster: _Roster, cursor: Mapping[str, Any] | None
+    ) -> AsyncIterator[Page]:
+        """One page per pupil a family account shows (none without family accounts).
+
+        A report that fails raises: the pass stays incomplete, so nothing of the pupils not yet
+        read is replaced (a pupil's finals are replaced only by that pupil's own report)."""
+        if not self.finals.configured:
+            return
+        pupils = await self.finals.pupils()
+        if not pupils:
+            return  # said by the reader's warning; an empty pass would claim "no finals"
+        finals_pass, done, _ = platform.start_pass(cursor)
+        todo = [p for p in pupils if p.scope not in set(done)]
+        if not todo:
+            yield platform.closing_page(FINALS, finals_pass, done)
+        for n, pupil in enumerate(todo, start=1):
+            batch = await self.finals.read(
+                pupil, self.mapper, roster.periods, roster.subject_ids, roster.students
+            )
+            done = [*done, pupil.scope]
+            yield Page(
+                stream=FINALS,
+                scope=pupil.scope,
+                records=batch.records,
+                quarantine=batch.quarantine,
+                cursor=platform.pass_cursor(finals_pass, done, complete=n == len(todo)),
+                complete_for=_FINALS_ENTITIES,
             )
 
     async def _read_roster(self) -> _Roster:
@@ -261,6 +314,9 @@ class NetSchoolConnector(Connector):
                 ]
         batch.records += [p for p in periods.values() if p is not None]
         batch.records += subjects.values()
+        roster.periods = {str(getattr(p, "name", "")): p.id for p in periods.values() if p}
+        roster.subject_ids = set(subjects)
+        roster.students = {u for u, (_, roles) in people.items() if Role.STUDENT in roles}
         # The pulling account (завуч) is staff but teaches no group, so no list shows it.
         me = await self.client.my_settings()
         person(me.userId, f"{me.lastName} {me.firstName} {me.middleName or ''}", Role.TEACHER)

@@ -39,7 +39,10 @@ __all__ = [
     "LoginResult",
     "MySettings",
     "PlanLesson",
+    "QueuedReport",
     "QuickEditResponse",
+    "ReportFilter",
+    "ReportForm",
     "Result",
     "SchoolInfo",
     "StudentListItem",
@@ -357,3 +360,32 @@ class QuickEditResult(Wire):
 
 class QuickEditResponse(Wire):
     results: list[QuickEditResult] = Field(default_factory=list)
+
+
+# --- reports (note §4.11): read with a family (student/parent) account ------------------------
+
+
+class ReportFilterItem(Wire):
+    title: str = ""
+    value: Annotated[str, BeforeValidator(str)]
+
+
+class ReportFilter(Wire):
+    """One of a report form's ``filterSources``: values are strings (note §4.11)."""
+
+    filterId: str
+    items: list[ReportFilterItem] = Field(default_factory=list)
+    defaultValue: Annotated[str | None, BeforeValidator(lambda v: v if v is None else str(v))] = (
+        None
+    )
+
+
+class ReportForm(Wire):
+    filterSources: list[ReportFilter]
+
+
+class QueuedReport(Wire):
+    """``POST reports/{name}/queue`` → ``{taskId, queueKey}`` (``queueKey`` on new servers)."""
+
+    taskId: int
+    queueKey: str | None = None
