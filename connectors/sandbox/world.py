@@ -242,6 +242,30 @@ class World:
             return hw[0].ext_id
         return self.create_assignment(lesson_id, "homework", text, due_date=due_date).ext_id
 
+    def move_student(self, student_id: int, group_id: int) -> int:
+        """Move a pupil into subgroup ``group_id`` of the pupil's class, out of the other
+        subgroups of that subject (as a school does at a term's end, or any day). The pupil's
+        marks and absences in the old subgroup's lessons stay where they were entered: the
+        platform keeps history. Returns the old subgroup's id. Every lesson of both subgroups
+        counts as changed (its visible pupils did)."""
+        new = self.groups[group_id]
+        if not new.subgroup or self.persons[student_id].class_id != new.class_id:
+            raise ValueError("a pupil moves between subgroups of the pupil's own class")
+        old = next(
+            g
+            for gid in self.classes[new.class_id].group_ids
+            if (g := self.groups[gid]).subject_id == new.subject_id
+            and g.subgroup
+            and student_id in g.member_ids
+        )
+        if old is new:
+            return old.ext_id
+        old.member_ids.remove(student_id)
+        new.member_ids.append(student_id)
+        for lid in (*old.lesson_ids, *new.lesson_ids):
+            self._touch(self.lessons[lid])
+        return old.ext_id
+
     def mutate_random(self, rng: random.Random, n: int, school: str | None = None) -> list[str]:
         """Make ``n`` plausible teacher edits (marks, attendance, topics); describe each."""
         from connectors.sandbox._mutate import mutate_random
