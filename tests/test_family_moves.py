@@ -163,3 +163,84 @@ def test_a_moved_pupils_old_subgroup_history_survives_the_next_pull(
             if pp.student == p and int(frame.group_subject[pp.group]) == g1_subject
         ]
         assert sum(pp.marks for pp in rows) == len(mine)
+
+
+@pytest.mark.parametrize("platform", FAMILY)
+def test_a_pupil_moved_to_another_class_keeps_the_old_class_history(
+    platform: str, tmp_path: Path
+) -> None:
+    h = _harness(platform)
+    world = World.generate(h.seed, WorldSize(grades=(5,), letters=2, students_per_class=4, weeks=2))
+    slug = next(iter(world.schools))
+    a, b = sorted(world.classes.values(), key=lambda c: c.letter)
+    whole = next(world.groups[g] for g in a.group_ids if world.groups[g].subgroup == 0)
+    pupil = a.student_ids[0]
+    past = [world.lessons[i] for i in whole.lesson_ids if world.lessons[i].day < world.today]
+    world.set_mark(past[0].ext_id, pupil, "answer", MarkValue.FOUR)
+    world.set_attendance(past[1].ext_id, pupil, AttendanceCode.ABSENT)
+    _, _, history = _canonical_ids(world, slug, platform, pupil, whole)
+    with (
+        serve_in_thread(h.app(world)) as server,
+        Store.open(f"sqlite:///{tmp_path}/{platform}.db") as store,
+    ):
+        target = h.target(world, server.base_url, slug, True)
+
+        def run() -> None:
+            async def go() -> None:
+                conn = h.connector(
+                    target,
+                    state=store.load_state(slug, platform),
+                    save_state=lambda st: store.save_state(slug, platform, st),
+                )
+                async with conn:
+                    await pull(store, conn, limits=None)
+
+            asyncio.run(go())
+
+        run()
+        seen = history & {r.id for r in store.remote_records(slug, platform)}
+        assert seen
+        world.move_student_to_class(pupil, b.ext_id)
+        run()
+        after = {r.id for r in store.remote_records(slug, platform)}
+        assert seen <= after
+        assert store.stale_counts(slug, platform) == {}
+        # the move is recorded: the pupil's enrollment in the new class appears in the log
+        classes = {r.id: r for r in store.remote_records(slug, platform, "class_unit")}
+        new_class = next(i for i, c in classes.items() if c.letter == b.letter)  # type: ignore[attr-defined]
+        person = next(iter(history_of(store, slug, platform, seen)))
+        joined = [
+            c
+            for c in store.remote_changes(slug, platform, "enrollment")
+            if c.kind == "inserted"
+            and (c.after or store_data(store, slug, platform, c.record_id)).get("class_id")
+            == new_class
+        ]
+        assert any(
+            (c.after or store_data(store, slug, platform, c.record_id)).get("student_id") == person
+            for c in joined
+        )
+        # counted: the old class's marks stay the pupil's marks per subject × period
+        frame = frame_from_store(store, slug, platform)
+        p = frame.person_ids.index(person)
+        old_marks = [
+            r
+            for r in store.remote_records(slug, platform, "mark")
+            if r.id in seen and r.student_id == person  # type: ignore[attr-defined]
+        ]
+        counted = sum(pp.marks for pp in _pupil_periods(frame, 10**7) if pp.student == p)
+        assert old_marks and counted >= len(old_marks)
+
+
+def history_of(store: Store, slug: str, platform: str, ids: set[str]) -> set[str]:
+    """The pupils of these marks/absences."""
+    return {
+        r.student_id  # type: ignore[attr-defined]
+        for r in store.remote_records(slug, platform)
+        if r.id in ids and r.ENTITY in ("mark", "attendance")
+    }
+
+
+def store_data(store: Store, slug: str, platform: str, record_id: str) -> dict[str, Any]:
+    """A live record's data (the change log keeps no data for an insert)."""
+    return next((r.data() for r in store.remote_records(slug, platform) if r.id == record_id), {})

@@ -266,6 +266,35 @@ class World:
             self._touch(self.lessons[lid])
         return old.ext_id
 
+    def move_student_to_class(self, student_id: int, class_id: int) -> int:
+        """Move a pupil to another class (its whole-class groups and, per subject with
+        subgroups, its first subgroup). History stays where it was entered. Returns the old
+        class's id."""
+        person = self.persons[student_id]
+        old, new = self.classes[person.class_id or 0], self.classes[class_id]
+        if old is new:
+            return old.ext_id
+        old.student_ids.remove(student_id)
+        new.student_ids.append(student_id)
+        person.class_id = class_id
+        touched: list[int] = []
+        for gid in old.group_ids:
+            g = self.groups[gid]
+            if student_id in g.member_ids:
+                g.member_ids.remove(student_id)
+                touched += g.lesson_ids
+        joined: set[int] = set()
+        for gid in new.group_ids:
+            g = self.groups[gid]
+            if g.subgroup == 0 or (g.subgroup == 1 and g.subject_id not in joined):
+                g.member_ids.append(student_id)
+                if g.subgroup:
+                    joined.add(g.subject_id)
+                touched += g.lesson_ids
+        for lid in touched:
+            self._touch(self.lessons[lid])
+        return old.ext_id
+
     def mutate_random(self, rng: random.Random, n: int, school: str | None = None) -> list[str]:
         """Make ``n`` plausible teacher edits (marks, attendance, topics); describe each."""
         from connectors.sandbox._mutate import mutate_random

@@ -73,14 +73,35 @@ def single_page(
 def visible_members(
     records: Iterable[Record], into: dict[str, frozenset[str]] | None = None
 ) -> dict[str, frozenset[str]]:
-    """Group id → the pupils listed in it (empty: the whole class), from what a family-account
-    pull has read so far (its roster, and its pages where groups come with the journal): the
-    :attr:`Page.visible_members` of its pages. ``into`` accumulates across pages."""
+    """Group id → the pupils the accounts see in it, from what a family-account pull has read
+    so far (its roster, and its pages where groups come with the journal): the
+    :attr:`Page.visible_members` of its pages. ``into`` accumulates across pages.
+
+    A subgroup lists its members. A whole-class group lists none (``member_ids`` empty): its
+    visible pupils are those the accounts see enrolled in its class — so a pupil moved to
+    another class is out of sight in the old class's groups (its marks and absences there are
+    kept), not deleted as if the accounts still saw the pupil there. Without enrollments the
+    whole-class group stays "the whole class" (empty)."""
     out = into if into is not None else {}
+    records = list(records)
+    for r in records:
+        if r.ENTITY == "enrollment" and getattr(r, "end", None) is None:
+            key = _CLASS + str(getattr(r, "class_id", ""))
+            out[key] = out.get(key, frozenset()) | {str(getattr(r, "student_id", ""))}
     for r in records:
         if r.ENTITY == "group":
-            out[r.id] = frozenset(getattr(r, "member_ids", ()) or ())
-    return dict(out)  # a page keeps what was visible when it was read
+            members = frozenset(getattr(r, "member_ids", ()) or ())
+            if not members and not getattr(r, "subgroup", 0):
+                members = out.get(_CLASS + str(getattr(r, "class_id", "")), frozenset())
+            out[r.id] = members
+    # A page keeps what was visible when it was read. The class entries ride along (under a
+    # key no record id has) so a later call given this dict as ``into`` still has them.
+    return dict(out)
+
+
+#: Key prefix of a class's enrolled pupils among the groups (never a record id; the store
+#: looks groups up by id only).
+_CLASS = "class-enrolled:"
 
 
 def closing_page(
