@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -281,7 +281,9 @@ def _documents(
             curriculum=curriculum,
         )
 
-    docs = _build(kind, frames, period, class_name, student, checked, settings.timezone)
+    # the school's own date at the moment of the report (a tabel prints it)
+    today = settings.moment.astimezone(ZoneInfo(settings.timezone)).date()
+    docs = _build(kind, frames, period, class_name, student, checked, settings.timezone, today)
     line = "Параметры отчёта и их источники: " + "; ".join(settings.sources) + "."
     return [replace(d, meta=[*d.meta, line]) for d in docs]
 
@@ -294,6 +296,7 @@ def _build(
     student: str | None,
     checked: Callable[[int], ComplianceResult],
     timezone: str,
+    today: date,
 ) -> list[TableDocument]:
     if kind is Kind.COMPLIANCE:
         results = [checked(i) for i in range(len(frames))]
@@ -308,7 +311,7 @@ def _build(
     if kind is Kind.TABEL:
         if not student:
             raise ConfigError("tabel needs --student")
-        return [report_card(frame, student)]
+        return [report_card(frame, student, today=today)]
     if period is None:
         raise ConfigError(f"report {kind.value} needs --period")
     p = find_period(frame, period)

@@ -99,7 +99,11 @@ def serve_cmd(
     letters: Annotated[int, typer.Option("--letters", help="classes per grade")] = 2,
     students: Annotated[int, typer.Option("--students", help="students per class")] = 25,
     weeks: Annotated[
-        int, typer.Option("--weeks", help="weeks of lessons from 1 September (with --today fixed)")
+        int,
+        typer.Option(
+            "--weeks",
+            help="calendar weeks of lessons from the week of 1 September (with --today fixed)",
+        ),
     ] = 4,
     today: Annotated[
         str,

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from test_sync import a_free_slot
 
 from connectors.netschool.emulator import create_app
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.server import serve_in_thread
 from core.codes import MarkValue
 from core.connector import Change
-from core.model import Homework, Lesson, Mark, Person
+from core.model import Homework, Mark
 from core.store import Store
 from core.store._base import _MIGRATIONS
 from core.sync import reconcile
@@ -69,19 +70,9 @@ def test_drift_then_push_on_netschool_sends_and_verifies_the_change(tmp_path: Pa
 
         # The paper journal has a mark the platform lacks.
         with Store.open(f"sqlite:///{db}") as store:
-            remote = list(store.remote_records(school.slug, PLATFORM))
-            marks = [m for m in remote if isinstance(m, Mark)]
-            students = sorted(
-                p.id for p in remote if isinstance(p, Person) and "student" in p.roles
-            )
-            taken = {(m.lesson_id, m.student_id) for m in marks}
-            lesson, student = next(
-                (le.id, st)
-                for le in remote
-                if isinstance(le, Lesson) and any(m.lesson_id == le.id for m in marks)
-                for st in students
-                if (le.id, st) not in taken
-            )
+            # a pupil of that lesson's own group (not of the other subgroup)
+            found, student, _ = a_free_slot(store, school.slug)
+            lesson = found.id
             store.upsert_local(school.slug, [_mark(school.slug, student, lesson)], actor="paper")
 
         drift = cli(

@@ -138,8 +138,9 @@ def test_report_card_and_attendance() -> None:
     absent(w, st, le[1], AttendanceCode.ABSENT)
     absent(w, st, le[2], AttendanceCode.LATE)
     frame = w.frame()
-    card = report_card(frame, "Алексеев У.")
+    card = report_card(frame, "Алексеев У.", today=date(2025, 11, 10))
     assert card.sections[0].rows[0] == ["Математика", "5", "", 5.0, 2]
+    assert "Дата: 10.11.2025" in card.meta
     att = attendance_summary(frame, find_period(frame, "1"))
     row = next(r for s in att.sections for r in s.rows if r[1] == "Алексеев У.")
     assert row[2:] == [16, 2, 1, 0, 1, 1, 12.5]

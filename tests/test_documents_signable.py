@@ -20,7 +20,13 @@ from core.compliance import check_frame, get_profile
 from core.compliance._catalogue import REG, RULES
 from core.compliance._citations import REGULATION_TITLES, cite
 from core.compliance._render import write_report
-from core.compliance._reports import compliance_report, summary_sheet, timeliness
+from core.compliance._reports import (
+    attendance_summary,
+    compliance_report,
+    find_period,
+    summary_sheet,
+    timeliness,
+)
 from core.documents import TableDocument
 from core.model import ClassUnit, Enrollment, FinalMark, Group, Lesson, Person, Subject
 from core.store import Store
@@ -171,8 +177,8 @@ def test_summary_sheets_one_file_signature_with_its_table(tmp_path: Path) -> Non
             # never a signature alone: data rows of the class stand on the same page
             assert re.search(r"^\s*\d+ \S+", page, re.M), page[:300]
     # each class starts a page of its own
-    assert sum("Класс: 5А" in p for p in pages) == 1 and sum("Класс: 1А" in p for p in pages) == 1
-    assert next(i for i, p in enumerate(pages) if "Класс: 1А" in p) > 0
+    first = [i for i, p in enumerate(pages) if "Учебный год:" in p]
+    assert len(first) == 2 and first[0] == 0 and "Класс: 1А" in pages[first[1]]
 
 
 @needs_poppler
@@ -277,3 +283,86 @@ def test_cli_reports_take_zone_and_platform_from_the_config(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.glob("m*.pdf")) == ["m.pdf"]
     text = _text(tmp_path / "m.pdf", "-raw")
     assert "Школ: 2" in text and "Электронная школа 2.0" in text and "UTC" not in text
+
+
+def _crowded(world: World, per_class: int) -> World:
+    """``per_class`` more pupils in each class, so each class runs over several pages."""
+    for cu in world.of(ClassUnit):
+        more = [
+            Person(
+                school=SCHOOL,
+                key=f"crowd:{cu.name}:{i}",
+                last_name=f"Иванова{i:02d}",
+                first_name="Анна",
+                roles=(Role.STUDENT,),
+            )
+            for i in range(per_class)
+        ]
+        world.add(*more)
+        for p in more:
+            world.add(
+                Enrollment(school=SCHOOL, student_id=p.id, class_id=cu.id, begin=date(2025, 9, 1))
+            )
+    return world
+
+
+def _pages(pdf: Path) -> list[str]:
+    pages = _text(pdf, "-layout").split("\f")
+    return [p for p in pages if p.strip()]
+
+
+@needs_poppler
+def test_a_file_of_several_classes_numbers_its_pages_and_names_the_class_on_each(
+    tmp_path: Path,
+) -> None:
+    """A sheet a class (several pages each) in one PDF: «стр. N из M» over the whole file, and
+    every page of a class's part names that class and repeats the table's header row."""
+    frame = _crowded(rich_world(), 60).frame()
+    docs = summary_sheet(frame)
+    pdf = tmp_path / "summary.pdf"
+    write_report(docs, "pdf", pdf)
+    pages = _pages(pdf)
+    assert len(pages) >= 4
+    for n, page in enumerate(pages, start=1):
+        assert re.search(rf"стр\. {n} из {len(pages)}\b", page), (n, page[-200:])
+        assert "Обучающийся" in page, n  # the header row
+    starts = [i for i, p in enumerate(pages) if "Учебный год:" in p]  # a class's first page
+    assert len(starts) == 2 and starts[0] == 0
+    for i, page in enumerate(pages):
+        cls = "5А" if i < starts[1] else "1А"
+        other = "1А" if cls == "5А" else "5А"
+        assert f"Класс: {cls}" in page and f"Класс: {other}" not in page, i
+        if i not in starts:
+            assert f"Сводная ведомость итоговых оценок — Класс: {cls} (продолжение)" in page
+    assert all(len(p.split("Класс:")) == 2 for p in pages), "the class once a page"
+    assert_signable(pdf, docs)
+
+
+@needs_poppler
+def test_a_table_of_class_sections_repeats_the_class_heading_on_each_page(
+    tmp_path: Path,
+) -> None:
+    frame = _crowded(rich_world(), 60).frame()
+    doc = attendance_summary(frame, find_period(frame, "1"))
+    pdf = tmp_path / "attendance.pdf"
+    write_report([doc], "pdf", pdf)
+    pages = _pages(pdf)
+    assert len(pages) >= 3
+    seen: list[str] = []
+    for n, page in enumerate(pages, start=1):
+        assert re.search(rf"стр\. {n} из {len(pages)}\b", page)
+        lines = [ln.strip() for ln in page.splitlines() if ln.strip()]
+        # the header row, then (on a page a class continues on) that class's heading first
+        top = next(i for i, ln in enumerate(lines) if ln.startswith("№"))
+        heading = next(ln for ln in lines[top:] if ln.startswith("Класс "))
+        if n > 1:
+            assert lines[0] == "Сводная ведомость учёта посещаемости (продолжение)"
+            first_row = next(ln for ln in lines[top + 1 :] if re.match(r"\d+ ", ln))
+            assert lines.index(heading) < lines.index(first_row), n
+            if not first_row.startswith("1 "):
+                # rows carried over: under the heading of the class the last page ended with
+                assert heading == seen[-1], (n, heading, seen[-1])
+        seen += [ln for ln in lines if ln.startswith("Класс ")]
+    # every class's rows are numbered on, under that class's heading, across pages
+    assert seen[0] == "Класс 5А" and "Класс 1А" in seen
+    assert_signable(pdf, [doc])

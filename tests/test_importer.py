@@ -428,7 +428,8 @@ def test_sigkill_in_the_middle_of_an_import_leaves_nothing(tmp_path: Path) -> No
     """A real ``journalsync import`` killed while it holds the write transaction: no record, no
     change-log row, no quarantine row; the same command again imports it all."""
     db = tmp_path / "kill.db"
-    size = WorldSize(grades=(5, 6, 7, 8, 9), letters=2, students_per_class=20, weeks=2)
+    # three calendar weeks from the week of 1 September (14 school days in 2026)
+    size = WorldSize(grades=(5, 6, 7, 8, 9), letters=2, students_per_class=20, weeks=3)
     with Store.open(f"sqlite:///{db}") as store:
         snap = load(store, size=size)
     lines, expected = [], 0

@@ -26,7 +26,8 @@ from core.store import Store
 from core.sync import pull
 
 SLUG = "school-1"
-SIZE = WorldSize(grades=(5,), letters=1, students_per_class=4, weeks=17)
+# 18 calendar weeks from the week of 1 September (31 August 2026): through Sat 2 January 2027
+SIZE = WorldSize(grades=(5,), letters=1, students_per_class=4, weeks=18)
 BASE = "http://kiasuo.test"
 _FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
 

@@ -132,27 +132,45 @@ async def test_unknown_control_form_is_quarantined(tmp_path):
 
 async def test_homework_attachments_are_pulled_with_download_urls(tmp_path):
     env = make_env(tmp_path)
-    hw = next(a for a in env.world.assignments.values() if a.work_type == "homework")
+    homework = [a for a in env.world.assignments.values() if a.work_type == "homework"]
+    hw = next(a for a in homework if a.ext_id % 5)  # one without a derived file
     env.app.add_attachment(hw.ext_id, "задание 1.pdf", 12345)
     await env.pull()
-    pulled = [
-        h
+    pulled = {
+        int(h.provenance.external_ids["homework_id"]): h
         for h in env.store.remote_records(env.school, "perm", "homework")
-        if isinstance(h, Homework) and h.attachments
-    ]
-    assert len(pulled) == 1
-    (att,) = pulled[0].attachments
+        if isinstance(h, Homework) and h.attachments and h.provenance
+    }
+    # by default every fifth homework carries a file; plus the one the test added
+    derived = {a.ext_id for a in homework if a.ext_id % 5 == 0}
+    assert derived and set(pulled) == derived | {hw.ext_id}
+    (att,) = pulled[hw.ext_id].attachments
     assert att.name == "задание 1.pdf" and att.size == 12345
     assert att.url == (
         f"http://epos.test/system/attachments/{hw.ext_id}/"
         "%D0%B7%D0%B0%D0%B4%D0%B0%D0%BD%D0%B8%D0%B5%201.pdf"
     )
+    some = min(derived)
+    (own,) = pulled[some].attachments
     # the URL downloads the file, as the public clients fetch it (note §4.6)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=env.app)) as http:
         got = await http.get(att.url)
         assert got.status_code == 200 and len(got.content) == 12345
         missing = await http.get(att.url.replace("%201.pdf", "%202.pdf"))
         assert missing.status_code == 404
+        got = await http.get(own.url)
+        assert got.status_code == 200 and len(got.content) == own.size
+        assert got.content.decode() == f"Задание к уроку: {env.world.assignments[some].name}\n"
+
+
+async def test_homework_files_can_be_switched_off(tmp_path):
+    env = make_env(tmp_path, options=PermEmulatorOptions(homework_files=False))
+    await env.pull()
+    assert not [
+        h
+        for h in env.store.remote_records(env.school, "perm", "homework")
+        if isinstance(h, Homework) and h.attachments
+    ]
 
 
 async def test_finals_come_from_the_progress_report(tmp_path):
@@ -208,4 +226,39 @@ async def test_pull_over_a_loopback_socket_with_its_own_transport(tmp_path):
         target = replace(env.target(), base_url=server.base_url)
         async with PermConnector(target, state=env.saved, save_state=env.save) as c:
             await pull(env.store, c)
-    assert env.differences() == ""
+    assert env.differences(server.base_url) == ""
+
+
+async def test_the_student_profile_carries_the_notes_fields(tmp_path):
+    """Note §4.3: P4's fields always; the МЭШ lists (curricula, marks, final_marks, subjects,
+    parents, ec/ae attendances) — the optional lists when their ``with_*`` option asks."""
+    env = make_env(tmp_path, size=LONG)
+    st = next(p for p in env.world.persons.values() if p.role == "student")
+    token = env.app.issue_auth_token(st.ext_id)
+    headers = {"auth-token": token, "profile-id": str(st.ext_id)}
+    every = {f"with_{k}": "true" for k in ("marks", "final_marks", "subjects", "parents")}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url="http://epos.test"
+    ) as http:
+        bare = (await http.get(f"/core/api/student_profiles/{st.ext_id}", headers=headers)).json()
+        full = (
+            await http.get(f"/core/api/student_profiles/{st.ext_id}", headers=headers, params=every)
+        ).json()
+    lists = ("groups", "attendances", "marks", "final_marks", "subjects", "parents")
+    for key in (*lists, "curricula", "class_unit", "ec_attendances", "ae_attendances"):
+        assert key in bare and key in full, key
+    assert bare["groups"] and not bare["marks"] and not bare["final_marks"] and not bare["parents"]
+    cls = env.world.classes[st.class_id]
+    assert full["curricula"]["class_level_id"] == cls.grade == full["class_unit"]["class_level_id"]
+    # marks: the /core/api/marks items of this student; finals: the world's quarter marks
+    own = sum(1 for a in env.world.assignments.values() if st.ext_id in a.marks)
+    assert len(full["marks"]) == own > 0
+    assert {m["student_profile_id"] for m in full["marks"]} == {st.ext_id}
+    finals = {(k[1], k[2]): v for k, v in env.world.final_marks.items() if k[0] == st.ext_id}
+    assert finals and len(full["final_marks"]) == len(finals)
+    for f in full["final_marks"]:
+        assert MarkValue(f["value"]) == finals[(f["subject_id"], f["period_id"])]
+        assert f["period_name"] == "1 четверть"
+    assert [p["id"] for p in full["parents"]] == st.guardian_ids
+    assert all(p["type"] == "parent" and p["name"] for p in full["parents"])
+    assert {s["name"] for s in full["subjects"]} == {g["subject_name"] for g in full["groups"]}

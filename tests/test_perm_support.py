@@ -73,10 +73,10 @@ class PermEnv:
         async with self.connector(target) as c:
             return await pull(self.store, c, **kw)
 
-    def differences(self) -> str:
+    def differences(self, base_url: str = BASE_URL) -> str:
         caps = PermConnector.capabilities
         actual = project(self.store.remote_records(self.school, "perm"), caps)
-        want = project(expected(self.world, self.school, "perm"), caps)
+        want = project(expected(self.world, self.school, "perm", base_url), caps)
         return differences(actual, want)
 
 

@@ -24,7 +24,9 @@ from core.model import FinalMark, Homework, Lesson, Person, Record
 SLUG = "school-1"
 FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
 #: Nine weeks: the first quarter is closed (final marks), the second one is running.
-SIZE = WorldSize(grades=(5,), letters=1, students_per_class=4, weeks=9)
+# 10 calendar weeks from the week of 1 September (31 August 2026): today Sat 7 November, in the
+# 2nd quarter a week after the 1st ended
+SIZE = WorldSize(grades=(5,), letters=1, students_per_class=4, weeks=10)
 
 
 class Counting(httpx.AsyncBaseTransport):

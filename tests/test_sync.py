@@ -16,7 +16,7 @@ from connectors.sandbox import World, WorldSize
 from core.codes import AttendanceCode, MarkValue
 from core.connector import Capabilities
 from core.importer import import_csv
-from core.model import Attendance, ClassUnit, Lesson, Mark, Person, Subject
+from core.model import Attendance, ClassUnit, Enrollment, Group, Lesson, Mark, Person, Subject
 from core.store import RunState, Store
 from core.sync import Policy, pull, push, reconcile, sync_school
 
@@ -59,16 +59,25 @@ async def pulled(store: Store, world: World, app: NetSchoolEmulator, school: str
 
 
 def a_free_slot(store: Store, school: str) -> tuple[Lesson, str, str]:
-    """A lesson that has marks, and two of its students without a mark or an absence there."""
+    """A lesson that has marks, and two pupils *of that lesson* (its group's members: a
+    subgroup's listed members, else the class's enrolled pupils) without a mark or an absence
+    there. A pupil of another subgroup or class would be refused by the platform and by the
+    importer, which is not what the callers test."""
     remote = list(store.remote_records(school, "netschool"))
     marks = [m for m in remote if isinstance(m, Mark)]
     absent = {(a.lesson_id, a.student_id) for a in remote if isinstance(a, Attendance)}
-    students = {p.id for p in remote if isinstance(p, Person) and "student" in p.roles}
+    groups = {g.id: g for g in remote if isinstance(g, Group)}
+    enrolled: dict[str, set[str]] = {}
+    for e in remote:
+        if isinstance(e, Enrollment) and e.end is None:
+            enrolled.setdefault(e.class_id, set()).add(e.student_id)
     taken = {(m.lesson_id, m.student_id) for m in marks} | absent
     for le in (r for r in remote if isinstance(r, Lesson)):
         if not any(m.lesson_id == le.id for m in marks):
             continue
-        free = sorted(s for s in students if (le.id, s) not in taken)
+        g = groups[le.group_id]
+        members = set(g.member_ids) if g.subgroup else enrolled.get(g.class_id, set())
+        free = sorted(s for s in members if (le.id, s) not in taken)
         if len(free) >= 2:
             return le, free[0], free[1]
     raise AssertionError("no free slot in the test world")
@@ -213,7 +222,8 @@ async def test_csv_import_quarantines_broken_rows_and_commits_the_rest(
         assert isinstance(p, Person)
         return f"{p.last_name} {p.first_name} {p.middle_name}".strip()
 
-    where = f"{cls.name},{subject.name},,{lesson.date.isoformat()},{lesson.number}"
+    sub = group.subgroup or ""  # type: ignore[attr-defined]
+    where = f"{cls.name},{subject.name},{sub},{lesson.date.isoformat()},{lesson.number}"
     csv_text = "\n".join(
         [
             "kind,class,subject,subgroup,date,lesson,student,work_type,value,code,topic,text",
@@ -221,7 +231,7 @@ async def test_csv_import_quarantines_broken_rows_and_commits_the_rest(
             f"attendance,{where},{name(s2)},,,Б,,",
             f"mark,{where},{name(s1)},answer,7,,,",  # row 4: not a mark
             f"mark,{where},Никто Никтович,answer,5,,,",  # row 5: no such student
-            f"mark,99Я,{subject.name},,{lesson.date.isoformat()},{lesson.number},x,answer,5,,,",
+            f"mark,99Я,{subject.name},{sub},{lesson.date.isoformat()},{lesson.number},x,answer,5,,,",
             f"attendance,{where},{name(s2)},,,Ж,,",  # row 7: unknown code
         ]
     )

@@ -56,10 +56,10 @@ def test_sizes_are_honoured() -> None:
     assert len(students) == 6 * 4
     assert all(p.key.startswith("kiasuo:") for p in recs if isinstance(p, Person))
     days = {r.date for r in recs if isinstance(r, Lesson)}
-    assert min(days) == date(2026, 9, 7)  # first Monday on/after 1 September 2026
-    assert max(days) == date(2026, 9, 25)  # Friday of the third week
+    assert min(days) == date(2026, 9, 1)  # the first school day: Tuesday 1 September 2026
+    assert max(days) == date(2026, 9, 18)  # Friday of the third week (from 31 August)
     assert {d.weekday() for d in days} == {0, 1, 2, 3, 4}
-    assert w.today == date(2026, 9, 26)
+    assert w.today == date(2026, 9, 19)
     ids = [
         *w.persons,
         *w.lessons,
@@ -139,7 +139,8 @@ def test_mark_ordinals_follow_assignment_ids(world: World) -> None:
 def test_final_marks_only_for_quarters_ended_before_today() -> None:
     short = World.generate(3, SMALL)
     assert not [r for r in short.canonical("school-1", "x") if isinstance(r, FinalMark)]
-    long = World.generate(3, WorldSize(grades=(5,), letters=1, students_per_class=5, weeks=8))
+    # week 9 from the week of 1 September (31 August) ends after the 1st quarter (25 October)
+    long = World.generate(3, WorldSize(grades=(5,), letters=1, students_per_class=5, weeks=9))
     assert long.today == date(2026, 10, 31)
     finals = [r for r in long.canonical("school-1", "x") if isinstance(r, FinalMark)]
     assert finals and {f.value for f in finals} <= {MarkValue(str(n)) for n in range(2, 6)}
@@ -178,6 +179,33 @@ def test_no_lessons_in_the_holidays_between_quarters() -> None:
     assert not [d for d in days if date(2026, 10, 26) <= d <= date(2026, 11, 4)]  # autumn
     assert not [d for d in days if date(2026, 12, 29) <= d <= date(2027, 1, 11)]  # winter
     assert date(2026, 10, 23) in days and date(2026, 11, 5) in days
+
+
+def test_lessons_start_on_the_first_school_day() -> None:
+    """1 September, or the Monday after it when it is a day off; never before it; the 1st
+    quarter and the year start on 1 September all the same."""
+    cases = {
+        2026: date(2026, 9, 1),  # Tuesday
+        2024: date(2024, 9, 2),  # Sunday → Monday
+        2029: date(2029, 9, 3),  # Saturday → Monday
+        2025: date(2025, 9, 1),  # Monday
+    }
+    for year, first in cases.items():
+        size = WorldSize(grades=(5,), letters=1, students_per_class=2, weeks=2, start_year=year)
+        w = World.generate(5, size)
+        days = sorted({le.day for le in w.lessons.values()})
+        assert days[0] == first, year
+        # every weekday from the first school day through the second week has lessons
+        monday = first - timedelta(days=first.weekday())
+        weekdays = [monday + timedelta(days=i) for i in range(12) if i % 7 < 5]
+        assert days == [d for d in weekdays if d >= first], year
+        school = w.school("school-1")
+        assert school.periods[0].start == school.year.start == date(year, 9, 1)
+        assert w.today == monday + timedelta(days=12)  # the second week's Saturday
+    # a clock reading in the first week gives that week, from the first school day
+    tiny = WorldSize(grades=(5,), letters=1, students_per_class=2)
+    w = World.generate(5, tiny, today=date(2026, 9, 3))
+    assert sorted({le.day for le in w.lessons.values()}) == [date(2026, 9, d) for d in (1, 2, 3, 4)]
 
 
 def test_an_injected_today_gives_the_current_week() -> None:

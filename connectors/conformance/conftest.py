@@ -9,13 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.conformance.harness import Harness, harnesses
+from connectors.conformance.harness import BASE_URL, Harness, harnesses
 from connectors.sandbox import World
 from connectors.sandbox.faults import Faults
 from core.connector import Capabilities, Connector
 from core.store import Store
-
-BASE_URL = "http://emulator.test"
 
 
 @dataclass

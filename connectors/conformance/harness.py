@@ -13,7 +13,11 @@ from connectors.sandbox.faults import Faults
 from core.connector import Connector, SchoolTarget
 from core.model import Record
 
-__all__ = ["Harness", "harnesses"]
+__all__ = ["BASE_URL", "Harness", "harnesses"]
+
+#: Where the suite serves every emulator (``httpx.ASGITransport``): targets point here, and an
+#: ``expected`` that holds URLs (ЭПОС attachments) builds them on it.
+BASE_URL = "http://emulator.test"
 
 
 def _mutate(world: World, rng: random.Random, school: str) -> list[str]:

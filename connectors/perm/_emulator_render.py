@@ -12,6 +12,24 @@ Guesses this module makes (the note is silent): a mark's creation date is its le
 the world's «точка» (no value) is sent as ``is_point: true`` with the value «2» and the lesson
 day as ``point_date``; world weights (1.0, 1.5, 2.0, 3.0) become the platform's integers
 (:func:`wire_weight`, half up); a late arrival is not an absence, so it has no attendance row.
+
+Student profile (note §4.3): the fields P4 reads, plus the rest the note lists from the full МЭШ
+``StudentProfile`` [MES: OctoDiary ``types/web/student_profile.py``] — ``curricula`` (one object
+``{id, name, class_level_id}``; its id and name are [guess]), ``marks``, ``final_marks``,
+``subjects``, ``parents``, ``ec_attendances``, ``ae_attendances``. Which lists a request gets
+follows the МЭШ ``with_*`` options [MES: DnevnikApi ``ProfileOptions``] (:data:`PROFILE_LISTS`):
+``groups`` and ``attendances`` always (P4 reads them; P1 sends no options), every other list only
+when its option is ``true`` [guess: the default]. Shapes [guess]: a ``marks`` item is the
+``/core/api/marks`` item; a ``final_marks`` item is ``{id, student_profile_id, subject_id,
+subject_name, group_id, period_id, period_name, value, is_year_mark}`` with the value spelled as
+the progress report's ``final_mark``; a ``parents`` item has the МЭШ ``Parent`` fields (``id``
+= the guardian's profile id, ``type: "parent"``, ``name`` …, contacts ``null``).
+
+Homework files (note §4.6): every fifth homework (``ext_id % 5 == 0``) carries one text file
+[guess: which ones and what; the world has no files, so the emulator derives them, as the
+NetSchool emulator does], in the note's shape ``{id, file_file_name, path, file_file_size}``;
+``path`` is ``/system/attachments/<homework id>/<file name>`` and downloads the bytes
+(:func:`homework_files`).
 """
 
 from __future__ import annotations
@@ -30,12 +48,16 @@ from connectors.sandbox.world import (
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue, numeric_mark
 
 __all__ = [
+    "ATTACHMENT_BASE",
     "CONTROL_FORMS",
     "ENTRY_BASE",
     "ID_STRIDE",
+    "PROFILE_LISTS",
     "USER_BASE",
     "academic_years",
     "group_name",
+    "homework_file_body",
+    "homework_files",
     "homework_payload",
     "mark_payload",
     "progress",
@@ -49,8 +71,22 @@ __all__ = [
 
 USER_BASE = 50_000_000
 ENTRY_BASE = 700_000_000
+ATTACHMENT_BASE = 800_000_000
+CURRICULUM_BASE = 600_000_000
 ID_STRIDE = 1_000_000
 _PREVIOUS_YEAR_BASE = 900_000_000
+
+#: Profile list → the МЭШ option that asks for it (``with_marks=true`` …) [MES]; ``None`` = always.
+PROFILE_LISTS: dict[str, str | None] = {
+    "groups": None,
+    "attendances": None,
+    "marks": "with_marks",
+    "final_marks": "with_final_marks",
+    "subjects": "with_subjects",
+    "parents": "with_parents",
+    "ec_attendances": "with_ec_attendances",
+    "ae_attendances": "with_ae_attendances",
+}
 
 #: Work type → (control_form_id, control_form_name): the МЭШ-style catalogue the emulator uses.
 CONTROL_FORMS: dict[str, tuple[int, str]] = {
@@ -148,7 +184,10 @@ def academic_years(school: SchoolInfo) -> list[dict[str, Any]]:
 # --- profiles -------------------------------------------------------------------------------------
 
 
-def student_profile(world: World, st: PersonInfo) -> dict[str, Any]:
+def student_profile(
+    world: World, st: PersonInfo, wanted: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The profile; ``wanted`` = the optional lists asked for (:data:`PROFILE_LISTS` keys)."""
     school = world.schools[st.school]
     groups = student_groups(world, st)
     cls = world.classes[st.class_id] if st.class_id is not None else None
@@ -163,6 +202,14 @@ def student_profile(world: World, st: PersonInfo) -> dict[str, Any]:
         if world.lessons[lid].attendance.get(st.ext_id) not in (None, AttendanceCode.LATE)
     ]
     subjects = {g.subject_id: world.subjects[g.subject_id].name for g in groups}
+    lists: dict[str, Any] = {
+        "marks": lambda: _profile_marks(world, st, groups),
+        "final_marks": lambda: _profile_finals(world, st, groups),
+        "subjects": lambda: [{"id": k, "name": v} for k, v in subjects.items()],
+        "parents": lambda: [_parent(world.persons[g]) for g in st.guardian_ids],
+        "ec_attendances": list,
+        "ae_attendances": list,
+    }
     return {
         "id": st.ext_id,
         "user_id": USER_BASE + st.ext_id,
@@ -176,6 +223,17 @@ def student_profile(world: World, st: PersonInfo) -> dict[str, Any]:
             {"id": cls.ext_id, "name": cls.name, "class_level_id": cls.grade} if cls else None
         ),
         "class_unit_id": cls.ext_id if cls else None,
+        "class_level": cls.grade if cls else None,
+        "curricula": (
+            {
+                "id": CURRICULUM_BASE + school.ext_id * 100 + cls.grade,
+                "name": f"Учебный план {cls.grade} класса {school.year.start_year}/"
+                f"{school.year.start_year + 1}",
+                "class_level_id": cls.grade,
+            }
+            if cls
+            else None
+        ),
         "enlisted_on": school.year.start.isoformat(),
         "left_on": None,
         "groups": [
@@ -190,11 +248,56 @@ def student_profile(world: World, st: PersonInfo) -> dict[str, Any]:
             for g in groups
         ],
         "attendances": attendances,
-        "ec_attendances": [],
-        "ae_attendances": [],
-        "subjects": [{"id": k, "name": v} for k, v in subjects.items()],
-        "parents": [],
-        "final_marks": [],
+        **{key: (make() if key in wanted else []) for key, make in lists.items()},
+    }
+
+
+def _profile_marks(world: World, st: PersonInfo, groups: list[GroupInfo]) -> list[dict[str, Any]]:
+    out = []
+    for g in groups:
+        for lid in g.lesson_ids:
+            le = world.lessons[lid]
+            for a in world.lesson_assignments(le):
+                value = a.marks.get(st.ext_id)
+                if value is not None:
+                    out.append(mark_payload(world, le, a, st.ext_id, value))
+    return sorted(out, key=lambda m: m["id"])
+
+
+def _profile_finals(world: World, st: PersonInfo, groups: list[GroupInfo]) -> list[dict[str, Any]]:
+    out = []
+    for g in groups:
+        for per in world.schools[st.school].periods:
+            final = world.final_marks.get((st.ext_id, g.subject_id, per.ext_id))
+            if final is None:
+                continue
+            out.append(
+                {
+                    "id": (g.ext_id * 10 + per.ordinal) * ID_STRIDE + st.ext_id,
+                    "student_profile_id": st.ext_id,
+                    "subject_id": g.subject_id,
+                    "subject_name": world.subjects[g.subject_id].name,
+                    "group_id": g.ext_id,
+                    "period_id": per.ext_id,
+                    "period_name": per.name,
+                    "value": str(numeric_mark(final) or final.value),
+                    "is_year_mark": False,
+                }
+            )
+    return out
+
+
+def _parent(p: PersonInfo) -> dict[str, Any]:
+    return {
+        "id": p.ext_id,
+        "user_id": USER_BASE + p.ext_id,
+        "type": "parent",
+        "name": p.full_name,
+        "gusoev_login": None,
+        "phone_number": None,
+        "email": None,
+        "snils": None,
+        "hidden": False,
     }
 
 
@@ -298,6 +401,26 @@ def mark_payload(
         "date": le.day.isoformat(),
         "grade_system_type": "five",
     }
+
+
+def homework_file_body(a: AssignmentInfo) -> bytes:
+    """The bytes of a derived homework file (its text names the homework)."""
+    return f"Задание к уроку: {a.name}\n".encode()
+
+
+def homework_files(a: AssignmentInfo) -> list[dict[str, Any]]:
+    """The derived files of a homework: one for every fifth (``ext_id % 5 == 0``) [guess]."""
+    if a.work_type != "homework" or a.ext_id % 5:
+        return []
+    name = f"Задание {a.ext_id}.txt"
+    return [
+        {
+            "id": ATTACHMENT_BASE + a.ext_id,
+            "file_file_name": name,
+            "path": f"/system/attachments/{a.ext_id}/{name}",
+            "file_file_size": len(homework_file_body(a)),
+        }
+    ]
 
 
 def homework_payload(

@@ -4,7 +4,10 @@ them, note §4). Payloads come from :mod:`._emulator_render`; checks from :mod:`
 Choices where the note is silent (also in WIRE.md): lists are paged by ``page`` / ``per_page``
 (marks, homework, schedule items); ``begin_date`` / ``end_date`` of homework filter on the day
 it was assigned and ``begin_prepared_date`` / ``end_prepared_date`` on its due day; a wrongly
-spelled date is a 400; ``teacher_profiles`` (an [S] route) lists the school's teachers and staff.
+spelled date is a 400; ``teacher_profiles`` (an [S] route) lists the school's teachers and staff;
+a student profile carries its optional lists when asked by their МЭШ ``with_*`` option
+(``_emulator_render.PROFILE_LISTS``); homework carries the derived files
+(``_emulator_render.homework_files``, option ``homework_files``) and any a test added.
 """
 
 from __future__ import annotations
@@ -88,7 +91,13 @@ def routes(st: EmulatorState) -> list[Route]:
     async def student_profile(request: Request) -> Response:
         person = st.require(request)
         student = st.student(request, person, request.path_params["pid"])
-        return JSONResponse(r.student_profile(w, student))
+        q = request.query_params
+        wanted = frozenset(
+            key
+            for key, option in r.PROFILE_LISTS.items()
+            if option is not None and q.get(option, "").lower() in ("true", "1")
+        )
+        return JSONResponse(r.student_profile(w, student, wanted))
 
     async def teacher_profiles(request: Request) -> Response:
         person = st.require(request)
@@ -171,7 +180,7 @@ def routes(st: EmulatorState) -> list[Route]:
                     continue
                 for a in w.lesson_assignments(le):
                     if a.work_type == "homework" and _within(a.due_date, due_low, due_high):
-                        files = st.attachments.get(a.ext_id, [])
+                        files = st.files_of(a)
                         items.append(r.homework_payload(w, le, a, student, files))
         items.sort(key=lambda h: h["id"])
         return JSONResponse(st.page(request, items))
@@ -186,11 +195,16 @@ def routes(st: EmulatorState) -> list[Route]:
         without a login: the clients fetch it as a plain URL [guess: no auth on /system]."""
         hw = int(request.path_params["hw"])
         name = request.path_params["name"]
-        item = next((f for f in st.attachments.get(hw, []) if f["file_file_name"] == name), None)
-        if item is None:
+        a = w.assignments.get(hw)
+        files = st.files_of(a) if a is not None else []
+        item = next((f for f in files if f["file_file_name"] == name), None)
+        if a is None or item is None:
             return Response("Not Found", status_code=404, media_type="text/plain")
-        size = int(item["file_file_size"])
-        body = (f"{name}\n".encode() * (size // max(1, len(name)) + 1))[:size]
+        if item in r.homework_files(a):
+            body = r.homework_file_body(a)
+        else:  # a file a test added: filler of its declared size
+            size = int(item["file_file_size"])
+            body = (f"{name}\n".encode() * (size // max(1, len(name)) + 1))[:size]
         return Response(body, media_type="application/octet-stream")
 
     return [

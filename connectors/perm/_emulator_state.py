@@ -28,7 +28,9 @@ from typing import Any
 from starlette.requests import Request
 
 from connectors.sandbox.faults import Faults
-from connectors.sandbox.world import PersonInfo, SchoolInfo, World
+from connectors.sandbox.world import AssignmentInfo, PersonInfo, SchoolInfo, World
+
+from ._emulator_render import homework_files
 
 __all__ = [
     "AuthSession",
@@ -52,6 +54,8 @@ class PermEmulatorOptions:
     page_base: int = 1  # first page number; a page below it is the first page too (§8.3)
     default_per_page: int = 50  # [guess] when a client sends no per_page
     max_per_page: int = 1000
+    #: every fifth homework carries a derived file (``_emulator_render.homework_files``) [guess]
+    homework_files: bool = True
     clock: Callable[[], float] = time.monotonic
 
 
@@ -89,12 +93,17 @@ class EmulatorState:
     mobile: dict[str, int] = field(default_factory=dict)  # live mobile token → person id
     spent: set[str] = field(default_factory=set)  # rotated-away mobile tokens
     sessions: dict[str, AuthSession] = field(default_factory=dict)
-    #: homework (assignment) id → attachment payloads; empty unless a test adds some.
+    #: homework (assignment) id → attachment payloads a test added (besides the derived ones).
     attachments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for p in self.world.persons.values():
             self.mobile[initial_mobile_token(self.world, p.ext_id)] = p.ext_id
+
+    def files_of(self, a: AssignmentInfo) -> list[dict[str, Any]]:
+        """A homework's attachments: the derived file (if on) and those a test added."""
+        derived = homework_files(a) if self.options.homework_files else []
+        return derived + self.attachments.get(a.ext_id, [])
 
     # -- tokens ------------------------------------------------------------------------------
 

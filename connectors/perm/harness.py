@@ -6,20 +6,24 @@ mobile token. ``expected`` is the world as those accounts can see it through Э�
 * the school under its short name (``school_shortname``);
 * no attendance record for a late arrival (a row means absent), and no attendance reason;
 * integer weights (:func:`wire_weight`), and mark ordinals counted per student — ЭПОС has no
-  assignment columns, only a student's marks of one control form on one lesson (WIRE.md).
+  assignment columns, only a student's marks of one control form on one lesson (WIRE.md);
+* the emulator's derived homework files (``_emulator_render.homework_files``) as attachments,
+  their URLs on ``base_url`` (the suite's :data:`BASE_URL` unless a test serves elsewhere).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from connectors.conformance.harness import Harness
+from connectors.conformance.harness import BASE_URL, Harness
 from connectors.sandbox import World
 from core.codes import AttendanceCode
 from core.connector import Credentials, SchoolTarget
 from core.http import HttpSettings
-from core.model import Attendance, Mark, Record, School
+from core.model import Attachment, Attendance, Homework, Mark, Record, School
 
+from ._emulator_render import homework_files
 from .connector import PermConnector
 from .emulator import PermEmulator, create_app, initial_mobile_token, wire_weight
 
@@ -59,7 +63,7 @@ def _expire(app: Any) -> None:
     app.expire_sessions()
 
 
-def expected(world: World, school: str, platform: str) -> list[Record]:
+def expected(world: World, school: str, platform: str, base_url: str = BASE_URL) -> list[Record]:
     """The canonical world as ЭПОС shows it (see the module docstring)."""
     short = world.school(school).short_name
     out: list[Record] = []
@@ -72,6 +76,17 @@ def expected(world: World, school: str, platform: str) -> list[Record]:
                 out.append(r)
         elif isinstance(r, Mark):
             marks.append(r)
+        elif isinstance(r, Homework) and r.provenance is not None:
+            a = world.assignments[int(r.provenance.external_ids["id"])]
+            files = tuple(
+                Attachment(
+                    name=f["file_file_name"],
+                    url=base_url.rstrip("/") + quote(f["path"]),
+                    size=f["file_file_size"],
+                )
+                for f in homework_files(a)
+            )
+            out.append(_with(r, attachments=files) if files else r)
         else:
             out.append(r)
     # World marks carry the assignment's position; ЭПОС's ordinal counts one student's marks.

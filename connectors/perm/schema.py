@@ -216,6 +216,8 @@ class StudentProfile(Wire):
             "sex",
             "school_id",
             "class_unit_id",
+            "class_level",
+            "curricula",
             "left_on",
             "ec_attendances",
             "ae_attendances",

@@ -2,8 +2,10 @@
 
 A school pull logs in as every guardian of the school (Ruobr shows one family per account), so
 ``expected`` is what those accounts can see: everything but the guardians themselves (api3d
-never names the parent), staff who teach no lesson (no endpoint lists them) and attendance of
-lessons outside every period (``all_marks`` covers a period's own dates).
+never names the parent), staff who teach no lesson (no endpoint lists them), groups that have
+no lesson yet (groups are known only from the timetable: in the first school week a group that
+meets only on Mondays has none when 1 September is a Tuesday) and attendance of lessons outside
+every period (``all_marks`` covers a period's own dates).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from connectors.sandbox import World
 from core.codes import Role
 from core.connector import Credentials, SchoolTarget
 from core.http import HttpSettings
-from core.model import Attendance, Lesson, Person, Record
+from core.model import Attendance, Group, Lesson, Person, Record
 
 from .connector import RuobrConnector
 from .emulator import RuobrEmulator, create_app
@@ -63,9 +65,12 @@ def _expected(world: World, school: str, platform: str) -> list[Record]:
         for r in records
         if isinstance(r, Lesson) and not any(p.start <= r.date <= p.end for p in periods)
     }
+    taught = {r.group_id for r in records if isinstance(r, Lesson)}
     out: list[Record] = []
     for r in records:
         if isinstance(r, Attendance) and r.lesson_id in in_holidays:
+            continue
+        if isinstance(r, Group) and r.id not in taught:
             continue
         if isinstance(r, Person):
             if r.roles == (Role.GUARDIAN,):

@@ -4,9 +4,13 @@ Every random choice comes from one ``random.Random(seed)`` and happens in a fixe
 same seed and size give the same world. Nothing reads the clock: a caller may pass a date read
 from one (``World.generate(..., today=)``), and the calendar follows it.
 
-Calendar: lessons only on the days of the quarters — none in the holidays between them (the school
-year calendar). They start on the first Monday of September (not yet on 1 September itself when
-that is another weekday).
+Calendar: lessons from the first school day — 1 September, or the Monday after it when it falls on
+a Saturday or Sunday (the federal «Порядок организации и осуществления образовательной
+деятельности по основным общеобразовательным программам»: the year begins on 1 September, on the
+next working day when that is a day off; the world keeps a five-day week) — and only on the days of
+the quarters: none in the holidays between them. The first quarter and the year still start on
+1 September. ``WorldSize.weeks`` counts calendar weeks (Monday to Sunday) from the week of the first
+school day, so in 2026 (1 September a Tuesday) the first week has four school days.
 """
 
 from __future__ import annotations
@@ -56,11 +60,23 @@ def first_monday(d: date) -> date:
     return d + timedelta(days=(7 - d.weekday()) % 7)
 
 
+def first_school_day(start_year: int) -> date:
+    """1 September, or the Monday after it when it is a Saturday or a Sunday."""
+    day = date(start_year, 9, 1)
+    return day if day.weekday() < 5 else first_monday(day)
+
+
+def first_week(start_year: int) -> date:
+    """The Monday of the week that holds the first school day (week 1 of ``WorldSize.weeks``)."""
+    day = first_school_day(start_year)
+    return day - timedelta(days=day.weekday())
+
+
 def calendar_for_day(size: WorldSize, today: date) -> WorldSize:
     """``size`` moved to the school year that holds ``today`` (from August on, the coming one),
     with ``weeks`` reaching through ``today``'s week (at least one, at most the year's)."""
     start_year = today.year if today.month >= 8 else today.year - 1
-    first = first_monday(date(start_year, 9, 1))
+    first = first_week(start_year)
     monday = today - timedelta(days=today.weekday())
     last = date(start_year + 1, 5, 31)
     most = (last - timedelta(days=last.weekday()) - first).days // 7 + 1
@@ -74,7 +90,7 @@ def populate(world: World, rng: random.Random, today: date | None = None) -> Non
     size = world.size
     for n in range(1, size.schools + 1):
         _school(world, rng, n)
-    last_monday = first_monday(date(size.start_year, 9, 1)) + timedelta(weeks=size.weeks - 1)
+    last_monday = first_week(size.start_year) + timedelta(weeks=size.weeks - 1)
     world.today = today or last_monday + timedelta(days=5)
     for school in world.schools.values():
         _final_marks(world, rng, school)
@@ -246,16 +262,17 @@ def _school(world: World, rng: random.Random, n: int) -> None:
             slots.extend([tuple(gids)] * h)
         world.timetable[c.ext_id] = _timetable(rng, slots)
 
-    # `weeks` counts from the first Monday of September. Not yet: lessons on the school days of
-    # 1 September's week before it (many seeded tests pin the current shape; see WIRE/report).
-    start = first_monday(date(y, 9, 1))
+    # `weeks` counts calendar weeks from the week of the first school day; its days before that
+    # day (31 August 2026) fall outside every quarter and are skipped below.
+    start = first_week(y)
+    opening = first_school_day(y)
     for c in classes:
         for week in range(size.weeks):
             monday = start + timedelta(weeks=week)
             for slot in world.timetable[c.ext_id]:
                 day = monday + timedelta(days=slot.weekday)
-                # lessons only on school days: none before 1 September, none in the holidays
-                if not any(p.start <= day <= p.end for p in periods):
+                # lessons only on school days: none before the first one, none in the holidays
+                if day < opening or not any(p.start <= day <= p.end for p in periods):
                     continue
                 bell = N.BELLS[slot.number - 1]
                 for gid in slot.group_ids:

@@ -56,7 +56,7 @@ class WorldSize:
     grades: tuple[int, ...] = tuple(range(1, 12))
     letters: int = 2  # classes per grade: А, Б, …
     students_per_class: int = 25
-    weeks: int = 4  # from the first Monday of September
+    weeks: int = 4  # calendar weeks from the week of the first school day (1 September)
     start_year: int = 2026
 
 

@@ -249,6 +249,7 @@ def summary_sheet(frame: JournalFrame, class_name: str | None = None) -> list[Ta
                 signatures=("Директор", "Классный руководитель"),
                 sheet_name=f"Ведомость {name}",
                 landscape=True,
+                running_head=f"Класс: {name}",
                 extra={"checksum": checksum},
             )
         )
@@ -312,8 +313,11 @@ def class_results(frame: JournalFrame, period: int) -> TableDocument:
     )
 
 
-def report_card(frame: JournalFrame, student: str) -> TableDocument:
-    """Табель for a parent who asked for paper: finals by period, current average, absences."""
+def report_card(frame: JournalFrame, student: str, *, today: date) -> TableDocument:
+    """Табель for a parent who asked for paper: finals by period, current average, absences.
+
+    ``today`` is the date printed on it: the caller's clock reading in the school's time zone
+    (the CLI passes the local date of ``--as-of`` or of now), never the machine's own date."""
     try:
         s = (
             frame.person_names.index(student)
@@ -372,10 +376,11 @@ def report_card(frame: JournalFrame, student: str) -> TableDocument:
             frame,
             f"Обучающийся: {frame.person_names[s]}",
             f"Класс: {cls}",
-            f"Дата: {date.today():%d.%m.%Y}",
+            f"Дата: {today:%d.%m.%Y}",
         ),
         signatures=("Классный руководитель", "Родитель (законный представитель)"),
         sheet_name="Табель",
+        running_head=f"{frame.person_names[s]}, класс {cls}" if cls else frame.person_names[s],
     )
 
 
@@ -552,6 +557,7 @@ def forecast(
                     f"«5» от {thresholds[2]:g}."
                 ),
                 sheet_name=f"Прогноз {name}",
+                running_head=f"Класс: {name}, {per.label}",
                 landscape=len(subjects) > 6,
             )
         )

@@ -1,5 +1,11 @@
 """Printable PDF on reportlab: A4, the bundled DejaVu font, a title, a table that splits across
-pages with its header row repeated, «стр. N из M» on every page, and signature lines."""
+pages with its header row repeated, «стр. N из M» on every page, and signature lines.
+
+Several documents in one file (a class each) each start a new page; pages are numbered over the
+whole file, and each page after a document's first carries a running head at the top — the
+document's title and its ``running_head`` («Класс: 5А») with «(продолжение)». A table of headed
+sections (a class each) is laid out a table per section whose heading row repeats under the
+header row on every page the section continues on."""
 
 from __future__ import annotations
 
@@ -62,9 +68,26 @@ def pdf_styles() -> dict[str, ParagraphStyle]:
     }
 
 
+class _DocumentStart(Flowable):
+    """Zero-size mark at the start of a document's first page: tells the canvas the running head
+    of the pages that follow (until the next mark)."""
+
+    def __init__(self, head: str) -> None:
+        super().__init__()
+        self.head = head
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return 0.0, 0.0
+
+    def draw(self) -> None:
+        self.canv._running_head = self.head  # type: ignore[attr-defined]
+        self.canv._document_starts_here = True  # type: ignore[attr-defined]
+
+
 def _canvas_class(footer_left: str) -> type[Canvas]:
-    """A canvas that holds pages back until the end so each can say «стр. N из M»."""
-    regular, _ = register_fonts()
+    """A canvas that holds pages back until the end so each can say «стр. N из M» (over the
+    whole file) and, on a document's later pages, carry its running head."""
+    regular, bold = register_fonts()
 
     class _NumberedCanvas(Canvas):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -72,16 +95,24 @@ def _canvas_class(footer_left: str) -> type[Canvas]:
             kwargs["initialFontName"] = kwargs.get("initialFontName") or regular
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
+            self._running_head = ""
+            self._document_starts_here = False
 
         def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))
+            self._document_starts_here = False
             self._startPage()  # type: ignore[attr-defined]
 
         def save(self) -> None:
             total = len(self._pages)
             for number, state in enumerate(self._pages, start=1):
                 self.__dict__.update(state)
-                width = float(self._pagesize[0])  # type: ignore[attr-defined]
+                width, height = (float(x) for x in self._pagesize)  # type: ignore[attr-defined]
+                if state["_running_head"] and not state["_document_starts_here"]:
+                    self.setFont(bold, 8.5)
+                    self.setFillColor(colors.black)
+                    head = f"{state['_running_head']} (продолжение)"
+                    self.drawString(_MARGIN, height - _MARGIN + 3 * mm, head[:160])
                 self.setFont(regular, 7.5)
                 self.setFillColor(colors.grey)
                 self.drawString(_MARGIN, 8 * mm, footer_left[:120])
@@ -268,9 +299,12 @@ def _cell_markup(text: str, style: ParagraphStyle, width: float) -> str:
 
 def _table(
     doc: TableDocument, avail_width: float, tail: Sequence[Flowable | list[Flowable]] = ()
-) -> Flowable:
+) -> list[Flowable]:
     """The table; ``tail`` (note, signature lines) goes in spanning rows under the last data
-    rows, kept with them on one page («NOSPLIT») so a signature never stands alone."""
+    rows, kept with them on one page («NOSPLIT») so a signature never stands alone.
+
+    Headed sections (a class each) are a table each, its header row and heading row repeated on
+    every page the section runs on; the tables stand flush, so they read as one."""
     styles = pdf_styles()
     total = sum(c.width for c in doc.columns)
     widths = fit_widths(
@@ -280,10 +314,8 @@ def _table(
         ParagraphStyle(f"cell{i}", parent=styles["cell"], alignment=_ALIGN[c.align])
         for i, c in enumerate(doc.columns)
     ]
-    data: list[list[Any]] = [
-        [_header(c.title, w) for c, w in zip(doc.columns, widths, strict=True)]
-    ]
-    commands: list[tuple[Any, ...]] = [
+    header = [_header(c.title, w) for c, w in zip(doc.columns, widths, strict=True)]
+    base: list[tuple[Any, ...]] = [
         ("FONTNAME", (0, 0), (-1, -1), styles["cell"].fontName),
         ("LEFTPADDING", (0, 0), (-1, -1), 3),
         ("RIGHTPADDING", (0, 0), (-1, -1), 3),
@@ -292,39 +324,58 @@ def _table(
         ("TOPPADDING", (0, 0), (-1, -1), 2),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
     ]
+    # runs of sections: a headed section starts a run of its own; unheaded ones join the run
+    runs: list[list[Any]] = []
     for section in doc.sections:
-        if section.heading:
-            r = len(data)
-            data.append(
-                [Paragraph(escape(section.heading), styles["section"])]
-                + [""] * (len(doc.columns) - 1)
-            )
-            commands.append(("SPAN", (0, r), (-1, r)))
-            commands.append(("BACKGROUND", (0, r), (-1, r), colors.HexColor("#F2F2F2")))
-        for values in section.rows:
-            data.append(
-                [
-                    Paragraph(_cell_markup(format_cell(v), cell_styles[i], w), cell_styles[i])
-                    for i, (v, w) in enumerate(zip(values, widths, strict=True))
-                ]
-            )
-    last = len(data) - 1
-    commands.append(("GRID", (0, 0), (-1, last), 0.4, colors.grey))
-    for flowable in tail:
-        r = len(data)
-        data.append([flowable] + [""] * (len(doc.columns) - 1))
-        commands.append(("SPAN", (0, r), (-1, r)))
-        commands.append(("LEFTPADDING", (0, r), (-1, r), 0))
-    if tail:
-        commands.append(("NOSPLIT", (0, max(1, last - _TAIL_ROWS + 1)), (-1, len(data) - 1)))
-    table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
-    table.setStyle(TableStyle(commands))
-    return table
+        if section.heading or not runs:
+            runs.append([section])
+        else:
+            runs[-1].append(section)
+    tables: list[Flowable] = []
+    for n, run in enumerate(runs):
+        last_run = n == len(runs) - 1
+        data: list[list[Any]] = [list(header)]
+        commands = list(base)
+        repeat = 1
+        for section in run:
+            if section.heading:
+                r = len(data)
+                data.append(
+                    [Paragraph(escape(section.heading), styles["section"])]
+                    + [""] * (len(doc.columns) - 1)
+                )
+                commands.append(("SPAN", (0, r), (-1, r)))
+                commands.append(("BACKGROUND", (0, r), (-1, r), colors.HexColor("#F2F2F2")))
+                if r == 1:
+                    repeat = 2  # the run's own heading repeats with the header row
+            for values in section.rows:
+                data.append(
+                    [
+                        Paragraph(_cell_markup(format_cell(v), cell_styles[i], w), cell_styles[i])
+                        for i, (v, w) in enumerate(zip(values, widths, strict=True))
+                    ]
+                )
+        last = len(data) - 1
+        commands.append(("GRID", (0, 0), (-1, last), 0.4, colors.grey))
+        if last_run:
+            for flowable in tail:
+                r = len(data)
+                data.append([flowable] + [""] * (len(doc.columns) - 1))
+                commands.append(("SPAN", (0, r), (-1, r)))
+                commands.append(("LEFTPADDING", (0, r), (-1, r), 0))
+            if tail:
+                start = max(repeat, last - _TAIL_ROWS + 1)
+                commands.append(("NOSPLIT", (0, start), (-1, len(data) - 1)))
+        table = Table(data, colWidths=widths, repeatRows=repeat, hAlign="LEFT")
+        table.setStyle(TableStyle(commands))
+        tables.append(table)
+    return tables
 
 
 def _story(doc: TableDocument, avail_width: float) -> list[Flowable]:
     styles = pdf_styles()
-    story: list[Flowable] = [Paragraph(escape(doc.title), styles["title"])]
+    head = f"{doc.title} — {doc.running_head}" if doc.running_head else doc.title
+    story: list[Flowable] = [_DocumentStart(head), Paragraph(escape(doc.title), styles["title"])]
     story += [Paragraph(escape(line), styles["meta"]) for line in doc.meta]
     story.append(Spacer(1, 4 * mm))
     tail: list[Flowable | list[Flowable]] = []
@@ -333,7 +384,7 @@ def _story(doc: TableDocument, avail_width: float) -> list[Flowable]:
     if doc.signatures:
         tail.append(_signature_lines(doc.signatures))
     if doc.row_count:
-        story.append(_table(doc, avail_width, tail))
+        story += _table(doc, avail_width, tail)
     else:
         story.append(Paragraph(escape(doc.empty_text), styles["meta"]))
         story.append(KeepTogether([f for t in tail for f in (t if isinstance(t, list) else [t])]))

@@ -39,6 +39,11 @@ class TableDocument:
 
     ``signatures`` are labels such as «Учитель» or «Заместитель директора по УВР»; each gets a
     line «Label ______________ / ______________ /» in the PDF and a row in the XLSX.
+
+    ``running_head`` (e.g. «Класс: 5А») is what the document is about: the PDF repeats it, after
+    the title, at the top of each of the document's pages after its first, so a page of a
+    several-class file still names its class. A section's heading row is repeated under the
+    header row on each page that section continues on.
     """
 
     title: str
@@ -50,6 +55,7 @@ class TableDocument:
     sheet_name: str = "Лист1"
     landscape: bool = False
     empty_text: str = "Записей нет."
+    running_head: str = ""
     extra: dict[str, str] = field(default_factory=dict)  # document properties (author, subject)
 
     def __post_init__(self) -> None:
