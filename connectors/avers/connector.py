@@ -11,7 +11,7 @@ of ``target.all_accounts`` in turn. Two streams:
   term to the last one), so every lesson lands in exactly one page and each page carries its
   entities fully; period marks of other periods (half-years, the year, attestations) go on the
   page holding the period's end. An incremental pull re-reads the pages whose dates touch the
-  days around today (``options["today"]`` or the school's local date).
+  days around today (the constructor's ``today`` or the school's local date).
 
 The pull rests on the actions the captured web client calls (WIRE.md "Actions"); the others are
 optional enrichments (:meth:`AversConnector._optional`): without them term dates are estimated

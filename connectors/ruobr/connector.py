@@ -14,8 +14,8 @@ sees them; no page claims them complete, so a pull adds and updates them but nev
 A cursor is ``{"pass", "done", "complete"}`` as in the NetSchool connector: a complete (or
 absent) cursor starts a new pass, an incomplete one resumes it, skipping the scopes in ``done``.
 An incremental pull re-reads the pages whose range overlaps the fortnight before today (today =
-``options["today"]``, else the date in Asia/Novokuznetsk) — whole periods, so the scope
-replacement also sees deletions.
+the constructor's ``today``, else the date in the school's zone, Asia/Novokuznetsk by default) —
+whole periods, so the scope replacement also sees deletions.
 """
 
 from __future__ import annotations
