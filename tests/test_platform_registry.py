@@ -8,6 +8,7 @@ without a single existing file touched.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -464,3 +465,40 @@ def test_config_zone_rule_school_then_municipality_then_platform(
     )
     assert own.schools[0].timezone == "Europe/Moscow"
     assert own.schools[0].target().timezone == "Europe/Moscow"
+
+
+# --- nothing outside a platform's package names it ---------------------------------------------
+
+#: Regulations of real schools, each on its platform (the compliance catalogue cites them by the
+#: platform they were written for); not yet moved into the platforms' packages.
+_NAMING_ALLOWED = {
+    "core/compliance/_catalogue.py",
+    "core/compliance/_citations.py",
+    "core/compliance/_profiles.py",
+}
+
+
+def test_no_code_outside_connectors_names_a_platform() -> None:
+    """A string that is exactly a platform's name appears only in ``connectors/<name>/`` (and
+    tests); everything else asks the registry."""
+    names = set(platforms())
+    found: list[str] = []
+    for top in ("core", "journalsync", "scheduler", "connectors/conformance", "connectors/sandbox"):
+        for path in sorted((REPO / top).rglob("*.py")):
+            rel = path.relative_to(REPO).as_posix()
+            if rel in _NAMING_ALLOWED:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and node.value in names:
+                    found.append(f"{rel}:{node.lineno}: {node.value!r}")
+    assert not found, "\n".join(found)
+
+
+def test_credential_how_tos_come_from_the_descriptors() -> None:
+    from journalsync.credentials_cmd import how_to_get_token
+
+    for name, p in platforms().items():
+        assert how_to_get_token(name) == (p.how_to or None)
+    assert any(p.how_to for p in platforms().values())  # a token platform explains itself
+    with pytest.raises(ConfigError, match="unknown platform"):
+        how_to_get_token("nosuch")
