@@ -502,3 +502,20 @@ def test_credential_how_tos_come_from_the_descriptors() -> None:
     assert any(p.how_to for p in platforms().values())  # a token platform explains itself
     with pytest.raises(ConfigError, match="unknown platform"):
         how_to_get_token("nosuch")
+
+
+def test_a_broken_platform_package_is_a_clear_error(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    dist = root / "brokenjournal-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenjournal\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[{GROUP}]\nbrokenjournal = nosuchmodule:PLATFORM\n")
+    (tmp_path / "m.toml").write_text(_config("netschool"), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "journalsync", "config", "check", str(tmp_path / "m.toml")],
+        capture_output=True, text=True, env=_env(root), cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    said = " ".join(proc.stderr.split())  # the console wraps long lines
+    assert "platform brokenjournal: cannot load nosuchmodule:PLATFORM" in said, said
+    assert "Traceback" not in said

@@ -38,7 +38,13 @@ def get_platform(name: str) -> Platform:
 
 
 def _loaded(ep: EntryPoint) -> Platform:
-    obj = ep.load()
+    try:
+        obj = ep.load()
+    except Exception as exc:  # a broken plugin: say which, never a traceback
+        raise ConfigError(
+            f"platform {ep.name}: cannot load {ep.value}: {type(exc).__name__}: {exc}",
+            hint="reinstall the package that provides it, or uninstall it",
+        ) from None
     if not isinstance(obj, Platform):
         raise ConfigError(f"entry point {GROUP}:{ep.name} ({ep.value}) is not a Platform")
     if obj.name != ep.name:
