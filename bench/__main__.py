@@ -14,7 +14,7 @@ from typing import Any
 
 from bench._machine import describe
 from bench._util import pg_dsn, store_url
-from connectors.conformance.harness import harnesses
+from core.platform import installed
 from core.process import tune_gc
 
 TARGETS = {
@@ -87,7 +87,7 @@ def main() -> None:
     if not pg:
         print("  postgresql: absent (set JOURNALSYNC_TEST_PG) — PostgreSQL figures skipped")
     print(f"\npull → map → store, emulator in-process: target {TARGETS['pull']}")
-    for platform in sorted(h.platform for h in harnesses()):
+    for platform in installed():
         for backend in backends:
             result = _child(f"pull:{platform}", backend, quick)
             print(f"  {platform:<10} {backend:<10} {_fmt('pull', result)}")

@@ -17,7 +17,6 @@ import httpx
 from bench._util import peak_rss_mib
 from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
-from core.connector import connector_class
 from core.logging import configure_logging
 from core.store import Store
 from core.sync import pull
@@ -34,14 +33,14 @@ def run(url: str, *, platform: str, quick: bool) -> dict[str, Any]:
     configure_logging(level="WARNING")
     # The accounts a school pull uses on this platform (an administrator on NetSchool, every
     # family on the student/parent APIs), as the platform's conformance harness builds them.
-    harness = next(h for h in harnesses() if h.platform == platform)
+    harness = harnesses([platform])[0]
     size = QUICK if quick else FULL
     world = World.generate(2026, size)
     school = next(iter(world.schools.values()))
     app = emulator_factory(platform)(world)
     target = harness.target(world, "http://emulator.bench", school.slug, True)
     store = Store.open(url)
-    connector = connector_class(platform)(target, transport=httpx.ASGITransport(app=app))
+    connector = harness.connect(world, target, transport=httpx.ASGITransport(app=app))
 
     async def go() -> int:
         async with connector:

@@ -16,23 +16,30 @@ A connector is an async context manager owning one ``httpx.AsyncClient``. The en
 * :meth:`Connector.schema_drift` — the unknown, missing and retyped payload fields met while
   running under :meth:`Connector.drift_scope` (the engine saves them to the store).
 
-Connectors are found by platform name through the ``journalsync.connectors`` entry point group,
-so adding a platform touches no existing package.
+A connector takes the school's :class:`SchoolTarget` (with its platform's typed
+:class:`PlatformOptions`) and, as constructor arguments, what the running process decides: the
+HTTP settings, a clock and a fixed ``today`` (tests, replays). Platforms are found by name
+through their descriptors (:mod:`core.platform`, entry point group ``journalsync.platforms``),
+so adding a platform touches no existing package (``docs/adding-a-platform.md``).
 """
 
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, Literal, Self, TypeVar
+from zoneinfo import ZoneInfo
 
 import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.errors import ConfigError, JournalSyncError, UnsupportedOperation
+from core.http import HttpSettings
 from core.model import Record
 from core.schema_drift import DriftEvent, DriftLog, collecting
 
@@ -45,6 +52,7 @@ __all__ = [
     "EntryTime",
     "EntryTimeKind",
     "Page",
+    "PlatformOptions",
     "PullMode",
     "PushChannel",
     "PushOutcome",
@@ -52,10 +60,8 @@ __all__ = [
     "Sample",
     "SchoolTarget",
     "StreamSample",
-    "connector_class",
     "first_seen_everywhere",
     "hand_entry_channels",
-    "platforms",
 ]
 
 
@@ -174,6 +180,44 @@ class Credentials:
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
+class PlatformOptions(BaseModel):
+    """A platform's own settings, from a school's ``options`` table in the config.
+
+    Each platform subclasses it with its typed keys; an unknown key is an error (a typo must
+    not be ignored). What the running process decides — HTTP settings, clock, ``today`` — is
+    not an option: the connector takes those as constructor arguments.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def of(cls, raw: BaseModel | Mapping[str, Any] | None) -> Self:
+        """``raw`` as this model: as is when it already is one, else validated (a
+        :class:`ConfigError` names each bad key and says why)."""
+        if isinstance(raw, cls):
+            return raw
+        data = raw.model_dump(exclude_unset=True) if isinstance(raw, BaseModel) else raw
+        try:
+            return cls.model_validate(dict(data or {}))
+        except ValidationError as exc:
+            raise ConfigError(
+                "options: " + "; ".join(_option_errors(exc)),
+                hint="the keys each platform takes are in its PLATFORM.options model",
+            ) from None
+
+
+def _option_errors(exc: ValidationError) -> list[str]:
+    """``key: reason`` for each error of a :class:`PlatformOptions` validation."""
+    out: list[str] = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(options)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown option (a typo, or a key this platform does not take)"
+        out.append(f"{key}: {msg}")
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class SchoolTarget:
     """One school on one platform: where it is and how to log in."""
@@ -184,8 +228,11 @@ class SchoolTarget:
     credentials: Credentials
     #: The platform's own school id or name (NetSchool: the school name searched for).
     platform_school: str = ""
-    timezone: str = "Europe/Moscow"
-    options: Mapping[str, Any] = field(default_factory=dict)
+    #: The school's configured IANA zone; ``None``: the platform's default
+    #: (:attr:`Connector.default_timezone`).
+    timezone: str | None = None
+    #: The platform's typed options (a mapping is validated by the connector).
+    options: PlatformOptions | Mapping[str, Any] = field(default_factory=dict)
     #: More accounts, for platforms whose API shows one family's data per account (student or
     #: parent APIs): a school pull visits each and merges what they see.
     accounts: tuple[Credentials, ...] = ()
@@ -269,6 +316,10 @@ class Connector(abc.ABC):
 
     platform: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    #: The zone the platform's schools are in when the config names none.
+    default_timezone: ClassVar[str] = "Europe/Moscow"
+    #: The platform's options model (``extra="forbid"``).
+    options_model: ClassVar[type[PlatformOptions]] = PlatformOptions
 
     def __init__(
         self,
@@ -277,8 +328,17 @@ class Connector(abc.ABC):
         transport: httpx.AsyncBaseTransport | None = None,
         state: Mapping[str, Any] | None = None,
         save_state: Callable[[Mapping[str, Any]], None] | None = None,
+        http: HttpSettings | None = None,
+        clock: Callable[[], float] | None = None,
+        today: date | None = None,
     ) -> None:
+        """``http``: transport tuning (``None``: the connector's default); ``clock``: epoch
+        seconds, for token lifetimes; ``today``: a fixed local date (tests, replays)."""
         self.target = target
+        self.options: PlatformOptions = self.options_model.of(target.options)
+        self.http = http
+        self.clock: Callable[[], float] = clock or time.time
+        self._today = today
         self._transport = transport
         #: Connector state the engine keeps between runs (e.g. a rotated refresh token). The
         #: store keeps it encrypted at rest.
@@ -287,6 +347,22 @@ class Connector(abc.ABC):
         self._drift = DriftLog()
         #: True while :meth:`sample` runs: :meth:`sampled` then keeps a few scopes per stream.
         self.sampling = False
+
+    @property
+    def timezone(self) -> str:
+        """The school's configured zone, else the platform's default — the one rule."""
+        return self.target.timezone or self.default_timezone
+
+    def http_settings(self, default: HttpSettings | None = None) -> HttpSettings:
+        """The HTTP settings given to the constructor, else ``default``, else the defaults."""
+        return self.http or default or HttpSettings()
+
+    def today(self) -> date:
+        """The fixed ``today`` given to the constructor, or today's date in the school's zone
+        (platforms file lessons by local date)."""
+        if self._today is not None:
+            return self._today
+        return datetime.now(UTC).astimezone(ZoneInfo(self.timezone)).date()
 
     def persist_state(self) -> None:
         """Save :attr:`state` now. Call it right after a platform rotates a token: the old one
@@ -431,21 +507,3 @@ def _merged(had: list[DriftEvent], new: list[DriftEvent]) -> list[DriftEvent]:
     got = {_key(e): e for e in had}
     got.update((_key(e), e) for e in new)
     return [got[k] for k in sorted(got)]
-
-
-def platforms() -> dict[str, type[Connector]]:
-    """Installed connectors by platform name (entry point group ``journalsync.connectors``)."""
-    found: dict[str, type[Connector]] = {}
-    for ep in entry_points(group="journalsync.connectors"):
-        found[ep.name] = ep.load()
-    return found
-
-
-def connector_class(platform: str) -> type[Connector]:
-    known = platforms()
-    try:
-        return known[platform]
-    except KeyError:
-        raise ConfigError(
-            f"unknown platform {platform!r}; installed: {', '.join(sorted(known)) or 'none'}"
-        ) from None

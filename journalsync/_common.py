@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from rich.console import Console
 
-from core.connector import Connector, Credentials, SchoolTarget, connector_class
+from core.connector import Connector, Credentials, SchoolTarget
 from core.errors import (
     AuthError,
     ConfigError,
@@ -20,6 +20,7 @@ from core.errors import (
     Retriable,
 )
 from core.logging import get_logger, redact, register_secret
+from core.platform import connector_class, installed
 from core.store import SCHOOL_LOCK_WAIT, SchoolLock, Store
 from core.store._base import is_memory, parse_store_url
 
@@ -30,6 +31,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
+    "PLATFORM_HELP",
     "build_connector",
     "console",
     "die",
@@ -42,6 +44,9 @@ __all__ = [
     "school_timezone",
     "store_options",
 ]
+
+#: ``--platform`` help: the installed platforms (entry point names; nothing is imported).
+PLATFORM_HELP = "an installed platform: " + ", ".join(installed())
 
 #: Exit codes a script can rely on (also in the README).
 EXIT_OK = 0
@@ -179,19 +184,16 @@ def build_connector(
         )
     register_secret(password)
     cls = connector_class(platform)
-    options: dict[str, Any] = {}
-    if today is not None:
-        options["today"] = today.isoformat()
     target = SchoolTarget(
         school=school,
         platform=platform,
         base_url=base_url,
         credentials=Credentials(login=login, password=password),
         platform_school=platform_school,
-        options=options,
     )
     return cls(
         target,
         state=store.load_state(school, platform),
         save_state=lambda state: store.save_state(school, platform, state),
+        today=today,
     )

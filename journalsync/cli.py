@@ -22,6 +22,7 @@ from core.sync import push as push_school
 from journalsync._common import (
     EXIT_FAILED,
     EXIT_HELD,
+    PLATFORM_HELP,
     build_connector,
     console,
     die,
@@ -66,7 +67,7 @@ DbOpt = Annotated[
     typer.Option("--db", help="Store URL (default $JOURNALSYNC_DB or sqlite:///journalsync.db)."),
 ]
 SchoolOpt = Annotated[str, typer.Option("--school", help="The school's slug in journalsync.")]
-PlatformOpt = Annotated[str, typer.Option("--platform", help="netschool, kiasuo, ruobr, …")]
+PlatformOpt = Annotated[str, typer.Option("--platform", help=PLATFORM_HELP)]
 BaseUrlOpt = Annotated[str, typer.Option("--base-url", help="The platform's origin URL.")]
 PlatformSchoolOpt = Annotated[
     str, typer.Option("--platform-school", help="The school as the platform names it.")

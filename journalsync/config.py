@@ -5,6 +5,10 @@ Every error names the file, the line and the key, and says what is wrong::
     journalsync.toml:41: schools[3].password: a password in the config file; write
     password = { env = "VAR" } or { file = "secrets.toml", key = "…" } instead
 
+A school's ``options`` are checked against its platform's typed options model
+(``PLATFORM.options``, unknown keys refused) and reported the same way. A school's time zone is
+its own ``timezone``, else the municipality's when the file sets one, else the platform's default.
+
 The commented example (``journalsync config example``) is ``config_example.toml`` beside this
 module, and it is checked by the tests, so it always validates.
 """
@@ -14,8 +18,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Sequence
-from datetime import datetime, time
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,7 +34,10 @@ from pydantic import (
     model_validator,
 )
 
+from core.connector import PlatformOptions
 from core.errors import ConfigError
+from core.platform import Platform
+from core.platform import platforms as _installed
 from core.store._base import is_memory, parse_store_url
 from scheduler import (
     AccountPlan,
@@ -219,6 +226,8 @@ class _School(_Model):
     thresholds: dict[str, _EntityLimits] = Field(default_factory=dict)
     compliance_profile: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    #: A fixed date the connector takes as today (sandboxes on a generated world, replays).
+    today: date | None = None
 
     @field_validator("password", "token", mode="before")
     @classmethod
@@ -336,11 +345,21 @@ def _key_lines(text: str) -> list[tuple[tuple[str | int, ...], int]]:
                 arrays[names] = arrays.get(names, -1) + 1
                 header = (*names, arrays[names])
             else:
-                header = names
+                header = _in_arrays(names, arrays)
             out.append((header, no))
         elif m := _KEY.match(line):
             out.append(((*header, *_split_key(m.group(1))), no))
     return out
+
+
+def _in_arrays(names: tuple[str, ...], arrays: dict[tuple[str, ...], int]) -> tuple[str | int, ...]:
+    """``[schools.options]`` under ``[[schools]]`` is ``schools[<last>].options``."""
+    out: list[str | int] = []
+    for n, name in enumerate(names):
+        out.append(name)
+        if n < len(names) - 1 and names[: n + 1] in arrays:
+            out.append(arrays[names[: n + 1]])
+    return tuple(out)
 
 
 def _line_for(text: str, loc: Sequence[str | int]) -> int | None:
@@ -412,9 +431,15 @@ def _ref(secret: _SecretEnv | _SecretFile | None, path: Path) -> SecretRef | Non
     return SecretRef(file=file if file.is_absolute() else path.parent / file, key=secret.key)
 
 
-def _plan(cfg: _Config, path: Path) -> Plan:
+def _plan(
+    cfg: _Config, path: Path, options: Mapping[str, PlatformOptions], known: Mapping[str, Platform]
+) -> Plan:
     schools: list[SchoolPlan] = []
+    # The municipality's zone applies to its schools only when the file sets it.
+    muni_tz = cfg.municipality.timezone if "timezone" in cfg.municipality.model_fields_set else None
     for s in cfg.schools:
+        platform = known.get(s.platform)
+        default_tz = platform.timezone if platform is not None else cfg.municipality.timezone
         entries = cfg.schedules.entries()
         if s.schedules is not None:
             entries.update(s.schedules.entries())
@@ -440,7 +465,7 @@ def _plan(cfg: _Config, path: Path) -> Plan:
                     AccountPlan(a.login, _ref(a.password, path), _ref(a.token, path))
                     for a in s.accounts
                 ),
-                timezone=s.timezone or cfg.municipality.timezone,
+                timezone=s.timezone or muni_tz or default_tz,
                 schedules=tuple(
                     Schedule(op, e.cron, e.window)  # type: ignore[arg-type]
                     for op, e in entries.items()
@@ -448,7 +473,8 @@ def _plan(cfg: _Config, path: Path) -> Plan:
                 thresholds=thresholds,
                 school_hours=_hours(s.school_hours or cfg.school_hours),
                 compliance_profile=s.compliance_profile or cfg.compliance.profile,
-                options=dict(s.options),
+                options=options.get(s.slug, dict(s.options)),
+                today=s.today,
             )
         )
     return Plan(
@@ -503,6 +529,28 @@ def _plan(cfg: _Config, path: Path) -> Plan:
     )
 
 
+def _check_options(
+    cfg: _Config, path: str, text: str, known: Mapping[str, Platform]
+) -> tuple[dict[str, PlatformOptions], list[str]]:
+    """Each school's options as its platform's typed model, and a line per bad key."""
+    out: dict[str, PlatformOptions] = {}
+    errors: list[str] = []
+    for i, s in enumerate(cfg.schools):
+        platform = known.get(s.platform)
+        if platform is None:
+            continue
+        try:
+            out[s.slug] = platform.options.model_validate(s.options)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ("schools", i, "options", *err["loc"])
+                msg = err["msg"].removeprefix("Value error, ")
+                if err["type"] == "extra_forbidden":
+                    msg = f"unknown option (a typo, or a key {s.platform} does not take)"
+                errors.append(f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: {msg}")
+    return out, errors
+
+
 def _check_references(
     cfg: _Config, path: str, text: str, platforms: Sequence[str] | None
 ) -> list[str]:
@@ -526,11 +574,15 @@ def _check_references(
 
 
 def parse_config(
-    text: str, path: str | Path = "<string>", *, platforms: Sequence[str] | None = None
+    text: str,
+    path: str | Path = "<string>",
+    *,
+    platforms: Sequence[str] | Mapping[str, Platform] | None = None,
 ) -> Plan:
     """Validate TOML text into a plan; ``ConfigError`` lists every problem with file:line: key.
 
-    ``platforms``: the installed platform names to check schools against (``None``: unchecked).
+    ``platforms``: the platforms to check schools against — descriptors, or names of installed
+    ones (``None``: unchecked; options then stay as written).
     """
     where = str(path)
     try:
@@ -552,10 +604,21 @@ def parse_config(
             f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems),
             hint="`journalsync config example` prints a commented example",
         ) from None
-    problems = _check_references(cfg, where, text, platforms)
+    known = _descriptors(platforms)
+    problems = _check_references(cfg, where, text, None if platforms is None else sorted(platforms))
+    options, bad_options = _check_options(cfg, where, text, known)
+    problems += bad_options
     if problems:
         raise ConfigError(f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
-    return _plan(cfg, Path(path))
+    return _plan(cfg, Path(path), options, known)
+
+
+def _descriptors(platforms: Sequence[str] | Mapping[str, Platform] | None) -> dict[str, Platform]:
+    if platforms is None:
+        return {}
+    if isinstance(platforms, Mapping):
+        return dict(platforms)
+    return {n: p for n, p in _installed().items() if n in platforms}
 
 
 def load_config(path: str | Path, *, check_platforms: bool = True) -> Plan:
@@ -570,11 +633,9 @@ def load_config(path: str | Path, *, check_platforms: bool = True) -> Plan:
             f"config file {p} is not UTF-8 text (byte {exc.start} cannot be decoded)",
             hint="save the file as UTF-8",
         ) from None
-    platforms = None
+    platforms: dict[str, Platform] | None = None
     if check_platforms:
-        from core.connector import platforms as installed
-
-        platforms = sorted(installed())
+        platforms = _installed()
     return parse_config(text, p, platforms=platforms)
 
 

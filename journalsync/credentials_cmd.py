@@ -14,7 +14,6 @@ import json
 import stat
 import sys
 import tomllib
-from importlib import import_module
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ import typer
 
 from core.errors import ConfigError
 from core.files import write_private
+from core.platform import get_platform
 from journalsync._common import EXIT_USAGE, console, die, reported_errors
 
 __all__ = ["credentials_app", "how_to_get_token", "write_secret"]
@@ -30,16 +30,11 @@ credentials_app = typer.Typer(
     help="Passwords and first tokens, kept in the secrets file.", no_args_is_help=True
 )
 
-#: Platforms whose first login needs a person at a browser, and where their how-to lives.
-_HOW_TO = {"kiasuo": "connectors.kiasuo"}
-
 
 def how_to_get_token(platform: str) -> str | None:
-    module = _HOW_TO.get(platform)
-    if module is None:
-        return None
-    text: str = import_module(module).HOW_TO_GET_TOKEN
-    return text
+    """How to obtain a first token (the platform's descriptor); ``None`` for a platform whose
+    login is a password. An unknown platform is a :class:`ConfigError`."""
+    return get_platform(platform).how_to or None
 
 
 def write_secret(path: Path, key: str, value: str) -> None:

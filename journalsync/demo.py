@@ -1,6 +1,7 @@
 """``journalsync demo``: the whole loop on the bundled emulator, over loopback, into SQLite.
 
-1. start the NetSchool emulator on 127.0.0.1 with a deterministic world;
+1. start the emulator of the first installed platform with a write API (NetSchool today) on
+   127.0.0.1 with a deterministic world;
 2. pull the school into a fresh SQLite file (resumable, page by page);
 3. import a small local journal (CSV, as a school keeps on paper during an outage), one row of
    which is broken and is quarantined with its reason;
@@ -30,21 +31,21 @@ from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.server import serve_in_thread
 from core.codes import MarkValue
-from core.connector import Connector, Credentials, Page, PullMode, SchoolTarget, connector_class
+from core.connector import Connector, Credentials, Page, PullMode, PushChannel, SchoolTarget
+from core.errors import ConfigError
 from core.files import private_dir, write_private
 from core.importer import COLUMNS, import_csv
 from core.logging import register_secret
 from core.model import Attendance, ClassUnit, Group, Lesson, Mark, Person, Record, Subject
+from core.platform import Platform, platforms
 from core.store import Store
 from core.sync import PullResult, pull, reconcile, sync_school
 from journalsync._common import console
 from journalsync.demo_worklist import WorklistDemo, run_worklist_platform
 from journalsync.drift_cmd import print_findings
-from journalsync.sandbox_cmd import emulator_factory
 
 __all__ = ["DEMO_SIZE", "DemoResult", "run_demo", "write_local_journal"]
 
-PLATFORM = "netschool"
 DEMO_SIZE = WorldSize(grades=(5, 6, 7, 8, 9), letters=1, students_per_class=20, weeks=3)
 
 
@@ -177,9 +178,18 @@ def write_local_journal(store: Store, school: str, platform: str, path: Path) ->
     return len(rows)
 
 
-def _platform_side_edit(world: World, store: Store, school: str) -> list[str]:
-    """A teacher edits the platform directly: one pushed mark changed, one absence removed."""
-    remote = {r.id: r for r in store.remote_records(school, PLATFORM)}
+def api_platform() -> Platform:
+    """The platform the demo's first loop runs on: the first installed one with a write API."""
+    for found in platforms().values():
+        if found.connector.capabilities.channel(PushChannel.API) is not None:
+            return found
+    raise ConfigError("no installed platform offers a write API: the demo needs one")
+
+
+def _platform_side_edit(world: World, store: Store, school: str, platform: str) -> list[str]:
+    """A teacher edits the platform directly: one pushed mark changed, one absence removed
+    (the ids are the write-API platform's own: ``cmId``, ``userId``, ``assignId``)."""
+    remote = {r.id: r for r in store.remote_records(school, platform)}
 
     def ext(record_id: str, key: str) -> int:
         prov = remote[record_id].provenance
@@ -223,20 +233,21 @@ def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
     school = next(iter(world.schools.values()))
     admin = world.accounts(school.slug, "admin")[0]
     register_secret(admin.password)
-    app = emulator_factory(PLATFORM)(world)
+    api = api_platform()
+    name = api.name
+    app = api.create_app()(world)
     console.rule("journalsync demo")
     with serve_in_thread(app) as server:
-        console.print(f"emulator: {PLATFORM} at {server.base_url} · store: sqlite:///{db}")
+        console.print(f"emulator: {name} at {server.base_url} · store: sqlite:///{db}")
         store = Store.open(f"sqlite:///{db}")
         target = SchoolTarget(
             school=school.slug,
-            platform=PLATFORM,
+            platform=name,
             base_url=server.base_url,
             credentials=Credentials(login=admin.login, password=admin.password),
             platform_school=school.short_name,
-            options={"today": world.today.isoformat()},
         )
-        connector = connector_class(PLATFORM)(target)
+        connector = api.connector(target, today=world.today)
         summary: Counter[str] = Counter()
 
         async def main() -> None:
@@ -248,8 +259,8 @@ def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
 
                 console.rule("2. import the local journal")
                 csv_path = workdir / "local-journal.csv"
-                rows = write_local_journal(store, school.slug, PLATFORM, csv_path)
-                imported = import_csv(store, school.slug, PLATFORM, csv_path, actor="demo")
+                rows = write_local_journal(store, school.slug, name, csv_path)
+                imported = import_csv(store, school.slug, name, csv_path, actor="demo")
                 summary["imported"] = imported.records
                 summary["quarantined rows"] = len(imported.quarantine)
                 console.print(f"{csv_path}: {rows} rows → {imported.records} records")
@@ -264,22 +275,22 @@ def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
                 console.print(
                     f"run {report.run.state}: pushed {counts.get('pushed', 0)}, "
                     f"verified {counts.get('verified', 0)}, "
-                    f"open drift after verify {len(store.findings(school.slug, PLATFORM, 'open'))}"
+                    f"open drift after verify {len(store.findings(school.slug, name, 'open'))}"
                 )
 
                 console.rule("4. a teacher edits the platform")
-                for line in _platform_side_edit(world, store, school.slug):
+                for line in _platform_side_edit(world, store, school.slug, name):
                     console.print(f"  {line}")
 
                 console.rule("5. pull again and compare")
                 await _pull_with_progress(store, connector, PullMode.INCREMENTAL)
-                found = reconcile(store, school.slug, PLATFORM, capabilities=connector.capabilities)
+                found = reconcile(store, school.slug, name, capabilities=connector.capabilities)
                 summary["drift found"] = found.drift
-            summary["open findings"] = print_findings(store, school.slug, PLATFORM)
+            summary["open findings"] = print_findings(store, school.slug, name)
 
         asyncio.run(main())
         store.close()
-    table = Table(title="demo summary — netschool (api channel)")
+    table = Table(title=f"demo summary — {name} (api channel)")
     table.add_column("step")
     table.add_column("count", justify="right")
     for k, v in summary.items():
@@ -287,7 +298,7 @@ def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
     console.print(table)
     ok = summary["verified"] > 0 and summary["drift found"] > 0
 
-    others = [h for h in harnesses() if h.platform != PLATFORM]
+    others = [h for h in harnesses() if h.platform != name]
     results: list[WorklistDemo] = []
     for harness in others:
         console.rule(f"{harness.platform}: no write API — the worklist channel")

@@ -17,7 +17,7 @@ import httpx
 from connectors.conformance.harness import Harness
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.server import serve_in_thread
-from core.connector import PullMode
+from core.connector import Connector, PullMode
 from core.importer import import_csv
 from core.store import Store
 from core.sync import pull, reconcile, sync_school
@@ -52,21 +52,22 @@ async def _run(
     school = next(iter(world.schools))
     target = harness.target(world, base_url, school, True)
 
-    def connector() -> object:
-        return harness.connector(
+    def connector() -> Connector:
+        return harness.connect(
+            world,
             target,
             state=store.load_state(school, platform),
             save_state=lambda s: store.save_state(school, platform, s),
         )
 
-    async with connector() as c:  # type: ignore[attr-defined]
+    async with connector() as c:
         out.pulled = (await pull(store, c)).records
     csv_path = workdir / f"{platform}-local-journal.csv"
     write_local_journal(store, school, platform, csv_path)
     imported = import_csv(store, school, platform, csv_path, actor="demo")
     out.imported, out.quarantined_rows = imported.records, len(imported.quarantine)
 
-    async with connector() as c:  # type: ignore[attr-defined]
+    async with connector() as c:
         report = await sync_school(store, c, run_key=f"demo:{platform}:1")
     out.awaiting_entry = report.counts().get("awaiting_entry", 0)
 
@@ -84,7 +85,7 @@ async def _run(
             )
             r.raise_for_status()
 
-    async with connector() as c:  # type: ignore[attr-defined]
+    async with connector() as c:
         await pull(store, c, mode=PullMode.INCREMENTAL)
         found = reconcile(store, school, platform, capabilities=c.capabilities)
     out.verified = len(store.outbox(school, platform, status="verified"))

@@ -11,7 +11,7 @@ import typer
 
 from core.files import private_dir
 from core.package import build_package, issue_package, write_package
-from journalsync._common import console, open_store, reported_errors, school_timezone
+from journalsync._common import PLATFORM_HELP, console, open_store, reported_errors, school_timezone
 
 __all__ = ["package", "write_school_package"]
 
@@ -42,7 +42,7 @@ def write_school_package(
 
 def package(
     school: Annotated[str, typer.Option("--school", help="The school's slug in journalsync.")],
-    platform: Annotated[str, typer.Option("--platform", help="kiasuo, ruobr, perm, avers, …")],
+    platform: Annotated[str, typer.Option("--platform", help=PLATFORM_HELP)],
     out: Annotated[Path, typer.Option("--out", help="Directory for the zip.")] = Path("packages"),
     scope: Annotated[
         str,

@@ -40,9 +40,9 @@ from core.compliance._reports import (
     summary_sheet,
     timeliness,
 )
-from core.connector import connector_class
 from core.documents import TableDocument
 from core.errors import ConfigError
+from core.platform import connector_class
 from core.store import Store
 from journalsync._common import console, open_store, reported_errors
 from journalsync.config import load_config

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date
-from importlib.metadata import entry_points
 from typing import Annotated, Any
 
 import typer
@@ -15,20 +14,36 @@ from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
 from connectors.sandbox.server import is_loopback, serve
 from core.errors import ConfigError
+from core.platform import get_platform, platforms
 from journalsync._common import console, reported_errors
 
-__all__ = ["accounts_line", "emulator_factory", "parse_grades", "parse_renames", "sandbox_app"]
+__all__ = [
+    "accounts_line",
+    "default_platform",
+    "emulator_factory",
+    "parse_grades",
+    "parse_renames",
+    "sandbox_app",
+]
 
 sandbox_app = typer.Typer(help="Platform emulators for trials and tests.", no_args_is_help=True)
 
 
 def emulator_factory(platform: str) -> Any:
-    """The emulator's ``create_app(world, faults=None, options=None)`` (entry points)."""
-    for ep in entry_points(group="journalsync.emulators"):
-        if ep.name == platform:
-            return ep.load()
-    known = sorted(ep.name for ep in entry_points(group="journalsync.emulators"))
-    raise ConfigError(f"no emulator for platform {platform!r}; available: {', '.join(known)}")
+    """The emulator's ``create_app(world, faults=None, options=None)`` (the platform's
+    descriptor names it)."""
+    return get_platform(platform).create_app()
+
+
+def default_platform() -> str:
+    """The first installed platform whose one account sees the whole school."""
+    found = platforms()
+    for name, p in found.items():
+        if not p.per_family:
+            return name
+    if found:
+        return next(iter(found))
+    raise ConfigError("no platform is installed (entry point group journalsync.platforms)")
 
 
 def parse_grades(text: str) -> tuple[int, ...]:
@@ -55,7 +70,7 @@ def parse_renames(items: list[str]) -> dict[str, str]:
 
 
 def accounts_line(
-    world: World, base_url: str, school_slug: str | None = None, platform: str = "netschool"
+    world: World, base_url: str, school_slug: str | None = None, platform: str | None = None
 ) -> dict[str, Any]:
     """One JSON object with the base URL, the school and a login of each role (sandbox only).
 
@@ -63,7 +78,8 @@ def accounts_line(
     the platform's conformance harness issues it.
     """
     school = world.school(school_slug or next(iter(world.schools)))
-    harness = next((h for h in harnesses() if h.platform == platform), None)
+    found = harnesses([platform or default_platform()])
+    harness = found[0] if found else None
     tokens = (
         {c.login: c.token for c in harness.target(world, base_url, school.slug, True).all_accounts}
         if harness
@@ -90,7 +106,13 @@ def accounts_line(
 
 @sandbox_app.command("serve")
 def serve_cmd(
-    platform: Annotated[str, typer.Option("--platform")] = "netschool",
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform",
+            help="an installed platform (default: the first whose one account sees the school)",
+        ),
+    ] = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8081,
     seed: Annotated[int, typer.Option("--seed")] = 7,
@@ -140,6 +162,7 @@ def serve_cmd(
         )
         faults = Faults(rename_fields=parse_renames(rename_field or []))
         world = World.generate(seed, size, today=_today(today))
+        platform = platform or default_platform()
         app = emulator_factory(platform)(world, faults=faults)
         base_url = f"http://{host}:{port}"
         console.print(base_url, highlight=False, soft_wrap=True)

@@ -18,7 +18,7 @@ from core.worklist import (
     write_pdf,
     write_xlsx,
 )
-from journalsync._common import console, open_store, reported_errors, school_timezone
+from journalsync._common import PLATFORM_HELP, console, open_store, reported_errors, school_timezone
 
 __all__ = ["worklist", "write_worklists"]
 
@@ -54,7 +54,7 @@ def write_worklists(
 
 def worklist(
     school: Annotated[str, typer.Option("--school", help="The school's slug in journalsync.")],
-    platform: Annotated[str, typer.Option("--platform", help="kiasuo, ruobr, perm, avers, …")],
+    platform: Annotated[str, typer.Option("--platform", help=PLATFORM_HELP)],
     out: Annotated[Path, typer.Option("--out", help="Directory for the files.")] = Path(
         "worklists"
     ),

@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from core.connector import Credentials, SchoolTarget
+from core.connector import Credentials, PlatformOptions, SchoolTarget
 from core.errors import ConfigError
 from core.http import HttpSettings
 from core.logging import register_secret
@@ -184,10 +184,14 @@ class SchoolPlan:
     thresholds: Mapping[str, EntityLimits] = field(default_factory=dict)
     school_hours: SchoolHours = SchoolHours()
     compliance_profile: str = "default"
-    options: Mapping[str, Any] = field(default_factory=dict)
+    #: The platform's typed options (validated with the config), or raw ones when the config
+    #: was read without its platforms.
+    options: PlatformOptions | Mapping[str, Any] = field(default_factory=dict)
     token: SecretRef | None = None
     #: More accounts, for platforms whose API shows one family per account.
     accounts: tuple[AccountPlan, ...] = ()
+    #: A fixed local date the connector takes as today (sandboxes, replays); ``None``: the clock.
+    today: date | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -200,11 +204,8 @@ class SchoolPlan:
     def schedule(self, operation: str) -> Schedule | None:
         return next((s for s in self.schedules if s.operation == operation), None)
 
-    def target(self, http: HttpSettings | None = None) -> SchoolTarget:
+    def target(self) -> SchoolTarget:
         """The connector's target, with the password read from where the config points."""
-        options = dict(self.options)
-        if http is not None:
-            options.setdefault("http_settings", http)
         return SchoolTarget(
             school=self.slug,
             platform=self.platform,
@@ -212,7 +213,7 @@ class SchoolPlan:
             credentials=AccountPlan(self.login, self.password, self.token).credentials(),
             platform_school=self.platform_school,
             timezone=self.timezone,
-            options=options,
+            options=self.options,
             accounts=tuple(a.credentials() for a in self.accounts),
         )
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import httpx
 
-from core.connector import Connector, PullMode, connector_class
+from core.connector import Connector, PullMode
 from core.errors import JournalSyncError, Retriable
 from core.logging import get_logger, log_context, redact
+from core.platform import connector_class
 from core.store import SCHOOL_LOCK_WAIT, Run, RunState, SchoolBusy, SchoolLock, Store
 from core.store._runs import run_id_for
 from core.sync import sync_school
@@ -76,9 +77,11 @@ def make_connector(plan: Plan, school: SchoolPlan, store: Store) -> Connector:
         store.save_state(school.slug, school.platform, state)
 
     return cls(
-        school.target(plan.http_settings(school)),
+        school.target(),
         state=store.load_state(school.slug, school.platform),
         save_state=save,
+        http=plan.http_settings(school),
+        today=school.today,
     )
 
 

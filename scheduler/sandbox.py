@@ -1,8 +1,8 @@
 """A whole municipality on loopback: every registered platform's emulator and a config for it.
 
-Schools are spread over the platforms whose conformance harness is installed (entry point group
-``journalsync.harnesses``), one emulator per platform on 127.0.0.1, so the same code runs 200
-NetSchool schools today and 40 on each of five platforms once their connectors land. Used by
+Schools are spread over the installed platforms (:mod:`core.platform`), each through the
+conformance harness its descriptor names, one emulator per platform on 127.0.0.1: 200 schools
+are 40 on each of five platforms. Used by
 the scheduler tests, ``bench/cycle.py`` and anyone trying ``journalsync serve`` out::
 
     with sandbox_municipality(200, store_url="sqlite:///m.db") as m:
@@ -24,7 +24,7 @@ from connectors.conformance.harness import Harness, harnesses
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
 from connectors.sandbox.server import ServerHandle, serve_in_thread
-from core.connector import Credentials
+from core.connector import Credentials, PlatformOptions
 
 __all__ = ["TINY", "SandboxMunicipality", "sandbox_municipality"]
 
@@ -76,6 +76,13 @@ def _toml_value(value: Any) -> str | None:
     return None  # objects (e.g. HttpSettings) come from the config's [hosts] instead
 
 
+def _options(options: PlatformOptions | Mapping[str, Any]) -> dict[str, Any]:
+    """The options a harness sets, as the config writes them."""
+    if isinstance(options, PlatformOptions):
+        return options.model_dump(exclude_defaults=True)
+    return dict(options)
+
+
 def _distinct_schools(world: World, n: int) -> list[str]:
     """Schools a platform can tell apart by name (generated names may repeat)."""
     names = Counter(s.name for s in world.schools.values())
@@ -106,7 +113,7 @@ def _school_toml(
 ) -> str:
     target = h.target(world, base_url, world_slug, True)
     var = f"JS_SANDBOX_{slug.upper().replace('-', '_')}"
-    options = {k: v for k, v in target.options.items() if _toml_value(v) is not None}
+    options = {k: v for k, v in _options(target.options).items() if _toml_value(v) is not None}
     opts = ", ".join(f"{k} = {_toml_value(v)}" for k, v in sorted(options.items()))
     accounts = ",\n".join(
         f"  {{ login = {_s(a.login)}, {_secret_refs(f'{var}_A{n}', a, env)} }}"
@@ -122,6 +129,7 @@ def _school_toml(
         f"login = {_s(target.credentials.login)}\n"
         + "".join(f"{line}\n" for line in _secret_refs(var, target.credentials, env).split(", "))
         + f"options = {{ {opts} }}\n"
+        + f"today = {world.today.isoformat()}\n"
         + (f"accounts = [\n{accounts},\n]\n" if accounts else "")
     )
 
@@ -147,9 +155,9 @@ def sandbox_municipality(
     blackouts …). ``host_limits``: keys of the ``[hosts."…"]`` table of every emulator host.
     ``wrap``: an ASGI middleware put around each (healthy) emulator, e.g. to count requests.
     """
-    found = [h for h in harnesses() if platforms is None or h.platform in platforms]
+    found = harnesses(platforms)
     if not found:
-        raise RuntimeError("no conformance harness is installed (journalsync.harnesses)")
+        raise RuntimeError("no platform is installed (entry point group journalsync.platforms)")
     per = [
         schools // len(found) + (1 if i < schools % len(found) else 0) for i in range(len(found))
     ]

@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from connectors.conformance.harness import harnesses
 from connectors.sandbox import World
 from core.connector import Credentials
@@ -55,9 +57,12 @@ def write_config(
             f"platform_school = {_q(target.platform_school)}",
             f"login = {_q(target.credentials.login)}",
             *refs(f"{name}-0", target.credentials),
-            f"timezone = {_q(target.timezone)}",
+            *([f"timezone = {_q(target.timezone)}"] if target.timezone else []),
+            f"today = {world.today.isoformat()}",
         ]
-        options = {k: v for k, v in target.options.items() if isinstance(v, str)}
+        raw = target.options
+        given = raw.model_dump(exclude_defaults=True) if isinstance(raw, BaseModel) else raw
+        options = {k: v for k, v in given.items() if isinstance(v, str)}
         if options:
             lines.append(
                 "options = { " + ", ".join(f"{k} = {_q(v)}" for k, v in options.items()) + " }"

@@ -53,9 +53,7 @@ def _students(world: World, grade: int) -> list[Account]:
     ]
 
 
-def _target(
-    world: World, accounts: Sequence[Account], base: str = BASE, **options: object
-) -> SchoolTarget:
+def _target(world: World, accounts: Sequence[Account], base: str = BASE) -> SchoolTarget:
     creds = [Credentials(login=a.login, password=a.password) for a in accounts]
     return SchoolTarget(
         school="school-1",
@@ -63,12 +61,13 @@ def _target(
         base_url=base,
         credentials=creds[0],
         accounts=tuple(creds[1:]),
-        options={"today": world.today.isoformat(), "http_settings": _FAST, **options},
     )
 
 
 def _connector(app: AversEmulator, target: SchoolTarget) -> AversConnector:
-    return AversConnector(target, transport=httpx.ASGITransport(app=app))
+    return AversConnector(
+        target, transport=httpx.ASGITransport(app=app), today=app.world.today, http=_FAST
+    )
 
 
 def _ids(records: object) -> set[str]:
@@ -112,7 +111,7 @@ async def test_cyrillic_login_plain_http_path_prefix_over_a_socket(
     app = create_app(world, options=AversEmulatorOptions(base_path="/5sov"))
     with serve_in_thread(app) as server:
         target = _target(world, [acc], base=server.base_url + "/5sov/")
-        async with AversConnector(target) as c:
+        async with AversConnector(target, today=world.today, http=_FAST) as c:
             result = await pull(store, c)
     assert result.quarantined == 0
     people = [

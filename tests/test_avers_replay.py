@@ -348,11 +348,10 @@ async def test_both_accounts_in_one_school_pull_and_a_second_pull_changes_nothin
         base_url=replay.url,
         credentials=Credentials(login="account-A", password=PASSWORD),
         accounts=(Credentials(login="account-B", password=PASSWORD),),
-        options={"today": TODAY, "http_settings": _FAST},
     )
     store = Store.open(f"sqlite:///{tmp_path}/replay.db")
     try:
-        async with AversConnector(target) as c:
+        async with AversConnector(target, today=date.fromisoformat(TODAY), http=_FAST) as c:
             first = await pull(store, c)
         for cap in captures.values():
             check_account(store, cap)
@@ -362,7 +361,7 @@ async def test_both_accounts_in_one_school_pull_and_a_second_pull_changes_nothin
             r[3].strip() for cap in captures.values() for r in cap.rows("GET_STUDENT_DAIRY") if r[3]
         }
         assert diary_topics <= topics
-        async with AversConnector(target) as c:
+        async with AversConnector(target, today=date.fromisoformat(TODAY), http=_FAST) as c:
             second = await pull(store, c)
         assert (second.inserted, second.updated, second.deleted) == (0, 0, 0)
     finally:

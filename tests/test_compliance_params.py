@@ -216,7 +216,8 @@ def test_cli_curriculum_file_runs_the_hours_rule(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["netschool", "kiasuo", "ruobr", "perm", "avers"])
 def test_every_connector_says_how_entry_times_are_known(name: str) -> None:
-    from core.connector import EntryTimeKind, connector_class
+    from core.connector import EntryTimeKind
+    from core.platform import connector_class
 
     caps = connector_class(name).capabilities
     timed = {"lesson", "homework", "mark", "attendance", "final_mark"} & caps.reads

@@ -49,8 +49,8 @@ async def _pull(h: Harness, world: World, store: Store, mode: PullMode = PullMod
     app = h.app(world)
     saved: dict[str, Any] = {}
     target = h.target(world, BASE_URL, school, True)
-    async with h.connector(
-        target, transport=httpx.ASGITransport(app=app), state=saved, save_state=saved.update
+    async with h.connect(
+        world, target, transport=httpx.ASGITransport(app=app), state=saved, save_state=saved.update
     ) as c:
         await pull(store, c, mode=mode)
 

@@ -99,7 +99,8 @@ def test_a_moved_pupils_old_subgroup_history_survives_the_next_pull(
 
         def run() -> None:
             async def go() -> None:
-                conn = h.connector(
+                conn = h.connect(
+                    world,
                     target,
                     state=store.load_state(slug, platform),
                     save_state=lambda st: store.save_state(slug, platform, st),
@@ -187,7 +188,8 @@ def test_a_pupil_moved_to_another_class_keeps_the_old_class_history(
 
         def run() -> None:
             async def go() -> None:
-                conn = h.connector(
+                conn = h.connect(
+                    world,
                     target,
                     state=store.load_state(slug, platform),
                     save_state=lambda st: store.save_state(slug, platform, st),

@@ -117,7 +117,8 @@ async def _pull(h: Harness, db: Path) -> None:
     store = Store.open(f"sqlite:///{db}")
     try:
         target = h.target(world, "http://emulator.test", school, True)
-        connector = h.connector(
+        connector = h.connect(
+            world,
             target,
             transport=httpx.ASGITransport(app=app),
             state={},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -60,7 +60,7 @@ class Saved:
         return self.versions[-1] if self.versions else {}
 
 
-def _target(world: World, accounts: list[Credentials], **options: Any) -> SchoolTarget:
+def _target(world: World, accounts: list[Credentials]) -> SchoolTarget:
     return SchoolTarget(
         school=SLUG,
         platform="kiasuo",
@@ -68,18 +68,24 @@ def _target(world: World, accounts: list[Credentials], **options: Any) -> School
         credentials=accounts[0],
         accounts=tuple(accounts[1:]),
         platform_school="МБОУ СОШ № 1",
-        options={"today": world.today.isoformat(), "http_settings": _FAST, **options},
     )
 
 
 def _connector(
-    app: KiasuoEmulator, target: SchoolTarget, saved: Saved, state: Mapping[str, Any] | None = None
+    app: KiasuoEmulator,
+    target: SchoolTarget,
+    saved: Saved,
+    state: Mapping[str, Any] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> KiasuoConnector:
     return KiasuoConnector(
         target,
         transport=httpx.ASGITransport(app=app),
         state=state if state is not None else saved.last,
         save_state=saved,
+        today=app.world.today,
+        http=_FAST,
+        clock=clock,
     )
 
 
@@ -195,7 +201,7 @@ async def test_token_past_exp_is_refreshed_before_the_call(
     accounts = family_accounts(world, SLUG)[:1]
     ours = Clock()
     saved = Saved()
-    async with _connector(app, _target(world, accounts, clock=ours), saved) as c:
+    async with _connector(app, _target(world, accounts), saved, clock=ours) as c:
         await c.login()
         calls = dict(app.calls)
         ours.now += 3600  # K1: refresh before the request once exp has passed

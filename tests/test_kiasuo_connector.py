@@ -84,10 +84,14 @@ class Session:
             base_url=BASE,
             credentials=self.accounts[0],
             accounts=tuple(self.accounts[1:]),
-            options={"today": self.world.today.isoformat(), "http_settings": _FAST},
         )
         return KiasuoConnector(
-            target, transport=self.transport, state=self.state, save_state=self._save
+            target,
+            transport=self.transport,
+            state=self.state,
+            save_state=self._save,
+            today=self.world.today,
+            http=_FAST,
         )
 
     async def pull(self, store: Store, mode: PullMode = PullMode.FULL) -> Any:

@@ -66,7 +66,7 @@ def transport(app: NetSchoolEmulator) -> CountingTransport:
     return CountingTransport(app)
 
 
-def _target(world: World, password: str | None = None, **options: Any) -> SchoolTarget:
+def _target(world: World, password: str | None = None) -> SchoolTarget:
     admin = world.accounts(school=SLUG, role="admin")[0]
     return SchoolTarget(
         school=SLUG,
@@ -74,15 +74,23 @@ def _target(world: World, password: str | None = None, **options: Any) -> School
         base_url="http://netschool.test",
         credentials=Credentials(login=admin.login, password=password or admin.password),
         platform_school=world.school(SLUG).short_name,
-        options={"today": world.today, **options},
     )
+
+
+def _conn(
+    world: World,
+    target: SchoolTarget,
+    transport: httpx.AsyncBaseTransport,
+    today: date | None = None,
+) -> NetSchoolConnector:
+    return NetSchoolConnector(target, transport=transport, today=today or world.today)
 
 
 @pytest.fixture
 async def connector(
     world: World, transport: CountingTransport
 ) -> AsyncIterator[NetSchoolConnector]:
-    async with NetSchoolConnector(_target(world), transport=transport) as conn:
+    async with _conn(world, _target(world), transport) as conn:
         yield conn
 
 
@@ -110,7 +118,7 @@ async def test_login_with_a_cyrillic_password_and_logout(
 ) -> None:
     admin = world.accounts(school=SLUG, role="admin")[0]
     assert not admin.password.isascii()  # the cp1251 hash is exercised
-    conn = NetSchoolConnector(_target(world), transport=transport)
+    conn = _conn(world, _target(world), transport)
     with capture_logs() as logs:
         await conn.login()
         at = conn.client.at
@@ -130,7 +138,7 @@ async def test_login_with_a_cyrillic_password_and_logout(
 async def test_wrong_password_is_an_auth_error_without_retries(
     world: World, transport: CountingTransport
 ) -> None:
-    conn = NetSchoolConnector(_target(world, password="not-the-password"), transport=transport)
+    conn = _conn(world, _target(world, password="not-the-password"), transport)
     with pytest.raises(AuthError) as err:
         await conn.login()
     await conn.aclose()
@@ -146,7 +154,7 @@ async def test_unknown_school_is_not_found(world: World, transport: CountingTran
     from core.errors import NotFound
 
     target = replace(_target(world), platform_school="Лицей № 9999")
-    async with NetSchoolConnector(target, transport=transport) as conn:
+    async with _conn(world, target, transport) as conn:
         with pytest.raises(NotFound) as err:
             await conn.login()
     assert "Лицей № 9999" in err.value.message
@@ -154,14 +162,14 @@ async def test_unknown_school_is_not_found(world: World, transport: CountingTran
 
 async def test_esia_only_installation_is_an_auth_error(world: World) -> None:
     app = create_app(world, options=NetSchoolEmulatorOptions(esia_only=True))
-    async with NetSchoolConnector(_target(world), transport=httpx.ASGITransport(app=app)) as conn:
+    async with _conn(world, _target(world), httpx.ASGITransport(app=app)) as conn:
         with pytest.raises(AuthError, match="Gosuslugi"):
             await conn.login()
 
 
 async def test_security_warning_is_acknowledged_after_login(world: World) -> None:
     app = create_app(world, options=NetSchoolEmulatorOptions(security_warning=True))
-    async with NetSchoolConnector(_target(world), transport=httpx.ASGITransport(app=app)) as conn:
+    async with _conn(world, _target(world), httpx.ASGITransport(app=app)) as conn:
         pages = cast(AsyncGenerator[Page, None], conn.pull({}))
         roster = await anext(pages)
         await pages.aclose()
@@ -178,7 +186,7 @@ async def test_a_failed_login_post_reruns_the_whole_sequence_with_a_new_salt(
             "exclude_prefixes": ["/webapi/logindata"],
         }
     )
-    async with NetSchoolConnector(_target(world), transport=transport) as conn:
+    async with _conn(world, _target(world), transport) as conn:
         await conn.login()
         assert conn.client.logins == 1
     assert transport.count("POST", "/webapi/login") == 2
@@ -189,7 +197,7 @@ async def test_idle_expiry_is_detected_and_healed(world: World) -> None:
     now = [0.0]
     options = NetSchoolEmulatorOptions(session_timeout_ms=60_000, clock=lambda: now[0])
     app = create_app(world, options=options)
-    async with NetSchoolConnector(_target(world), transport=httpx.ASGITransport(app=app)) as conn:
+    async with _conn(world, _target(world), httpx.ASGITransport(app=app)) as conn:
         await conn.login()
         now[0] += 61  # idle longer than timeOut
         assert await conn.client.session_expired() is True
@@ -258,7 +266,7 @@ async def test_incremental_visits_only_terms_near_today(
     world: World, transport: CountingTransport
 ) -> None:
     late = date(2026, 11, 10)  # 2nd quarter; the 1st ended on 25 Oct, more than 14 days before
-    async with NetSchoolConnector(_target(world, today=late.isoformat()), transport=transport) as c:
+    async with _conn(world, _target(world), transport, today=late) as c:
         full = [p.scope for p in await _pages(c) if p.stream == "journal"]
         incremental = [p.scope for p in await _pages(c, mode=PullMode.INCREMENTAL)]
     term_ids = {p.name: p.ext_id for p in world.school(SLUG).periods}
@@ -278,9 +286,7 @@ async def test_student_lists_are_read_for_started_terms_only(
     world: World, app: NetSchoolEmulator, today: date, quarters: list[str]
 ) -> None:
     transport = TermRecordingTransport(app)
-    async with NetSchoolConnector(
-        _target(world, today=today.isoformat()), transport=transport
-    ) as conn:
+    async with _conn(world, _target(world), transport, today=today) as conn:
         pages = await _pages(conn)
     periods = {p.ext_id: p for p in world.school(SLUG).periods}
     read = {periods[t].name for t in transport.list_terms}

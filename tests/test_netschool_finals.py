@@ -41,7 +41,7 @@ def _target(world: World, base_url: str, family: list[Any]) -> SchoolTarget:
         base_url=base_url,
         credentials=Credentials(login=admin.login, password=admin.password),
         platform_school=world.school(SLUG).short_name,
-        options={"today": world.today, "http_settings": FAST, "report_timeout": 10},
+        options={"report_timeout": 10},
         accounts=tuple(Credentials(login=a.login, password=a.password) for a in family),
     )
 
@@ -63,8 +63,8 @@ def _expected(world: World, pupils: set[int]) -> Counter[tuple[int, str, str]]:
     )
 
 
-async def _pages(target: SchoolTarget) -> list[Page]:
-    async with NetSchoolConnector(target) as conn:
+async def _pages(target: SchoolTarget, world: World) -> list[Page]:
+    async with NetSchoolConnector(target, http=FAST, today=world.today) as conn:
         await conn.login()
         return [p async for p in conn.pull({})]
 
@@ -81,7 +81,7 @@ async def test_finals_are_read_from_family_reports_once_per_pupil(world: World) 
                                     world.persons[a.person_id].children)
     }  # fmt: skip
     with serve_in_thread(create_app(world)) as server:
-        pages = await _pages(_target(world, server.base_url, family))
+        pages = await _pages(_target(world, server.base_url, family), world)
     finals = _finals(pages)
     assert finals and all(not p.quarantine for p in pages)
     # one record per pupil × subject × period, although one pupil is shown by two accounts
@@ -112,7 +112,7 @@ async def test_without_family_accounts_finals_are_not_read_and_capabilities_say_
     world: World,
 ) -> None:
     with serve_in_thread(create_app(world)) as server:
-        pages = await _pages(_target(world, server.base_url, []))
+        pages = await _pages(_target(world, server.base_url, []), world)
     assert not _finals(pages) and "finals" not in {p.stream for p in pages}
     caps = NetSchoolConnector.capabilities
     assert "final_mark" not in caps.reads  # not read — which is not "none"
@@ -131,7 +131,7 @@ def test_a_report_failing_midway_leaves_the_pass_open_and_deletes_nothing(
         target = _target(world, server.base_url, family)
 
         async def run(on_page: Any = None) -> Any:
-            async with NetSchoolConnector(target) as conn:
+            async with NetSchoolConnector(target, http=FAST, today=world.today) as conn:
                 return await pull(store, conn, on_page=on_page, batch_records=1, limits=None)
 
         asyncio.run(run())

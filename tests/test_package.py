@@ -50,9 +50,10 @@ def connector(world: World) -> NetSchoolConnector:
         base_url="http://netschool.test",
         credentials=Credentials(login=admin.login, password=admin.password),
         platform_school=world.school(SLUG).short_name,
-        options={"today": world.today},
     )
-    return NetSchoolConnector(target, transport=httpx.ASGITransport(app=create_app(world)))
+    return NetSchoolConnector(
+        target, transport=httpx.ASGITransport(app=create_app(world)), today=world.today
+    )
 
 
 @pytest.fixture(scope="module")

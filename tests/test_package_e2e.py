@@ -79,9 +79,10 @@ def _connector(world: World) -> PackageOnlyNetSchool:
         base_url="http://netschool.test",
         credentials=Credentials(login=admin.login, password=admin.password),
         platform_school=world.school(SLUG).short_name,
-        options={"today": world.today},
     )
-    return PackageOnlyNetSchool(target, transport=httpx.ASGITransport(app=create_app(world)))
+    return PackageOnlyNetSchool(
+        target, transport=httpx.ASGITransport(app=create_app(world)), today=world.today
+    )
 
 
 def _free(world: World, le: LessonInfo) -> list[int]:

@@ -7,7 +7,7 @@ from datetime import date
 
 import httpx
 import pytest
-from test_perm_support import LONG, make_env
+from test_perm_support import FAST, LONG, make_env
 
 from connectors.perm._paging import PageBase, fetch_all
 from connectors.perm.emulator import PermEmulatorOptions
@@ -224,7 +224,9 @@ async def test_pull_over_a_loopback_socket_with_its_own_transport(tmp_path):
             listed = (await http.get("/_sandbox/accounts")).json()
         assert {"role", "profile_id", "mobile_token"} <= set(listed[0])
         target = replace(env.target(), base_url=server.base_url)
-        async with PermConnector(target, state=env.saved, save_state=env.save) as c:
+        async with PermConnector(
+            target, state=env.saved, save_state=env.save, today=env.world.today, http=FAST
+        ) as c:
             await pull(env.store, c)
     assert env.differences(server.base_url) == ""
 

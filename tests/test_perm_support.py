@@ -52,13 +52,7 @@ class PermEnv:
             base_url=BASE_URL,
             credentials=creds[0],
             accounts=tuple(creds[1:]),
-            options={
-                "today": self.world.today.isoformat(),
-                "http_settings": FAST,
-                "host": "legacy",
-                **self.options,
-                **options,
-            },
+            options={"host": "legacy", **self.options, **options},
         )
 
     def connector(self, target: SchoolTarget | None = None) -> PermConnector:
@@ -67,6 +61,8 @@ class PermEnv:
             transport=httpx.ASGITransport(app=self.app),
             state=self.saved,
             save_state=self.save,
+            today=self.world.today,
+            http=FAST,
         )
 
     async def pull(self, target: SchoolTarget | None = None, **kw: Any) -> PullResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -11,8 +12,16 @@ from pydantic import Field
 from structlog.testing import capture_logs
 
 from core import platform
-from core.connector import Quarantined
-from core.errors import ContractError, MalformedRecord, Skippable
+from core.connector import (
+    Capabilities,
+    Connector,
+    Credentials,
+    Page,
+    PullMode,
+    Quarantined,
+    SchoolTarget,
+)
+from core.errors import ConfigError, ContractError, MalformedRecord, Skippable
 from core.http import HttpSettings
 from core.model import Provenance
 
@@ -197,27 +206,43 @@ def test_pass_cursor() -> None:
 # --- targets and records -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "raw",
-    [date(2026, 3, 2), datetime(2026, 3, 2, 23, 59, tzinfo=UTC), "2026-03-02", "2026-03-02T10:00"],
-)
-def test_today_from_options(raw: object) -> None:
-    assert platform.today({"today": raw}, "Asia/Krasnoyarsk") == date(2026, 3, 2)
+class _Bare(Connector):
+    platform = "toy"
+    default_timezone = "Asia/Kamchatka"
+    capabilities = Capabilities(platform="toy", reads=frozenset({"school"}))
+
+    async def login(self) -> None:
+        pass
+
+    def pull(self, cursors: Any, mode: PullMode = PullMode.FULL) -> AsyncIterator[Page]:
+        raise NotImplementedError
 
 
-def test_today_falls_back_to_the_time_zone() -> None:
-    for tz in ("Asia/Kamchatka", ZoneInfo("Pacific/Pago_Pago")):
-        zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-        before = datetime.now(UTC).astimezone(zone).date()
-        got = platform.today({"today": ""}, tz)
-        assert got in {before, datetime.now(UTC).astimezone(zone).date()}
+def _bare(timezone: str | None = None, **kw: Any) -> _Bare:
+    target = SchoolTarget("s", "toy", "http://x", Credentials(), timezone=timezone)
+    return _Bare(target, **kw)
 
 
-def test_http_settings() -> None:
-    mine = HttpSettings(timeout=5.0)
-    assert platform.http_settings({"http_settings": mine}) is mine
-    assert platform.http_settings({"http_settings": {"timeout": 5}}) == HttpSettings()
-    assert platform.http_settings({}, mine) is mine
+def test_today_is_the_constructor_s_else_the_date_in_the_school_s_zone() -> None:
+    assert _bare(today=date(2026, 3, 2)).today() == date(2026, 3, 2)
+    for configured, zone in ((None, "Asia/Kamchatka"), ("Pacific/Pago_Pago", "Pacific/Pago_Pago")):
+        c = _bare(configured)
+        assert c.timezone == zone
+        before = datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
+        assert c.today() in {before, datetime.now(UTC).astimezone(ZoneInfo(zone)).date()}
+
+
+def test_http_settings_are_the_constructor_s_else_the_connector_s_default() -> None:
+    mine, default = HttpSettings(timeout=5.0), HttpSettings(timeout=7.0)
+    assert _bare(http=mine).http_settings(default) is mine
+    assert _bare().http_settings(default) is default
+    assert _bare().http_settings() == HttpSettings()
+
+
+def test_a_bare_connector_takes_no_options() -> None:
+    target = SchoolTarget("s", "toy", "http://x", Credentials(), options={"today": "2026-03-02"})
+    with pytest.raises(ConfigError, match="today: unknown option"):
+        _Bare(target)
 
 
 def test_names_and_ids() -> None:

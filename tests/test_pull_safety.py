@@ -76,7 +76,7 @@ class World1:
 
     def connector(self) -> NetSchoolConnector:
         target = HARNESS.target(self.world, BASE, self.school, True)
-        return NetSchoolConnector(target, transport=self.transport)
+        return NetSchoolConnector(target, transport=self.transport, today=self.world.today)
 
     async def run(self, store: Store, key: str, mode: PullMode = PullMode.FULL) -> object:
         async with self.connector() as c:

@@ -6,11 +6,13 @@ import base64
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from connectors.ruobr._auth import DEFAULT_BROWSER_UA, BrowserUserAgent, HeaderCredentials
 from connectors.ruobr.client import RuobrClient
 from connectors.ruobr.emulator import create_app
+from connectors.ruobr.options import RuobrOptions
 from connectors.sandbox.world import World, WorldSize
 from core.connector import Credentials
 from core.errors import AuthError
@@ -54,9 +56,13 @@ def test_password_and_header_values_are_registered_as_secrets() -> None:
 def test_user_agent_strategy_defaults_to_a_browser_and_can_be_overridden() -> None:
     assert BrowserUserAgent().headers() == {"User-Agent": DEFAULT_BROWSER_UA}
     assert DEFAULT_BROWSER_UA.startswith("Mozilla/")
-    custom = BrowserUserAgent.from_options({"user_agent": "Mozilla/5.0 (X11) Firefox/130.0"})
+    custom = BrowserUserAgent.of("Mozilla/5.0 (X11) Firefox/130.0")
     assert custom.value == "Mozilla/5.0 (X11) Firefox/130.0"
-    assert BrowserUserAgent.from_options({"user_agent": " "}).value == DEFAULT_BROWSER_UA
+    assert BrowserUserAgent.of(" ").value == DEFAULT_BROWSER_UA
+    assert BrowserUserAgent.of(None).value == DEFAULT_BROWSER_UA
+    # A blank one in the config is refused there, with the key named.
+    with pytest.raises(ValidationError, match="user_agent"):
+        RuobrOptions(user_agent=" ")
 
 
 async def test_default_httpx_user_agent_gets_the_qrator_403_page() -> None:

@@ -55,7 +55,7 @@ def _target(world: World, *, bad_index: int | None = None, **options: Any) -> Sc
         base_url="http://ruobr.test",
         credentials=creds[0],
         accounts=tuple(creds[1:]),
-        options={"today": world.today, "http_settings": FAST, **options},
+        options=options,
     )
 
 
@@ -64,10 +64,13 @@ async def _pull(
     app: RuobrEmulator | None = None,
     mode: PullMode = PullMode.FULL,
     cursors: dict[str, Any] | None = None,
+    today: date | None = None,
     **options: Any,
 ) -> tuple[list[Page], Counting]:
     transport = Counting(app or create_app(world))
-    async with RuobrConnector(_target(world, **options), transport=transport) as conn:
+    async with RuobrConnector(
+        _target(world, **options), transport=transport, today=today or world.today, http=FAST
+    ) as conn:
         await conn.login()
         pages = [p async for p in conn.pull(cursors or {}, mode)]
     return pages, transport
@@ -181,7 +184,9 @@ async def test_one_rejected_family_account_stops_the_pull_naming_only_its_positi
 ) -> None:
     transport = Counting(create_app(big_world))
     target = _target(big_world, bad_index=2)
-    async with RuobrConnector(target, transport=transport) as conn:
+    async with RuobrConnector(
+        target, transport=transport, today=big_world.today, http=FAST
+    ) as conn:
         with pytest.raises(AuthError) as err:
             await conn.login()
     assert "account #3 of 4" in str(err.value)
@@ -197,7 +202,9 @@ async def test_capabilities_are_honest_and_push_is_refused() -> None:
     assert caps.fields_not_carried["mark"] >= {"weight", "comment"}
     assert caps.fields_not_carried["attendance"] >= {"minutes_late", "note"}
     world = World.generate(4, WorldSize(grades=(5,), letters=1, students_per_class=1, weeks=1))
-    async with RuobrConnector(_target(world), transport=Counting(create_app(world))) as conn:
+    async with RuobrConnector(
+        _target(world), transport=Counting(create_app(world)), today=world.today, http=FAST
+    ) as conn:
         with pytest.raises(UnsupportedOperation):
             await conn.push([])
 

@@ -268,7 +268,7 @@ async def test_a_renamed_field_on_the_emulator_is_recorded_by_a_real_pull(store:
     school = next(iter(world.schools))
     app = HARNESS.app(world, Faults(rename_fields={"mark": "markValue"}))
     target = HARNESS.target(world, "http://emulator.test", school, True)
-    async with HARNESS.connector(target, transport=httpx.ASGITransport(app=app)) as c:
+    async with HARNESS.connect(world, target, transport=httpx.ASGITransport(app=app)) as c:
         await pull(store, c)
     rows = store.schema_drift(platform="netschool", school=school)
     found = {(r.model, r.field, r.kind.value) for r in rows}

@@ -50,7 +50,7 @@ def connector(
     world: World, app: NetSchoolEmulator, school: str, good: bool = True
 ) -> NetSchoolConnector:
     target = HARNESS.target(world, BASE, school, good)
-    return NetSchoolConnector(target, transport=httpx.ASGITransport(app=app))
+    return NetSchoolConnector(target, transport=httpx.ASGITransport(app=app), today=world.today)
 
 
 async def pulled(store: Store, world: World, app: NetSchoolEmulator, school: str) -> None:
@@ -293,7 +293,7 @@ async def test_a_pull_dying_mid_batch_loses_only_that_batch(
     (records and cursors together), and the next pull completes the snapshot."""
     seen: list[int] = []
     target = HARNESS.target(world, BASE, school, True)
-    dying = _DiesAfterThreePages(target, transport=httpx.ASGITransport(app=app))
+    dying = _DiesAfterThreePages(target, transport=httpx.ASGITransport(app=app), today=world.today)
     with pytest.raises(_Killed):
         async with dying:
             await pull(

@@ -83,9 +83,8 @@ def _connector(world: World, transport: httpx.AsyncBaseTransport) -> WorklistOnl
         base_url="http://netschool.test",
         credentials=Credentials(login=admin.login, password=admin.password),
         platform_school=world.school(SLUG).short_name,
-        options={"today": world.today},
     )
-    return WorklistOnlyNetSchool(target, transport=transport)
+    return WorklistOnlyNetSchool(target, transport=transport, today=world.today)
 
 
 def _past_lessons(world: World) -> list[LessonInfo]:

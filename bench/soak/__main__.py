@@ -42,7 +42,7 @@ def _matrix(platform: str, rounds: int) -> None:
     from core.logging import configure_logging
 
     configure_logging(level="CRITICAL")
-    harness = next(h for h in harnesses() if h.platform == platform)
+    [harness] = harnesses([platform])
     cells = run_platform(harness, rounds=rounds)
     print(json.dumps([asdict(c) for c in cells]))
 

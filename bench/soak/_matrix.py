@@ -34,7 +34,6 @@ from connectors.conformance.harness import Harness
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
 from connectors.sandbox.server import ServerHandle, serve_in_thread
-from core.connector import SchoolTarget
 from core.errors import JournalSyncError
 from core.http import HttpSettings
 from core.store import Store
@@ -152,9 +151,8 @@ class _Env:
         return self.store(operation)
 
 
-def _settings(target: SchoolTarget) -> SchoolTarget:
-    base = target.options.get("http_settings") or HttpSettings()
-    fast = replace(
+def _settings(base: HttpSettings) -> HttpSettings:
+    return replace(
         base,
         timeout=READ_TIMEOUT,
         backoff_initial=0.0,
@@ -163,7 +161,6 @@ def _settings(target: SchoolTarget) -> SchoolTarget:
         deadline=30.0,
         login_deadline=30.0,
     )
-    return replace(target, options={**target.options, "http_settings": fast})
 
 
 class _Platform:
@@ -178,7 +175,8 @@ class _Platform:
         self.faults.on_expire = lambda: env.harness.expire_sessions(self.app)
         self.server: ServerHandle = serve_in_thread(self.app)
         base = self.server.base_url
-        self.target = _settings(env.harness.target(self.world, base, self.school, True))
+        self.target = env.harness.target(self.world, base, self.school, True)
+        self.http = _settings(env.harness.http)
 
     state: dict[str, Any] | None = None
 
@@ -196,7 +194,9 @@ class _Platform:
     async def run(self, store: Store, operation: str, key: str) -> None:
         # The connector's saved state (rotated refresh tokens) goes from run to run, as the
         # store carries it for the journalsync command.
-        c = self.env.harness.connector(self.target, state=self.state, save_state=self._save)
+        c = self.env.harness.connect(
+            self.world, self.target, state=self.state, save_state=self._save, http=self.http
+        )
         async with c:
             if operation == "pull":
                 await pull(store, c)

@@ -8,6 +8,18 @@ beside them.
 
 from __future__ import annotations
 
+from core.platform import Platform
+
 from .connector import AversConnector
 
-__all__ = ["AversConnector"]
+__all__ = ["PLATFORM", "AversConnector"]
+
+#: What the rest of journalsync knows of the platform (entry point group ``journalsync.platforms``).
+PLATFORM = Platform(
+    name="avers",
+    title="«АВЕРС: Электронный классный журнал»",
+    connector=AversConnector,
+    emulator="connectors.avers.emulator:create_app",
+    harness="connectors.avers.harness:HARNESS",
+    per_family=True,
+)

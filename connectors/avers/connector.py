@@ -11,7 +11,7 @@ of ``target.all_accounts`` in turn. Two streams:
   term to the last one), so every lesson lands in exactly one page and each page carries its
   entities fully; period marks of other periods (half-years, the year, attestations) go on the
   page holding the period's end. An incremental pull re-reads the pages whose dates touch the
-  days around today (``options["today"]`` or the school's local date).
+  days around today (the constructor's ``today`` or the school's local date).
 
 The pull rests on the actions the captured web client calls (WIRE.md "Actions"); the others are
 optional enrichments (:meth:`AversConnector._optional`): without them term dates are estimated
@@ -52,6 +52,7 @@ from core.errors import (
     ServerError,
     Skippable,
 )
+from core.http import HttpSettings
 from core.logging import get_logger
 from core.model import ClassUnit, Record, Subject
 
@@ -190,12 +191,23 @@ class AversConnector(Connector):
         transport: httpx.AsyncBaseTransport | None = None,
         state: Mapping[str, Any] | None = None,
         save_state: Callable[[Mapping[str, Any]], None] | None = None,
+        http: HttpSettings | None = None,
+        clock: Callable[[], float] | None = None,
+        today: date | None = None,
     ) -> None:
-        super().__init__(target, transport=transport, state=state, save_state=save_state)
+        super().__init__(
+            target,
+            transport=transport,
+            state=state,
+            save_state=save_state,
+            http=http,
+            clock=clock,
+            today=today,
+        )
         self.client = AversClient(
             target.base_url,
             transport=transport,
-            settings=platform.http_settings(target.options),
+            settings=self.http_settings(),
         )
         self.mapper = Mapper(target.school)
         self._warned: set[str] = set()  # optional actions already reported as unavailable
@@ -216,10 +228,6 @@ class AversConnector(Connector):
         if self.client.account is account and self.client.session is not None:
             return self.client.session
         return await self.client.login(account)
-
-    def today(self) -> date:
-        """``options["today"]`` (tests, replays) or the school's local date (Europe/Kirov)."""
-        return platform.today(self.target.options, self.target.timezone)
 
     # --- pull ------------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ from connectors.conformance.harness import Harness
 from connectors.sandbox import World
 from core.codes import AttendanceCode, MarkValue, Role
 from core.connector import Credentials, SchoolTarget
-from core.http import HttpSettings
 from core.model import Attendance, Mark, Person, Record
 
 from ._emulator_rows import attendance_cell, mark_cell
@@ -16,9 +15,6 @@ from .connector import AversConnector
 from .emulator import AversEmulator, create_app
 
 __all__ = ["HARNESS", "expected", "target"]
-
-#: Retries without waiting: the suite checks that faults are retried, not how long it waits.
-_FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
 
 
 def target(world: World, base_url: str, school: str, good: bool = True) -> SchoolTarget:
@@ -33,7 +29,6 @@ def target(world: World, base_url: str, school: str, good: bool = True) -> Schoo
             login=first.login, password=first.password if good else first.password + "x"
         ),
         accounts=tuple(Credentials(login=a.login, password=a.password) for a in rest),
-        options={"today": world.today.isoformat(), "http_settings": _FAST},
     )
 
 

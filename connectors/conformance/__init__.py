@@ -1,7 +1,8 @@
 """The conformance suite every connector passes (DESIGN.md §5).
 
-A platform joins by exposing a :class:`Harness` under the entry point group
-``journalsync.harnesses``; ``pytest connectors/conformance`` then runs every case on it.
+A platform joins by naming a :class:`Harness` in its :class:`core.platform.Platform`
+descriptor (``harness="connectors.<name>.harness:HARNESS"``); ``pytest connectors/conformance``
+then runs every case on every installed platform.
 """
 
 from connectors.conformance.harness import Harness, harnesses

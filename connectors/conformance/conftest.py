@@ -47,7 +47,8 @@ class Env:
 
     def connector(self, good: bool = True) -> Connector:
         target = self.harness.target(self.world, BASE_URL, self.school, good)
-        return self.harness.connector(
+        return self.harness.connect(
+            self.world,
             target,
             transport=httpx.ASGITransport(app=self.app),
             state=self.saved_state,

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any
+
+import httpx
 
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
 from core.connector import Connector, SchoolTarget
+from core.http import HttpSettings
 from core.model import Record
+from core.platform import platforms
 
-__all__ = ["BASE_URL", "Harness", "harnesses"]
+__all__ = ["BASE_URL", "FAST", "Harness", "harnesses"]
 
 #: Where the suite serves every emulator (``httpx.ASGITransport``): targets point here, and an
 #: ``expected`` that holds URLs (ЭПОС attachments) builds them on it.
 BASE_URL = "http://emulator.test"
+
+#: Retries without waiting: the suite checks that faults are retried, not how long it waits.
+FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
 
 
 def _mutate(world: World, rng: random.Random, school: str) -> list[str]:
@@ -53,16 +59,42 @@ class Harness:
     #: Schools one emulator (one server of the platform) can host; 0 = any number. АВЕРС is
     #: installed per school, so its server hosts one.
     schools_per_server: int = 0
+    #: The HTTP settings its connectors get (no waiting between retries).
+    http: HttpSettings = FAST
 
     def app(self, world: World, faults: Faults | None = None) -> Any:
         return self.create_app(world, faults=faults or Faults())
 
+    def connect(
+        self,
+        world: World,
+        target: SchoolTarget,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        state: Mapping[str, Any] | None = None,
+        save_state: Callable[[Mapping[str, Any]], None] | None = None,
+        http: HttpSettings | None = None,
+    ) -> Connector:
+        """A connector for ``target`` on the emulator of ``world``, on the world's today."""
+        return self.connector(
+            target,
+            transport=transport,
+            state=state,
+            save_state=save_state,
+            http=http or self.http,
+            today=world.today,
+        )
 
-def harnesses() -> list[Harness]:
+
+def harnesses(names: Collection[str] | None = None) -> list[Harness]:
+    """The harness of every installed platform (:mod:`core.platform`), in name order;
+    ``names``: only those platforms."""
     found: list[Harness] = []
-    for ep in sorted(entry_points(group="journalsync.harnesses"), key=lambda e: e.name):
-        h = ep.load()
+    for name, platform in platforms().items():
+        if names is not None and name not in names:
+            continue
+        h = platform.load_harness()
         if not isinstance(h, Harness):
-            raise TypeError(f"entry point {ep.name} is not a Harness")
+            raise TypeError(f"platform {name}: {platform.harness} is not a Harness")
         found.append(h)
     return found

@@ -38,6 +38,7 @@ from core.connector import (
     hand_entry_channels,
 )
 from core.errors import Skippable
+from core.http import HttpSettings
 from core.model import Lesson, Record, normalise_subject_name
 
 from . import schema as s
@@ -48,6 +49,7 @@ from .mapping import PLATFORM, Batch, Mapper
 
 __all__ = ["TIMEZONE", "KiasuoConnector"]
 
+#: Where КИАСУО's schools are, unless the config names the school's zone.
 TIMEZONE = "Asia/Krasnoyarsk"
 ROSTER, JOURNAL, FINALS = "roster", "journal", "finals"
 AHEAD = timedelta(days=7)  # lessons a week ahead carry homework and planned topics
@@ -91,6 +93,7 @@ class KiasuoConnector(Connector):
     """
 
     platform = PLATFORM
+    default_timezone = TIMEZONE
     capabilities = Capabilities(
         platform=PLATFORM,
         reads=_ROSTER_ENTITIES | _JOURNAL_ENTITIES | _FINAL_ENTITIES,
@@ -160,9 +163,19 @@ class KiasuoConnector(Connector):
         transport: httpx.AsyncBaseTransport | None = None,
         state: Mapping[str, Any] | None = None,
         save_state: Callable[[Mapping[str, Any]], None] | None = None,
+        http: HttpSettings | None = None,
+        clock: Callable[[], float] | None = None,
+        today: date | None = None,
     ) -> None:
-        super().__init__(target, transport=transport, state=state, save_state=save_state)
-        clock = target.options.get("clock")
+        super().__init__(
+            target,
+            transport=transport,
+            state=state,
+            save_state=save_state,
+            http=http,
+            clock=clock,
+            today=today,
+        )
         self.client = KiasuoClient(
             target.base_url,
             target.all_accounts,
@@ -170,8 +183,8 @@ class KiasuoConnector(Connector):
             state=self.state,
             persist=self.persist_state,
             transport=transport,
-            settings=platform.http_settings(target.options),
-            **({"clock": clock} if callable(clock) else {}),
+            settings=self.http_settings(),
+            clock=self.clock,
         )
         self.mapper = Mapper(target.school, str(self.client.http.client.base_url))
         self._logged_in = False
@@ -184,10 +197,6 @@ class KiasuoConnector(Connector):
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-    def today(self) -> date:
-        """``options["today"]`` (tests, replays) or today in Krasnoyarsk."""
-        return platform.today(self.target.options, TIMEZONE)
 
     # --- pull ------------------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from connectors.conformance.harness import Harness
 from connectors.sandbox import World
 from core.codes import AttendanceCode, Role
 from core.connector import Credentials, SchoolTarget
-from core.http import HttpSettings
 from core.model import Attendance, Homework, Mark, Person, Record, record_from_data
 
 from ._emulator_auth import initial_refresh_token
@@ -22,8 +21,6 @@ from .emulator import KiasuoEmulator, create_app
 
 __all__ = ["HARNESS", "family_accounts", "visible"]
 
-#: Retries without waiting: the suite checks that faults are retried, not how long it waits.
-_FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
 _SHOWN_ABSENCES = {AttendanceCode.ABSENT, AttendanceCode.EXCUSED, AttendanceCode.ILL}
 
 
@@ -47,7 +44,6 @@ def _target(world: World, base_url: str, school: str, good: bool) -> SchoolTarge
         accounts=tuple(accounts[1:]),
         platform_school=world.school(school).short_name,
         timezone="Asia/Krasnoyarsk",
-        options={"today": world.today.isoformat(), "http_settings": _FAST},
     )
 
 

@@ -7,6 +7,18 @@ read-back). The emulator serving the same wire contract (WIRE.md) lives beside t
 
 from __future__ import annotations
 
+from core.platform import Platform
+
 from .connector import NetSchoolConnector
 
-__all__ = ["NetSchoolConnector"]
+__all__ = ["PLATFORM", "NetSchoolConnector"]
+
+#: What the rest of journalsync knows of the platform (entry point group ``journalsync.platforms``).
+PLATFORM = Platform(
+    name="netschool",
+    title="«Сетевой город. Образование»",
+    connector=NetSchoolConnector,
+    emulator="connectors.netschool.emulator:create_app",
+    harness="connectors.netschool.harness:HARNESS",
+    per_family=False,
+)

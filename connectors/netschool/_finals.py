@@ -84,6 +84,7 @@ class FinalsReader:
         *,
         transport: httpx.AsyncBaseTransport | None,
         settings: HttpSettings,
+        timeout: float = DEFAULT_REPORT_TIMEOUT,
     ) -> None:
         self.clients = [
             NetSchoolClient(
@@ -95,7 +96,7 @@ class FinalsReader:
             )
             for creds in target.accounts
         ]
-        self.timeout = float(target.options.get("report_timeout", DEFAULT_REPORT_TIMEOUT))
+        self.timeout = timeout
         self.values = CodeTable("netschool final mark", "mark", _VALUES)
 
     @property

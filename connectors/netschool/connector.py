@@ -34,6 +34,7 @@ from core.connector import (
     first_seen_everywhere,
 )
 from core.errors import ConfigError, Skippable
+from core.http import HttpSettings
 from core.model import Record
 
 from . import schema as s
@@ -41,6 +42,7 @@ from ._finals import FinalsReader
 from ._push import Pusher
 from .client import NetSchoolClient
 from .mapping import PLATFORM, Batch, LessonContext, Mapper
+from .options import NetSchoolOptions
 
 __all__ = ["NetSchoolConnector"]
 
@@ -123,6 +125,8 @@ class NetSchoolConnector(Connector):
         ),
     )
 
+    options_model = NetSchoolOptions
+
     def __init__(
         self,
         target: SchoolTarget,
@@ -130,8 +134,19 @@ class NetSchoolConnector(Connector):
         transport: httpx.AsyncBaseTransport | None = None,
         state: Mapping[str, Any] | None = None,
         save_state: Callable[[Mapping[str, Any]], None] | None = None,
+        http: HttpSettings | None = None,
+        clock: Callable[[], float] | None = None,
+        today: date | None = None,
     ) -> None:
-        super().__init__(target, transport=transport, state=state, save_state=save_state)
+        super().__init__(
+            target,
+            transport=transport,
+            state=state,
+            save_state=save_state,
+            http=http,
+            clock=clock,
+            today=today,
+        )
         if not target.platform_school:
             raise ConfigError("netschool: platform_school (the school's name) is required")
         self.client = NetSchoolClient(
@@ -139,12 +154,15 @@ class NetSchoolConnector(Connector):
             target.credentials,
             target.platform_school,
             transport=transport,
-            settings=platform.http_settings(target.options),
+            settings=self.http_settings(),
         )
         self.mapper = Mapper(target.school)
         # Optional family accounts (target.accounts): the only source of final marks.
         self.finals = FinalsReader(
-            target, transport=transport, settings=platform.http_settings(target.options)
+            target,
+            transport=transport,
+            settings=self.http_settings(),
+            timeout=NetSchoolOptions.of(target.options).report_timeout,
         )
         self._pusher = Pusher(self.client, self.mapper)
 
@@ -160,10 +178,6 @@ class NetSchoolConnector(Connector):
     async def _ensure_login(self) -> None:
         if self.client.at is None:
             await self.client.login()
-
-    def today(self) -> date:
-        """``options["today"]`` (tests, replays) or the school's local date."""
-        return platform.today(self.target.options, self.target.timezone)
 
     # --- pull ------------------------------------------------------------------------------------
 

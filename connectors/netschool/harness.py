@@ -10,13 +10,9 @@ from connectors.netschool.emulator import NetSchoolEmulator, create_app
 from connectors.sandbox import World
 from core.codes import Role
 from core.connector import Credentials, SchoolTarget
-from core.http import HttpSettings
 from core.model import Person, Record
 
 __all__ = ["HARNESS"]
-
-#: Retries without waiting: the suite checks that faults are retried, not how long it waits.
-_FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
 
 
 def _target(world: World, base_url: str, school: str, good: bool) -> SchoolTarget:
@@ -30,7 +26,6 @@ def _target(world: World, base_url: str, school: str, good: bool) -> SchoolTarge
             login=admin.login, password=admin.password if good else admin.password + "x"
         ),
         platform_school=info.short_name,
-        options={"today": world.today.isoformat(), "http_settings": _FAST},
     )
 
 

@@ -8,6 +8,18 @@ contract (WIRE.md) lives beside them.
 
 from __future__ import annotations
 
+from core.platform import Platform
+
 from .connector import PermConnector
 
-__all__ = ["PermConnector"]
+__all__ = ["PLATFORM", "PermConnector"]
+
+#: What the rest of journalsync knows of the platform (entry point group ``journalsync.platforms``).
+PLATFORM = Platform(
+    name="perm",
+    title="ЭПОС.Школа",
+    connector=PermConnector,
+    emulator="connectors.perm.emulator:create_app",
+    harness="connectors.perm.harness:HARNESS",
+    per_family=True,
+)

@@ -12,13 +12,10 @@ Streams and cursors. Three streams:
 A cursor is ``{"pass", "done", "complete"}`` as in the NetSchool connector: a complete (or absent)
 cursor starts a new pass; an incomplete one resumes it, skipping the scopes in ``done``. A full
 pull covers the weeks from the year's start to a week after today; an incremental one the weeks
-from two weeks before today to a week after (``options["today"]`` or today in the school's
-time zone, Asia/Yekaterinburg by default).
+from two weeks before today to a week after (the constructor's ``today`` or today in the
+school's time zone: the configured one, else Asia/Yekaterinburg).
 
-Options (``target.options``): ``host`` = ``"current"`` (``edu-epos.permkrai.ru``, the default) or
-``"legacy"`` (``school.permkrai.ru``) — used for the base URL when ``target.base_url`` is empty
-and for what the web client sends along; ``per_page`` (int) overrides the page sizes;
-``http_settings`` (an :class:`HttpSettings`); ``today``; ``timezone``.
+Options: :class:`.options.PermOptions` (``host``, ``per_page``).
 """
 
 from __future__ import annotations
@@ -39,7 +36,8 @@ from core.connector import (
     first_seen_everywhere,
     hand_entry_channels,
 )
-from core.errors import ConfigError, Skippable
+from core.errors import Skippable
+from core.http import HttpSettings
 from core.model import normalise_subject_name
 
 from . import schema as s
@@ -49,6 +47,7 @@ from ._paging import PageBase
 from ._roster import ClassInfo, Roster, read_roster
 from .client import HOSTS, PermSession, PerPage
 from .mapping import PLATFORM, Batch, Mapper, normalise_code
+from .options import PermOptions
 
 __all__ = ["PermConnector"]
 
@@ -57,7 +56,6 @@ JOURNAL = "journal"
 FINALS = "finals"
 INCREMENTAL_BACK = timedelta(days=14)
 AHEAD = timedelta(days=7)
-DEFAULT_TIMEZONE = "Asia/Yekaterinburg"
 
 _ROSTER_ENTITIES = frozenset(
     {
@@ -84,6 +82,8 @@ class PermConnector(Connector):
     """ЭПОС.Школа (Пермский край) over its МЭШ-derived student/parent API (WIRE.md)."""
 
     platform = PLATFORM
+    default_timezone = "Asia/Yekaterinburg"
+    options_model = PermOptions
     capabilities = Capabilities(
         platform=PLATFORM,
         reads=_ROSTER_ENTITIES | _JOURNAL_ENTITIES | _FINAL_ENTITIES,
@@ -136,16 +136,25 @@ class PermConnector(Connector):
         transport: httpx.AsyncBaseTransport | None = None,
         state: Mapping[str, Any] | None = None,
         save_state: Callable[[Mapping[str, Any]], None] | None = None,
+        http: HttpSettings | None = None,
+        clock: Callable[[], float] | None = None,
+        today: date | None = None,
     ) -> None:
-        super().__init__(target, transport=transport, state=state, save_state=save_state)
-        opts = target.options
-        host = HOSTS.get(str(opts.get("host", "current")))
-        if host is None:
-            raise ConfigError(f"perm: options.host must be one of {', '.join(sorted(HOSTS))}")
+        super().__init__(
+            target,
+            transport=transport,
+            state=state,
+            save_state=save_state,
+            http=http,
+            clock=clock,
+            today=today,
+        )
+        opts = PermOptions.of(target.options)
+        host = HOSTS[opts.host]
         base_url = (target.base_url or host.default_url).rstrip("/")
-        settings = platform.http_settings(opts)
-        size = opts.get("per_page")
-        per_page = PerPage(size, size, size) if isinstance(size, int) and size > 0 else PerPage()
+        settings = self.http_settings()
+        size = opts.per_page
+        per_page = PerPage(size, size, size) if size is not None else PerPage()
         self._owned = transport is None
         self._transport_impl = transport or httpx.AsyncHTTPTransport(verify=settings.verify)
         shared = SharedTransport(self._transport_impl)
@@ -174,13 +183,6 @@ class PermConnector(Connector):
         finally:
             if self._owned:
                 await self._transport_impl.aclose()
-
-    def today(self) -> date:
-        """``options["today"]`` (tests, replays) or today in the school's time zone."""
-        tz = self.target.options.get("timezone") or (
-            self.target.timezone if self.target.timezone != "Europe/Moscow" else DEFAULT_TIMEZONE
-        )
-        return platform.today(self.target.options, str(tz))
 
     def _weeks(self, roster: Roster, mode: PullMode) -> list[date]:
         today = self.today()

@@ -20,17 +20,14 @@ from connectors.conformance.harness import BASE_URL, Harness
 from connectors.sandbox import World
 from core.codes import AttendanceCode
 from core.connector import Credentials, SchoolTarget
-from core.http import HttpSettings
 from core.model import Attachment, Attendance, Homework, Mark, Record, School
 
 from ._emulator_render import homework_files
 from .connector import PermConnector
 from .emulator import PermEmulator, create_app, initial_mobile_token, wire_weight
+from .options import PermOptions
 
 __all__ = ["HARNESS", "accounts", "expected"]
-
-#: Retries without waiting: the suite checks that faults are retried, not how long it waits.
-_FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
 
 
 def accounts(world: World, school: str, good: bool = True) -> list[Credentials]:
@@ -54,7 +51,7 @@ def _target(world: World, base_url: str, school: str, good: bool) -> SchoolTarge
         credentials=creds[0],
         accounts=tuple(creds[1:]),
         timezone="Asia/Yekaterinburg",
-        options={"today": world.today.isoformat(), "http_settings": _FAST, "host": "legacy"},
+        options=PermOptions(host="legacy"),
     )
 
 

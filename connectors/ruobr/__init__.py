@@ -8,6 +8,18 @@ cursors). The emulator serving the same wire contract (WIRE.md) lives beside the
 
 from __future__ import annotations
 
+from core.platform import Platform
+
 from .connector import RuobrConnector
 
-__all__ = ["RuobrConnector"]
+__all__ = ["PLATFORM", "RuobrConnector"]
+
+#: What the rest of journalsync knows of the platform (entry point group ``journalsync.platforms``).
+PLATFORM = Platform(
+    name="ruobr",
+    title="«Электронная школа 2.0»",
+    connector=RuobrConnector,
+    emulator="connectors.ruobr.emulator:create_app",
+    harness="connectors.ruobr.harness:HARNESS",
+    per_family=True,
+)

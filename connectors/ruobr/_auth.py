@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.connector import Credentials
@@ -69,10 +68,9 @@ class BrowserUserAgent:
     value: str = DEFAULT_BROWSER_UA
 
     @classmethod
-    def from_options(cls, options: Mapping[str, object]) -> BrowserUserAgent:
-        """``options["user_agent"]`` overrides the default (when QRATOR starts blocking it)."""
-        ua = options.get("user_agent")
-        return cls(ua) if isinstance(ua, str) and ua.strip() else cls()
+    def of(cls, user_agent: str | None) -> BrowserUserAgent:
+        """The ``user_agent`` option overrides the default (when QRATOR starts blocking it)."""
+        return cls(user_agent) if user_agent and user_agent.strip() else cls()
 
     def headers(self) -> dict[str, str]:
         return {"User-Agent": self.value}

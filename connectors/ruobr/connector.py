@@ -14,8 +14,8 @@ sees them; no page claims them complete, so a pull adds and updates them but nev
 A cursor is ``{"pass", "done", "complete"}`` as in the NetSchool connector: a complete (or
 absent) cursor starts a new pass, an incomplete one resumes it, skipping the scopes in ``done``.
 An incremental pull re-reads the pages whose range overlaps the fortnight before today (today =
-``options["today"]``, else the date in Asia/Novokuznetsk) — whole periods, so the scope
-replacement also sees deletions.
+the constructor's ``today``, else the date in the school's zone, Asia/Novokuznetsk by default) —
+whole periods, so the scope replacement also sees deletions.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -41,6 +40,7 @@ from core.connector import (
     hand_entry_channels,
 )
 from core.errors import ConfigError, Skippable
+from core.http import HttpSettings
 from core.logging import get_logger
 from core.model import AcademicYear, ClassUnit, Period, Record
 
@@ -49,12 +49,14 @@ from ._auth import BrowserUserAgent
 from ._journal import ChildView, Seen, assemble
 from .client import DEFAULT_SETTINGS, RuobrClient
 from .mapping import PLATFORM, Batch, Mapper, subject_key
+from .options import RuobrOptions
 
 __all__ = ["TIMEZONE", "RuobrConnector"]
 
 _log = get_logger(__name__)
 
-TIMEZONE = ZoneInfo("Asia/Novokuznetsk")  # the region's local time; payloads carry no offsets
+#: The region's local time (payloads carry no offsets), unless the config names the school's.
+TIMEZONE = "Asia/Novokuznetsk"
 ROSTER = "roster"
 JOURNAL = "journal"
 INCREMENTAL_WINDOW = timedelta(days=14)
@@ -159,11 +161,12 @@ class _Roster:
 class RuobrConnector(Connector):
     """Ruobr api3d (WIRE.md). ``target.all_accounts`` = the school's parent/student accounts.
 
-    Options: ``today`` (date or ISO string), ``http_settings`` (:class:`HttpSettings`),
-    ``user_agent`` (a browser User-Agent string), ``attendance`` (bool, default true).
+    Options: :class:`.options.RuobrOptions` (``user_agent``, ``attendance``).
     """
 
     platform = PLATFORM
+    default_timezone = TIMEZONE
+    options_model = RuobrOptions
     capabilities = _CAPABILITIES
 
     def __init__(
@@ -173,17 +176,29 @@ class RuobrConnector(Connector):
         transport: httpx.AsyncBaseTransport | None = None,
         state: Mapping[str, Any] | None = None,
         save_state: Callable[[Mapping[str, Any]], None] | None = None,
+        http: HttpSettings | None = None,
+        clock: Callable[[], float] | None = None,
+        today: date | None = None,
     ) -> None:
-        super().__init__(target, transport=transport, state=state, save_state=save_state)
+        super().__init__(
+            target,
+            transport=transport,
+            state=state,
+            save_state=save_state,
+            http=http,
+            clock=clock,
+            today=today,
+        )
+        options = RuobrOptions.of(target.options)
         self.client = RuobrClient(
             target.base_url,
             target.all_accounts,
             transport=transport,
-            settings=platform.http_settings(target.options, DEFAULT_SETTINGS),
-            user_agent=BrowserUserAgent.from_options(target.options),
+            settings=self.http_settings(DEFAULT_SETTINGS),
+            user_agent=BrowserUserAgent.of(options.user_agent),
         )
         self.mapper = Mapper(target.school)
-        self.read_attendance = bool(target.options.get("attendance", True))
+        self.read_attendance = options.attendance
         self._pupils: list[tuple[int, s.Child | s.Bad]] | None = None
 
     async def aclose(self) -> None:
@@ -203,9 +218,6 @@ class RuobrConnector(Connector):
                 hint="configure the parent or student accounts of the school's families",
             )
         self._pupils = pupils
-
-    def today(self) -> date:
-        return platform.today(self.target.options, TIMEZONE)
 
     # --- pull ------------------------------------------------------------------------------------
 

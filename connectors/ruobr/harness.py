@@ -16,7 +16,6 @@ from connectors.conformance.harness import Harness
 from connectors.sandbox import World
 from core.codes import Role
 from core.connector import Credentials, SchoolTarget
-from core.http import HttpSettings
 from core.model import Attendance, Group, Lesson, Person, Record
 
 from .connector import RuobrConnector
@@ -24,9 +23,6 @@ from .emulator import RuobrEmulator, create_app
 from .mapping import person_key
 
 __all__ = ["HARNESS"]
-
-#: Retries without waiting: the suite checks that faults are retried, not how long it waits.
-_FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
 
 
 def _target(world: World, base_url: str, school: str, good: bool) -> SchoolTarget:
@@ -41,7 +37,6 @@ def _target(world: World, base_url: str, school: str, good: bool) -> SchoolTarge
         ),
         accounts=tuple(Credentials(login=a.login, password=a.password) for a in rest),
         timezone="Asia/Novokuznetsk",
-        options={"today": world.today.isoformat(), "http_settings": _FAST},
     )
 
 

@@ -11,6 +11,7 @@ import re
 
 from core.compliance._catalogue import REG, RULES
 from core.compliance._profiles import PROFILES
+from core.platform import platform_title
 
 __all__ = ["REGULATION_TITLES", "cite", "profile_name", "rule_name", "source_name"]
 
@@ -59,6 +60,4 @@ def source_name(platform: str) -> str:
     """Where the data came from, in words: a platform's snapshot or the local journal."""
     if platform in ("", "local"):
         return "журнал школы в journalsync (локальные записи)"
-    from core.worklist._render import PLATFORM_NAMES  # the platforms' own names
-
-    return f"снимок платформы {PLATFORM_NAMES.get(platform, platform)}"
+    return f"снимок платформы {platform_title(platform)}"

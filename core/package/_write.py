@@ -22,7 +22,7 @@ from core.files import write_private
 from core.package._journal import class_workbooks, workbook_bytes
 from core.package._model import Package
 from core.package._oneroster import csv_tables
-from core.worklist._render import PLATFORM_NAMES
+from core.platform import platform_title
 
 __all__ = ["package_bytes", "package_files", "write_package"]
 
@@ -79,7 +79,7 @@ def _stamp(package: Package) -> str:
 
 def _readme(package: Package, files: Mapping[str, bytes], csv_names: list[str]) -> bytes:
     counts = package.counts
-    platform = PLATFORM_NAMES.get(package.platform, package.platform)
+    platform = platform_title(package.platform)
     school = package.school_record.name or package.school
     what = (
         "перенос всего журнала школы (миграция); CSV-файлы в режиме bulk — полный набор"
@@ -150,7 +150,7 @@ def package_files(package: Package) -> dict[str, bytes]:
     school = package.school_record.name or package.school
     meta = [
         f"Школа: {school}",
-        f"Платформа: {PLATFORM_NAMES.get(package.platform, package.platform)}",
+        f"Платформа: {platform_title(package.platform)}",
         f"Сформирован: {_stamp(package)}",
     ]
     for name, docs in class_workbooks(package, meta).items():

@@ -9,7 +9,8 @@ passes its own name (for messages), logger, id keys and time zone.
 * :mod:`._batch` — the records and quarantine entries collected for one page;
 * :mod:`._cursor` — resumable ``{"pass", "done", "complete"}`` stream cursors;
 * :mod:`._records` — provenance, person keys and ids, full-name splitting for mappings;
-* :mod:`._target` — what a connector reads from ``SchoolTarget.options`` (today, HTTP settings).
+* :mod:`._descriptor` — :class:`Platform`, the one object each ``connectors/<name>`` exports;
+* :mod:`._registry` — the installed platforms (entry point group ``journalsync.platforms``).
 """
 
 from ._batch import Batch, PageBatch
@@ -21,26 +22,39 @@ from ._cursor import (
     start_pass,
     visible_members,
 )
+from ._descriptor import Platform
 from ._records import person_id, person_key, provenance, split_full_name
+from ._registry import (
+    GROUP,
+    connector_class,
+    get_platform,
+    installed,
+    platform_title,
+    platforms,
+)
 from ._schema import Bad, PayloadReader, PlatformModel
-from ._target import http_settings, today
 
 __all__ = [
+    "GROUP",
     "Bad",
     "Batch",
     "PageBatch",
     "PayloadReader",
+    "Platform",
     "PlatformModel",
     "StreamPass",
     "closing_page",
-    "http_settings",
+    "connector_class",
+    "get_platform",
+    "installed",
     "pass_cursor",
     "person_id",
     "person_key",
+    "platform_title",
+    "platforms",
     "provenance",
     "single_page",
     "split_full_name",
     "start_pass",
-    "today",
     "visible_members",
 ]

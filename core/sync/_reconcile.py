@@ -29,9 +29,10 @@ from typing import Any, Literal
 
 import orjson
 
-from core.connector import Capabilities, Change, PushChannel, connector_class
+from core.connector import Capabilities, Change, PushChannel
 from core.logging import get_logger
 from core.model import Record, record_from_data
+from core.platform import connector_class
 from core.store import DiffRow, FieldDiff, NewFinding, Store
 
 __all__ = [

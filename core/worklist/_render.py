@@ -8,17 +8,10 @@ from pathlib import Path
 
 from core import documents
 from core.documents import Cell, Column, Section, TableDocument, local_time
+from core.platform import platform_title
 from core.worklist._model import Entry, Worklist
 
-__all__ = ["PLATFORM_NAMES", "file_stem", "to_document", "write_pdf", "write_xlsx"]
-
-PLATFORM_NAMES = {
-    "kiasuo": "ЭЖД КИАСУО",
-    "netschool": "«Сетевой город. Образование»",
-    "ruobr": "«Электронная школа 2.0»",
-    "perm": "ЭПОС.Школа",
-    "avers": "«АВЕРС: Электронный классный журнал»",
-}
+__all__ = ["file_stem", "to_document", "write_pdf", "write_xlsx"]
 
 COLUMNS = (
     Column("№", 4, "right"),
@@ -71,7 +64,7 @@ def to_document(worklist: Worklist) -> TableDocument:
     meta = [
         f"Учитель: {worklist.teacher}",
         f"Школа: {worklist.school_name or worklist.school}",
-        f"Платформа: {PLATFORM_NAMES.get(worklist.platform, worklist.platform)}",
+        f"Платформа: {platform_title(worklist.platform)}",
         f"Сформирован: {_stamp(worklist.generated_at, worklist.timezone)}",
         f"Записей: {worklist.entry_count}; уроков: {lessons}",
     ]

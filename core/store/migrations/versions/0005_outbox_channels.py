@@ -9,7 +9,7 @@ every change it queued fell back to the worklist channel — also NetSchool mark
 write API — and ``push`` never sent them ("awaiting hand entry").
 
 Which channel is right is a fact about the platform's connector, which core does not know: the
-connectors are plugins found through the ``journalsync.connectors`` entry points. So:
+connectors are plugins found through the ``journalsync.platforms`` entry points. So:
 
 * this migration moves, for every connector installed when it runs (read through that
   registry, not imported by name), the unsent items waiting on a channel the platform does not
@@ -53,11 +53,11 @@ def upgrade() -> None:
     queued = set(conn.execute(waiting).scalars())
     if not queued:
         return  # a new store, or nothing unsent: no connector needs loading
-    for ep in entry_points(group="journalsync.connectors"):
+    for ep in entry_points(group="journalsync.platforms"):
         if ep.name not in queued:
             continue
         try:
-            capabilities = ep.load().capabilities
+            capabilities = ep.load().connector.capabilities
         except Exception as exc:  # a broken plugin must not stop the store from opening
             log.warning("outbox not checked at upgrade", platform=ep.name, error=type(exc).__name__)
             continue
