@@ -1,0 +1,512 @@
+"""What the console shows and does, over the store: the schools' overview, runs, drift findings
+and their resolution. The API and the pages both call these; neither reads the store itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import orjson
+from sqlalchemy import and_, func, or_, select
+
+from core.connector import Change
+from core.errors import ConfigError
+from core.logging import get_logger
+from core.model import record_from_data
+from core.store import (
+    DriftRow,
+    Finding,
+    Run,
+    RunState,
+    Store,
+    drift_findings,
+    local_records,
+    remote_records,
+    runs,
+)
+from core.store._drift_view import Change as DriftChange
+from core.sync import capabilities_of, change_key
+from core.sync._reconcile import _hash_of
+from scheduler import Plan, SchoolStatus, school_status
+
+__all__ = [
+    "STATE_TEXT",
+    "Page",
+    "SchoolRow",
+    "compliance_score",
+    "decode_cursor",
+    "encode_cursor",
+    "finding_rows",
+    "initials",
+    "mask_row",
+    "overview",
+    "resolve_finding",
+    "runs_page",
+]
+
+log = get_logger(__name__)
+
+#: Run states in words, for the pages.
+STATE_TEXT = {
+    "planned": "запланирован",
+    "pulling": "чтение с платформы",
+    "reconciling": "сверка",
+    "held": "ждёт подтверждения",
+    "pushing": "отправка",
+    "verifying": "проверка",
+    "done": "выполнен",
+    "failed": "ошибка",
+    None: "не запускался",
+}
+
+FINDING_STATUS_TEXT = {"open": "открыто", "accepted": "принято", "resolved": "устранено"}
+
+OPERATION_TEXT = {
+    "pull": "чтение",
+    "push": "синхронизация",
+    "reconcile": "сверка",
+    "reports": "отчёты",
+    "sync": "синхронизация",
+}
+
+#: Fields of a finding whose values are people's names (masked for an auditor).
+_PERSON_FIELDS = frozenset({"ученик", "учитель", "замена", "фамилия", "имя", "отчество"})
+
+
+# --- cursors -------------------------------------------------------------------------------------
+
+_DAMAGED = "the cursor is damaged: use the next_cursor of the last page"
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> list[Any] | None:
+    """The key a cursor carries; a damaged cursor is the caller's error (400)."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = orjson.loads(raw)
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise ConfigError(_DAMAGED) from None
+    if not isinstance(key, list) or not all(isinstance(k, str | int) for k in key):
+        raise ConfigError(_DAMAGED)
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+def _keyset(items: list[Any], key: Any, cursor: str | None, limit: int) -> Page:
+    """Items (already sorted by ``key``) after the cursor's key, ``limit`` of them."""
+    after = decode_cursor(cursor)
+    if after is not None:
+        items = [i for i in items if list(key(i)) > after]
+    shown = items[:limit]
+    nxt = encode_cursor(key(shown[-1])) if len(items) > limit and shown else None
+    return Page(shown, nxt)
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def initials(name: str) -> str:
+    """«Иванов И. И.» → «И. И. И.»: the first letter of every word."""
+    return " ".join(f"{w[0]}." for w in name.replace(".", " ").split() if w)
+
+
+def mask_row(row: DriftRow) -> DriftRow:
+    """A finding as an auditor sees it: people as initials only."""
+    person = row.what == "человек"
+    changes = tuple(
+        DriftChange(c.field, initials(c.local), initials(c.platform))
+        if person or c.field in _PERSON_FIELDS
+        else c
+        for c in row.changes
+    )
+    return replace(row, student=initials(row.student), changes=changes)
+
+
+# --- the overview --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolRow:
+    slug: str
+    name: str
+    platform: str
+    timezone: str
+    status: SchoolStatus
+    drift_open: int
+    drift_accepted: int
+    holds: int
+    coverage: float | None
+    compliance: float | None
+    in_plan: bool
+    failed_in_a_row: int = 0
+    entities_open: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str | None:
+        return self.status.state
+
+    def as_json(self) -> dict[str, Any]:
+        s = self.status
+        return {
+            "school": self.slug,
+            "name": self.name,
+            "platform": self.platform,
+            "timezone": self.timezone,
+            "in_plan": self.in_plan,
+            "last_run": {
+                "id": s.last_run,
+                "operation": s.last_operation,
+                "state": s.state,
+                "updated_at": s.updated_at.isoformat() if s.updated_at else None,
+                "pulled": s.pulled,
+                "pushed": s.pushed,
+                "error": s.error,
+            }
+            if s.last_run
+            else None,
+            "state": s.state,
+            "next_slot": s.next_slot.isoformat() if s.next_slot else None,
+            "holds": [{"run": r, "reason": why} for r, why in s.holds],
+            "coverage": self.coverage,
+            "drift": {"open": self.drift_open, "accepted": self.drift_accepted},
+            "drift_open_by_entity": self.entities_open,
+            "compliance_score": self.compliance,
+            "records": sum(s.records.values()),
+            "quarantined": sum(s.quarantined.values()),
+            "stale": sum(s.stale.values()),
+            "schema_drift": len(s.schema_drift),
+            "failed_in_a_row": self.failed_in_a_row,
+        }
+
+
+def drift_counts(store: Store) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
+    """(school, platform) → status → entity → findings."""
+    f = drift_findings.c
+    stmt = select(f.school, f.platform, f.status, f.entity, func.count()).group_by(
+        f.school, f.platform, f.status, f.entity
+    )
+    out: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    with store.engine.connect() as conn:
+        for school, platform, status, entity, n in conn.execute(stmt):
+            out.setdefault((school, platform), {}).setdefault(status, {})[entity] = int(n)
+    return out
+
+
+def _coverage(run_counts: dict[str, Any]) -> float | None:
+    """Pupils covered / roster, when the run recorded it (family-account platforms); else
+    ``None`` — not measured, never guessed."""
+    value = run_counts.get("coverage")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    covered, roster = run_counts.get("covered"), run_counts.get("roster")
+    if isinstance(covered, int) and isinstance(roster, int) and roster > 0:
+        return covered / roster
+    return None
+
+
+_SCORES: dict[tuple[str, str, str], tuple[float, float | None]] = {}
+_SCORE_TTL = 600.0
+
+
+def compliance_score(
+    store: Store, plan: Plan | None, school: str, platform: str, version: str
+) -> float | None:
+    """Share of the profile's checked rules with no finding (0–100), cached per school and
+    last run for ten minutes; ``None`` where the snapshot holds no journal to check."""
+    key = (school, platform, version)
+    hit = _SCORES.get(key)
+    if hit is not None and time.monotonic() - hit[0] < _SCORE_TTL:
+        return hit[1]
+    score: float | None = None
+    try:
+        from core.compliance import check_frame, frame_from_store, get_profile
+        from core.compliance._profiles import PROFILES
+
+        sp = next((s for s in plan.schools if s.slug == school), None) if plan else None
+        profile_id = sp.compliance_profile if sp and sp.compliance_profile in PROFILES else "all"
+        frame = frame_from_store(store, school, platform)
+        if frame.class_ids or frame.l_day.size:
+            result = check_frame(
+                frame,
+                get_profile(profile_id),
+                as_of=datetime.now(UTC),
+                platform=platform,
+                capabilities=capabilities_of(platform),
+                timezone=sp.timezone if sp else (plan.timezone if plan else "Europe/Moscow"),
+            )
+            by_rule = result.by_rule()
+            if by_rule:
+                clean = sum(1 for found in by_rule.values() if not found)
+                score = round(100.0 * clean / len(by_rule), 1)
+    except Exception as exc:  # a broken snapshot must not take the overview down
+        log.warning("compliance score not computed", school=school, error=type(exc).__name__)
+        score = None
+    _SCORES[key] = (time.monotonic(), score)
+    return score
+
+
+def overview(
+    plan: Plan | None,
+    store: Store,
+    *,
+    schools: frozenset[str] | None = None,
+    with_compliance: bool = True,
+) -> list[SchoolRow]:
+    """One row per school binding (school × platform), the visible ones only."""
+    statuses = school_status(plan, store)
+    drift = drift_counts(store)
+    plans = {s.slug: s for s in plan.schools} if plan else {}
+    default_tz = plan.timezone if plan else "Europe/Moscow"
+    failures = _failed_in_a_row(store)
+    out = []
+    for st in statuses:
+        if schools is not None and st.school not in schools:
+            continue
+        counts = drift.get((st.school, st.platform), {})
+        sp = plans.get(st.school)
+        last_counts: dict[str, Any] = {}
+        if st.last_run:
+            last_counts = {"records": st.pulled}
+            last_counts.update(st.extra)
+        compliance = (
+            compliance_score(store, plan, st.school, st.platform, st.last_run or "")
+            if with_compliance
+            else None
+        )
+        out.append(
+            SchoolRow(
+                slug=st.school,
+                name=st.name,
+                platform=st.platform,
+                timezone=sp.timezone if sp else default_tz,
+                status=st,
+                drift_open=sum(counts.get("open", {}).values()),
+                drift_accepted=sum(counts.get("accepted", {}).values()),
+                holds=len(st.holds),
+                coverage=_coverage(last_counts),
+                compliance=compliance,
+                in_plan=st.in_plan,
+                failed_in_a_row=failures.get((st.school, st.platform), 0),
+                entities_open=dict(counts.get("open", {})),
+            )
+        )
+    return out
+
+
+def _failed_in_a_row(store: Store) -> dict[tuple[str, str], int]:
+    u = runs.c
+    stmt = select(u.school, u.platform, u.state).order_by(u.created_at.desc()).limit(20_000)
+    out: dict[tuple[str, str], int] = {}
+    ended: set[tuple[str, str]] = set()
+    with store.engine.connect() as conn:
+        for school, platform, state in conn.execute(stmt):
+            pair = (school, platform)
+            if pair in ended:
+                continue
+            if state == "failed":
+                out[pair] = out.get(pair, 0) + 1
+            else:
+                ended.add(pair)
+    return out
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+def _run(row: Any) -> Run:
+    return Run(
+        id=row.id,
+        run_key=row.run_key,
+        school=row.school,
+        platform=row.platform,
+        operation=row.operation,
+        state=RunState(row.state),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        counts=dict(row.counts),
+        error=row.error,
+        created=False,
+    )
+
+
+def runs_page(
+    store: Store,
+    *,
+    schools: frozenset[str] | None,
+    school: str | None = None,
+    state: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """Runs, newest first, keyset-paged on (created_at, id)."""
+    u = runs.c
+    stmt = select(runs).order_by(u.created_at.desc(), u.id.desc())
+    if schools is not None:
+        stmt = stmt.where(u.school.in_(sorted(schools)))
+    if school is not None:
+        stmt = stmt.where(u.school == school)
+    if state is not None:
+        stmt = stmt.where(u.state == state)
+    after = decode_cursor(cursor)
+    if after is not None:
+        if len(after) != 2 or not isinstance(after[0], str):
+            raise ConfigError(_DAMAGED)
+        try:
+            at = datetime.fromisoformat(after[0])
+        except ValueError:
+            raise ConfigError(_DAMAGED) from None
+        if at.tzinfo is None:
+            raise ConfigError(_DAMAGED)
+        stmt = stmt.where(or_(u.created_at < at, and_(u.created_at == at, u.id < str(after[1]))))
+    with store.engine.connect() as conn:
+        found = [_run(r) for r in conn.execute(stmt.limit(limit + 1))]
+    shown = found[:limit]
+    nxt = (
+        encode_cursor([shown[-1].created_at.isoformat(), shown[-1].id])
+        if len(found) > limit
+        else None
+    )
+    return Page(shown, nxt)
+
+
+# --- drift ---------------------------------------------------------------------------------------
+
+
+def finding_rows(
+    store: Store,
+    school: str,
+    platform: str,
+    *,
+    status: str | None = "open",
+    entity: str | None = None,
+    class_name: str | None = None,
+    subject: str | None = None,
+    masked: bool = False,
+) -> list[tuple[Finding, DriftRow]]:
+    """A school's findings with their words, sorted as the CLI sorts them, filtered."""
+    findings = store.findings(school, platform, status=status)
+    if entity:
+        findings = [f for f in findings if f.entity == entity]
+    rows = store.describe_findings(school, platform, findings)
+    pairs = list(zip(findings, rows, strict=True))
+    if class_name:
+        pairs = [(f, r) for f, r in pairs if r.class_name == class_name]
+    if subject:
+        pairs = [(f, r) for f, r in pairs if r.subject.casefold() == subject.casefold()]
+    if masked:
+        pairs = [(f, mask_row(r)) for f, r in pairs]
+    return sorted(pairs, key=lambda p: p[0].id)
+
+
+def find_finding(store: Store, finding_id: str) -> Finding | None:
+    f = drift_findings.c
+    with store.engine.connect() as conn:
+        row = conn.execute(select(f.school, f.platform).where(f.id == finding_id)).first()
+    if row is None:
+        return None
+    return next((x for x in store.findings(row.school, row.platform) if x.id == finding_id), None)
+
+
+Resolution = Literal["push_local", "accept_platform", "accept_difference"]
+RESOLUTIONS: tuple[Resolution, ...] = ("push_local", "accept_platform", "accept_difference")
+
+
+def _record_data(store: Store, finding: Finding) -> tuple[Any, Any]:
+    lr, rr = local_records.c, remote_records.c
+    with store.engine.connect() as conn:
+        local = conn.execute(
+            select(lr.data).where(
+                lr.school == finding.school, lr.id == finding.record_id, lr.deleted.is_(False)
+            )
+        ).scalar()
+        remote = conn.execute(
+            select(rr.data).where(
+                rr.platform == finding.platform,
+                rr.school == finding.school,
+                rr.id == finding.record_id,
+                rr.deleted.is_(False),
+            )
+        ).scalar()
+    return (
+        orjson.loads(local) if local is not None else None,
+        orjson.loads(remote) if remote is not None else None,
+    )
+
+
+def resolve_finding(
+    store: Store, finding: Finding, action: str, *, actor: str, comment: str = ""
+) -> dict[str, Any]:
+    """A person's decision on an open finding.
+
+    * ``push_local`` — the school's journal is right: the record is queued in the outbox (on
+      the channel the platform offers), pushed and verified by the next push; the finding is
+      resolved by the reconcile after it;
+    * ``accept_platform`` — the platform is right: the local record is overwritten from the
+      snapshot (or removed, when the platform has none); the finding is resolved;
+    * ``accept_difference`` — both stay as they are, with the person's comment (required).
+    """
+    comment = comment.strip()
+    if action not in RESOLUTIONS:
+        raise ConfigError(f"unknown action {action!r}: use {', '.join(RESOLUTIONS)}")
+    if finding.status != "open":
+        raise ConfigError(
+            f"the finding is {finding.status} already", hint="only an open finding is resolved"
+        )
+    local, remote = _record_data(store, finding)
+    if action == "accept_difference":
+        if not comment:
+            raise ConfigError("accepting a difference needs a comment saying why")
+        store.set_finding_status(finding.id, "accepted", note=f"{comment} ({actor})")
+        return {"status": "accepted"}
+    if action == "push_local":
+        if local is None:
+            raise ConfigError(
+                "the school's journal has no such record: nothing to push",
+                hint="accept the platform's version, or accept the difference",
+            )
+        record = record_from_data(finding.entity, local)
+        base = _hash_of(remote)  # as reconcile keys it: the same change is queued once
+        caps = capabilities_of(finding.platform)
+        offered = caps.channels_for(finding.entity)
+        if not offered:
+            raise ConfigError(f"the platform offers no way to push a {finding.entity}")
+        change = Change(key=change_key(record, "upsert", base), op="upsert", record=record)
+        queued = store.enqueue(finding.school, finding.platform, [change], channel=offered[0].value)
+        note = f"push requested by {actor}" + (f": {comment}" if comment else "")
+        store.set_finding_status(finding.id, "open", note=note)
+        return {"status": "open", "queued": queued, "channel": offered[0].value}
+    # accept_platform
+    why = f"accepted the platform's version (web console, {actor})"
+    if remote is not None:
+        store.upsert_local(
+            finding.school, [record_from_data(finding.entity, remote)], actor=actor, reason=why
+        )
+    else:
+        store.delete_local(finding.school, [finding.record_id], actor=actor, reason=why)
+    note = f"platform accepted by {actor}" + (f": {comment}" if comment else "")
+    store.set_finding_status(finding.id, "resolved", note=note)
+    return {"status": "resolved"}
+
+
+def local_time(value: datetime | None, zone: str) -> str:
+    """«03.12.2026 19:30» in the school's zone; empty for nothing."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone)).strftime("%d.%m.%Y %H:%M")
