@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from console._context import ApiError, Ctx, not_found, require_write
-from console._data import find_finding, resolve_finding
+from console._data import RESOLUTIONS, find_finding, resolve_finding
 from console._tokens import Principal, audit
 from core.errors import ConfigError
 from core.logging import get_logger
@@ -88,6 +88,10 @@ async def resolve(
     ctx: Ctx, who: Principal, finding_id: str, action: str, comment: str
 ) -> dict[str, Any]:
     require_write(who)
+    if action not in RESOLUTIONS:
+        raise ApiError(422, "invalid", f"action must be one of {', '.join(RESOLUTIONS)}")
+    if action == "accept_difference" and not comment.strip():
+        raise ApiError(422, "invalid", "accepting a difference needs a comment saying why")
     finding = find_finding(ctx.store, finding_id)
     if finding is None or not who.sees(finding.school):
         raise not_found("finding")
