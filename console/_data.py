@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -78,6 +79,44 @@ OPERATION_TEXT = {
 
 #: Fields of a finding whose values are people's names (masked for an auditor).
 _PERSON_FIELDS = frozenset({"ученик", "учитель", "замена", "фамилия", "имя", "отчество"})
+
+
+_KIND_TEXT = {
+    "deletes": "удалений",
+    "updates": "изменений",
+    "inserts": "добавлений",
+    "changes": "изменений",
+}
+_LIMIT = re.compile(r"(\w+): (\d+) (\w+) exceed (\d+(?:\.\d+)?)( %)?(?: of (\d+))?")
+_NOTES = (
+    (re.compile(r"^pulled$"), "прочитано"),
+    (re.compile(r"^approved by (.+)$"), r"подтвердил(а): \1"),
+    (re.compile(r"^pull discarded by (.+): the old snapshot kept$"), r"отклонил(а): \1"),
+    (re.compile(r"^discarded by (.+)$"), r"отклонил(а): \1"),
+    (re.compile(r"^superseded: a later pull read its scopes again$"), "заменён следующим чтением"),
+    (re.compile(r"^interrupted; resuming$"), "прерван; продолжается"),
+    (re.compile(r"^reports$"), "отчёты"),
+)
+
+
+def note_text(note: str) -> str:
+    """A run's note in Russian where its form is known: a hold's limits («отметки: 3
+    изменений больше допустимых 2»), who approved or discarded; else as recorded."""
+    from core.store._drift_view import _ENTITY_TEXT
+
+    def limit(m: re.Match[str]) -> str:
+        entity, count, kind, bound, pct, base = m.groups()
+        what = _ENTITY_TEXT.get(entity, entity)
+        of = f" {bound} % от {base}" if pct and base else f" {bound}"
+        return f"{what}: {count} {_KIND_TEXT.get(kind, kind)} — больше допустимых{of}"
+
+    note = note.replace(" (console)", " (консоль)")
+    for pattern, text in _NOTES:
+        if pattern.match(note):
+            return pattern.sub(text, note)
+    if _LIMIT.search(note):
+        return _LIMIT.sub(limit, note)
+    return note
 
 
 # --- cursors -------------------------------------------------------------------------------------

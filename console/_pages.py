@@ -25,12 +25,14 @@ from console._data import (
     SchoolRow,
     finding_rows,
     local_time,
+    note_text,
     overview,
     runs_page,
 )
 from console._downloads import package_zip, worklists_zip
 from console._tokens import Principal, audit, audit_entries
 from core.store import RunState
+from core.store._drift_view import _ENTITY_TEXT
 
 __all__ = ["LoginRequired", "error_page", "router"]
 
@@ -61,6 +63,17 @@ COUNT_TEXT = {
     "findings_opened": "новых расхождений",
     "findings_resolved": "устранено расхождений",
     "awaiting_entry": "ждут ручного ввода",
+    "inserted": "добавлено",
+    "updated": "изменено",
+    "deleted": "удалено",
+    "unchanged": "без изменений",
+    "pages": "прочитано страниц",
+    "quarantined": "не прочитано (карантин)",
+    "push_failed": "не отправлено",
+    "drift_mismatch": "различаются",
+    "drift_missing_on_platform": "нет на платформе",
+    "drift_extra_on_platform": "есть только на платформе",
+    "stale": "устаревших записей",
 }
 
 ACTION_TEXT = {
@@ -101,6 +114,8 @@ def _render(request: Request, name: str, code: int = 200, **data: Any) -> HTMLRe
             "FINDING_STATUS_TEXT": FINDING_STATUS_TEXT,
             "ACTION_TEXT": ACTION_TEXT,
             "COUNT_TEXT": COUNT_TEXT,
+            "ENTITY_TEXT": _ENTITY_TEXT,
+            "note_text": note_text,
             **data,
         },
         status_code=code,
