@@ -70,7 +70,7 @@ def list_schools(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    rows = overview(ctx.plan, ctx.store, schools=ctx.scope(who))
+    rows = overview(ctx.plan, ctx.store, schools=ctx.scope(who), scores=ctx.scores)
     if platform:
         rows = [r for r in rows if r.platform == platform]
     if state:
@@ -83,7 +83,7 @@ def list_schools(
 @router.get("/schools/{school}", summary="One school: its bindings")
 def get_school(ctx: CtxDep, who: Who, school: str) -> dict[str, Any]:
     ctx.visible_school(who, school)
-    rows = [r for r in overview(ctx.plan, ctx.store, schools=frozenset({school}))]
+    rows = overview(ctx.plan, ctx.store, schools=frozenset({school}), scores=ctx.scores)
     if not rows:
         raise not_found()
     return {

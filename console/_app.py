@@ -40,7 +40,9 @@ def _wants_html(request: Request) -> bool:
     return not (path.startswith("/api") or path in ("/metrics", "/healthz", "/openapi.json"))
 
 
-def create_app(plan: Plan | None, store: Store, *, secure_cookies: bool = False) -> FastAPI:
+def create_app(
+    plan: Plan | None, store: Store, *, secure_cookies: bool = False, warm_scores: bool = True
+) -> FastAPI:
     """The console over ``store`` (and the config's schools, time zones and credentials, which
     starting runs and approving held pushes need)."""
     app = FastAPI(
@@ -116,6 +118,8 @@ def create_app(plan: Plan | None, store: Store, *, secure_cookies: bool = False)
         body = metrics_text(ctx.store, ctx.scope(who))
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    if warm_scores:
+        app.state.ctx.scores.warm()
     app.include_router(_api.router)
     app.include_router(_pages.router)
     return app

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request
 
 from console._auth import SESSION_COOKIE, Sessions
+from console._data import Scores
 from console._tokens import Principal, find_token
 from core.store import Store
 from scheduler import Plan, SchoolPlan
@@ -50,6 +51,10 @@ class Ctx:
     sessions: Sessions
     secure_cookies: bool = False
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    scores: Scores = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scores = Scores(self.store, self.plan)
 
     # --- schools ---
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,7 @@ __all__ = [
     "STATE_TEXT",
     "Page",
     "SchoolRow",
+    "Scores",
     "compliance_score",
     "decode_cursor",
     "encode_cursor",
@@ -193,6 +195,7 @@ class SchoolRow:
     holds: int
     coverage: float | None
     compliance: float | None
+    compliance_pending: bool
     in_plan: bool
     failed_in_a_row: int = 0
     entities_open: dict[str, int] = field(default_factory=dict)
@@ -227,6 +230,7 @@ class SchoolRow:
             "drift": {"open": self.drift_open, "accepted": self.drift_accepted},
             "drift_open_by_entity": self.entities_open,
             "compliance_score": self.compliance,
+            "compliance_pending": self.compliance_pending,
             "records": sum(s.records.values()),
             "quarantined": sum(s.quarantined.values()),
             "stale": sum(s.stale.values()),
@@ -260,20 +264,12 @@ def _coverage(run_counts: dict[str, Any]) -> float | None:
     return None
 
 
-_SCORES: dict[tuple[str, str, str], tuple[float, float | None]] = {}
 _SCORE_TTL = 600.0
 
 
-def compliance_score(
-    store: Store, plan: Plan | None, school: str, platform: str, version: str
-) -> float | None:
-    """Share of the profile's checked rules with no finding (0–100), cached per school and
-    last run for ten minutes; ``None`` where the snapshot holds no journal to check."""
-    key = (school, platform, version)
-    hit = _SCORES.get(key)
-    if hit is not None and time.monotonic() - hit[0] < _SCORE_TTL:
-        return hit[1]
-    score: float | None = None
+def compliance_score(store: Store, plan: Plan | None, school: str, platform: str) -> float | None:
+    """Share of the profile's checked rules with no finding (0–100); ``None`` where the
+    snapshot holds no journal to check."""
     try:
         from core.compliance import check_frame, frame_from_store, get_profile
         from core.compliance._profiles import PROFILES
@@ -281,24 +277,94 @@ def compliance_score(
         sp = next((s for s in plan.schools if s.slug == school), None) if plan else None
         profile_id = sp.compliance_profile if sp and sp.compliance_profile in PROFILES else "all"
         frame = frame_from_store(store, school, platform)
-        if frame.class_ids or frame.l_day.size:
-            result = check_frame(
-                frame,
-                get_profile(profile_id),
-                as_of=datetime.now(UTC),
-                platform=platform,
-                capabilities=capabilities_of(platform),
-                timezone=sp.timezone if sp else (plan.timezone if plan else "Europe/Moscow"),
-            )
-            by_rule = result.by_rule()
-            if by_rule:
-                clean = sum(1 for found in by_rule.values() if not found)
-                score = round(100.0 * clean / len(by_rule), 1)
+        if not (frame.class_ids or frame.l_day.size):
+            return None
+        result = check_frame(
+            frame,
+            get_profile(profile_id),
+            as_of=datetime.now(UTC),
+            platform=platform,
+            capabilities=capabilities_of(platform),
+            timezone=sp.timezone if sp else (plan.timezone if plan else "Europe/Moscow"),
+        )
     except Exception as exc:  # a broken snapshot must not take the overview down
         log.warning("compliance score not computed", school=school, error=type(exc).__name__)
-        score = None
-    _SCORES[key] = (time.monotonic(), score)
-    return score
+        return None
+    by_rule = result.by_rule()
+    if not by_rule:
+        return None
+    clean = sum(1 for found in by_rule.values() if not found)
+    return round(100.0 * clean / len(by_rule), 1)
+
+
+class Scores:
+    """Compliance scores per school and last run, kept ten minutes. A page computes what its
+    time budget allows and leaves the rest to one background thread, so the overview of a
+    thousand schools never waits for a thousand compliance checks ("считается")."""
+
+    def __init__(self, store: Store, plan: Plan | None, budget: float = 0.25) -> None:
+        self.store, self.plan, self.budget = store, plan, budget
+        self._cache: dict[tuple[str, str], tuple[str, float, float | None]] = {}
+        self._queue: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def _fresh(self, pair: tuple[str, str], version: str) -> tuple[bool, float | None]:
+        hit = self._cache.get(pair)
+        if hit is not None and hit[0] == version and time.monotonic() - hit[1] < _SCORE_TTL:
+            return True, hit[2]
+        return False, None
+
+    def _compute(self, pair: tuple[str, str], version: str) -> float | None:
+        score = compliance_score(self.store, self.plan, *pair)
+        with self._lock:
+            self._cache[pair] = (version, time.monotonic(), score)
+        return score
+
+    def get(
+        self, pair: tuple[str, str], version: str, deadline: float
+    ) -> tuple[float | None, bool]:
+        """(score, pending): computed now while before ``deadline``, else queued."""
+        with self._lock:
+            known, score = self._fresh(pair, version)
+        if known:
+            return score, False
+        if time.monotonic() < deadline:
+            return self._compute(pair, version), False
+        with self._lock:
+            self._queue[pair] = version
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._drain, name="console-compliance", daemon=True
+                )
+                self._worker.start()
+        return None, True
+
+    def warm(self) -> None:
+        """Queue every school's score (in the background), e.g. when the console starts."""
+
+        def queue_all() -> None:
+            try:
+                statuses = school_status(self.plan, self.store)
+            except Exception as exc:
+                log.warning("compliance warm-up skipped", error=type(exc).__name__)
+                return
+            with self._lock:
+                for st in statuses:
+                    self._queue.setdefault((st.school, st.platform), st.last_run or "")
+            self._drain()
+
+        self._worker = threading.Thread(target=queue_all, name="console-compliance", daemon=True)
+        self._worker.start()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    return
+                pair, version = next(iter(self._queue.items()))
+                del self._queue[pair]
+            self._compute(pair, version)
 
 
 def overview(
@@ -306,9 +372,11 @@ def overview(
     store: Store,
     *,
     schools: frozenset[str] | None = None,
-    with_compliance: bool = True,
+    scores: Scores | None = None,
 ) -> list[SchoolRow]:
-    """One row per school binding (school × platform), the visible ones only."""
+    """One row per school binding (school × platform), the visible ones only; compliance
+    scores from ``scores`` (none without it)."""
+    deadline = time.monotonic() + (scores.budget if scores is not None else 0.0)
     statuses = school_status(plan, store)
     drift = drift_counts(store)
     plans = {s.slug: s for s in plan.schools} if plan else {}
@@ -324,10 +392,10 @@ def overview(
         if st.last_run:
             last_counts = {"records": st.pulled}
             last_counts.update(st.extra)
-        compliance = (
-            compliance_score(store, plan, st.school, st.platform, st.last_run or "")
-            if with_compliance
-            else None
+        compliance, pending = (
+            scores.get((st.school, st.platform), st.last_run or "", deadline)
+            if scores is not None
+            else (None, False)
         )
         out.append(
             SchoolRow(
@@ -341,6 +409,7 @@ def overview(
                 holds=len(st.holds),
                 coverage=_coverage(last_counts),
                 compliance=compliance,
+                compliance_pending=pending,
                 in_plan=st.in_plan,
                 failed_in_a_row=failures.get((st.school, st.platform), 0),
                 entities_open=dict(counts.get("open", {})),

@@ -239,7 +239,7 @@ def overview_page(
     q: str = "",
 ) -> Response:
     ctx, sess, who = page
-    rows = overview(ctx.plan, ctx.store, schools=ctx.scope(who))
+    rows = overview(ctx.plan, ctx.store, schools=ctx.scope(who), scores=ctx.scores)
     platforms = sorted({r.platform for r in rows})
     if platform:
         rows = [r for r in rows if r.platform == platform]
@@ -327,9 +327,8 @@ def school_page(
     ctx, sess, who = page
     p = ctx.platform_for(who, school, platform)
     class_name = request.query_params.get("class", "")
-    rows: list[SchoolRow] = [
-        r for r in overview(ctx.plan, ctx.store, schools=frozenset({school})) if r.platform == p
-    ]
+    mine = overview(ctx.plan, ctx.store, schools=frozenset({school}), scores=ctx.scores)
+    rows: list[SchoolRow] = [r for r in mine if r.platform == p]
     if not rows:
         raise ApiError(404, "not_found", "no such school")
     row = rows[0]

@@ -23,6 +23,15 @@ ConfigOpt = Annotated[
 DbOpt = Annotated[str | None, typer.Option("--db", help="Store URL (default: the config's).")]
 
 
+def _audit(store: Store, action: str, target: str, detail: str) -> None:
+    """Token changes go to the console's audit log too, as done from the command line."""
+    from console._tokens import Principal, audit
+    from journalsync.runs_cmd import _actor
+
+    who = Principal("cli", f"{_actor()} (command line)", "admin", frozenset())
+    audit(store, who, action, target=target, detail=detail)
+
+
 def _store(config: Path | None, db: str | None) -> Store:
     plan = load_config(config, check_platforms=False) if config else None
     return store_for(db, plan)
@@ -44,6 +53,7 @@ def create(
     with reported_errors():
         store = _store(config, db)
         token, info = create_token(store, role=role, name=name, schools=school or ())
+        _audit(store, "token.create", info.id, f"{info.role} {info.name}")
         where = f" for {', '.join(info.schools)}" if info.schools else ""
         console.print(
             f"token {info.id} ({info.role}{where}) for {info.name}; shown once, keep it safe:",
@@ -79,5 +89,7 @@ def revoke(
     from console import revoke_token
 
     with reported_errors():
-        info = revoke_token(_store(config, db), token)
+        store = _store(config, db)
+        info = revoke_token(store, token)
+        _audit(store, "token.revoke", info.id, info.name)
         console.print(f"token {info.id} ({info.name}) revoked", highlight=False)

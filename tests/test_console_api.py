@@ -283,6 +283,38 @@ def test_web_command_serves_and_a_taken_port_is_a_clear_error(
     assert b"Traceback" not in err
 
 
+def test_serve_runs_the_console_beside_the_scheduler(world: ConsoleWorld) -> None:
+    port = _free_port()
+    env = {**os.environ, **world.env, "PYTHONPATH": os.getcwd()}
+    cmd = [sys.executable, "-m", "journalsync", "serve", "-c", str(world.config)]
+    cmd += ["--http", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert r.status_code == 200
+        held = httpx.get(
+            f"http://127.0.0.1:{port}/api/runs?school={world.drift_school}",
+            headers={"Authorization": f"Bearer {world.tokens['school']}"},
+        )
+        assert held.status_code == 200 and held.json()["items"]
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert b"journalsync serve:" in out and b"web console: http://127.0.0.1:" in out
+    bad = subprocess.run(
+        [*cmd[:-2], "--http", "nowhere", "--once", "pull"], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "HOST:PORT" in bad.stderr
+
+
 def test_store_keeps_the_console_tables_through_migrations(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
     try:

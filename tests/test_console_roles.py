@@ -207,3 +207,27 @@ def test_tokens_are_stored_hashed(world: ConsoleWorld, tmp_path: Path) -> None:
     assert b"web_tokens" in raw
     for token in world.tokens.values():
         assert token.encode() not in raw
+
+
+def test_pages_by_role_and_csrf(world: ConsoleWorld) -> None:
+    own, other = world.drift_school, world.held_school
+    pages = ["/", f"/schools/{own}", f"/schools/{other}", f"/runs/{world.held_run}", "/audit"]
+    expected = {
+        "admin": [200, 200, 200, 200, 200],
+        "school": [200, 200, 404, 404, 403],
+        "auditor": [200, 200, 200, 200, 403],
+    }
+    still_open = len(world.store.findings(own, "kiasuo", status="open"))
+    for role, codes in expected.items():
+        with _session(world, role) as c:
+            got = [c.get(p).status_code for p in pages]
+            assert got == codes, role
+            # Forms need the session's CSRF token; the API through a session needs its header.
+            finding = world.store.findings(own, "kiasuo", status="open")[0].id
+            form = {"action": "accept_difference", "comment": "x"}
+            r = c.post(f"/schools/{own}/drift/{finding}", data={**form, "csrf": "forged"})
+            assert r.status_code == 403 and "форма устарела" in r.text
+            api = c.post(f"/api/drift/{finding}/resolve", json=form)
+            assert api.status_code == 403 and api.json()["error"]["code"] == "csrf"
+    assert httpx.get(world.base_url + "/").status_code == 303  # no session: to the login page
+    assert len(world.store.findings(own, "kiasuo", status="open")) == still_open
