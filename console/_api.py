@@ -37,12 +37,17 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=400)]
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
+    # async: FastAPI runs a plain function dependency in its thread pool, a hop per request
     return ctx_of(request).api_principal(request)
 
 
+async def context(request: Request) -> Ctx:
+    return ctx_of(request)
+
+
 Who = Annotated[Principal, Depends(principal)]
-CtxDep = Annotated[Ctx, Depends(ctx_of)]
+CtxDep = Annotated[Ctx, Depends(context)]
 
 
 def _run_json(ctx: Ctx, r: Run) -> dict[str, Any]:
@@ -62,7 +67,7 @@ def _run_json(ctx: Ctx, r: Run) -> dict[str, Any]:
 
 
 @router.get("/schools", summary="Schools with their bindings, last runs, coverage and drift")
-def list_schools(
+async def list_schools(
     ctx: CtxDep,
     who: Who,
     platform: str | None = None,
@@ -81,7 +86,7 @@ def list_schools(
 
 
 @router.get("/schools/{school}", summary="One school: its bindings")
-def get_school(ctx: CtxDep, who: Who, school: str) -> dict[str, Any]:
+async def get_school(ctx: CtxDep, who: Who, school: str) -> dict[str, Any]:
     ctx.visible_school(who, school)
     rows = overview(ctx.plan, ctx.store, schools=frozenset({school}), scores=ctx.scores)
     if not rows:
@@ -95,7 +100,7 @@ def get_school(ctx: CtxDep, who: Who, school: str) -> dict[str, Any]:
 
 
 @router.get("/runs", summary="Runs, newest first")
-def list_runs(
+async def list_runs(
     ctx: CtxDep,
     who: Who,
     school: str | None = None,
@@ -117,7 +122,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", summary="A run with its state transitions")
-def get_run(ctx: CtxDep, who: Who, run_id: str) -> dict[str, Any]:
+async def get_run(ctx: CtxDep, who: Who, run_id: str) -> dict[str, Any]:
     run = _actions.visible_run(ctx, who, run_id)
     zone = ctx.timezone(run.school)
     transitions = [
@@ -226,7 +231,7 @@ async def resolve_drift(
 
 
 @router.get("/schools/{school}/outbox", summary="The school's outbox")
-def list_outbox(
+async def list_outbox(
     ctx: CtxDep,
     who: Who,
     school: str,
@@ -340,7 +345,9 @@ def download_package(ctx: CtxDep, who: Who, school: str, platform: str | None = 
 
 
 @router.get("/audit", summary="Who did what, when (administrators)")
-def list_audit(ctx: CtxDep, who: Who, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+async def list_audit(
+    ctx: CtxDep, who: Who, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
     require_admin(who)
     from console._data import decode_cursor, encode_cursor
 

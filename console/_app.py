@@ -102,7 +102,7 @@ def create_app(
             )
 
     @app.get("/healthz", summary="Liveness: the store answers")
-    def healthz(request: Request) -> dict[str, Any]:
+    async def healthz(request: Request) -> dict[str, Any]:
         ctx = ctx_of(request)
         try:
             with ctx.store.engine.connect() as conn:

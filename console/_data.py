@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import threading
 import time
@@ -27,16 +28,19 @@ from core.store import (
     Finding,
     Run,
     RunState,
+    SchemaDriftRow,
     Store,
+    cursors,
     drift_findings,
     local_records,
     remote_records,
+    run_transitions,
     runs,
 )
 from core.store._drift_view import Change as DriftChange
 from core.sync import capabilities_of, change_key
 from core.sync._reconcile import _hash_of
-from scheduler import Plan, SchoolStatus, school_status
+from scheduler import Plan, SchoolPlan, SchoolStatus, cron_trigger, school_status
 
 __all__ = [
     "STATE_TEXT",
@@ -239,12 +243,16 @@ class SchoolRow:
         }
 
 
-def drift_counts(store: Store) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
+def drift_counts(
+    store: Store, schools: frozenset[str] | None = None
+) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
     """(school, platform) → status → entity → findings."""
     f = drift_findings.c
     stmt = select(f.school, f.platform, f.status, f.entity, func.count()).group_by(
         f.school, f.platform, f.status, f.entity
     )
+    if schools is not None:
+        stmt = stmt.where(f.school.in_(sorted(schools)))
     out: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
     with store.engine.connect() as conn:
         for school, platform, status, entity, n in conn.execute(stmt):
@@ -367,6 +375,124 @@ class Scores:
             self._compute(pair, version)
 
 
+@functools.lru_cache(maxsize=256)
+def _trigger(cron: str, timezone: str) -> Any:
+    return cron_trigger(cron, timezone)
+
+
+def _next_slot(
+    sp: SchoolPlan, now: datetime, memo: dict[tuple[str, str], datetime | None]
+) -> tuple[datetime, str] | None:
+    """The school's next slot; ``memo`` shares the fire times of one ``now`` between the
+    schools of one schedule and zone (most of a municipality)."""
+    best: tuple[datetime, str] | None = None
+    for sch in sp.schedules:
+        key = (sch.cron, sp.timezone)
+        if key not in memo:
+            memo[key] = _trigger(sch.cron, sp.timezone).get_next_fire_time(None, now)
+        t = memo[key]
+        if t is not None and (best is None or t < best[0]):
+            best = (t, sch.operation)
+    return best
+
+
+def statuses(
+    plan: Plan | None, store: Store, schools: frozenset[str] | None = None
+) -> list[SchoolStatus]:
+    """``scheduler.school_status`` for many schools at once: a handful of grouped queries
+    whatever the number of schools (no per-school query, no count of snapshot records —
+    the records are the last run's), so the overview of a thousand schools stays quick."""
+    u, t = runs.c, run_transitions.c
+    wanted = sorted(schools) if schools is not None else None
+
+    def only(stmt: Any, col: Any) -> Any:
+        return stmt.where(col.in_(wanted)) if wanted is not None else stmt
+
+    newest = only(
+        select(u.school, u.platform, func.max(u.created_at).label("at")).group_by(
+            u.school, u.platform
+        ),
+        u.school,
+    ).subquery()
+    last_stmt = select(runs).join(
+        newest,
+        and_(
+            u.school == newest.c.school,
+            u.platform == newest.c.platform,
+            u.created_at == newest.c.at,
+        ),
+    )
+    held_stmt = only(select(u.id, u.school, u.platform).where(u.state == "held"), u.school)
+    with store.engine.connect() as conn:
+        last: dict[tuple[str, str], Run] = {}
+        for row in conn.execute(last_stmt):
+            got = _run(row)
+            pair = (got.school, got.platform)
+            if pair not in last or got.id > last[pair].id:
+                last[pair] = got
+        held = conn.execute(held_stmt).all()
+        notes: dict[str, str] = {}
+        for chunk in range(0, len(held), 500):
+            ids = [h.id for h in held[chunk : chunk + 500]]
+            for run_id, note in conn.execute(
+                select(t.run_id, t.note)
+                .where(t.run_id.in_(ids), t.to_state == "held")
+                .order_by(t.seq)
+            ):
+                notes[run_id] = note
+        pairs_known = {
+            (sch, p)
+            for sch, p in conn.execute(
+                only(select(cursors.c.school, cursors.c.platform).distinct(), cursors.c.school)
+            )
+        }
+    holds: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for h in held:
+        holds.setdefault((h.school, h.platform), []).append((h.id, notes.get(h.id, "")))
+    quarantined = store.quarantine_counts()
+    drift: dict[tuple[str, str], list[SchemaDriftRow]] = {}
+    for d in store.schema_drift():
+        drift.setdefault((d.school, d.platform), []).append(d)
+    plans = {s.slug: s for s in plan.schools} if plan is not None else {}
+    pairs = [(s.slug, s.platform) for s in plans.values()]
+    planned = set(pairs)
+    others = {*last, *pairs_known, *quarantined, *drift} - planned
+    pairs += sorted(others)
+    now = datetime.now(UTC)
+    memo: dict[tuple[str, str], datetime | None] = {}
+    out: list[SchoolStatus] = []
+    for slug, platform in pairs:
+        if schools is not None and slug not in schools:
+            continue
+        sp = plans.get(slug) if (slug, platform) in planned else None
+        r = last.get((slug, platform))
+        counts = r.counts if r else {}
+        nxt = _next_slot(sp, now, memo) if sp is not None else None
+        out.append(
+            SchoolStatus(
+                school=slug,
+                name=sp.name if sp else slug,
+                platform=platform,
+                last_run=r.id if r else None,
+                last_operation=r.operation if r else None,
+                state=r.state.value if r else None,
+                updated_at=r.updated_at if r else None,
+                pulled=int(counts.get("records", 0) or 0),
+                pushed=int(counts.get("pushed", 0) or 0),
+                drift=int(counts.get("drift", 0) or 0),
+                next_slot=nxt[0] if nxt else None,
+                next_operation=nxt[1] if nxt else None,
+                holds=tuple(holds.get((slug, platform), ())),
+                error=r.error if r and r.state is RunState.FAILED else None,
+                extra=dict(counts),
+                quarantined=quarantined.get((slug, platform), {}),
+                schema_drift=tuple(drift.get((slug, platform), ())),
+                in_plan=sp is not None,
+            )
+        )
+    return out
+
+
 def overview(
     plan: Plan | None,
     store: Store,
@@ -377,21 +503,15 @@ def overview(
     """One row per school binding (school × platform), the visible ones only; compliance
     scores from ``scores`` (none without it)."""
     deadline = time.monotonic() + (scores.budget if scores is not None else 0.0)
-    statuses = school_status(plan, store)
-    drift = drift_counts(store)
+    found = statuses(plan, store, schools)
+    drift = drift_counts(store, schools)
     plans = {s.slug: s for s in plan.schools} if plan else {}
     default_tz = plan.timezone if plan else "Europe/Moscow"
-    failures = _failed_in_a_row(store)
+    failures = _failed_in_a_row(store, [(st.school, st.platform) for st in found if st.error])
     out = []
-    for st in statuses:
-        if schools is not None and st.school not in schools:
-            continue
+    for st in found:
         counts = drift.get((st.school, st.platform), {})
         sp = plans.get(st.school)
-        last_counts: dict[str, Any] = {}
-        if st.last_run:
-            last_counts = {"records": st.pulled}
-            last_counts.update(st.extra)
         compliance, pending = (
             scores.get((st.school, st.platform), st.last_run or "", deadline)
             if scores is not None
@@ -407,7 +527,7 @@ def overview(
                 drift_open=sum(counts.get("open", {}).values()),
                 drift_accepted=sum(counts.get("accepted", {}).values()),
                 holds=len(st.holds),
-                coverage=_coverage(last_counts),
+                coverage=_coverage(st.extra),
                 compliance=compliance,
                 compliance_pending=pending,
                 in_plan=st.in_plan,
@@ -418,20 +538,24 @@ def overview(
     return out
 
 
-def _failed_in_a_row(store: Store) -> dict[tuple[str, str], int]:
+def _failed_in_a_row(store: Store, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Failed runs in a row up to the last one, for the pairs whose last run failed."""
     u = runs.c
-    stmt = select(u.school, u.platform, u.state).order_by(u.created_at.desc()).limit(20_000)
     out: dict[tuple[str, str], int] = {}
-    ended: set[tuple[str, str]] = set()
     with store.engine.connect() as conn:
-        for school, platform, state in conn.execute(stmt):
-            pair = (school, platform)
-            if pair in ended:
-                continue
-            if state == "failed":
-                out[pair] = out.get(pair, 0) + 1
-            else:
-                ended.add(pair)
+        for school, platform in pairs:
+            states = conn.execute(
+                select(u.state)
+                .where(u.school == school, u.platform == platform)
+                .order_by(u.created_at.desc())
+                .limit(50)
+            ).scalars()
+            n = 0
+            for state in states:
+                if state != "failed":
+                    break
+                n += 1
+            out[(school, platform)] = n
     return out
 
 

@@ -83,7 +83,7 @@ ACTION_TEXT = {
 }
 
 
-def _page(request: Request) -> tuple[Ctx, Session, Principal]:
+async def _page(request: Request) -> tuple[Ctx, Session, Principal]:
     ctx = ctx_of(request)
     found = ctx.sessions.get(request.cookies.get(SESSION_COOKIE))
     if found is None:
