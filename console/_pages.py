@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from console import _actions
@@ -31,7 +32,7 @@ from console._data import (
 )
 from console._downloads import package_zip, worklists_zip
 from console._tokens import Principal, audit, audit_entries
-from core.store import RunState
+from core.store import RunState, drift_findings, runs
 from core.store._drift_view import _ENTITY_TEXT
 
 __all__ = ["LoginRequired", "error_page", "router"]
@@ -282,22 +283,39 @@ def overview_page(
 
 
 def _chart(ctx: Ctx, who: Principal) -> list[dict[str, Any]]:
-    """Failed runs and runs that found drift, per day of the last two weeks (bars)."""
+    """Failed runs and new drift findings per day of the last two weeks (bars), counted in
+    SQL per hour and put into days of the municipality's zone."""
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(ctx.plan.timezone if ctx.plan else "Europe/Moscow")
-    today = datetime.now(UTC).astimezone(zone).date()
+    now = datetime.now(UTC)
+    today = now.astimezone(zone).date()
     days = [today - timedelta(days=n) for n in range(13, -1, -1)]
     per = {d: {"failed": 0, "drift": 0} for d in days}
-    page = runs_page(ctx.store, schools=ctx.scope(who), limit=5000)
-    for r in page.items:
-        d = r.created_at.astimezone(zone).date()
-        if d in per:
-            if r.state is RunState.FAILED:
-                per[d]["failed"] += 1
-            if int(r.counts.get("drift", 0) or 0) > 0:
-                per[d]["drift"] += 1
+    since = now - timedelta(days=15)
+    scope = ctx.scope(who)
+    for key, table, col, extra in (
+        ("failed", runs, runs.c.created_at, runs.c.state == "failed"),
+        ("drift", drift_findings, drift_findings.c.first_seen, None),
+    ):
+        hour = (
+            func.date_trunc("hour", col)
+            if ctx.store.dialect == "postgresql"
+            else func.strftime("%Y-%m-%d %H", col)
+        )
+        stmt = select(hour, func.count()).where(col >= since).group_by(hour)
+        if extra is not None:
+            stmt = stmt.where(extra)
+        if scope is not None:
+            stmt = stmt.where(table.c.school.in_(sorted(scope)))
+        with ctx.store.engine.connect() as conn:
+            for at, n in conn.execute(stmt):
+                if isinstance(at, str):
+                    at = datetime.strptime(at, "%Y-%m-%d %H").replace(tzinfo=UTC)
+                d = at.astimezone(zone).date()
+                if d in per:
+                    per[d][key] += int(n)
     top = max([1, *(max(v.values()) for v in per.values())])
     return [
         {
