@@ -12,6 +12,8 @@ export JOURNALSYNC_TEST_PG
 $(STAMP): pyproject.toml requirements.lock
 	@# poppler-utils: the tests render PDF pages to images (pdftoppm) and read their text.
 	command -v pdftoppm >/dev/null || { apt-get update -qq && apt-get install -y -qq poppler-utils; }
+	@# chromium: the console's browser tests drive Debian's build (Playwright downloads none).
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
@@ -35,11 +37,11 @@ demo: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check core connectors scheduler journalsync tests bench
-	$(BIN)/ruff format --check core connectors scheduler journalsync tests bench
+	$(BIN)/ruff check core connectors scheduler journalsync console tests bench
+	$(BIN)/ruff format --check core connectors scheduler journalsync console tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy core connectors scheduler journalsync
+	$(BIN)/mypy core connectors scheduler journalsync console
 
 pytest: $(STAMP) $(COMPAT)
 	$(BIN)/pytest -q -p no:cacheprovider

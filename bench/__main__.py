@@ -23,6 +23,7 @@ TARGETS = {
     "compliance": "< 60 s on one core, peak RSS ≤ 4 GB, 100 schools × 800 students × a quarter",
     "cycle": "wall time of a 200-school incremental cycle: embedded, Temporal 1 and 2 workers",
     "import": "≤ 30 s wall and peak RSS ≤ 300 MB for a 200,000-row local journal (one core)",
+    "console": "overview of 1,000 schools ≤ 300 ms server time; API 200 requests/s, p99 ≤ 100 ms",
 }
 
 
@@ -103,6 +104,12 @@ def main() -> None:
     print(f"  {_fmt('avers-parser', _child('avers-parser', 'sqlite', quick))}")
     print(f"\ncompliance, all rules: target {TARGETS['compliance']}")
     print(f"  {_compliance(quick)}")
+    print(f"\nweb console: {TARGETS['console']}", flush=True)
+    console = subprocess.run(
+        [sys.executable, "-m", "bench.console", *(["--quick"] if quick else [])], check=False
+    )
+    if console.returncode != 0:
+        print(f"  FAILED (exit {console.returncode})")
     print(f"\nmunicipal cycle: {TARGETS['cycle']}", flush=True)
     cycle = subprocess.run(
         [sys.executable, "-m", "bench.cycle", *(["--quick"] if quick else [])], check=False

@@ -43,6 +43,8 @@ from journalsync.report_cmd import report
 from journalsync.runs_cmd import print_status, runs_app
 from journalsync.sandbox_cmd import sandbox_app
 from journalsync.serve_cmd import serve, worker
+from journalsync.tokens_cmd import tokens_app
+from journalsync.web_cmd import web
 from journalsync.worklist_cmd import worklist
 
 app = typer.Typer(
@@ -61,6 +63,8 @@ app.add_typer(runs_app, name="runs")
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("doctor")(doctor)
+app.command("web")(web)
+app.add_typer(tokens_app, name="tokens")
 
 DbOpt = Annotated[
     str | None,

@@ -69,20 +69,35 @@ def serve(
         float | None,
         typer.Option("--grace", help="Seconds running slots get to finish on stop (config)."),
     ] = None,
+    http: Annotated[
+        str | None,
+        typer.Option("--http", help="Also serve the web console on HOST:PORT (`journalsync web`)."),
+    ] = None,
 ) -> None:
     """Run the schedules of the config: embedded (APScheduler) or on Temporal."""
     with reported_errors():
         _check_operation(once)
+        if http is not None:
+            from journalsync.web_cmd import parse_http
+
+            parse_http(http)
+            if engine is Engine.TEMPORAL or once is not None:
+                raise ConfigError(
+                    "--http runs the console beside the embedded scheduler only",
+                    hint="with Temporal (or --once), run `journalsync web --http …` on its own",
+                )
         plan = load_config(config)
         if engine is Engine.TEMPORAL:
             failed = asyncio.run(_serve_temporal(plan, db, once))
         else:
-            failed = asyncio.run(_serve_embedded(plan, db, once, grace))
+            failed = asyncio.run(_serve_embedded(plan, db, once, grace, http))
         if failed:
             raise typer.Exit(EXIT_FAILED)
 
 
-async def _serve_embedded(plan: Plan, db: str | None, once: str | None, grace: float | None) -> int:
+async def _serve_embedded(
+    plan: Plan, db: str | None, once: str | None, grace: float | None, http: str | None = None
+) -> int:
     store = store_for(db, plan)
     if once is None:
         sched = EmbeddedScheduler(plan, store, grace_seconds=grace)
@@ -91,7 +106,20 @@ async def _serve_embedded(plan: Plan, db: str | None, once: str | None, grace: f
             f"(running slots get {sched.grace_seconds:g} s to finish)",
             highlight=False,
         )
-        await sched.serve(_stop_event())
+        stop = _stop_event()
+        if http is None:
+            await sched.serve(stop)
+            return 0
+        from journalsync.web_cmd import console_server
+
+        server = console_server(plan, store, http)
+        web = asyncio.ensure_future(server.run_bound())
+        console.print(f"web console: http://{http}/", highlight=False)
+        try:
+            await sched.serve(stop)
+        finally:
+            server.should_exit = True
+            await web
         return 0
     url = store.engine.url.render_as_string(hide_password=False)
     with SchedulerLock(url):
