@@ -32,6 +32,7 @@ from console._data import (
 )
 from console._downloads import package_zip, worklists_zip
 from console._tokens import Principal, audit, audit_entries
+from core.platform import platform_title
 from core.store import RunState, drift_findings, runs
 from core.store._drift_view import _ENTITY_TEXT
 
@@ -42,13 +43,6 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 LOGIN_CSRF = "js_login_csrf"
 
-PLATFORM_TEXT = {
-    "kiasuo": "КИАСУО",
-    "netschool": "Сетевой Город",
-    "ruobr": "Руобр",
-    "perm": "ЭПОС (Пермь)",
-    "avers": "АВЕРС",
-}
 
 ROLE_TEXT = {"admin": "администратор", "school": "школа", "auditor": "аудитор"}
 
@@ -110,7 +104,7 @@ def _render(request: Request, name: str, code: int = 200, **data: Any) -> HTMLRe
         {
             "STATE_TEXT": STATE_TEXT,
             "OPERATION_TEXT": OPERATION_TEXT,
-            "PLATFORM_TEXT": PLATFORM_TEXT,
+            "platform_title": platform_title,
             "ROLE_TEXT": ROLE_TEXT,
             "FINDING_STATUS_TEXT": FINDING_STATUS_TEXT,
             "ACTION_TEXT": ACTION_TEXT,
@@ -220,7 +214,7 @@ def logout(page: PageDep, request: Request, csrf: Annotated[str, Form()] = "") -
 
 _SORTS: dict[str, Any] = {
     "school": lambda r: r.name.casefold(),
-    "platform": lambda r: PLATFORM_TEXT.get(r.platform, r.platform),
+    "platform": lambda r: platform_title(r.platform),
     "last": lambda r: r.status.updated_at.timestamp() if r.status.updated_at else 0.0,
     "state": lambda r: STATE_TEXT.get(r.state, r.state or ""),
     "coverage": lambda r: -1.0 if r.coverage is None else r.coverage,
