@@ -10,15 +10,6 @@ on the journal pages, adds :data:`FINAL_ENTITIES` to :data:`JOURNAL_ENTITIES`.
 
 from __future__ import annotations
 
-__all__ = [
-    "FINALS",
-    "FINAL_ENTITIES",
-    "JOURNAL",
-    "JOURNAL_ENTITIES",
-    "ROSTER",
-    "ROSTER_ENTITIES",
-]
-
 ROSTER = "roster"
 JOURNAL = "journal"
 FINALS = "finals"
