@@ -8,11 +8,15 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 
+from connectors.conformance.harness import Harness, harnesses
+from connectors.sandbox import World, WorldSize
 from core import platform
-from core.connector import Page
+from core.connector import Page, PullMode, connector_class
 from core.model import Group, Lesson, Record
+from journalsync.sandbox_cmd import emulator_factory
 
 SCHOOL = "s1"
 
@@ -274,3 +278,39 @@ async def test_a_failed_read_ends_the_pass_and_cancels_the_reads_in_flight() -> 
     with pytest.raises(ConnectionError):
         await _pages(stream)
     assert cancelled == ["b"]
+
+
+# --- every connector's pull goes through the runner --------------------------------------------
+
+QUICK = WorldSize(grades=(5,), letters=1, students_per_class=4, weeks=1)
+
+
+@pytest.mark.parametrize("harness", harnesses(), ids=lambda h: h.platform)
+async def test_every_connector_pulls_one_pass_per_stream(harness: Harness) -> None:
+    """Each stream is one pass: every page's cursor holds the scopes of the pages before it, the
+    last is complete; family-account platforms' pages carry what the accounts see (so a pass
+    keeps what they no longer see), a whole-school platform's journal pages do not."""
+    world = World.generate(2026, QUICK)
+    school = next(iter(world.schools.values()))
+    target = harness.target(world, "http://emulator.test", school.slug, True)
+    transport = httpx.ASGITransport(app=emulator_factory(harness.platform)(world))
+    async with connector_class(harness.platform)(target, transport=transport) as connector:
+        await connector.login()
+        pages = [p async for p in connector.pull({}, PullMode.FULL)]
+    by_stream: dict[str, list[Page]] = {}
+    for page in pages:
+        by_stream.setdefault(page.stream, []).append(page)
+    assert set(by_stream) >= {platform.ROSTER, platform.JOURNAL}
+    family = bool(connector.capabilities.partial_view)
+    for stream, of_stream in by_stream.items():
+        keys = [p.scope for p in of_stream]
+        assert len(set(keys)) == len(keys), stream
+        for n, page in enumerate(of_stream):
+            assert page.cursor["done"] == keys[: n + 1]
+            assert page.cursor["complete"] is (n == len(of_stream) - 1)
+            assert page.cursor["pass"] == 1
+        if stream == platform.JOURNAL:
+            assert all((p.visible_members is not None) is family for p in of_stream), stream
+    roster_groups = {r.id for r in by_stream[platform.ROSTER][0].records if r.ENTITY == "group"}
+    if family:
+        assert roster_groups <= set(by_stream[platform.JOURNAL][-1].visible_members or {})
