@@ -11,12 +11,12 @@ from typing import Any
 
 from core.codes import PeriodKind
 from core.model import Record
+from core.platform import JOURNAL
 
 from . import schema as s
 from .mapping import PERIODS, TERM_KINDS
 
 __all__ = [
-    "JOURNAL",
     "Segment",
     "clamped",
     "estimate",
@@ -27,7 +27,6 @@ __all__ = [
     "terms",
 ]
 
-JOURNAL = "journal"
 #: Two journal dates this far apart have holidays between them (a weekend is 3 days).
 _HOLIDAY = timedelta(days=7)
 

@@ -55,11 +55,11 @@ from core.errors import (
 from core.http import HttpSettings
 from core.logging import get_logger
 from core.model import ClassUnit, Record, Subject
+from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES
 
 from . import schema as s
 from ._journal import ClassContext, StudentRows, Timetable, journal_page
 from ._terms import (
-    JOURNAL,
     Segment,
     clamped,
     estimate,
@@ -77,16 +77,13 @@ __all__ = ["AversConnector"]
 
 _log = get_logger(__name__)
 
-ROSTER = "roster"
 #: Days around today an incremental pull re-reads (its pages are whole terms touching them).
 INCREMENTAL_BEFORE = timedelta(days=14)
 INCREMENTAL_AFTER = timedelta(days=7)
 STUDENT = 4
 
-_ROSTER_ENTITIES = frozenset(
-    {"school", "academic_year", "period", "person", "class_unit", "subject", "group", "enrollment"}
-)
-_JOURNAL_ENTITIES = frozenset({"lesson", "homework", "mark", "attendance", "final_mark"})
+#: Period marks ride on the journal page holding the period's end.
+_JOURNAL_ENTITIES = JOURNAL_ENTITIES | FINAL_ENTITIES
 
 _MODELLED = (
     "modelled: no write API is known for АВЕРС (public clients, even the 2014 teacher tool, "
@@ -133,7 +130,7 @@ class AversConnector(Connector):
     platform = PLATFORM
     capabilities = Capabilities(
         platform=PLATFORM,
-        reads=_ROSTER_ENTITIES | _JOURNAL_ENTITIES,
+        reads=ROSTER_ENTITIES | _JOURNAL_ENTITIES,
         fields_not_carried={
             "school": frozenset({"region", "inn", "ogrn"}),
             # Names come as «Фамилия И.О.»: first and middle names are initials only.
@@ -238,42 +235,31 @@ class AversConnector(Connector):
         roster = await self._read_roster()
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
         visible = platform.visible_members(roster.batch.records)
-        page = platform.single_page(
-            ROSTER,
-            cursors.get(ROSTER),
-            roster.batch,
-            complete_for=_ROSTER_ENTITIES,
-            visible_members=visible,
-        )
-        if page is not None:
-            yield page
-        journal_pass, done, _ = platform.start_pass(cursors.get(JOURNAL))
-        todo: list[tuple[_Class, Segment]] = [
-            (c, sg) for c in roster.classes.values() for sg in c.segments if sg.key not in done
-        ]
+        scopes = [(c, sg) for c in roster.classes.values() for sg in c.segments]
         if mode is PullMode.INCREMENTAL:
             today = self.today()
             low, high = today - INCREMENTAL_BEFORE, today + INCREMENTAL_AFTER
-            todo = [(c, sg) for c, sg in todo if sg.start <= high and sg.end >= low]
-        if not todo:
-            yield platform.closing_page(JOURNAL, journal_pass, done)
-        n = 0
-        for cls in roster.classes.values():
-            segments = [sg for c, sg in todo if c is cls]
-            if not segments:
-                continue
-            async for key, batch in self._read_class(roster, cls, segments):
-                n += 1
-                done = [*done, key]
-                yield Page(
-                    stream=JOURNAL,
-                    scope=key,
-                    records=batch.records,
-                    quarantine=batch.quarantine,
-                    cursor=platform.pass_cursor(journal_pass, done, complete=n == len(todo)),
-                    complete_for=_JOURNAL_ENTITIES,
-                    visible_members=platform.visible_members(batch.records, visible),
-                )
+            scopes = [(c, sg) for c, sg in scopes if sg.start <= high and sg.end >= low]
+
+        async def read_class(todo: Sequence[tuple[_Class, Segment]]) -> list[Batch]:
+            segments = [sg for _, sg in todo]
+            return [batch async for _, batch in self._read_class(roster, todo[0][0], segments)]
+
+        async for page in platform.run_streams(
+            cursors,
+            platform.one_page(platform.ROSTER, roster.batch, ROSTER_ENTITIES, visible),
+            platform.Scopes(
+                platform.JOURNAL,
+                _JOURNAL_ENTITIES,
+                scopes,
+                key=lambda cs: cs[1].key,
+                read_unit=read_class,
+                unit=lambda cs: cs[0].row.cls,
+                visible=visible,
+            ),
+            sample=self.sampled,
+        ):
+            yield page
 
     # --- optional enrichments --------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ still needed). The roster is read first on every pass: the journal pages need it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from core.connector import (
 from core.errors import Skippable
 from core.http import HttpSettings
 from core.model import Lesson, Record, normalise_subject_name
+from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES
 
 from . import schema as s
 from ._roster import ClassView, Roster, read_roster
@@ -51,24 +52,9 @@ __all__ = ["TIMEZONE", "KiasuoConnector"]
 
 #: Where КИАСУО's schools are, unless the config names the school's zone.
 TIMEZONE = "Asia/Krasnoyarsk"
-ROSTER, JOURNAL, FINALS = "roster", "journal", "finals"
 AHEAD = timedelta(days=7)  # lessons a week ahead carry homework and planned topics
 INCREMENTAL_BACK = timedelta(days=7)
 
-_ROSTER_ENTITIES = frozenset(
-    {
-        "school",
-        "academic_year",
-        "period",
-        "person",
-        "class_unit",
-        "subject",
-        "group",
-        "enrollment",
-    }
-)
-_JOURNAL_ENTITIES = frozenset({"lesson", "homework", "mark", "attendance"})
-_FINAL_ENTITIES = frozenset({"final_mark"})
 _MODELLED = (
     "modelled: no write API is known for КИАСУО; entries are made by hand from the worklist "
     "(teachers work in the per-school journal or «КИАСУО 4», which have no known API)"
@@ -96,7 +82,7 @@ class KiasuoConnector(Connector):
     default_timezone = TIMEZONE
     capabilities = Capabilities(
         platform=PLATFORM,
-        reads=_ROSTER_ENTITIES | _JOURNAL_ENTITIES | _FINAL_ENTITIES,
+        reads=ROSTER_ENTITIES | JOURNAL_ENTITIES | FINAL_ENTITIES,
         fields_not_carried={
             "school": frozenset({"region", "inn", "ogrn"}),
             # derived from the terms: the first term's start, the last term's end
@@ -207,8 +193,8 @@ class KiasuoConnector(Connector):
             await self.login()
         self.mapper.fetched_at = datetime.now(UTC)
         today = self.today()
-        journal_cursor = cursors.get(JOURNAL) or {}
-        journal_pass, journal_done, resuming = platform.start_pass(journal_cursor)
+        journal_cursor = cursors.get(platform.JOURNAL) or {}
+        resuming = platform.start_pass(journal_cursor).resuming
         since = _stamp(journal_cursor.get("since" if resuming else "watermark"))
         roster = await read_roster(
             self.client,
@@ -225,16 +211,6 @@ class KiasuoConnector(Connector):
 
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
         visible = platform.visible_members(roster.batch.records)
-        page = platform.single_page(
-            ROSTER,
-            cursors.get(ROSTER),
-            roster.batch,
-            complete_for=_ROSTER_ENTITIES,
-            visible_members=visible,
-        )
-        if page is not None:
-            yield page
-
         extra = {"since": since.isoformat() if since else None, "watermark": watermark}
         weeks = self._weeks(roster, today, mode)
         scopes = [
@@ -244,51 +220,44 @@ class KiasuoConnector(Connector):
                 weeks | roster.changed.get(key, set()) if mode is PullMode.INCREMENTAL else weeks
             )
         ]
-        todo = self.sampled(
-            [sc for sc in scopes if sc[0] not in set(journal_done)],
-            prefer=lambda sc: _recent(date.fromisocalendar(*sc[2], 1), today),
-        )
-        if not todo:
-            yield platform.closing_page(JOURNAL, journal_pass, journal_done, extra)
-        for n, (scope, cls, week) in enumerate(todo, start=1):
-            batch = await self._journal(roster, cls, week)
-            journal_done = [*journal_done, scope]
-            yield Page(
-                stream=JOURNAL,
-                scope=scope,
-                records=batch.records,
-                quarantine=batch.quarantine,
-                cursor=platform.pass_cursor(
-                    journal_pass, journal_done, complete=n == len(todo), extra=extra
-                ),
-                complete_for=_JOURNAL_ENTITIES,
-                visible_members=platform.visible_members(batch.records, visible),
-            )
-
-        finals_pass, finals_done, _ = platform.start_pass(cursors.get(FINALS))
         final_scopes = [
             (f"finals:{key}:{sp.id}", cls, sp.id)
             for key, cls in sorted(roster.classes.items())
             for sp, _ in roster.periods
         ]
-        todo_f = self.sampled([sc for sc in final_scopes if sc[0] not in set(finals_done)])
-        if not todo_f:
-            yield platform.closing_page(FINALS, finals_pass, finals_done)
-        cache: dict[str, dict[int, Batch]] = {}
-        for n, (scope, cls, period_id) in enumerate(todo_f, start=1):
-            if cls.key not in cache:
-                cache.clear()  # one class at a time
-                cache[cls.key] = await self._finals(roster, cls)
-            batch = cache[cls.key].get(period_id, Batch())
-            finals_done = [*finals_done, scope]
-            yield Page(
-                stream=FINALS,
-                scope=scope,
-                records=batch.records,
-                quarantine=batch.quarantine,
-                cursor=platform.pass_cursor(finals_pass, finals_done, complete=n == len(todo_f)),
-                complete_for=_FINAL_ENTITIES,
-            )
+
+        async def read_week(scope: tuple[str, ClassView, IsoWeek]) -> Batch:
+            return await self._journal(roster, scope[1], scope[2])
+
+        async def read_finals(scopes: Sequence[tuple[str, ClassView, int]]) -> list[Batch]:
+            """One class's period marks (all its terms are read at once)."""
+            by_period = await self._finals(roster, scopes[0][1])
+            return [by_period.get(period_id, Batch()) for _, _, period_id in scopes]
+
+        async for page in platform.run_streams(
+            cursors,
+            platform.one_page(platform.ROSTER, roster.batch, ROSTER_ENTITIES, visible),
+            platform.Scopes(
+                platform.JOURNAL,
+                JOURNAL_ENTITIES,
+                scopes,
+                key=lambda sc: sc[0],
+                read=read_week,
+                prefer=lambda sc: _recent(sc[2], today),
+                visible=visible,
+                extra=extra,
+            ),
+            platform.Scopes(
+                platform.FINALS,
+                FINAL_ENTITIES,
+                final_scopes,
+                key=lambda sc: sc[0],
+                read_unit=read_finals,
+                unit=lambda sc: sc[1].key,
+            ),
+            sample=self.sampled,
+        ):
+            yield page
 
     def _weeks(self, roster: Roster, today: date, mode: PullMode) -> set[IsoWeek]:
         first, last = roster.year.start, min(roster.year.end, today + AHEAD)
@@ -425,6 +394,7 @@ def _missing(
     return Quarantined(entity=entity, record=record, field=field, reason=reason)
 
 
-def _recent(monday: date, today: date) -> tuple[bool, timedelta]:
+def _recent(week: IsoWeek, today: date) -> tuple[bool, timedelta]:
     """Sampling prefers the week holding today, then the weeks before it (entries are made)."""
+    monday = date.fromisocalendar(*week, 1)
     return monday > today, abs(monday - today)

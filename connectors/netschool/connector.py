@@ -36,9 +36,10 @@ from core.connector import (
 from core.errors import ConfigError, Skippable
 from core.http import HttpSettings
 from core.model import Record
+from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES
 
 from . import schema as s
-from ._finals import FinalsReader
+from ._finals import FinalsReader, Pupil
 from ._push import Pusher
 from .client import NetSchoolClient
 from .mapping import PLATFORM, Batch, LessonContext, Mapper
@@ -46,16 +47,10 @@ from .options import NetSchoolOptions
 
 __all__ = ["NetSchoolConnector"]
 
-ROSTER = "roster"
-JOURNAL = "journal"
-FINALS = "finals"
 INCREMENTAL_WINDOW = timedelta(days=14)
 
-_ROSTER_ENTITIES = frozenset(
-    {"school", "academic_year", "period", "person", "class_unit", "subject", "group"}
-)
-_JOURNAL_ENTITIES = frozenset({"lesson", "homework", "mark", "attendance"})
-_FINALS_ENTITIES = frozenset({"final_mark"})
+#: The administrator's API lists no enrollment dates: the roster carries none.
+_ROSTER_ENTITIES = ROSTER_ENTITIES - {"enrollment"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +83,7 @@ class NetSchoolConnector(Connector):
     platform = PLATFORM
     capabilities = Capabilities(
         platform=PLATFORM,
-        reads=_ROSTER_ENTITIES | _JOURNAL_ENTITIES,
+        reads=_ROSTER_ENTITIES | JOURNAL_ENTITIES,
         fields_not_carried={
             "school": frozenset({"region"}),
             "person": frozenset({"birth_date"}),
@@ -188,34 +183,24 @@ class NetSchoolConnector(Connector):
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await self._read_roster()
 
-        page = platform.single_page(
-            ROSTER, cursors.get(ROSTER), roster.batch, complete_for=_ROSTER_ENTITIES
-        )
-        if page is not None:
-            yield page
-
         # Terms that have not started hold nothing a teacher has entered yet: not read.
         today = self.today()
         scopes = [sc for sc in roster.scopes if sc.term.startDate <= today]
         if mode is PullMode.INCREMENTAL:
             low = today - INCREMENTAL_WINDOW
             scopes = [sc for sc in scopes if sc.term.endDate >= low]
-        journal_pass, done, _ = platform.start_pass(cursors.get(JOURNAL))
-        todo = self.sampled([sc for sc in scopes if sc.key not in set(done)])
-        if not todo:
-            yield platform.closing_page(JOURNAL, journal_pass, done)
-        for n, scope in enumerate(todo, start=1):
-            batch = await self._read_journal(roster, scope)
-            done = [*done, scope.key]
-            yield Page(
-                stream=JOURNAL,
-                scope=scope.key,
-                records=batch.records,
-                quarantine=batch.quarantine,
-                cursor=platform.pass_cursor(journal_pass, done, complete=n == len(todo)),
-                complete_for=_JOURNAL_ENTITIES,
-            )
-        async for page in self._finals_pages(roster, cursors.get(FINALS)):
+
+        async def read(scope: _Scope) -> Batch:
+            return await self._read_journal(roster, scope)
+
+        async for page in platform.run_streams(
+            cursors,
+            platform.one_page(platform.ROSTER, roster.batch, _ROSTER_ENTITIES),
+            platform.Scopes(platform.JOURNAL, JOURNAL_ENTITIES, scopes, key=_key, read=read),
+            sample=self.sampled,
+        ):
+            yield page
+        async for page in self._finals_pages(roster, cursors.get(platform.FINALS)):
             yield page
 
     async def _finals_pages(
@@ -230,23 +215,17 @@ class NetSchoolConnector(Connector):
         pupils = await self.finals.pupils()
         if not pupils:
             return  # said by the reader's warning; an empty pass would claim "no finals"
-        finals_pass, done, _ = platform.start_pass(cursor)
-        todo = [p for p in pupils if p.scope not in set(done)]
-        if not todo:
-            yield platform.closing_page(FINALS, finals_pass, done)
-        for n, pupil in enumerate(todo, start=1):
-            batch = await self.finals.read(
+
+        async def read(pupil: Pupil) -> Batch:
+            return await self.finals.read(
                 pupil, self.mapper, roster.periods, roster.subject_ids, roster.students
             )
-            done = [*done, pupil.scope]
-            yield Page(
-                stream=FINALS,
-                scope=pupil.scope,
-                records=batch.records,
-                quarantine=batch.quarantine,
-                cursor=platform.pass_cursor(finals_pass, done, complete=n == len(todo)),
-                complete_for=_FINALS_ENTITIES,
-            )
+
+        finals = platform.Scopes(
+            platform.FINALS, FINAL_ENTITIES, pupils, key=lambda p: p.scope, read=read
+        )
+        async for page in platform.run_pass(finals, cursor):
+            yield page
 
     async def _read_roster(self) -> _Roster:
         assert self.client.school is not None  # set by login
@@ -324,7 +303,7 @@ class NetSchoolConnector(Connector):
                 batch.records.append(group)
                 roster.group_ids[sg.id] = group.id
                 roster.scopes += [
-                    _Scope(f"{JOURNAL}:{sg.id}:{t.id}", sg.id, cls.id, t) for t in terms
+                    _Scope(f"{platform.JOURNAL}:{sg.id}:{t.id}", sg.id, cls.id, t) for t in terms
                 ]
         batch.records += [p for p in periods.values() if p is not None]
         batch.records += subjects.values()
@@ -396,3 +375,7 @@ class NetSchoolConnector(Connector):
     async def read_back(self, changes: Sequence[Change]) -> dict[str, Record | None]:
         await self._ensure_login()
         return await self._pusher.read_back(changes)
+
+
+def _key(scope: _Scope) -> str:
+    return scope.key

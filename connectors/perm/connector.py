@@ -20,7 +20,7 @@ Options: :class:`.options.PermOptions` (``host``, ``per_page``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,7 @@ from core.connector import (
 from core.errors import Skippable
 from core.http import HttpSettings
 from core.model import normalise_subject_name
+from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES, Scopes
 
 from . import schema as s
 from ._accounts import SharedTransport, account_auth
@@ -51,26 +52,8 @@ from .options import PermOptions
 
 __all__ = ["PermConnector"]
 
-ROSTER = "roster"
-JOURNAL = "journal"
-FINALS = "finals"
 INCREMENTAL_BACK = timedelta(days=14)
 AHEAD = timedelta(days=7)
-
-_ROSTER_ENTITIES = frozenset(
-    {
-        "school",
-        "academic_year",
-        "period",
-        "person",
-        "class_unit",
-        "subject",
-        "group",
-        "enrollment",
-    }
-)
-_JOURNAL_ENTITIES = frozenset({"lesson", "homework", "mark", "attendance"})
-_FINAL_ENTITIES = frozenset({"final_mark"})
 
 _MODELLED = (
     "modelled: no write API is known for ЭПОС.Школа (no public client writes; teacher login "
@@ -86,7 +69,7 @@ class PermConnector(Connector):
     options_model = PermOptions
     capabilities = Capabilities(
         platform=PLATFORM,
-        reads=_ROSTER_ENTITIES | _JOURNAL_ENTITIES | _FINAL_ENTITIES,
+        reads=ROSTER_ENTITIES | JOURNAL_ENTITIES | FINAL_ENTITIES,
         fields_not_carried={
             "school": frozenset({"region", "inn", "ogrn"}),
             "lesson": frozenset({"kind", "shift", "substitute_teacher_id"}),
@@ -205,46 +188,37 @@ class PermConnector(Connector):
 
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
         visible = platform.visible_members(roster.batch.records)
-        page = platform.single_page(
-            ROSTER,
-            cursors.get(ROSTER),
-            roster.batch,
-            complete_for=_ROSTER_ENTITIES,
-            visible_members=visible,
-        )
-        if page is not None:
-            yield page
-        async for page in self._journal(roster, cursors.get(JOURNAL), mode):
-            yield page
-        async for page in self._finals(roster, cursors.get(FINALS)):
+
+        async def read_finals(cls: ClassInfo) -> Batch:
+            return await self._read_finals(roster, cls)
+
+        async for page in platform.run_streams(
+            cursors,
+            platform.one_page(platform.ROSTER, roster.batch, ROSTER_ENTITIES, visible),
+            self._journal(roster, mode, visible),
+            platform.Scopes(
+                platform.FINALS,
+                FINAL_ENTITIES,
+                roster.classes,
+                key=lambda cls: f"{platform.FINALS}:{cls.ext_id}",
+                read=read_finals,
+            ),
+            sample=self.sampled,
+        ):
             yield page
 
-    async def _journal(
-        self, roster: Roster, cursor: Mapping[str, Any] | None, mode: PullMode
-    ) -> AsyncIterator[Page]:
+    def _journal(
+        self, roster: Roster, mode: PullMode, visible: Mapping[str, frozenset[str]]
+    ) -> Scopes[tuple[ClassInfo, date]]:
+        """One page per class × week; a class's weeks are read together, through every
+        account of the class."""
         weeks = self._weeks(roster, mode)
-        visible = platform.visible_members(roster.batch.records)
-        number, done, _ = platform.start_pass(cursor)
-        done_set = set(done)
-        todo = [
-            (cls, week)
-            for cls in roster.classes
-            for week in weeks
-            if f"{JOURNAL}:{cls.ext_id}:{week.isoformat()}" not in done_set
-        ]
         today = self.today()
-        # Sampling prefers the week holding today, then the weeks before it (entries are made).
-        todo = list(self.sampled(todo, prefer=lambda cw: (cw[1] > today, abs(cw[1] - today))))
-        if not todo:
-            yield platform.closing_page(JOURNAL, number, done)
-            return
-        start = max(weeks[0], roster.start)
-        end = min(weeks[-1] + timedelta(days=6), roster.end)
-        left = len(todo)
-        for cls in roster.classes:
-            mine = [week for c, week in todo if c is cls]
-            if not mine:
-                continue
+        start = max(weeks[0], roster.start) if weeks else roster.start
+        end = min(weeks[-1] + timedelta(days=6), roster.end) if weeks else roster.end
+
+        async def read_class_weeks(scopes: Sequence[tuple[ClassInfo, date]]) -> list[Batch]:
+            cls = scopes[0][0]
             journal = await read_class(
                 roster,
                 cls,
@@ -254,42 +228,23 @@ class PermConnector(Connector):
                 today=self.today(),
                 strict=mode is PullMode.FULL,
             )
-            for n, week in enumerate(mine):
-                batch = journal.weeks.get(week, Batch())
-                quarantine = batch.quarantine + (journal.loose.quarantine if n == 0 else [])
-                scope = f"{JOURNAL}:{cls.ext_id}:{week.isoformat()}"
-                done = [*done, scope]
-                left -= 1
-                yield Page(
-                    stream=JOURNAL,
-                    scope=scope,
-                    records=batch.records,
-                    quarantine=quarantine,
-                    cursor=platform.pass_cursor(number, done, complete=left == 0),
-                    complete_for=_JOURNAL_ENTITIES,
-                    visible_members=platform.visible_members(batch.records, visible),
-                )
+            batches = [journal.weeks.get(week, Batch()) for _, week in scopes]
+            # Unreadable rows not tied to a week are quarantined once, on the class's first page.
+            first = batches[0]
+            batches[0] = Batch(first.records, first.quarantine + journal.loose.quarantine)
+            return batches
 
-    async def _finals(
-        self, roster: Roster, cursor: Mapping[str, Any] | None
-    ) -> AsyncIterator[Page]:
-        number, done, _ = platform.start_pass(cursor)
-        todo = self.sampled([c for c in roster.classes if f"{FINALS}:{c.ext_id}" not in set(done)])
-        if not todo:
-            yield platform.closing_page(FINALS, number, done)
-            return
-        for n, cls in enumerate(todo, start=1):
-            batch = await self._read_finals(roster, cls)
-            scope = f"{FINALS}:{cls.ext_id}"
-            done = [*done, scope]
-            yield Page(
-                stream=FINALS,
-                scope=scope,
-                records=batch.records,
-                quarantine=batch.quarantine,
-                cursor=platform.pass_cursor(number, done, complete=n == len(todo)),
-                complete_for=_FINAL_ENTITIES,
-            )
+        return Scopes(
+            platform.JOURNAL,
+            JOURNAL_ENTITIES,
+            [(cls, week) for cls in roster.classes for week in weeks],
+            key=lambda cw: f"{platform.JOURNAL}:{cw[0].ext_id}:{cw[1].isoformat()}",
+            read_unit=read_class_weeks,
+            unit=lambda cw: cw[0].ext_id,
+            # Sampling prefers the week holding today, then the weeks before it (entries are made).
+            prefer=lambda cw: (cw[1] > today, abs(cw[1] - today)),
+            visible=visible,
+        )
 
     async def _read_finals(self, roster: Roster, cls: ClassInfo) -> Batch:
         batch = Batch()

@@ -43,6 +43,7 @@ from core.errors import ConfigError, Skippable
 from core.http import HttpSettings
 from core.logging import get_logger
 from core.model import AcademicYear, ClassUnit, Period, Record
+from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES
 
 from . import schema as s
 from ._auth import BrowserUserAgent
@@ -57,14 +58,12 @@ _log = get_logger(__name__)
 
 #: The region's local time (payloads carry no offsets), unless the config names the school's.
 TIMEZONE = "Asia/Novokuznetsk"
-ROSTER = "roster"
-JOURNAL = "journal"
 INCREMENTAL_WINDOW = timedelta(days=14)
 
-_ROSTER_ENTITIES = frozenset(
-    {"school", "academic_year", "period", "person", "class_unit", "subject", "enrollment"}
-)
-_JOURNAL_ENTITIES = frozenset({"lesson", "homework", "mark", "attendance", "final_mark"})
+#: Groups come with the journal pages, none complete: a pull adds them, never deletes them.
+_ROSTER_ENTITIES = ROSTER_ENTITIES - {"group"}
+#: Final marks ride on the journal page holding the period's last day.
+_JOURNAL_ENTITIES = JOURNAL_ENTITIES | FINAL_ENTITIES
 
 _MODELLED = "modelled: no write API is known for Ruobr («Электронная школа 2.0»; every api3d call "
 _CAPABILITIES = Capabilities(
@@ -231,41 +230,28 @@ class RuobrConnector(Connector):
 
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
         visible = platform.visible_members(roster.batch.records)
-        page = platform.single_page(
-            ROSTER,
-            cursors.get(ROSTER),
-            roster.batch,
-            complete_for=_ROSTER_ENTITIES,
-            visible_members=visible,
-        )
-        if page is not None:
-            yield page
-
         scopes = roster.scopes
         if mode is PullMode.INCREMENTAL:
             today = self.today()
             low = today - INCREMENTAL_WINDOW
             scopes = [sc for sc in scopes if sc.start <= today and sc.end >= low]
-        journal_pass, done, _ = platform.start_pass(cursors.get(JOURNAL))
-        todo = self.sampled([sc for sc in scopes if sc.key not in set(done)])
-        if not todo:
-            yield platform.closing_page(JOURNAL, journal_pass, done)
         # Subjects are the roster's; a journal page carries only one no control-mark list named.
         seen = Seen(records={r.id for r in roster.batch.records if r.ENTITY == "subject"})
         complete = _JOURNAL_ENTITIES if self.read_attendance else _JOURNAL_ENTITIES - {"attendance"}
-        for n, scope in enumerate(todo, start=1):
-            batch = await self._read_journal(roster, scope, seen)
-            done = [*done, scope.key]
-            yield Page(
-                stream=JOURNAL,
-                scope=scope.key,
-                records=batch.records,
-                quarantine=batch.quarantine,
-                cursor=platform.pass_cursor(journal_pass, done, complete=n == len(todo)),
-                complete_for=complete,
-                # groups come with the journal here: those read so far in this pull
-                visible_members=platform.visible_members(batch.records, visible),
-            )
+
+        async def read(scope: _Scope) -> Batch:
+            return await self._read_journal(roster, scope, seen)
+
+        async for page in platform.run_streams(
+            cursors,
+            platform.one_page(platform.ROSTER, roster.batch, _ROSTER_ENTITIES, visible),
+            # groups come with the journal here: each page sees those read so far in this pull
+            platform.Scopes(
+                platform.JOURNAL, complete, scopes, key=_key, read=read, visible=visible
+            ),
+            sample=self.sampled,
+        ):
+            yield page
 
     async def _read_roster(self) -> _Roster:
         assert self._pupils is not None
@@ -402,6 +388,12 @@ def _scopes(class_key: str, periods: list[s.ControlPeriod]) -> list[_Scope]:
     for leaf, start, end in ranges:
         also = tuple(p for p in outer if start <= p.date_end <= end)
         out.append(
-            _Scope(f"{JOURNAL}:{class_key}:{leaf.period}", class_key, leaf, start, end, also)
+            _Scope(
+                f"{platform.JOURNAL}:{class_key}:{leaf.period}", class_key, leaf, start, end, also
+            )
         )
     return out
+
+
+def _key(scope: _Scope) -> str:
+    return scope.key

@@ -8,6 +8,9 @@ passes its own name (for messages), logger, id keys and time zone.
   per-item list parsing where a bad item becomes a :class:`Bad` placeholder;
 * :mod:`._batch` — the records and quarantine entries collected for one page;
 * :mod:`._cursor` — resumable ``{"pass", "done", "complete"}`` stream cursors;
+* :mod:`._runner` — the scope runner: a stream's pass over the scopes a connector lists, read
+  as the connector says, with the cursor bookkeeping, resumption and closing page done here;
+* :mod:`._streams` — stream names and the entity sets their pages carry in full;
 * :mod:`._records` — provenance, person keys and ids, full-name splitting for mappings;
 * :mod:`._descriptor` — :class:`Platform`, the one object each ``connectors/<name>`` exports;
 * :mod:`._registry` — the installed platforms (entry point group ``journalsync.platforms``).
@@ -32,27 +35,47 @@ from ._registry import (
     platform_title,
     platforms,
 )
+from ._runner import Sampler, Scopes, one_page, run_pass, run_streams
 from ._schema import Bad, PayloadReader, PlatformModel
+from ._streams import (
+    FINAL_ENTITIES,
+    FINALS,
+    JOURNAL,
+    JOURNAL_ENTITIES,
+    ROSTER,
+    ROSTER_ENTITIES,
+)
 
 __all__ = [
+    "FINALS",
+    "FINAL_ENTITIES",
     "GROUP",
+    "JOURNAL",
+    "JOURNAL_ENTITIES",
+    "ROSTER",
+    "ROSTER_ENTITIES",
     "Bad",
     "Batch",
     "PageBatch",
     "PayloadReader",
     "Platform",
     "PlatformModel",
+    "Sampler",
+    "Scopes",
     "StreamPass",
     "closing_page",
     "connector_class",
     "get_platform",
     "installed",
+    "one_page",
     "pass_cursor",
     "person_id",
     "person_key",
     "platform_title",
     "platforms",
     "provenance",
+    "run_pass",
+    "run_streams",
     "single_page",
     "split_full_name",
     "start_pass",
