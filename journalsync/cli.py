@@ -286,12 +286,13 @@ def _exit_if_held(report: RunReport) -> None:
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    file: Annotated[Path, typer.Argument(exists=True, readable=True)],
     school: SchoolOpt,
     platform: PlatformOpt,
     db: DbOpt = None,
 ) -> None:
-    """Import a local journal from CSV or XLSX (see the README for the columns)."""
+    """Import a local journal: CSV or XLSX (see the README for the columns), an offline journal
+    from `template`, or a OneRoster 1.2 CSV set (a .zip or a directory)."""
     with reported_errors():
         store = open_store(db)
         with school_lock(store, school):

@@ -58,6 +58,7 @@ class Roster:
         self.lessons: dict[tuple[str, date, int], Lesson] = {}
         self.lesson_by_id: dict[str, Lesson] = {}
         self.group_by_id: dict[str, Group] = {}
+        self.teachers: set[str] = set()
         names: dict[str, str] = {}
         enrollments: list[Enrollment] = []
         for rec in (
@@ -67,6 +68,8 @@ class Roster:
                 self.lessons[(rec.group_id, rec.date, rec.number)] = rec
                 self.lesson_by_id[rec.id] = rec
             elif isinstance(rec, Person):
+                if "teacher" in rec.roles:
+                    self.teachers.add(rec.id)
                 if "student" in rec.roles:
                     full = " ".join(x for x in (rec.last_name, rec.first_name, rec.middle_name))
                     names[rec.id] = fold(full)
@@ -137,8 +140,32 @@ class Roster:
             raise Skippable("no such lesson in the timetable", field="lesson")
         return lessons[0]
 
-    def pupil(self, lesson: Lesson, name: str) -> str:
-        """The pupil of the lesson's class (and subgroup) of that name on the lesson's day."""
+    def lesson_of_group(self, group_id: str, day: date, number: str) -> Lesson:
+        """The group's lesson on ``day``: of that number, or without one the day's only lesson
+        (a OneRoster line item carries a date, not a lesson number)."""
+        if number:
+            try:
+                n = parse_number(number)
+            except ValueError:
+                raise Skippable("lesson number must be a number", field="lesson") from None
+            found = self.lessons.get((group_id, day, n))
+            if found is None:
+                raise Skippable("no such lesson in the timetable", field="lesson")
+            return found
+        on_day = [le for (g, d, _), le in self.lessons.items() if g == group_id and d == day]
+        if len(on_day) != 1:
+            raise Skippable(
+                "no lesson of the class on that date"
+                if not on_day
+                else "the class has several lessons that day and the row names none",
+                field="lesson",
+            )
+        return on_day[0]
+
+    def pupil(self, lesson: Lesson, name: str, student_id: str = "") -> str:
+        """The pupil of the lesson's class (and subgroup) of that name on the lesson's day; a
+        ``student_id`` the snapshot has in that class and subgroup (with that name) on that day
+        settles namesakes."""
         found = self._seen.get((lesson.group_id, name))
         if found is None:
             try:
@@ -149,6 +176,8 @@ class Roster:
         if isinstance(found, Skippable):
             raise found
         on_day = {m.student_id for m in found if m.on(lesson.date)}
+        if student_id in on_day:
+            return student_id
         if not on_day:
             raise Skippable("the pupil was not in the class on that date", field="student")
         if len(on_day) > 1:
