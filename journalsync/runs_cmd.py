@@ -103,6 +103,21 @@ def list_(
         console.print(table)
 
 
+def _print_carry_over(plan: Plan | None, store: Store, bindings: list[tuple[str, str]]) -> None:
+    """Offline journals not yet carried over, with the deadline of regulation 002 §13.2."""
+    from datetime import date
+
+    from core.importer._carry import carry_over
+
+    zones = {s.slug: s.timezone for s in plan.schools} if plan is not None else {}
+    for school, platform in bindings:
+        found = carry_over(store, school, platform, zones.get(school, "Europe/Moscow"))
+        if found is not None:
+            console.print(
+                f"[yellow]{school} ({platform})[/]: {found.text(date.today())}", highlight=False
+            )
+
+
 def print_status(
     plan: Plan | None, store: Store, *, school: str | None = None, as_json: bool = False
 ) -> None:
@@ -138,6 +153,7 @@ def print_status(
             r.error or "",
         )
     console.print(table)
+    _print_carry_over(plan, store, [(r.school, r.platform) for r in rows])
     failed = sum(1 for r in rows if r.state == "failed")
     held = sum(1 for r in rows if r.holds)
     drifted = sum(1 for r in rows if r.schema_drift)

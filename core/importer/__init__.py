@@ -56,12 +56,16 @@ from core.store import Store
 __all__ = [
     "ATTENDANCE_WORDS",
     "COLUMNS",
+    "OFFLINE_REASON",
     "ImportFileError",
     "ImportResult",
     "import_csv",
     "import_file",
     "import_table",
 ]
+
+#: The change log's reason of the entries an offline journal brought (``status`` looks for it).
+OFFLINE_REASON = "offline journal"
 
 ATTENDANCE_WORDS: Mapping[str, AttendanceCode] = {
     "н": AttendanceCode.ABSENT,
@@ -155,13 +159,16 @@ def import_file(
         if is_oneroster(source):
             return import_table(store, school, platform, oneroster_table(source), actor=actor)
         if is_template(source):
-            return import_table(store, school, platform, template_table(source), actor=actor)
+            table = template_table(source)
+            return import_table(
+                store, school, platform, table, actor=actor, reason=f"{OFFLINE_REASON} {table.name}"
+            )
     table = read_table(source, source.name if isinstance(source, Path) else "csv text")
     return import_table(store, school, platform, table, actor=actor)
 
 
 def import_table(
-    store: Store, school: str, platform: str, table: Table, *, actor: str
+    store: Store, school: str, platform: str, table: Table, *, actor: str, reason: str = ""
 ) -> ImportResult:
     """Resolve a table's rows against the school's snapshot and write them (one transaction).
 
@@ -195,7 +202,7 @@ def import_table(
         result.quarantine,
         stream=f"import:{table.digest[:32]}",
         actor=actor,
-        reason=f"import {name}",
+        reason=reason or f"import {name}",
     )
     result.inserted, result.updated, result.unchanged = (
         counts.inserted,
@@ -212,7 +219,7 @@ import_csv = import_file
 def _quarantined(
     n: int, kind: str, where: str | None, message: str, file: str, cell: str | None = None
 ) -> Quarantined:
-    place = f"row {n}, cell {cell}" if cell else f"row {n}"
+    place = f"cell {cell}" if cell else f"row {n}"
     return Quarantined(
         entity=_KINDS.get(fold(kind), "row"),
         record=f"row {n}",
