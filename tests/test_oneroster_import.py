@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from connectors.sandbox import World, WorldSize
+from core.codes import MarkValue
 from core.connector import Page
 from core.importer import ImportFileError, import_file
-from core.model import Mark, Person, Record
+from core.model import Lesson, Mark, Person, Record
 from core.package import PackageIntegrityError, build_package, csv_tables, write_package
 from core.store import Store
 
@@ -285,3 +287,64 @@ def test_cli_reports_the_orphan_and_exits_2(
                          env=env, timeout=120)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert f"imported {sum(isinstance(r, Mark) for r in records)} records" in run.stdout
+
+
+def test_a_set_from_another_system_is_read_by_names_and_dates(
+    target: Store, world_records: tuple[str, list[Record]], package_zip: Path, tmp_path: Path
+) -> None:
+    """Foreign sourcedIds for classes and users and no extension columns — as another system
+    would export: classes by class code, course title and subgroup, pupils by name within the
+    class, the lesson as the group's only one that day. What the set cannot place (two lessons
+    of the group that day; a second mark of one work it does not number) is quarantined."""
+    school, records = world_records
+    d = _unpacked(package_zip, tmp_path / "set")
+    tables = {p.name: list(csv.reader(io.StringIO(p.read_bytes().decode(), newline="")))
+              for p in d.glob("*.csv")}  # fmt: skip
+    foreign = {r[0]: f"x-{n}" for name in ("classes.csv", "users.csv")
+               for n, r in enumerate(tables[name][1:])}  # fmt: skip
+    for name, rows in tables.items():
+        if name == "manifest.csv":
+            continue
+        keep = [i for i, h in enumerate(rows[0]) if not h.startswith("metadata.")]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows(
+            [[foreign.get(r[i], r[i]) for i in keep] for r in rows]
+        )
+        (d / name).write_text(out.getvalue(), "utf-8", newline="")
+
+    result = import_file(target, school, PLATFORM, d, actor="test")
+    lessons = [r for r in records if isinstance(r, Lesson)]
+    per_day = Counter((le.group_id, le.date) for le in lessons)
+    by_id = {le.id: le for le in lessons}
+    marks = [r for r in records if isinstance(r, Mark)]
+    values: dict[tuple[str, str, str], set[MarkValue]] = {}
+    for m in marks:
+        values.setdefault((m.student_id, m.lesson_id, m.work_type), set()).add(m.value)
+
+    def one_lesson(m: Mark) -> bool:
+        return per_day[(by_id[m.lesson_id].group_id, by_id[m.lesson_id].date)] == 1
+
+    # Unnumbered, every mark is the work's first; a second mark of the same value is the same
+    # row again (one record), of another value a conflict (none applied).
+    placeable = {
+        (m.student_id, m.lesson_id, m.work_type, 1, m.value)
+        for m in marks
+        if one_lesson(m) and len(values[(m.student_id, m.lesson_id, m.work_type)]) == 1
+    }
+    refused = [m for m in marks if not one_lesson(m)]
+    conflicting = [
+        m for m in marks
+        if one_lesson(m) and len(values[(m.student_id, m.lesson_id, m.work_type)]) > 1
+    ]  # fmt: skip
+    got = {
+        (m.student_id, m.lesson_id, m.work_type, m.ordinal, m.value)
+        for m in target.local_records(school, "mark")
+        if isinstance(m, Mark)
+    }
+    assert len(placeable) > 100 and refused and conflicting
+    assert got == placeable
+    several = [q for q in result.quarantine if "several lessons that day" in q.reason]
+    conflicts = [q for q in result.quarantine if "conflicts with row" in q.reason]
+    assert (len(several), len(conflicts)) == (len(refused), len(conflicting))
+    assert len(result.quarantine) == len(refused) + len(conflicting)
+    assert all(q.payload == {"file": "set/results.csv"} for q in result.quarantine)

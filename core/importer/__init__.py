@@ -344,6 +344,8 @@ def _lesson(
                 raise Skippable("date must be YYYY-MM-DD or ДД.ММ.ГГГГ", field="date") from None
             if group_id and group_id in roster.group_by_id:
                 found = roster.lesson_of_group(group_id, day, number)
+            elif group_id and not number:  # a structured source with dates only
+                found = roster.lesson(cls, subject, subgroup, day, None)
             else:
                 try:
                     lesson_number = parse_number(number)

@@ -110,8 +110,12 @@ class Roster:
             if student_id in names:
                 self._pupils[class_id][names[student_id]].append(_Member(student_id, None, None))
 
-    def lesson(self, cls: str, subject: str, subgroup: str, day: date, number: int) -> Lesson:
-        """The lesson a row names; :class:`Skippable` naming the field that does not match."""
+    def lesson(
+        self, cls: str, subject: str, subgroup: str, day: date, number: int | None
+    ) -> Lesson:
+        """The lesson a row names; :class:`Skippable` naming the field that does not match.
+        ``number=None`` (a source that gives dates only, such as OneRoster): the group's only
+        lesson that day."""
         try:
             key = normalise_class_name(cls)
         except ValueError:
@@ -135,6 +139,10 @@ class Roster:
         ]
         if not groups:
             raise Skippable("no such class/subject/subgroup group", field="subgroup")
+        if number is None:
+            if len(groups) != 1:
+                raise Skippable("more than one group of that class and subject", field="class")
+            return self.lesson_of_group(groups[0].id, day, "")
         lessons = [le for g in groups if (le := self.lessons.get((g.id, day, number))) is not None]
         if len(lessons) != 1:
             raise Skippable("no such lesson in the timetable", field="lesson")
