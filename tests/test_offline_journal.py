@@ -38,12 +38,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZE = WorldSize(grades=(5, 9), letters=1, students_per_class=8, weeks=1)
 
 
+def _pythonpath() -> str:
+    """This worktree first, then whatever the caller had on the path."""
+    return os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+
+
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "journalsync", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)},
+        env={**os.environ, **(env or {}), "PYTHONPATH": _pythonpath()},
         timeout=300,
     )
 

@@ -273,7 +273,10 @@ def test_cli_reports_the_orphan_and_exits_2(
     _store(db, school, records).close()
     d = _unpacked(package_zip, tmp_path / "set")
     _orphan_enrollment(d)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     cmd = [sys.executable, "-m", "journalsync", "import", str(d), "--school", school,
            "--platform", PLATFORM, "--db", f"sqlite:///{db}"]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
