@@ -351,3 +351,23 @@ def test_a_set_from_another_system_is_read_by_names_and_dates(
     assert (len(several), len(conflicts)) == (len(refused), len(conflicting))
     assert len(result.quarantine) == len(refused) + len(conflicting)
     assert all(q.payload == {"file": "set/results.csv"} for q in result.quarantine)
+
+
+def test_a_zipped_folder_is_told_to_be_zipped_as_files(
+    target: Store, world_records: tuple[str, list[Record]], package_zip: Path, tmp_path: Path
+) -> None:
+    """The binding puts the CSV files at the root of the zip; a zipped folder is the usual
+    slip, and it is named as such (not «not a readable spreadsheet»)."""
+    school, _ = world_records
+    d = _unpacked(package_zip, tmp_path / "export")
+    nested = tmp_path / "export.zip"
+    with zipfile.ZipFile(nested, "w") as zf:
+        for p in sorted(d.iterdir()):
+            zf.write(p, f"export/{p.name}")
+    with pytest.raises(ImportFileError) as err:
+        import_file(target, school, PLATFORM, nested, actor="test")
+    assert err.value.message == (
+        "export.zip: no manifest.csv at the root of the set (found export/manifest.csv: zip the "
+        "files themselves, not their folder)"
+    )
+    assert list(target.local_records(school)) == []

@@ -87,14 +87,15 @@ class OneRosterSet:
 
 
 def is_oneroster(source: Path) -> bool:
-    """A directory, or a zip holding ``manifest.csv`` at its root."""
+    """A directory, or a zip holding a ``manifest.csv`` (at its root, or — an error reported by
+    :func:`read_set` — in a folder)."""
     if source.is_dir():
         return True
     if source.suffix.lower() != ".zip":
         return False
     try:
         with zipfile.ZipFile(source) as zf:
-            return "manifest.csv" in zf.namelist()
+            return any(n.rsplit("/", 1)[-1] == "manifest.csv" for n in zf.namelist())
     except (zipfile.BadZipFile, OSError):
         return False
 
@@ -240,7 +241,13 @@ def read_set(source: Path) -> OneRosterSet:
     result = OneRosterSet(source.name, digest.hexdigest())
     errors: list[str] = []
     if "manifest.csv" not in files:
-        raise OneRosterError(f"{source.name}: no manifest.csv at the root of the set")
+        nested = ""
+        if not source.is_dir():
+            with zipfile.ZipFile(source) as zf:
+                inner = next((n for n in zf.namelist() if n.endswith("/manifest.csv")), None)
+            if inner:
+                nested = f" (found {inner}: zip the files themselves, not their folder)"
+        raise OneRosterError(f"{source.name}: no manifest.csv at the root of the set{nested}")
     text = _decode("manifest.csv", files["manifest.csv"], errors)
     rows = _rows("manifest.csv", text, errors) if text is not None else None
     if rows is not None:
