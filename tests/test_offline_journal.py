@@ -7,6 +7,7 @@ scheduled push carries it over, drift empty."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 import subprocess
@@ -299,6 +300,10 @@ def test_outage_day_template_import_and_the_scheduled_push_carries_it_over(
         )
         run = _cli("status", "-c", str(config))
         assert f"deadline {found.deadline:%Y-%m-%d} (regulation 002 §13.2" in run.stdout
+        run = _cli("status", "-c", str(config), "--json")
+        (row,) = json.loads(run.stdout)
+        assert row["offline_journal"]["pending"] == filled + 1
+        assert row["offline_journal"]["deadline"] == found.deadline.isoformat()
 
         (pushed,) = _cycle(plan, store, "push", SLOT + timedelta(days=1))
         assert pushed.state == "done", pushed.reason  # type: ignore[attr-defined]
