@@ -174,15 +174,20 @@ def import_table(
 
     Besides the columns, a row may carry hints from a structured source (cells that no CSV can
     hold, their names starting with NUL): ``\0group`` a group id and ``\0student`` a pupil id
-    (used when the snapshot knows them), ``\0ordinal`` and ``\0weight`` of a mark, ``\0cell``
-    the cell to name in a quarantine reason, and ``\0skip`` a reason to quarantine the row."""
+    (used when the snapshot knows them), ``\0ordinal``, ``\0weight``, ``\0comment`` and
+    ``\0teacher`` of a mark (a teacher the snapshot does not know is dropped), ``\0cell`` the
+    cell to name in a quarantine reason, and ``\0skip`` (with ``\0skip_field``) a reason to
+    quarantine the row. A structured row without a lesson number takes the group's only lesson
+    that day."""
     roster = Roster(store, school, platform)
     plan = _Plan()
     result = ImportResult(form=table.form)
     lessons: dict[tuple[str, ...], Lesson | Skippable] = {}
     for n, row in table.rows:
         result.rows += 1
-        if not any(v.strip() for k, v in row.items() if not k.startswith("\0")):
+        if "\0extra" not in row and not any(
+            v.strip() for k, v in row.items() if not k.startswith("\0")
+        ):
             continue  # an empty line: Excel leaves them
         try:
             plan.add(n, _entries(row, roster, lessons))
