@@ -148,6 +148,16 @@ class Roster:
             raise Skippable("no such lesson in the timetable", field="lesson")
         return lessons[0]
 
+    def class_pupils(self, class_id: str, start: date, end: date) -> set[str]:
+        """The ids of the pupils the importer would take in that class some day from ``start``
+        to ``end`` (its enrollments; without any in the snapshot, whom the snapshot shows in it)."""
+        return {
+            m.student_id
+            for members in self._pupils.get(class_id, {}).values()
+            for m in members
+            if (m.begin is None or m.begin <= end) and (m.end is None or start <= m.end)
+        }
+
     def lesson_of_group(self, group_id: str, day: date, number: str) -> Lesson:
         """The group's lesson on ``day``: of that number, or without one the day's only lesson
         (a OneRoster line item carries a date, not a lesson number)."""

@@ -48,9 +48,9 @@ from core.codes import MARK_LABELS, WORK_TYPES, MarkValue
 from core.documents import put_cell
 from core.errors import ConfigError
 from core.importer._read import ImportFileError, Table
+from core.importer._roster import Roster
 from core.model import (
     ClassUnit,
-    Enrollment,
     Group,
     Lesson,
     Person,
@@ -163,15 +163,9 @@ def template_input(
             f"no lessons of {class_name} from {start:%d.%m.%Y} to {end:%d.%m.%Y} in the "
             "snapshot: pull the timetable first, or check the dates"
         )
-    enrolled = [
-        e
-        for e in store.remote_records(school, platform, "enrollment")
-        if isinstance(e, Enrollment)
-        and e.class_id in class_ids
-        and (e.begin is None or e.begin <= end)
-        and (e.end is None or start <= e.end)
-    ]
-    ids = {e.student_id for e in enrolled} or {sid for g in groups.values() for sid in g.member_ids}
+    # The pupils the importer will look names up among: the template offers no other.
+    roster = Roster(store, school, platform)
+    ids = set().union(*(roster.class_pupils(c, start, end) for c in class_ids))
     people = {
         p.id: p
         for p in store.remote_records(school, platform, "person")
