@@ -43,6 +43,7 @@ from journalsync.report_cmd import report
 from journalsync.runs_cmd import print_status, runs_app
 from journalsync.sandbox_cmd import sandbox_app
 from journalsync.serve_cmd import serve, worker
+from journalsync.template_cmd import template
 from journalsync.tokens_cmd import tokens_app
 from journalsync.web_cmd import web
 from journalsync.worklist_cmd import worklist
@@ -65,6 +66,7 @@ app.command("worker")(worker)
 app.command("doctor")(doctor)
 app.command("web")(web)
 app.add_typer(tokens_app, name="tokens")
+app.command("template")(template)
 
 DbOpt = Annotated[
     str | None,
@@ -291,16 +293,21 @@ def _exit_if_held(report: RunReport) -> None:
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    file: Annotated[Path, typer.Argument(exists=True, readable=True)],
     school: SchoolOpt,
-    platform: PlatformOpt,
+    platform: Annotated[str | None, typer.Option("--platform", help="Default: -c's.")] = None,
     db: DbOpt = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
 ) -> None:
-    """Import a local journal from CSV or XLSX (see the README for the columns)."""
+    """Import a local journal: CSV or XLSX (see the README for the columns), an offline journal
+    from `template`, or a OneRoster 1.2 CSV set (a .zip or a directory)."""
+    from journalsync.template_cmd import school_binding
+
     with reported_errors():
-        store = open_store(db)
+        plat, url = school_binding(config, school, platform, db)
+        store = open_store(url)
         with school_lock(store, school):
-            result = import_file(store, school, platform, file, actor=f"import:{file.name}")
+            result = import_file(store, school, plat, file, actor=f"import:{file.name}")
         console.print(f"{file.name}: {result.rows} rows ({result.form})")
         console.print(
             f"imported {result.records} records ({result.inserted} new, "

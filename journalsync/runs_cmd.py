@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from core.importer._carry import CarryOver, carry_over
 from core.store import Store
 from journalsync._common import EXIT_FAILED, console, open_store, reported_errors
 from journalsync.config import load_config
@@ -103,6 +105,21 @@ def list_(
         console.print(table)
 
 
+def _carry(plan: Plan | None, store: Store, school: str, platform: str) -> CarryOver | None:
+    zone = next((s.timezone for s in plan.schools if s.slug == school), None) if plan else None
+    return carry_over(store, school, platform, zone or "Europe/Moscow")
+
+
+def _print_carry_over(plan: Plan | None, store: Store, bindings: list[tuple[str, str]]) -> None:
+    """Offline journals not yet carried over, with the deadline of regulation 002 §13.2."""
+    for school, platform in bindings:
+        found = _carry(plan, store, school, platform)
+        if found is not None:
+            console.print(
+                f"[yellow]{school} ({platform})[/]: {found.text(date.today())}", highlight=False
+            )
+
+
 def print_status(
     plan: Plan | None, store: Store, *, school: str | None = None, as_json: bool = False
 ) -> None:
@@ -110,7 +127,17 @@ def print_status(
     quarantined, schema drift, next slot, holds (with their reasons), errors."""
     rows = school_status(plan, store, schools=[school] if school else None)
     if as_json:
-        print(json.dumps([r.as_json() for r in rows], ensure_ascii=False))
+        out = [r.as_json() for r in rows]
+        for item, r in zip(out, rows, strict=True):
+            if found := _carry(plan, store, r.school, r.platform):
+                item["offline_journal"] = {
+                    "pending": found.pending,
+                    "imported_at": found.imported_at.isoformat(),
+                    "access_back_at": found.resumed_at.isoformat() if found.resumed_at else None,
+                    "deadline": found.deadline.isoformat() if found.deadline else None,
+                    "rule": "regulation 002 §13.2: within 2 working days once access is back",
+                }
+        print(json.dumps(out, ensure_ascii=False))
         return
     table = Table(title=f"Schools — {plan.municipality}" if plan else "Schools")
     for col in ("school", "platform", "last run", "state", "pulled", "pushed", "drift"):
@@ -138,6 +165,7 @@ def print_status(
             r.error or "",
         )
     console.print(table)
+    _print_carry_over(plan, store, [(r.school, r.platform) for r in rows])
     failed = sum(1 for r in rows if r.state == "failed")
     held = sum(1 for r in rows if r.holds)
     drifted = sum(1 for r in rows if r.schema_drift)

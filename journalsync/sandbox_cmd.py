@@ -12,6 +12,7 @@ import typer
 from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
+from connectors.sandbox.journal import JOURNALS, empty_journal
 from connectors.sandbox.server import is_loopback, serve
 from core.errors import ConfigError
 from core.platform import get_platform, platforms
@@ -146,6 +147,14 @@ def serve_cmd(
             "(repeatable), e.g. mark=markValue.",
         ),
     ] = None,
+    journal: Annotated[
+        str,
+        typer.Option(
+            "--journal",
+            help="full: the generated journal; empty: roster and timetable only, no marks, "
+            "attendance, topics or homework (a platform the school has just moved to).",
+        ),
+    ] = "full",
 ) -> None:
     """Serve a deterministic world through a platform emulator until interrupted."""
     with reported_errors():
@@ -160,9 +169,13 @@ def serve_cmd(
             students_per_class=students,
             weeks=weeks,
         )
+        if journal not in JOURNALS:
+            raise ConfigError(f"--journal must be one of {', '.join(JOURNALS)}, not {journal!r}")
         faults = Faults(rename_fields=parse_renames(rename_field or []))
         world = World.generate(seed, size, today=_today(today))
         platform = platform or default_platform()
+        if journal == "empty":
+            empty_journal(world)
         app = emulator_factory(platform)(world, faults=faults)
         base_url = f"http://{host}:{port}"
         console.print(base_url, highlight=False, soft_wrap=True)

@@ -41,7 +41,14 @@ from typing import Any, cast
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue, split_mark_text
 from core.connector import Quarantined
 from core.errors import Skippable
-from core.importer._read import COLUMNS, ImportFileError, parse_date, parse_number, read_table
+from core.importer._read import (
+    COLUMNS,
+    ImportFileError,
+    Table,
+    parse_date,
+    parse_number,
+    read_table,
+)
 from core.importer._roster import Roster, fold
 from core.model import Attendance, Homework, Lesson, Mark, Record, record_id
 from core.store import Store
@@ -49,11 +56,16 @@ from core.store import Store
 __all__ = [
     "ATTENDANCE_WORDS",
     "COLUMNS",
+    "OFFLINE_REASON",
     "ImportFileError",
     "ImportResult",
     "import_csv",
     "import_file",
+    "import_table",
 ]
+
+#: The change log's reason of the entries an offline journal brought (``status`` looks for it).
+OFFLINE_REASON = "offline journal"
 
 ATTENDANCE_WORDS: Mapping[str, AttendanceCode] = {
     "н": AttendanceCode.ABSENT,
@@ -134,21 +146,56 @@ def import_file(
     store: Store, school: str, platform: str, source: Path | str, *, actor: str
 ) -> ImportResult:
     """Import a journal file (or CSV text): the good rows' records and the quarantined rows
-    commit together. :class:`ImportFileError` (nothing written) if it is not a journal file."""
+    commit together. :class:`ImportFileError` (nothing written) if it is not a journal file.
+
+    A directory or a ``.zip`` is read as a OneRoster 1.2 CSV set (:mod:`core.importer._oneroster`),
+    an offline-journal workbook made by ``journalsync template`` by its layout
+    (:mod:`core.importer._template`); either becomes rows of the columns above and takes the
+    same path from there."""
+    if isinstance(source, Path):
+        from core.importer._oneroster import is_oneroster, oneroster_table
+        from core.importer._template import is_template, template_table
+
+        if is_oneroster(source):
+            return import_table(store, school, platform, oneroster_table(source), actor=actor)
+        if is_template(source):
+            table = template_table(source)
+            return import_table(
+                store, school, platform, table, actor=actor, reason=f"{OFFLINE_REASON} {table.name}"
+            )
     table = read_table(source, source.name if isinstance(source, Path) else "csv text")
+    return import_table(store, school, platform, table, actor=actor)
+
+
+def import_table(
+    store: Store, school: str, platform: str, table: Table, *, actor: str, reason: str = ""
+) -> ImportResult:
+    """Resolve a table's rows against the school's snapshot and write them (one transaction).
+
+    Besides the columns, a row may carry hints from a structured source (cells that no CSV can
+    hold, their names starting with NUL): ``\0group`` a group id and ``\0student`` a pupil id
+    (used when the snapshot knows them), ``\0ordinal``, ``\0weight``, ``\0comment`` and
+    ``\0teacher`` of a mark (a teacher the snapshot does not know is dropped), ``\0cell`` the
+    cell to name in a quarantine reason, and ``\0skip`` (with ``\0skip_field``) a reason to
+    quarantine the row. A structured row without a lesson number takes the group's only lesson
+    that day."""
     roster = Roster(store, school, platform)
     plan = _Plan()
     result = ImportResult(form=table.form)
     lessons: dict[tuple[str, ...], Lesson | Skippable] = {}
     for n, row in table.rows:
         result.rows += 1
-        if not any(v.strip() for v in row.values()):
+        if "\0extra" not in row and not any(
+            v.strip() for k, v in row.items() if not k.startswith("\0")
+        ):
             continue  # an empty line: Excel leaves them
         try:
             plan.add(n, _entries(row, roster, lessons))
         except Skippable as exc:
             plan.bad.append(
-                _quarantined(n, row.get("kind", ""), exc.field, exc.message, table.name)
+                _quarantined(
+                    n, row.get("kind", ""), exc.field, exc.message, table.name, row.get("\0cell")
+                )
             )
     keys = _settle(plan, result, table.name)
     result.quarantine = sorted(plan.bad, key=lambda q: int(q.record.removeprefix("row ")))
@@ -160,7 +207,7 @@ def import_file(
         result.quarantine,
         stream=f"import:{table.digest[:32]}",
         actor=actor,
-        reason=f"import {name}",
+        reason=reason or f"import {name}",
     )
     result.inserted, result.updated, result.unchanged = (
         counts.inserted,
@@ -174,12 +221,15 @@ def import_file(
 import_csv = import_file
 
 
-def _quarantined(n: int, kind: str, where: str | None, message: str, file: str) -> Quarantined:
+def _quarantined(
+    n: int, kind: str, where: str | None, message: str, file: str, cell: str | None = None
+) -> Quarantined:
+    place = f"cell {cell}" if cell else f"row {n}"
     return Quarantined(
         entity=_KINDS.get(fold(kind), "row"),
         record=f"row {n}",
         field=where or "",
-        reason=f"row {n}, field {where or '?'}: {message}",
+        reason=f"{place}, field {where or '?'}: {message}",
         payload={"file": file},  # the file's name, not the row: rows hold personal data
     )
 
@@ -243,7 +293,9 @@ def _records(
         kind = key[0]
         if kind == "mark":
             _, student_id, lesson_id, work_type, ordinal = key
-            value, weight = cast(tuple[MarkValue, float], content[key])
+            value, weight, comment, teacher = cast(
+                tuple[MarkValue, float, str, str | None], content[key]
+            )
             yield Mark(
                 school=school,
                 student_id=str(student_id),
@@ -252,6 +304,8 @@ def _records(
                 ordinal=int(ordinal),
                 value=value,
                 weight=weight,
+                comment=comment,
+                teacher_id=teacher,
             )
         elif kind == "attendance":
             code = content[key]
@@ -283,20 +337,26 @@ def _lesson(
         get("subgroup", ""),
         get("date", ""),
         get("lesson", ""),
+        get("\0group", ""),
     )
     found = cache.get(where)
     if found is None:
-        cls, subject, subgroup, day_text, number = (x.strip() for x in where)
+        cls, subject, subgroup, day_text, number, group_id = (x.strip() for x in where)
         try:
             try:
                 day = parse_date(day_text)
             except ValueError:
                 raise Skippable("date must be YYYY-MM-DD or ДД.ММ.ГГГГ", field="date") from None
-            try:
-                lesson_number = parse_number(number)
-            except ValueError:
-                raise Skippable("lesson number must be a number", field="lesson") from None
-            found = roster.lesson(cls, subject, subgroup, day, lesson_number)
+            if group_id and group_id in roster.group_by_id:
+                found = roster.lesson_of_group(group_id, day, number)
+            elif group_id and not number:  # a structured source with dates only
+                found = roster.lesson(cls, subject, subgroup, day, None)
+            else:
+                try:
+                    lesson_number = parse_number(number)
+                except ValueError:
+                    raise Skippable("lesson number must be a number", field="lesson") from None
+                found = roster.lesson(cls, subject, subgroup, day, lesson_number)
         except Skippable as exc:
             found = exc
         cache[where] = found
@@ -310,6 +370,8 @@ def _entries(
 ) -> list[tuple[_Key, Hashable]]:
     if "\0extra" in row:
         raise Skippable(row["\0extra"], field="row")
+    if "\0skip" in row:
+        raise Skippable(row["\0skip"], field=row.get("\0skip_field", "row"))
     kind = _KINDS.get(fold(_cell(row, "kind")))
     if kind is None:
         raise Skippable("kind must be one of mark, attendance, topic, homework", field="kind")
@@ -324,7 +386,7 @@ def _entries(
         if not text:
             raise Skippable("homework text is empty", field="text")
         return [(("homework", lesson.id, text), None)]
-    student_id = roster.pupil(lesson, _cell(row, "student"))
+    student_id = roster.pupil(lesson, _cell(row, "student"), row.get("\0student", ""))
     if kind == "attendance":
         code = ATTENDANCE_WORDS.get(fold(_cell(row, "code")))
         if code is None:
@@ -336,7 +398,16 @@ def _entries(
         raise Skippable("unknown work type", field="work_type")
     values: list[MarkValue] = split_mark_text(_cell(row, "value"))
     weight = WORK_TYPES[work_type].default_weight
+    first, comment, teacher = 1, "", None
+    if "\0ordinal" in row:  # a structured source names each mark's ordinal, weight, teacher
+        first = int(row["\0ordinal"])
+        if row.get("\0weight"):
+            weight = float(row["\0weight"])
+        comment = row.get("\0comment", "")
+        teacher = row.get("\0teacher") or None
+        if teacher is not None and teacher not in roster.teachers:
+            teacher = None  # not a teacher the platform knows: the mark keeps none
     return [
-        (("mark", student_id, lesson.id, work_type, n), (v, weight))
-        for n, v in enumerate(values, start=1)
+        (("mark", student_id, lesson.id, work_type, n), (v, weight, comment, teacher))
+        for n, v in enumerate(values, start=first)
     ]

@@ -58,6 +58,7 @@ class Roster:
         self.lessons: dict[tuple[str, date, int], Lesson] = {}
         self.lesson_by_id: dict[str, Lesson] = {}
         self.group_by_id: dict[str, Group] = {}
+        self.teachers: set[str] = set()
         names: dict[str, str] = {}
         enrollments: list[Enrollment] = []
         for rec in (
@@ -67,6 +68,8 @@ class Roster:
                 self.lessons[(rec.group_id, rec.date, rec.number)] = rec
                 self.lesson_by_id[rec.id] = rec
             elif isinstance(rec, Person):
+                if "teacher" in rec.roles:
+                    self.teachers.add(rec.id)
                 if "student" in rec.roles:
                     full = " ".join(x for x in (rec.last_name, rec.first_name, rec.middle_name))
                     names[rec.id] = fold(full)
@@ -107,8 +110,12 @@ class Roster:
             if student_id in names:
                 self._pupils[class_id][names[student_id]].append(_Member(student_id, None, None))
 
-    def lesson(self, cls: str, subject: str, subgroup: str, day: date, number: int) -> Lesson:
-        """The lesson a row names; :class:`Skippable` naming the field that does not match."""
+    def lesson(
+        self, cls: str, subject: str, subgroup: str, day: date, number: int | None
+    ) -> Lesson:
+        """The lesson a row names; :class:`Skippable` naming the field that does not match.
+        ``number=None`` (a source that gives dates only, such as OneRoster): the group's only
+        lesson that day."""
         try:
             key = normalise_class_name(cls)
         except ValueError:
@@ -132,13 +139,51 @@ class Roster:
         ]
         if not groups:
             raise Skippable("no such class/subject/subgroup group", field="subgroup")
+        if number is None:
+            if len(groups) != 1:
+                raise Skippable("more than one group of that class and subject", field="class")
+            return self.lesson_of_group(groups[0].id, day, "")
         lessons = [le for g in groups if (le := self.lessons.get((g.id, day, number))) is not None]
         if len(lessons) != 1:
             raise Skippable("no such lesson in the timetable", field="lesson")
         return lessons[0]
 
-    def pupil(self, lesson: Lesson, name: str) -> str:
-        """The pupil of the lesson's class (and subgroup) of that name on the lesson's day."""
+    def class_pupils(self, class_id: str, start: date, end: date) -> set[str]:
+        """The ids of the pupils the importer would take in that class some day from ``start``
+        to ``end`` (its enrollments; without any in the snapshot, whom the snapshot shows in it)."""
+        return {
+            m.student_id
+            for members in self._pupils.get(class_id, {}).values()
+            for m in members
+            if (m.begin is None or m.begin <= end) and (m.end is None or start <= m.end)
+        }
+
+    def lesson_of_group(self, group_id: str, day: date, number: str) -> Lesson:
+        """The group's lesson on ``day``: of that number, or without one the day's only lesson
+        (a OneRoster line item carries a date, not a lesson number)."""
+        if number:
+            try:
+                n = parse_number(number)
+            except ValueError:
+                raise Skippable("lesson number must be a number", field="lesson") from None
+            found = self.lessons.get((group_id, day, n))
+            if found is None:
+                raise Skippable("no such lesson in the timetable", field="lesson")
+            return found
+        on_day = [le for (g, d, _), le in self.lessons.items() if g == group_id and d == day]
+        if len(on_day) != 1:
+            raise Skippable(
+                "no lesson of the class on that date"
+                if not on_day
+                else "the class has several lessons that day and the row names none",
+                field="lesson",
+            )
+        return on_day[0]
+
+    def pupil(self, lesson: Lesson, name: str, student_id: str = "") -> str:
+        """The pupil of the lesson's class (and subgroup) of that name on the lesson's day; a
+        ``student_id`` the snapshot has in that class and subgroup (with that name) on that day
+        settles namesakes."""
         found = self._seen.get((lesson.group_id, name))
         if found is None:
             try:
@@ -149,6 +194,8 @@ class Roster:
         if isinstance(found, Skippable):
             raise found
         on_day = {m.student_id for m in found if m.on(lesson.date)}
+        if student_id in on_day:
+            return student_id
         if not on_day:
             raise Skippable("the pupil was not in the class on that date", field="student")
         if len(on_day) > 1:

@@ -18,15 +18,25 @@ worklist entries. The same package gives byte-identical zips (sorted rows, pinne
 
 from core.package._build import JOURNAL_ENTITIES, OPEN_STATUSES, build_package, issue_package
 from core.package._model import Package, PackageItem, Scope
-from core.package._oneroster import HEADERS, MANIFEST_FILES, csv_tables, text_score
+from core.package._oneroster import (
+    EXTENSIONS,
+    HEADERS,
+    MANIFEST_FILES,
+    PackageIntegrityError,
+    csv_tables,
+    reference_errors,
+    text_score,
+)
 from core.package._write import package_bytes, package_files, write_package
 
 __all__ = [
+    "EXTENSIONS",
     "HEADERS",
     "JOURNAL_ENTITIES",
     "MANIFEST_FILES",
     "OPEN_STATUSES",
     "Package",
+    "PackageIntegrityError",
     "PackageItem",
     "Scope",
     "build_package",
@@ -34,6 +44,7 @@ __all__ = [
     "issue_package",
     "package_bytes",
     "package_files",
+    "reference_errors",
     "text_score",
     "write_package",
 ]

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.codes import MARK_LABELS, WORK_TYPES, MarkValue, PeriodKind, Role, numeric_mark
+from core.errors import Fatal
 from core.model import (
     FinalMark,
     Group,
@@ -47,7 +48,17 @@ from core.model import (
 )
 from core.package._model import Package, PackageItem
 
-__all__ = ["HEADERS", "MANIFEST_FILES", "csv_tables", "line_item_id", "text_score"]
+__all__ = [
+    "EXTENSIONS",
+    "HEADERS",
+    "MANIFEST_FILES",
+    "REFERENCES",
+    "PackageIntegrityError",
+    "csv_tables",
+    "line_item_id",
+    "reference_errors",
+    "text_score",
+]
 
 HEADERS: Mapping[str, tuple[str, ...]] = {
     "orgs.csv": ("sourcedId", "status", "dateLastModified", "name", "type", "identifier",
@@ -79,6 +90,88 @@ HEADERS: Mapping[str, tuple[str, ...]] = {
                     "textScore", "classSourcedId", "inProgress", "incomplete", "late",
                     "missing"),
 }  # fmt: skip
+
+#: Extension columns (CSV binding 1.2 §3: "metadata extension fields … must be added to the right
+#: of the defined data fields … as the last set of columns"). OneRoster has no lesson number, no
+#: second mark of one work on one lesson and no per-result weight; these carry them so that a
+#: package read back (``journalsync import``) gives the same records. Importers that do not know
+#: them ignore them, as the binding lets them.
+EXTENSIONS: Mapping[str, tuple[str, ...]] = {
+    "lineItems.csv": ("metadata.lessonNumber", "metadata.markOrdinal"),
+    "results.csv": ("metadata.weight", "metadata.teacherSourcedId"),
+}
+
+#: Every reference between the files: (file, column, referenced file, blank allowed, a list).
+#: The writer checks them before writing; the reader before reading anything into the store.
+REFERENCES: tuple[tuple[str, str, str, bool, bool], ...] = (
+    ("academicSessions.csv", "parentSourcedId", "academicSessions.csv", True, False),
+    ("courses.csv", "schoolYearSourcedId", "academicSessions.csv", True, False),
+    ("courses.csv", "orgSourcedId", "orgs.csv", False, False),
+    ("classes.csv", "courseSourcedId", "courses.csv", False, False),
+    ("classes.csv", "schoolSourcedId", "orgs.csv", False, False),
+    ("classes.csv", "termSourcedIds", "academicSessions.csv", True, True),
+    ("users.csv", "primaryOrgSourcedId", "orgs.csv", True, False),
+    ("roles.csv", "userSourcedId", "users.csv", False, False),
+    ("roles.csv", "orgSourcedId", "orgs.csv", False, False),
+    ("enrollments.csv", "classSourcedId", "classes.csv", False, False),
+    ("enrollments.csv", "userSourcedId", "users.csv", False, False),
+    ("enrollments.csv", "schoolSourcedId", "orgs.csv", False, False),
+    ("lineItems.csv", "classSourcedId", "classes.csv", False, False),
+    ("lineItems.csv", "categorySourcedId", "categories.csv", False, False),
+    ("lineItems.csv", "academicSessionSourcedId", "academicSessions.csv", True, False),
+    ("lineItems.csv", "schoolSourcedId", "orgs.csv", True, False),
+    ("results.csv", "lineItemSourcedId", "lineItems.csv", False, False),
+    ("results.csv", "studentSourcedId", "users.csv", False, False),
+    ("results.csv", "classSourcedId", "classes.csv", True, False),
+    ("results.csv", "metadata.teacherSourcedId", "users.csv", True, False),
+)  # fmt: skip
+
+
+class PackageIntegrityError(Fatal):
+    """The CSV set would refer to records it does not hold; nothing was written."""
+
+    hint = (
+        "the records the entries refer to are missing from the platform's snapshot: pull the "
+        "school again, then write the package"
+    )
+
+
+def reference_errors(
+    tables: Mapping[str, Sequence[tuple[int, Mapping[str, str]]]], limit: int = 50
+) -> list[str]:
+    """«enrollments.csv, row 7, column userSourcedId: no «u1» in users.csv» for every dangling
+    reference and every repeated sourcedId (rows numbered as a spreadsheet shows them, the
+    header being row 1); at most ``limit``."""
+    errors: list[str] = []
+    ids: dict[str, set[str]] = {}
+    for name, rows in tables.items():
+        seen: dict[str, int] = {}
+        for n, row in rows:
+            sid = row.get("sourcedId", "")
+            if sid in seen and len(errors) < limit:
+                errors.append(
+                    f"{name}, row {n}, column sourcedId: {sid!r} is also the sourcedId of "
+                    f"row {seen[sid]}"
+                )
+            seen.setdefault(sid, n)
+        ids[name] = set(seen)
+    for name, column, target, blank_ok, many in REFERENCES:
+        if name not in tables:
+            continue
+        known = ids.get(target, set())
+        for n, row in tables[name]:
+            text = row.get(column, "")
+            values = [v.strip() for v in text.split(",")] if many else [text]
+            for value in values:
+                if not value:
+                    if not blank_ok and len(errors) < limit:
+                        errors.append(f"{name}, row {n}, column {column}: empty")
+                    continue
+                if value not in known and len(errors) < limit:
+                    where = target if target in tables else f"{target} (absent)"
+                    errors.append(f"{name}, row {n}, column {column}: no {value!r} in {where}")
+    return errors
+
 
 #: Every ``file.*`` entry of a 1.2 manifest, in the binding's order.
 MANIFEST_FILES = (
@@ -314,7 +407,8 @@ def _line_items(c: _Ctx, marks: Sequence[tuple[PackageItem, str]]) -> list[Row]:
             period = pkg.period_of(lesson.date)
             session = period.id if period else _year_of_class(c, group.class_id if group else "")
             rows[li] = [*c.head(li), name, desc, _d(lesson.date), _d(lesson.date),
-                        lesson.group_id, rec.work_type, session, "1", "5", c.org]  # fmt: skip
+                        lesson.group_id, rec.work_type, session, "1", "5", c.org,
+                        str(lesson.number), str(rec.ordinal)]  # fmt: skip
         elif isinstance(rec, FinalMark):
             group = pkg.final_group(rec)
             assert group is not None
@@ -323,16 +417,18 @@ def _line_items(c: _Ctx, marks: Sequence[tuple[PackageItem, str]]) -> list[Row]:
             pname = period_title(p) if p else "?"
             end = _d(p.end) if p else ""
             rows[li] = [*c.head(li), f"Итоговая отметка: {pname}", title, end, end, group.id,
-                        FINAL_CATEGORY, rec.period_id, "1", "5", c.org]  # fmt: skip
+                        FINAL_CATEGORY, rec.period_id, "1", "5", c.org, "", ""]  # fmt: skip
     return list(rows.values())
 
 
 def _results(c: _Ctx, marks: Sequence[tuple[PackageItem, str]]) -> list[Row]:
     pkg = c.package
+    people = {p.id for p in pkg.persons}
     rows: list[Row] = []
     for item, li in marks:
         rec = item.record
         assert isinstance(rec, Mark | FinalMark)
+        teacher = rec.teacher_id if isinstance(rec, Mark) and rec.teacher_id in people else ""
         score = numeric_mark(rec.value)
         comment = ""
         if isinstance(rec, Mark):
@@ -348,7 +444,9 @@ def _results(c: _Ctx, marks: Sequence[tuple[PackageItem, str]]) -> list[Row]:
         rows.append([*c.head(rec.id, item.op == "delete"), li, rec.student_id,
                      _SCORE_STATUS.get(rec.value, "fully graded"),
                      "" if score is None else str(score), day, comment, text_score(rec.value),
-                     group_id, "", "", "", ""])  # fmt: skip
+                     group_id, "", "", "", "",
+                     f"{rec.weight:g}" if isinstance(rec, Mark) else "",
+                     teacher or ""])  # fmt: skip
     return rows
 
 
@@ -385,5 +483,18 @@ def csv_tables(package: Package) -> dict[str, list[Row]]:
     out: dict[str, list[Row]] = {"manifest.csv": manifest}
     for name, rows in bodies.items():
         if rows:
-            out[name] = [list(HEADERS[name]), *sorted(rows, key=lambda r: r[0])]
+            head = [*HEADERS[name], *EXTENSIONS.get(name, ())]
+            out[name] = [head, *sorted(rows, key=lambda r: r[0])]
+    errors = reference_errors(
+        {
+            name: [(n, dict(zip(t[0], r, strict=True))) for n, r in enumerate(t[1:], start=2)]
+            for name, t in out.items()
+            if name != "manifest.csv"
+        }
+    )
+    if errors:
+        more = "" if len(errors) < 50 else "\n…"
+        raise PackageIntegrityError(
+            "the OneRoster set would not hold together:\n" + "\n".join(errors) + more
+        )
     return out

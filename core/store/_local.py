@@ -184,11 +184,17 @@ class LocalStore(StoreBase):
             for ent, data in result:
                 yield record_from_data(ent, orjson.loads(data))
 
-    def change_log(self, school: str, record_id: str | None = None) -> list[ChangeLogEntry]:
+    def change_log(
+        self, school: str, record_id: str | None = None, *, reason_prefix: str | None = None
+    ) -> list[ChangeLogEntry]:
+        """The school's local changes in order; of one record, or those whose reason starts with
+        ``reason_prefix`` (the entries an offline journal brought)."""
         c = local_changes.c
         stmt = select(local_changes).where(c.school == school)
         if record_id is not None:
             stmt = stmt.where(c.record_id == record_id)
+        if reason_prefix is not None:
+            stmt = stmt.where(c.reason.startswith(reason_prefix, autoescape=True))
         with self._read() as conn:
             return [
                 ChangeLogEntry(
