@@ -33,6 +33,7 @@ from journalsync._common import (
     school_lock,
     store_options,
 )
+from journalsync.alerts_cmd import alerts_app
 from journalsync.config_cmd import config_app
 from journalsync.credentials_cmd import credentials_app
 from journalsync.doctor_cmd import doctor
@@ -60,6 +61,7 @@ app.add_typer(runs_app, name="runs")
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("doctor")(doctor)
+app.add_typer(alerts_app, name="alerts")
 
 DbOpt = Annotated[
     str | None,
