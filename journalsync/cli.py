@@ -316,6 +316,9 @@ def status(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Municipality config: every school.")
     ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column, however wide the terminal.")
+    ] = False,
 ) -> None:
     """Per school: last run, state, pulled / pushed / drift, next slot, holds, errors."""
     from journalsync.config import load_config
@@ -323,7 +326,7 @@ def status(
     with reported_errors():
         plan = load_config(config) if config else None
         store = open_store(db or (plan.store_url if plan else None))
-        print_status(plan, store, school=school, as_json=as_json)
+        print_status(plan, store, school=school, as_json=as_json, wide=wide)
 
 
 @app.command()

@@ -13,7 +13,7 @@ from scheduler._alert_settings import (
     WebhookSettings,
 )
 from scheduler._embedded import EmbeddedScheduler
-from scheduler._holds import approve_run, discard_run, find_run, held_runs
+from scheduler._holds import approve_run, discard_run, find_run, held_runs, hold_reason
 from scheduler._lock import SchedulerLock
 from scheduler._plan import (
     OPERATIONS,
@@ -74,6 +74,7 @@ __all__ = [
     "find_run",
     "held_runs",
     "hold_check",
+    "hold_reason",
     "host_of",
     "next_slot",
     "run_key",
