@@ -343,3 +343,19 @@ def test_the_example_config_has_an_alerts_section(tmp_path: Path) -> None:
     plan = parse_config(example_text(), tmp_path / "journalsync.toml", platforms=["netschool"])
     assert plan.alerts is not None and plan.alerts.channels == ("webhook", "email")
     assert plan.alerts.smtp is not None and plan.alerts.smtp.tls == "starttls"
+
+
+def test_the_embedded_scheduler_checks_alerts_between_runs(tmp_path: Path) -> None:
+    from scheduler import EmbeddedScheduler
+
+    plan = _plan(tmp_path, "http://127.0.0.1:9/x", 9)
+    store = Store.open(plan.store_url)
+    jobs = {j.id: j for j in EmbeddedScheduler(plan, store).build().get_jobs()}
+    assert "alerts" in jobs and "school-7:pull" not in jobs  # no schedules in this plan
+    no_alerts = parse_config(
+        (tmp_path / "a.toml").read_text(encoding="utf-8").split("[alerts]")[0]
+        + "[[schools]]"
+        + (tmp_path / "a.toml").read_text(encoding="utf-8").split("[[schools]]")[1],
+        platforms=["kiasuo"],
+    )
+    assert "alerts" not in {j.id for j in EmbeddedScheduler(no_alerts, store).build().get_jobs()}
