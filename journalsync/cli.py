@@ -34,6 +34,7 @@ from journalsync._common import (
     school_lock,
     store_options,
 )
+from journalsync.alerts_cmd import alerts_app
 from journalsync.config_cmd import config_app
 from journalsync.credentials_cmd import credentials_app
 from journalsync.doctor_cmd import doctor
@@ -67,6 +68,7 @@ app.command("doctor")(doctor)
 app.command("web")(web)
 app.add_typer(tokens_app, name="tokens")
 app.command("template")(template)
+app.add_typer(alerts_app, name="alerts")
 
 DbOpt = Annotated[
     str | None,
@@ -326,6 +328,9 @@ def status(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Municipality config: every school.")
     ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column, however wide the terminal.")
+    ] = False,
 ) -> None:
     """Per school: last run, state, pulled / pushed / drift, next slot, holds, errors."""
     from journalsync.config import load_config
@@ -333,7 +338,7 @@ def status(
     with reported_errors():
         plan = load_config(config) if config else None
         store = open_store(db or (plan.store_url if plan else None))
-        print_status(plan, store, school=school, as_json=as_json)
+        print_status(plan, store, school=school, as_json=as_json, wide=wide)
 
 
 @app.command()

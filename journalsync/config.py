@@ -40,8 +40,11 @@ from core.platform import Platform
 from core.platform import platforms as _installed
 from core.store._base import is_memory, parse_store_url
 from scheduler import (
+    CONDITION_KINDS,
     AccountPlan,
+    AlertSettings,
     Blackout,
+    ConditionKind,
     EntityLimits,
     HostLimits,
     Limit,
@@ -51,7 +54,9 @@ from scheduler import (
     SchoolHours,
     SchoolPlan,
     SecretRef,
+    SmtpSettings,
     TemporalSettings,
+    WebhookSettings,
     cron_trigger,
 )
 
@@ -60,6 +65,7 @@ __all__ = ["check_secrets", "example_text", "load_config", "parse_config"]
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _WORKDAYS: list[_Day] = ["mon", "tue", "wed", "thu", "fri", "sat"]
+_EMAIL = r"^[^@\s<>]+@[^@\s<>]+$"  # alerts (issue 16)
 _DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 
 
@@ -297,6 +303,88 @@ class _Compliance(_Model):
     profile: str = "default"
 
 
+# -- alerts (``[alerts]``: scheduler/alerts) ---------------------------------------------------
+
+
+class _Alerts(_Model):
+    failed_runs: Annotated[int, Field(ge=1, le=100)] = 3
+    coverage_minimum: Annotated[float, Field(gt=0, le=1)] | None = None
+    conditions: list[ConditionKind] = Field(default_factory=lambda: list(CONDITION_KINDS))
+    webhook_url: Annotated[str, Field(pattern=r"^https?://[^/\s@]+(/\S*)?$")] | None = None
+    webhook_token: _Secret | None = None
+    webhook_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+    smtp_host: Annotated[str, Field(min_length=1)] | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
+    smtp_from: Annotated[str, Field(pattern=_EMAIL)] | None = None
+    smtp_to: list[Annotated[str, Field(pattern=_EMAIL)]] = Field(default_factory=list)
+    smtp_user: str | None = None
+    smtp_password: _Secret | None = None
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    smtp_timeout: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+    @field_validator("webhook_token", "smtp_password", mode="before")
+    @classmethod
+    def _no_secret(cls, v: Any) -> Any:
+        return _refuse_plain(v)
+
+    @model_validator(mode="after")
+    def _complete(self) -> _Alerts:
+        if self.webhook_token is not None and self.webhook_url is None:
+            raise ValueError("webhook_token without webhook_url")
+        smtp = [self.smtp_from, self.smtp_to, self.smtp_user, self.smtp_password]
+        if self.smtp_host is None:
+            if any(smtp):
+                raise ValueError("smtp_from / smtp_to / smtp_user / smtp_password need smtp_host")
+        elif self.smtp_from is None or not self.smtp_to:
+            raise ValueError("e-mail alerts need smtp_from and at least one address in smtp_to")
+        if (self.smtp_user is None) != (self.smtp_password is None):
+            raise ValueError("give smtp_user and smtp_password together (or neither)")
+        if self.webhook_url is None and self.smtp_host is None:
+            raise ValueError("no channel: give webhook_url, smtp_host, or both")
+        return self
+
+
+def _alert_settings(raw: _Alerts | None, path: Path) -> AlertSettings | None:
+    if raw is None:
+        return None
+    webhook = smtp = None
+    if raw.webhook_url is not None:
+        webhook = WebhookSettings(
+            url=raw.webhook_url, token=_ref(raw.webhook_token, path), timeout=raw.webhook_timeout
+        )
+    if raw.smtp_host is not None and raw.smtp_from is not None:
+        smtp = SmtpSettings(
+            host=raw.smtp_host,
+            port=raw.smtp_port,
+            sender=raw.smtp_from,
+            recipients=tuple(raw.smtp_to),
+            username=raw.smtp_user,
+            password=_ref(raw.smtp_password, path),
+            tls=raw.smtp_tls,
+            timeout=raw.smtp_timeout,
+        )
+    return AlertSettings(
+        failed_runs=raw.failed_runs,
+        coverage_minimum=raw.coverage_minimum,
+        conditions=tuple(dict.fromkeys(raw.conditions)),
+        webhook=webhook,
+        smtp=smtp,
+    )
+
+
+def _alert_secrets(plan: Plan) -> list[tuple[str, SecretRef | None]]:
+    a = plan.alerts
+    if a is None:
+        return []
+    return [
+        ("alerts: webhook_token", a.webhook.token if a.webhook else None),
+        ("alerts: smtp_password", a.smtp.password if a.smtp else None),
+    ]
+
+
+# -- end of alerts ------------------------------------------------------------------------------
+
+
 class _Config(_Model):
     municipality: _Municipality
     store: _Store = _Store()
@@ -308,6 +396,7 @@ class _Config(_Model):
     compliance: _Compliance = _Compliance()
     temporal: _Temporal = _Temporal()
     scheduler: _Scheduler = _Scheduler()
+    alerts: _Alerts | None = None  # alerts (issue 16)
     schools: Annotated[list[_School], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -526,6 +615,7 @@ def _plan(
             misfire_grace_seconds=cfg.scheduler.misfire_grace_seconds,
         ),
         source=str(path),
+        alerts=_alert_settings(cfg.alerts, path),  # alerts (issue 16)
     )
 
 
@@ -668,6 +758,14 @@ def check_secrets(plan: Plan) -> tuple[list[str], list[str]]:
                     ref.resolve()
                 except ConfigError as exc:
                     errors.append(f"{where}: {exc.message}")
+    for where, ref in _alert_secrets(plan):  # alerts (issue 16)
+        if ref is not None and ref.env and not os.environ.get(ref.env):
+            warnings.append(f"{where}: environment variable {ref.env} is not set in this shell")
+        elif ref is not None and not ref.env:
+            try:
+                ref.resolve()
+            except ConfigError as exc:
+                errors.append(f"{where}: {exc.message}")
     return errors, list(dict.fromkeys(warnings))
 
 

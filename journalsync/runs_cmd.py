@@ -11,12 +11,14 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from core.importer._carry import CarryOver, carry_over
 from core.store import Store
 from journalsync._common import EXIT_FAILED, console, open_store, reported_errors
 from journalsync.config import load_config
-from scheduler import Plan, approve_run, discard_run, held_runs, school_status
+from journalsync.status_table import render_status
+from scheduler import Plan, approve_run, discard_run, held_runs, hold_reason, school_status
 
 __all__ = ["print_status", "runs_app", "store_for"]
 
@@ -84,25 +86,55 @@ def list_(
     held: Annotated[bool, typer.Option("--held", help="Only runs awaiting approval.")] = False,
     school: Annotated[str | None, typer.Option("--school")] = None,
 ) -> None:
-    """Recent runs (or the held ones)."""
+    """Recent runs (or the held ones, with why each is held)."""
     with reported_errors():
         plan = load_config(config) if config else None
         store = store_for(db, plan)
         runs = held_runs(store, school) if held else store.runs(school=school, limit=100)
-        table = Table(title="Held runs" if held else "Runs")
-        for col in ("run", "school", "platform", "operation", "state", "updated", "error"):
-            table.add_column(col)
-        for r in runs:
-            table.add_row(
+        rows = [
+            (
                 r.id[:8],
                 r.school,
                 r.platform,
                 r.operation,
-                r.state.value,
+                *(() if held else (r.state.value,)),
                 f"{r.updated_at:%Y-%m-%d %H:%M}",
-                r.error or "",
             )
+            for r in runs
+        ]
+        texts = [(hold_reason(store, r) or "held") if held else (r.error or "") for r in runs]
+        headers = ("run", "school", "platform", "operation", *(() if held else ("state",)))
+        headers += ("held since" if held else "updated",)
+        widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+        # Too wide for the terminal: the operation, then the platform, are left out (named).
+        keep = list(range(len(headers)))
+        hidden: list[str] = []
+        for drop in ("operation", "platform"):
+            if sum(widths[i] + 3 for i in keep) + 1 > console.width:
+                keep.remove(headers.index(drop))
+                hidden.append(drop)
+        headers = tuple(headers[i] for i in keep)
+        widths = [widths[i] for i in keep]
+        rows = [tuple(row[i] for i in keep) for row in rows]
+        # The reason gets a column when the terminal leaves it room; else it follows its row's
+        # table as a line of its own. Ids, names and headers are never cut ("scho…").
+        room = console.width - sum(w + 3 for w in widths) - 4
+        inline = room >= 24 or not any(texts)
+        table = Table(title="Held runs" if held else "Runs")
+        for h, w in zip(headers, widths, strict=True):
+            table.add_column(h, no_wrap=True, min_width=w)
+        if inline:
+            table.add_column("reason" if held else "error", overflow="fold", min_width=12)
+        for row, text in zip(rows, texts, strict=True):
+            table.add_row(*(Text(cell) for cell in row), *((Text(text),) if inline else ()))
         console.print(table)
+        if hidden:
+            console.print(f"not shown at {console.width} columns: {', '.join(hidden)}")
+        if not inline:
+            for row, text in zip(rows, texts, strict=True):
+                if text:
+                    label = "held" if held else "error"
+                    console.print(Text(f"{row[0]} {label}: {text}"))
 
 
 def _carry(plan: Plan | None, store: Store, school: str, platform: str) -> CarryOver | None:
@@ -121,10 +153,16 @@ def _print_carry_over(plan: Plan | None, store: Store, bindings: list[tuple[str,
 
 
 def print_status(
-    plan: Plan | None, store: Store, *, school: str | None = None, as_json: bool = False
+    plan: Plan | None,
+    store: Store,
+    *,
+    school: str | None = None,
+    as_json: bool = False,
+    wide: bool = False,
 ) -> None:
     """Per school and platform: last run, state, pulled / pushed / drift, live records,
-    quarantined, schema drift, next slot, holds (with their reasons), errors."""
+    quarantined, schema drift, next slot, holds (with their reasons), errors — the columns that
+    fit the terminal (``wide``: all of them)."""
     rows = school_status(plan, store, schools=[school] if school else None)
     if as_json:
         out = [r.as_json() for r in rows]
@@ -139,32 +177,8 @@ def print_status(
                 }
         print(json.dumps(out, ensure_ascii=False))
         return
-    table = Table(title=f"Schools — {plan.municipality}" if plan else "Schools")
-    for col in ("school", "platform", "last run", "state", "pulled", "pushed", "drift"):
-        table.add_column(col)
-    for col in ("records", "quarantined", "stale", "schema drift", "next slot", "holds", "error"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        nxt = f"{r.next_operation} {r.next_slot:%Y-%m-%d %H:%M %Z}" if r.next_slot else ""
-        holds = ", ".join(f"{rid[:8]}: {why}" for rid, why in r.holds)
-        last = f"{r.last_operation} {r.updated_at:%m-%d %H:%M}" if r.updated_at else "never"
-        table.add_row(
-            r.school,
-            r.platform,
-            last,
-            r.state or "",
-            str(r.pulled),
-            str(r.pushed),
-            str(r.drift),
-            str(sum(r.records.values())),
-            str(sum(r.quarantined.values())),
-            str(sum(r.stale.values())),
-            _schema_drift_cell(r.drifted_fields),
-            nxt,
-            holds,
-            r.error or "",
-        )
-    console.print(table)
+    title = f"Schools — {plan.municipality}" if plan else "Schools"
+    render_status(console, rows, title=title, wide=wide)
     _print_carry_over(plan, store, [(r.school, r.platform) for r in rows])
     failed = sum(1 for r in rows if r.state == "failed")
     held = sum(1 for r in rows if r.holds)
@@ -176,10 +190,3 @@ def print_status(
         f"{drifted} with platform schema drift (journalsync doctor)",
         highlight=False,
     )
-
-
-def _schema_drift_cell(fields: list[str]) -> str:
-    if not fields:
-        return ""
-    shown = ", ".join(fields[:2]) + (f", … {len(fields) - 2} more" if len(fields) > 2 else "")
-    return f"[yellow]{shown}[/]"

@@ -46,9 +46,12 @@ def print_outcomes(outcomes: list[Outcome], seconds: float) -> int:
     states = Counter(o.state for o in outcomes)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
     console.print(f"{len(outcomes)} schools in {seconds:.1f} s: {summary}", highlight=False)
+    # Every school that did not end "done" is named, with why (a blackout, a window, a busy
+    # school, a hold, a failure): "9 done, 1 skipped" alone tells nobody which or why.
     for o in outcomes:
-        if o.state in ("failed", "held"):
-            console.print(f"  {o.state:<6} {o.school} ({o.platform}): {o.reason}", highlight=False)
+        if o.state != "done":
+            why = o.reason or "no reason recorded"
+            console.print(f"  {o.state:<7} {o.school} ({o.platform}): {why}", highlight=False)
     return states.get("failed", 0)
 
 

@@ -5,8 +5,15 @@ every school (one school's failure never stops the others); :class:`EmbeddedSche
 slots from cron schedules; :mod:`scheduler.temporal` does the same across machines.
 """
 
+from scheduler._alert_settings import (
+    CONDITION_KINDS,
+    AlertSettings,
+    ConditionKind,
+    SmtpSettings,
+    WebhookSettings,
+)
 from scheduler._embedded import EmbeddedScheduler
-from scheduler._holds import approve_run, discard_run, find_run, held_runs
+from scheduler._holds import approve_run, discard_run, find_run, held_runs, hold_reason
 from scheduler._lock import SchedulerLock
 from scheduler._plan import (
     OPERATIONS,
@@ -32,10 +39,13 @@ from scheduler._status import SchoolStatus, next_slot, school_status
 from scheduler._thresholds import ChangeVolume, change_volume, hold_check, threshold_breaches
 
 __all__ = [
+    "CONDITION_KINDS",
     "OPERATIONS",
     "AccountPlan",
+    "AlertSettings",
     "Blackout",
     "ChangeVolume",
+    "ConditionKind",
     "ConnectorFactory",
     "EmbeddedScheduler",
     "EntityLimits",
@@ -53,7 +63,9 @@ __all__ = [
     "SchoolPlan",
     "SchoolStatus",
     "SecretRef",
+    "SmtpSettings",
     "TemporalSettings",
+    "WebhookSettings",
     "Window",
     "approve_run",
     "change_volume",
@@ -62,6 +74,7 @@ __all__ = [
     "find_run",
     "held_runs",
     "hold_check",
+    "hold_reason",
     "host_of",
     "next_slot",
     "run_key",

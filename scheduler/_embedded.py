@@ -14,6 +14,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from core.logging import get_logger
 from core.store import RunState, Store
@@ -21,7 +22,10 @@ from scheduler._lock import SchedulerLock
 from scheduler._plan import Plan, SchoolPlan, cron_trigger
 from scheduler._runner import Outcome, Runner, slot_of
 
-__all__ = ["EmbeddedScheduler"]
+__all__ = ["ALERTS_EVERY", "EmbeddedScheduler"]
+
+#: Seconds between the embedded scheduler's alert checks when no run ends.
+ALERTS_EVERY = 300
 
 log = get_logger(__name__)
 
@@ -74,6 +78,18 @@ class EmbeddedScheduler:
                     max_instances=1,
                     misfire_grace_time=self.misfire_grace,
                 )
+        if self.runner.alerter is not None:
+            # Besides the check after each run: conditions that change with no run (a hold
+            # approved by hand, an outage journal's deadline passing) are told within minutes.
+            sched.add_job(
+                self.runner.alerter.after_run,
+                IntervalTrigger(seconds=ALERTS_EVERY),
+                id="alerts",
+                name="alerts check",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+            )
         self.scheduler = sched
         return sched
 

@@ -19,7 +19,7 @@ from core.sync import PUSHING_OPERATIONS, RunReport, continue_held
 from scheduler._plan import Plan
 from scheduler._runner import ConnectorFactory, make_connector
 
-__all__ = ["approve_run", "discard_run", "find_run", "held_runs"]
+__all__ = ["approve_run", "discard_run", "find_run", "held_runs", "hold_reason"]
 
 log = get_logger(__name__)
 
@@ -47,6 +47,12 @@ def find_run(store: Store, ref: str) -> Run:
 
 def held_runs(store: Store, school: str | None = None) -> list[Run]:
     return [r for r in store.runs(school=school, limit=10_000) if r.state is RunState.HELD]
+
+
+def hold_reason(store: Store, run: Run) -> str:
+    """Why the run was (last) held, as recorded on its move to ``held``; "" if never held."""
+    notes = [t.note for t in store.transitions(run.id) if t.to_state is RunState.HELD]
+    return notes[-1] if notes else ""
 
 
 def _require_held(run: Run) -> None:

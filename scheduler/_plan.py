@@ -23,6 +23,7 @@ from core.errors import ConfigError
 from core.http import HttpSettings
 from core.logging import register_secret
 from core.sync import Limit
+from scheduler._alert_settings import AlertSettings
 
 __all__ = [
     "OPERATIONS",
@@ -253,6 +254,8 @@ class Plan:
     temporal: TemporalSettings = TemporalSettings()
     runner: RunnerSettings = RunnerSettings()
     source: str = "<memory>"
+    #: The ``[alerts]`` section; ``None``: no alerts are sent.
+    alerts: AlertSettings | None = None
 
     def school(self, slug: str) -> SchoolPlan:
         for s in self.schools:

@@ -30,6 +30,7 @@ from core.store._runs import run_id_for
 from core.sync import sync_school
 from scheduler._plan import Plan, SchoolPlan, cron_trigger
 from scheduler._thresholds import hold_check, pull_limits
+from scheduler.alerts import Alerter
 
 __all__ = [
     "ConnectorFactory",
@@ -125,9 +126,14 @@ class Runner:
         connectors: ConnectorFactory = make_connector,
         reports: ReportsHook | None = None,
         lock_wait: float = SCHOOL_LOCK_WAIT,
+        alerter: Alerter | None = None,
     ) -> None:
         self.plan = plan
         self.store = store
+        #: Checks the alert conditions after each run (default: the plan's ``[alerts]``).
+        self.alerter = alerter
+        if alerter is None and plan.alerts is not None:
+            self.alerter = Alerter(plan, store)
         #: Seconds a run waits for another run of its school to finish before it is skipped.
         self.lock_wait = lock_wait
         self._connectors = connectors
@@ -169,7 +175,22 @@ class Runner:
 
         ``scheduled``: apply the schedule's school-hours window (blackouts always apply).
         ``retry_failed``: run a slot whose run failed again (a retry), instead of skipping it.
+        After a run (not a skipped slot) the alert conditions are checked (never raises).
         """
+        out = await self._run_school(school, operation, slot, scheduled, key, retry_failed)
+        if self.alerter is not None and out.state != "skipped":
+            await self.alerter.after_run()
+        return out
+
+    async def _run_school(
+        self,
+        school: SchoolPlan,
+        operation: str,
+        slot: datetime,
+        scheduled: bool,
+        key: str | None,
+        retry_failed: bool,
+    ) -> Outcome:
         key = key or run_key(school, operation, slot)
         out = Outcome(school.slug, school.platform, operation, key, "skipped")
         with log_context(school=school.slug, platform=school.platform, run_key=key):

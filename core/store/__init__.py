@@ -6,12 +6,14 @@ SQLAlchemy 2 Core on SQLite (WAL) or PostgreSQL, migrated by Alembic when opened
     counts = store.commit_page("school-1", "netschool", page, run_id=run.id)
 """
 
+from core.store._alerts import AlertNotice
 from core.store._digest import CONTENT_PARTS
 from core.store._drift import finding_id
 from core.store._drift_view import DriftRow
 from core.store._facts import FACT_ENTITIES
 from core.store._runs import run_id_for
 from core.store._schema import (
+    alert_notices,
     cursors,
     drift_findings,
     local_changes,
@@ -50,6 +52,7 @@ __all__ = [
     "CONTENT_PARTS",
     "FACT_ENTITIES",
     "SCHOOL_LOCK_WAIT",
+    "AlertNotice",
     "ChangeLogEntry",
     "ContentDigest",
     "DiffRow",
@@ -70,6 +73,7 @@ __all__ = [
     "SchoolLock",
     "Store",
     "Transition",
+    "alert_notices",
     "backfill_facts",
     "cursors",
     "drift_findings",

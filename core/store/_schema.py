@@ -37,6 +37,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "JSONText",
     "UTCDateTime",
+    "alert_notices",
     "connector_state",
     "cursors",
     "drift_findings",
@@ -383,4 +384,23 @@ schema_drift = Table(
     Column("first_seen", UTCDateTime, nullable=False),
     Column("last_seen", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("platform", "school", "model", "field", "kind"),
+)
+
+#: What each alert channel was last told about each alert condition (``scheduler/alerts``): the
+#: condition's key (kind:school:platform[:detail]), "firing" or "resolved", since when. A row is
+#: claimed ("firing") before a channel is told and put back when telling it failed, so of two
+#: checks at once only one sends, and a failed send is tried again at the next check.
+alert_notices = Table(
+    "alert_notices",
+    metadata,
+    _id("channel", nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),
+    _id("school", nullable=False),
+    _id("platform", nullable=False),
+    Column("told", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("channel", "key"),
 )
