@@ -20,8 +20,7 @@ from core.errors import (
     Retriable,
 )
 from core.logging import get_logger, redact, register_secret
-from core.store import SCHOOL_LOCK_WAIT, SchoolLock, Store
-from core.store._base import is_memory, parse_store_url
+from core.store import SCHOOL_LOCK_WAIT, SchoolLock, Store, is_memory, parse_store_url
 
 __all__ = [
     "EXIT_AUTH",

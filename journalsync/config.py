@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from core.errors import ConfigError
-from core.store._base import is_memory, parse_store_url
+from core.store import is_memory, parse_store_url
 from scheduler import (
     AccountPlan,
     Blackout,

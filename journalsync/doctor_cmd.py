@@ -202,7 +202,7 @@ def doctor(
 ) -> None:
     """Check each school's platform: login, one page of each stream, schema drift."""
     from journalsync.config import load_config
-    from scheduler._runner import make_connector
+    from scheduler import make_connector
 
     with reported_errors():
         if config is not None:

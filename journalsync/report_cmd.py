@@ -20,25 +20,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from core.compliance import (
+    PROFILES,
+    ComplianceResult,
+    JournalFrame,
+    attendance_summary,
     check_frame,
+    class_results,
+    compliance_report,
     explain_rows,
+    find_period,
+    forecast,
     frame_from_store,
     get_profile,
     read_curriculum,
-)
-from core.compliance._engine import ComplianceResult
-from core.compliance._frame import JournalFrame
-from core.compliance._profiles import PROFILES
-from core.compliance._render import write_report
-from core.compliance._reports import (
-    attendance_summary,
-    class_results,
-    compliance_report,
-    find_period,
-    forecast,
     report_card,
     summary_sheet,
     timeliness,
+    write_report,
 )
 from core.connector import connector_class
 from core.documents import TableDocument

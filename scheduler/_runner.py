@@ -24,8 +24,15 @@ import httpx
 from core.connector import Connector, PullMode, connector_class
 from core.errors import JournalSyncError, Retriable
 from core.logging import get_logger, log_context, redact
-from core.store import SCHOOL_LOCK_WAIT, Run, RunState, SchoolBusy, SchoolLock, Store
-from core.store._runs import run_id_for
+from core.store import (
+    SCHOOL_LOCK_WAIT,
+    Run,
+    RunState,
+    SchoolBusy,
+    SchoolLock,
+    Store,
+    run_id_for,
+)
 from core.sync import sync_school
 from scheduler._plan import Plan, SchoolPlan, cron_trigger
 from scheduler._thresholds import hold_check, pull_limits

@@ -59,6 +59,6 @@ def source_name(platform: str) -> str:
     """Where the data came from, in words: a platform's snapshot or the local journal."""
     if platform in ("", "local"):
         return "журнал школы в journalsync (локальные записи)"
-    from core.worklist._render import PLATFORM_NAMES  # the platforms' own names
+    from core.worklist import PLATFORM_NAMES  # the platforms' own names
 
     return f"снимок платформы {PLATFORM_NAMES.get(platform, platform)}"

@@ -22,7 +22,7 @@ from core.files import write_private
 from core.package._journal import class_workbooks, workbook_bytes
 from core.package._model import Package
 from core.package._oneroster import csv_tables
-from core.worklist._render import PLATFORM_NAMES
+from core.worklist import PLATFORM_NAMES
 
 __all__ = ["package_bytes", "package_files", "write_package"]
 

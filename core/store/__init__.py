@@ -6,10 +6,11 @@ SQLAlchemy 2 Core on SQLite (WAL) or PostgreSQL, migrated by Alembic when opened
     counts = store.commit_page("school-1", "netschool", page, run_id=run.id)
 """
 
+from core.store._base import in_chunks, is_memory, parse_store_url
 from core.store._digest import CONTENT_PARTS
 from core.store._drift import finding_id
 from core.store._drift_view import DriftRow
-from core.store._facts import FACT_ENTITIES
+from core.store._facts import FACT_ENTITIES, FIELD_COLUMNS
 from core.store._runs import run_id_for
 from core.store._schema import (
     cursors,
@@ -49,6 +50,7 @@ from core.store._types import (
 __all__ = [
     "CONTENT_PARTS",
     "FACT_ENTITIES",
+    "FIELD_COLUMNS",
     "SCHOOL_LOCK_WAIT",
     "ChangeLogEntry",
     "ContentDigest",
@@ -70,16 +72,17 @@ __all__ = [
     "SchoolLock",
     "Store",
     "Transition",
-    "backfill_facts",
     "cursors",
     "drift_findings",
     "finding_id",
+    "in_chunks",
+    "is_memory",
     "local_changes",
     "local_records",
     "metadata",
     "outbox",
+    "parse_store_url",
     "quarantine",
-    "refresh_facts",
     "remote_facts",
     "remote_records",
     "run_id_for",

@@ -17,11 +17,12 @@ shows as a mismatch finding and the item stays unverified (a corrected entry is 
 
 from core.worklist._build import OPEN_STATUSES, build_worklists, issue_worklists
 from core.worklist._model import FORMAT, Block, Entry, Worklist, from_json, to_json
-from core.worklist._render import file_stem, to_document, write_pdf, write_xlsx
+from core.worklist._render import PLATFORM_NAMES, file_stem, to_document, write_pdf, write_xlsx
 
 __all__ = [
     "FORMAT",
     "OPEN_STATUSES",
+    "PLATFORM_NAMES",
     "Block",
     "Entry",
     "Worklist",
