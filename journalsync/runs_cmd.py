@@ -14,7 +14,7 @@ from rich.table import Table
 from core.store import Store
 from journalsync._common import EXIT_FAILED, console, open_store, reported_errors
 from journalsync.config import load_config
-from scheduler import Plan, approve_run, discard_run, held_runs, school_status
+from scheduler import Plan, SchoolStatus, approve_run, discard_run, held_runs, school_status
 
 __all__ = ["print_status", "runs_app", "store_for"]
 
@@ -113,7 +113,7 @@ def print_status(
         print(json.dumps([r.as_json() for r in rows], ensure_ascii=False))
         return
     table = Table(title=f"Schools — {plan.municipality}" if plan else "Schools")
-    for col in ("school", "platform", "last run", "state", "pulled", "pushed", "drift"):
+    for col in ("school", "platform", "last run", "state", "pupils", "pulled", "pushed", "drift"):
         table.add_column(col)
     for col in ("records", "quarantined", "stale", "schema drift", "next slot", "holds", "error"):
         table.add_column(col, overflow="fold")
@@ -126,6 +126,7 @@ def print_status(
             r.platform,
             last,
             r.state or "",
+            _pupils_cell(r),
             str(r.pulled),
             str(r.pushed),
             str(r.drift),
@@ -139,15 +140,23 @@ def print_status(
         )
     console.print(table)
     failed = sum(1 for r in rows if r.state == "failed")
+    partial = sum(1 for r in rows if r.state == "partial")
     held = sum(1 for r in rows if r.holds)
     drifted = sum(1 for r in rows if r.schema_drift)
     stale = sum(1 for r in rows if r.stale)
     console.print(
-        f"{len(rows)} schools, {failed} failed, {held} with held runs, "
+        f"{len(rows)} schools, {failed} failed, {partial} partial, {held} with held runs, "
         f"{stale} with stale records, "
         f"{drifted} with platform schema drift (journalsync doctor)",
         highlight=False,
     )
+
+
+def _pupils_cell(r: SchoolStatus) -> str:
+    if r.pupils is None:
+        return ""
+    read, expected = r.pupils
+    return f"[red]{r.coverage}[/]" if read < expected else r.coverage
 
 
 def _schema_drift_cell(fields: list[str]) -> str:

@@ -161,6 +161,10 @@ class AccountPlan:
     login: str
     password: SecretRef | None = None
     token: SecretRef | None = None
+    #: The pupil and class the account is for, as the accounts file named them (for people;
+    #: coverage goes by the pupils the platform shows).
+    pupil: str = ""
+    class_name: str = ""
 
     def credentials(self) -> Credentials:
         return Credentials(
@@ -188,6 +192,9 @@ class SchoolPlan:
     token: SecretRef | None = None
     #: More accounts, for platforms whose API shows one family per account.
     accounts: tuple[AccountPlan, ...] = ()
+    #: A family-account school's run reading fewer of its pupils than this fraction ends
+    #: ``partial`` (``min_coverage`` in the config, a percentage).
+    min_coverage: float = 1.0
 
     @property
     def tz(self) -> ZoneInfo:

@@ -41,7 +41,15 @@ from typing import Any, cast
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue, split_mark_text
 from core.connector import Quarantined
 from core.errors import Skippable
-from core.importer._read import COLUMNS, ImportFileError, parse_date, parse_number, read_table
+from core.importer._read import (
+    COLUMNS,
+    ImportFileError,
+    Table,
+    TableKind,
+    parse_date,
+    parse_number,
+    read_table,
+)
 from core.importer._roster import Roster, fold
 from core.model import Attendance, Homework, Lesson, Mark, Record, record_id
 from core.store import Store
@@ -51,8 +59,11 @@ __all__ = [
     "COLUMNS",
     "ImportFileError",
     "ImportResult",
+    "Table",
+    "TableKind",
     "import_csv",
     "import_file",
+    "read_table",
 ]
 
 ATTENDANCE_WORDS: Mapping[str, AttendanceCode] = {

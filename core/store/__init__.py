@@ -6,6 +6,7 @@ SQLAlchemy 2 Core on SQLite (WAL) or PostgreSQL, migrated by Alembic when opened
     counts = store.commit_page("school-1", "netschool", page, run_id=run.id)
 """
 
+from core.store._accounts import AccountRow, RosterPupil
 from core.store._base import in_chunks, is_memory, parse_store_url
 from core.store._digest import CONTENT_PARTS
 from core.store._drift import finding_id
@@ -52,6 +53,7 @@ __all__ = [
     "FACT_ENTITIES",
     "FIELD_COLUMNS",
     "SCHOOL_LOCK_WAIT",
+    "AccountRow",
     "ChangeLogEntry",
     "ContentDigest",
     "DiffRow",
@@ -65,6 +67,7 @@ __all__ = [
     "PageCounts",
     "QuarantineRow",
     "RemoteChange",
+    "RosterPupil",
     "Run",
     "RunState",
     "SchemaDriftRow",

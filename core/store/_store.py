@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from core.errors import ConfigError
+from core.store._accounts import AccountStore
 from core.store._base import check_ours, make_engine, migrate, open_error
 from core.store._digest import DigestStore
 from core.store._drift import DriftStore
@@ -39,6 +40,7 @@ class Store(
     DigestStore,
     SchemaDriftStore,
     OverviewStore,
+    AccountStore,
 ):
     """journalsync's persistent state on SQLite (embedded) or PostgreSQL (scale)."""
 
