@@ -47,8 +47,8 @@ def print_outcomes(outcomes: list[Outcome], seconds: float) -> int:
     summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
     console.print(f"{len(outcomes)} schools in {seconds:.1f} s: {summary}", highlight=False)
     for o in outcomes:
-        if o.state in ("failed", "held"):
-            console.print(f"  {o.state:<6} {o.school} ({o.platform}): {o.reason}", highlight=False)
+        if o.state in ("failed", "held", "partial"):
+            console.print(f"  {o.state:<7} {o.school} ({o.platform}): {o.reason}", highlight=False)
     return states.get("failed", 0)
 
 
