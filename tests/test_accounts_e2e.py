@@ -189,6 +189,7 @@ def test_family_accounts_import_pull_coverage_and_partial(
         assert f"{len(pupils) - 1} / {len(pupils)} pupils" in text
         assert f"not read in {gone['class']}: {gone['pupil']}" in text
         assert "ended partial" in text
+        assert " 0 deleted" in text  # the pupil's records are kept, out of sight
         status = run("status", "-c", str(config), "--school", SLUG, "--json")
         line = json.loads(status.stdout)[0]
         assert line["state"] == "partial"
