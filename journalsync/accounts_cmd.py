@@ -363,8 +363,7 @@ def _coverage_lines(store: Store, school: SchoolPlan) -> list[str]:
     last = runs[0]
     coverage = school_coverage(store, school.slug, school.platform, last.id, school.min_coverage)
     lines = [
-        f"coverage of the last pull ({last.state.value}, "
-        f"{_when(last.updated_at, school)}): {coverage.summary()}"
+        f"last pull ({last.state.value}, {_when(last.updated_at, school)}): {coverage.summary()}"
     ]
     for class_name, names in coverage.missing_by_class().items():
         lines.append(f"  not read in {class_name}: {', '.join(names)}")

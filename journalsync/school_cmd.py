@@ -428,7 +428,7 @@ def _print_coverage(coverage: Coverage | None, slug: str) -> None:
         console.print(f"coverage: {coverage.figure}", highlight=False)
         return
     colour = "green" if coverage.ok else "red"
-    console.print(f"[{colour}]coverage: {coverage.summary()}[/]", highlight=False)
+    console.print(f"[{colour}]{coverage.summary()}[/]", highlight=False)
     for class_name, names in coverage.missing_by_class().items():
         console.print(f"  not read in {class_name}: {', '.join(names)}", highlight=False)
     console.print(

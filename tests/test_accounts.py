@@ -215,3 +215,58 @@ def test_min_coverage_is_a_percentage(config: Path) -> None:
     )
     code, out = _invoke("config", "check", str(config))
     assert code == 2 and "min_coverage" in out
+
+
+def test_pull_takes_the_school_from_the_config_and_flags_only_where_needed(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = _invoke("pull", "-c", str(config), "--school", "nope")
+    assert code == 2 and "no school 'nope'" in out
+    code, out = _invoke("pull", "-c", str(config), "--school", "s-1", "--platform", "netschool")
+    assert code == 2 and "is on ruobr" in out
+    code, out = _invoke("pull", "--school", "s-1", "--platform", "ruobr")
+    assert code == 2 and "--base-url, --login" in out
+    # No --platform-school where the platform does not use it: the run gets as far as the
+    # network (nothing listens on port 9: "unavailable", exit 4).
+    monkeypatch.setenv("JOURNALSYNC_PASSWORD", "pw-123")
+    code, out = _invoke(
+        "pull", "--school", "s-1", "--platform", "ruobr", "--base-url", "http://127.0.0.1:9",
+        "--login", "u", "--db", f"sqlite:///{tmp_path / 'x.db'}",
+    )  # fmt: skip
+    assert code == 4, out
+    assert "pw-123" not in out
+
+
+@pytest.mark.parametrize("platform", ["perm", "kiasuo", "ruobr"])
+def test_sandbox_accounts_list_every_account_with_tokens_and_a_pupil_with_marks_first(
+    platform: str,
+) -> None:
+    from connectors.sandbox import World, WorldSize
+    from journalsync.sandbox_cmd import accounts_line
+
+    world = World.generate(7, WorldSize(grades=(1, 5), letters=1, students_per_class=3, weeks=1))
+    lines = [accounts_line(world, "http://x", slug, platform) for slug in world.schools]
+    assert len(lines) == len(world.schools)
+    marked = {sid for a in world.assignments.values() for sid in a.marks}
+    for line in lines:
+        accounts = line["accounts"]
+        assert accounts and all(a["login"] for a in accounts)
+        if platform in ("perm", "kiasuo"):  # token platforms: the first login's token
+            assert all(a.get("token") and "password" not in a for a in accounts)
+        else:
+            assert all(a.get("password") for a in accounts)
+        first = next(
+            p
+            for p in world.persons.values()
+            if p.full_name == accounts[0]["pupil"] and p.role == "student"
+        )
+        assert first.ext_id in marked  # grade 1 has no marks by regulation: not first
+        student = world.account(line["student"]["login"])
+        assert student is not None and student.ext_id in marked
+        if platform == "perm":  # a student account per pupil: every pupil is listed
+            students = {
+                p.full_name
+                for p in world.persons.values()
+                if p.school == line["school_slug"] and p.role == "student"
+            }
+            assert students == {a.get("pupil") for a in accounts}
