@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def _free_port() -> int:
 def _env(tmp_path: Path) -> dict[str, str]:
     return {
         "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(ROOT),
+        # the repository first; then whatever the test run was given
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
         "JOURNALSYNC_SECRET_KEY_FILE": str(tmp_path / "key"),
         "COLUMNS": "200",
     }
