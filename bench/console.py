@@ -164,8 +164,7 @@ async def _load(base: str, token: str, paths: list[str], seconds: float, rate: f
 
 def run(quick: bool = False) -> dict[str, Any]:
     from connectors.sandbox.server import serve_in_thread
-    from console import create_app, create_token
-    from console._data import overview
+    from console import create_app, create_token, overview
     from core.store import Store
 
     n = 100 if quick else 1000

@@ -191,7 +191,7 @@ ENGINES = (("embedded", 0), ("temporal_1", 1), ("temporal_2", 2))
 
 def run(schools: int = 200, *, quick: bool = False) -> dict[str, Any]:
     """The three figures, the 1 → 2 worker scaling ratio, and whether the stores agree."""
-    from scheduler.temporal._dev import dev_server, temporal_binary
+    from scheduler.temporal import dev_server, temporal_binary
 
     n = 20 if quick else schools
     result: dict[str, Any] = {"schools": n}

@@ -16,8 +16,7 @@ from typing import Any
 import orjson
 
 from bench._util import peak_rss_mib
-from core.store import Store
-from core.store._schema import local_records, remote_records
+from core.store import Store, local_records, remote_records
 from core.sync import reconcile
 
 SCHOOL = "bench-school"

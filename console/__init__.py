@@ -5,6 +5,16 @@ with token roles, an audit log and Prometheus metrics (``journalsync web``, ``se
 """
 
 from console._app import create_app
-from console._tokens import ROLES, create_token, list_tokens, revoke_token
+from console._data import overview
+from console._tokens import ROLES, Principal, audit, create_token, list_tokens, revoke_token
 
-__all__ = ["ROLES", "create_app", "create_token", "list_tokens", "revoke_token"]
+__all__ = [
+    "ROLES",
+    "Principal",
+    "audit",
+    "create_app",
+    "create_token",
+    "list_tokens",
+    "overview",
+    "revoke_token",
+]

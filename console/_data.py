@@ -24,6 +24,7 @@ from core.errors import ConfigError
 from core.logging import get_logger
 from core.model import record_from_data
 from core.store import (
+    DriftChange,
     DriftRow,
     Finding,
     Run,
@@ -37,9 +38,7 @@ from core.store import (
     run_transitions,
     runs,
 )
-from core.store._drift_view import Change as DriftChange
-from core.sync import capabilities_of, change_key
-from core.sync._reconcile import _hash_of
+from core.sync import capabilities_of, change_key, record_hash
 from scheduler import Plan, SchoolPlan, SchoolStatus, cron_trigger, school_status
 
 __all__ = [
@@ -108,11 +107,11 @@ _NOTES = (
 def note_text(note: str) -> str:
     """A run's note in Russian where its form is known: a hold's limits («отметки: 3
     изменений больше допустимых 2»), who approved or discarded; else as recorded."""
-    from core.store._drift_view import _ENTITY_TEXT
+    from core.store import ENTITY_TEXT
 
     def limit(m: re.Match[str]) -> str:
         entity, count, kind, bound, pct, base = m.groups()
-        what = _ENTITY_TEXT.get(entity, entity)
+        what = ENTITY_TEXT.get(entity, entity)
         of = f" {bound} % от {base}" if pct and base else f" {bound}"
         return f"{what}: {count} {_KIND_TEXT.get(kind, kind)} — больше допустимых{of}"
 
@@ -279,8 +278,7 @@ def compliance_score(store: Store, plan: Plan | None, school: str, platform: str
     """Share of the profile's checked rules with no finding (0–100); ``None`` where the
     snapshot holds no journal to check."""
     try:
-        from core.compliance import check_frame, frame_from_store, get_profile
-        from core.compliance._profiles import PROFILES
+        from core.compliance import PROFILES, check_frame, frame_from_store, get_profile
 
         sp = next((s for s in plan.schools if s.slug == school), None) if plan else None
         profile_id = sp.compliance_profile if sp and sp.compliance_profile in PROFILES else "all"
@@ -714,7 +712,7 @@ def resolve_finding(
                 hint="accept the platform's version, or accept the difference",
             )
         record = record_from_data(finding.entity, local)
-        base = _hash_of(remote)  # as reconcile keys it: the same change is queued once
+        base = record_hash(remote)  # as reconcile keys it: the same change is queued once
         caps = capabilities_of(finding.platform)
         offered = caps.channels_for(finding.entity)
         if not offered:

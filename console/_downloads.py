@@ -63,11 +63,11 @@ def drift_file(
 def compliance_report(
     plan: Plan | None, store: Store, school: str, platform: str, fmt: str
 ) -> Response:
-    from core.compliance._render import write_report
-    from journalsync.report_cmd import Kind, _documents, _settings
+    from core.compliance import write_report
+    from journalsync.report_cmd import Kind, report_documents, report_settings
 
-    settings = _settings(plan, [school], [platform], None, None, None)
-    docs = _documents(store, Kind.COMPLIANCE, [school], None, settings, None, None)
+    settings = report_settings(plan, [school], [platform], None, None, None)
+    docs = report_documents(store, Kind.COMPLIANCE, [school], None, settings, None, None)
 
     def write(tmp: Path) -> Path:
         (path,) = write_report(docs, fmt, tmp / f"report.{fmt}")

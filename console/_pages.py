@@ -33,8 +33,7 @@ from console._data import (
 from console._downloads import package_zip, worklists_zip
 from console._tokens import Principal, audit, audit_entries
 from core.platform import platform_title
-from core.store import RunState, drift_findings, runs
-from core.store._drift_view import _ENTITY_TEXT
+from core.store import ENTITY_TEXT, RunState, drift_findings, runs
 
 __all__ = ["LoginRequired", "error_page", "router"]
 
@@ -109,7 +108,7 @@ def _render(request: Request, name: str, code: int = 200, **data: Any) -> HTMLRe
             "FINDING_STATUS_TEXT": FINDING_STATUS_TEXT,
             "ACTION_TEXT": ACTION_TEXT,
             "COUNT_TEXT": COUNT_TEXT,
-            "ENTITY_TEXT": _ENTITY_TEXT,
+            "ENTITY_TEXT": ENTITY_TEXT,
             "note_text": note_text,
             **data,
         },

@@ -21,9 +21,7 @@ import orjson
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select
 
 from core.errors import ConfigError
-from core.store import Store
-from core.store._base import utcnow
-from core.store._schema import NAMING_CONVENTION, UTCDateTime
+from core.store import NAMING_CONVENTION, Store, UTCDateTime, utcnow
 
 __all__ = [
     "ROLES",

@@ -44,6 +44,8 @@ from core.model import Record
 from core.schema_drift import DriftEvent, DriftLog, collecting
 
 __all__ = [
+    "AccountOutcome",
+    "AccountState",
     "Capabilities",
     "Change",
     "ChannelCapability",
@@ -54,6 +56,7 @@ __all__ = [
     "Page",
     "PlatformOptions",
     "PullMode",
+    "PupilSeen",
     "PushChannel",
     "PushOutcome",
     "Quarantined",
@@ -242,6 +245,31 @@ class SchoolTarget:
         return (self.credentials, *self.accounts)
 
 
+@dataclass(frozen=True, slots=True)
+class PupilSeen:
+    """A pupil a family account showed: canonical person id, full name, class name."""
+
+    id: str
+    name: str
+    class_name: str = ""
+
+
+#: What one family account did in a pull: ``ok``, ``rejected`` (the platform refused its
+#: password or token) or ``expired`` (its token ran out and could not be renewed).
+AccountState = Literal["ok", "rejected", "expired"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOutcome:
+    """One family account's outcome in a pull and the pupils it showed (never a secret)."""
+
+    login: str
+    state: AccountState
+    pupils: tuple[PupilSeen, ...] = ()
+    #: Why it failed, in words without the secret (the platform's message, redacted).
+    detail: str = ""
+
+
 class PullMode(StrEnum):
     FULL = "full"  # every scope of the year
     INCREMENTAL = "incremental"  # scopes that may have changed since the cursor
@@ -274,6 +302,10 @@ class Page:
     #: marks and absences in a group the pupil has left — instead of deleting it: losing sight
     #: of a record is not its deletion. ``None``: the page sees the whole scope.
     visible_members: Mapping[str, frozenset[str]] | None = None
+    #: Family-account pages: every pupil the pull's accounts show (set by the sync from
+    #: :attr:`Connector.account_outcomes`). A pupil outside it — an account removed or refused —
+    #: is out of sight: its person, enrollment, marks and absences are kept, not deleted.
+    seen_pupils: frozenset[str] | None = None
 
 
 @dataclass(slots=True)
@@ -347,6 +379,23 @@ class Connector(abc.ABC):
         self._drift = DriftLog()
         #: True while :meth:`sample` runs: :meth:`sampled` then keeps a few scopes per stream.
         self.sampling = False
+        #: Family-account platforms: each account's outcome in this pull, by login (see
+        #: :meth:`note_account`); the sync records them and checks the school's coverage.
+        self.account_outcomes: dict[str, AccountOutcome] = {}
+
+    def note_account(
+        self,
+        login: str,
+        state: AccountState,
+        pupils: Iterable[PupilSeen] = (),
+        detail: str = "",
+    ) -> None:
+        """Record what one family account did in this pull: its state and the pupils it showed.
+
+        A connector reading through family accounts calls it for every account it tried; the
+        sync then knows which pupils of the school's roster the pull could read.
+        """
+        self.account_outcomes[login] = AccountOutcome(login, state, tuple(pupils), detail)
 
     @property
     def timezone(self) -> str:

@@ -6,33 +6,30 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
 
-from core.connector import Connector, Credentials, SchoolTarget
 from core.errors import (
     AuthError,
     ConfigError,
     JournalSyncError,
     Retriable,
 )
-from core.logging import get_logger, redact, register_secret
-from core.platform import connector_class, installed
-from core.store import SCHOOL_LOCK_WAIT, SchoolLock, Store
-from core.store._base import is_memory, parse_store_url
+from core.logging import get_logger, redact
+from core.platform import installed
+from core.store import SCHOOL_LOCK_WAIT, SchoolLock, Store, is_memory, parse_store_url
 
 __all__ = [
     "EXIT_AUTH",
     "EXIT_FAILED",
     "EXIT_HELD",
     "EXIT_OK",
+    "EXIT_PARTIAL",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
     "PLATFORM_HELP",
-    "build_connector",
     "console",
     "die",
     "err_console",
@@ -55,6 +52,7 @@ EXIT_USAGE = 2  # bad command line or configuration
 EXIT_AUTH = 3  # the platform rejected the credentials
 EXIT_UNAVAILABLE = 4  # the platform was unavailable after retries (try again later)
 EXIT_HELD = 5  # the run is held for a person (`journalsync runs approve|discard RUN`)
+EXIT_PARTIAL = 6  # the run ended partial: a family-account pull missed pupils (it names them)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -161,39 +159,3 @@ def school_lock(store: Store, school: str) -> SchoolLock:
             hint="unset it for the default of 300 s",
         )
     return SchoolLock(store, school, wait=wait)
-
-
-def build_connector(
-    store: Store,
-    *,
-    platform: str,
-    base_url: str,
-    school: str,
-    platform_school: str,
-    login: str,
-    password_env: str,
-    today: date | None = None,
-) -> Connector:
-    """A connector for one school. The password comes from an environment variable, never argv;
-    the connector's state (rotated tokens) is loaded from and saved to the store, encrypted."""
-    password = os.environ.get(password_env, "")
-    if not password:
-        raise ConfigError(
-            f"no password: environment variable {password_env} is empty",
-            hint=f"export {password_env}=… (the password is never taken on the command line)",
-        )
-    register_secret(password)
-    cls = connector_class(platform)
-    target = SchoolTarget(
-        school=school,
-        platform=platform,
-        base_url=base_url,
-        credentials=Credentials(login=login, password=password),
-        platform_school=platform_school,
-    )
-    return cls(
-        target,
-        state=store.load_state(school, platform),
-        save_state=lambda state: store.save_state(school, platform, state),
-        today=today,
-    )

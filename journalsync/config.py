@@ -38,7 +38,7 @@ from core.connector import PlatformOptions
 from core.errors import ConfigError
 from core.platform import Platform
 from core.platform import platforms as _installed
-from core.store._base import is_memory, parse_store_url
+from core.store import is_memory, parse_store_url
 from scheduler import (
     CONDITION_KINDS,
     AccountPlan,
@@ -194,6 +194,8 @@ class _Account(_Model):
     login: str
     password: _Secret | None = None
     token: _Secret | None = None
+    pupil: str = ""
+    class_: Annotated[str, Field(alias="class")] = ""
 
     @field_validator("password", "token", mode="before")
     @classmethod
@@ -226,6 +228,8 @@ class _School(_Model):
     password: _Secret | None = None
     token: _Secret | None = None
     accounts: list[_Account] = Field(default_factory=list)
+    #: Percent of the school's pupils a family-account pull must read to end "done".
+    min_coverage: Annotated[float, Field(gt=0, le=100)] = 100.0
     timezone: str | None = None
     schedules: _Schedules | None = None
     school_hours: _SchoolHours | None = None
@@ -551,9 +555,16 @@ def _plan(
                 password=_ref(s.password, path),
                 token=_ref(s.token, path),
                 accounts=tuple(
-                    AccountPlan(a.login, _ref(a.password, path), _ref(a.token, path))
+                    AccountPlan(
+                        a.login,
+                        _ref(a.password, path),
+                        _ref(a.token, path),
+                        pupil=a.pupil,
+                        class_name=a.class_,
+                    )
                     for a in s.accounts
                 ),
+                min_coverage=s.min_coverage / 100,
                 timezone=s.timezone or muni_tz or default_tz,
                 schedules=tuple(
                     Schedule(op, e.cron, e.window)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ import json
 import stat
 import sys
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,7 @@ from core.files import write_private
 from core.platform import get_platform
 from journalsync._common import EXIT_USAGE, console, die, reported_errors
 
-__all__ = ["credentials_app", "how_to_get_token", "write_secret"]
+__all__ = ["credentials_app", "how_to_get_token", "write_secret", "write_secrets"]
 
 credentials_app = typer.Typer(
     help="Passwords and first tokens, kept in the secrets file.", no_args_is_help=True
@@ -39,7 +40,13 @@ def how_to_get_token(platform: str) -> str | None:
 
 def write_secret(path: Path, key: str, value: str) -> None:
     """Set ``key`` in the TOML secrets file, keeping the other keys; owner-only access."""
-    if not value:
+    write_secrets(path, {key: value})
+
+
+def write_secrets(path: Path, secrets: Mapping[str, str]) -> None:
+    """Set every key of ``secrets`` in the TOML secrets file at once, keeping the other keys;
+    owner-only access. Nothing is written when any value is empty or the file is not valid."""
+    if not secrets or not all(secrets.values()):
         raise ConfigError("empty secret: nothing written")
     data: dict[str, object] = {}
     if path.exists():
@@ -47,7 +54,10 @@ def write_secret(path: Path, key: str, value: str) -> None:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    data[key] = value
+        except (OSError, UnicodeDecodeError) as exc:
+            why = type(exc).__name__
+            raise ConfigError(f"cannot read the secrets file {path}: {why}") from None
+    data.update(secrets)
     lines = []
     for k, v in data.items():
         if not isinstance(v, str):

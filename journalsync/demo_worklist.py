@@ -23,6 +23,7 @@ from core.store import Store
 from core.sync import pull, reconcile, sync_school
 from core.worklist import build_worklists, to_json, write_pdf, write_xlsx
 from journalsync._common import console
+from journalsync.demo_journal import write_local_journal
 
 __all__ = ["WORKLIST_SIZE", "WorklistDemo", "run_worklist_platform"]
 
@@ -45,8 +46,6 @@ class WorklistDemo:
 async def _run(
     harness: Harness, world: World, store: Store, base_url: str, workdir: Path
 ) -> WorklistDemo:
-    from journalsync.demo import write_local_journal
-
     platform = harness.platform
     out = WorklistDemo(platform)
     school = next(iter(world.schools))

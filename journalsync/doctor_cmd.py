@@ -26,7 +26,8 @@ from core.connector import Connector, Sample
 from core.errors import ConfigError, JournalSyncError
 from core.schema_drift import DriftEvent
 from core.store import SchemaDriftRow, Store
-from journalsync._common import EXIT_FAILED, build_connector, console, open_store, reported_errors
+from journalsync._common import EXIT_FAILED, console, open_store, reported_errors
+from journalsync.school_cmd import choose_school
 
 __all__ = ["SchoolCheck", "StreamCheck", "check_school", "doctor"]
 
@@ -202,7 +203,7 @@ def doctor(
 ) -> None:
     """Check each school's platform: login, one page of each stream, schema drift."""
     from journalsync.config import load_config
-    from scheduler._runner import make_connector
+    from scheduler import make_connector
 
     with reported_errors():
         if config is not None:
@@ -220,18 +221,18 @@ def doctor(
                     "give --config, or --school, --platform, --base-url and --login",
                     hint="journalsync doctor -c municipality.toml",
                 )
-            store = open_store(db)
-            connectors = [
-                build_connector(
-                    store,
-                    platform=platform,
-                    base_url=base_url,
-                    school=school,
-                    platform_school=platform_school,
-                    login=login,
-                    password_env=password_env,
-                )
-            ]
+            chosen = choose_school(
+                None,
+                school,
+                db=db,
+                platform=platform,
+                base_url=base_url,
+                platform_school=platform_school or None,
+                login=login,
+                password_env=password_env,
+            )
+            store = chosen.open_store()
+            connectors = [chosen.connector(store)]
 
         async def run() -> list[SchoolCheck]:
             # One school after another: doctor is a diagnosis, not a load test.

@@ -20,25 +20,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from core.compliance import (
+    PROFILES,
+    ComplianceResult,
+    JournalFrame,
+    attendance_summary,
     check_frame,
+    class_results,
+    compliance_report,
     explain_rows,
+    find_period,
+    forecast,
     frame_from_store,
     get_profile,
     read_curriculum,
-)
-from core.compliance._engine import ComplianceResult
-from core.compliance._frame import JournalFrame
-from core.compliance._profiles import PROFILES
-from core.compliance._render import write_report
-from core.compliance._reports import (
-    attendance_summary,
-    class_results,
-    compliance_report,
-    find_period,
-    forecast,
     report_card,
     summary_sheet,
     timeliness,
+    write_report,
 )
 from core.documents import TableDocument
 from core.errors import ConfigError
@@ -48,7 +46,7 @@ from journalsync._common import console, open_store, reported_errors
 from journalsync.config import load_config
 from scheduler import Plan
 
-__all__ = ["report"]
+__all__ = ["Kind", "report", "report_documents", "report_settings"]
 
 
 class Kind(StrEnum):
@@ -149,9 +147,9 @@ def report(
             raise ConfigError("give at least one --school")
         plan = load_config(config, check_platforms=False) if config else None
         store = open_store(db or (plan.store_url if plan else None))
-        settings = _settings(plan, school, platform, profile, timezone, as_of)
+        settings = report_settings(plan, school, platform, profile, timezone, as_of)
         hours = read_curriculum(curriculum) if curriculum is not None else None
-        docs = _documents(store, kind, school, period, settings, class_name, student, hours)
+        docs = report_documents(store, kind, school, period, settings, class_name, student, hours)
         target = out or Path(f"{kind.value}-{'-'.join(school)}.{fmt.value}")
         for path in write_report(docs, fmt.value, target):
             console.print(f"written {path}")
@@ -168,7 +166,7 @@ class _Settings:
     sources: tuple[str, ...]
 
 
-def _settings(
+def report_settings(
     plan: Plan | None,
     schools: list[str],
     platform: list[str] | None,
@@ -246,7 +244,7 @@ def _explain(profile_id: str | None) -> None:
         typer.echo(" | ".join(row))
 
 
-def _documents(
+def report_documents(
     store: Store,
     kind: Kind,
     schools: list[str],

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from core.importer._carry import CarryOver, carry_over
+from core.importer import CarryOver, carry_over
 from core.store import Store
 from journalsync._common import EXIT_FAILED, console, open_store, reported_errors
 from journalsync.config import load_config
@@ -35,7 +35,7 @@ def store_for(db: str | None, plan: Plan | None) -> Store:
     return open_store(db or (plan.store_url if plan is not None else None))
 
 
-def _actor() -> str:
+def actor() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -53,7 +53,7 @@ def approve(
     with reported_errors():
         plan = load_config(config) if config else None
         store = store_for(db, plan)
-        report = asyncio.run(approve_run(plan, store, run, actor=_actor()))
+        report = asyncio.run(approve_run(plan, store, run, actor=actor()))
         r = report.run
         applied = f"applied {report.pulled.pages} held pages, " if report.pulled else ""
         pushed = r.counts.get("pushed", 0)
@@ -74,7 +74,7 @@ def discard(
     with reported_errors():
         plan = load_config(config) if config else None
         store = store_for(db, plan)
-        r = discard_run(store, run, actor=_actor())
+        r = discard_run(store, run, actor=actor())
         n = r.counts.get("discarded", 0)
         console.print(f"run {r.id[:8]} discarded: {n} changes not pushed", highlight=False)
 
@@ -181,11 +181,12 @@ def print_status(
     render_status(console, rows, title=title, wide=wide)
     _print_carry_over(plan, store, [(r.school, r.platform) for r in rows])
     failed = sum(1 for r in rows if r.state == "failed")
+    partial = sum(1 for r in rows if r.state == "partial")
     held = sum(1 for r in rows if r.holds)
     drifted = sum(1 for r in rows if r.schema_drift)
     stale = sum(1 for r in rows if r.stale)
     console.print(
-        f"{len(rows)} schools, {failed} failed, {held} with held runs, "
+        f"{len(rows)} schools, {failed} failed, {partial} partial, {held} with held runs, "
         f"{stale} with stale records, "
         f"{drifted} with platform schema drift (journalsync doctor)",
         highlight=False,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any
 
@@ -14,6 +16,7 @@ from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
 from connectors.sandbox.journal import JOURNALS, empty_journal
 from connectors.sandbox.server import is_loopback, serve
+from connectors.sandbox.world import PersonInfo
 from core.errors import ConfigError
 from core.platform import get_platform, platforms
 from journalsync._common import console, reported_errors
@@ -22,10 +25,14 @@ __all__ = [
     "accounts_line",
     "default_platform",
     "emulator_factory",
+    "family_accounts",
     "parse_grades",
     "parse_renames",
     "sandbox_app",
 ]
+
+#: A harness's account label: «student-123», «guardian-45» (ЭПОС).
+_LABEL = re.compile(r"^(?:student|guardian|parent)-(\d+)$")
 
 sandbox_app = typer.Typer(help="Platform emulators for trials and tests.", no_args_is_help=True)
 
@@ -70,28 +77,98 @@ def parse_renames(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _marked(world: World) -> set[int]:
+    """Students with at least one mark in the world."""
+    return {sid for a in world.assignments.values() for sid in a.marks}
+
+
+def _person_of(world: World, login: str) -> PersonInfo | None:
+    """The person an account is for: by login, or by a harness label «student-123»."""
+    found = world.account(login)
+    if found is None and (m := _LABEL.match(login)):
+        found = world.persons.get(int(m.group(1)))
+    return found
+
+
+def _pupils_of(world: World, person: PersonInfo | None) -> list[PersonInfo]:
+    if person is None:
+        return []
+    if person.role == "student":
+        return [person]
+    return [world.persons[c] for c in person.children if c in world.persons]
+
+
+def _class_name(world: World, pupil: PersonInfo) -> str:
+    cls = world.classes.get(pupil.class_id) if pupil.class_id is not None else None
+    return cls.name if cls is not None else ""
+
+
+def family_accounts(
+    world: World, base_url: str, school_slug: str, platform: str
+) -> list[dict[str, str]]:
+    """The accounts a school pull of ``platform`` uses, as its conformance harness issues them:
+    login, then ``password`` or — on token platforms (КИАСУО, ЭПОС) — the ``token`` its first
+    login needs, and the pupil and class the account is for (a parent's first child; every
+    child in ``children``, as «class name»)."""
+    harness = next((h for h in harnesses() if h.platform == platform), None)
+    if harness is None:
+        return []
+    marked = _marked(world)
+    out: list[tuple[bool, dict[str, str]]] = []
+    people: list[PersonInfo | None] = []
+    for cred in harness.target(world, base_url, school_slug, True).all_accounts:
+        person = _person_of(world, cred.login)
+        people.append(person)
+        row = {"login": cred.login}
+        secret = cred.token or cred.password
+        if cred.password and person is not None and cred.password == person.password:
+            row["password"] = cred.password
+        else:
+            row["token"] = secret
+        pupils = _pupils_of(world, person)
+        shown = [(_class_name(world, p), p.full_name) for p in pupils]
+        if shown:
+            row["class"], row["pupil"] = shown[0]
+        out.append((not any(p.ext_id in marked for p in pupils), row))
+    for (_, row), person in zip(out, people, strict=True):
+        kids = _pupils_of(world, person)
+        if len(kids) > 1:
+            row["children"] = ", ".join(f"{_class_name(world, p)} {p.full_name}" for p in kids)
+    # Accounts of pupils with marks first (grade 1 has none by regulation): the first listed
+    # is one to try a pull with.
+    return [row for _, row in sorted(out, key=lambda item: item[0])]
+
+
 def accounts_line(
     world: World, base_url: str, school_slug: str | None = None, platform: str | None = None
 ) -> dict[str, Any]:
-    """One JSON object with the base URL, the school and a login of each role (sandbox only).
-
-    On token platforms (КИАСУО, ЭПОС) an account also gets the token its first login needs, as
-    the platform's conformance harness issues it.
+    """One JSON object per school: the base URL, the school, a login of each role (its first
+    student and parent one with marks) and ``accounts``: every account a school pull of the
+    platform uses (:func:`family_accounts`), with tokens on the token platforms. Sandbox only.
     """
     school = world.school(school_slug or next(iter(world.schools)))
-    found = harnesses([platform or default_platform()])
-    harness = found[0] if found else None
-    tokens = (
-        {c.login: c.token for c in harness.target(world, base_url, school.slug, True).all_accounts}
-        if harness
-        else {}
-    )
+    platform = platform or default_platform()
+    accounts = family_accounts(world, base_url, school.slug, platform)
+    tokens: dict[int, str] = {}
+    for a in accounts:
+        person = _person_of(world, a["login"])
+        if "token" in a and person is not None:
+            tokens.setdefault(person.ext_id, a["token"])
+    marked = _marked(world)
 
     def first(role: str) -> dict[str, str]:
-        acc = world.accounts(school.slug, role)[0]
+        people = world.accounts(school.slug, role)
+        # A student with marks (grade 1 has none by regulation), a parent of one.
+        if role == "student":
+            people = [a for a in people if a.person_id in marked] or people
+        elif role == "guardian":
+            people = [
+                a for a in people if set(world.persons[a.person_id].children) & marked
+            ] or people
+        acc = people[0]
         out = {"login": acc.login, "password": acc.password}
-        if tokens.get(acc.login):
-            out["token"] = tokens[acc.login]
+        if acc.person_id in tokens:
+            out["token"] = tokens[acc.person_id]
         return out
 
     return {
@@ -102,6 +179,22 @@ def accounts_line(
         "teacher": first("teacher"),
         "student": first("student"),
         "parent": first("guardian"),
+        "accounts": accounts,
+        # What a config's `options` for this school needs against the sandbox (its «today»).
+        "options": _plain_options(world, base_url, school.slug, platform),
+    }
+
+
+def _plain_options(world: World, base_url: str, school_slug: str, platform: str) -> dict[str, Any]:
+    harness = next((h for h in harnesses() if h.platform == platform), None)
+    if harness is None:
+        return {}
+    raw = harness.target(world, base_url, school_slug, True).options
+    options = raw if isinstance(raw, Mapping) else raw.model_dump(exclude_unset=True)
+    return {
+        k: v.isoformat() if isinstance(v, date) else v
+        for k, v in options.items()
+        if isinstance(v, str | int | float | bool | date)
     }
 
 
@@ -137,7 +230,12 @@ def serve_cmd(
         ),
     ] = "now",
     accounts: Annotated[
-        bool, typer.Option("--accounts", help="Print a JSON line with sandbox logins.")
+        bool,
+        typer.Option(
+            "--accounts",
+            help="Print a JSON line per school: a login of each role and every account a"
+            " school pull uses (tokens on token platforms).",
+        ),
     ] = False,
     rename_field: Annotated[
         list[str] | None,
@@ -180,10 +278,9 @@ def serve_cmd(
         base_url = f"http://{host}:{port}"
         console.print(base_url, highlight=False, soft_wrap=True)
         if accounts:
-            print(
-                json.dumps(accounts_line(world, base_url, platform=platform), ensure_ascii=False),
-                flush=True,
-            )
+            for slug in world.schools:
+                line = accounts_line(world, base_url, slug, platform=platform)
+                print(json.dumps(line, ensure_ascii=False), flush=True)
         asyncio.run(serve(app, host, port))
 
 

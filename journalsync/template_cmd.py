@@ -12,7 +12,7 @@ import typer
 
 from core.errors import ConfigError
 from core.files import private_dir, write_private
-from core.importer._template import template_bytes, template_input
+from core.importer import template_bytes, template_input
 from journalsync._common import console, open_store, reported_errors
 
 __all__ = ["school_binding", "template"]

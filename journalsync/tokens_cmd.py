@@ -25,10 +25,10 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="Store URL (default: the
 
 def _audit(store: Store, action: str, target: str, detail: str) -> None:
     """Token changes go to the console's audit log too, as done from the command line."""
-    from console._tokens import Principal, audit
-    from journalsync.runs_cmd import _actor
+    from console import Principal, audit
+    from journalsync.runs_cmd import actor
 
-    who = Principal("cli", f"{_actor()} (command line)", "admin", frozenset())
+    who = Principal("cli", f"{actor()} (command line)", "admin", frozenset())
     audit(store, who, action, target=target, detail=detail)
 
 

@@ -34,7 +34,15 @@ from scheduler._plan import (
     cron_trigger,
     host_of,
 )
-from scheduler._runner import ConnectorFactory, Outcome, ReportsHook, Runner, run_key, slot_of
+from scheduler._runner import (
+    ConnectorFactory,
+    Outcome,
+    ReportsHook,
+    Runner,
+    make_connector,
+    run_key,
+    slot_of,
+)
 from scheduler._status import SchoolStatus, next_slot, school_status
 from scheduler._thresholds import ChangeVolume, change_volume, hold_check, threshold_breaches
 
@@ -76,6 +84,7 @@ __all__ = [
     "hold_check",
     "hold_reason",
     "host_of",
+    "make_connector",
     "next_slot",
     "run_key",
     "school_status",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
-    from scheduler._plan import SecretRef
+    from scheduler._secrets import SecretRef
 
 __all__ = [
     "CONDITION_KINDS",

@@ -30,7 +30,7 @@ def find_run(store: Store, ref: str) -> Run:
         return store.get_run(ref)
     except KeyError:
         pass
-    from core.store._runs import run_id_for
+    from core.store import run_id_for
 
     try:
         return store.get_run(run_id_for(ref))

@@ -6,12 +6,9 @@ scheduler never parses a file and tests can build a plan in a few lines.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -21,9 +18,9 @@ from apscheduler.triggers.cron import CronTrigger
 from core.connector import Credentials, PlatformOptions, SchoolTarget
 from core.errors import ConfigError
 from core.http import HttpSettings
-from core.logging import register_secret
 from core.sync import Limit
 from scheduler._alert_settings import AlertSettings
+from scheduler._secrets import SecretRef
 
 __all__ = [
     "OPERATIONS",
@@ -48,43 +45,6 @@ __all__ = [
 Operation = Literal["pull", "push", "reconcile", "reports"]
 OPERATIONS: tuple[Operation, ...] = ("pull", "push", "reconcile", "reports")
 Window = Literal["any", "school_hours", "outside_school_hours"]
-
-
-@dataclass(frozen=True, slots=True)
-class SecretRef:
-    """Where a password lives: an environment variable, or a key of a TOML secrets file."""
-
-    env: str | None = None
-    file: Path | None = None
-    key: str | None = None
-
-    def describe(self) -> str:
-        return f"environment variable {self.env}" if self.env else f"{self.file} [{self.key}]"
-
-    def resolve(self) -> str:
-        """The secret itself (registered for log redaction); ``ConfigError`` when it is absent."""
-        if self.env:
-            value = os.environ.get(self.env, "")
-            if not value:
-                raise ConfigError(
-                    f"no password: environment variable {self.env} is empty",
-                    hint=f"export {self.env}=… before starting journalsync",
-                )
-        else:
-            assert self.file is not None and self.key is not None
-            try:
-                data = tomllib.loads(self.file.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(
-                    f"cannot read the secrets file {self.file}: {type(exc).__name__}",
-                    hint='check the path and that the file is valid TOML (key = "password")',
-                ) from None
-            raw = data.get(self.key)
-            value = raw if isinstance(raw, str) else ""
-            if not value:
-                raise ConfigError(f"the secrets file {self.file} has no key {self.key!r}")
-        register_secret(value)
-        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +122,10 @@ class AccountPlan:
     login: str
     password: SecretRef | None = None
     token: SecretRef | None = None
+    #: The pupil and class the account is for, as the accounts file named them (for people;
+    #: coverage goes by the pupils the platform shows).
+    pupil: str = ""
+    class_name: str = ""
 
     def credentials(self) -> Credentials:
         return Credentials(
@@ -193,6 +157,9 @@ class SchoolPlan:
     accounts: tuple[AccountPlan, ...] = ()
     #: A fixed local date the connector takes as today (sandboxes, replays); ``None``: the clock.
     today: date | None = None
+    #: A family-account school's run reading fewer of its pupils than this fraction ends
+    #: ``partial`` (``min_coverage`` in the config, a percentage).
+    min_coverage: float = 1.0
 
     @property
     def tz(self) -> ZoneInfo:

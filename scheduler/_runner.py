@@ -25,8 +25,15 @@ from core.connector import Connector, PullMode
 from core.errors import JournalSyncError, Retriable
 from core.logging import get_logger, log_context, redact
 from core.platform import connector_class
-from core.store import SCHOOL_LOCK_WAIT, Run, RunState, SchoolBusy, SchoolLock, Store
-from core.store._runs import run_id_for
+from core.store import (
+    SCHOOL_LOCK_WAIT,
+    Run,
+    RunState,
+    SchoolBusy,
+    SchoolLock,
+    Store,
+    run_id_for,
+)
 from core.sync import sync_school
 from scheduler._plan import Plan, SchoolPlan, cron_trigger
 from scheduler._thresholds import hold_check, pull_limits
@@ -281,6 +288,7 @@ class Runner:
                     do_push=operation == "push",
                     hold=None if approved else hold_check(school.thresholds),
                     pull_limits=pull_limits(school.thresholds),
+                    min_coverage=school.min_coverage,
                 )
             run = report.run
             if isinstance(report.error, Retriable):
@@ -292,7 +300,7 @@ class Runner:
         out.state = "held" if run.state is RunState.HELD else run.state.value
         out.counts = dict(run.counts)
         out.reason = run.error or (self._hold_note(run) if run.state is RunState.HELD else "")
-        ended = log.warning if out.state in ("failed", "held") else log.info
+        ended = log.warning if out.state in ("failed", "held", "partial") else log.info
         ended("run finished", state=out.state, reason=out.reason)
         return out
 
@@ -345,6 +353,6 @@ def _record_failure(
     reason = failure_reason(exc)
     log.error("run failed", error=reason, kind=type(exc).__name__)
     run = store.start_run(key, school.slug, school.platform, operation)
-    if run.state in (RunState.DONE, RunState.FAILED, RunState.HELD):
+    if run.state in (RunState.DONE, RunState.PARTIAL, RunState.FAILED, RunState.HELD):
         return run
     return store.transition(run.id, RunState.FAILED, error=reason)

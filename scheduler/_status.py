@@ -46,6 +46,13 @@ class SchoolStatus:
     schema_drift: tuple[SchemaDriftRow, ...] = ()
     #: False for a school the store knows but the plan does not (pulled from the command line).
     in_plan: bool = True
+    #: A family-account school's latest pull: (pupils read, pupils on the school's roster).
+    pupils: tuple[int, int] | None = None
+
+    @property
+    def coverage(self) -> str:
+        """«512 / 550 pupils», or "" for a school read whole through one account."""
+        return f"{self.pupils[0]} / {self.pupils[1]} pupils" if self.pupils else ""
 
     @property
     def drifted_fields(self) -> list[str]:
@@ -68,6 +75,9 @@ class SchoolStatus:
             "holds": [{"run": r, "reason": why} for r, why in self.holds],
             "error": self.error,
             "in_plan": self.in_plan,
+            "pupils": (
+                {"read": self.pupils[0], "expected": self.pupils[1]} if self.pupils else None
+            ),
             "records": self.records,
             "quarantined": self.quarantined,
             "stale": self.stale,
@@ -129,6 +139,7 @@ def school_status(
         holds = tuple((r.id, _hold_reason(store, r)) for r in mine if r.state is RunState.HELD)
         nxt = next_slot(sp, now) if sp is not None else None
         counts = last.counts if last else {}
+        covered = next((r.counts for r in mine if "pupils_expected" in r.counts), None)
         out.append(
             SchoolStatus(
                 school=slug,
@@ -144,12 +155,19 @@ def school_status(
                 next_slot=nxt[0] if nxt else None,
                 next_operation=nxt[1] if nxt else None,
                 holds=holds,
-                error=last.error if last and last.state is RunState.FAILED else None,
+                error=last.error
+                if last and last.state in (RunState.FAILED, RunState.PARTIAL)
+                else None,
                 records=store.remote_counts(slug, platform),
                 quarantined=quarantined.get((slug, platform), {}),
                 stale=store.stale_counts(slug, platform),
                 schema_drift=tuple(drift.get((slug, platform), ())),
                 in_plan=sp is not None,
+                pupils=(
+                    (int(covered["pupils_read"]), int(covered["pupils_expected"]))
+                    if covered is not None
+                    else None
+                ),
             )
         )
     return out

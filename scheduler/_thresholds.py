@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select
 
 from core.connector import Connector
-from core.store import Store, remote_records
-from core.store._base import in_chunks
+from core.store import Store, in_chunks, remote_records
 from core.sync import DEFAULT_PULL_LIMITS, HoldCheck, PullLimits
 from scheduler._plan import EntityLimits
 

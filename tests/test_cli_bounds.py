@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core import platform
+from core.connector import Connector
 from core.http import HttpSettings
 from journalsync.cli import app
 
@@ -74,7 +74,7 @@ def small_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = HttpSettings(
         timeout=0.5, deadline=1.5, login_deadline=2.0, max_attempts=3, backoff_max=0.1
     )
-    monkeypatch.setattr(platform, "http_settings", lambda options, default=None: settings)
+    monkeypatch.setattr(Connector, "http_settings", lambda self, default=None: settings)
 
 
 @pytest.mark.parametrize("serve", [silent, trickle], ids=["silent", "trickle"])

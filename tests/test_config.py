@@ -39,8 +39,13 @@ def _error(text: str, path: str = "m.toml", **kw) -> str:
 
 def test_example_validates_and_carries_every_section(tmp_path: Path) -> None:
     (tmp_path / "secrets.toml").write_text('school-12 = "from-the-file"\n')
-    plan = parse_config(example_text(), tmp_path / "journalsync.toml", platforms=["netschool"])
-    assert [s.slug for s in plan.schools] == ["school-1", "school-12"]
+    plan = parse_config(
+        example_text(), tmp_path / "journalsync.toml", platforms=["netschool", "ruobr"]
+    )
+    assert [s.slug for s in plan.schools] == ["school-1", "school-12", "school-33"]
+    family = plan.school("school-33")  # a family-account school: its accounts and minimum
+    assert [a.login for a in family.accounts] == ["petrov.a", "sidorova.e"]
+    assert family.accounts[1].class_name == "7Б" and family.min_coverage == 1.0
     s12 = plan.school("school-12")
     assert s12.timezone == "Asia/Novosibirsk"
     assert s12.schedule("push").cron == "0 20 * * mon-fri"  # overridden

@@ -179,17 +179,33 @@ async def test_school_name_prefix_and_missing_optional_user_fields() -> None:
     assert school.name == world.school(SLUG).name  # type: ignore[attr-defined]
 
 
-async def test_one_rejected_family_account_stops_the_pull_naming_only_its_position(
+async def test_a_rejected_family_account_is_noted_naming_only_its_position(
     big_world: World,
 ) -> None:
+    """A further family's account the platform refuses is left out and noted (its pupils are
+    then missing from the school's coverage); the others are still read."""
     transport = Counting(create_app(big_world))
     target = _target(big_world, bad_index=2)
     async with RuobrConnector(
         target, transport=transport, today=big_world.today, http=FAST
     ) as conn:
+        await conn.login()
+    bad = target.all_accounts[2]
+    outcome = conn.account_outcomes[bad.login]
+    assert outcome.state == "rejected" and not outcome.pupils
+    assert "account #3 of 4" in outcome.detail and bad.password not in outcome.detail
+    others = [o for login, o in conn.account_outcomes.items() if login != bad.login]
+    assert len(others) == 3 and all(o.state == "ok" and o.pupils for o in others)
+
+
+async def test_the_schools_own_login_rejected_stops_the_pull(big_world: World) -> None:
+    transport = Counting(create_app(big_world))
+    async with RuobrConnector(
+        _target(big_world, bad_index=0), transport=transport, today=big_world.today, http=FAST
+    ) as conn:
         with pytest.raises(AuthError) as err:
             await conn.login()
-    assert "account #3 of 4" in str(err.value)
+    assert "account #1 of 4" in str(err.value)
 
 
 async def test_capabilities_are_honest_and_push_is_refused() -> None:

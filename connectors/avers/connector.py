@@ -40,6 +40,7 @@ from core.connector import (
     EntryTimeKind,
     Page,
     PullMode,
+    PupilSeen,
     SchoolTarget,
     first_seen_everywhere,
     hand_entry_channels,
@@ -214,6 +215,27 @@ class AversConnector(Connector):
     async def login(self) -> None:
         await self._use(self.target.credentials)
 
+    def _note_pupils(self, roster: _Roster) -> None:
+        """Each account's outcome and the pupil it showed (the school's coverage)."""
+        persons = {r.id: r for r in roster.batch.records if r.ENTITY == "person"}
+        seen: dict[str, list[PupilSeen]] = {}
+        for cls in roster.classes.values():
+            for account, pupil in cls.accounts:
+                pid = self.mapper.person_id(pupil)
+                p = persons.get(pid)
+                name = " ".join(
+                    x
+                    for x in (
+                        getattr(p, "last_name", ""),
+                        getattr(p, "first_name", ""),
+                        getattr(p, "middle_name", ""),
+                    )
+                    if x
+                )
+                seen.setdefault(account.login, []).append(PupilSeen(pid, name, cls.unit.name))
+        for account in self.target.all_accounts:
+            self.note_account(account.login, "ok", seen.get(account.login, []))
+
     async def aclose(self) -> None:
         # Closing never fails a run that got this far, and never hides the error that ended it.
         try:
@@ -233,6 +255,7 @@ class AversConnector(Connector):
     ) -> AsyncIterator[Page]:
         self.mapper.fetched_at = datetime.now(UTC)
         roster = await self._read_roster()
+        self._note_pupils(roster)
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
         visible = platform.visible_members(roster.batch.records)
         scopes = [(c, sg) for c in roster.classes.values() for sg in c.segments]

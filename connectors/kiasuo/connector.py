@@ -32,6 +32,7 @@ from core.connector import (
     EntryTimeKind,
     Page,
     PullMode,
+    PupilSeen,
     Quarantined,
     SchoolTarget,
     first_seen_everywhere,
@@ -184,6 +185,18 @@ class KiasuoConnector(Connector):
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    def _note_pupils(self, roster: Roster) -> None:
+        """Each account's outcome and the pupils it showed (the school's coverage)."""
+        seen: dict[int, list[PupilSeen]] = {id(a): [] for a in self.client.accounts}
+        for cls in roster.classes.values():
+            for v in cls.viewers:
+                c = v.child
+                name = " ".join(x for x in (c.last_name, c.first_name, c.middle_name or "") if x)
+                pupil = PupilSeen(self.mapper.student(c).id, name, cls.unit.name)
+                seen.setdefault(id(v.account), []).append(pupil)
+        for account in self.client.accounts:
+            self.note_account(account.label, "ok", seen[id(account)])
+
     # --- pull ------------------------------------------------------------------------------------
 
     async def pull(
@@ -208,6 +221,7 @@ class KiasuoConnector(Connector):
             if resuming
             else (roster.watermark.isoformat() if roster.watermark else None)
         )
+        self._note_pupils(roster)
 
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
         visible = platform.visible_members(roster.batch.records)

@@ -37,7 +37,7 @@ from connectors.netschool._emulator_state import (
     int_param,
     iso,
 )
-from connectors.sandbox._names import BELLS
+from connectors.sandbox import BELLS
 from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import AssignmentInfo, SchoolInfo, World
 

@@ -53,6 +53,14 @@ class MobileTokenAuth(AccountAuth):
         self.rotations = 0
 
     async def grant(self, http: HttpClient, *, renewal: bool) -> Grant:
+        if not self.mobile_token.isascii():
+            # ЭПОС links a family's account by its mobile token (ASCII); a password — say one
+            # in Cyrillic — cannot go in the `token` header and no password login is supported.
+            raise AuthError(
+                f"perm: account {self.label!r}: its secret is not a mobile token (it has "
+                "non-ASCII characters — a password?); ЭПОС accounts are linked by mobile token",
+                hint="configure the account's mobile token (token = …), not its password",
+            )
         try:
             body = await http.get(
                 "/authenticate", headers={"token": self.mobile_token}, reauth=False

@@ -27,17 +27,20 @@ from typing import Any
 import httpx
 
 from core import platform
+from core.codes import Role
 from core.connector import (
     Capabilities,
     Connector,
     Page,
     PullMode,
+    PupilSeen,
     SchoolTarget,
     first_seen_everywhere,
     hand_entry_channels,
 )
-from core.errors import Skippable
+from core.errors import AuthError, Skippable
 from core.http import HttpSettings
+from core.logging import get_logger
 from core.model import normalise_subject_name
 from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES, Scopes
 
@@ -49,6 +52,8 @@ from ._roster import ClassInfo, Roster, read_roster
 from .client import HOSTS, PermSession, PerPage
 from .mapping import PLATFORM, Batch, Mapper, normalise_code
 from .options import PermOptions
+
+_log = get_logger(__name__)
 
 __all__ = ["PermConnector"]
 
@@ -159,6 +164,50 @@ class PermConnector(Connector):
     async def login(self) -> None:
         await self.sessions[0].open()
 
+    async def _open_accounts(self) -> list[PermSession]:
+        """Sign every account in. The school's own (the first) must work; a further family's
+        account the platform refuses is noted and left out (its pupils are missing then, which
+        the school's coverage shows)."""
+        opened: list[PermSession] = []
+        for n, (session, cred) in enumerate(
+            zip(self.sessions, self.target.all_accounts, strict=True)
+        ):
+            try:
+                await session.open()
+            except AuthError as exc:
+                if n == 0:
+                    raise
+                self.note_account(cred.login or session.label, "rejected", detail=exc.message)
+                _log.warning("perm account refused", account=session.label)
+                continue
+            opened.append(session)
+        return opened
+
+    def _note_pupils(self, roster: Roster) -> None:
+        """Each opened account's outcome and the pupils it showed (the school's coverage)."""
+        seen: dict[str, list[PupilSeen]] = {s.label: [] for s in self.sessions}
+        for info in roster.classes:
+            for st in info.students:
+                p = st.profile
+                try:
+                    person = self.mapper.person(
+                        p.id,
+                        Role.STUDENT,
+                        last=p.last_name,
+                        first=p.first_name,
+                        middle=p.middle_name,
+                        full=p.user_name,
+                    )
+                except Skippable:
+                    continue
+                name = " ".join(
+                    x for x in (person.last_name, person.first_name, person.middle_name) if x
+                )
+                seen[st.session.label].append(PupilSeen(person.id, name, info.record.name))
+        for session, cred in zip(self.sessions, self.target.all_accounts, strict=True):
+            if session.identity is not None:
+                self.note_account(cred.login or session.label, "ok", seen[session.label])
+
     async def aclose(self) -> None:
         try:
             for session in self.sessions:
@@ -184,7 +233,8 @@ class PermConnector(Connector):
         self, cursors: Mapping[str, Mapping[str, Any]], mode: PullMode = PullMode.FULL
     ) -> AsyncIterator[Page]:
         self.mapper.fetched_at = datetime.now(UTC)
-        roster = await read_roster(self.sessions, self.mapper)
+        roster = await read_roster(await self._open_accounts(), self.mapper)
+        self._note_pupils(roster)
 
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
         visible = platform.visible_members(roster.batch.records)

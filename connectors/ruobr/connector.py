@@ -35,11 +35,12 @@ from core.connector import (
     EntryTimeKind,
     Page,
     PullMode,
+    PupilSeen,
     SchoolTarget,
     first_seen_everywhere,
     hand_entry_channels,
 )
-from core.errors import ConfigError, Skippable
+from core.errors import AuthError, ConfigError, Skippable
 from core.http import HttpSettings
 from core.logging import get_logger
 from core.model import AcademicYear, ClassUnit, Period, Record
@@ -206,17 +207,39 @@ class RuobrConnector(Connector):
     async def login(self) -> None:
         """``user/`` for every account: checks all credentials and caches the pupils."""
         pupils: list[tuple[int, s.Child | s.Bad]] = []
-        for account in range(len(self.client.accounts)):
-            children = await self.client.user(account)
+        for account, cred in enumerate(self.target.all_accounts):
+            try:
+                children = await self.client.user(account)
+            except AuthError as exc:
+                if account == 0:
+                    raise  # the school's own login: its credentials are wrong, not a family's
+                # One more family's account: noted (the school's coverage shows its pupils
+                # missing) and the others are still read.
+                self.note_account(cred.login, "rejected", detail=exc.message)
+                _log.warning("ruobr account rejected", account=account + 1)
+                continue
             if not children:
                 _log.warning("ruobr account shows no children", account=account + 1)
             pupils.extend((account, c) for c in children)
+            self.note_account(cred.login, "ok", self._seen(children))
         if not pupils:
             raise ConfigError(
                 "ruobr: no configured account shows any pupil",
                 hint="configure the parent or student accounts of the school's families",
             )
         self._pupils = pupils
+
+    def _seen(self, children: list[s.Child | s.Bad]) -> list[PupilSeen]:
+        """The pupils an account shows, for the school's coverage."""
+        return [
+            PupilSeen(
+                self.mapper.student(c).id,
+                " ".join(x for x in (c.last_name, c.first_name, c.middle_name) if x.strip()),
+                c.group,
+            )
+            for c in children
+            if isinstance(c, s.Child)
+        ]
 
     # --- pull ------------------------------------------------------------------------------------
 

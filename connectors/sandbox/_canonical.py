@@ -37,7 +37,7 @@ from core.model import (
 )
 
 if TYPE_CHECKING:
-    from connectors.sandbox.world import World
+    from connectors.sandbox._state import WorldState as World
 
 _ROLES = {
     "student": (Role.STUDENT,),

@@ -37,7 +37,8 @@ from connectors.sandbox._entities import (
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue
 
 if TYPE_CHECKING:
-    from connectors.sandbox.world import World, WorldSize
+    from connectors.sandbox._state import WorldSize
+    from connectors.sandbox._state import WorldState as World
 
 LETTERS = "АБВГДЕЖИКЛМН"
 KTP_WEEKS = 34  # a Russian school year has 34 teaching weeks

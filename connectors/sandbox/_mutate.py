@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from core.codes import AttendanceCode, MarkValue
 
 if TYPE_CHECKING:
-    from connectors.sandbox.world import World
+    from connectors.sandbox._state import WorldState as World
 
 _VALUES = (MarkValue.TWO, MarkValue.THREE, MarkValue.FOUR, MarkValue.FIVE)
 

@@ -7,7 +7,7 @@ would leave them. Entry times are resolved here (see ``_frame``'s docstring).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -15,8 +15,10 @@ import numpy as np
 import orjson
 
 from core.compliance._frame import (
+    FIELDS,
     I32,
     I64,
+    ChangeEvent,
     FrameBuilder,
     GroupMove,
     JournalFrame,
@@ -27,9 +29,9 @@ from core.compliance._frame import (
     codes,
     epoch,
 )
-from core.model import normalise_class_name
+from core.model import Record, normalise_class_name
 
-__all__ = ["BASELINE_GRACE", "build_frame"]
+__all__ = ["BASELINE_GRACE", "build_frame", "frame_from_records"]
 
 #: Records first seen within this many seconds of a school's first pull came with that pull.
 BASELINE_GRACE = 3600
@@ -296,3 +298,43 @@ def _lesson_teachers(f: JournalFrame) -> None:
 def _short(last: str, first: str, middle: str) -> str:
     initials = "".join(f" {n[0]}." for n in (first, middle) if n)
     return f"{last}{initials}"
+
+
+def frame_from_records(
+    school: str,
+    records: Iterable[Record],
+    *,
+    changes: Iterable[ChangeEvent] | None = None,
+    history: Iterable[str] = (),
+) -> JournalFrame:
+    """A frame from canonical records (small worlds, tests, local journals).
+
+    ``changes`` is the change history to take entry times and events from; ``history`` names
+    the entities it covers (so a rule knows an empty history means "nothing happened").
+    """
+    b = FrameBuilder(school)
+    rows: dict[str, list[Record]] = {}
+    for r in records:
+        if r.school == school:
+            rows.setdefault(r.ENTITY, []).append(r)
+    for entity, recs in rows.items():
+        names = FIELDS.get(entity)
+        if names is None:
+            continue
+        b.add(entity, {n: [_field(r, n) for r in recs] for n in names})
+    if changes is not None:
+        b.changes.extend(changes)
+        b.history.update(history)
+    return build_frame(b)
+
+
+def _field(r: Record, name: str) -> Any:
+    if name == "id":
+        return r.id
+    if name == "has_topic":
+        return bool(getattr(r, "topic", ""))
+    if name in ("created_at", "updated_at"):
+        return getattr(r.provenance, name, None) if r.provenance is not None else None
+    if name == "first_seen":
+        return None
+    return getattr(r, name)

@@ -1,7 +1,7 @@
 """One school's journal as columns: the data path every compliance rule reads.
 
 Rules never walk records one by one. A :class:`JournalFrame` is built once per school — from
-canonical records (:func:`frame_from_records`) or straight from the store's tables
+canonical records (``_build.frame_from_records``) or straight from the store's tables
 (``_load.frame_from_store``, which lets the database pull the fields out of the stored JSON) —
 and holds numpy arrays: one row per lesson, mark, homework, attendance entry and final mark, with
 references turned into integer indices. Days are proleptic ordinals (``date.toordinal()``),
@@ -15,7 +15,7 @@ was entered (``baseline``), only records that appeared in a later pull do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,7 +24,6 @@ import numpy as np
 import numpy.typing as npt
 
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue, numeric_mark
-from core.model import Record
 
 __all__ = [
     "ABSENCE_CODES",
@@ -37,7 +36,6 @@ __all__ = [
     "PeriodRow",
     "ReasonFix",
     "epoch",
-    "frame_from_records",
 ]
 
 I32 = npt.NDArray[np.int32]
@@ -240,11 +238,6 @@ class FrameBuilder:
     def col(self, entity: str, name: str) -> Any:
         return self.cols.get(entity, {}).get(name, [])
 
-    def build(self) -> JournalFrame:
-        from core.compliance._build import build_frame
-
-        return build_frame(self)
-
 
 #: Fields each entity contributes to a frame (record attribute or provenance time).
 FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -282,46 +275,6 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
     "attendance": ("student_id", "lesson_id", "code"),
     "final_mark": ("student_id", "subject_id", "period_id", "value", "created_at", "first_seen"),
 }
-
-
-def frame_from_records(
-    school: str,
-    records: Iterable[Record],
-    *,
-    changes: Iterable[ChangeEvent] | None = None,
-    history: Iterable[str] = (),
-) -> JournalFrame:
-    """A frame from canonical records (small worlds, tests, local journals).
-
-    ``changes`` is the change history to take entry times and events from; ``history`` names
-    the entities it covers (so a rule knows an empty history means "nothing happened").
-    """
-    b = FrameBuilder(school)
-    rows: dict[str, list[Record]] = {}
-    for r in records:
-        if r.school == school:
-            rows.setdefault(r.ENTITY, []).append(r)
-    for entity, recs in rows.items():
-        names = FIELDS.get(entity)
-        if names is None:
-            continue
-        b.add(entity, {n: [_field(r, n) for r in recs] for n in names})
-    if changes is not None:
-        b.changes.extend(changes)
-        b.history.update(history)
-    return b.build()
-
-
-def _field(r: Record, name: str) -> Any:
-    if name == "id":
-        return r.id
-    if name == "has_topic":
-        return bool(getattr(r, "topic", ""))
-    if name in ("created_at", "updated_at"):
-        return getattr(r.provenance, name, None) if r.provenance is not None else None
-    if name == "first_seen":
-        return None
-    return getattr(r, name)
 
 
 def codes() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:

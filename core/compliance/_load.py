@@ -22,8 +22,7 @@ from sqlalchemy import func, select
 from core.compliance._build import build_frame
 from core.compliance._frame import FIELDS, ChangeEvent, FrameBuilder, JournalFrame
 from core.model import ENTITIES
-from core.store import FACT_ENTITIES, Store
-from core.store._facts import FIELD_COLUMNS
+from core.store import FACT_ENTITIES, FIELD_COLUMNS, Store
 
 __all__ = ["HISTORY_ENTITIES", "frame_from_store"]
 

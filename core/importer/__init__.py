@@ -41,15 +41,18 @@ from typing import Any, cast
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue, split_mark_text
 from core.connector import Quarantined
 from core.errors import Skippable
+from core.importer._carry import OFFLINE_REASON, CarryOver, carry_over
 from core.importer._read import (
     COLUMNS,
     ImportFileError,
     Table,
+    TableKind,
     parse_date,
     parse_number,
     read_table,
 )
 from core.importer._roster import Roster, fold
+from core.importer._template import template_bytes, template_input
 from core.model import Attendance, Homework, Lesson, Mark, Record, record_id
 from core.store import Store
 
@@ -57,15 +60,19 @@ __all__ = [
     "ATTENDANCE_WORDS",
     "COLUMNS",
     "OFFLINE_REASON",
+    "CarryOver",
     "ImportFileError",
     "ImportResult",
+    "Table",
+    "TableKind",
+    "carry_over",
     "import_csv",
     "import_file",
     "import_table",
+    "read_table",
+    "template_bytes",
+    "template_input",
 ]
-
-#: The change log's reason of the entries an offline journal brought (``status`` looks for it).
-OFFLINE_REASON = "offline journal"
 
 ATTENDANCE_WORDS: Mapping[str, AttendanceCode] = {
     "н": AttendanceCode.ABSENT,

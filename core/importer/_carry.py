@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.importer import OFFLINE_REASON
 from core.store import RunState, Store
 
-__all__ = ["CarryOver", "carry_over", "working_days_after"]
+#: The change log's reason of the entries an offline journal brought (``status`` looks for it).
+OFFLINE_REASON = "offline journal"
+
+__all__ = ["OFFLINE_REASON", "CarryOver", "carry_over", "working_days_after"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ from pathlib import Path
 
 from core.codes import WORK_TYPES
 from core.importer._read import MAX_FIELD, ImportFileError, Table
-from core.package._oneroster import FINAL_CATEGORY, HEADERS, MANIFEST_FILES, reference_errors
+from core.package import FINAL_CATEGORY, HEADERS, MANIFEST_FILES, reference_errors
 
 __all__ = ["OneRosterSet", "is_oneroster", "oneroster_table", "read_set"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -26,10 +26,12 @@ from core.errors import ConfigError
 
 __all__ = [
     "COLUMNS",
+    "JOURNAL",
     "MAX_FIELD",
     "REQUIRED",
     "ImportFileError",
     "Table",
+    "TableKind",
     "parse_date",
     "parse_number",
     "read_table",
@@ -87,6 +89,21 @@ _ALIASES = {
     "дз": "text",
     "текст": "text",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class TableKind:
+    """What a file's header must name: its columns, those it cannot do without, and the
+    names a person may write for them (lower case, «ё» as «е»)."""
+
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    aliases: Mapping[str, str]
+
+
+#: The local journal (``journalsync import``).
+JOURNAL = TableKind(COLUMNS, REQUIRED, _ALIASES)
+
 _SEPARATORS = (",", ";", "\t")
 _SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tab"}
 _ZIP = b"PK\x03\x04"  # XLSX, ODS
@@ -124,11 +141,11 @@ class Table:
     form: str
 
 
-def read_table(source: Path | str, name: str) -> Table:
+def read_table(source: Path | str, name: str, kind: TableKind = JOURNAL) -> Table:
     """Open ``source`` (a path, or CSV text) as a table; raise :class:`ImportFileError` if the
     file has no recognisable header or is not text/spreadsheet at all."""
     if isinstance(source, str):
-        return _csv_table(source, name, _digest(source.encode()), "csv text")
+        return _csv_table(source, name, _digest(source.encode()), "csv text", kind)
     try:
         data = source.read_bytes()
     except OSError as exc:
@@ -136,10 +153,10 @@ def read_table(source: Path | str, name: str) -> Table:
     digest = _digest(data)
     if data.startswith((_ZIP, _OLE)):
         del data
-        return _sheet_table(source, name, digest)
+        return _sheet_table(source, name, digest, kind)
     text, encoding = _decode(data, name)
     del data
-    return _csv_table(text, name, digest, f"csv {encoding}")
+    return _csv_table(text, name, digest, f"csv {encoding}", kind)
 
 
 def _digest(data: bytes) -> str:
@@ -186,18 +203,18 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         raise ImportFileError(f"{name}: the text is not {best.encoding} throughout") from None
 
 
-def _header(cells: Sequence[str]) -> list[str | None]:
+def _header(cells: Sequence[str], kind: TableKind) -> list[str | None]:
     """Canonical column names of a header row; ``None`` for a cell that names no column."""
     out: list[str | None] = []
     for cell in cells:
         key = " ".join(cell.replace("\ufeff", "").replace("ё", "е").lower().split())
-        out.append(_ALIASES.get(key.replace("_", " ")) or _ALIASES.get(key))
+        out.append(kind.aliases.get(key.replace("_", " ")) or kind.aliases.get(key))
     return out
 
 
-def _check_header(name: str, cells: Sequence[str]) -> tuple[str | None, ...]:
-    columns = _header(cells)
-    missing = [c for c in REQUIRED if c not in columns]
+def _check_header(name: str, cells: Sequence[str], kind: TableKind) -> tuple[str | None, ...]:
+    columns = _header(cells, kind)
+    missing = [c for c in kind.required if c not in columns]
     if missing:
         raise ImportFileError(
             f"{name}, row 1: no recognisable header (the columns {', '.join(missing)} are "
@@ -211,7 +228,7 @@ def _check_header(name: str, cells: Sequence[str]) -> tuple[str | None, ...]:
     if unknown:
         raise ImportFileError(
             f"{name}, row 1: unknown column name in column {unknown[0]} (known: "
-            f"{', '.join(COLUMNS)})"
+            f"{', '.join(kind.columns)})"
         )
     seen = [c for c in columns if c is not None]
     twice = sorted({c for c in seen if seen.count(c) > 1})
@@ -230,7 +247,7 @@ def _lines(text: str) -> Iterator[str]:
         start = end
 
 
-def _csv_table(text: str, name: str, digest: str, form: str) -> Table:
+def _csv_table(text: str, name: str, digest: str, form: str, kind: TableKind) -> Table:
     first = next(_lines(text.lstrip("\ufeff")), "")
     best: tuple[int, str] = (-1, ",")
     for sep in _SEPARATORS:
@@ -239,14 +256,14 @@ def _csv_table(text: str, name: str, digest: str, form: str) -> Table:
                 cells = next(csv.reader([first], delimiter=sep), [])
         except csv.Error:
             cells = []
-        known = sum(c is not None for c in _header(cells))
+        known = sum(c is not None for c in _header(cells, kind))
         best = max(best, (known, sep), key=lambda b: b[0])
     sep = best[1]
     lines = _lines(text.lstrip("\ufeff"))
     reader = csv.reader(lines, delimiter=sep)
     with _no_field_limit():
         try:
-            header = _check_header(name, next(reader, []))
+            header = _check_header(name, next(reader, []), kind)
         except csv.Error as exc:
             raise ImportFileError(f"{name}, row 1: not CSV ({exc})") from None
     shown = ", ".join(c for c in header if c)
@@ -313,7 +330,7 @@ def _named(
     return row
 
 
-def _sheet_table(path: Path, name: str, digest: str) -> Table:
+def _sheet_table(path: Path, name: str, digest: str, kind: TableKind) -> Table:
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -327,7 +344,7 @@ def _sheet_table(path: Path, name: str, digest: str) -> Table:
             f"{name}: not a readable spreadsheet ({type(exc).__name__})"
         ) from None
     offset = start[0] if start else 0
-    header = _check_header(name, [_cell_text(c) for c in first])
+    header = _check_header(name, [_cell_text(c) for c in first], kind)
 
     def data() -> Iterator[tuple[int, dict[str, str]]]:
         for i, cells in enumerate(rows, start=offset + 2):

@@ -20,6 +20,7 @@ from core.package._build import JOURNAL_ENTITIES, OPEN_STATUSES, build_package, 
 from core.package._model import Package, PackageItem, Scope
 from core.package._oneroster import (
     EXTENSIONS,
+    FINAL_CATEGORY,
     HEADERS,
     MANIFEST_FILES,
     PackageIntegrityError,
@@ -31,6 +32,7 @@ from core.package._write import package_bytes, package_files, write_package
 
 __all__ = [
     "EXTENSIONS",
+    "FINAL_CATEGORY",
     "HEADERS",
     "JOURNAL_ENTITIES",
     "MANIFEST_FILES",

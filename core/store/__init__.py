@@ -6,13 +6,18 @@ SQLAlchemy 2 Core on SQLite (WAL) or PostgreSQL, migrated by Alembic when opened
     counts = store.commit_page("school-1", "netschool", page, run_id=run.id)
 """
 
+from core.store._accounts import AccountRow, RosterPupil
 from core.store._alerts import AlertNotice
+from core.store._base import in_chunks, is_memory, parse_store_url, utcnow
 from core.store._digest import CONTENT_PARTS
 from core.store._drift import finding_id
-from core.store._drift_view import DriftRow
-from core.store._facts import FACT_ENTITIES
+from core.store._drift_view import ENTITY_TEXT, DriftRow
+from core.store._drift_view import Change as DriftChange
+from core.store._facts import FACT_ENTITIES, FIELD_COLUMNS
 from core.store._runs import run_id_for
 from core.store._schema import (
+    NAMING_CONVENTION,
+    UTCDateTime,
     alert_notices,
     cursors,
     drift_findings,
@@ -50,12 +55,17 @@ from core.store._types import (
 
 __all__ = [
     "CONTENT_PARTS",
+    "ENTITY_TEXT",
     "FACT_ENTITIES",
+    "FIELD_COLUMNS",
+    "NAMING_CONVENTION",
     "SCHOOL_LOCK_WAIT",
+    "AccountRow",
     "AlertNotice",
     "ChangeLogEntry",
     "ContentDigest",
     "DiffRow",
+    "DriftChange",
     "DriftRow",
     "FieldDiff",
     "Finding",
@@ -66,6 +76,7 @@ __all__ = [
     "PageCounts",
     "QuarantineRow",
     "RemoteChange",
+    "RosterPupil",
     "Run",
     "RunState",
     "SchemaDriftRow",
@@ -73,21 +84,24 @@ __all__ = [
     "SchoolLock",
     "Store",
     "Transition",
+    "UTCDateTime",
     "alert_notices",
-    "backfill_facts",
     "cursors",
     "drift_findings",
     "finding_id",
+    "in_chunks",
+    "is_memory",
     "local_changes",
     "local_records",
     "metadata",
     "outbox",
+    "parse_store_url",
     "quarantine",
-    "refresh_facts",
     "remote_facts",
     "remote_records",
     "run_id_for",
     "run_transitions",
     "runs",
     "schema_drift",
+    "utcnow",
 ]

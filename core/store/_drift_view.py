@@ -15,7 +15,7 @@ from core.codes import ATTENDANCE_LABELS, MARK_LABELS, AttendanceCode, MarkValue
 from core.store._schema import local_records, remote_records
 from core.store._types import Finding
 
-__all__ = ["KIND_TEXT", "Change", "DriftRow", "describe"]
+__all__ = ["ENTITY_TEXT", "KIND_TEXT", "Change", "DriftRow", "describe"]
 
 _BATCH = 500
 
@@ -26,7 +26,7 @@ KIND_TEXT = {
     "extra_on_platform": "есть только на платформе",
 }
 
-_ENTITY_TEXT = {
+ENTITY_TEXT = {
     "mark": "отметка",
     "attendance": "посещаемость",
     "lesson": "урок",
@@ -240,7 +240,7 @@ def describe(
                 id=f.id,
                 status=f.status,
                 kind=f.kind,
-                what=_ENTITY_TEXT.get(f.entity, f.entity),
+                what=ENTITY_TEXT.get(f.entity, f.entity),
                 student=_person(student),
                 class_name=_class(recs.get(class_id)) if class_id else _class(data),
                 subject=str(recs.get(subject_id).get("name") or ""),

@@ -563,6 +563,9 @@ def _insert_quarantine(
 #: and per pupil, the marks and absences of a group the pupil is no longer in.
 _BY_GROUP = frozenset({"group", "lesson", "homework"})
 _BY_PUPIL = frozenset({"mark", "attendance"})
+#: A pupil no account shows any more (:attr:`Page.seen_pupils`): the pupil, the enrollment, and
+#: a guardian (whose account it was).
+_PUPIL_ROSTER = frozenset({"person", "enrollment"})
 
 
 def _out_of_sight(
@@ -574,7 +577,7 @@ def _out_of_sight(
     data = {
         rid: orjson.loads(raw)
         for rid, raw in RemoteStore._data_of(
-            conn, platform, [rid for rid, e in lost if e in _BY_GROUP | _BY_PUPIL]
+            conn, platform, [rid for rid, e in lost if e in _BY_GROUP | _BY_PUPIL | _PUPIL_ROSTER]
         ).items()
     }
     lesson_ids = {d.get("lesson_id") for d in data.values() if d.get("lesson_id")}
@@ -589,6 +592,14 @@ def _out_of_sight(
         d = data.get(rid)
         if d is None:
             continue
+        if entity in _PUPIL_ROSTER:
+            seen = page.seen_pupils
+            pupil = rid if entity == "person" else d.get("student_id")
+            roles = set(d.get("roles") or ())
+            family = entity == "enrollment" or bool(roles & {"student", "guardian"})
+            if seen is not None and family and pupil not in seen:
+                hidden.add(rid)  # a pupil no account shows now: out of sight, not gone
+            continue
         group: str | None
         if entity == "group":
             group = rid
@@ -599,7 +610,13 @@ def _out_of_sight(
         if group is None:
             continue
         members = visible.get(group)
-        if members is None or (
+        if (
+            entity in _BY_PUPIL
+            and page.seen_pupils is not None
+            and d.get("student_id") not in page.seen_pupils
+        ):
+            hidden.add(rid)  # a pupil no account shows now: out of sight, not gone
+        elif members is None or (
             entity in _BY_PUPIL and members and d.get("student_id") not in members
         ):
             hidden.add(rid)

@@ -37,11 +37,13 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "JSONText",
     "UTCDateTime",
+    "account_outcomes",
     "alert_notices",
     "connector_state",
     "cursors",
     "drift_findings",
     "facts_watermark",
+    "family_roster",
     "local_changes",
     "local_records",
     "metadata",
@@ -403,4 +405,37 @@ alert_notices = Table(
     Column("since", UTCDateTime, nullable=False),
     Column("at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("channel", "key"),
+)
+
+#: Family-account schools (one family per account): each account's last outcome, never a secret.
+account_outcomes = Table(
+    "account_outcomes",
+    metadata,
+    _id("school", nullable=False),
+    _id("platform", nullable=False),
+    Column("login", String(255), nullable=False),
+    #: ok, rejected (the platform refused the password or token), expired (a token ran out).
+    Column("state", String(16), nullable=False),
+    Column("pupils", Integer, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("first_used", UTCDateTime, nullable=False),
+    Column("last_used", UTCDateTime, nullable=False),
+    Column("last_ok", UTCDateTime),
+    PrimaryKeyConstraint("school", "platform", "login"),
+)
+
+#: The pupils a family-account school's accounts have shown, and the pull that last read each:
+#: a pupil the latest pull did not read is missing from it (coverage, ``core/sync``).
+family_roster = Table(
+    "family_roster",
+    metadata,
+    _id("school", nullable=False),
+    _id("platform", nullable=False),
+    Column("pupil_id", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("class_name", String(64), nullable=False),
+    Column("first_read", UTCDateTime, nullable=False),
+    Column("last_read", UTCDateTime, nullable=False),
+    _id("last_run", nullable=False),
+    PrimaryKeyConstraint("school", "platform", "pupil_id"),
 )

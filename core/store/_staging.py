@@ -79,6 +79,14 @@ def page_to_json(page: Page) -> str:
             "quarantine": [
                 [q.entity, q.record, q.field, q.reason, q.payload] for q in page.quarantine
             ],
+            # A family-account page's view: without it, applying the staged page would delete
+            # what the accounts merely no longer see.
+            "visible_members": (
+                {g: sorted(m) for g, m in page.visible_members.items()}
+                if page.visible_members is not None
+                else None
+            ),
+            "seen_pupils": sorted(page.seen_pupils) if page.seen_pupils is not None else None,
         }
     ).decode()
 
@@ -96,6 +104,12 @@ def page_from_json(text: str) -> Page:
         cursor={},
         quarantine=[Quarantined(*q) for q in raw["quarantine"]],
         complete_for=frozenset(raw["complete_for"]),
+        visible_members=(
+            {g: frozenset(m) for g, m in visible.items()}
+            if (visible := raw.get("visible_members")) is not None
+            else None
+        ),
+        seen_pupils=frozenset(seen) if (seen := raw.get("seen_pupils")) is not None else None,
     )
 
 

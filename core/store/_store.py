@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from core.errors import ConfigError
+from core.store._accounts import AccountStore
 from core.store._alerts import AlertStore
 from core.store._base import check_ours, make_engine, migrate, open_error
 from core.store._digest import DigestStore
@@ -41,6 +42,7 @@ class Store(
     SchemaDriftStore,
     OverviewStore,
     AlertStore,
+    AccountStore,
 ):
     """journalsync's persistent state on SQLite (embedded) or PostgreSQL (scale)."""
 

@@ -38,6 +38,8 @@ class RunState(StrEnum):
     PUSHING = "pushing"
     VERIFYING = "verifying"
     DONE = "done"
+    #: Finished, but a family-account school's pull read fewer pupils than its minimum.
+    PARTIAL = "partial"
     FAILED = "failed"
 
 
@@ -45,15 +47,18 @@ class RunState(StrEnum):
 ALLOWED: Mapping[RunState, frozenset[RunState]] = {
     RunState.PLANNED: frozenset({RunState.PULLING, RunState.RECONCILING, RunState.PUSHING}),
     RunState.PULLING: frozenset({RunState.RECONCILING, RunState.HELD, RunState.DONE}),
-    RunState.RECONCILING: frozenset({RunState.HELD, RunState.PUSHING, RunState.DONE}),
+    RunState.RECONCILING: frozenset(
+        {RunState.HELD, RunState.PUSHING, RunState.DONE, RunState.PARTIAL}
+    ),
     # A held pull goes on to reconcile once approved; a held push to pushing.
     RunState.HELD: frozenset({RunState.RECONCILING, RunState.PUSHING, RunState.DONE}),
     RunState.PUSHING: frozenset({RunState.VERIFYING, RunState.DONE}),
-    RunState.VERIFYING: frozenset({RunState.DONE}),
+    RunState.VERIFYING: frozenset({RunState.DONE, RunState.PARTIAL}),
     RunState.DONE: frozenset(),
+    RunState.PARTIAL: frozenset(),
     RunState.FAILED: frozenset(),
 }
-FINAL = frozenset({RunState.DONE, RunState.FAILED})
+FINAL = frozenset({RunState.DONE, RunState.PARTIAL, RunState.FAILED})
 
 DiffKind = Literal["missing_on_platform", "extra_on_platform", "mismatch"]
 OUTBOX_STATUSES = frozenset({"pending", "sent", "verified", "failed", "awaiting_entry"})

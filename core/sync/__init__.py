@@ -1,5 +1,6 @@
 """The sync engine: pull, reconcile, push and the run state machine (DESIGN.md §4)."""
 
+from core.sync._coverage import Coverage, check_coverage, school_coverage
 from core.sync._limits import DEFAULT_PULL_LIMITS, Limit, PullLimits, pull_breaches
 from core.sync._pull import PullResult, apply_held_pull, pull
 from core.sync._push import PushResult, push
@@ -12,6 +13,7 @@ from core.sync._reconcile import (
     field_diffs,
     reconcile,
 )
+from core.sync._reconcile import _hash_of as record_hash
 from core.sync._run import (
     PUSHING_OPERATIONS,
     HoldCheck,
@@ -24,6 +26,7 @@ __all__ = [
     "DEFAULT_POLICIES",
     "DEFAULT_PULL_LIMITS",
     "PUSHING_OPERATIONS",
+    "Coverage",
     "HoldCheck",
     "Limit",
     "Policy",
@@ -35,11 +38,14 @@ __all__ = [
     "apply_held_pull",
     "capabilities_of",
     "change_key",
+    "check_coverage",
     "continue_held",
     "field_diffs",
     "pull",
     "pull_breaches",
     "push",
     "reconcile",
+    "record_hash",
+    "school_coverage",
     "sync_school",
 ]

@@ -141,6 +141,8 @@ async def pull(
 
     async for page in connector.pull(cursors, mode):
         passes.check(page)
+        if page.visible_members is not None and page.seen_pupils is None:
+            page.seen_pupils = _seen_pupils(connector)
         if not pending:
             since = time.monotonic()
         pending.append(page)
@@ -249,3 +251,13 @@ class _PassCheck:
             page.cursor = {**cursor, FULL_SCOPES: found}
         elif last is not None:
             page.cursor = {**cursor, FULL_SCOPES: last}
+
+
+def _seen_pupils(connector: Connector) -> frozenset[str] | None:
+    """The pupils a family-account pull's accounts show (``None``: the connector does not say):
+    the records of a pupil outside it are out of sight, not deleted."""
+    if not connector.account_outcomes:
+        return None
+    return frozenset(
+        p.id for o in connector.account_outcomes.values() if o.state == "ok" for p in o.pupils
+    )

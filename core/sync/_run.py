@@ -18,6 +18,7 @@ from core.connector import Connector, Page, PullMode
 from core.errors import ConfigError, Fatal, JournalSyncError, Retriable
 from core.logging import get_logger, log_context
 from core.store import Run, RunState, Store
+from core.sync._coverage import Coverage, check_coverage
 from core.sync._limits import DEFAULT_PULL_LIMITS, PullLimits
 from core.sync._pull import PullResult, apply_held_pull, pull
 from core.sync._push import PushResult, push
@@ -47,6 +48,8 @@ class RunReport:
     #: Why the run failed (``None`` unless it did): lets a scheduler retry a ``Retriable``
     #: failure after the platform's ``Retry-After``.
     error: JournalSyncError | None = None
+    #: A family-account school's coverage (which pupils the pull read); ``None`` otherwise.
+    coverage: Coverage | None = None
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -56,6 +59,8 @@ class RunReport:
             out.update(self.reconciled.as_counts())
         if self.pushed:
             out.update(self.pushed.as_counts())
+        if self.coverage:
+            out.update(self.coverage.as_counts())
         out.update(self.extra)
         return out
 
@@ -73,6 +78,7 @@ async def sync_school(
     on_page: Callable[[Page, PullResult], None] | None = None,
     hold: HoldCheck | None = None,
     pull_limits: Mapping[str, PullLimits] = DEFAULT_PULL_LIMITS,
+    min_coverage: float = 1.0,
 ) -> RunReport:
     """Run pull → reconcile → push → verify for the connector's school under ``run_key``.
 
@@ -80,11 +86,14 @@ async def sync_school(
     ``pull_limits`` (nothing of its suspicious pages applied); after reconciling (nothing
     pushed) when the pending outbox has more than ``max_changes`` items or ``hold`` returns a
     reason. :func:`continue_held` applies an approved run.
+
+    A family-account school's run whose pull read fewer pupils of the school's roster than
+    ``min_coverage`` (a fraction) ends ``partial`` instead of ``done`` (``report.coverage``).
     """
     target = connector.target
     run = store.start_run(run_key, target.school, target.platform, operation)
     report = RunReport(run=run)
-    if not run.created and run.state is RunState.DONE:
+    if not run.created and run.state in (RunState.DONE, RunState.PARTIAL):
         log.info("run already done; not running it twice", run_key=run_key)
         return report
     with log_context(run=run.id, school=target.school, platform=target.platform):
@@ -95,6 +104,9 @@ async def sync_school(
                 store, connector, mode=mode, run_id=run.id, on_page=on_page, limits=pull_limits
             )
             _close_superseded(store, target.school, target.platform, run.id)
+            report.coverage = check_coverage(store, connector, run.id, min_coverage)
+            if report.coverage is not None:
+                log.info("pull coverage", coverage=report.coverage.summary())
             if report.pulled.held:
                 report.run = store.transition(
                     run.id,
@@ -115,7 +127,7 @@ async def sync_school(
                 run_id=run.id,
             )
             if not do_push:
-                report.run = store.transition(run.id, RunState.DONE, counts=report.counts())
+                report.run = _finish(store, run.id, report)
                 return report
             pending = len(store.outbox(target.school, target.platform, status="pending"))
             reason = None
@@ -224,7 +236,18 @@ async def _push_and_verify(
             policies=policies,
             run_id=run_id,
         )
-    report.run = store.transition(run_id, RunState.DONE, counts=report.counts())
+    report.run = _finish(store, run_id, report)
+
+
+def _finish(store: Store, run_id: str, report: RunReport) -> Run:
+    """``done``, or ``partial`` when a family-account pull read too few of the school's pupils
+    (the note and reason give counts only: pupils' names never reach logs)."""
+    if report.coverage is not None and not report.coverage.ok:
+        why = report.coverage.summary()
+        return store.transition(
+            run_id, RunState.PARTIAL, counts=report.counts(), note=why, error=why
+        )
+    return store.transition(run_id, RunState.DONE, counts=report.counts())
 
 
 def _fail(store: Store, run_id: str, exc: JournalSyncError, report: RunReport) -> Run:

@@ -22,10 +22,9 @@ from scheduler.alerts._conditions import (
     outage_overdue,
     schema_drift_now,
 )
-from scheduler.alerts._messages import PLATFORM_NAMES, Message, alert_message, recovery_message
+from scheduler.alerts._messages import Message, alert_message, recovery_message
 
 __all__ = [
-    "PLATFORM_NAMES",
     "Alerter",
     "Channel",
     "ChannelError",

@@ -8,17 +8,10 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from core.platform import platform_title
 from scheduler._plan import Plan
 
-__all__ = ["PLATFORM_NAMES", "Message", "alert_message", "local_time", "recovery_message"]
-
-PLATFORM_NAMES = {
-    "kiasuo": "ЭЖД КИАСУО",
-    "netschool": "«Сетевой город. Образование»",
-    "ruobr": "«Электронная школа 2.0»",
-    "perm": "ЭПОС.Школа",
-    "avers": "«АВЕРС: Электронный классный журнал»",
-}
+__all__ = ["Message", "alert_message", "local_time", "recovery_message"]
 
 _DRIFT_KINDS = {"unknown": "новое поле", "missing": "пропало поле", "retyped": "сменился тип поля"}
 
@@ -124,7 +117,7 @@ def alert_message(
     body = "\n".join(
         [
             f"Школа: {name}",
-            f"Платформа: {PLATFORM_NAMES.get(platform, platform)}",
+            f"Платформа: {platform_title(platform)}",
             f"Что случилось: {what}",
             *lines,
             f"С {local_time(since, tz)} (время школы)",
@@ -152,7 +145,7 @@ def recovery_message(
     body = "\n".join(
         [
             f"Школа: {name}",
-            f"Платформа: {PLATFORM_NAMES.get(platform, platform)}",
+            f"Платформа: {platform_title(platform)}",
             f"Восстановлено: {what} — больше не так.",
             f"Было с {local_time(since, tz)} до {local_time(at, tz)} (время школы)",
         ]

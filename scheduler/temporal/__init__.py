@@ -12,6 +12,7 @@ from scheduler.temporal._client import (
     sync_schedules,
     workflow_queue,
 )
+from scheduler.temporal._dev import dev_server, temporal_binary
 from scheduler.temporal._types import RunRequest, format_key
 from scheduler.temporal._workflow import SchoolRunWorkflow
 
@@ -21,11 +22,13 @@ __all__ = [
     "SchoolRunWorkflow",
     "activity_queue",
     "connect",
+    "dev_server",
     "format_key",
     "request_for",
     "run_cycle",
     "run_worker",
     "start_run",
     "sync_schedules",
+    "temporal_binary",
     "workflow_queue",
 ]
