@@ -1,7 +1,7 @@
 """The web console under load: the overview page of 1,000 schools (server time, target
 ≤ 300 ms) and the API on loopback (a bounded load loop: target 200 requests/s with p99 ≤ 100 ms).
 
-The municipality is made in the store directly: 1,000 schools over the five platforms, 30 runs
+The municipality is made in the store directly: 1,000 schools over the installed platforms, 30 runs
 each (some failed, some held, transitions recorded), open drift findings at every tenth school.
 Compliance scores are warm (computed once before timing), as on a console that has been up.
 
@@ -22,7 +22,10 @@ from typing import Any
 
 import httpx
 
-PLATFORMS = ("avers", "kiasuo", "netschool", "perm", "ruobr")
+from core.platform import installed
+
+#: The installed platforms (the registry), the schools spread over them.
+PLATFORMS = tuple(installed())
 
 
 def _plan(n: int, url: str) -> Any:
@@ -32,7 +35,7 @@ def _plan(n: int, url: str) -> Any:
         SchoolPlan(
             slug=f"school-{i:04d}",
             name=f"МБОУ СОШ № {i}",
-            platform=PLATFORMS[i % 5],
+            platform=PLATFORMS[i % len(PLATFORMS)],
             base_url=f"http://127.0.0.1:{9000 + i % 5}",
             platform_school=str(i),
             login="login",

@@ -23,9 +23,12 @@ from connectors.sandbox import World, WorldSize
 from core.connector import Page
 from core.logging import configure_logging
 from core.model import ClassUnit, Enrollment, Group, Lesson, Person, Record, Subject
+from core.platform import installed
 from core.store import Store
 
-PLATFORM = "netschool"
+#: The snapshot's platform: a label only (the import reads the store, never a platform), the
+#: first installed one.
+PLATFORM = installed()[0]
 FULL = WorldSize(grades=tuple(range(1, 12)), letters=4, students_per_class=23, weeks=4)
 QUICK = WorldSize(grades=(5, 6), letters=1, students_per_class=10, weeks=1)
 #: The limits the importer is held to (issue 12).

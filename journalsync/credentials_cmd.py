@@ -96,7 +96,7 @@ def set_cmd(
         if platform and sys.stdin.isatty():
             how = how_to_get_token(platform)
             if how:
-                console.print(how)
+                console.print(how, markup=False, highlight=False, soft_wrap=True)
         if sys.stdin.isatty():
             value = getpass.getpass(f"secret for {key}: ")
         else:
@@ -112,4 +112,4 @@ def how_cmd(platform: Annotated[str, typer.Option("--platform")]) -> None:
         how = how_to_get_token(platform)
         if how is None:
             raise ConfigError(f"{platform}: logs in with a password; no token to obtain")
-        console.print(how)
+        console.print(how, markup=False, highlight=False, soft_wrap=True)

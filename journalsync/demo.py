@@ -25,10 +25,9 @@ from pathlib import Path
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connectors.conformance.harness import harnesses
+from connectors.conformance.harness import Harness, harnesses
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.server import serve_in_thread
-from core.codes import MarkValue
 from core.connector import Connector, Credentials, Page, PullMode, PushChannel, SchoolTarget
 from core.errors import ConfigError
 from core.files import private_dir
@@ -83,34 +82,21 @@ def api_platform() -> Platform:
     raise ConfigError("no installed platform offers a write API: the demo needs one")
 
 
-def _platform_side_edit(world: World, store: Store, school: str, platform: str) -> list[str]:
+def _platform_side_edit(
+    harness: Harness, world: World, store: Store, school: str, platform: str
+) -> list[str]:
     """A teacher edits the platform directly: one pushed mark changed, one absence removed
-    (the ids are the write-API platform's own: ``cmId``, ``userId``, ``assignId``)."""
+    (the harness places a pulled record in the emulator's world)."""
     remote = {r.id: r for r in store.remote_records(school, platform)}
-
-    def ext(record_id: str, key: str) -> int:
-        prov = remote[record_id].provenance
-        assert prov is not None, "pulled records carry provenance"
-        return int(prov.external_ids[key])
-
     local = [r for r in store.local_records(school) if r.id in remote]
     done: list[str] = []
-    mark = next((r for r in local if isinstance(r, Mark)), None)
-    if mark is not None:
-        world.set_mark(
-            ext(mark.lesson_id, "cmId"),
-            ext(mark.student_id, "userId"),
-            mark.work_type,
-            MarkValue.THREE,
-            assignment=ext(mark.id, "assignId"),
-        )
-        done.append(f"mark {mark.value} changed to 3 on the platform")
-    absence = next((r for r in local if isinstance(r, Attendance)), None)
-    if absence is not None:
-        world.set_attendance(
-            ext(absence.lesson_id, "cmId"), ext(absence.student_id, "userId"), None
-        )
-        done.append("an absence removed on the platform")
+    for kind in (Mark, Attendance):
+        record = next((r for r in local if isinstance(r, kind)), None)
+        if record is not None:
+            line = harness.edit_on_platform(world, remote, remote[record.id])
+            if line is None:
+                raise ConfigError(f"{platform}: its harness cannot edit the platform side")
+            done.append(line)
     return done
 
 
@@ -132,6 +118,9 @@ def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
     register_secret(admin.password)
     api = api_platform()
     name = api.name
+    api_harness = api.load_harness()
+    if not isinstance(api_harness, Harness):
+        raise ConfigError(f"platform {name}: {api.harness} is not a Harness")
     app = api.create_app()(world)
     console.rule("journalsync demo")
     with serve_in_thread(app) as server:
@@ -176,7 +165,7 @@ def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
                 )
 
                 console.rule("4. a teacher edits the platform")
-                for line in _platform_side_edit(world, store, school.slug, name):
+                for line in _platform_side_edit(api_harness, world, store, school.slug, name):
                     console.print(f"  {line}")
 
                 console.rule("5. pull again and compare")

@@ -41,7 +41,7 @@ def test_ruobr_finals_first_seen_on_closing_are_not_late() -> None:
     w = build()
     n = _finals_first_seen_after_close(w)
     assert n == 4
-    result = w.check("ruobr-school106", caps=RuobrConnector.capabilities)
+    result = w.check("school106-novokuznetsk", caps=RuobrConnector.capabilities)
     assert "finals.deadline" in result.checked
     assert result.by_rule()["finals.deadline"] == []
     notes = [x.reason for x in result.not_checked if x.rule == "finals.deadline"]
@@ -53,7 +53,7 @@ def test_ruobr_missing_final_is_still_found() -> None:
     w = build()
     _finals_first_seen_after_close(w)
     w.drop(lambda r: r is w.of(FinalMark)[0])
-    result = w.check("ruobr-school106", caps=RuobrConnector.capabilities)
+    result = w.check("school106-novokuznetsk", caps=RuobrConnector.capabilities)
     assert [f.message for f in result.by_rule()["finals.deadline"]] == [
         "итоговая отметка за период не выставлена"
     ]
@@ -70,7 +70,9 @@ def test_ruobr_capabilities_say_finals_entry_time_is_not_observable() -> None:
 def test_a_platform_that_can_observe_finals_still_reports_them_late() -> None:
     w = build()
     _finals_first_seen_after_close(w)
-    assert w.count("finals.deadline", "ruobr-school106") == 4  # no capabilities: times trusted
+    assert (
+        w.count("finals.deadline", "school106-novokuznetsk") == 4
+    )  # no capabilities: times trusted
 
 
 # -- subgroup moves ---------------------------------------------------------------------------
@@ -117,7 +119,7 @@ def test_pupils_moved_between_subgroups_keep_their_marks() -> None:
     result = w.check("all")
     assert result.by_rule()["marks.accumulation"] == []
     assert result.by_rule()["marks.none_or_single"] == []
-    assert w.check("avers-gymn24").by_rule()["marks.frequency"] == []
+    assert w.check("gymn24-stavropol").by_rule()["marks.frequency"] == []
 
 
 def test_moved_pupil_with_too_few_marks_is_counted_once_with_all_marks() -> None:
@@ -139,7 +141,7 @@ def test_netschool_thematic_work_is_not_other() -> None:
     w = build()
     first = w.of(Mark)[0]
     w.replace(first, work_type=code)
-    assert w.count("marks.work_type", "netschool-sosh63") == 0
+    assert w.count("marks.work_type", "sosh63-altai") == 0
 
 
 # -- АВЕРС «У» ---------------------------------------------------------------------------------

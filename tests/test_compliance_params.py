@@ -69,11 +69,11 @@ def test_no_profile_cites_a_clause_whose_numbers_it_does_not_apply() -> None:
         if any(u.rule == "marks.retroactive" for u in p.uses):
             src = p.param_sources("marks.retroactive")["edit_days"]
             assert src.startswith("выбор школы") or "задним числом" in src, (p.id, src)
-    assert get_profile("avers-gymn24").params("marks.retroactive")["edit_days"] is None
+    assert get_profile("gymn24-stavropol").params("marks.retroactive")["edit_days"] is None
 
 
 def test_an_override_drops_the_clause_as_source() -> None:
-    p = get_profile("kiasuo-gymn2", {"finals.deadline": {"days_before": 5}})
+    p = get_profile("gymn2-krasnoyarsk", {"finals.deadline": {"days_before": 5}})
     assert p.param_sources("finals.deadline")["days_before"] == "выбор школы, по умолчанию 5"
 
 
@@ -85,7 +85,7 @@ def test_avers_forbids_corrections_after_the_entry_deadline() -> None:
     m2 = w.of(Mark)[1]
     le2 = next(x for x in w.of(Lesson) if x.id == m2.lesson_id)
     w.replace(m2, provenance=prov(at(le2.date), at(le2.date + timedelta(days=1), "11:00")))
-    findings = w.check("avers-gymn24").by_rule()["marks.retroactive"]
+    findings = w.check("gymn24-stavropol").by_rule()["marks.retroactive"]
     assert [f.message for f in findings] == [
         "отметка исправлена задним числом: через 1 дн. после урока"
     ]
@@ -100,12 +100,12 @@ def test_homework_deadline_counts_from_the_shifts_end_not_the_class_day() -> Non
     w.replace(first, number=6, start_time=time(14, 25), end_time=time(15, 10))
     hw = next(h for h in w.of(Homework) if h.lesson_id == le.id)
     w.replace(hw, provenance=prov(at(le.date, "17:45")))  # > 16:30, < 18:10
-    assert w.count("homework.deadline", "netschool-sosh63") == 0
+    assert w.count("homework.deadline", "sosh63-altai") == 0
     w.replace(
         next(h for h in w.of(Homework) if h.lesson_id == le.id),
         provenance=prov(at(le.date, "18:30")),
     )
-    assert w.count("homework.deadline", "netschool-sosh63") == 1
+    assert w.count("homework.deadline", "sosh63-altai") == 1
 
 
 def test_explain_rows_cover_every_rule_and_profile() -> None:
@@ -133,9 +133,30 @@ def test_cli_explain_prints_the_table() -> None:
         for line in lines
     )
     one = CliRunner().invoke(
+        app, ["report", "compliance", "--explain", "--profile", "school106-novokuznetsk"]
+    )
+    assert {ln.split(" | ")[1] for ln in one.output.splitlines()[1:]} == {"school106-novokuznetsk"}
+    # A profile id a config wrote when profiles were named after platforms still works.
+    former = CliRunner().invoke(
         app, ["report", "compliance", "--explain", "--profile", "ruobr-school106"]
     )
-    assert {ln.split(" | ")[1] for ln in one.output.splitlines()[1:]} == {"ruobr-school106"}
+    assert former.exit_code == 0, former.output
+    assert former.output == one.output
+
+
+def test_profiles_are_keyed_by_regulation_and_former_ids_still_resolve() -> None:
+    from core.compliance import FORMER_IDS
+    from core.compliance._catalogue import REG
+    from core.platform import installed
+
+    assert set(PROFILES) == {*REG, "all"}  # one profile per regulation, named after its school
+    assert not set(installed()) & {part for i in PROFILES for part in i.split("-")}
+    for former, current in FORMER_IDS.items():
+        assert former in PROFILES and former not in list(PROFILES)
+        assert get_profile(former) is PROFILES[current]
+        assert get_profile(former).regulation == REG[current]
+    with pytest.raises(ConfigError, match="unknown compliance profile 'nosuch'; known: "):
+        get_profile("nosuch")
 
 
 def test_cli_without_school_is_bad_usage() -> None:

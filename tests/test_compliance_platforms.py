@@ -122,7 +122,7 @@ async def test_work_type_not_carried_makes_the_rule_not_checked() -> None:
     school = next(iter(world.schools))
     result = check_frame(
         frame_from_records(school, world.canonical(school, h.platform)),
-        get_profile("kiasuo-gymn2"),
+        get_profile("gymn2-krasnoyarsk"),
         as_of=_as_of(world),
         platform=h.platform,
         capabilities=blind,

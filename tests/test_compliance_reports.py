@@ -105,7 +105,7 @@ def test_compliance_report_pdf_xlsx_html(tmp_path: Path) -> None:
     w = _world()
     le = w.lessons("5А")
     w.replace(le[0], topic="")
-    result = w.check("kiasuo-gymn2")
+    result = w.check("gymn2-krasnoyarsk")
     doc = compliance_report([result])
     headings = [s.heading for s in doc.sections]
     assert any(h.startswith("Темы уроков записываются") and "найдено: 1" in h for h in headings)
@@ -164,7 +164,7 @@ def test_timeliness_counts_per_teacher() -> None:
     for le in w.lessons("5А")[:2]:
         w.replace(le, provenance=prov(at(le.date, "16:00")))
     frame = w.frame()
-    result = check_frame(frame, get_profile("kiasuo-gymn2"), as_of=AS_OF)
+    result = check_frame(frame, get_profile("gymn2-krasnoyarsk"), as_of=AS_OF)
     doc = timeliness(frame, result)
     assert doc.sections[0].rows == [["Петрова А. И.", 32, 2, 93.8, 0, 0, 0]]
 
@@ -217,7 +217,7 @@ def test_cli_report_from_the_store(tmp_path: Path) -> None:
             "--platform",
             "test",
             "--profile",
-            "kiasuo-gymn2",
+            "gymn2-krasnoyarsk",
             "--format",
             "pdf",
             "--as-of",

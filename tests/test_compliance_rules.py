@@ -25,7 +25,13 @@ def test_the_base_world_keeps_every_rule() -> None:
 
 @pytest.mark.parametrize(
     "profile",
-    ["kiasuo-gymn2", "perm-skshi", "netschool-sosh63", "ruobr-school106", "avers-gymn24"],
+    [
+        "gymn2-krasnoyarsk",
+        "skshi8-permkrai",
+        "sosh63-altai",
+        "school106-novokuznetsk",
+        "gymn24-stavropol",
+    ],
 )
 def test_every_profile_is_kept_by_the_base_world(profile: str) -> None:
     w = build()
@@ -66,7 +72,7 @@ def test_frequency_one_mark_per_four_lessons() -> None:
     w = build()
     _keep_marks(w, 0, 3)  # 16 lessons → at least 4 marks
     _keep_marks(w, 3, 4)
-    findings = w.check("avers-gymn24").by_rule()["marks.frequency"]
+    findings = w.check("gymn24-stavropol").by_rule()["marks.frequency"]
     assert [(f.value, f.limit) for f in findings] == [(3, 4)]
 
 
@@ -91,7 +97,7 @@ def test_topic_deadline_by_shift_kiasuo() -> None:
     w.replace(lessons[0], provenance=prov(at(lessons[0].date, "16:30")))  # after 15:00
     w.replace(lessons[1], provenance=prov(at(lessons[1].date, "14:59")))  # in time
     w.replace(lessons[2], topic="")  # never entered
-    findings = w.check("kiasuo-gymn2").by_rule()["lessons.topic_deadline"]
+    findings = w.check("gymn2-krasnoyarsk").by_rule()["lessons.topic_deadline"]
     assert sorted((f.day, f.value) for f in findings) == [
         (lessons[0].date, 1.5),
         (lessons[2].date, 0.0),
@@ -103,7 +109,7 @@ def test_topic_deadline_second_shift_is_later() -> None:
     w = build()
     le = w.lessons("5А")[0]
     w.replace(le, shift=2, provenance=prov(at(le.date, "19:30")))
-    assert w.count("lessons.topic_deadline", "kiasuo-gymn2") == 0
+    assert w.count("lessons.topic_deadline", "gymn2-krasnoyarsk") == 0
 
 
 def test_topic_deadline_next_day_noon_avers_and_19_ruobr() -> None:
@@ -111,8 +117,8 @@ def test_topic_deadline_next_day_noon_avers_and_19_ruobr() -> None:
     le = w.lessons("5А")
     w.replace(le[0], provenance=prov(at(le[0].date + timedelta(days=1), "11:00")))
     w.replace(le[1], provenance=prov(at(le[1].date + timedelta(days=1), "12:30")))
-    assert w.count("lessons.topic_deadline", "avers-gymn24") == 1
-    assert w.count("lessons.topic_deadline", "ruobr-school106") == 2
+    assert w.count("lessons.topic_deadline", "gymn24-stavropol") == 1
+    assert w.count("lessons.topic_deadline", "school106-novokuznetsk") == 2
 
 
 def test_homework_deadline_three_hours_after_the_shift() -> None:
@@ -121,9 +127,9 @@ def test_homework_deadline_three_hours_after_the_shift() -> None:
     hws = w.of(Homework)
     for h, hhmm in zip(hws[:4], ("16:45", "18:00", "21:00", "16:29"), strict=True):
         w.replace(h, provenance=prov(at(lessons[h.lesson_id].date, hhmm)))
-    findings = w.check("netschool-sosh63").by_rule()["homework.deadline"]
+    findings = w.check("sosh63-altai").by_rule()["homework.deadline"]
     assert sorted(f.value for f in findings) == [0.2, 1.5, 4.5]
-    assert w.count("homework.deadline", "ruobr-school106") == 1  # 19:00: only the 21:00 one
+    assert w.count("homework.deadline", "school106-novokuznetsk") == 1  # 19:00: only the 21:00 one
 
 
 def test_homework_deadline_after_classes_perm() -> None:
@@ -131,7 +137,7 @@ def test_homework_deadline_after_classes_perm() -> None:
     lessons = {le.id: le for le in w.of(Lesson)}
     for h in w.of(Homework)[:2]:
         w.replace(h, provenance=prov(at(lessons[h.lesson_id].date, "14:31")))
-    assert w.count("homework.deadline", "perm-skshi") == 2
+    assert w.count("homework.deadline", "skshi8-permkrai") == 2
 
 
 def test_written_deadline_seven_days() -> None:
@@ -153,9 +159,9 @@ def test_retroactive_created_late_and_changed_late() -> None:
     w.replace(marks[0], provenance=prov(at(d0 + timedelta(days=5))))  # entered five days late
     w.replace(marks[1], provenance=prov(at(d1), at(d1 + timedelta(days=9))))  # changed on day 9
     w.replace(marks[2], provenance=prov(at(lessons[marks[2].lesson_id].date, "23:00")))  # in time
-    findings = w.check("netschool-sosh63").by_rule()["marks.retroactive"]
+    findings = w.check("sosh63-altai").by_rule()["marks.retroactive"]
     assert sorted(f.value for f in findings) == [5, 9]
-    assert w.count("marks.retroactive", "avers-gymn24") == 2
+    assert w.count("marks.retroactive", "gymn24-stavropol") == 2
 
 
 def test_retroactive_from_the_sync_change_history() -> None:
@@ -172,7 +178,7 @@ def test_retroactive_from_the_sync_change_history() -> None:
     )
     w.changes.append(ChangeEvent("mark", "x", at(day), "inserted", None, m.data()))
     w.history = {"mark"}
-    findings = w.check("netschool-sosh63").by_rule()["marks.retroactive"]
+    findings = w.check("sosh63-altai").by_rule()["marks.retroactive"]
     assert [f.value for f in findings] == [10]
 
 
@@ -182,7 +188,7 @@ def test_finals_deadline_two_days_before_the_end() -> None:
     w.replace(finals[0], provenance=prov(at(date(2025, 10, 23), "09:00")))  # after 22.10
     w.replace(finals[1], provenance=prov(at(date(2025, 10, 22), "23:00")))  # in time
     w.drop(lambda r: r is finals[2])  # missing
-    findings = w.check("kiasuo-gymn2").by_rule()["finals.deadline"]
+    findings = w.check("gymn2-krasnoyarsk").by_rule()["finals.deadline"]
     assert sorted((f.value, f.message) for f in findings) == [
         (0, "итоговая отметка за период не выставлена"),
         (1, "итоговая отметка выставлена с опозданием на 1 дн."),
@@ -191,9 +197,9 @@ def test_finals_deadline_two_days_before_the_end() -> None:
 
 def test_finals_in_the_last_week_netschool() -> None:
     w = build()  # finals on 20.10 — inside the last week (18–24.10)
-    assert w.count("finals.deadline", "netschool-sosh63") == 0
+    assert w.count("finals.deadline", "sosh63-altai") == 0
     w.replace(w.of(FinalMark)[0], provenance=prov(at(date(2025, 10, 10))))
-    assert w.count("finals.deadline", "netschool-sosh63") == 1
+    assert w.count("finals.deadline", "sosh63-altai") == 1
 
 
 def test_grade1_no_marks_or_homework() -> None:
@@ -219,7 +225,7 @@ def test_grade1_no_marks_or_homework() -> None:
         )
     )
     w.add(Homework(school=SCHOOL, lesson_id=first[3].id, text="прочитать"))
-    findings = w.check("ruobr-school106").by_rule()["grade1.no_marks"]
+    findings = w.check("school106-novokuznetsk").by_rule()["grade1.no_marks"]
     assert sorted((f.day, f.value) for f in findings) == [(first[0].date, 2), (first[3].date, 1)]
     assert {f.class_name for f in findings} == {"1А"}
 
@@ -229,7 +235,7 @@ def test_marks_without_work_type() -> None:
     for m in w.of(Mark)[:3]:
         w.replace(m, work_type="other")
     w.replace(w.of(Mark)[5], work_type="unknown-type")
-    assert w.count("marks.work_type", "kiasuo-gymn2") == 4
+    assert w.count("marks.work_type", "gymn2-krasnoyarsk") == 4
 
 
 def test_absence_reason_fixed_within_two_working_days() -> None:
@@ -255,7 +261,7 @@ def test_absence_reason_fixed_within_two_working_days() -> None:
                 a.data(),
             )
         )
-    findings = w.check("netschool-sosh63").by_rule()["attendance.reason_fix"]
+    findings = w.check("sosh63-altai").by_rule()["attendance.reason_fix"]
     assert sorted((f.student, f.value) for f in findings) == [
         ("Алексеев У.", 3),
         ("Васильев У.", 3),
@@ -263,7 +269,7 @@ def test_absence_reason_fixed_within_two_working_days() -> None:
 
 
 def test_reason_fix_is_not_checked_without_history() -> None:
-    result = build().check("netschool-sosh63")
+    result = build().check("sosh63-altai")
     reasons = {n.rule: n.reason for n in result.not_checked}
     assert "attendance.reason_fix" in reasons and "нет истории" in reasons["attendance.reason_fix"]
 
@@ -290,7 +296,7 @@ def test_subgroup_moves_only_at_period_ends() -> None:
         before = sub.data()
         after = {**before, "member_ids": [*before["member_ids"], moved.id]}
         w.changes.append(ChangeEvent("group", sub.id, at(day), "updated", before, after))
-    findings = w.check("kiasuo-gymn2").by_rule()["groups.subgroup_moves"]
+    findings = w.check("gymn2-krasnoyarsk").by_rule()["groups.subgroup_moves"]
     assert sorted((f.student, f.day) for f in findings) == [
         ("Борисова У.", date(2025, 10, 1)),
         ("Григорьева У.", date(2025, 9, 30)),
@@ -313,9 +319,11 @@ def test_lesson_count_against_the_curriculum() -> None:
 def test_municipal_override_changes_a_parameter() -> None:
     w = build()
     _keep_marks(w, 0, 3)
-    assert w.count("marks.accumulation", "kiasuo-gymn2") == 0
+    assert w.count("marks.accumulation", "gymn2-krasnoyarsk") == 0
     assert (
-        w.count("marks.accumulation", "kiasuo-gymn2", overrides={"marks.accumulation": {"base": 4}})
+        w.count(
+            "marks.accumulation", "gymn2-krasnoyarsk", overrides={"marks.accumulation": {"base": 4}}
+        )
         == 1
     )
 
@@ -324,7 +332,7 @@ def test_override_of_an_unknown_parameter_is_a_config_error() -> None:
     from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="unknown parameter"):
-        get_profile("kiasuo-gymn2", {"marks.accumulation": {"bsae": 4}})
+        get_profile("gymn2-krasnoyarsk", {"marks.accumulation": {"bsae": 4}})
     with pytest.raises(ConfigError, match="unknown compliance profile"):
         get_profile("nope")
 
@@ -355,7 +363,7 @@ def test_production_calendar_matches_the_published_yearly_norm(year: int, workin
 def test_findings_name_school_clause_and_number() -> None:
     w = build()
     _keep_marks(w, 0, 1)
-    f = w.check("kiasuo-gymn2").by_rule()["marks.accumulation"][0]
+    f = w.check("gymn2-krasnoyarsk").by_rule()["marks.accumulation"][0]
     assert (f.school, f.class_name, f.subject, f.student, f.teacher) == (
         SCHOOL,
         "5А",

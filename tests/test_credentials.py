@@ -48,3 +48,21 @@ def test_how_explains_tokens_and_refuses_password_platforms() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert no.returncode == 2
+
+
+def test_every_token_platform_prints_its_how_to_word_for_word() -> None:
+    """The descriptor's text as written: no console markup eaten (``[[schools.accounts]]``),
+    no line re-wrapped; ЭПОС explains its mobile token too."""
+    from core.platform import platforms
+
+    token_platforms = {name: p.how_to for name, p in platforms().items() if p.how_to}
+    assert "perm" in token_platforms
+    for name, text in token_platforms.items():
+        out = subprocess.run(
+            [sys.executable, "-m", "journalsync", "credentials", "how", "--platform", name],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.rstrip("\n") == text.rstrip("\n"), name
+    assert "[[schools.accounts]]" in token_platforms["perm"]
+    assert "diaryperm://" in token_platforms["perm"]

@@ -211,7 +211,7 @@ def test_worklist_in_the_school_zone(store: Store, tmp_path: Path) -> None:  # n
 
 
 def test_citations_name_the_regulation_never_its_file() -> None:
-    assert cite(f"{REG['kiasuo']} п. 5.2") == (
+    assert cite(f"{REG['gymn2-krasnoyarsk']} п. 5.2") == (
         "Положение о порядке работы в электронном журнале на платформе ГИС ЭЖД КИАСУО "
         "(МАОУ Гимназия № 2), п. 5.2"
     )

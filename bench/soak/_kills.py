@@ -28,6 +28,7 @@ from typing import Any
 
 from bench.soak._changes import many_changes
 from bench.soak._compare import Snapshot, compare, snapshot
+from connectors.netschool import PLATFORM as NETSCHOOL
 from connectors.netschool.emulator import NetSchoolEmulator, create_app
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
@@ -39,7 +40,8 @@ from core.sync import reconcile
 
 __all__ = ["KIND_NAMES", "KillResult", "run_kills"]
 
-PLATFORM = "netschool"
+#: The kills run on NetSchool's emulator (its write log shows what a killed push applied).
+PLATFORM = NETSCHOOL.name
 SIZE = WorldSize(grades=(5, 6), letters=1, students_per_class=6, weeks=2)
 KIND_NAMES = ("pull", "push", "import")
 #: Data calls slowed a little, so that a kill lands in the middle of the work more often.

@@ -11,9 +11,10 @@ import httpx
 
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
+from core.codes import MarkValue
 from core.connector import Connector, SchoolTarget
 from core.http import HttpSettings
-from core.model import Record
+from core.model import Attendance, Mark, Record
 from core.platform import platforms
 
 __all__ = ["BASE_URL", "FAST", "Harness", "harnesses"]
@@ -61,9 +62,31 @@ class Harness:
     schools_per_server: int = 0
     #: The HTTP settings its connectors get (no waiting between retries).
     http: HttpSettings = FAST
+    #: The sandbox world's id of a pulled lesson, person or mark (a mark: its assignment), read
+    #: from the record's provenance — how a teacher's edit on the platform side of a record the
+    #: connector pulled is made (:meth:`edit_on_platform`). ``None``: not known for the platform.
+    world_id: Callable[[Record], int] | None = None
 
     def app(self, world: World, faults: Faults | None = None) -> Any:
         return self.create_app(world, faults=faults or Faults())
+
+    def edit_on_platform(
+        self, world: World, pulled: Mapping[str, Record], record: Record
+    ) -> str | None:
+        """A teacher edits on the platform what the connector pulled as ``record``: a mark is
+        changed to 3, an absence removed. ``pulled``: the pulled records by id (the lesson and
+        the pupil of ``record`` among them). Returns what was done, ``None`` when the harness
+        cannot place the record in the world (no :attr:`world_id`, or not a mark or absence)."""
+        if self.world_id is None or not isinstance(record, Mark | Attendance):
+            return None
+        world_id = self.world_id
+        lesson, student = world_id(pulled[record.lesson_id]), world_id(pulled[record.student_id])
+        if isinstance(record, Mark):
+            assignment = world_id(pulled[record.id])
+            world.set_mark(lesson, student, record.work_type, MarkValue.THREE, assignment)
+            return f"mark {record.value} changed to 3 on the platform"
+        world.set_attendance(lesson, student, None)
+        return "an absence removed on the platform"
 
     def connect(
         self,

@@ -10,7 +10,7 @@ from connectors.netschool.emulator import NetSchoolEmulator, create_app
 from connectors.sandbox import World
 from core.codes import Role
 from core.connector import Credentials, SchoolTarget
-from core.model import Person, Record
+from core.model import Lesson, Mark, Person, Record
 
 __all__ = ["HARNESS"]
 
@@ -43,6 +43,17 @@ def _expected(world: World, school: str, platform: str) -> list[Record]:
     ]
 
 
+#: The provenance key holding the world's id, per pulled entity (the emulator serves the world's
+#: ids as NetSchool's: lessons' ``cmId``, people's ``userId``, marks' ``assignId``).
+_WORLD_KEYS = {Lesson: "cmId", Person: "userId", Mark: "assignId"}
+
+
+def _world_id(record: Record) -> int:
+    key = _WORLD_KEYS[type(record)]
+    assert record.provenance is not None, "pulled records carry provenance"
+    return int(record.provenance.external_ids[key])
+
+
 HARNESS = Harness(
     platform="netschool",
     connector=NetSchoolConnector,
@@ -50,6 +61,7 @@ HARNESS = Harness(
     target=_target,
     expire_sessions=_expire,
     expected=_expected,
+    world_id=_world_id,
     login_paths=(
         "/webapi/logindata",
         "/webapi/auth/getdata",

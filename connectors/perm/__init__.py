@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from core.platform import Platform
 
+from ._howto import HOW_TO_GET_TOKEN
 from .connector import PermConnector
 
-__all__ = ["PLATFORM", "PermConnector"]
+__all__ = ["HOW_TO_GET_TOKEN", "PLATFORM", "PermConnector"]
 
 #: What the rest of journalsync knows of the platform (entry point group ``journalsync.platforms``).
 PLATFORM = Platform(
@@ -22,4 +23,5 @@ PLATFORM = Platform(
     emulator="connectors.perm.emulator:create_app",
     harness="connectors.perm.harness:HARNESS",
     per_family=True,
+    how_to=HOW_TO_GET_TOKEN,
 )

@@ -17,6 +17,7 @@ from core.compliance._engine import ComplianceResult, check_frame
 from core.compliance._frame import ChangeEvent, JournalFrame
 from core.compliance._load import frame_from_store
 from core.compliance._profiles import (
+    FORMER_IDS,
     PROFILES,
     Profile,
     RuleUse,
@@ -39,6 +40,7 @@ from core.compliance._rule import Rule
 from core.compliance._types import Clause, Finding, NotChecked, Severity
 
 __all__ = [
+    "FORMER_IDS",
     "PROFILES",
     "RULES",
     "ChangeEvent",

@@ -1,13 +1,16 @@
 """Profiles: one per regulation — which rules apply, the clause each comes from, parameters.
 
-A school's config names its profile by id (``get_profile("kiasuo-gymn2")``); a municipality can
-override parameters with a plain dict, ``{rule id: {param: value}}``, plus ``"disable"`` (rule
-ids to drop) and the calendar's ``"extra_holidays"`` / ``"extra_workdays"`` (ISO dates).
+Profiles are keyed by the regulation (the school that wrote it), never by a platform: a school's
+config names its profile by id (``get_profile("gymn2-krasnoyarsk")``; the former platform-named
+ids, :data:`FORMER_IDS`, still work). Which profile a school gets is its config's choice
+(``compliance_profile``), else ``all``. A municipality can override parameters with a plain
+dict, ``{rule id: {param: value}}``, plus ``"disable"`` (rule ids to drop) and the calendar's
+``"extra_holidays"`` / ``"extra_workdays"`` (ISO dates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
@@ -18,6 +21,7 @@ from core.compliance._catalogue import REG, RULES
 from core.errors import ConfigError
 
 __all__ = [
+    "FORMER_IDS",
     "PROFILES",
     "Profile",
     "RuleUse",
@@ -69,7 +73,6 @@ class Profile:
     id: str
     title: str
     regulation: str  # file in regulations/
-    platform: str
     uses: tuple[RuleUse, ...]
     extra_holidays: tuple[date, ...] = ()
     extra_workdays: tuple[date, ...] = ()
@@ -160,10 +163,9 @@ _GRADE1 = {"grades": "В 1-х классах"}
 
 _PROFILES = (
     Profile(
-        id="kiasuo-gymn2",
+        id="gymn2-krasnoyarsk",
         title="МАОУ Гимназия № 2 (Красноярск), ГИС ЭЖД КИАСУО — положение от 09.01.2024",
-        regulation=REG["kiasuo"],
-        platform="kiasuo",
+        regulation=REG["gymn2-krasnoyarsk"],
         uses=(
             _u(
                 "marks.accumulation",
@@ -193,10 +195,9 @@ _PROFILES = (
         ),
     ),
     Profile(
-        id="perm-skshi",
+        id="skshi8-permkrai",
         title="МБОУ «СКШИ VIII вида» (Пермский край), ЭПОС",
-        regulation=REG["perm"],
-        platform="perm",
+        regulation=REG["skshi8-permkrai"],
         uses=(
             _u("grade1.no_marks", "1.4", _GRADE1, grades=(1,)),
             _u("marks.none_or_single", "3.7"),
@@ -228,10 +229,9 @@ _PROFILES = (
         ),
     ),
     Profile(
-        id="netschool-sosh63",
+        id="sosh63-altai",
         title="МБОУ «СОШ № 63» (Алтайский край), АИС «Сетевой регион. Образование» — порядок 2023",
-        regulation=REG["netschool"],
-        platform="netschool",
+        regulation=REG["sosh63-altai"],
         uses=(
             _u("lessons.topic_deadline", "7.4", {"deadline": _N_74_DAY}, deadline=_SAME_DAY),
             _u(
@@ -276,10 +276,9 @@ _PROFILES = (
         ),
     ),
     Profile(
-        id="ruobr-school106",
+        id="school106-novokuznetsk",
         title="МКОУ «Специальная школа № 106» (Новокузнецк), АИС «Электронная школа 2.0»",
-        regulation=REG["ruobr"],
-        platform="ruobr",
+        regulation=REG["school106-novokuznetsk"],
         uses=(
             _u("grade1.no_marks", "2.9", _GRADE1, grades=(1,)),
             _u(
@@ -300,10 +299,9 @@ _PROFILES = (
         ),
     ),
     Profile(
-        id="avers-gymn24",
+        id="gymn24-stavropol",
         title="МАОУ гимназия № 24 (Ставрополь), ЭЖ АИС «Аверс» — инструкция от 30.08.2023",
-        regulation=REG["avers"],
-        platform="avers",
+        regulation=REG["gymn24-stavropol"],
         uses=(
             _u(
                 "marks.frequency",
@@ -349,14 +347,43 @@ def _all_rules() -> Profile:
         id="all",
         title="Все правила (каждое — как в первом положении, где оно есть)",
         regulation="",
-        platform="",
         uses=tuple(uses),
     )
 
 
 ALL = _all_rules()
 
-PROFILES: Mapping[str, Profile] = MappingProxyType({p.id: p for p in (*_PROFILES, ALL)})
+#: The ids profiles had when they were named after the platform of the school that wrote the
+#: regulation: configs written then keep working.
+FORMER_IDS: Mapping[str, str] = MappingProxyType(
+    {
+        "kiasuo-gymn2": "gymn2-krasnoyarsk",
+        "perm-skshi": "skshi8-permkrai",
+        "netschool-sosh63": "sosh63-altai",
+        "ruobr-school106": "school106-novokuznetsk",
+        "avers-gymn24": "gymn24-stavropol",
+    }
+)
+
+
+class _Profiles(Mapping[str, Profile]):
+    """The profiles by id; a former id (:data:`FORMER_IDS`) is found too, but only the current
+    ids are listed (iteration, ``len``)."""
+
+    def __init__(self, profiles: Iterable[Profile]) -> None:
+        self._by_id = {p.id: p for p in profiles}
+
+    def __getitem__(self, profile_id: str) -> Profile:
+        return self._by_id[FORMER_IDS.get(profile_id, profile_id)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+PROFILES: Mapping[str, Profile] = _Profiles((*_PROFILES, ALL))
 
 
 def profile_ids() -> tuple[str, ...]:
@@ -364,7 +391,7 @@ def profile_ids() -> tuple[str, ...]:
 
 
 def get_profile(profile_id: str, overrides: Mapping[str, Any] | None = None) -> Profile:
-    """A profile by id, with a municipality's parameter overrides applied."""
+    """A profile by id (or a former id), with a municipality's parameter overrides applied."""
     try:
         profile = PROFILES[profile_id]
     except KeyError:
