@@ -470,20 +470,29 @@ def test_config_zone_rule_school_then_municipality_then_platform(
 # --- nothing outside a platform's package names it ---------------------------------------------
 
 
+#: Parsed while the module is collected, before any test starts a server thread: CPython 3.11's
+#: AST conversion keeps its recursion depth in process-wide state, so an ``ast.parse`` racing
+#: another thread's compile can fail with "AST constructor recursion depth mismatch".
+_TOPS = ("core", "journalsync", "scheduler", "console", "bench", "connectors/conformance",
+         "connectors/sandbox")  # fmt: skip
+_TREES = {
+    path.relative_to(REPO).as_posix(): ast.parse(path.read_text(encoding="utf-8"))
+    for top in _TOPS
+    for path in sorted((REPO / top).rglob("*.py"))
+}
+
+
 def test_no_code_outside_connectors_names_a_platform() -> None:
     """A string that is exactly a platform's name appears only in ``connectors/<name>/`` (and
     tests); everything else asks the registry — the compliance profiles are keyed by regulation,
     and a benchmark of one platform imports that platform's package instead of naming it."""
     names = set(platforms())
-    found: list[str] = []
-    tops = ("core", "journalsync", "scheduler", "bench", "connectors/conformance",
-            "connectors/sandbox")  # fmt: skip
-    for top in tops:
-        for path in sorted((REPO / top).rglob("*.py")):
-            rel = path.relative_to(REPO).as_posix()
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Constant) and node.value in names:
-                    found.append(f"{rel}:{node.lineno}: {node.value!r}")
+    found = [
+        f"{rel}:{node.lineno}: {node.value!r}"
+        for rel, tree in _TREES.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value in names
+    ]
     assert not found, "\n".join(found)
 
 
