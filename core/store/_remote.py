@@ -110,11 +110,12 @@ class RemoteStore(StoreBase):
         so the cursors stay consistent with the data. One transaction for many small pages
         spares SQLite a WAL write of the same index pages per page (random ids touch many).
 
-        ``stage``: a page that would delete, change or leave unreadable (stale) live records is
-        not applied but kept in ``staged_pages`` with what it would do, for the pull to weigh
-        against its limits when it ends (:meth:`StagedStore.settle_staged`); its cursor still
-        advances, so a crash neither re-reads nor loses it. ``supersede``: drop the staged
-        pages of each page's scope first (this read is newer; pass it when any are staged).
+        ``stage``: a page that would delete, change, leave unreadable (stale) or move live
+        records out of another scope is not applied but kept in ``staged_pages`` with what it
+        would do, for the pull to weigh against its limits when it ends
+        (:meth:`StagedStore.settle_staged`); its cursor still advances, so a crash neither
+        re-reads nor loses it. ``supersede``: drop the staged pages of each page's scope first
+        (this read is newer; pass it when any are staged).
         """
         out: list[PageCounts] = []
         last_cursor: dict[str, dict[str, Any]] = {}  # one transaction: only the last one shows
@@ -161,8 +162,12 @@ class RemoteStore(StoreBase):
                 plan.stale[rid] = entity
         for rid, rec in records.items():
             old = existing.get(rid)
-            if old is not None and not old[1] and old[0] != rec.content_hash:
+            if old is None or old[1]:
+                continue
+            if old[0] != rec.content_hash:
                 plan.updates[rec.ENTITY] += 1
+            elif old[2] != page.scope or old[3] != school:
+                plan.moves[rec.ENTITY] += 1
         return plan
 
     def _apply_plan(
