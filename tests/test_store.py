@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -174,6 +174,28 @@ def test_records_moved_unchanged_to_another_scope_are_staged_and_weighed(store: 
     # A record that only moves within a few records' worth stays under the floor.
     few = pull_breaches({"mark": Counter(moves=3)}, {"mark": 30}, DEFAULT_PULL_LIMITS)
     assert few == []
+
+
+def test_a_record_read_again_with_its_platform_id_back_gets_it_without_a_change(
+    store: Store,
+) -> None:
+    """Found by the soak (ЭПОС, a field missing from one answer): an absence read once without
+    its optional id kept that provenance for good, as its content had not changed."""
+    t0 = datetime(2026, 9, 1, tzinfo=UTC)
+    without = mark("a", provenance=Provenance(platform=P, fetched_at=t0))
+    with_id = mark("a", provenance=Provenance(platform=P, external_ids={"id": "9"}))
+    store.commit_page(S, P, page([without]))
+    counts = store.commit_page(S, P, page([with_id]))
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 1)
+    assert store.remote_external_ids(P, [with_id.id]) == {with_id.id: {"id": "9"}}
+    assert [c.kind for c in store.remote_changes(S, P)] == ["inserted"]  # no content change
+    # Only the fetch time differing is no reason to write the row.
+    later = mark("a", provenance=Provenance(platform=P, external_ids={"id": "9"}, fetched_at=t0))
+    with store.engine.connect() as conn:
+        before = conn.execute(text("SELECT last_seen FROM remote_records")).scalar_one()
+    store.commit_page(S, P, page([later]))
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT last_seen FROM remote_records")).scalar_one() == before
 
 
 def test_other_schools_scopes_are_not_replaced(store: Store) -> None:

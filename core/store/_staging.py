@@ -50,6 +50,8 @@ class PagePlan:
     #: dates, an empty answer read as data): the other page then no longer owns them, and its
     #: own re-read cannot delete or restore them.
     moves: Counter[str] = field(default_factory=Counter)
+    #: Records unchanged but for their provenance (platform ids, times): rewritten, no change.
+    provenance: set[str] = field(default_factory=set)
 
     @property
     def destructive(self) -> bool:
