@@ -20,10 +20,11 @@ from connectors.avers.mapping import Mapper, person_id, split_name
 from connectors.avers.schema import DiaryRow, DirectorRow, JournalRow, LessonRow
 from connectors.conformance.harness import SMALL
 from connectors.sandbox import Account, World
+from connectors.sandbox.faults import Faults
 from connectors.sandbox.server import serve_in_thread
 from core.codes import AttendanceCode, MarkValue
 from core.connector import Credentials, Page, SchoolTarget
-from core.errors import AuthError, ConfigError
+from core.errors import AuthError, ConfigError, SessionExpired
 from core.http import HttpSettings
 from core.model import AcademicYear, Attendance, FinalMark, Group, Lesson, Mark, Person, Record
 from core.store import Store
@@ -100,6 +101,28 @@ async def test_lost_auth_mid_pull_relogs_once_and_loses_nothing(
         assert store.remote_counts("school-1", "avers")["mark"] > 0
     finally:
         clean.close()
+
+
+async def test_session_lost_again_after_the_relogin_is_an_error_not_an_empty_answer(
+    world: World,
+) -> None:
+    """The session is forgotten before the call, the probe, the replay and the second probe:
+    the replay's ``[]`` must not be read as «no data» (found by the soak: a pull took it as no
+    terms, no teachers, and wrote estimated terms over the whole journal)."""
+    faults = Faults(exclude_prefixes=["/login", "/auth"])
+    app = create_app(world, faults=faults)
+    faults.on_expire = app.expire_sessions
+    acc = _students(world, 5)[0]
+    async with _connector(app, _target(world, [acc])) as c:
+        await c.login()
+        assert await c.client.act("GET_PERIODS") != []  # the cookies work on this server
+        faults.update({"expire_sessions": 4})
+        with pytest.raises(SessionExpired, match="lost again right after logging in again"):
+            await c.client.act("GET_PERIODS")
+        assert c.client.relogins == 1 and faults.injected == {"expire_sessions": 4}
+        faults.update({"expire_sessions": 2})  # lost once, the replay gets through
+        assert await c.client.act("GET_PERIODS") != []
+        assert c.client.relogins == 2
 
 
 async def test_cyrillic_login_plain_http_path_prefix_over_a_socket(

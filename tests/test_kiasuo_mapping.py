@@ -8,7 +8,7 @@ import pytest
 
 from connectors.kiasuo import schema as s
 from connectors.kiasuo._weeks import iso_week, week_monday, weeks_between
-from connectors.kiasuo.mapping import Mapper, parse_staff_name, period_kind
+from connectors.kiasuo.mapping import Mapper, distinct_slots, parse_staff_name, period_kind
 from core.codes import AttendanceCode, MarkValue, PeriodKind
 from core.errors import UnknownCode
 from core.model import Attendance, Mark
@@ -85,6 +85,19 @@ def test_a_second_cell_of_the_same_kind_continues_the_ordinals() -> None:
     _records(_slot("5", "Ответ на уроке"), ordinals)
     (mark,) = _records(_slot("3", "Работа у доски"), ordinals)
     assert isinstance(mark, Mark) and (mark.work_type, mark.ordinal) == ("answer", 2)
+
+
+def test_a_slot_listed_twice_is_read_once_and_numbers_nothing() -> None:
+    """Found by the soak: a duplicated slot took ordinal 2, a mark that is not there."""
+    five, three = _slot("5", "Ответ на уроке"), _slot("3", "Ответ на уроке")
+    later = s.Slot.model_validate({**five.model_dump(), "updated_at": "2027-01-02T09:00:00+07:00"})
+    assert list(distinct_slots([five, three, five.model_copy()])) == [five, three]
+    assert list(distinct_slots([five, later])) == [five, later]  # another entry: both kept
+    ordinals: dict[tuple[int, str], int] = {}
+    marks = [
+        m for slot in distinct_slots([five, five.model_copy()]) for m in _records(slot, ordinals)
+    ]
+    assert [(m.value, m.ordinal) for m in marks if isinstance(m, Mark)] == [(MarkValue.FIVE, 1)]
 
 
 def test_dot_and_empty_cells() -> None:

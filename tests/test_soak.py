@@ -5,6 +5,7 @@ the full counts)."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -130,3 +131,31 @@ def test_a_list_of_equal_items_is_not_reordered_and_does_not_hang() -> None:
     body = json.dumps({"rows": [{"a": 1}, {"a": 1}]}).encode()
     assert _rewrite(body, faults) == body
     assert faults.injected == {} and faults.reorder_records == 1
+
+
+JS_ROWS = [[1, "a", date(2026, 9, 1)], [2, "b", date(2026, 9, 2)], [3, "c", None]]
+JS_SORTED = sorted(JS_ROWS, key=str)
+
+
+@pytest.mark.parametrize(
+    ("switch", "check"),
+    [
+        ("duplicate_records", lambda rows: len(rows) == 4 and {r[0] for r in rows} == {1, 2, 3}),
+        ("reorder_records", lambda rows: rows != JS_ROWS and sorted(rows, key=str) == JS_SORTED),
+        ("unknown_fields", lambda rows: all(len(r) == 4 and isinstance(r[3], list) for r in rows)),
+        ("missing_fields", lambda rows: sorted(len(r) for r in rows) == [2, 3, 3]),
+    ],
+)  # fmt: skip
+def test_record_faults_change_positional_rows_of_a_codec(switch: str, check: object) -> None:
+    """АВЕРС answers JavaScript arrays of positional rows: its emulator gives the middleware a
+    codec, and the body switches change rows (an extra column, a row cut short) as they change
+    JSON objects."""
+    from connectors.avers.jsarray import parse, render
+    from connectors.sandbox.faults import BodyCodec, _rewrite
+
+    codec = BodyCodec(parse, lambda v: render(v).encode(), rows=True)
+    faults = Faults(seed=3, **{switch: 1})
+    changed = parse(_rewrite(render(JS_ROWS).encode(), faults, codec))
+    assert callable(check) and check(changed), changed
+    assert faults.injected == {switch: 1}
+    assert _rewrite(b"ok", Faults(**{switch: 1}), codec) == b"ok"  # not an array: untouched

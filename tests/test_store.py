@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from core.model import Lesson, Mark, Provenance, Record, Subject
 from core.store import FieldDiff, NewFinding, RunState, Store, _drift
 from core.store._base import _MIGRATIONS, utcnow
 from core.store._remote import RemoteStore
+from core.sync._limits import DEFAULT_PULL_LIMITS, pull_breaches
 
 S, P = "school-1", "netschool"
 
@@ -150,6 +152,50 @@ def test_scope_replacement_stays_inside_scope_and_complete_entities(store: Store
     back = store.commit_page(S, P, page([mark("a"), mark("b")], scope="A"))
     assert (back.inserted, back.updated, back.unchanged, back.deleted) == (0, 1, 1, 0)
     assert store.remote_counts(S, P) == {"mark": 3, "lesson": 1}
+
+
+def test_records_moved_unchanged_to_another_scope_are_staged_and_weighed(store: Store) -> None:
+    """A page taking another page's records (a misread layout: wrong term dates, an empty
+    answer read as data) is staged like a delete, and its moves count against the limits."""
+    marks = [mark(f"s{i}") for i in range(30)]
+    store.commit_page(S, P, page(marks, scope="A"))
+    store.commit_page(S, P, page([], scope="B"))
+
+    counts = store.commit_pages(S, P, [page(marks, scope="B")], stage=True)
+    assert counts[0].updated == 0 and store.has_staged(S, P)
+    effects = store.staged_effects(S, P)
+    assert effects == {"mark": {"moves": 30}}
+    breach = pull_breaches(effects, store.remote_counts(S, P), DEFAULT_PULL_LIMITS)
+    assert breach == [
+        "mark: 30 moved to another page (scope) unchanged of 30 live records (limit 20 %)"
+    ]
+    # Nothing moved yet: scope A read again as it was finds its records where they were.
+    assert store.commit_pages(S, P, [page(marks, scope="A")], stage=True)[0].unchanged == 30
+    # A record that only moves within a few records' worth stays under the floor.
+    few = pull_breaches({"mark": Counter(moves=3)}, {"mark": 30}, DEFAULT_PULL_LIMITS)
+    assert few == []
+
+
+def test_a_record_read_again_with_its_platform_id_back_gets_it_without_a_change(
+    store: Store,
+) -> None:
+    """Found by the soak (ЭПОС, a field missing from one answer): an absence read once without
+    its optional id kept that provenance for good, as its content had not changed."""
+    t0 = datetime(2026, 9, 1, tzinfo=UTC)
+    without = mark("a", provenance=Provenance(platform=P, fetched_at=t0))
+    with_id = mark("a", provenance=Provenance(platform=P, external_ids={"id": "9"}))
+    store.commit_page(S, P, page([without]))
+    counts = store.commit_page(S, P, page([with_id]))
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 1)
+    assert store.remote_external_ids(P, [with_id.id]) == {with_id.id: {"id": "9"}}
+    assert [c.kind for c in store.remote_changes(S, P)] == ["inserted"]  # no content change
+    # Only the fetch time differing is no reason to write the row.
+    later = mark("a", provenance=Provenance(platform=P, external_ids={"id": "9"}, fetched_at=t0))
+    with store.engine.connect() as conn:
+        before = conn.execute(text("SELECT last_seen FROM remote_records")).scalar_one()
+    store.commit_page(S, P, page([later]))
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT last_seen FROM remote_records")).scalar_one() == before
 
 
 def test_other_schools_scopes_are_not_replaced(store: Store) -> None:

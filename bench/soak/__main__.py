@@ -1,16 +1,18 @@
 """``make soak``: every fault class × pull / reconcile / push on all five emulators, and SIGKILL
 at random moments of real ``journalsync pull|push|import`` processes — then the table.
 
-Loopback only; every loop bounded in count and time. The fault matrix of each platform runs in a
-child process (``python -m bench.soak matrix PLATFORM ROUNDS``), two at a time; the kill points
-run after it, two children at a time. Exits 1 when a record was lost or doubled, a push applied
-twice, or fewer than the target faults / kill points were reached. ``--quick`` runs small counts
-(a smoke test, not figures).
+Loopback only; every loop bounded in count and time. The machine may be shared: the closing line
+gives the CPU time of all the soak's processes besides the wall time. The fault matrix of each
+platform runs in a child process (``python -m bench.soak matrix PLATFORM ROUNDS``), two at a
+time; the kill points run after it, two children at a time. Exits 1 when a record was lost or
+doubled, a push applied twice, or fewer than the target faults / kill points were reached.
+``--quick`` runs small counts (a smoke test, not figures).
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,7 +58,7 @@ def main() -> int:
         _matrix(sys.argv[2], int(sys.argv[3]))
         return 0
     quick = "--quick" in sys.argv
-    rounds, kills, seeds = (1, 9, 2) if quick else (1, 210, 4)
+    rounds, kills, seeds = (1, 9, 2) if quick else (2, 210, 4)
     from bench.soak._kills import KIND_NAMES, run_kills
     from connectors.conformance.harness import harnesses
     from core.logging import configure_logging
@@ -110,6 +112,12 @@ def main() -> int:
     failed = lost + doubled + twice > 0
     if not quick and (injected < TARGET_FAULTS or kill_points < TARGET_KILLS):
         failed = True
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    print(f"time: wall {time.perf_counter() - t0:.0f} s, CPU {cpu:.0f} s (all processes)")
     print("SOAK FAILED" if failed else "soak passed")
     return 1 if failed else 0
 

@@ -9,7 +9,8 @@ How the rows fit together (WIRE.md "Journal"):
   without it every mark is «other» with the default weight;
 * the diary has no lesson number: it comes from the whole-school timetable, matching class,
   subject, subgroup and weekday; lessons of one subject on one day take the timetable's numbers
-  in diary order (the diary lists a day in timetable order);
+  in column-id order (the diary lists a day in timetable order, and in the captures the column
+  ids rise along it; a diary answered in another row order numbers the lessons the same);
 * the journal covers the whole year, the diary only the dates asked for (the captured client asks
   for one week): a journal row whose column is not in the diary gets a lesson **built from the
   journal** [guess]: one lesson per (day, subject, subgroup), or as many as the pupil has
@@ -178,7 +179,11 @@ def _type_of(m: Mapper, lr: LessonRow, batch: Batch) -> tuple[str | None, float 
 def _diary_lessons(
     m: Mapper, ctx: ClassContext, columns: Mapping[int, DiaryRow], batch: Batch
 ) -> dict[int, Lesson]:
-    mains = [row for row in columns.values() if row.main_id is None]
+    # By column id: the diary lists a day in timetable order, and in the captures the column
+    # ids rise along it; the ids (not the answer's row order) number the lessons.
+    mains = sorted(
+        (row for row in columns.values() if row.main_id is None), key=lambda r: r.column_id
+    )
     by_slot: dict[tuple[date, int, int], list[DiaryRow]] = {}
     by_day: dict[date, list[DiaryRow]] = {}
     for row in mains:

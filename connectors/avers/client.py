@@ -9,7 +9,8 @@ this layer knows what the platform does:
 * ``/act/<ACTION>``: GET without parameters, POST form otherwise; the body is a JS array literal.
 * Lost or rejected credentials are not an HTTP status: an action answers ``[]``. Because ``[]`` is
   also a genuine empty answer, the client asks ``get_user_data`` (never empty for a logged-in
-  user): when that is ``[]`` too, it logs in again and replays the call once.
+  user): when that is ``[]`` too, it logs in again and replays the call once. A replay that
+  loses the session again is :class:`SessionExpired`, never an empty answer.
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ class AversClient:
         self.session: LoginRow | None = None
         self.logins = 0  # successful logins, for tests and the run summary
         self.relogins = 0  # re-logins after lost authentication
+        #: Some call was answered with data: the session cookies work on this server, so an
+        #: ``[]`` right after a re-login is a lost session, not refused cookies.
+        self._answered = False
         self.http = _JsHttp(
             self.base_url,
             platform="avers",
@@ -172,21 +176,44 @@ class AversClient:
         return value
 
     async def act(self, action: str, params: Mapping[str, str] | None = None) -> list[JsValue]:
-        """Call ``/act/<action>``; ``[]`` is checked against lost authentication (module doc)."""
+        """Call ``/act/<action>``; ``[]`` is checked against lost authentication (module doc).
+
+        One re-login and one replay per call, as :class:`core.http.HttpClient` does for a 401:
+        when the replay answers ``[]`` and the probe says the session is gone again, that is
+        :class:`SessionExpired` (retry the run later), never an empty answer taken as data —
+        unless no call has ever been answered on this server, when the cookies themselves are
+        refused (:class:`AuthError`).
+        """
         value = await self._act_once(action, params)
-        if value == [] and self.account is not None:
-            probe = value if action == _PROBE else await self._act_once(_PROBE, None)
-            if probe == []:
-                await self._relogin()
-                value = await self._act_once(action, params)
-                if value == [] and action == _PROBE:
+        if value == [] and self.account is not None and await self._lost(action):
+            await self._relogin()
+            value = await self._act_once(action, params)
+            if value == [] and await self._lost(action):
+                if not self._answered:
                     raise AuthError(
                         "avers answers [] to a fresh login: the session cookies are rejected",
                         hint="the ys-* cookies must be written with JavaScript escape() (%uXXXX)",
                     )
+                raise SessionExpired(
+                    f"avers: /act/{action}: the session was lost again right after "
+                    "logging in again",
+                    hint="try again later; if this repeats, the server ends sessions early",
+                )
         if not isinstance(value, list):
             raise ContractError(f"avers: /act/{action}: the answer is not an array")
+        if value:
+            self._answered = True
         return value
+
+    async def _lost(self, action: str) -> bool:
+        """Whether an ``[]`` answer means lost authentication: the probe answers ``[]`` too."""
+        if action == _PROBE:
+            return True
+        probe = await self._act_once(_PROBE, None)
+        if probe != []:
+            self._answered = True
+            return False
+        return True
 
     async def user_data(self) -> UserData:
         return single_row(UserData, await self.act(_PROBE), _PROBE)

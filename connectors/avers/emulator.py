@@ -52,14 +52,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from connectors.sandbox.faults import Faults, FaultsMiddleware
+from connectors.sandbox.faults import BodyCodec, Faults, FaultsMiddleware
 from connectors.sandbox.operator import operator_routes
 from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import PersonInfo, World
 
 from . import _emulator_rows as rows
 from ._cookies import js_escape, js_unescape, sha1_hex
-from .jsarray import JsValue, render
+from .jsarray import JsValue, parse, render
 
 __all__ = ["CAPTURED", "AversEmulator", "AversEmulatorOptions", "create_app"]
 
@@ -131,7 +131,7 @@ class AversEmulator:
         self.world = state.world
         self.faults = state.faults
         self.options = state.options
-        app: ASGIApp = FaultsMiddleware(_starlette(state), state.faults)
+        app: ASGIApp = FaultsMiddleware(_starlette(state), state.faults, codecs=_CODECS)
         self._app = _Prefix(app, state.options.base_path)
 
     def expire_sessions(self) -> int:
@@ -179,6 +179,10 @@ async def _form(request: Request) -> dict[str, str]:
     return dict(
         parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
     )
+
+
+#: The faults middleware's body switches read and write ``/act`` answers as positional rows.
+_CODECS = {"text/plain": BodyCodec(parse, lambda v: render(v).encode(), rows=True)}
 
 
 def _js(value: list[JsValue]) -> Response:

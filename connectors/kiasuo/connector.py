@@ -47,7 +47,7 @@ from . import schema as s
 from ._roster import ClassView, Roster, read_roster
 from ._weeks import IsoWeek, weeks_between
 from .client import KiasuoClient
-from .mapping import PLATFORM, Batch, Mapper
+from .mapping import PLATFORM, Batch, Mapper, distinct_slots
 
 __all__ = ["TIMEZONE", "KiasuoConnector"]
 
@@ -288,6 +288,7 @@ class KiasuoConnector(Connector):
             await self.client.use(viewer.account)
             child = viewer.child.id
             week_data = await self.client.schedule(child, *week)
+            events: set[int] = set()  # a lesson event listed twice is read once
             homework: dict[int, s.HomeworkItem] = {}
             for item in week_data.homeworks:
                 if isinstance(item, s.Bad):
@@ -298,6 +299,9 @@ class KiasuoConnector(Connector):
                 if isinstance(le, s.Bad):
                     batch.bad(le, "lesson", f"child:{child}/lesson_event:{le.item_id()}")
                     continue
+                if le.lesson_event_id in events:
+                    continue
+                events.add(le.lesson_event_id)
                 ref = f"lesson_event:{le.lesson_event_id}"
                 lesson = lessons.get(le.lesson_event_id)
                 if lesson is None:
@@ -312,7 +316,7 @@ class KiasuoConnector(Connector):
                     lesson = lessons[le.lesson_event_id] = self.mapper.lesson(le, group_id, teacher)
                     self._homework(le, lesson, homework, batch, owned)
                 ordinals: dict[tuple[int, str], int] = {}
-                for slot in le.slots:
+                for slot in distinct_slots(le.slots):
                     if isinstance(slot, s.Bad):
                         batch.bad(slot, "mark", f"{ref}/student:{child}")
                         continue

@@ -16,7 +16,7 @@ with a platform reference (never a name) and goes on.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -56,6 +56,7 @@ __all__ = [
     "Batch",
     "Mapper",
     "StaffEntry",
+    "distinct_slots",
     "parse_staff_name",
     "period_kind",
 ]
@@ -425,3 +426,27 @@ class Mapper:
             value=values[0],
             provenance=self.prov(student=student, mark_type=ref),
         )
+
+
+def distinct_slots(slots: Iterable[s.Slot | s.Bad]) -> Iterator[s.Slot | s.Bad]:
+    """A lesson's slots for one child, a slot listed twice read once.
+
+    Slots carry no id. A second slot equal to an earlier one in every field read — date, value,
+    kind of work, ``updated_at`` — is taken as the same slot listed twice (a server's paging or
+    join glitch), not as a second mark: it would take ordinal 2 and add a mark that is not
+    there [guess: the evidence shows one slot per kind of work per lesson, a double mark being
+    one «4/5» slot, so two equal slots are not seen on a real journal]. Unreadable slots pass.
+    """
+    seen: set[tuple[object, ...]] = set()
+    for slot in slots:
+        if isinstance(slot, s.Slot):
+            key = (
+                slot.lesson_date,
+                slot.mark.value if slot.mark is not None else None,
+                slot.text,
+                slot.updated_at,
+            )
+            if key in seen:
+                continue
+            seen.add(key)
+        yield slot

@@ -298,7 +298,8 @@ class NetSchoolConnector(Connector):
                     sg_id=sg.id,
                     subgroup=sg.subgroup,
                     teacher_user_ids=teachers,
-                    member_user_ids=members if sg.subgroup else (),
+                    # by user id: a student list in another order is the same group
+                    member_user_ids=sorted(members) if sg.subgroup else (),
                 )
                 batch.records.append(group)
                 roster.group_ids[sg.id] = group.id

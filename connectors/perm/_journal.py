@@ -153,9 +153,11 @@ def _marks(
     lessons: dict[int, Lesson],
     strict: bool,
 ) -> None:
-    """A student's marks. Broken ones keep their place in the ordinal count when their id,
-    lesson and control form are readable, so one bad mark does not renumber its siblings."""
+    """A student's marks, each id read once. Broken ones keep their place in the ordinal count
+    when their id, lesson and control form are readable, so one bad mark does not renumber its
+    siblings."""
     slots: dict[tuple[int, str], list[tuple[int, _Slot]]] = {}
+    seen: set[int] = set()
     for item in marks:
         ref = f"mark:{item.id if isinstance(item, s.MarkItem) else item.item_id()}"
         lesson_ext = _lesson_ext(item)
@@ -164,6 +166,11 @@ def _marks(
             if isinstance(item, s.Bad):
                 out.loose.bad(item, "mark", ref)
             continue
+        # A mark listed twice (a server's paging or join glitch) is one mark: read once, so
+        # it takes no second ordinal and renumbers nothing.
+        if mark_id in seen:
+            continue
+        seen.add(mark_id)
         if lesson_ext not in lessons:
             if strict and isinstance(item, s.Bad):
                 out.loose.bad(item, "mark", ref)

@@ -186,14 +186,12 @@ def _attendance(
 ) -> None:
     # `indx` counts the pupil's lessons of the subject within the period's own dates (a page
     # also reads the holidays after it).
-    mine = sorted(
-        (
-            ls
-            for ls in view.lessons
-            if isinstance(ls, s.Lesson) and period.date_start <= ls.date <= period.date_end
-        ),
-        key=lambda ls: (ls.date, _start(ls) or time(0), ls.id),
-    )
+    # A lesson listed twice is one lesson: it must not shift the count.
+    once: dict[int, s.Lesson] = {}
+    for ls in view.lessons:
+        if isinstance(ls, s.Lesson) and period.date_start <= ls.date <= period.date_end:
+            once.setdefault(ls.id, ls)
+    mine = sorted(once.values(), key=lambda ls: (ls.date, _start(ls) or time(0), ls.id))
     by_subject: dict[str, list[s.Lesson]] = {}
     for ls in mine:
         by_subject.setdefault(subject_key(ls.subject), []).append(ls)

@@ -16,14 +16,19 @@ request reaches the app — a write is applied — then the socket is closed bef
 (``on_expire`` is called before the request: the platform forgot every session), and changes to
 JSON answers: ``duplicate_records`` / ``reorder_records`` (one list of objects gets an item twice
 / shuffled), ``unknown_fields`` (a key no client knows on every object of a list),
-``missing_fields`` (a key dropped from one object of a list). With ``probability`` < 1 a switch
-fires on that share of matching requests only (drawn from ``seed``), so a burst spreads over a
-pull instead of hitting its first calls back to back. ``injected`` counts what fired, per switch.
+``missing_fields`` (a key dropped from one object of a list). An emulator whose answers are not
+JSON gives the middleware a :class:`BodyCodec` for their content type (АВЕРС: JavaScript array
+literals of positional rows); for rows, an unknown field is an extra trailing column and a
+missing one a row cut short by its last column, as an older or newer server build would send.
+With ``probability`` < 1 a switch fires on that share of matching requests only (drawn from
+``seed``), so a burst spreads over a pull instead of hitting its first calls back to back.
+``injected`` counts what fired, per switch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import random
 from collections.abc import Callable
@@ -32,7 +37,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["FIREWALL_PAGE", "HTML_PAGE", "Faults", "FaultsMiddleware"]
+__all__ = ["FIREWALL_PAGE", "HTML_PAGE", "JSON_CODEC", "BodyCodec", "Faults", "FaultsMiddleware"]
 
 HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>\xd0\xa1\xd0\xb5\xd1\x80\xd0\xb2\xd0\xb8\xd1\x81</title>"
@@ -125,6 +130,19 @@ class Faults:
 
 
 _CODE_ONLY = frozenset({"on_expire", "_rng"})
+
+
+@dataclass(frozen=True)
+class BodyCodec:
+    """How the body switches read and write one content type's answers."""
+
+    decode: Callable[[bytes], Any]  # raises ValueError for a body it cannot read
+    encode: Callable[[Any], bytes]
+    #: Records are positional rows (lists of values), not only objects.
+    rows: bool = False
+
+
+JSON_CODEC = BodyCodec(json.loads, lambda v: json.dumps(v, ensure_ascii=False).encode())
 #: Switches that change a JSON answer after the app made it.
 _BODY_SWITCHES = ("duplicate_records", "reorder_records", "unknown_fields", "missing_fields")
 
@@ -132,9 +150,14 @@ _BODY_SWITCHES = ("duplicate_records", "reorder_records", "unknown_fields", "mis
 class FaultsMiddleware:
     """Apply :class:`Faults` to HTTP requests, and serve ``/_sandbox/faults``."""
 
-    def __init__(self, app: ASGIApp, faults: Faults) -> None:
+    def __init__(
+        self, app: ASGIApp, faults: Faults, codecs: dict[str, BodyCodec] | None = None
+    ) -> None:
         self.app = app
         self.faults = faults
+        #: Content type (a substring, lower case) → codec of the answers the body switches
+        #: change; JSON by default.
+        self.codecs = {"json": JSON_CODEC, **(codecs or {})}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -178,7 +201,7 @@ class FaultsMiddleware:
             if f.expire_sessions > 0 and f.on_expire is not None and f.take("expire_sessions"):
                 f.on_expire()
             if any(getattr(f, k) > 0 for k in _BODY_SWITCHES):
-                await self.app(scope, receive, _Rewriter(send, f))
+                await self.app(scope, receive, _Rewriter(send, f, self.codecs))
             else:
                 await self.app(scope, receive, send)
 
@@ -283,9 +306,10 @@ async def _drop(scope: Scope, receive: Receive, send: Send) -> None:
 class _Rewriter:
     """Hold a JSON answer back, change its records as the body switches say, then send it."""
 
-    def __init__(self, send: Send, faults: Faults) -> None:
+    def __init__(self, send: Send, faults: Faults, codecs: dict[str, BodyCodec]) -> None:
         self.send = send
         self.faults = faults
+        self.codecs = codecs
         self.start: Message | None = None
         self.body = b""
 
@@ -301,33 +325,38 @@ class _Rewriter:
             return
         start, body = self.start, self.body
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-        if b"json" in ctype.lower() and 200 <= start["status"] < 300:
-            body = _rewrite(body, self.faults)
+        ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"").decode("latin-1")
+        codec = next((c for t, c in self.codecs.items() if t in ctype.lower()), None)
+        if codec is not None and 200 <= start["status"] < 300:
+            body = _rewrite(body, self.faults, codec)
         headers.append((b"content-length", str(len(body)).encode()))
         await self.send({**start, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
 
 
-def _lists(value: Any, out: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
-    """Every non-empty list of objects in a JSON value, outermost first."""
+def _lists(value: Any, out: list[list[Any]], rows: bool = False) -> list[list[Any]]:
+    """Every non-empty list of records in a decoded answer, outermost first: lists of objects,
+    and with ``rows`` lists of positional rows (lists whose items are all lists)."""
     if isinstance(value, dict):
         for v in value.values():
-            _lists(v, out)
+            _lists(v, out, rows)
     elif isinstance(value, list):
-        if value and all(isinstance(x, dict) for x in value):
+        if value and (
+            all(isinstance(x, dict) for x in value)
+            or (rows and all(isinstance(x, list) for x in value))
+        ):
             out.append(value)
         for v in value:
-            _lists(v, out)
+            _lists(v, out, rows)
     return out
 
 
-def _rewrite(body: bytes, f: Faults) -> bytes:
+def _rewrite(body: bytes, f: Faults, codec: BodyCodec = JSON_CODEC) -> bytes:
     try:
-        data = json.loads(body)
+        data = codec.decode(body)
     except ValueError:
         return body
-    lists = _lists(data, [])
+    lists = _lists(data, [], codec.rows)
     if not lists:
         return body
     rng = f.rng()
@@ -335,7 +364,7 @@ def _rewrite(body: bytes, f: Faults) -> bytes:
     if f.duplicate_records > 0 and f.take("duplicate_records"):
         items = rng.choice(lists)
         i = rng.randrange(len(items))
-        items.insert(rng.randrange(len(items) + 1), json.loads(json.dumps(items[i])))
+        items.insert(rng.randrange(len(items) + 1), copy.deepcopy(items[i]))
         changed = True
     # Lists whose items are not all equal: only those can come in another order.
     longer = [x for x in lists if any(i != x[0] for i in x)]
@@ -345,14 +374,19 @@ def _rewrite(body: bytes, f: Faults) -> bytes:
         changed = True
     if f.unknown_fields > 0 and f.take("unknown_fields"):
         for item in rng.choice(lists):
-            item[f"soakUnknown{rng.randrange(1000)}"] = {"added": [1, "x", None]}
+            if isinstance(item, dict):
+                item[f"soakUnknown{rng.randrange(1000)}"] = {"added": [1, "x", None]}
+            else:
+                item.append([rng.randrange(1000), "x", None])  # a column no client knows
         changed = True
     keyed = [x for x in lists if any(x)]
     if keyed and f.missing_fields > 0 and f.take("missing_fields"):
         item = rng.choice([i for i in rng.choice(keyed) if i] or [{}])
-        if item:
+        if isinstance(item, dict) and item:
             del item[rng.choice(sorted(item))]
+        elif isinstance(item, list) and item:
+            item.pop()  # the row cut short: its last column missing
         changed = True
     if not changed:
         return body
-    return json.dumps(data, ensure_ascii=False).encode()
+    return codec.encode(data)

@@ -58,9 +58,19 @@ _LIVE = select(_r.id, _r.entity, _r.stale).where(
     _r.deleted == false(),
 )
 
-_EXISTING = select(_r.id, _r.content_hash, _r.deleted, _r.scope, _r.school, _r.stale).where(
-    _r.platform == bindparam("platform"), _r.id.in_(bindparam("ids", expanding=True))
-)
+_EXISTING = select(
+    _r.id, _r.content_hash, _r.deleted, _r.scope, _r.school, _r.stale, _r.provenance
+).where(_r.platform == bindparam("platform"), _r.id.in_(bindparam("ids", expanding=True)))
+
+
+def _provenance_key(text: str | bytes | None) -> bytes | None:
+    """A record's provenance as the snapshot compares it: without when it was fetched (the
+    content digest's view, :mod:`core.store._digest`)."""
+    if text is None:
+        return None
+    value = orjson.loads(text)
+    value.pop("fetched_at", None)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def _upsert_statement(dialect: str) -> BulkStatement:
@@ -78,6 +88,8 @@ def _upsert_statement(dialect: str) -> BulkStatement:
                 _r.stale == true(),
                 _r.scope != exc.scope,
                 _r.school != exc.school,
+                # only rows the plan found with other platform ids or times get here unchanged
+                _r.provenance.is_distinct_from(exc.provenance),
             ),
         )
     )
@@ -110,11 +122,12 @@ class RemoteStore(StoreBase):
         so the cursors stay consistent with the data. One transaction for many small pages
         spares SQLite a WAL write of the same index pages per page (random ids touch many).
 
-        ``stage``: a page that would delete, change or leave unreadable (stale) live records is
-        not applied but kept in ``staged_pages`` with what it would do, for the pull to weigh
-        against its limits when it ends (:meth:`StagedStore.settle_staged`); its cursor still
-        advances, so a crash neither re-reads nor loses it. ``supersede``: drop the staged
-        pages of each page's scope first (this read is newer; pass it when any are staged).
+        ``stage``: a page that would delete, change, leave unreadable (stale) or move live
+        records out of another scope is not applied but kept in ``staged_pages`` with what it
+        would do, for the pull to weigh against its limits when it ends
+        (:meth:`StagedStore.settle_staged`); its cursor still advances, so a crash neither
+        re-reads nor loses it. ``supersede``: drop the staged pages of each page's scope first
+        (this read is newer; pass it when any are staged).
         """
         out: list[PageCounts] = []
         last_cursor: dict[str, dict[str, Any]] = {}  # one transaction: only the last one shows
@@ -147,12 +160,20 @@ class RemoteStore(StoreBase):
         # The last occurrence of an id in a page wins (a platform listing a record twice).
         records: dict[str, Record] = {r.id: r for r in page.records}
         existing: dict[str, tuple[str, bool, str, str, bool]] = {}
+        provenance: dict[str, str | None] = {}
         for ids in in_chunks(list(records)):
             rows = conn.execute(_EXISTING, {"platform": platform, "ids": list(ids)})
-            existing.update(
-                (row[0], (row[1], bool(row[2]), row[3], row[4], bool(row[5]))) for row in rows
-            )
+            for row in rows:
+                existing[row[0]] = (row[1], bool(row[2]), row[3], row[4], bool(row[5]))
+                provenance[row[0]] = row[6]
         plan = PagePlan(page=page, records=records, existing=existing)
+        # A record read again unchanged but with other platform ids or times (an id the last
+        # read lacked, a re-created assignment) is rewritten for them, as no content change.
+        for rid, stored in provenance.items():
+            rec = records[rid]
+            new = rec.provenance.to_json() if rec.provenance is not None else None
+            if _provenance_key(stored) != _provenance_key(new):
+                plan.provenance.add(rid)
         unreadable = {q.entity for q in page.quarantine}
         for rid, entity, stale in self._lost_from_scope(conn, school, platform, page):
             if entity not in unreadable:
@@ -161,8 +182,12 @@ class RemoteStore(StoreBase):
                 plan.stale[rid] = entity
         for rid, rec in records.items():
             old = existing.get(rid)
-            if old is not None and not old[1] and old[0] != rec.content_hash:
+            if old is None or old[1]:
+                continue
+            if old[0] != rec.content_hash:
                 plan.updates[rec.ENTITY] += 1
+            elif old[2] != page.scope or old[3] != school:
+                plan.moves[rec.ENTITY] += 1
         return plan
 
     def _apply_plan(
@@ -207,6 +232,8 @@ class RemoteStore(StoreBase):
         for rid, rec in records.items():
             old = existing.get(rid)
             if old is not None and old == (rec.content_hash, False, page.scope, school, False):
+                if rid in plan.provenance:  # rewritten for its platform ids, not a change
+                    rows_out.append(_row(platform, school, page.scope, rec, now, live, run_id))
                 continue
             if old is None:
                 inserted += 1
@@ -217,24 +244,7 @@ class RemoteStore(StoreBase):
                     changes.append((rid, rec.ENTITY, "inserted"))  # came back after a delete
                 elif old[0] != rec.content_hash:
                     changes.append((rid, rec.ENTITY, "updated"))
-            rows_out.append(
-                {
-                    "platform": platform,
-                    "school": school,
-                    "entity": rec.ENTITY,
-                    "id": rid,
-                    "scope": page.scope,
-                    "parent_id": rec.parent_id,
-                    "content_hash": rec.content_hash,
-                    "data": rec.content_json.decode(),
-                    "provenance": _provenance_json(rec),
-                    "deleted": live,
-                    "stale": live,
-                    "first_seen": now,
-                    "last_seen": now,
-                    "run_id": run_id,
-                }
-            )
+            rows_out.append(_row(platform, school, page.scope, rec, now, live, run_id))
         if rows_out:
             before = self._data_of(conn, platform, [c[0] for c in changes if c[2] == "updated"])
             _UPSERT[self.dialect].execute(conn, rows_out)
@@ -516,6 +526,27 @@ class RemoteStore(StoreBase):
             stmt = stmt.where(q.platform == platform)
         with self._read() as conn:
             return [QuarantineRow(**row._mapping) for row in conn.execute(stmt.order_by(q.id))]
+
+
+def _row(
+    platform: str, school: str, scope: str, rec: Record, now: Any, live: Any, run_id: str | None
+) -> dict[str, Any]:
+    return {
+        "platform": platform,
+        "school": school,
+        "entity": rec.ENTITY,
+        "id": rec.id,
+        "scope": scope,
+        "parent_id": rec.parent_id,
+        "content_hash": rec.content_hash,
+        "data": rec.content_json.decode(),
+        "provenance": _provenance_json(rec),
+        "deleted": live,
+        "stale": live,
+        "first_seen": now,
+        "last_seen": now,
+        "run_id": run_id,
+    }
 
 
 def _provenance_json(rec: Record) -> str | None:

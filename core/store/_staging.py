@@ -1,10 +1,11 @@
 """A page's plan (what applying it would do) and the staging of pages a pull must not apply yet.
 
-A pull stages a page that would delete, change or leave unreadable live records, instead of
-applying it; the pull weighs all it staged against its change limits when it ends, and either
-applies the pages or holds them for a person (:class:`core.store._staged.StagedStore`). The
-page is kept whole — its records as their own content JSON, its quarantine, its scope — so
-that approving the pull applies exactly what was read.
+A pull stages a page that would delete, change, leave unreadable or move live records (from
+another page's scope into its own), instead of applying it; the pull weighs all it staged
+against its change limits when it ends, and either applies the pages or holds them for a person
+(:class:`core.store._staged.StagedStore`). The page is kept whole — its records as their own
+content JSON, its quarantine, its scope — so that approving the pull applies exactly what was
+read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from core.store._schema import staged_pages
 __all__ = ["EFFECT_KINDS", "PagePlan", "page_from_json", "stage_page", "supersede_staged"]
 
 #: What a page can do to live records, as counted against the pull's limits.
-EFFECT_KINDS = ("deletes", "updates", "stale")
+EFFECT_KINDS = ("deletes", "updates", "stale", "moves")
 
 _s = staged_pages.c
 
@@ -44,18 +45,26 @@ class PagePlan:
     stale: dict[str, str] = field(default_factory=dict)
     #: Content changes of live records, per entity.
     updates: Counter[str] = field(default_factory=Counter)
+    #: Live records, unchanged, that another scope (page) held until now, per entity. A page
+    #: that takes records from another page is how a misread page layout looks (wrong term
+    #: dates, an empty answer read as data): the other page then no longer owns them, and its
+    #: own re-read cannot delete or restore them.
+    moves: Counter[str] = field(default_factory=Counter)
+    #: Records unchanged but for their provenance (platform ids, times): rewritten, no change.
+    provenance: set[str] = field(default_factory=set)
 
     @property
     def destructive(self) -> bool:
-        return bool(self.gone or self.stale or self.updates)
+        return bool(self.gone or self.stale or self.updates or self.moves)
 
     def effects(self) -> dict[str, dict[str, int]]:
-        """Per entity, how many live records it would delete, change and leave stale."""
+        """Per entity, how many live records it would delete, change, leave stale and move."""
         out: dict[str, Counter[str]] = {}
         for kind, entities in (
             ("deletes", Counter(self.gone.values())),
             ("updates", self.updates),
             ("stale", Counter(self.stale.values())),
+            ("moves", self.moves),
         ):
             for entity, n in entities.items():
                 out.setdefault(entity, Counter())[kind] += n

@@ -41,7 +41,8 @@ class PullLimits:
     """One entity's pull limits: records deleted, and records changed or left unreadable."""
 
     deletes: Limit | None = None
-    #: Content changes plus records the pull could not read again (quarantined, kept stale).
+    #: Content changes, records the pull could not read again (quarantined, kept stale) and
+    #: records moved unchanged from one page (scope) to another.
     updates: Limit | None = None
 
 
@@ -66,15 +67,18 @@ def pull_breaches(
             continue
         base = live.get(entity, 0)
         deletes, updates, stale = kinds["deletes"], kinds["updates"], kinds["stale"]
+        moves = kinds["moves"]
         if lim.deletes is not None and lim.deletes.exceeded(deletes, base):
             out.append(
                 f"{entity}: {deletes:,} of {base:,} live records would be deleted "
                 f"(limit {lim.deletes})"
             )
-        if lim.updates is not None and lim.updates.exceeded(updates + stale, base):
+        if lim.updates is not None and lim.updates.exceeded(updates + stale + moves, base):
             what = [f"{updates:,} changed"] if updates else []
             if stale:
                 what.append(f"{stale:,} no longer readable (quarantined, last good version kept)")
+            if moves:
+                what.append(f"{moves:,} moved to another page (scope) unchanged")
             out.append(
                 f"{entity}: {' and '.join(what)} of {base:,} live records (limit {lim.updates})"
             )

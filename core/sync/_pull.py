@@ -4,10 +4,10 @@ A pull never destroys what it cannot explain (DESIGN.md §4):
 
 * a record the connector cannot read is quarantined and its last good version stays live,
   marked stale (the store's scope replacement does that);
-* a page that would delete, change or leave unreadable live records is staged, not applied;
-  when the pull ends, everything it staged is weighed against the change limits
-  (:mod:`core.sync._limits`) and applied, or — over a limit — held for a person with the old
-  snapshot kept (:func:`apply_held_pull` applies it after approval);
+* a page that would delete, change, leave unreadable or move (from another scope) live records
+  is staged, not applied; when the pull ends, everything it staged is weighed against the
+  change limits (:mod:`core.sync._limits`) and applied, or — over a limit — held for a person
+  with the old snapshot kept (:func:`apply_held_pull` applies it after approval);
 * a full pass that finds nothing to read, or far fewer scopes than the last full pass of the
   same stream, is an error and is never recorded as complete.
 """
