@@ -32,8 +32,8 @@ async def _pulled(h: Harness, tmp: Path, faults: Faults) -> dict[str, str]:
     store = Store.open(f"sqlite:///{tmp}/{h.platform}-{len(list(tmp.iterdir()))}.db")
     try:
         target = h.target(world, BASE, school, True)
-        async with h.connector(
-            target, transport=httpx.ASGITransport(app=h.app(world, faults))
+        async with h.connect(
+            world, target, transport=httpx.ASGITransport(app=h.app(world, faults))
         ) as c:
             await pull(store, c)
         return {r.id: r.content_hash for r in store.remote_records(school, h.platform)}

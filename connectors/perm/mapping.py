@@ -362,7 +362,10 @@ class Mapper:
             ordinal=ordinal,
             text=entry.description.strip(),
             due_date=entry.homework.date_prepared_for,
-            attachments=tuple(self.attachment(a) for a in entry.attachments),
+            # A file listed twice (same id and path) is one file, like a mark listed twice.
+            attachments=tuple(
+                self.attachment(a) for a in {(a.id, a.path): a for a in entry.attachments}.values()
+            ),
             provenance=self._prov(homework_id=entry.homework.id, homework_entry_id=entry.id),
         )
 
