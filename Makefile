@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 JOURNALSYNC_TEST_PG ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql+psycopg://postgres@127.0.0.1:5432/test)
 export JOURNALSYNC_TEST_PG
 
-.PHONY: demo test lint typecheck pytest bench soak clean
+.PHONY: demo test test-fast lint typecheck pytest bench soak clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@# poppler-utils: the tests render PDF pages to images (pdftoppm) and read their text.
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # Independent public NetSchool clients from PyPI, each in its own venv (netschoolapi pins httpx
-# 0.23; netschoolpy wants httpx 0.29 and websockets): tests/test_public_client_compat.py runs them.
+# 0.23; netschoolpy wants httpx 0.29 and websockets): tests/connectors/netschool/test_public_client_compat.py runs them.
 COMPAT := .venv-compat/.installed .venv-compat-netschoolpy/.installed
 .venv-compat/.installed:
 	$(PYTHON) -m venv .venv-compat
@@ -45,6 +45,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP) $(COMPAT)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The inner loop: everything but the tests marked slow (tests/e2e/ and the other end-to-end runs).
+test-fast: lint typecheck $(COMPAT)
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

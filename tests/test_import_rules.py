@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import REPO_ROOT
+
+ROOT = REPO_ROOT
 PACKAGES = ("core", "connectors", "scheduler", "journalsync", "console", "bench")
 
 

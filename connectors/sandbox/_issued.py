@@ -6,7 +6,7 @@ Set ``$JOURNALSYNC_SANDBOX_SECRETS_LOG`` to a file path and every emulator serve
 line per credential value to it: each ``Set-Cookie`` value, each value under a credential key
 (``token``, ``accessToken``, ``at``, ``password``, ``pw2`` …) in a JSON or form body or a query
 string either way, and each ``Authorization`` / ``Cookie`` / ``password`` request header value.
-A test then searches everything journalsync wrote for these values (tests/test_no_secrets.py).
+A test then searches everything journalsync wrote for these values (tests/e2e/test_no_secrets.py).
 
 Off unless the variable is set; the emulators themselves never look at it.
 """
