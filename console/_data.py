@@ -259,18 +259,6 @@ def drift_counts(
     return out
 
 
-def _coverage(run_counts: dict[str, Any]) -> float | None:
-    """Pupils covered / roster, when the run recorded it (family-account platforms); else
-    ``None`` — not measured, never guessed."""
-    value = run_counts.get("coverage")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    covered, roster = run_counts.get("covered"), run_counts.get("roster")
-    if isinstance(covered, int) and isinstance(roster, int) and roster > 0:
-        return covered / roster
-    return None
-
-
 _SCORE_TTL = 600.0
 
 
@@ -482,7 +470,11 @@ def statuses(
                 next_operation=nxt[1] if nxt else None,
                 holds=tuple(holds.get((slug, platform), ())),
                 error=r.error if r and r.state is RunState.FAILED else None,
-                extra=dict(counts),
+                pupils=(
+                    (int(counts["pupils_read"]), int(counts["pupils_expected"]))
+                    if "pupils_expected" in counts
+                    else None
+                ),
                 quarantined=quarantined.get((slug, platform), {}),
                 schema_drift=tuple(drift.get((slug, platform), ())),
                 in_plan=sp is not None,
@@ -525,7 +517,7 @@ def overview(
                 drift_open=sum(counts.get("open", {}).values()),
                 drift_accepted=sum(counts.get("accepted", {}).values()),
                 holds=len(st.holds),
-                coverage=_coverage(st.extra),
+                coverage=st.pupils[0] / st.pupils[1] if st.pupils and st.pupils[1] else None,
                 compliance=compliance,
                 compliance_pending=pending,
                 in_plan=st.in_plan,

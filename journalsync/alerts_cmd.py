@@ -42,8 +42,6 @@ def check(
         store = store_for(db, plan)
         report = asyncio.run(Alerter(plan, store).check())
         ev = report.evaluation
-        for kind, why in sorted(ev.not_checkable.items()):
-            err_console.print(f"[yellow]not checkable here:[/] {kind}: {why}", highlight=False)
         for c in ev.conditions:
             console.print(f"active  {c.kind:<14} {c.school} ({c.platform})", highlight=False)
         for d in report.deliveries:

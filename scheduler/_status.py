@@ -35,7 +35,6 @@ class SchoolStatus:
     #: Held runs awaiting approval: (run id, reason).
     holds: tuple[tuple[str, str], ...] = ()
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     #: Live snapshot records per entity (``Store.remote_counts``).
     records: dict[str, int] = field(default_factory=dict)
     #: Open quarantined records per entity.

@@ -2,24 +2,24 @@
 
 Each returns the conditions that hold now; :func:`evaluate` runs the configured ones for every
 school of the plan and says which (kind, school) pairs it could check. Only a checked pair can
-*recover*: a condition the store cannot speak about (coverage or outage journals on a store that
-does not record them yet) is reported "not checkable here", never silently taken as cleared.
+*recover*: a school with no coverage figure (read whole through one account, or never pulled)
+is not checked for coverage, so an old coverage alert is never taken as cleared by silence.
 
-Coverage of family-account schools and outage journals are recorded by other parts of
-journalsync (in progress). The functions here take them as plain values
-(:class:`CoverageFact`, :class:`OutageJournal`); the store is asked through two optional
-methods, looked up at run time — ``school_coverage(school, platform)`` and
-``outage_journals(school, platform)`` — and when the store has neither, the two kinds are
-skipped with that reason.
+Coverage comes from the latest run of a family-account school that counted its pupils
+(``pupils_read`` / ``pupils_expected``, core/sync); a school read whole through one account has
+none and is not checked. Outage journals are the offline-journal entries not yet on the platform
+(:func:`core.importer.carry_over`, with the deadline of regulation 002 §13.2). The functions take
+them as plain values (:class:`CoverageFact`, :class:`OutageJournal`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 
+from core.importer import carry_over
 from core.logging import redact
 from core.store import Run, RunState, SchemaDriftRow, Store
 from scheduler._alert_settings import AlertSettings, ConditionKind
@@ -27,13 +27,17 @@ from scheduler._plan import Plan, SchoolPlan
 
 __all__ = [
     "Condition",
+    "Coverage",
     "CoverageFact",
     "Evaluation",
+    "Journal",
     "OutageJournal",
     "coverage_below",
     "evaluate",
     "failed_in_a_row",
     "held_runs",
+    "latest_coverage",
+    "outage_journals",
     "outage_overdue",
     "schema_drift_now",
 ]
@@ -175,8 +179,6 @@ class Evaluation:
     conditions: list[Condition] = field(default_factory=list)
     #: (kind, school, platform) checked: only their conditions may recover.
     checked: set[tuple[str, str, str]] = field(default_factory=set)
-    #: kind → why it could not be checked here.
-    not_checkable: dict[str, str] = field(default_factory=dict)
 
 
 def evaluate(
@@ -186,20 +188,12 @@ def evaluate(
     now = now or datetime.now(UTC)
     out = Evaluation()
     kinds: set[str] = set(settings.conditions)
-    coverage_of = getattr(store, "school_coverage", None)
-    journals_of = getattr(store, "outage_journals", None)
-    if "coverage" in kinds and coverage_of is None:
-        out.not_checkable["coverage"] = "this store records no per-school coverage yet"
-        kinds.discard("coverage")
-    if "outage_journal" in kinds and journals_of is None:
-        out.not_checkable["outage_journal"] = "this store records no outage journals yet"
-        kinds.discard("outage_journal")
     drift: dict[tuple[str, str], list[SchemaDriftRow]] = {}
     if "schema_drift" in kinds:
         for d in store.schema_drift():
             drift.setdefault((d.school, d.platform), []).append(d)
     for school in plan.schools:
-        found = _school(school, store, settings, kinds, drift, coverage_of, journals_of, now, out)
+        found = _school(school, store, settings, kinds, drift, now, out)
         out.conditions += found
     return out
 
@@ -210,8 +204,6 @@ def _school(
     settings: AlertSettings,
     kinds: set[str],
     drift: dict[tuple[str, str], list[SchemaDriftRow]],
-    coverage_of: Any,
-    journals_of: Any,
     now: datetime,
     out: Evaluation,
 ) -> list[Condition]:
@@ -237,15 +229,52 @@ def _school(
         if c := schema_drift_now(drift.get((slug, platform), []), began):
             found.append(c)
     if "coverage" in kinds:
-        fact = coverage_of(slug, platform)
-        minimum = getattr(fact, "minimum", None) or settings.coverage_minimum
-        if fact is None or minimum is None:
+        fact = latest_coverage(runs)
+        minimum = settings.coverage_minimum or school.min_coverage
+        if fact is None:  # not a family-account school, or never pulled: nothing to say
             out.checked.discard(("coverage", slug, platform))
-        elif c := coverage_below(slug, platform, fact, minimum, getattr(fact, "at", now)):
+        elif c := coverage_below(slug, platform, fact, minimum, fact.at):
             found.append(c)
     if "outage_journal" in kinds:
-        found += outage_overdue(slug, platform, journals_of(slug, platform), now)
+        found += outage_overdue(slug, platform, outage_journals(store, school), now)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    covered: int
+    roster: int
+    #: When the run that counted them ended.
+    at: datetime
+
+
+def latest_coverage(runs: Sequence[Run]) -> Coverage | None:
+    """The pupils the newest run that counted them read, of the school's roster."""
+    run = next((r for r in runs if "pupils_expected" in r.counts), None)
+    if run is None:
+        return None
+    return Coverage(
+        int(run.counts.get("pupils_read", 0)), int(run.counts["pupils_expected"]), run.updated_at
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Journal:
+    name: str
+    deadline: datetime
+    carried_over: bool
+
+
+def outage_journals(store: Store, school: SchoolPlan) -> list[Journal]:
+    """The school's offline-journal entries not yet on the platform, as one journal whose
+    deadline is the end of the last of the 2 working days (regulation 002 §13.2) in the
+    school's time zone; none while access has not come back (no deadline runs yet)."""
+    found = carry_over(store, school.slug, school.platform, str(school.tz))
+    if found is None or found.deadline is None:
+        return []
+    end = datetime.combine(found.deadline + timedelta(days=1), time(0), tzinfo=school.tz)
+    local = found.imported_at.astimezone(school.tz)
+    return [Journal(f"временный журнал от {local:%d.%m.%Y}", end, carried_over=False)]
 
 
 def _held_at(store: Store, run: Run) -> tuple[datetime, str]:

@@ -203,7 +203,6 @@ def test_a_failing_channel_is_logged_and_told_later_the_other_once(
     result = cli.invoke(app, ["alerts", "check", "-c", str(tmp_path / "a.toml")])
     assert result.exit_code == 0, result.output
     assert "1 messages sent" in result.stdout
-    assert "not checkable here" in result.stderr and "coverage" in result.stderr
     assert _kinds(hook) == [("alert", "failed_runs", "school-7")] and len(mail.messages) == 1
     assert cli.invoke(app, ["alerts", "check", "-c", str(tmp_path / "a.toml")]).exit_code == 0
     assert len(hook.received) == 1 and len(mail.messages) == 1
@@ -274,21 +273,23 @@ def test_coverage_and_outage_conditions() -> None:
     assert late.key == "outage_journal:s:perm:сбой 1"
 
 
-def test_coverage_is_checked_when_the_store_records_it(tmp_path: Path) -> None:
+def test_coverage_and_outage_journals_come_from_the_store(tmp_path: Path) -> None:
     plan = _plan(tmp_path, "http://127.0.0.1:9/x", 9)
     assert plan.alerts is not None
     store = Store.open(plan.store_url)
     ev = evaluate(plan, store, plan.alerts)
-    assert set(ev.not_checkable) == {"coverage", "outage_journal"}
-    assert ("coverage", "school-7", "kiasuo") not in ev.checked
-
-    class CoverageStore(Store):  # the method the family-account branch adds to the store
-        def school_coverage(self, school: str, platform: str) -> _Coverage:
-            return _Coverage(covered=41, roster=60, minimum=0.9)
-
-    ev = evaluate(plan, CoverageStore(store.engine), plan.alerts)
-    assert "coverage" not in ev.not_checkable
-    assert [c.kind for c in ev.conditions] == ["coverage"]
+    assert ev.conditions == [] and ("coverage", "school-7", "kiasuo") not in ev.checked
+    assert ("outage_journal", "school-7", "kiasuo") in ev.checked
+    # A family-account pull that read 41 of the roster's 60 pupils (below the default 100 %).
+    run = store.start_run("school-7:kiasuo:pull:cov", "school-7", "kiasuo", "pull")
+    store.transition(run.id, RunState.PULLING)
+    store.transition(run.id, RunState.RECONCILING)
+    store.transition(run.id, RunState.PARTIAL, counts={"pupils_read": 41, "pupils_expected": 60})
+    ev = evaluate(plan, store, plan.alerts)
+    assert [(c.kind, c.facts["covered"], c.facts["roster"]) for c in ev.conditions] == [
+        ("coverage", 41, 60)
+    ]
+    assert ("coverage", "school-7", "kiasuo") in ev.checked
 
 
 def test_failed_in_a_row_counts_only_the_newest_streak(tmp_path: Path) -> None:
