@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import openpyxl
 import pytest
 
+from core.platform import platforms as installed_platforms
 from tests.support import REPO_ROOT
 from tests.support.console_world import ConsoleWorld, console_world
 
@@ -73,9 +74,8 @@ def test_walk_login_overview_school_drift_approve_download(world: ConsoleWorld) 
             rows = page.locator("#schools tbody tr")
             expect(rows).to_have_count(5)
             platforms = page.locator("#schools tbody tr td:nth-child(2)").all_inner_texts()
-            assert sorted(platforms) == sorted(
-                ["АВЕРС", "КИАСУО", "Сетевой Город", "ЭПОС (Пермь)", "Руобр"]
-            )
+            # Each platform by its own title from the registry (as documents name it).
+            assert sorted(platforms) == sorted(p.title for p in installed_platforms().values())
             held_row = page.locator(f"tr[data-school='{world.held_school}']")
             expect(held_row).to_contain_text("ждёт подтверждения")
             drift_row = page.locator(f"tr[data-school='{world.drift_school}']")

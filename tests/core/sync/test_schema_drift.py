@@ -353,8 +353,8 @@ def test_status_lists_cli_pulled_schools_with_records_quarantine_drift_and_holds
     assert "mark: 3 updates exceed 2" in table
     assert "1 with stale records" in table
     assert (
-        "2 schools, 0 failed, 1 with held runs, 1 with stale records, 1 with platform schema drift"
-        in table
+        "2 schools, 0 failed, 0 partial, 1 with held runs, 1 with stale records, "
+        "1 with platform schema drift" in table
     )
 
 
