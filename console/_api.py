@@ -310,10 +310,6 @@ def download_compliance(
     return resp
 
 
-def _store_url(ctx: Ctx) -> str:
-    return ctx.store.engine.url.render_as_string(hide_password=False)
-
-
 @router.post(
     "/schools/{school}/worklists",
     summary="Issue and download the school's worklists (ZIP)",
@@ -322,7 +318,7 @@ def _store_url(ctx: Ctx) -> str:
 def download_worklists(ctx: CtxDep, who: Who, school: str, platform: str | None = None) -> Response:
     p = ctx.platform_for(who, school, platform)
     require_write(who)
-    resp = worklists_zip(_store_url(ctx), school, p, ctx.timezone(school))
+    resp = worklists_zip(ctx.store, school, p, ctx.timezone(school))
     if resp is None:
         raise ApiError(404, "nothing", "nothing to enter by hand: no open worklist items")
     audit(ctx.store, who, "download.worklists", school=school)
@@ -337,7 +333,7 @@ def download_worklists(ctx: CtxDep, who: Who, school: str, platform: str | None 
 def download_package(ctx: CtxDep, who: Who, school: str, platform: str | None = None) -> Response:
     p = ctx.platform_for(who, school, platform)
     require_write(who)
-    resp = package_zip(_store_url(ctx), school, p, ctx.timezone(school))
+    resp = package_zip(ctx.store, school, p, ctx.timezone(school))
     if resp is None:
         raise ApiError(404, "nothing", "nothing to package: no open package items")
     audit(ctx.store, who, "download.package", school=school)

@@ -87,25 +87,25 @@ def _zip_dir(folder: Path) -> bytes:
     return buf.getvalue()
 
 
-def worklists_zip(store_url: str, school: str, platform: str, timezone: str) -> Response | None:
+def worklists_zip(store: Store, school: str, platform: str, timezone: str) -> Response | None:
     """The worklists (issued: their items then await the teachers' entry); ``None`` when
     there is nothing to enter by hand."""
     from journalsync.worklist_cmd import write_worklists
 
     with tempfile.TemporaryDirectory(prefix="journalsync-console-") as tmp:
         out = Path(tmp) / "worklists"
-        files = write_worklists(store_url, school, platform, out, timezone)
+        files = write_worklists(store, school, platform, out, timezone)
         if not files:
             return None
         return _attachment(_zip_dir(out), f"листы-ввода-{school}", "zip", f"worklists-{school}")
 
 
-def package_zip(store_url: str, school: str, platform: str, timezone: str) -> Response | None:
+def package_zip(store: Store, school: str, platform: str, timezone: str) -> Response | None:
     """The operator's package of the outbox (issued); ``None`` when there is nothing in it."""
     from journalsync.package_cmd import write_school_package
 
     with tempfile.TemporaryDirectory(prefix="journalsync-console-") as tmp:
-        path = write_school_package(store_url, school, platform, Path(tmp), "outbox", timezone)
+        path = write_school_package(store, school, platform, Path(tmp), "outbox", timezone)
         if path is None:
             return None
         return _attachment(path.read_bytes(), f"пакет-{school}", "zip", f"package-{school}")

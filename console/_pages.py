@@ -434,8 +434,7 @@ def worklists_form(
     _check_csrf(ctx, sess, csrf)
     p = ctx.platform_for(who, school, platform)
     require_write(who)
-    store_url = ctx.store.engine.url.render_as_string(hide_password=False)
-    resp = worklists_zip(store_url, school, p, ctx.timezone(school))
+    resp = worklists_zip(ctx.store, school, p, ctx.timezone(school))
     if resp is None:
         raise ApiError(404, "nothing", "вводить вручную нечего: открытых пунктов нет")
     audit(ctx.store, who, "download.worklists", school=school)
@@ -450,8 +449,7 @@ def package_form(
     _check_csrf(ctx, sess, csrf)
     p = ctx.platform_for(who, school, platform)
     require_write(who)
-    store_url = ctx.store.engine.url.render_as_string(hide_password=False)
-    resp = package_zip(store_url, school, p, ctx.timezone(school))
+    resp = package_zip(ctx.store, school, p, ctx.timezone(school))
     if resp is None:
         raise ApiError(404, "nothing", "пакет пуст: изменений для оператора нет")
     audit(ctx.store, who, "download.package", school=school)

@@ -747,36 +747,29 @@ def check_secrets(plan: Plan) -> tuple[list[str], list[str]]:
     scheduler's environment can change about it. An environment variable unset in this shell is
     a warning: the service that runs journalsync may well set it.
     """
-    errors: list[str] = []
-    warnings: list[str] = []
-    seen: set[tuple[str, str]] = set()
+    refs: list[tuple[str, SecretRef | None]] = []
     for school in plan.schools:
         logins = [(school.login, school.password, school.token)]
         logins += [(a.login, a.password, a.token) for a in school.accounts]
-        for login, *refs in logins:
-            for what, ref in zip(("password", "token"), refs, strict=True):
-                if ref is None:
-                    continue
-                where = f"school {school.slug}, login {login}: {what}"
-                if ref.env:
-                    if not os.environ.get(ref.env) and ("env", ref.env) not in seen:
-                        seen.add(("env", ref.env))
-                        warnings.append(
-                            f"{where}: environment variable {ref.env} is not set in this shell"
-                        )
-                    continue
-                try:
-                    ref.resolve()
-                except ConfigError as exc:
-                    errors.append(f"{where}: {exc.message}")
-    for where, ref in _alert_secrets(plan):  # alerts (issue 16)
-        if ref is not None and ref.env and not os.environ.get(ref.env):
-            warnings.append(f"{where}: environment variable {ref.env} is not set in this shell")
-        elif ref is not None and not ref.env:
-            try:
-                ref.resolve()
-            except ConfigError as exc:
-                errors.append(f"{where}: {exc.message}")
+        for login, *pair in logins:
+            for what, ref in zip(("password", "token"), pair, strict=True):
+                refs.append((f"school {school.slug}, login {login}: {what}", ref))
+    refs += _alert_secrets(plan)  # alerts (issue 16)
+    errors: list[str] = []
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for where, ref in refs:
+        if ref is None:
+            continue
+        if ref.env:
+            if not os.environ.get(ref.env) and ref.env not in seen:
+                seen.add(ref.env)
+                warnings.append(f"{where}: environment variable {ref.env} is not set in this shell")
+            continue
+        try:
+            ref.resolve()
+        except ConfigError as exc:
+            errors.append(f"{where}: {exc.message}")
     return errors, list(dict.fromkeys(warnings))
 
 

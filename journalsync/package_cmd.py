@@ -11,13 +11,14 @@ import typer
 
 from core.files import private_dir
 from core.package import build_package, issue_package, write_package
+from core.store import Store
 from journalsync._common import PLATFORM_HELP, console, open_store, reported_errors, school_timezone
 
 __all__ = ["package", "write_school_package"]
 
 
 def write_school_package(
-    store_url: str | None,
+    store: Store,
     school: str,
     platform: str,
     out: Path,
@@ -26,18 +27,14 @@ def write_school_package(
 ) -> Path | None:
     """Build and write the package; an outbox package is issued (its items then await the
     operator's load). Returns the zip written, or ``None`` when there is nothing to load."""
-    store = open_store(store_url)
-    try:
-        pkg = replace(build_package(store, school, platform, scope=scope), timezone=timezone)
-        if not pkg.items:
-            return None
-        private_dir(out)
-        path = write_package(pkg, out / pkg.file_name())
-        if scope == "outbox":
-            issue_package(store, school, platform, pkg)
-        return path
-    finally:
-        store.close()
+    pkg = replace(build_package(store, school, platform, scope=scope), timezone=timezone)
+    if not pkg.items:
+        return None
+    private_dir(out)
+    path = write_package(pkg, out / pkg.file_name())
+    if scope == "outbox":
+        issue_package(store, school, platform, pkg)
+    return path
 
 
 def package(
@@ -71,9 +68,10 @@ def package(
         raise typer.BadParameter("use outbox or journal", param_hint="--scope")
     with reported_errors():
         zone = school_timezone(config, school, timezone)
-        path = write_school_package(
-            db, school, platform, out, "journal" if scope == "journal" else "outbox", zone
-        )
+        with open_store(db) as store:
+            path = write_school_package(
+                store, school, platform, out, "journal" if scope == "journal" else "outbox", zone
+            )
         if path is None:
             console.print("nothing to package: no open package items and no journal entries")
             return

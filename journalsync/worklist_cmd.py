@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from core.files import private_dir, write_private
+from core.store import Store
 from core.worklist import (
     build_worklists,
     file_stem,
@@ -24,14 +25,13 @@ __all__ = ["worklist", "write_worklists"]
 
 
 def write_worklists(
-    store_url: str | None,
+    store: Store,
     school: str,
     platform: str,
     out: Path,
     timezone: str = "Europe/Moscow",
 ) -> list[Path]:
     """Build, write and issue the worklists (times in ``timezone``); returns the files written."""
-    store = open_store(store_url)
     lists = [replace(wl, timezone=timezone) for wl in build_worklists(store, school, platform)]
     private_dir(out)
     written: list[Path] = []
@@ -75,7 +75,8 @@ def worklist(
     """Write one worklist per teacher (XLSX + PDF + JSON) of the entries to make by hand."""
     with reported_errors():
         zone = school_timezone(config, school, timezone)
-        files = write_worklists(db, school, platform, out, zone)
+        with open_store(db) as store:
+            files = write_worklists(store, school, platform, out, zone)
         if not files:
             console.print("nothing to enter by hand: no open worklist items")
             return
