@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from core.importer import CarryOver, carry_over
+from core.platform import get_platform
 from core.store import Store
 from journalsync._common import EXIT_FAILED, console, open_store, reported_errors
 from journalsync.config import load_config
@@ -137,9 +139,14 @@ def list_(
                     console.print(Text(f"{row[0]} {label}: {text}"))
 
 
-def _carry(plan: Plan | None, store: Store, school: str, platform: str) -> CarryOver | None:
+def _zone(plan: Plan | None, school: str, platform: str) -> str:
+    """The school's zone from the config, else its platform's default (the one zone rule)."""
     zone = next((s.timezone for s in plan.schools if s.slug == school), None) if plan else None
-    return carry_over(store, school, platform, zone or "Europe/Moscow")
+    return zone or get_platform(platform).timezone
+
+
+def _carry(plan: Plan | None, store: Store, school: str, platform: str) -> CarryOver | None:
+    return carry_over(store, school, platform, _zone(plan, school, platform))
 
 
 def _print_carry_over(plan: Plan | None, store: Store, bindings: list[tuple[str, str]]) -> None:
@@ -148,7 +155,9 @@ def _print_carry_over(plan: Plan | None, store: Store, bindings: list[tuple[str,
         found = _carry(plan, store, school, platform)
         if found is not None:
             console.print(
-                f"[yellow]{school} ({platform})[/]: {found.text(date.today())}", highlight=False
+                f"[yellow]{school} ({platform})[/]: "
+                f"{found.text(datetime.now(ZoneInfo(_zone(plan, school, platform))).date())}",
+                highlight=False,
             )
 
 
