@@ -20,6 +20,14 @@ from core.migrate._match import (
     normalise_name,
     person_kind,
 )
+from core.migrate._review import (
+    REVIEW_BELOW,
+    REVIEW_COLUMNS,
+    ReviewError,
+    read_review,
+    review_rows,
+    write_review,
+)
 
 __all__ = [
     "CONFIDENCE",
@@ -28,10 +36,16 @@ __all__ = [
     "MATCH_ENTITIES",
     "MATCH_RULES",
     "MATCH_STATES",
+    "REVIEW_BELOW",
+    "REVIEW_COLUMNS",
     "Decision",
     "Match",
     "MatchSet",
+    "ReviewError",
     "match_identities",
     "normalise_name",
     "person_kind",
+    "read_review",
+    "review_rows",
+    "write_review",
 ]
