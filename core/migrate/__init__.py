@@ -18,6 +18,7 @@ from core.migrate._match import (
     MatchSet,
     match_identities,
     normalise_name,
+    person_classes,
     person_kind,
 )
 from core.migrate._review import (
@@ -44,6 +45,7 @@ __all__ = [
     "ReviewError",
     "match_identities",
     "normalise_name",
+    "person_classes",
     "person_kind",
     "read_review",
     "review_rows",
