@@ -78,8 +78,8 @@ CONFIDENCE = {
 #: A name known by initials only on one side («Иванова А. П.», as АВЕРС shows pupils) is
 #: compared by surname and initials, at this share of the rule's confidence.
 INITIALS_FACTOR = 0.95
-_STAFF_NAME = 0.9
-_GUARDIAN_NAME = 0.7
+_STAFF_NAME = 0.9  # staff by full name and role
+_GUARDIAN_NAME = 0.9  # a unique full name among guardians (namesakes stay ambiguous)
 
 
 @dataclass(frozen=True, slots=True)
