@@ -53,15 +53,16 @@ class Ctx:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     scores: Scores = field(init=False)
 
+    _by_slug: dict[str, SchoolPlan] = field(init=False)
+
     def __post_init__(self) -> None:
         self.scores = Scores(self.store, self.plan)
+        self._by_slug = {s.slug: s for s in self.plan.schools} if self.plan else {}
 
     # --- schools ---
 
     def plan_school(self, slug: str) -> SchoolPlan | None:
-        if self.plan is None:
-            return None
-        return next((s for s in self.plan.schools if s.slug == slug), None)
+        return self._by_slug.get(slug)
 
     def timezone(self, slug: str) -> str:
         sp = self.plan_school(slug)
@@ -72,7 +73,7 @@ class Ctx:
     def platforms_of(self, slug: str) -> list[str]:
         """The school's bindings: the plan's platform first, then any other the store holds."""
         sp = self.plan_school(slug)
-        found = [p for s, p in self.store.school_platforms() if s == slug]
+        found = [p for _s, p in self.store.school_platforms(slug)]
         first = [sp.platform] if sp is not None else []
         return first + sorted(set(found) - set(first))
 

@@ -351,6 +351,19 @@ class Scores:
         self._worker = threading.Thread(target=queue_all, name="console-compliance", daemon=True)
         self._worker.start()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until the background thread has computed every queued score (``True``), or
+        ``timeout`` seconds have passed (``False``)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            worker = self._worker
+            if worker is None or not worker.is_alive():
+                with self._lock:
+                    if not self._queue:
+                        return True
+            time.sleep(0.05)
+        return False
+
     def _drain(self) -> None:
         while True:
             with self._lock:
@@ -529,24 +542,45 @@ def overview(
 
 
 def _failed_in_a_row(store: Store, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Failed runs in a row up to the last one, for the pairs whose last run failed."""
+    """Failed runs in a row up to the last one, for the pairs whose last run failed: one
+    query over the last 50 runs of each (a window), whatever the number of pairs."""
     u = runs.c
+    wanted = set(pairs)
     out: dict[tuple[str, str], int] = {}
-    with store.engine.connect() as conn:
-        for school, platform in pairs:
-            states = conn.execute(
-                select(u.state)
-                .where(u.school == school, u.platform == platform)
-                .order_by(u.created_at.desc())
-                .limit(50)
-            ).scalars()
-            n = 0
-            for state in states:
+    schools = sorted({s for s, _ in wanted})
+    for chunk in range(0, len(schools), 500):
+        numbered = (
+            select(
+                u.school,
+                u.platform,
+                u.state,
+                func.row_number()
+                .over(
+                    partition_by=(u.school, u.platform),
+                    order_by=(u.created_at.desc(), u.id.desc()),
+                )
+                .label("n"),
+            )
+            .where(u.school.in_(schools[chunk : chunk + 500]))
+            .subquery()
+        )
+        n = numbered.c
+        stmt = (
+            select(n.school, n.platform, n.state)
+            .where(n.n <= 50)
+            .order_by(n.school, n.platform, n.n)
+        )
+        ended: set[tuple[str, str]] = set()
+        with store.engine.connect() as conn:
+            for school, platform, state in conn.execute(stmt):
+                pair = (school, platform)
+                if pair not in wanted or pair in ended:
+                    continue
                 if state != "failed":
-                    break
-                n += 1
-            out[(school, platform)] = n
-    return out
+                    ended.add(pair)
+                    continue
+                out[pair] = out.get(pair, 0) + 1
+    return {pair: out.get(pair, 0) for pair in pairs}
 
 
 # --- runs ----------------------------------------------------------------------------------------
