@@ -163,21 +163,27 @@ class _Http:
     async def get(self, path: str) -> tuple[int, dict[str, str]]:
         async with self.slots:
             if self.idle:
-                reader, writer = self.idle.pop()
-            else:
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.head}\r\n".encode())
-            raw = await reader.readuntil(b"\r\n\r\n")
-            lines = raw.decode("latin-1").split("\r\n")
-            status = int(lines[0].split()[1])
-            headers = {}
-            for line in lines[1:]:
-                if line:
-                    k, _, v = line.partition(":")
-                    headers[k.strip().lower()] = v.strip()
-            await reader.readexactly(int(headers.get("content-length", "0")))
-            self.idle.append((reader, writer))
-            return status, headers
+                try:  # a kept-alive connection the server may have closed meanwhile
+                    return await self._exchange(*self.idle.pop(), path)
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    pass
+            return await self._exchange(*await asyncio.open_connection(self.host, self.port), path)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str
+    ) -> tuple[int, dict[str, str]]:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.head}\r\n".encode())
+        raw = await reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            if line:
+                k, _, v = line.partition(":")
+                headers[k.strip().lower()] = v.strip()
+        await reader.readexactly(int(headers.get("content-length", "0")))
+        self.idle.append((reader, writer))
+        return status, headers
 
     async def close(self) -> None:
         for _, writer in self.idle:
@@ -192,7 +198,9 @@ def _timing(headers: dict[str, str]) -> float:
     raise AssertionError("the answer has no Server-Timing")
 
 
-async def _load(port: int, token: str, paths: list[str], seconds: float, rate: float) -> dict[str, Any]:
+async def _load(
+    port: int, token: str, paths: list[str], seconds: float, rate: float
+) -> dict[str, Any]:
     """Open-loop load: requests started at ``rate`` per second for ``seconds`` (at most 64 at
     once, each on a kept-alive connection), each timed at the client and by the server."""
     latencies: list[float] = []
@@ -240,9 +248,11 @@ def serve(url: str, n: int, port: int) -> None:
     compliance scores are warm and it listens, then serves until stdin closes."""
     import threading
 
+    from core.process import tune_gc
     from core.store import Store
     from journalsync.web_cmd import console_server
 
+    tune_gc()  # as the CLI does for `journalsync web`
     store = Store.open(url)
     server = console_server(_plan(n, url), store, f"127.0.0.1:{port}")
     app: Any = server.config.app

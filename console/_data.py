@@ -395,6 +395,34 @@ def _next_slot(
     return best
 
 
+def _plans(plan: Plan | None, schools: frozenset[str] | None) -> dict[str, SchoolPlan]:
+    """The plan's schools by slug, in the plan's order (the wanted ones only: one school's
+    page walks no list of a thousand)."""
+    if plan is None:
+        return {}
+    if schools is not None and len(schools) < 50:
+        at = _index(plan)
+        found = sorted((at[s] for s in schools if s in at), key=lambda p: p[0])
+        return {sp.slug: sp for _, sp in found}
+    return {s.slug: s for s in plan.schools if schools is None or s.slug in schools}
+
+
+_INDEXES: dict[int, tuple[Plan, dict[str, tuple[int, SchoolPlan]]]] = {}
+
+
+def _index(plan: Plan) -> dict[str, tuple[int, SchoolPlan]]:
+    """slug → (position, school) of a plan, kept per plan object (a plan does not change; a
+    frozen dataclass of a thousand schools is slow to hash, hence by identity)."""
+    hit = _INDEXES.get(id(plan))
+    if hit is not None and hit[0] is plan:
+        return hit[1]
+    index = {s.slug: (i, s) for i, s in enumerate(plan.schools)}
+    if len(_INDEXES) > 8:
+        _INDEXES.clear()
+    _INDEXES[id(plan)] = (plan, index)
+    return index
+
+
 def statuses(
     plan: Plan | None, store: Store, schools: frozenset[str] | None = None
 ) -> list[SchoolStatus]:
@@ -452,7 +480,7 @@ def statuses(
     drift: dict[tuple[str, str], list[SchemaDriftRow]] = {}
     for d in store.schema_drift():
         drift.setdefault((d.school, d.platform), []).append(d)
-    plans = {s.slug: s for s in plan.schools} if plan is not None else {}
+    plans = _plans(plan, schools)
     pairs = [(s.slug, s.platform) for s in plans.values()]
     planned = set(pairs)
     others = {*last, *pairs_known, *quarantined, *drift} - planned
@@ -508,7 +536,7 @@ def overview(
     deadline = time.monotonic() + (scores.budget if scores is not None else 0.0)
     found = statuses(plan, store, schools)
     drift = drift_counts(store, schools)
-    plans = {s.slug: s for s in plan.schools} if plan else {}
+    plans = _plans(plan, schools)
     default_tz = plan.timezone if plan else "Europe/Moscow"
     failures = _failed_in_a_row(store, [(st.school, st.platform) for st in found if st.error])
     out = []
