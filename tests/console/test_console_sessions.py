@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -115,4 +116,17 @@ def test_revoking_the_token_ends_its_sessions_in_every_process(url: str) -> None
         with store.engine.connect() as conn:
             left = conn.execute(select(web_sessions.c.token_id)).scalars().all()
         assert info.id not in left
+    store.close()
+
+
+def test_an_idle_session_expires(url: str) -> None:
+    store = Store.open(url)
+    token, _ = create_token(store, role="admin", name="Петрова")
+    with _console(url) as base:
+        sid, _ = _login(base, token)
+        with store.engine.begin() as conn:
+            conn.execute(web_sessions.update().values(expires_at=datetime.now(UTC)))
+        assert _home(base, sid).status_code == 303
+        with store.engine.connect() as conn:
+            assert conn.execute(select(web_sessions)).all() == []  # and is gone
     store.close()
