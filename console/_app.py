@@ -144,6 +144,7 @@ def create_app(
         body = metrics_text(ctx.store, ctx.scope(who))
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    _pages.warm_templates()
     if warm_scores:
         app.state.ctx.scores.warm()
     app.include_router(_api.router)

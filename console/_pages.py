@@ -36,12 +36,18 @@ from console._tokens import Principal, audit, audit_entries
 from core.platform import platform_title
 from core.store import ENTITY_TEXT, RunState, drift_findings, runs
 
-__all__ = ["LoginRequired", "error_page", "router"]
+__all__ = ["LoginRequired", "error_page", "router", "warm_templates"]
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 LOGIN_CSRF = "js_login_csrf"
+
+
+def warm_templates() -> None:
+    """Compile every page's template now (a console's first page need not pay for it)."""
+    for name in templates.env.list_templates(extensions=["html"]):
+        templates.env.get_template(name)
 
 
 ROLE_TEXT = {"admin": "администратор", "school": "школа", "auditor": "аудитор"}
