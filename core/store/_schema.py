@@ -244,6 +244,7 @@ runs = Table(
     PrimaryKeyConstraint("id"),
     UniqueConstraint("run_key"),
     Index("ix_runs_school", "school", "created_at"),
+    Index("ix_runs_created", "created_at", "id"),
 )
 
 run_transitions = Table(
