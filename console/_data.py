@@ -399,9 +399,7 @@ def _next_slot(
     return best
 
 
-def _plans(
-    plan: Plan | None, schools: frozenset[str] | None
-) -> dict[tuple[str, str], SchoolPlan]:
+def _plans(plan: Plan | None, schools: frozenset[str] | None) -> dict[tuple[str, str], SchoolPlan]:
     """The plan's bindings by (slug, platform), in the plan's order (the wanted schools only:
     one school's page walks no list of a thousand)."""
     if plan is None:
@@ -410,9 +408,7 @@ def _plans(
         at = _index(plan)
         found = sorted((hit for s in schools for hit in at.get(s, ())), key=lambda p: p[0])
         return {(sp.slug, sp.platform): sp for _, sp in found}
-    return {
-        (s.slug, s.platform): s for s in plan.schools if schools is None or s.slug in schools
-    }
+    return {(s.slug, s.platform): s for s in plan.schools if schools is None or s.slug in schools}
 
 
 _INDEXES: dict[int, tuple[Plan, dict[str, list[tuple[int, SchoolPlan]]]]] = {}
