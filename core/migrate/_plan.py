@@ -159,7 +159,7 @@ def rekey(
     """
     values = record.__dict__
     update: dict[str, Any] = {}
-    for name in record.model_fields:
+    for name in type(record).model_fields:
         value = values[name]
         if name == "lesson_id":
             mapped = lessons.get(value)

@@ -49,7 +49,7 @@ def _diff(item: PlanItem, now: Record | None, capabilities: Capabilities) -> lis
     mine, theirs = item.record.__dict__, now.__dict__
     return [
         n
-        for n in item.record.model_fields
+        for n in type(item.record).model_fields
         if n not in skip and n != "provenance" and mine[n] is not None and mine[n] != theirs[n]
     ]
 
