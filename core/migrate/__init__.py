@@ -1,5 +1,9 @@
 """Verified migration of a school's journal between two platform bindings (issue 15).
 
+* :mod:`._match` — who is who on each side: :func:`match_identities` pairs the source binding's
+  records with the target's, per entity, each match with its rule and confidence; what is
+  ambiguous or unmatched goes to the operator through a review file and nothing ambiguous is
+  applied silently. The store keeps the matches (``Store.save_matches`` / ``load_matches``);
 * :mod:`._plan` — the plan: the source's journal re-keyed into the target's ids, translated by
   the target's table (:mod:`core.translation`), compared with what the target holds;
 * :mod:`._io` — a plan as JSON and back;
@@ -17,6 +21,20 @@ from core.migrate._documents import (
     write_plan_files,
 )
 from core.migrate._io import plan_from_json, plan_to_json
+from core.migrate._match import (
+    CONFIDENCE,
+    DECISION_ACTIONS,
+    GLOBAL_ID_KEYS,
+    MATCH_ENTITIES,
+    MATCH_RULES,
+    MATCH_STATES,
+    Decision,
+    Match,
+    MatchSet,
+    match_identities,
+    normalise_name,
+    person_kind,
+)
 from core.migrate._plan import (
     JOURNAL_ORDER,
     OPS,
@@ -31,13 +49,22 @@ from core.migrate._plan import (
 from core.migrate._verify import certificate, item_key
 
 __all__ = [
+    "CONFIDENCE",
+    "DECISION_ACTIONS",
     "ENTITY_TITLES",
+    "GLOBAL_ID_KEYS",
     "JOURNAL_ORDER",
+    "MATCH_ENTITIES",
+    "MATCH_RULES",
+    "MATCH_STATES",
     "OPS",
     "ROSTER_ORDER",
     "ApplyResult",
+    "Decision",
     "Describer",
+    "Match",
     "MatchLike",
+    "MatchSet",
     "MigrationPlan",
     "PlanItem",
     "RosterItem",
@@ -45,6 +72,9 @@ __all__ = [
     "build_plan",
     "certificate",
     "item_key",
+    "match_identities",
+    "normalise_name",
+    "person_kind",
     "plan_from_json",
     "plan_keys",
     "plan_meta",

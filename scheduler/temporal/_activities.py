@@ -32,7 +32,7 @@ class SchoolActivities:
     @activity.defn(name="run_school")
     async def run_school(self, req: RunRequest, slot: str, key: str) -> dict[str, Any]:
         info = activity.info()
-        school = self.plan.school(req.school)
+        school = self.plan.on_platform(req.school, req.platform)
         beat = asyncio.create_task(_heartbeat(req.heartbeat_seconds / 3))
         try:
             out = await self.runner.run_school(
