@@ -46,7 +46,7 @@ from core.migrate._plan import (
     build_plan,
     rekey,
 )
-from core.migrate._verify import certificate, item_key
+from core.migrate._verify import certificate, item_key, shown_keys
 
 __all__ = [
     "CONFIDENCE",
@@ -81,6 +81,7 @@ __all__ = [
     "plan_to_json",
     "queue_plan",
     "rekey",
+    "shown_keys",
     "status_by_key",
     "write_certificate",
     "write_plan_files",

@@ -60,10 +60,14 @@ _LISTS = frozenset({"student_ids", "teacher_ids", "member_ids"})
 class MatchLike(Protocol):
     """One identity pair of the match step (``core.migrate`` ``Match``)."""
 
-    entity: str
-    source_id: str
-    target_id: str | None
-    state: str
+    @property
+    def entity(self) -> str: ...
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def target_id(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
 
 
 def not_carried_reason(field_name: str, platform_title: str) -> Reason:

@@ -27,7 +27,7 @@ from core.migrate._plan import JOURNAL_ORDER, ROSTER_ORDER, MigrationPlan, PlanI
 from core.model import Record
 from core.translation import FIELD_TITLES
 
-__all__ = ["certificate", "item_key"]
+__all__ = ["certificate", "item_key", "shown_keys"]
 
 
 _HAND = (PushChannel.WORKLIST.value, PushChannel.PACKAGE.value)
@@ -207,3 +207,21 @@ def _bucket(source: int, target: int | None) -> dict[str, Any]:
 def _close(c: dict[str, Any]) -> dict[str, Any]:
     c["explained"] = dict(sorted(c["explained"].items()))
     return c
+
+
+def shown_keys(
+    plan: MigrationPlan,
+    *,
+    plan_id: str,
+    target_records: Mapping[str, Iterable[Record]],
+    target_capabilities: Capabilities,
+) -> list[str]:
+    """Outbox keys of the plan's writes the target now shows (on the fields it carries)."""
+    theirs = {e: {r.id: r for r in target_records.get(e, ())} for e in JOURNAL_ORDER}
+    return [
+        item_key(plan_id, i.record)
+        for i in plan.items
+        if i.writes
+        and i.record is not None
+        and not _diff(i, theirs.get(i.entity, {}).get(i.record.id), target_capabilities)
+    ]
