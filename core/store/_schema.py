@@ -44,6 +44,7 @@ __all__ = [
     "drift_findings",
     "facts_watermark",
     "family_roster",
+    "identity_matches",
     "local_changes",
     "local_records",
     "metadata",
@@ -462,4 +463,26 @@ migration_plans = Table(
     Column("approved_by", String(255)),
     PrimaryKeyConstraint("id"),
     Index("ix_migration_plans_school", "school"),
+)
+
+#: Who is who on two bindings of one school (issue 15): per entity and source record, the target
+#: record it matched (``core.migrate``), by which rule, and the operator who decided, if one did.
+identity_matches = Table(
+    "identity_matches",
+    metadata,
+    _id("school", nullable=False),
+    _id("source_platform", nullable=False),
+    _id("target_platform", nullable=False),
+    Column("entity", String(32), nullable=False),
+    _id("source_id", nullable=False),
+    _id("target_id"),
+    Column("rule", String(32), nullable=False),
+    Column("confidence", Float, nullable=False),
+    #: matched, ambiguous, unmatched, rejected.
+    Column("state", String(16), nullable=False),
+    #: The target ids offered when ambiguous (a JSON list).
+    Column("candidates", JSONText, nullable=False),
+    Column("decided_by", String(255), nullable=False),
+    Column("decided_at", UTCDateTime),
+    PrimaryKeyConstraint("school", "source_platform", "target_platform", "entity", "source_id"),
 )
