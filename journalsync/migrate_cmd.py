@@ -25,23 +25,20 @@ from core.errors import ConfigError
 from core.files import private_dir
 from core.migrate import (
     Describer,
-    apply_plan,
     build_plan,
     certificate,
     match_identities,
     plan_from_json,
-    plan_keys,
     plan_meta,
     plan_to_json,
     shown_keys,
-    status_by_key,
     write_certificate,
     write_plan_files,
 )
 from core.model import Record, School
 from core.platform import connector_class, platform_title
 from core.store import RunState, Store
-from core.sync import sync_school
+from core.sync import apply_plan, plan_keys, status_by_key, sync_school
 from journalsync._common import (
     EXIT_FAILED,
     EXIT_HELD,
@@ -168,7 +165,11 @@ def plan_cmd(
                         hint="plan without --no-pull to pull it first",
                     )
             flat = [r for recs in mine.values() for r in recs]
-            matches = match_identities(flat, [r for recs in theirs.values() for r in recs])
+            previous = store.load_matches(school, src.platform, tgt.platform)
+            matches = match_identities(
+                flat, [r for recs in theirs.values() for r in recs], previous=previous
+            )
+            store.save_matches(school, src.platform, tgt.platform, matches, actor="migrate plan")
             describe = Describer(mine)
             labels = {
                 m.source_id: describe("", m.source_id, describe.by_id.get(m.source_id))

@@ -7,12 +7,13 @@
 * :mod:`._plan` — the plan: the source's journal re-keyed into the target's ids, translated by
   the target's table (:mod:`core.translation`), compared with what the target holds;
 * :mod:`._io` — a plan as JSON and back;
-* :mod:`._apply` — the plan's writes through the target binding's outbox and channels;
 * :mod:`._verify` — the certificate: the plan against a fresh pull of the target;
 * :mod:`._documents` — the plan's XLSX summary and the certificate's JSON and PDF (Russian).
+
+Applying a plan (the target's outbox and channels) is ``core.sync``'s :func:`apply_plan`: this
+package knows no store (the store keeps matches through it).
 """
 
-from core.migrate._apply import ApplyResult, apply_plan, plan_keys, queue_plan, status_by_key
 from core.migrate._documents import (
     ENTITY_TITLES,
     Describer,
@@ -59,7 +60,6 @@ __all__ = [
     "MATCH_STATES",
     "OPS",
     "ROSTER_ORDER",
-    "ApplyResult",
     "Decision",
     "Describer",
     "Match",
@@ -68,7 +68,6 @@ __all__ = [
     "MigrationPlan",
     "PlanItem",
     "RosterItem",
-    "apply_plan",
     "build_plan",
     "certificate",
     "item_key",
@@ -76,13 +75,10 @@ __all__ = [
     "normalise_name",
     "person_kind",
     "plan_from_json",
-    "plan_keys",
     "plan_meta",
     "plan_to_json",
-    "queue_plan",
     "rekey",
     "shown_keys",
-    "status_by_key",
     "write_certificate",
     "write_plan_files",
 ]

@@ -1,4 +1,4 @@
-"""Apply a migration plan through the target's channels (issue 15 item 4).
+"""Apply a migration plan (``core.migrate``) through the target's channels (issue 15 item 4).
 
 The plan's writes go to the outbox of the *target* binding (school × target platform) with keys
 of their own (:func:`item_key`, over the plan and the record's content), never to the school's
@@ -18,12 +18,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from core.connector import Change, Connector, PushChannel
-from core.migrate._plan import MigrationPlan
-from core.migrate._verify import item_key
+from core.migrate import MigrationPlan, item_key
 from core.store import Store
-from core.sync import PushResult, push
+from core.sync._push import PushResult, push
 
-__all__ = ["ApplyResult", "apply_plan", "plan_keys", "queue_plan"]
+__all__ = ["ApplyResult", "apply_plan", "plan_keys", "queue_plan", "status_by_key"]
 
 _HAND = (PushChannel.WORKLIST.value, PushChannel.PACKAGE.value)
 
