@@ -38,7 +38,14 @@ from core.migrate import (
 from core.model import Record, School
 from core.platform import connector_class, platform_title
 from core.store import RunState, Store
-from core.sync import apply_plan, plan_keys, status_by_key, sync_school
+from core.sync import (
+    DEFAULT_PULL_LIMITS,
+    PullLimits,
+    apply_plan,
+    plan_keys,
+    status_by_key,
+    sync_school,
+)
 from journalsync._common import (
     EXIT_FAILED,
     EXIT_HELD,
@@ -68,6 +75,9 @@ DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Store URL (default: the config's, else $JOURNALSYNC_DB)."),
 ]
+#: Pull limits of the target's pull after an apply: deletes still hold it, changes do not.
+_AFTER_APPLY = {e: PullLimits(deletes=lim.deletes) for e, lim in DEFAULT_PULL_LIMITS.items()}
+
 PlanArg = Annotated[str, typer.Argument(help="The plan's id (printed by `migrate plan`).")]
 
 
@@ -77,9 +87,11 @@ def _store_url(config: Path | None, db: str | None) -> str | None:
     return load_config(config, check_platforms=False).store_url or None
 
 
-async def _pull(store: Store, plan: Plan, sp: SchoolPlan) -> None:
+async def _pull(store: Store, plan: Plan, sp: SchoolPlan, *, after_apply: bool = False) -> None:
     """A full pull of one binding, as ``journalsync pull`` does it; a held or partial pull stops
-    the migration (a plan over part of a journal would lose the rest silently)."""
+    the migration (a plan over part of a journal would lose the rest silently). After an apply
+    (``verify``) the target's records changing en masse is the migration itself, so only the
+    delete limits hold the pull then."""
     connector = make_connector(plan, sp, store)
     key = f"{sp.slug}:{sp.platform}:pull:migrate:{uuid.uuid4().hex[:12]}"
     async with school_lock(store, sp.slug), connector:
@@ -90,6 +102,7 @@ async def _pull(store: Store, plan: Plan, sp: SchoolPlan) -> None:
             operation="pull",
             do_push=False,
             min_coverage=sp.min_coverage,
+            pull_limits=_AFTER_APPLY if after_apply else DEFAULT_PULL_LIMITS,
         )
     if report.error is not None:
         raise report.error
@@ -348,7 +361,7 @@ def verify_cmd(
             plan = plan_from_json(row.data)
             tgt = _binding(cfg, row.school, row.target_binding)
             if not no_pull:
-                asyncio.run(_pull(store, cfg, tgt))
+                asyncio.run(_pull(store, cfg, tgt, after_apply=True))
             theirs = _snapshot(store, row.school, tgt.platform)
             mine = _snapshot(store, row.school, row.source_platform)
             caps = connector_class(tgt.platform).capabilities
