@@ -59,9 +59,9 @@ class Ctx:
     # --- schools ---
 
     def plan_school(self, slug: str) -> SchoolPlan | None:
-        if self.plan is None:
+        if self.plan is None or not any(s.slug == slug for s in self.plan.schools):
             return None
-        return next((s for s in self.plan.schools if s.slug == slug), None)
+        return self.plan.school(slug)  # a school on several platforms: the binding in effect
 
     def timezone(self, slug: str) -> str:
         sp = self.plan_school(slug)
@@ -74,6 +74,8 @@ class Ctx:
         sp = self.plan_school(slug)
         found = [p for s, p in self.store.school_platforms() if s == slug]
         first = [sp.platform] if sp is not None else []
+        if self.plan is not None and sp is not None:  # then the school's other bindings
+            first += [b.platform for b in self.plan.bindings(slug) if b.platform not in first]
         return first + sorted(set(found) - set(first))
 
     def visible_school(self, who: Principal, slug: str) -> list[str]:

@@ -47,6 +47,14 @@ from core.migrate._plan import (
     build_plan,
     rekey,
 )
+from core.migrate._review import (
+    REVIEW_BELOW,
+    REVIEW_COLUMNS,
+    ReviewError,
+    read_review,
+    review_rows,
+    write_review,
+)
 from core.migrate._verify import certificate, item_key, shown_keys
 
 __all__ = [
@@ -59,6 +67,8 @@ __all__ = [
     "MATCH_RULES",
     "MATCH_STATES",
     "OPS",
+    "REVIEW_BELOW",
+    "REVIEW_COLUMNS",
     "ROSTER_ORDER",
     "Decision",
     "Describer",
@@ -67,6 +77,7 @@ __all__ = [
     "MatchSet",
     "MigrationPlan",
     "PlanItem",
+    "ReviewError",
     "RosterItem",
     "build_plan",
     "certificate",
@@ -77,8 +88,11 @@ __all__ = [
     "plan_from_json",
     "plan_meta",
     "plan_to_json",
+    "read_review",
     "rekey",
+    "review_rows",
     "shown_keys",
     "write_certificate",
     "write_plan_files",
+    "write_review",
 ]
