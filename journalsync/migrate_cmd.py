@@ -14,6 +14,7 @@ import asyncio
 import getpass
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,9 +32,11 @@ from core.migrate import (
     plan_from_json,
     plan_meta,
     plan_to_json,
+    read_review,
     shown_keys,
     write_certificate,
     write_plan_files,
+    write_review,
 )
 from core.model import Record, School
 from core.platform import connector_class, platform_title
@@ -155,8 +158,18 @@ def plan_cmd(
     no_pull: Annotated[
         bool, typer.Option("--no-pull", help="Use the latest snapshots instead of pulling.")
     ] = False,
+    review: Annotated[
+        Path | None,
+        typer.Option(
+            "--review",
+            help="The review file (XLSX or CSV) with the operator's decisions in «Решение».",
+        ),
+    ] = None,
 ) -> None:
-    """Pull both bindings, match identities and write the plan; prints its id and counts."""
+    """Pull both bindings, match identities and write the plan; prints its id and counts.
+
+    Identities the rules cannot settle go to a review file in ``--out``; decide them there and
+    plan again with ``--review FILE`` (decisions are kept in the store for later plans)."""
     with reported_errors():
         cfg = load_config(config)
         src, tgt = _binding(cfg, school, source), _binding(cfg, school, target)
@@ -178,11 +191,26 @@ def plan_cmd(
                         hint="plan without --no-pull to pull it first",
                     )
             flat = [r for recs in mine.values() for r in recs]
+            other = [r for recs in theirs.values() for r in recs]
             previous = store.load_matches(school, src.platform, tgt.platform)
-            matches = match_identities(
-                flat, [r for recs in theirs.values() for r in recs], previous=previous
-            )
+            decisions = None
+            if review is not None:
+                actor = getpass.getuser()
+                decisions = {
+                    k: replace(d, decided_by=d.decided_by or actor)
+                    for k, d in read_review(review).items()
+                }
+            try:
+                matches = match_identities(flat, other, decisions=decisions, previous=previous)
+            except ValueError as exc:
+                raise ConfigError(f"{review}: {exc}") from None
             store.save_matches(school, src.platform, tgt.platform, matches, actor="migrate plan")
+            private_dir(out)
+            if matches.pending():
+                xlsx, _csv = write_review(matches, flat, other, out)
+                console.print(
+                    f"{len(matches.pending())} identities to review: {xlsx}", highlight=False
+                )
             describe = Describer(mine)
             labels = {
                 m.source_id: describe("", m.source_id, describe.by_id.get(m.source_id))
@@ -213,7 +241,6 @@ def plan_cmd(
             plan_id = uuid.uuid4().hex[:12]
             data = plan_to_json(plan, plan_id=plan_id)
             data["out"] = str(out)
-            private_dir(out)
             meta = plan_meta(
                 _school_name(theirs, school),
                 platform_title(src.platform),
@@ -234,8 +261,8 @@ def plan_cmd(
         _print_counts(data["counts"])
         if plan.pending_review:
             console.print(
-                f"{plan.pending_review} identities wait for the operator's review; "
-                "the plan cannot be applied until they are decided",
+                f"{plan.pending_review} identities wait for the operator's review; the plan"
+                " cannot be applied until they are decided (plan again with --review FILE)",
                 highlight=False,
             )
         console.print(f"written to {out}", highlight=False)
