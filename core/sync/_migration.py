@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from core.connector import Change, Connector, PushChannel
-from core.migrate import MigrationPlan, item_key
+from core.migrate import JOURNAL_ORDER, MigrationPlan, PlanItem, item_key
 from core.store import Store
 from core.sync._push import PushResult, push
 
@@ -55,10 +55,17 @@ def plan_keys(plan_id: str, plan: MigrationPlan) -> dict[str, str]:
     }
 
 
+def _queue_order(item: PlanItem) -> tuple[int, int]:
+    """Lessons first, then every first mark of a slot before any second one: a platform that
+    numbers a lesson's marks of one work type (NetSchool's assignments) cannot create slot 2
+    before slot 1, and the outbox is sent in queue order, batch by batch."""
+    return (JOURNAL_ORDER.index(item.entity), getattr(item.record, "ordinal", 0))
+
+
 def queue_plan(store: Store, plan_id: str, plan: MigrationPlan, platform: str) -> Counter[str]:
     """Queue the plan's writes in the target's outbox (once: by key); new items per channel."""
     by_channel: dict[str, list[Change]] = {}
-    for i in plan.items:
+    for i in sorted(plan.items, key=_queue_order):
         if not i.writes or i.record is None:
             continue
         channel = i.channel or PushChannel.API.value
@@ -82,6 +89,10 @@ async def apply_plan(
     result.by_channel = queue_plan(store, plan_id, plan, platform)
     result.queued = sum(result.by_channel.values())
     keys = plan_keys(plan_id, plan)
+    # An explicit re-run retries what the platform refused before (push leaves it failed).
+    failed = [i.key for i in store.outbox(plan.school, platform, "failed") if i.key in keys]
+    if failed:
+        store.set_outbox_status(failed, "pending")
     result.pushed = await push(store, connector, keys=keys)
     result.statuses = outbox_statuses(store, plan.school, platform, keys)
     return result

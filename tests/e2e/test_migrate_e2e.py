@@ -12,8 +12,10 @@ school's roster and timetable under the platform's own ids, no marks.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -110,6 +112,34 @@ def test_netschool_to_epos_through_hand_entry(tmp_path: Path) -> None:
     assert (out_dir / "certificate.pdf").read_bytes().startswith(b"%PDF")
 
 
+def _initials(name: str) -> tuple[str, ...]:
+    last, *rest = name.replace(".", " ").split()
+    return (last.lower(), *(part[0].lower() for part in rest))
+
+
+def _decide_by_initials(review: Path) -> None:
+    """What the operator does: for each pupil, the candidate whose initials agree."""
+    with review.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    header = rows[0]
+    who, offered, decision = (
+        header.index("Запись в исходной системе"),
+        header.index("Кандидаты в новой системе"),
+        header.index("Решение"),
+    )
+    for row in rows[1:]:
+        wanted = _initials(row[who])
+        fits = [
+            n
+            for n, cand in enumerate(re.split(r"; (?=\d+\) )", row[offered]), start=1)
+            if cand and _initials(cand.split(") ", 1)[1]) == wanted
+        ]
+        assert len(fits) == 1, (row[who], row[offered])
+        row[decision] = f"выбрать {fits[0]}"
+    with review.open("w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f, delimiter=";").writerows(rows)
+
+
 def _outbox(db: Path) -> Counter[str]:
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
@@ -140,9 +170,23 @@ def test_avers_to_netschool_through_the_api_killed_and_resumed(tmp_path: Path) -
             "plan", "-c", str(cfg), "--school", slug, "--from", "avers", "--to", "sgo",
             "--out", str(out_dir),
         )  # fmt: skip
+        first = _plan_id(planned)
+        # АВЕРС shows pupils as «Фамилия И. О.»: the rules leave them to the operator, who
+        # chooses in the review file; the first plan cannot be applied.
+        review = out_dir / "сопоставление.csv"
+        assert review.exists(), planned.stdout
+        assert _cli("approve", first, "-c", str(cfg)).returncode == 0
+        refused = _cli("apply", "-c", str(cfg), first)
+        assert refused.returncode == 2 and "not yet decided" in refused.stderr
+        _decide_by_initials(review)
+        planned = _cli(
+            "plan", "-c", str(cfg), "--school", slug, "--from", "avers", "--to", "sgo",
+            "--out", str(out_dir), "--review", str(review), "--no-pull",
+        )  # fmt: skip
         plan_id = _plan_id(planned)
         plan = json.loads((out_dir / "plan.json").read_text(encoding="utf-8"))
         assert plan["pending_review"] == 0, planned.stdout
+        assert plan["counts"]["mark"]["blocked"] == 0
         assert _cli("approve", plan_id, "-c", str(cfg)).returncode == 0
         writes = sum(
             plan["counts"][e]["add"] + plan["counts"][e]["update"]
