@@ -72,7 +72,7 @@ def test_netschool_to_epos_through_hand_entry(tmp_path: Path) -> None:
     out_dir = tmp_path / "plan"
     with serve_in_thread(src_app) as src, serve_in_thread(tgt_app) as tgt:
         cfg = tmp_path / "m.toml"
-        slug = write_migration_config(
+        [slug] = write_migration_config(
             cfg,
             world,
             {"sgo": ("netschool", src.base_url), "epos": ("perm", tgt.base_url)},
@@ -160,7 +160,7 @@ def test_avers_to_netschool_through_the_api_killed_and_resumed(tmp_path: Path) -
     db = tmp_path / "store.db"
     with serve_in_thread(src_app) as src, serve_in_thread(tgt_app) as tgt:
         cfg = tmp_path / "m.toml"
-        slug = write_migration_config(
+        [slug] = write_migration_config(
             cfg,
             world,
             {"avers": ("avers", src.base_url), "sgo": ("netschool", tgt.base_url)},
@@ -241,3 +241,56 @@ def test_avers_to_netschool_through_the_api_killed_and_resumed(tmp_path: Path) -
 def _quiet_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOURNALSYNC_LOCK_WAIT", "30")
     os.environ.pop("JOURNALSYNC_DB", None)
+
+
+def test_a_municipality_moves_at_once_and_one_school_failing_stops_none(tmp_path: Path) -> None:
+    size = WorldSize(schools=3, grades=(5,), letters=1, students_per_class=10, weeks=1)
+    world = World.generate(SEED, size)
+    src_app = get_platform("netschool").create_app()(world)
+    tgt_app = get_platform("perm").create_app()(empty_journal(World.generate(SEED, size)))
+    out_dir = tmp_path / "plans"
+    with serve_in_thread(src_app) as src, serve_in_thread(tgt_app) as tgt:
+        cfg = tmp_path / "m.toml"
+        slugs = write_migration_config(
+            cfg,
+            world,
+            {"sgo": ("netschool", src.base_url), "epos": ("perm", tgt.base_url)},
+            store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        )
+        # The second school's password on the old platform is wrong: its plan fails, the
+        # others are planned all the same.
+        secrets = cfg.with_name("secrets.toml")
+        broken = secrets.read_text(encoding="utf-8").replace(
+            f'"{slugs[1]}-sgo-0-password" = "', f'"{slugs[1]}-sgo-0-password" = "x'
+        )
+        secrets.write_text(broken, encoding="utf-8")
+        planned = _cli(
+            "plan", "-c", str(cfg), "--all", "--from-platform", "netschool",
+            "--to-platform", "perm", "--out", str(out_dir),
+        )  # fmt: skip
+        _no_traceback(planned)
+        assert planned.returncode == 1, planned.stdout + planned.stderr
+        flat = " ".join(planned.stdout.split())
+        for ok in (slugs[0], slugs[2]):
+            assert (out_dir / ok / "plan.json").exists()
+            assert f"{ok} │ planned" in flat or f"{ok} | planned" in flat, flat
+        assert not (out_dir / slugs[1] / "plan.json").exists()
+        assert f"{slugs[1]} │ failed" in flat, flat
+        for ok in (slugs[0], slugs[2]):
+            plan_id = json.loads((out_dir / ok / "plan.json").read_text(encoding="utf-8"))["plan"]
+            assert _cli("approve", plan_id, "-c", str(cfg)).returncode == 0
+        applied = _cli(
+            "apply", "-c", str(cfg), "--all", "--from-platform", "netschool",
+            "--to-platform", "perm",
+        )  # fmt: skip
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert "awaiting_entry" in applied.stdout
+        verified = _cli(
+            "verify", "-c", str(cfg), "--all", "--from-platform", "netschool",
+            "--to-platform", "perm",
+        )  # fmt: skip
+    _no_traceback(verified)
+    assert verified.returncode == 1  # hand entry: still awaited
+    for ok in (slugs[0], slugs[2]):
+        cert = json.loads((out_dir / ok / "certificate.json").read_text(encoding="utf-8"))
+        assert cert["complete"] is False and cert["awaited"]

@@ -4,9 +4,10 @@ secrets in a 0600 ``secrets.toml`` beside it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -21,13 +22,12 @@ def _q(text: str) -> str:
 
 def write_migration_config(
     path: Path, world: World, bindings: Mapping[str, tuple[str, str]], *, store_url: str
-) -> str:
+) -> list[str]:
     """``bindings`` = {binding name: (platform, base_url)}, the school leaving the first for
-    the second (which takes effect the day after the world's today); returns the slug."""
-    slug = next(iter(world.schools))
+    the second (which takes effect the day after the world's today), for every school of the
+    world; returns the slugs. Secrets are keyed ``<slug>-<binding>-<n>``."""
     secrets: list[str] = []
     lines = ["[municipality]", 'name = "test"', "[store]", f"url = {_q(store_url)}"]
-    lines += ["[[schools]]", f"slug = {_q(slug)}", f"name = {_q(slug)}"]
     by_platform = {h.platform: h for h in harnesses()}
 
     def refs(key: str, cred: Credentials) -> list[str]:
@@ -41,6 +41,25 @@ def write_migration_config(
         return out
 
     moves_on = world.today + timedelta(days=1)
+    for slug in world.schools:
+        lines += ["[[schools]]", f"slug = {_q(slug)}", f"name = {_q(slug)}"]
+        lines += _bindings(world, slug, bindings, moves_on, by_platform, refs)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    secret_file = path.with_name("secrets.toml")
+    secret_file.write_text("\n".join(secrets) + "\n", encoding="utf-8")
+    secret_file.chmod(0o600)
+    return list(world.schools)
+
+
+def _bindings(
+    world: World,
+    slug: str,
+    bindings: Mapping[str, tuple[str, str]],
+    moves_on: date,
+    by_platform: Mapping[str, Any],
+    refs: Callable[[str, Credentials], list[str]],
+) -> list[str]:
+    lines: list[str] = []
     for n_binding, (name, (platform, url)) in enumerate(bindings.items()):
         target = by_platform[platform].target(world, url, slug, True)
         lines += [
@@ -50,7 +69,7 @@ def write_migration_config(
             f"base_url = {_q(url)}",
             f"platform_school = {_q(target.platform_school)}",
             f"login = {_q(target.credentials.login)}",
-            *refs(f"{name}-0", target.credentials),
+            *refs(f"{slug}-{name}-0", target.credentials),
             *([f"timezone = {_q(target.timezone)}"] if target.timezone else []),
             f"today = {world.today.isoformat()}",
             *([f"effective = {moves_on.isoformat()}"] if n_binding else []),
@@ -64,12 +83,8 @@ def write_migration_config(
             )
         accounts = []
         for n, acc in enumerate(target.accounts, start=1):
-            parts = [f"login = {_q(acc.login)}", *refs(f"{name}-{n}", acc)]
+            parts = [f"login = {_q(acc.login)}", *refs(f"{slug}-{name}-{n}", acc)]
             accounts.append("{ " + ", ".join(parts) + " }")
         if accounts:
             lines.append("accounts = [\n  " + ",\n  ".join(accounts) + ",\n]")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    secret_file = path.with_name("secrets.toml")
-    secret_file.write_text("\n".join(secrets) + "\n", encoding="utf-8")
-    secret_file.chmod(0o600)
-    return slug
+    return lines
