@@ -120,6 +120,9 @@ class MigrationTable:
     rules: tuple[FieldRule, ...] = ()
     #: Per entity the target's channels cannot write: why (its own words and evidence).
     not_writable: Mapping[str, Reason] = field(default_factory=dict)
+    #: Set where the platform numbers a pupil's marks of one work type on one lesson 1, 2 …
+    #: (rather than by the lesson's assignment slot): a mark's ordinal is renumbered so.
+    per_pupil_ordinals: Reason | None = None
 
     def fields(self, entity: str) -> frozenset[str]:
         return frozenset(r.field for r in self.rules if r.entity == entity)

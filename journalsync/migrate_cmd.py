@@ -336,7 +336,14 @@ def _verify_one(
     caps = connector_class(tgt.platform).capabilities
     keys = plan_keys(plan_id, plan)
     statuses = status_by_key(store, row.school, tgt.platform, set(keys))
-    shown = shown_keys(plan, plan_id=plan_id, target_records=theirs, target_capabilities=caps)
+    source_caps = connector_class(row.source_platform).capabilities
+    shown = shown_keys(
+        plan,
+        plan_id=plan_id,
+        target_records=theirs,
+        target_capabilities=caps,
+        source_capabilities=source_caps,
+    )
     _verify_hand_entries(store, shown, statuses)
     statuses = status_by_key(store, row.school, tgt.platform, set(keys))
     describe = Describer(theirs, mine)
@@ -349,6 +356,7 @@ def _verify_one(
         target_capabilities=caps,
         outbox_status=statuses,
         describe=describe,
+        source_capabilities=source_caps,
     )
     where = out or Path(row.data.get("out") or ".")
     private_dir(where)

@@ -30,6 +30,15 @@ _LATE = Reason(
     "connectors/perm/_emulator_render.py (a late arrival has no attendance row)",
 )
 
+_ORDINAL = Reason(
+    "ordinal_per_pupil",
+    "в ЭПОС отметки ученика за один вид работы на уроке нумеруются подряд (1, 2 …), "
+    "а не по графе урока",
+    "connectors/perm/mapping.py module docstring (a mark's ordinal is its position among the "
+    "same student's marks of the same work type on the lesson); perm.md §4.5 "
+    "(one row per mark, no slot)",
+)
+
 MIGRATION = MigrationTable(
     rules=(
         FieldRule("mark", "weight", _WEIGHT, whole_number()),
@@ -47,4 +56,5 @@ MIGRATION = MigrationTable(
         ),
         FieldRule("attendance", "code", _LATE, value_map({AttendanceCode.LATE: DROP})),
     ),
+    per_pupil_ordinals=_ORDINAL,
 )

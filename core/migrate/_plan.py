@@ -262,6 +262,11 @@ def build_plan(
             if n not in ("school", "provenance") and n not in source_skip and n not in target_skip
         ]
         ruled = table.fields(entity)
+        renumber = (
+            _per_pupil_ordinals(records, resolve, lessons, table)
+            if entity == "mark" and table.per_pupil_ordinals is not None
+            else {}
+        )
         for src in records:
             plan.items.append(
                 _item(
@@ -276,12 +281,38 @@ def build_plan(
                     defaults=defaults,
                     title=title,
                     not_writable=table.not_writable.get(entity),
+                    ordinal=renumber.get(src.id),
                 )
             )
     for item in plan.items:
         for e in item.explained:
             plan.reasons.setdefault(e.reason.code, e.reason)
     return plan
+
+
+def _per_pupil_ordinals(
+    records: Sequence[Record],
+    resolve: Mapping[str, str | None],
+    lessons: Mapping[str, str],
+    table: Any,
+) -> dict[str, int]:
+    """Source mark id → its ordinal on a target that numbers a pupil's marks of one work type
+    on one lesson 1, 2 … (the marks the target cannot hold take no number)."""
+    slots: dict[tuple[Any, ...], list[tuple[int, str]]] = defaultdict(list)
+    for src in records:
+        mine, _ = rekey(src, resolve, lessons)
+        if mine is None:
+            continue
+        held, _ = table.translate(mine)
+        if held is None:
+            continue
+        key = (held.student_id, held.lesson_id, held.work_type)
+        slots[key].append((held.ordinal, src.id))
+    out: dict[str, int] = {}
+    for marks in slots.values():
+        for n, (_, sid) in enumerate(sorted(marks), start=1):
+            out[sid] = n
+    return out
 
 
 def _item(
@@ -297,6 +328,7 @@ def _item(
     defaults: Mapping[str, Any],
     title: str,
     not_writable: Reason | None,
+    ordinal: int | None = None,
 ) -> PlanItem:
     entity = src.ENTITY
     mine, missing = rekey(src, resolve, lessons)
@@ -314,6 +346,11 @@ def _item(
     held, explained = table.translate(mine)
     if held is None:
         return PlanItem(entity, "not_carried", src.id, None, explained=tuple(explained))
+    if ordinal is not None and ordinal != held.ordinal:
+        reason = table.per_pupil_ordinals
+        assert reason is not None
+        explained.append(Explained(entity, src.id, "ordinal", held.ordinal, ordinal, reason))
+        held = held.model_copy(update={"ordinal": ordinal})
     values = held.__dict__
     for name in not_carried:
         if name in defaults and values[name] != defaults[name]:

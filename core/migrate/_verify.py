@@ -40,12 +40,20 @@ def item_key(plan_id: str, record: Record) -> str:
     return blake2b(raw.encode(), digest_size=16).hexdigest()
 
 
-def _diff(item: PlanItem, now: Record | None, capabilities: Capabilities) -> list[str]:
-    """The fields where the target differs from what the plan wrote (``["*"]``: missing)."""
+def _diff(
+    item: PlanItem,
+    now: Record | None,
+    capabilities: Capabilities,
+    source: Capabilities | None = None,
+) -> list[str]:
+    """The fields where the target differs from what the plan wrote (``["*"]``: missing), on
+    the fields both platforms carry (a field the source never had is the target's to fill)."""
     assert item.record is not None
     if now is None:
         return ["*"]
     skip = capabilities.fields_not_carried.get(item.entity, frozenset()) | {"school"}
+    if source is not None:
+        skip |= source.fields_not_carried.get(item.entity, frozenset())
     mine, theirs = item.record.__dict__, now.__dict__
     return [
         n
@@ -62,6 +70,7 @@ def certificate(
     target_capabilities: Capabilities,
     outbox_status: Mapping[str, str],
     describe: Callable[[str, str, Record | None], str] | None = None,
+    source_capabilities: Capabilities | None = None,
 ) -> dict[str, Any]:
     """The certificate's content (``certificate.json``); see the module docstring."""
     say = describe or (lambda entity, source_id, record: "")
@@ -120,7 +129,7 @@ def certificate(
                 c["unexplained"] += 1
                 unexplained.append(_listed(i, _BLOCKED.get(i.why, "нет соответствия")))
                 continue
-            fields = _diff(i, now.get(i.target_id or ""), target_capabilities)
+            fields = _diff(i, now.get(i.target_id or ""), target_capabilities, source_capabilities)
             if i.op == "conflict" and fields:
                 c["unexplained"] += 1
                 unexplained.append(
@@ -215,6 +224,7 @@ def shown_keys(
     plan_id: str,
     target_records: Mapping[str, Iterable[Record]],
     target_capabilities: Capabilities,
+    source_capabilities: Capabilities | None = None,
 ) -> list[str]:
     """Outbox keys of the plan's writes the target now shows (on the fields it carries)."""
     theirs = {e: {r.id: r for r in target_records.get(e, ())} for e in JOURNAL_ORDER}
@@ -223,5 +233,10 @@ def shown_keys(
         for i in plan.items
         if i.writes
         and i.record is not None
-        and not _diff(i, theirs.get(i.entity, {}).get(i.record.id), target_capabilities)
+        and not _diff(
+            i,
+            theirs.get(i.entity, {}).get(i.record.id),
+            target_capabilities,
+            source_capabilities,
+        )
     ]

@@ -25,11 +25,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from connectors.sandbox import World, WorldSize
 from connectors.sandbox.faults import Faults
 from connectors.sandbox.journal import empty_journal
+from connectors.sandbox.operator import APPLY_PATH
 from connectors.sandbox.server import serve_in_thread
 from core.platform import get_platform
 from tests.support.migrate_config import write_migration_config
@@ -101,8 +103,20 @@ def test_netschool_to_epos_through_hand_entry(tmp_path: Path) -> None:
 
         verified = _cli("verify", "-c", str(cfg), plan_id)
         _no_traceback(verified)
+        cert = json.loads((out_dir / "certificate.json").read_text(encoding="utf-8"))
+
+        # The teachers enter their worklists by hand (the sandbox operator); the next verify
+        # sees the entries and the migration is complete.
+        for wl in sorted((out_dir / "worklists").glob("*.json")):
+            body = {"worklist": json.loads(wl.read_text(encoding="utf-8"))}
+            answer = httpx.post(tgt.base_url + APPLY_PATH, json=body, timeout=60)
+            assert answer.status_code == 200, answer.text
+        entered = _cli("verify", "-c", str(cfg), plan_id)
+    assert entered.returncode == 0, entered.stdout + entered.stderr
+    done = json.loads((out_dir / "certificate.json").read_text(encoding="utf-8"))
+    assert done["complete"] is True and done["awaited"] == [] and done["unexplained"] == []
+    assert done["entities"]["mark"]["explained"]["weight_whole"] > 0
     assert verified.returncode == 1, verified.stdout + verified.stderr  # not complete yet
-    cert = json.loads((out_dir / "certificate.json").read_text(encoding="utf-8"))
     assert cert["plan"] == plan_id and cert["complete"] is False
     marks = cert["entities"]["mark"]
     assert marks["source"] == plan["counts"]["mark"]["source"]

@@ -270,3 +270,29 @@ def test_translation_tables_cite_their_evidence(platform: str) -> None:
     assert reasons
     for r in reasons:
         assert r.text and r.code and f"{platform}.md" in r.source
+
+
+def test_epos_numbers_a_pupils_marks_of_one_work_type_from_one() -> None:
+    src, tgt, matches = _world()
+    p0, le2 = src["person"][0].id, src["lesson"][1].id
+    # NetSchool numbers by the lesson's assignment slot: this pupil has a mark only in slot 2.
+    src["mark"] = [
+        Mark(school=SCHOOL, student_id=p0, lesson_id=le2, work_type="answer", ordinal=2,
+             value=MarkValue.FIVE),
+    ]  # fmt: skip
+    plan = build_plan(
+        school=SCHOOL,
+        source={"platform": "netschool"},
+        target={"platform": "perm"},
+        source_records=src,
+        target_records=tgt,
+        id_map={m.source_id: m.target_id for m in matches if m.target_id},
+        source_capabilities=connector_class("netschool").capabilities,
+        target_capabilities=connector_class("perm").capabilities,
+        matches=matches,
+    )
+    [item] = [i for i in plan.items if i.entity == "mark"]
+    assert item.op == "add" and item.record.ordinal == 1  # type: ignore[union-attr]
+    [why] = item.explained
+    assert (why.field, why.source, why.target) == ("ordinal", 2, 1)
+    assert why.reason.code == "ordinal_per_pupil"
