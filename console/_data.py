@@ -268,7 +268,11 @@ def compliance_score(store: Store, plan: Plan | None, school: str, platform: str
     try:
         from core.compliance import PROFILES, check_frame, frame_from_store, get_profile
 
-        sp = next((s for s in plan.schools if s.slug == school), None) if plan else None
+        sp = (
+            next((s for s in plan.schools if s.slug == school and s.platform == platform), None)
+            if plan
+            else None
+        )
         profile_id = sp.compliance_profile if sp and sp.compliance_profile in PROFILES else "all"
         frame = frame_from_store(store, school, platform)
         if not (frame.class_ids or frame.l_day.size):
@@ -439,8 +443,8 @@ def statuses(
     drift: dict[tuple[str, str], list[SchemaDriftRow]] = {}
     for d in store.schema_drift():
         drift.setdefault((d.school, d.platform), []).append(d)
-    plans = {s.slug: s for s in plan.schools} if plan is not None else {}
-    pairs = [(s.slug, s.platform) for s in plans.values()]
+    plans = {(s.slug, s.platform): s for s in plan.schools} if plan is not None else {}
+    pairs = list(plans)
     planned = set(pairs)
     others = {*last, *pairs_known, *quarantined, *drift} - planned
     pairs += sorted(others)
@@ -450,7 +454,7 @@ def statuses(
     for slug, platform in pairs:
         if schools is not None and slug not in schools:
             continue
-        sp = plans.get(slug) if (slug, platform) in planned else None
+        sp = plans.get((slug, platform))
         r = last.get((slug, platform))
         counts = r.counts if r else {}
         nxt = _next_slot(sp, now, memo) if sp is not None else None
@@ -495,13 +499,13 @@ def overview(
     deadline = time.monotonic() + (scores.budget if scores is not None else 0.0)
     found = statuses(plan, store, schools)
     drift = drift_counts(store, schools)
-    plans = {s.slug: s for s in plan.schools} if plan else {}
+    plans = {(s.slug, s.platform): s for s in plan.schools} if plan else {}
     default_tz = plan.timezone if plan else "Europe/Moscow"
     failures = _failed_in_a_row(store, [(st.school, st.platform) for st in found if st.error])
     out = []
     for st in found:
         counts = drift.get((st.school, st.platform), {})
-        sp = plans.get(st.school)
+        sp = plans.get((st.school, st.platform))
         compliance, pending = (
             scores.get((st.school, st.platform), st.last_run or "", deadline)
             if scores is not None

@@ -34,6 +34,7 @@ from core.migrate._match import (
     MatchSet,
     match_identities,
     normalise_name,
+    person_classes,
     person_kind,
 )
 from core.migrate._plan import (
@@ -84,6 +85,7 @@ __all__ = [
     "item_key",
     "match_identities",
     "normalise_name",
+    "person_classes",
     "person_kind",
     "plan_from_json",
     "plan_meta",

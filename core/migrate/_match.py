@@ -25,13 +25,22 @@ tiers.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from core.codes import Role
-from core.model import ClassUnit, Enrollment, Group, Person, Record
+from core.model import (
+    Attendance,
+    ClassUnit,
+    Enrollment,
+    Group,
+    Lesson,
+    Mark,
+    Person,
+    Record,
+)
 
 __all__ = [
     "CONFIDENCE",
@@ -45,6 +54,7 @@ __all__ = [
     "MatchSet",
     "match_identities",
     "normalise_name",
+    "person_classes",
     "person_kind",
 ]
 
@@ -62,11 +72,14 @@ CONFIDENCE = {
     "operator": 1.0,
     "external_id": 1.0,
     "name_birth_class": 0.99,
-    "name_class": 0.9,
+    "name_class": 0.95,
     "name": 0.6,
 }
-_STAFF_NAME = 0.9
-_GUARDIAN_NAME = 0.7
+#: A name known by initials only on one side («Иванова А. П.», as АВЕРС shows pupils) is
+#: compared by surname and initials, at this share of the rule's confidence.
+INITIALS_FACTOR = 0.95
+_STAFF_NAME = 0.9  # staff by full name and role
+_GUARDIAN_NAME = 0.9  # a unique full name among guardians (namesakes stay ambiguous)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,31 +184,70 @@ class _Side:
     @classmethod
     def of(cls, records: Iterable[Record]) -> _Side:
         side = cls({e: {} for e in MATCH_ENTITIES})
-        class_units: dict[str, ClassUnit] = {}
-        enrollments: list[Enrollment] = []
+        records = list(records)
         for r in records:
             if r.ENTITY in side.by_entity:
                 side.by_entity[r.ENTITY][r.id] = r
-            if isinstance(r, ClassUnit):
-                class_units[r.id] = r
-            elif isinstance(r, Enrollment):
-                enrollments.append(r)
-        found: dict[str, set[str]] = defaultdict(set)
-        for e in enrollments:
-            unit = class_units.get(e.class_id)
-            if unit is not None and e.movement.value != "left":
-                found[e.student_id].add(unit.name)
-        side.classes = {k: frozenset(v) for k, v in found.items()}
+        side.classes = person_classes(records)
         return side
 
 
-def _shared_ids(a: Person, b: Person) -> bool:
-    pa, pb = a.provenance, b.provenance
-    if pa is None or pb is None:
-        return False
-    keys = pa.external_ids.keys() if pa.platform == pb.platform else GLOBAL_ID_KEYS
-    return any(
-        k in pa.external_ids and pa.external_ids.get(k) == pb.external_ids.get(k) for k in keys
+def person_classes(records: Iterable[Record]) -> dict[str, frozenset[str]]:
+    """Each pupil's class names («5А»): from enrollments (not those that left); for a pupil
+    without one (NetSchool shows none), from the class whose lessons hold the pupil's marks
+    and attendance, or whose subgroups list the pupil."""
+    units: dict[str, ClassUnit] = {}
+    group_class: dict[str, str] = {}
+    lesson_group: dict[str, str] = {}
+    enrolled: dict[str, set[str]] = defaultdict(set)
+    seen: dict[str, Counter[str]] = defaultdict(Counter)
+    touches: list[tuple[str, str]] = []  # (student id, lesson id)
+    for r in records:
+        if isinstance(r, ClassUnit):
+            units[r.id] = r
+        elif isinstance(r, Group):
+            group_class[r.id] = r.class_id
+            for member in r.member_ids:
+                seen[member][r.class_id] += 1
+        elif isinstance(r, Lesson):
+            lesson_group[r.id] = r.group_id
+        elif isinstance(r, Enrollment):
+            if r.movement.value != "left":
+                enrolled[r.student_id].add(r.class_id)
+        elif isinstance(r, Mark | Attendance):
+            touches.append((r.student_id, r.lesson_id))
+    for student, lesson in touches:
+        cid = group_class.get(lesson_group.get(lesson, ""))
+        if student not in enrolled and cid is not None:
+            seen[student][cid] += 1
+    out: dict[str, frozenset[str]] = {}
+    for student, cids in enrolled.items():
+        out[student] = frozenset(units[c].name for c in cids if c in units)
+    for student, counts in seen.items():
+        if student in enrolled or not counts:
+            continue
+        top = max(counts.values())
+        out[student] = frozenset(
+            units[c].name for c, n in counts.items() if n == top and c in units
+        )
+    return out
+
+
+def _bare(part: str) -> str:
+    return normalise_name(part).strip(". ")
+
+
+def _abbreviated(p: Person) -> bool:
+    """First or middle name written as an initial («Е», «Е.»)."""
+    return len(_bare(p.first_name)) <= 1 or (bool(p.middle_name) and len(_bare(p.middle_name)) <= 1)
+
+
+def _initials_key(p: Person) -> tuple[str, ...]:
+    return (
+        person_kind(p),
+        normalise_name(p.last_name),
+        _bare(p.first_name)[:1],
+        _bare(p.middle_name)[:1],
     )
 
 
@@ -208,13 +260,19 @@ class _PersonIndex:
         self.side = side
         self.by_name: dict[tuple[str, str], list[Person]] = defaultdict(list)
         self.by_global: dict[tuple[str, str], list[Person]] = defaultdict(list)
-        self.persons = [r for r in side.by_entity["person"].values() if isinstance(r, Person)]
-        for rec in self.persons:
+        self.by_initials: dict[tuple[str, ...], list[Person]] = defaultdict(list)
+        #: (platform, key, value): a platform's own ids, meaningful on that platform only.
+        self.by_local: dict[tuple[str, str, str], list[Person]] = defaultdict(list)
+        for rec in side.by_entity["person"].values():
+            if not isinstance(rec, Person):
+                continue
             name = normalise_name(rec.last_name, rec.first_name, rec.middle_name)
             self.by_name[(person_kind(rec), name)].append(rec)
+            self.by_initials[_initials_key(rec)].append(rec)
             if rec.provenance is not None:
-                for k in GLOBAL_ID_KEYS:
-                    if v := rec.provenance.external_ids.get(k):
+                for k, v in rec.provenance.external_ids.items():
+                    self.by_local[(rec.provenance.platform, k, v)].append(rec)
+                    if k in GLOBAL_ID_KEYS and v:
                         self.by_global[(k, v)].append(rec)
 
     def candidates(self, rule: str, p: Person, p_classes: frozenset[str]) -> list[str]:
@@ -230,12 +288,18 @@ class _PersonIndex:
                         if person_kind(t) == kind:
                             out[t.id] = None
             if not out:  # same platform on both sides: its own ids mean the same person
-                for other in self.persons:
-                    if person_kind(other) == kind and _shared_ids(p, other):
-                        out[other.id] = None
+                for k, v in prov.external_ids.items():
+                    for t in self.by_local.get((prov.platform, k, v), ()):
+                        if person_kind(t) == kind:
+                            out[t.id] = None
             return list(out)
-        name = normalise_name(p.last_name, p.first_name, p.middle_name)
-        pool = [t for t in self.by_name.get((kind, name), ()) if not _births_differ(p, t)]
+        if _abbreviated(p):
+            pool = list(self.by_initials.get(_initials_key(p), ()))
+        else:
+            name = normalise_name(p.last_name, p.first_name, p.middle_name)
+            pool = list(self.by_name.get((kind, name), ()))
+            pool += [t for t in self.by_initials.get(_initials_key(p), ()) if _abbreviated(t)]
+        pool = [t for t in pool if not _births_differ(p, t)]
         if kind != "student":
             if rule != "name":
                 return []
@@ -254,14 +318,21 @@ class _PersonIndex:
 _PERSON_RULES = ("external_id", "name_birth_class", "name_class", "name")
 
 
-def _confidence(rule: str, rec: Record) -> float:
+def _confidence(rule: str, rec: Record, target: Record | None = None) -> float:
+    value = CONFIDENCE.get(rule, 0.0)
     if rule == "name" and isinstance(rec, Person):
         kind = person_kind(rec)
         if kind == "staff":
-            return _STAFF_NAME
-        if kind == "guardian":
-            return _GUARDIAN_NAME
-    return CONFIDENCE.get(rule, 0.0)
+            value = _STAFF_NAME
+        elif kind == "guardian":
+            value = _GUARDIAN_NAME
+    if (
+        rule in ("name_birth_class", "name_class", "name")
+        and isinstance(rec, Person)
+        and (_abbreviated(rec) or (isinstance(target, Person) and _abbreviated(target)))
+    ):
+        value = round(value * INITIALS_FACTOR, 4)
+    return value
 
 
 # -- the matcher ----------------------------------------------------------------------------------
@@ -409,7 +480,9 @@ def _tiers(
         for sid, cands in proposals.items():
             rec = src.by_entity["person"][sid]
             if len(cands) == 1 and wanted[cands[0]] == 1:
-                done[sid] = Match(entity, sid, cands[0], rule, _confidence(rule, rec), "matched")
+                chosen = people.side.by_entity["person"].get(cands[0])
+                confidence = _confidence(rule, rec, chosen)
+                done[sid] = Match(entity, sid, cands[0], rule, confidence, "matched")
                 claimed.add(cands[0])
             else:
                 done[sid] = Match(

@@ -35,12 +35,12 @@ from core.migrate._match import (
     Match,
     MatchSet,
     normalise_name,
+    person_classes,
     person_kind,
 )
 from core.model import (
     AcademicYear,
     ClassUnit,
-    Enrollment,
     Group,
     Period,
     Person,
@@ -127,23 +127,10 @@ class _Describer:
     """Records in words, as the school knows them (no ids)."""
 
     def __init__(self, records: Iterable[Record]) -> None:
-        self.by_id: dict[str, Record] = {}
-        units: dict[str, ClassUnit] = {}
-        enrollments: list[Enrollment] = []
-        for r in records:
-            if r.ENTITY in MATCH_ENTITIES:
-                self.by_id[r.id] = r
-            if isinstance(r, ClassUnit):
-                units[r.id] = r
-            elif isinstance(r, Enrollment):
-                enrollments.append(r)
-        self.units = units
-        found: dict[str, list[str]] = {}
-        for e in sorted(enrollments, key=lambda e: e.begin):
-            unit = units.get(e.class_id)
-            if unit is not None and e.movement.value != "left":
-                found.setdefault(e.student_id, []).append(unit.name)
-        self.classes = {k: ", ".join(dict.fromkeys(v)) for k, v in found.items()}
+        records = list(records)
+        self.by_id: dict[str, Record] = {r.id: r for r in records if r.ENTITY in MATCH_ENTITIES}
+        self.units = {r.id: r for r in records if isinstance(r, ClassUnit)}
+        self.classes = {k: ", ".join(sorted(v)) for k, v in person_classes(records).items()}
 
     def what(self, entity: str, rec: Record | None) -> str:
         if isinstance(rec, Person):

@@ -4,6 +4,7 @@ each with its own address and accounts; errors name file, line and key."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,40 @@ def test_a_flat_school_without_its_platform_keys_says_so() -> None:
 def test_a_school_slug_twice_is_still_refused() -> None:
     text = MOVING + '\n[[schools]]\nslug = "s-1"\nname = "again"\nplatform = "avers"\n'
     assert "appears twice" in _error(text)
+
+
+def test_accounts_import_into_a_binding(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from journalsync.cli import app
+    from journalsync.config import load_config
+
+    config = tmp_path / "journalsync.toml"
+    config.write_text(
+        MOVING.replace('accounts = [{ login = "fam", password = { env = "JS_FAM" } }]\n', ""),
+        encoding="utf-8",
+    )
+    file = tmp_path / "families.csv"
+    file.write_text("login,token,pupil,class\npetrov.a,tok-1,Петров Алексей,5А\n", encoding="utf-8")
+    out = CliRunner().invoke(
+        app,
+        [
+            "accounts",
+            "import",
+            str(file),
+            "--school",
+            "s-1",
+            "-c",
+            str(config),
+            "--binding",
+            "epos",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    plan = load_config(config, check_platforms=False)
+    epos = plan.binding("s-1", "epos")
+    assert [a.login for a in epos.accounts] == ["petrov.a"]
+    assert not plan.binding("s-1", "netschool").accounts
+    assert epos.accounts[0].token is not None
+    assert epos.accounts[0].token.key == "s-1.epos.petrov.a.token"
+    assert epos.accounts[0].token.resolve() == "tok-1"

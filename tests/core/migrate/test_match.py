@@ -13,7 +13,7 @@ import pytest
 from connectors.sandbox import World, WorldSize
 from core.codes import Role
 from core.migrate import MATCH_ENTITIES, Decision, MatchSet, match_identities, normalise_name
-from core.model import AcademicYear, ClassUnit, Enrollment, Person, Record
+from core.model import AcademicYear, ClassUnit, Enrollment, Person, Provenance, Record
 
 SIZE = WorldSize(grades=(5, 6), letters=2, students_per_class=12, weeks=1)
 
@@ -206,3 +206,32 @@ def test_a_choice_of_a_target_that_is_not_there_is_refused() -> None:
 def test_matchset_views() -> None:
     assert MatchSet().id_map() == {} and MatchSet().pending() == () and MatchSet().counts() == {}
     assert normalise_name(" Ёлкин ", "ПЁТР") == "елкин петр"
+
+
+def _person(platform: str, n: int, last: str, **ids: str) -> Person:
+    return Person(
+        school="s",
+        key=f"{platform}:{n}",
+        last_name=last,
+        first_name="Анна",
+        roles=(Role.STUDENT,),
+        provenance=Provenance(platform=platform, external_ids={"id": str(n)} | ids),
+    )
+
+
+def test_exact_external_ids_only_where_both_sides_share_one() -> None:
+    # A nation-wide id (СНИЛС) beats a different name (a surname changed).
+    src = [_person("netschool", 1, "Орлова", snils="123-456-789 00")]
+    tgt = [
+        _person("perm", 1, "Орлова"),  # the same platform-local id means nothing across
+        _person("perm", 2, "Соколова", snils="123-456-789 00"),
+    ]
+    ms = match_identities(src, tgt)
+    (m,) = ms.matches
+    assert (m.rule, m.target_id, m.confidence) == ("external_id", tgt[1].id, 1.0)
+    # Without a shared id: the platforms' own ids are not compared, the name decides.
+    plain = match_identities([_person("netschool", 1, "Орлова")], tgt)
+    assert plain.matches[0].rule == "name" and plain.matches[0].target_id == tgt[0].id
+    # Two bindings on one platform (two installations): its own ids are shared.
+    same = match_identities([_person("perm", 7, "Соколова-Иванова", id="2")], tgt)
+    assert same.matches[0].rule == "external_id"

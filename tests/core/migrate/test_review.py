@@ -85,7 +85,7 @@ def test_written_in_russian_owner_only_with_a_drop_down(tmp_path: Path) -> None:
     assert petrov[6] == (
         "1) Петров Петр Петрович, 5А, 02.01.2014; 2) Петров Петр Петрович, 5А, 08.07.2014"
     )
-    assert petrov[7] == "ФИО и класс" and petrov[8] == "90 %"
+    assert petrov[7] == "ФИО и класс" and petrov[8] == "95 %"
     sidorov = body[2]
     assert sidorov[5] == "проверить" and sidorov[7] == "только ФИО" and sidorov[8] == "60 %"
     # A person without a pair is offered the unpaired namesakes by first name and class.
