@@ -18,11 +18,13 @@ from core.documents import Cell, Column, Section, TableDocument, local_time, wri
 from core.files import write_private
 from core.migrate._plan import JOURNAL_ORDER, ROSTER_ORDER, MigrationPlan
 from core.model import (
+    AcademicYear,
     ClassUnit,
     FinalMark,
     Group,
     Homework,
     Lesson,
+    Period,
     Person,
     Record,
     Subject,
@@ -49,6 +51,16 @@ ENTITY_TITLES: Mapping[str, str] = {
     "homework": "Домашние задания",
     "final_mark": "Итоговые отметки",
 }
+_PERIOD_KINDS = {
+    "quarter": "четверть",
+    "trimester": "триместр",
+    "half_year": "полугодие",
+    "semester": "семестр",
+    "year": "год",
+    "exam": "аттестация",
+    "final": "итог",
+    "module": "модуль",
+}
 _ROSTER_STATE = {
     "matched": "сопоставлено",
     "needed": "нет на целевой платформе",
@@ -64,7 +76,15 @@ class Describer:
     def __init__(self, *snapshots: Mapping[str, Iterable[Record]]) -> None:
         self.by_id: dict[str, Record] = {}
         for snap in snapshots:
-            for entity in ("person", "class_unit", "subject", "group", "lesson", "period"):
+            for entity in (
+                "academic_year",
+                "person",
+                "class_unit",
+                "subject",
+                "group",
+                "lesson",
+                "period",
+            ):
                 for r in snap.get(entity, ()):
                     self.by_id.setdefault(r.id, r)
         self.source_journal: dict[str, Record] = {}
@@ -86,6 +106,10 @@ class Describer:
             return f"{self._name(r.class_id)}, {self._name(r.subject_id)}{sub}"
         if isinstance(r, Lesson):
             return f"{self._name(r.group_id)}, {r.date:%d.%m.%Y}, урок {r.number}"
+        if isinstance(r, Period):
+            return r.name or f"{_PERIOD_KINDS.get(r.kind, r.kind)} {r.ordinal}"
+        if isinstance(r, AcademicYear):
+            return f"{r.start_year}/{r.start_year + 1} учебный год"
         return "—"
 
     def __call__(self, entity: str, source_id: str, record: Record | None) -> str:
