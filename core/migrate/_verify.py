@@ -6,7 +6,8 @@ Every source record of the plan lands in exactly one bucket:
 * ``explained`` (by reason) — the target shows it as its table translates it (ЭПОС's weight 2 for
   1.5), or cannot hold it at all (a mark NetSchool's journal refuses, an entity no channel of the
   target writes), or a field the target does not carry;
-* ``awaited`` — a hand-entry channel's entry (worklist, package) not yet seen on the target;
+* ``awaited`` — a hand-entry channel's entry (worklist, package) not yet seen on the target,
+  or a write not yet sent (the plan not applied, or ``apply`` stopped before it);
 * ``unexplained`` — anything else: missing, another value, a conflict left as it was, a record
   blocked by an unmatched pupil or lesson. Each is listed.
 
@@ -140,9 +141,7 @@ def certificate(
                     c["explained"][i.explained[0].reason.code] += 1
                 else:
                     c["matched"] += 1
-            elif i.channel in _HAND and outbox_status.get(
-                item_key(plan_id, i.record)  # type: ignore[arg-type]
-            ) in (None, "pending", "awaiting_entry"):
+            elif _waiting(i, outbox_status.get(item_key(plan_id, i.record))):  # type: ignore[arg-type]
                 c["awaited"] += 1
             else:
                 c["unexplained"] += 1
@@ -196,6 +195,14 @@ _BLOCKED = {
     "period": "период не сопоставлен с целевой платформой",
     "class": "класс не сопоставлен с целевой платформой",
 }
+
+
+def _waiting(item: PlanItem, status: str | None) -> bool:
+    """Not on the target yet for a reason that is no fault: a hand entry not yet made, or a
+    write not yet sent (the plan not applied, or ``apply`` stopped before it)."""
+    if status in (None, "pending", "sent"):
+        return True
+    return item.channel in _HAND and status == "awaiting_entry"
 
 
 def _titles(fields: list[str]) -> str:

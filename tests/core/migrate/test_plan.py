@@ -261,6 +261,23 @@ def test_certificate_counts_what_the_target_shows() -> None:
     )  # fmt: skip
     assert cert["entities"]["homework"]["awaited"] == 1
     assert cert["entities"]["homework"]["unexplained"] == 0
+    # Before apply nothing is sent: the writes are awaited, the conflict and the blocked mark
+    # are not.
+    before = certificate(
+        plan, plan_id="p1", target_records=tgt, target_capabilities=caps, outbox_status={}
+    )
+    assert before["entities"]["mark"]["awaited"] == 2
+    assert before["entities"]["mark"]["unexplained"] == 2
+    # A write the platform refused is unexplained, with what the target shows instead.
+    refused = dict(statuses)
+    for i in plan.items:
+        if i.entity == "mark" and i.op == "add" and i.record is not None:
+            refused[item_key("p1", i.record)] = "failed"
+    failed = certificate(
+        plan, plan_id="p1", target_records=tgt, target_capabilities=caps, outbox_status=refused
+    )
+    assert failed["entities"]["mark"]["unexplained"] == 4
+    assert "нет на целевой платформе" in {u["why"] for u in failed["unexplained"]}
 
 
 @pytest.mark.parametrize("platform", ["perm", "netschool", "avers"])
