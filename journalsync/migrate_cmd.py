@@ -28,6 +28,7 @@ from core.errors import ConfigError, JournalSyncError
 from core.files import private_dir
 from core.migrate import (
     Describer,
+    MigrationPlan,
     build_plan,
     certificate,
     match_identities,
@@ -40,7 +41,18 @@ from core.migrate import (
     write_plan_files,
     write_review,
 )
-from core.model import Record, School
+from core.model import (
+    AcademicYear,
+    ClassUnit,
+    Enrollment,
+    Group,
+    Period,
+    Person,
+    Record,
+    School,
+    Subject,
+)
+from core.package import Package, PackageItem, write_package
 from core.platform import connector_class, platform_title
 from core.store import RunState, Store
 from core.sync import (
@@ -253,6 +265,13 @@ def _plan_school(
         tgt.timezone,
     )
     write_plan_files(out, data, plan, meta)
+    package = _roster_package(plan, mine, theirs, matches.id_map(), tgt, out)
+    if package is not None:
+        data["package"] = package.name
+        console.print(
+            f"the target's operator has to create what has no match: {package}",
+            highlight=False,
+        )
     store.save_plan(
         plan_id,
         school=school,
@@ -262,6 +281,56 @@ def _plan_school(
         data=data,
     )
     return plan_id, data
+
+
+def _roster_package(
+    plan: MigrationPlan,
+    mine: Mapping[str, list[Record]],
+    theirs: Mapping[str, list[Record]],
+    id_map: Mapping[str, str],
+    tgt: SchoolPlan,
+    out: Path,
+) -> Path | None:
+    """The package (OneRoster + README) for the target's operator with the roster the target
+    lacks — pupils, classes, groups … without a match, where the target offers a package
+    channel for them; ``None`` when there is nothing to create that way."""
+    needed = {r.source_id for r in plan.roster if r.state == "needed" and r.channel}
+    if not needed:
+        return None
+    by_id = {r.id: r for recs in mine.values() for r in recs}
+    school = next(iter(theirs.get("school", ()) or mine.get("school", ())), None)
+    if not isinstance(school, School):
+        return None
+    items = tuple(PackageItem(by_id[i]) for i in sorted(needed) if i in by_id)
+
+    def target_or_new(entity: str) -> list[Record]:
+        have = list(theirs.get(entity, ()))
+        return have + [it.record for it in items if it.entity == entity]
+
+    enrollments = [
+        e.model_copy(update={"class_id": id_map.get(e.class_id, e.class_id)})
+        for e in mine.get("enrollment", ())
+        if isinstance(e, Enrollment) and e.student_id in needed
+    ]
+    package = Package(
+        school=plan.school,
+        platform=tgt.platform,
+        scope="outbox",
+        generated_at=datetime.now(UTC),
+        school_record=school,
+        items=items,
+        years=tuple(r for r in target_or_new("academic_year") if isinstance(r, AcademicYear)),
+        periods=tuple(r for r in target_or_new("period") if isinstance(r, Period)),
+        # only the people to create: the target's own are there already
+        persons=tuple(it.record for it in items if isinstance(it.record, Person)),
+        classes=tuple(r for r in target_or_new("class_unit") if isinstance(r, ClassUnit)),
+        subjects=tuple(r for r in target_or_new("subject") if isinstance(r, Subject)),
+        groups=tuple(r for r in target_or_new("group") if isinstance(r, Group)),
+        enrollments=tuple(enrollments),
+        timezone=tgt.timezone,
+    )
+    folder = private_dir(out / "package")
+    return write_package(package, folder)
 
 
 def _apply_one(cfg: Plan, store: Store, plan_id: str, config: Path) -> str:

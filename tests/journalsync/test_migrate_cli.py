@@ -106,3 +106,68 @@ def test_plan_names_a_binding_the_school_does_not_have(tmp_path: Path) -> None:
     )  # fmt: skip
     assert same.exit_code == 2 and "both on netschool" in _flat(same.output)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_roster_the_target_lacks_goes_in_a_package_for_its_operator(tmp_path: Path) -> None:
+    import zipfile
+    from datetime import date
+
+    from core.codes import Role
+    from core.migrate import build_plan
+    from core.model import AcademicYear, ClassUnit, Enrollment, Person, School
+    from core.platform import connector_class
+    from journalsync.migrate_cmd import _roster_package
+    from scheduler import SchoolPlan, SecretRef
+
+    def side(platform: str, pupils: int) -> dict[str, list]:  # type: ignore[type-arg]
+        year = AcademicYear(school="s-1", start_year=2026, start=date(2026, 9, 1),
+                            end=date(2027, 5, 31))  # fmt: skip
+        cls = ClassUnit(school="s-1", year_id=year.id, grade=5, letter="А")
+        people = [
+            Person(school="s-1", key=f"{platform}:{n}", last_name=f"Иванов{n}",
+                   first_name="Иван", roles=(Role.STUDENT,))
+            for n in range(pupils)
+        ]  # fmt: skip
+        return {
+            "school": [School(school="s-1", name="Школа № 1")],
+            "academic_year": [year],
+            "class_unit": [cls],
+            "person": people,
+            "enrollment": [
+                Enrollment(school="s-1", student_id=p.id, class_id=cls.id, begin=year.start)
+                for p in people
+            ],
+        }
+
+    mine, theirs = side("netschool", 2), side("perm", 1)
+
+    class M:
+        def __init__(self, entity: str, s: str, t: str | None, state: str) -> None:
+            self.entity, self.source_id, self.target_id, self.state = entity, s, t, state
+
+    matches = [
+        M("person", mine["person"][0].id, theirs["person"][0].id, "matched"),
+        M("person", mine["person"][1].id, None, "unmatched"),
+        M("class_unit", mine["class_unit"][0].id, theirs["class_unit"][0].id, "matched"),
+    ]
+    plan = build_plan(
+        school="s-1",
+        source={},
+        target={},
+        source_records=mine,
+        target_records=theirs,
+        id_map={m.source_id: m.target_id for m in matches if m.target_id},
+        source_capabilities=connector_class("netschool").capabilities,
+        target_capabilities=connector_class("perm").capabilities,
+        matches=matches,
+    )
+    [needed] = [r for r in plan.roster if r.state == "needed"]
+    assert needed.channel == "package"
+    tgt = SchoolPlan(slug="s-1", name="s-1", platform="perm", base_url="http://127.0.0.1:9",
+                     platform_school="", login="x", password=SecretRef(env="X"),
+                     timezone="Asia/Yekaterinburg")  # fmt: skip
+    path = _roster_package(plan, mine, theirs, {}, tgt, tmp_path)
+    assert path is not None and path.exists()
+    with zipfile.ZipFile(path) as z:
+        users = z.read("users.csv").decode("utf-8-sig")
+    assert "Иванов1" in users and "Иванов0" not in users
