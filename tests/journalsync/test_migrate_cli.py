@@ -89,6 +89,25 @@ def test_unknown_plan_and_unapproved_apply_exit_2_without_traceback(tmp_path: Pa
         assert out.exception is None or isinstance(out.exception, SystemExit)
 
 
+def test_apply_refuses_a_plan_with_identities_not_yet_decided(tmp_path: Path) -> None:
+    db = tmp_path / "js.db"
+    with Store.open(f"sqlite:///{db}") as store:
+        store.save_plan(
+            "p-2",
+            school="s-1",
+            source=("sgo", "netschool"),
+            target=("epos", "perm"),
+            counts={},
+            data={"school": "s-1", "source": {}, "target": {}, "items": [], "pending_review": 3},
+        )
+        store.set_plan_state("p-2", "approved", approved_by="zav")
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(CONFIG.format(db=db), encoding="utf-8")
+    out = runner.invoke(app, ["migrate", "apply", "-c", str(cfg), "p-2"])
+    assert out.exit_code == 2
+    assert "3 identities not yet decided" in _flat(out.output) and "--review" in _flat(out.output)
+
+
 def test_plan_names_a_binding_the_school_does_not_have(tmp_path: Path) -> None:
     cfg = tmp_path / "m.toml"
     cfg.write_text(CONFIG.format(db=tmp_path / "js.db"), encoding="utf-8")
