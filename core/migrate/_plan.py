@@ -74,7 +74,7 @@ def not_carried_reason(field_name: str, platform_title: str) -> Reason:
     title = FIELD_TITLES.get(field_name, field_name)
     return Reason(
         f"not_carried:{field_name}",
-        f"поле «{title}» на платформе «{platform_title}» не хранится",
+        f"поле «{title}» на платформе {platform_title} не хранится",
         "the connector's capabilities (fields_not_carried)",
     )
 
@@ -82,7 +82,7 @@ def not_carried_reason(field_name: str, platform_title: str) -> Reason:
 def _no_channel_reason(entity: str, platform_title: str) -> Reason:
     return Reason(
         f"no_channel:{entity}",
-        f"записи этого вида на платформу «{platform_title}» не передаются ни одним каналом",
+        f"записи этого вида на платформу {platform_title} не передаются ни одним каналом",
         "the connector's capabilities (push channels)",
     )
 
