@@ -16,6 +16,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -124,6 +125,19 @@ def test_netschool_to_epos_through_hand_entry(tmp_path: Path) -> None:
     assert {a["entity"] for a in cert["awaited"]} >= {"mark", "attendance", "lesson"}
     assert sum(e["unexplained"] for e in cert["entities"].values()) == 0
     assert (out_dir / "certificate.pdf").read_bytes().startswith(b"%PDF")
+    _plain_document(out_dir / "certificate.pdf")
+
+
+def _plain_document(pdf: Path) -> None:
+    """A document for the school: Russian, no ids, no file names, no UTC."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Акт проверки переноса журнала" in text and "Директор школы" in text
+    assert "UTC" not in text and ".json" not in text and ".pdf" not in text
+    assert not re.search(r"\b[0-9a-f]{12,32}\b", text), "an id in the certificate"
 
 
 def _initials(name: str) -> tuple[str, ...]:
