@@ -42,6 +42,7 @@ from core.errors import ConfigError, JournalSyncError, UnsupportedOperation
 from core.http import HttpSettings
 from core.model import Record
 from core.schema_drift import DriftEvent, DriftLog, collecting
+from core.translation import MigrationTable
 
 __all__ = [
     "AccountOutcome",
@@ -163,6 +164,9 @@ class Capabilities:
     #: Family-account platforms (Russian, for reports): why a pull sees only part of the
     #: school's journal; empty when a pull sees the whole school.
     partial_view: str = ""
+    #: What a write to the platform changes or refuses, with the reason (a migration's
+    #: explained differences, :mod:`core.translation`).
+    migration: MigrationTable = field(default_factory=MigrationTable)
 
     def channel(self, channel: PushChannel) -> ChannelCapability | None:
         return next((c for c in self.push if c.channel == channel), None)

@@ -17,6 +17,7 @@ from journalsync.alerts_cmd import alerts_app
 from journalsync.config_cmd import config_app
 from journalsync.credentials_cmd import credentials_app
 from journalsync.doctor_cmd import doctor
+from journalsync.migrate_cmd import migrate_app
 from journalsync.package_cmd import package
 from journalsync.report_cmd import report
 from journalsync.runs_cmd import runs_app
@@ -42,6 +43,7 @@ app.command("package")(package)
 app.command("report")(report)
 app.add_typer(config_app, name="config")
 app.add_typer(runs_app, name="runs")
+app.add_typer(migrate_app, name="migrate")
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("doctor")(doctor)

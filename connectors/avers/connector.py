@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from connectors.avers.migration import MIGRATION
 from core import platform
 from core.codes import Role
 from core.connector import (
@@ -180,6 +181,7 @@ class AversConnector(Connector):
                 for e in ("lesson", "homework", "mark")
             },
         ),
+        migration=MIGRATION,
     )
 
     def __init__(

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from connectors.netschool.migration import MIGRATION
 from core import platform
 from core.codes import Role
 from core.connector import (
@@ -118,6 +119,7 @@ class NetSchoolConnector(Connector):
         entry_time=first_seen_everywhere(
             ("lesson", "homework", "mark", "attendance", "final_mark"),
         ),
+        migration=MIGRATION,
     )
 
     options_model = NetSchoolOptions

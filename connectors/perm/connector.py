@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from connectors.perm.migration import MIGRATION
 from core import platform
 from core.codes import Role
 from core.connector import (
@@ -115,6 +116,7 @@ class PermConnector(Connector):
         entry_time=first_seen_everywhere(
             ("lesson", "homework", "mark", "attendance", "final_mark"),
         ),
+        migration=MIGRATION,
     )
 
     def __init__(

@@ -14,6 +14,7 @@ from core.store._drift import finding_id
 from core.store._drift_view import ENTITY_TEXT, DriftRow
 from core.store._drift_view import Change as DriftChange
 from core.store._facts import FACT_ENTITIES, FIELD_COLUMNS
+from core.store._plans import PLAN_STATES, PlanRow
 from core.store._runs import run_id_for
 from core.store._schema import (
     NAMING_CONVENTION,
@@ -24,6 +25,7 @@ from core.store._schema import (
     local_changes,
     local_records,
     metadata,
+    migration_plans,
     outbox,
     quarantine,
     remote_facts,
@@ -59,6 +61,7 @@ __all__ = [
     "FACT_ENTITIES",
     "FIELD_COLUMNS",
     "NAMING_CONVENTION",
+    "PLAN_STATES",
     "SCHOOL_LOCK_WAIT",
     "AccountRow",
     "AlertNotice",
@@ -74,6 +77,7 @@ __all__ = [
     "NewFinding",
     "OutboxItem",
     "PageCounts",
+    "PlanRow",
     "QuarantineRow",
     "RemoteChange",
     "RosterPupil",
@@ -94,6 +98,7 @@ __all__ = [
     "local_changes",
     "local_records",
     "metadata",
+    "migration_plans",
     "outbox",
     "parse_store_url",
     "quarantine",

@@ -442,6 +442,30 @@ family_roster = Table(
     PrimaryKeyConstraint("school", "platform", "pupil_id"),
 )
 
+#: Migration plans (issue 15): a school's journal moved from one platform binding to another —
+#: the plan (JSON), who approved it, how far apply got, and the last certificate.
+migration_plans = Table(
+    "migration_plans",
+    metadata,
+    _id("id", nullable=False),
+    _id("school", nullable=False),
+    _id("source_binding", nullable=False),
+    _id("source_platform", nullable=False),
+    _id("target_binding", nullable=False),
+    _id("target_platform", nullable=False),
+    #: planned → approved → applying → applied | awaiting_entry → verified
+    Column("state", String(16), nullable=False),
+    Column("counts", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("certificate", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("approved_at", UTCDateTime),
+    Column("approved_by", String(255)),
+    PrimaryKeyConstraint("id"),
+    Index("ix_migration_plans_school", "school"),
+)
+
 #: Who is who on two bindings of one school (issue 15): per entity and source record, the target
 #: record it matched (``core.migrate``), by which rule, and the operator who decided, if one did.
 identity_matches = Table(

@@ -23,6 +23,7 @@ from core.store._local import LocalStore
 from core.store._matches import MatchStore
 from core.store._outbox import OutboxStore
 from core.store._overview import OverviewStore
+from core.store._plans import PlanStore
 from core.store._runs import RunStore
 from core.store._schema import metadata
 from core.store._schema_drift import SchemaDriftStore
@@ -45,6 +46,7 @@ class Store(
     AlertStore,
     AccountStore,
     MatchStore,
+    PlanStore,
 ):
     """journalsync's persistent state on SQLite (embedded) or PostgreSQL (scale)."""
 

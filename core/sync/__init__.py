@@ -2,6 +2,13 @@
 
 from core.sync._coverage import Coverage, check_coverage, school_coverage
 from core.sync._limits import DEFAULT_PULL_LIMITS, Limit, PullLimits, pull_breaches
+from core.sync._migration import (
+    ApplyResult,
+    apply_plan,
+    plan_keys,
+    queue_plan,
+    status_by_key,
+)
 from core.sync._pull import PullResult, apply_held_pull, pull
 from core.sync._push import PushResult, push
 from core.sync._reconcile import (
@@ -26,6 +33,7 @@ __all__ = [
     "DEFAULT_POLICIES",
     "DEFAULT_PULL_LIMITS",
     "PUSHING_OPERATIONS",
+    "ApplyResult",
     "Coverage",
     "HoldCheck",
     "Limit",
@@ -36,16 +44,20 @@ __all__ = [
     "ReconcileResult",
     "RunReport",
     "apply_held_pull",
+    "apply_plan",
     "capabilities_of",
     "change_key",
     "check_coverage",
     "continue_held",
     "field_diffs",
+    "plan_keys",
     "pull",
     "pull_breaches",
     "push",
+    "queue_plan",
     "reconcile",
     "record_hash",
     "school_coverage",
+    "status_by_key",
     "sync_school",
 ]

@@ -8,7 +8,7 @@ no write API for wait as ``awaiting_entry`` until a later pull shows them (see r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from core.connector import Change, Connector, PushChannel
@@ -64,9 +64,19 @@ def _changes(store: Store, platform: str, items: Sequence[OutboxItem]) -> list[C
 
 
 async def push(
-    store: Store, connector: Connector, *, batch_size: int = 200, run_id: str | None = None
+    store: Store,
+    connector: Connector,
+    *,
+    batch_size: int = 200,
+    run_id: str | None = None,
+    keys: Collection[str] | None = None,
 ) -> PushResult:
-    """Send what the outbox holds for this school and platform, and verify it."""
+    """Send what the outbox holds for this school and platform, and verify it.
+
+    ``keys`` limits the push to those items (a migration plan's own), leaving the rest of the
+    school's queue to its scheduled runs.
+    """
+    only = frozenset(keys) if keys is not None else None
     target = connector.target
     school, platform = target.school, target.platform
     result = PushResult()
@@ -77,7 +87,7 @@ async def push(
     waiting = [
         i
         for i in store.outbox(school, platform, status="pending")
-        if i.channel != PushChannel.API.value
+        if i.channel != PushChannel.API.value and (only is None or i.key in only)
     ]
     if waiting:
         store.set_outbox_status([i.key for i in waiting], "awaiting_entry")
@@ -86,7 +96,7 @@ async def push(
     items = [
         i
         for i in store.outbox(school, platform, status=_RETRY_STATUSES)
-        if i.channel == PushChannel.API.value
+        if i.channel == PushChannel.API.value and (only is None or i.key in only)
     ]
     if not items:
         return result
