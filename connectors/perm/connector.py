@@ -175,9 +175,9 @@ class PermConnector(Connector):
             try:
                 await session.open()
             except AuthError as exc:
+                self.note_refused(cred.login or session.label, exc)
                 if n == 0:
                     raise
-                self.note_account(cred.login or session.label, "rejected", detail=exc.message)
                 _log.warning("perm account refused", account=session.label)
                 continue
             opened.append(session)
