@@ -1,6 +1,6 @@
 """The sync engine: pull, reconcile, push and the run state machine (DESIGN.md §4)."""
 
-from core.sync._coverage import Coverage, check_coverage, school_coverage
+from core.sync._coverage import Coverage, check_coverage, held_coverage, school_coverage
 from core.sync._limits import DEFAULT_PULL_LIMITS, Limit, PullLimits, pull_breaches
 from core.sync._pull import PullResult, apply_held_pull, pull
 from core.sync._push import PushResult, push
@@ -41,6 +41,7 @@ __all__ = [
     "check_coverage",
     "continue_held",
     "field_diffs",
+    "held_coverage",
     "pull",
     "pull_breaches",
     "push",
