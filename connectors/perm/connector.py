@@ -162,7 +162,11 @@ class PermConnector(Connector):
         self.mapper = Mapper(target.school, base_url)
 
     async def login(self) -> None:
-        await self.sessions[0].open()
+        try:
+            await self.sessions[0].open()
+        except AuthError as exc:  # the school's own account: noted, then the run stops
+            self.note_refused(self.target.all_accounts[0].login or self.sessions[0].label, exc)
+            raise
 
     async def _open_accounts(self) -> list[PermSession]:
         """Sign every account in. The school's own (the first) must work; a further family's

@@ -158,6 +158,14 @@ options = {{ {options} }}
         assert pupil.last_name in out
         secrets = [a["token"] for a in rows]
         assert not any(s in out for s in secrets)
+
+        # The school's own login runs out: the run stops (exit 3), its state is still shown.
+        _spend_live_token(platform, emulator, first_person)
+        code, out = _invoke("pull", "-c", str(config), "--school", SLUG)
+        assert code == 3, out
+        assert {a["login"]: a for a in json.loads(_list(config))}[first["login"]]["state"] == (
+            "expired"
+        )
     finally:
         server.stop()
 
