@@ -15,6 +15,7 @@ module, and it is checked by the tests, so it always validates.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -426,8 +427,10 @@ def _split_key(text: str) -> list[str]:
     return [a or b or c for a, b, c in parts]
 
 
+@functools.lru_cache(maxsize=4)
 def _key_lines(text: str) -> list[tuple[tuple[str | int, ...], int]]:
-    """Every table header and ``key =`` line with its full path (array items by index)."""
+    """Every table header and ``key =`` line with its full path (array items by index); kept
+    for the last few texts, as each of a config's errors looks its line up (read-only)."""
     out: list[tuple[tuple[str | int, ...], int]] = []
     header: tuple[str | int, ...] = ()
     arrays: dict[tuple[str, ...], int] = {}
@@ -447,10 +450,12 @@ def _key_lines(text: str) -> list[tuple[tuple[str | int, ...], int]]:
 
 def _in_arrays(names: tuple[str, ...], arrays: dict[tuple[str, ...], int]) -> tuple[str | int, ...]:
     """``[schools.options]`` under ``[[schools]]`` is ``schools[<last>].options``."""
+    # Only prefixes as long as an array's name can be one: linear in a header of 50,000 parts.
+    longest = max(map(len, arrays), default=0)
     out: list[str | int] = []
     for n, name in enumerate(names):
         out.append(name)
-        if n < len(names) - 1 and names[: n + 1] in arrays:
+        if n < min(len(names) - 1, longest) and names[: n + 1] in arrays:
             out.append(arrays[names[: n + 1]])
     return tuple(out)
 

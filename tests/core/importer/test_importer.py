@@ -425,6 +425,7 @@ def _write_locked(db: Path) -> bool:
         con.close()
 
 
+@pytest.mark.slow  # a real `journalsync import` of 20,000+ rows, SIGKILLed, then run again
 def test_sigkill_in_the_middle_of_an_import_leaves_nothing(tmp_path: Path) -> None:
     """A real ``journalsync import`` killed while it holds the write transaction: no record, no
     change-log row, no quarantine row; the same command again imports it all."""
