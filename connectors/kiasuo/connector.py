@@ -38,18 +38,21 @@ from core.connector import (
     first_seen_everywhere,
     hand_entry_channels,
 )
-from core.errors import Skippable
+from core.errors import AuthError, Skippable
 from core.http import HttpSettings
+from core.logging import get_logger
 from core.model import Lesson, Record, normalise_subject_name
 from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES
 
 from . import schema as s
 from ._roster import ClassView, Roster, read_roster
 from ._weeks import IsoWeek, weeks_between
-from .client import KiasuoClient
+from .client import Account, KiasuoClient
 from .mapping import PLATFORM, Batch, Mapper, distinct_slots
 
 __all__ = ["TIMEZONE", "KiasuoConnector"]
+
+_log = get_logger(__name__)
 
 #: Where КИАСУО's schools are, unless the config names the school's zone.
 TIMEZONE = "Asia/Krasnoyarsk"
@@ -177,9 +180,22 @@ class KiasuoConnector(Connector):
         self._logged_in = False
 
     async def login(self) -> None:
-        """Refresh every account's tokens and read who it is (``/api/user``)."""
-        for account in self.client.accounts:
-            await self.client.user(account)
+        """Refresh every account's tokens and read who it is (``/api/user``). The school's own
+        (the first) must work; a further family's account the platform refuses (its refresh
+        token expired or revoked) is noted and left out — its pupils are missing then, which
+        the school's coverage shows."""
+        opened: list[Account] = []
+        for n, account in enumerate(self.client.accounts):
+            try:
+                await self.client.user(account)
+            except AuthError as exc:
+                self.note_refused(account.label, exc)
+                if n == 0:
+                    raise
+                _log.warning("kiasuo account refused", account=account.label)
+                continue
+            opened.append(account)
+        self.client.accounts = opened
         self._logged_in = True
 
     async def aclose(self) -> None:

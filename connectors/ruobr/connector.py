@@ -211,11 +211,12 @@ class RuobrConnector(Connector):
             try:
                 children = await self.client.user(account)
             except AuthError as exc:
+                # Ruobr has no token to expire (note §2): a refusal is always "rejected".
+                self.note_refused(cred.login, exc)
                 if account == 0:
                     raise  # the school's own login: its credentials are wrong, not a family's
                 # One more family's account: noted (the school's coverage shows its pupils
                 # missing) and the others are still read.
-                self.note_account(cred.login, "rejected", detail=exc.message)
                 _log.warning("ruobr account rejected", account=account + 1)
                 continue
             if not children:

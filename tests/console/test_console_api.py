@@ -251,6 +251,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow  # a real `journalsync web` process on a real port
 def test_web_command_serves_and_a_taken_port_is_a_clear_error(
     world: ConsoleWorld, tmp_path: Path
 ) -> None:
@@ -285,6 +286,7 @@ def test_web_command_serves_and_a_taken_port_is_a_clear_error(
     assert b"Traceback" not in err
 
 
+@pytest.mark.slow  # a real `journalsync serve` process: console and scheduler
 def test_serve_runs_the_console_beside_the_scheduler(world: ConsoleWorld) -> None:
     port = _free_port()
     env = {**os.environ, **world.env, "PYTHONPATH": os.getcwd()}

@@ -87,9 +87,26 @@ def _allowed(r: httpx.Response) -> bool:
     return r.status_code == 404 and r.json()["error"]["code"] == "nothing"
 
 
+#: One client for the module's calls (a new one per request builds a TLS context each time:
+#: seconds of CPU over the hundreds of calls here); each call sends its own headers only.
+_CLIENTS: list[httpx.Client] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_client() -> Iterator[None]:
+    with httpx.Client(timeout=60) as client:
+        _CLIENTS.append(client)
+        try:
+            yield
+        finally:
+            _CLIENTS.remove(client)
+
+
 def _call(w: ConsoleWorld, role: str | None, method: str, path: str, body: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {w.tokens[role]}"} if role else {}
-    return httpx.request(method, w.base_url + path, json=body, headers=headers, timeout=60)
+    client = _CLIENTS[-1]
+    client.cookies.clear()  # no session carried from one call to the next
+    return client.request(method, w.base_url + path, json=body, headers=headers)
 
 
 def test_every_role_on_every_endpoint(world: ConsoleWorld) -> None:
