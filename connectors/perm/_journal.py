@@ -20,6 +20,7 @@ from typing import Any
 
 from core.errors import MalformedRecord, Skippable
 from core.model import Lesson
+from core.platform import each_account
 
 from . import schema as s
 from ._roster import ClassInfo, Roster, Student
@@ -70,6 +71,7 @@ async def read_class(
     end: date,
     today: date,
     strict: bool,
+    limit: int = 1,
 ) -> ClassJournal:
     out = ClassJournal()
     cover = _cover(cls)
@@ -98,8 +100,10 @@ async def read_class(
         out.week(lesson.date).records.append(lesson)
 
     _homework(out, mapper, items, lessons, homeworks, start, end)
-    for st in cls.students:
-        marks = await st.session.marks(st.id, start, max(end, today))
+    every = await each_account(
+        cls.students, lambda st: st.session.marks(st.id, start, max(end, today)), limit=limit
+    )
+    for st, marks in zip(cls.students, every, strict=True):
         _marks(out, mapper, st.id, marks, lessons, strict)
         _absences(out, mapper, st, lessons)
     return out
