@@ -30,6 +30,9 @@ TARGETS = {
 
 #: Seconds the emulator waits before each answer in the latency mode (a regional server).
 LATENCY = 0.03
+#: Requests in flight per host in the latency mode: the default per-host limit
+#: (``HostLimits.concurrency``), and a raised one as a school's config may set it.
+LATENCY_CONCURRENCY = (4, 8)
 
 
 def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
@@ -49,8 +52,16 @@ def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
         if kind.startswith("pull:"):
             from bench.pull import run as run_pull
 
-            platform, _, latency = kind.removeprefix("pull:").partition("@")
-            return run_pull(url, platform=platform, quick=quick, latency=float(latency or 0))
+            # pull:PLATFORM[@LATENCY[xCONCURRENCY]]
+            platform, _, how = kind.removeprefix("pull:").partition("@")
+            latency, _, concurrency = how.partition("x")
+            return run_pull(
+                url,
+                platform=platform,
+                quick=quick,
+                latency=float(latency or 0),
+                concurrency=int(concurrency) if concurrency else None,
+            )
     raise SystemExit(f"unknown benchmark {kind}")
 
 
@@ -103,8 +114,9 @@ def main() -> None:
         f"request: target {TARGETS['pull-latency']}"
     )
     for platform in installed():
-        result = _child(f"pull:{platform}@{LATENCY}", "sqlite", quick)
-        print(f"  {platform:<10} {'sqlite':<10} {_fmt('pull-latency', result)}", flush=True)
+        for concurrency in LATENCY_CONCURRENCY:
+            result = _child(f"pull:{platform}@{LATENCY}x{concurrency}", "sqlite", quick)
+            print(f"  {platform:<10} {'sqlite':<10} {_fmt('pull-latency', result)}", flush=True)
     print(f"\ndrift reconcile: target {TARGETS['drift']}")
     for backend in backends:
         print(f"  {backend:<10} {_fmt('drift', _child('drift', backend, quick))}")
