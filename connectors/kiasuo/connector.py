@@ -55,6 +55,8 @@ __all__ = ["TIMEZONE", "KiasuoConnector"]
 TIMEZONE = "Asia/Krasnoyarsk"
 AHEAD = timedelta(days=7)  # lessons a week ahead carry homework and planned topics
 INCREMENTAL_BACK = timedelta(days=7)
+#: Journal and finals units read at once (their accounts' reads share the per-host limit).
+READ_AHEAD = 2
 
 _MODELLED = (
     "modelled: no write API is known for КИАСУО; entries are made by hand from the worklist "
@@ -263,6 +265,8 @@ class KiasuoConnector(Connector):
                 prefer=lambda sc: _recent(sc[2], today),
                 visible=visible,
                 extra=extra,
+                # the next class-week is read while this one is mapped (no shared state)
+                read_ahead=READ_AHEAD,
             ),
             platform.Scopes(
                 platform.FINALS,
@@ -271,6 +275,7 @@ class KiasuoConnector(Connector):
                 key=lambda sc: sc[0],
                 read_unit=read_finals,
                 unit=lambda sc: sc[1].key,
+                read_ahead=READ_AHEAD,
             ),
             sample=self.sampled,
         ):
