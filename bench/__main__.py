@@ -178,7 +178,8 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
         )
         what = (
             f"{r['seconds']} s wall, client {r['cpu_seconds']} s CPU "
-            f"({r['records_per_cpu_s']:,.0f} records per client CPU-second)"
+            f"({r['records_per_cpu_s']:,.0f} records per client CPU-second), "
+            f"emulator {r['server_cpu_seconds']} s CPU"
             if kind == "pull-latency"
             else f"{r['records_per_cpu_s']:,.0f} records per CPU-second, "
             f"{r['cpu_seconds']} s CPU, {r['seconds']} s wall"
