@@ -83,6 +83,8 @@ class KiasuoClient:
             tokens = AccountTokens.from_state(key, cred.token, state)
             register_secret(tokens.configured)
             register_secret(tokens.refresh_token)
+            if tokens.access_token:
+                register_secret(tokens.access_token)
             self.accounts.append(Account(tokens, key))
         if not self.accounts:
             raise AuthError(f"kiasuo: no account is configured for school {school!r}")
