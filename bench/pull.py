@@ -187,6 +187,8 @@ def run(
         if server is not None:
             server.terminate()
             server.wait(10)
+            if server.stdout is not None:
+                server.stdout.close()
     # The emulator's own CPU (its process, waited for above): on a shared machine a slow
     # server, not the client, may be what the wall time shows.
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
