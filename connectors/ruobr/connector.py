@@ -387,12 +387,15 @@ class RuobrConnector(Connector):
                         if isinstance(ls, s.Lesson) and cp.date_start <= ls.date <= cp.date_end
                     }
                 )
-                for key in keys:
-                    sid = roster.subject_ids.get(key)
-                    if sid is not None:
-                        view.attendance[key] = await self.client.all_marks(
-                            p.account, child, cp.period, sid
-                        )
+                wanted = [(k, roster.subject_ids[k]) for k in keys if k in roster.subject_ids]
+                # The pupil's subjects at once too: the per-host limit bounds what is in flight,
+                # and the class's last pupils do not read their subjects one by one alone.
+                answers = await platform.each_account(
+                    wanted,
+                    lambda ks: self.client.all_marks(p.account, child, cp.period, ks[1]),
+                    limit=self._limit,
+                )
+                view.attendance.update(zip((k for k, _ in wanted), answers, strict=True))
             return view
 
         # The class's pupils at once (each through its own account, headers per request),
