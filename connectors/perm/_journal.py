@@ -77,13 +77,26 @@ async def read_class(
     cover = _cover(cls)
     items: dict[int, s.ScheduleItem] = {}
     homeworks: dict[int, s.StudentHomework] = {}
-    for st, gids in cover.values():
-        for item in await st.session.schedule_items(st.id, gids, start, end):
+
+    async def ask(
+        cover_of: tuple[Student, list[int]],
+    ) -> tuple[list[s.ScheduleItem | s.Bad], list[s.StudentHomework | s.Bad]]:
+        st, gids = cover_of
+        return (
+            await st.session.schedule_items(st.id, gids, start, end),
+            await st.session.homeworks(st.id, start, end),
+        )
+
+    # The members covering the class's groups at once; merged in their order.
+    covered = list(cover.values())
+    answers = await each_account(covered, ask, limit=limit)
+    for schedule, student_homeworks in answers:
+        for item in schedule:
             if isinstance(item, s.Bad):
                 out.loose.bad(item, "lesson", f"schedule_item:{item.item_id()}")
             elif item.group_id in roster.groups and item.id not in items:
                 items[item.id] = item
-        for hw in await st.session.homeworks(st.id, start, end):
+        for hw in student_homeworks:
             if isinstance(hw, s.Bad):
                 out.loose.bad(hw, "homework", f"student_homework:{hw.item_id()}")
             else:
