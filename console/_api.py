@@ -75,6 +75,18 @@ async def list_schools(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
+    # every school's status: tens of milliseconds of store reads, off the event loop
+    return await run_in_threadpool(_schools, ctx, who, platform, state, limit, cursor)
+
+
+def _schools(
+    ctx: Ctx,
+    who: Principal,
+    platform: str | None,
+    state: str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
     rows = overview(ctx.plan, ctx.store, schools=ctx.scope(who), scores=ctx.scores)
     if platform:
         rows = [r for r in rows if r.platform == platform]
@@ -166,7 +178,7 @@ async def discard_run(ctx: CtxDep, who: Who, run_id: str) -> dict[str, Any]:
 
 
 @router.get("/drift", summary="Drift findings in words, filtered")
-def list_drift(
+async def list_drift(
     ctx: CtxDep,
     who: Who,
     school: str | None = None,
@@ -179,14 +191,34 @@ def list_drift(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     if school is not None:
+        # one school's findings: a few milliseconds, answered on the event loop (a hop to the
+        # thread pool costs more than it saves and lengthens the tail under load)
         pairs = [(school, ctx.platform_for(who, school, platform))]
-    else:
-        scope = ctx.scope(who)
+        return _drift(ctx, who, pairs, entity, class_name, subject, state, limit, cursor)
+    scope = ctx.scope(who)
+
+    def every_school() -> dict[str, Any]:
         pairs = [
             (s, p)
             for s, p in ctx.store.school_platforms()
             if (scope is None or s in scope) and (platform is None or p == platform)
         ]
+        return _drift(ctx, who, pairs, entity, class_name, subject, state, limit, cursor)
+
+    return await run_in_threadpool(every_school)
+
+
+def _drift(
+    ctx: Ctx,
+    who: Principal,
+    pairs: list[tuple[str, str]],
+    entity: str | None,
+    class_name: str | None,
+    subject: str | None,
+    state: str,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     for s, p in pairs:
         for f, row in finding_rows(

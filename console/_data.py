@@ -268,7 +268,11 @@ def compliance_score(store: Store, plan: Plan | None, school: str, platform: str
     try:
         from core.compliance import PROFILES, check_frame, frame_from_store, get_profile
 
-        sp = next((s for s in plan.schools if s.slug == school), None) if plan else None
+        sp = (
+            next((s for s in plan.schools if s.slug == school and s.platform == platform), None)
+            if plan
+            else None
+        )
         profile_id = sp.compliance_profile if sp and sp.compliance_profile in PROFILES else "all"
         frame = frame_from_store(store, school, platform)
         if not (frame.class_ids or frame.l_day.size):
@@ -351,6 +355,19 @@ class Scores:
         self._worker = threading.Thread(target=queue_all, name="console-compliance", daemon=True)
         self._worker.start()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until the background thread has computed every queued score (``True``), or
+        ``timeout`` seconds have passed (``False``)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            worker = self._worker
+            if worker is None or not worker.is_alive():
+                with self._lock:
+                    if not self._queue:
+                        return True
+            time.sleep(0.05)
+        return False
+
     def _drain(self) -> None:
         while True:
             with self._lock:
@@ -380,6 +397,36 @@ def _next_slot(
         if t is not None and (best is None or t < best[0]):
             best = (t, sch.operation)
     return best
+
+
+def _plans(plan: Plan | None, schools: frozenset[str] | None) -> dict[tuple[str, str], SchoolPlan]:
+    """The plan's bindings by (slug, platform), in the plan's order (the wanted schools only:
+    one school's page walks no list of a thousand)."""
+    if plan is None:
+        return {}
+    if schools is not None and len(schools) < 50:
+        at = _index(plan)
+        found = sorted((hit for s in schools for hit in at.get(s, ())), key=lambda p: p[0])
+        return {(sp.slug, sp.platform): sp for _, sp in found}
+    return {(s.slug, s.platform): s for s in plan.schools if schools is None or s.slug in schools}
+
+
+_INDEXES: dict[int, tuple[Plan, dict[str, list[tuple[int, SchoolPlan]]]]] = {}
+
+
+def _index(plan: Plan) -> dict[str, list[tuple[int, SchoolPlan]]]:
+    """slug → [(position, binding)] of a plan, kept per plan object (a plan does not change; a
+    frozen dataclass of a thousand schools is slow to hash, hence by identity)."""
+    hit = _INDEXES.get(id(plan))
+    if hit is not None and hit[0] is plan:
+        return hit[1]
+    index: dict[str, list[tuple[int, SchoolPlan]]] = {}
+    for i, s in enumerate(plan.schools):
+        index.setdefault(s.slug, []).append((i, s))
+    if len(_INDEXES) > 8:
+        _INDEXES.clear()
+    _INDEXES[id(plan)] = (plan, index)
+    return index
 
 
 def statuses(
@@ -439,8 +486,8 @@ def statuses(
     drift: dict[tuple[str, str], list[SchemaDriftRow]] = {}
     for d in store.schema_drift():
         drift.setdefault((d.school, d.platform), []).append(d)
-    plans = {s.slug: s for s in plan.schools} if plan is not None else {}
-    pairs = [(s.slug, s.platform) for s in plans.values()]
+    plans = _plans(plan, schools)
+    pairs = list(plans)
     planned = set(pairs)
     others = {*last, *pairs_known, *quarantined, *drift} - planned
     pairs += sorted(others)
@@ -450,7 +497,7 @@ def statuses(
     for slug, platform in pairs:
         if schools is not None and slug not in schools:
             continue
-        sp = plans.get(slug) if (slug, platform) in planned else None
+        sp = plans.get((slug, platform))
         r = last.get((slug, platform))
         counts = r.counts if r else {}
         nxt = _next_slot(sp, now, memo) if sp is not None else None
@@ -495,13 +542,13 @@ def overview(
     deadline = time.monotonic() + (scores.budget if scores is not None else 0.0)
     found = statuses(plan, store, schools)
     drift = drift_counts(store, schools)
-    plans = {s.slug: s for s in plan.schools} if plan else {}
+    plans = _plans(plan, schools)
     default_tz = plan.timezone if plan else "Europe/Moscow"
     failures = _failed_in_a_row(store, [(st.school, st.platform) for st in found if st.error])
     out = []
     for st in found:
         counts = drift.get((st.school, st.platform), {})
-        sp = plans.get(st.school)
+        sp = plans.get((st.school, st.platform))
         compliance, pending = (
             scores.get((st.school, st.platform), st.last_run or "", deadline)
             if scores is not None
@@ -529,24 +576,45 @@ def overview(
 
 
 def _failed_in_a_row(store: Store, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Failed runs in a row up to the last one, for the pairs whose last run failed."""
+    """Failed runs in a row up to the last one, for the pairs whose last run failed: one
+    query over the last 50 runs of each (a window), whatever the number of pairs."""
     u = runs.c
+    wanted = set(pairs)
     out: dict[tuple[str, str], int] = {}
-    with store.engine.connect() as conn:
-        for school, platform in pairs:
-            states = conn.execute(
-                select(u.state)
-                .where(u.school == school, u.platform == platform)
-                .order_by(u.created_at.desc())
-                .limit(50)
-            ).scalars()
-            n = 0
-            for state in states:
+    schools = sorted({s for s, _ in wanted})
+    for chunk in range(0, len(schools), 500):
+        numbered = (
+            select(
+                u.school,
+                u.platform,
+                u.state,
+                func.row_number()
+                .over(
+                    partition_by=(u.school, u.platform),
+                    order_by=(u.created_at.desc(), u.id.desc()),
+                )
+                .label("n"),
+            )
+            .where(u.school.in_(schools[chunk : chunk + 500]))
+            .subquery()
+        )
+        n = numbered.c
+        stmt = (
+            select(n.school, n.platform, n.state)
+            .where(n.n <= 50)
+            .order_by(n.school, n.platform, n.n)
+        )
+        ended: set[tuple[str, str]] = set()
+        with store.engine.connect() as conn:
+            for school, platform, state in conn.execute(stmt):
+                pair = (school, platform)
+                if pair not in wanted or pair in ended:
+                    continue
                 if state != "failed":
-                    break
-                n += 1
-            out[(school, platform)] = n
-    return out
+                    ended.add(pair)
+                    continue
+                out[pair] = out.get(pair, 0) + 1
+    return {pair: out.get(pair, 0) for pair in pairs}
 
 
 # --- runs ----------------------------------------------------------------------------------------

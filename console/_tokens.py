@@ -36,6 +36,7 @@ __all__ = [
     "find_token",
     "list_tokens",
     "revoke_token",
+    "web_sessions",
     "web_tokens",
 ]
 
@@ -56,6 +57,17 @@ web_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
     Column("last_used_at", UTCDateTime),
+)
+
+#: The console's logins (migration 0012): the SHA-256 of the session id, never the id.
+web_sessions = Table(
+    "web_sessions",
+    web_metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("token_id", String(32), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
 audit_log = Table(
@@ -209,6 +221,8 @@ def revoke_token(store: Store, ref: str) -> TokenInfo:
         raise ConfigError(f"{len(found)} live tokens are named {ref!r}: give the id")
     with store.engine.begin() as conn:
         conn.execute(web_tokens.update().where(_t.id == found[0].id).values(revoked_at=utcnow()))
+        # its logins end with it, in every console process on this store
+        conn.execute(web_sessions.delete().where(web_sessions.c.token_id == found[0].id))
         row = conn.execute(select(web_tokens).where(_t.id == found[0].id)).one()
     return _info(row)
 

@@ -76,6 +76,13 @@ ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="The municipality config (edited by import).")
 ]
 SchoolOpt = Annotated[str, typer.Option("--school", help="The school's slug in the config.")]
+BindingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--binding",
+        help="A school on several platforms: this binding's accounts (default: the one in use).",
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,13 +183,25 @@ def _ref(path_text: str, key: str) -> InlineTable:
     return ref
 
 
-def _school_table(doc: tomlkit.TOMLDocument, slug: str, config: Path) -> TomlTable:
+def _school_table(
+    doc: tomlkit.TOMLDocument, slug: str, config: Path, binding: str | None = None
+) -> TomlTable:
+    """The school's table, or — a school on several platforms — its binding's table."""
     schools = doc.get("schools")
     if isinstance(schools, AoT | list):
         for table in schools:
             if isinstance(table, TomlTable | dict) and table.get("slug") == slug:
-                return table  # type: ignore[return-value]
-    raise ConfigError(f"{config}: no [[schools]] table with slug = {slug!r}")
+                bindings = table.get("bindings")
+                if binding is None or not isinstance(bindings, AoT | list):
+                    return table  # type: ignore[return-value]
+                for b in bindings:
+                    if (
+                        isinstance(b, TomlTable | dict)
+                        and (b.get("name") or b.get("platform")) == binding
+                    ):
+                        return b  # type: ignore[return-value]
+    where = f"{slug!r}" + (f", binding {binding!r}" if binding else "")
+    raise ConfigError(f"{config}: no [[schools]] table with slug = {where}")
 
 
 def _account_entry(row: _Row, school: str, path_text: str) -> InlineTable:
@@ -200,11 +219,18 @@ def _account_entry(row: _Row, school: str, path_text: str) -> InlineTable:
 
 
 def _edit_config(
-    text: str, config: Path, slug: str, rows: list[_Row], path_text: str
+    text: str,
+    config: Path,
+    slug: str,
+    rows: list[_Row],
+    path_text: str,
+    binding: str | None = None,
 ) -> tuple[str, int, int]:
-    """The config text with the rows as the school's accounts: (text, added, updated)."""
+    """The config text with the rows as the school's (or its binding's) accounts:
+    (text, added, updated)."""
     doc = tomlkit.parse(text)
-    table = _school_table(doc, slug, config)
+    table = _school_table(doc, slug, config, binding)
+    owner = f"{slug}.{binding}" if binding else slug
     accounts = table.get("accounts")
     if accounts is None:
         accounts = tomlkit.array()
@@ -220,7 +246,7 @@ def _edit_config(
     }
     added = updated = 0
     for row in rows:
-        entry = _account_entry(row, slug, path_text)
+        entry = _account_entry(row, owner, path_text)
         if row.login == table.get("login"):  # the school's own login: its secret is renewed
             for what in ("password", "token"):
                 if what in entry:
@@ -253,7 +279,7 @@ def _replace_text(path: Path, text: str) -> None:
 
 
 def import_accounts(
-    config: Path, slug: str, file: Path, secrets: Path | None = None
+    config: Path, slug: str, file: Path, secrets: Path | None = None, binding: str | None = None
 ) -> AccountsImport:
     """Read ``file``'s accounts into ``secrets`` and the school's ``accounts`` in ``config``.
 
@@ -261,10 +287,13 @@ def import_accounts(
     validate as a whole). Then the secrets file is written (0600) and the config replaced.
     """
     plan = load_config(config)
-    school = next((s for s in plan.schools if s.slug == slug), None)
-    if school is None:
-        known = ", ".join(s.slug for s in plan.schools)
+    if not any(s.slug == slug for s in plan.schools):
+        known = ", ".join(dict.fromkeys(s.slug for s in plan.schools))
         raise ConfigError(f"{config}: no school {slug!r}; the config has: {known}")
+    # A school on several platforms: the accounts are the binding's (default: the one in use).
+    school = plan.binding(slug, binding)
+    several = school.binding if len(plan.bindings(slug)) > 1 else None
+    owner = f"{slug}.{several}" if several else slug
     rows, form = _read_rows(file)
     target = _secrets_path(config, school, secrets)
     try:
@@ -272,14 +301,14 @@ def import_accounts(
     except ValueError:
         path_text = str(target.resolve())
     text = config.read_text(encoding="utf-8")
-    new_text, added, updated = _edit_config(text, config, slug, rows, path_text)
+    new_text, added, updated = _edit_config(text, config, slug, rows, path_text, several)
     parse_config(new_text, config)  # the edited config must validate, or nothing is written
     values: dict[str, str] = {}
     for row in rows:
         if row.password:
-            values[_key(slug, row.login, "password")] = row.password
+            values[_key(owner, row.login, "password")] = row.password
         if row.token:
-            values[_key(slug, row.login, "token")] = row.token
+            values[_key(owner, row.login, "token")] = row.token
     private_dir(target.parent)
     write_secrets(target, values)
     _replace_text(config, new_text)
@@ -299,11 +328,12 @@ def import_cmd(
             " beside the config).",
         ),
     ] = None,
+    binding: BindingOpt = None,
 ) -> None:
     """Import a school's family accounts from CSV or XLSX (login, password or token, pupil,
     class) into the secrets file and the config."""
     with reported_errors():
-        result = import_accounts(config, school, file, secrets)
+        result = import_accounts(config, school, file, secrets, binding)
         console.print(f"{file.name}: {result.rows} accounts ({result.form})", highlight=False)
         console.print(
             f"school {school}: {result.added} accounts added, {result.updated} updated; "
@@ -378,6 +408,7 @@ def list_cmd(
         str | None, typer.Option("--db", help="Store URL (default: the config's).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    binding: BindingOpt = None,
 ) -> None:
     """Each account of a school: its pupil, state (ok, rejected, expired, never used), pupils
     it showed, when last used. Never a secret."""
@@ -385,9 +416,9 @@ def list_cmd(
 
     with reported_errors():
         plan = load_config(config)
-        found = next((s for s in plan.schools if s.slug == school), None)
-        if found is None:
+        if not any(s.slug == school for s in plan.schools):
             raise ConfigError(f"{config}: no school {school!r}")
+        found = plan.binding(school, binding)
         store = open_store(db or plan.store_url)
         listed = list(_listed(found, store.accounts(found.slug, found.platform)))
         if as_json:

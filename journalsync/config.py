@@ -218,9 +218,26 @@ def _refuse_plain(v: Any) -> Any:
     return v
 
 
-class _School(_Model):
-    slug: Annotated[str, Field(pattern=_SLUG)]
-    name: str
+#: The keys of one platform binding; a school writes them flat (one binding) or per
+#: ``[[schools.bindings]]`` entry (a school moving between platforms).
+_BINDING_KEYS = (
+    "platform",
+    "base_url",
+    "platform_school",
+    "login",
+    "password",
+    "token",
+    "accounts",
+    "options",
+    "timezone",
+    "today",
+)
+
+
+class _Binding(_Model):
+    """One platform a school is bound to, with its address, ids and accounts."""
+
+    name: Annotated[str, Field(pattern=_SLUG)] | None = None
     platform: str
     base_url: Annotated[str, Field(pattern=r"^https?://[^/\s]+")]
     platform_school: str = ""
@@ -228,16 +245,13 @@ class _School(_Model):
     password: _Secret | None = None
     token: _Secret | None = None
     accounts: list[_Account] = Field(default_factory=list)
-    #: Percent of the school's pupils a family-account pull must read to end "done".
-    min_coverage: Annotated[float, Field(gt=0, le=100)] = 100.0
     timezone: str | None = None
-    schedules: _Schedules | None = None
-    school_hours: _SchoolHours | None = None
-    thresholds: dict[str, _EntityLimits] = Field(default_factory=dict)
-    compliance_profile: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     #: A fixed date the connector takes as today (sandboxes on a generated world, replays).
     today: date | None = None
+    #: The local date the school's move to this binding takes effect (pushes go to it from
+    #: then on); ``None``: in effect from the start.
+    effective: date | None = None
 
     @field_validator("password", "token", mode="before")
     @classmethod
@@ -245,7 +259,7 @@ class _School(_Model):
         return _refuse_plain(v)
 
     @model_validator(mode="after")
-    def _some_secret(self) -> _School:
+    def _some_secret(self) -> _Binding:
         if self.password is None and self.token is None:
             raise ValueError("give a password or a token reference (password = { env = … })")
         return self
@@ -254,6 +268,53 @@ class _School(_Model):
     @classmethod
     def _tz(cls, v: str | None) -> str | None:
         return v if v is None else _zone(v)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.platform
+
+
+class _School(_Model):
+    slug: Annotated[str, Field(pattern=_SLUG)]
+    name: str
+    # One binding written flat (the school's only platform) …
+    platform: str | None = None
+    base_url: Annotated[str, Field(pattern=r"^https?://[^/\s]+")] | None = None
+    platform_school: str = ""
+    login: str | None = None
+    password: _Secret | None = None
+    token: _Secret | None = None
+    accounts: list[_Account] = Field(default_factory=list)
+    timezone: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    #: A fixed date the connector takes as today (sandboxes on a generated world, replays).
+    today: date | None = None
+    # … or several (``[[schools.bindings]]``), e.g. the platform it leaves and the one it joins.
+    bindings: list[_Binding] = Field(default_factory=list)
+    #: Percent of the school's pupils a family-account pull must read to end "done".
+    min_coverage: Annotated[float, Field(gt=0, le=100)] = 100.0
+    schedules: _Schedules | None = None
+    school_hours: _SchoolHours | None = None
+    thresholds: dict[str, _EntityLimits] = Field(default_factory=dict)
+    compliance_profile: str | None = None
+
+    @field_validator("password", "token", mode="before")
+    @classmethod
+    def _no_secret(cls, v: Any) -> Any:
+        return _refuse_plain(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return v if v is None else _zone(v)
+
+    def resolved(self) -> list[tuple[_Binding, tuple[str | int, ...]]]:
+        """Each binding with where it is written (flat: the school itself, one implicit
+        binding named after its platform). Call after :func:`_check_bindings` passed."""
+        if self.bindings:
+            return [(b, ("bindings", j)) for j, b in enumerate(self.bindings)]
+        flat = {k: getattr(self, k) for k in _BINDING_KEYS if k in self.model_fields_set}
+        return [(_Binding.model_validate(flat), ())]
 
 
 class _Municipality(_Model):
@@ -427,16 +488,18 @@ def _split_key(text: str) -> list[str]:
 
 
 def _key_lines(text: str) -> list[tuple[tuple[str | int, ...], int]]:
-    """Every table header and ``key =`` line with its full path (array items by index)."""
+    """Every table header and ``key =`` line with its full path (array items by index; an array
+    under an array item, ``[[schools.bindings]]``, counts within its item)."""
     out: list[tuple[tuple[str | int, ...], int]] = []
     header: tuple[str | int, ...] = ()
-    arrays: dict[tuple[str, ...], int] = {}
+    arrays: dict[tuple[str | int, ...], int] = {}
     for no, line in enumerate(text.splitlines(), 1):
         if m := _HEADER.match(line):
             names = tuple(_split_key(m.group(2)))
             if m.group(1) == "[[":
-                arrays[names] = arrays.get(names, -1) + 1
-                header = (*names, arrays[names])
+                where = (*_in_arrays(names[:-1], arrays), names[-1])
+                arrays[where] = arrays.get(where, -1) + 1
+                header = (*where, arrays[where])
             else:
                 header = _in_arrays(names, arrays)
             out.append((header, no))
@@ -445,13 +508,15 @@ def _key_lines(text: str) -> list[tuple[tuple[str | int, ...], int]]:
     return out
 
 
-def _in_arrays(names: tuple[str, ...], arrays: dict[tuple[str, ...], int]) -> tuple[str | int, ...]:
+def _in_arrays(
+    names: tuple[str, ...], arrays: dict[tuple[str | int, ...], int]
+) -> tuple[str | int, ...]:
     """``[schools.options]`` under ``[[schools]]`` is ``schools[<last>].options``."""
     out: list[str | int] = []
-    for n, name in enumerate(names):
+    for name in names:
         out.append(name)
-        if n < len(names) - 1 and names[: n + 1] in arrays:
-            out.append(arrays[names[: n + 1]])
+        if tuple(out) in arrays:
+            out.append(arrays[tuple(out)])
     return tuple(out)
 
 
@@ -525,14 +590,15 @@ def _ref(secret: _SecretEnv | _SecretFile | None, path: Path) -> SecretRef | Non
 
 
 def _plan(
-    cfg: _Config, path: Path, options: Mapping[str, PlatformOptions], known: Mapping[str, Platform]
+    cfg: _Config,
+    path: Path,
+    options: Mapping[tuple[str, str], PlatformOptions],
+    known: Mapping[str, Platform],
 ) -> Plan:
     schools: list[SchoolPlan] = []
     # The municipality's zone applies to its schools only when the file sets it.
     muni_tz = cfg.municipality.timezone if "timezone" in cfg.municipality.model_fields_set else None
     for s in cfg.schools:
-        platform = known.get(s.platform)
-        default_tz = platform.timezone if platform is not None else cfg.municipality.timezone
         entries = cfg.schedules.entries()
         if s.schedules is not None:
             entries.update(s.schedules.entries())
@@ -544,39 +610,44 @@ def _plan(
                 lim.updates or base.updates,
                 lim.deletes or base.deletes,
             )
-        schools.append(
-            SchoolPlan(
-                slug=s.slug,
-                name=s.name,
-                platform=s.platform,
-                base_url=s.base_url.rstrip("/"),
-                platform_school=s.platform_school,
-                login=s.login,
-                password=_ref(s.password, path),
-                token=_ref(s.token, path),
-                accounts=tuple(
-                    AccountPlan(
-                        a.login,
-                        _ref(a.password, path),
-                        _ref(a.token, path),
-                        pupil=a.pupil,
-                        class_name=a.class_,
-                    )
-                    for a in s.accounts
-                ),
-                min_coverage=s.min_coverage / 100,
-                timezone=s.timezone or muni_tz or default_tz,
-                schedules=tuple(
-                    Schedule(op, e.cron, e.window)  # type: ignore[arg-type]
-                    for op, e in entries.items()
-                ),
-                thresholds=thresholds,
-                school_hours=_hours(s.school_hours or cfg.school_hours),
-                compliance_profile=s.compliance_profile or cfg.compliance.profile,
-                options=options.get(s.slug, dict(s.options)),
-                today=s.today,
+        for b, _where in s.resolved():
+            platform = known.get(b.platform)
+            default_tz = platform.timezone if platform is not None else cfg.municipality.timezone
+            schools.append(
+                SchoolPlan(
+                    slug=s.slug,
+                    name=s.name,
+                    platform=b.platform,
+                    base_url=b.base_url.rstrip("/"),
+                    platform_school=b.platform_school,
+                    login=b.login,
+                    password=_ref(b.password, path),
+                    token=_ref(b.token, path),
+                    accounts=tuple(
+                        AccountPlan(
+                            a.login,
+                            _ref(a.password, path),
+                            _ref(a.token, path),
+                            pupil=a.pupil,
+                            class_name=a.class_,
+                        )
+                        for a in b.accounts
+                    ),
+                    min_coverage=s.min_coverage / 100,
+                    timezone=b.timezone or muni_tz or default_tz,
+                    schedules=tuple(
+                        Schedule(op, e.cron, e.window)  # type: ignore[arg-type]
+                        for op, e in entries.items()
+                    ),
+                    thresholds=thresholds,
+                    school_hours=_hours(s.school_hours or cfg.school_hours),
+                    compliance_profile=s.compliance_profile or cfg.compliance.profile,
+                    options=options.get((s.slug, b.label), dict(b.options)),
+                    today=b.today,
+                    binding=b.label,
+                    effective=b.effective,
+                )
             )
-        )
     return Plan(
         municipality=cfg.municipality.name,
         timezone=cfg.municipality.timezone,
@@ -630,25 +701,79 @@ def _plan(
     )
 
 
+def _check_bindings(cfg: _Config, path: str, text: str) -> list[str]:
+    """A school's platform keys are flat or in ``bindings``, never both; bindings differ in
+    name, platform (snapshots are per school and platform) and ``effective`` date."""
+    errors: list[str] = []
+
+    def err(loc: tuple[str | int, ...], msg: str) -> None:
+        errors.append(f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: {msg}")
+
+    for i, s in enumerate(cfg.schools):
+        flat = [k for k in _BINDING_KEYS if k in s.model_fields_set]
+        if s.bindings:
+            for k in flat:
+                err(
+                    ("schools", i, k),
+                    f"school {s.slug!r} has [[schools.bindings]]: write {k} in each binding,"
+                    " not beside them",
+                )
+            names: dict[str, int] = {}
+            platforms: dict[str, str] = {}
+            starts: dict[date | None, str] = {}
+            for j, b in enumerate(s.bindings):
+                loc: tuple[str | int, ...] = ("schools", i, "bindings", j)
+                if b.label in names:
+                    err((*loc, "name"), f"binding {b.label!r} appears twice in school {s.slug!r}")
+                names.setdefault(b.label, j)
+                if b.platform in platforms:
+                    err(
+                        (*loc, "platform"),
+                        f"school {s.slug!r} has two bindings on {b.platform}"
+                        f" ({platforms[b.platform]!r} and {b.label!r}); one per platform"
+                        " (its snapshots and state are kept per school and platform)",
+                    )
+                platforms.setdefault(b.platform, b.label)
+                if b.effective in starts:
+                    when = f"on {b.effective}" if b.effective else "from the start (no effective)"
+                    err(
+                        (*loc, "effective"),
+                        f"bindings {starts[b.effective]!r} and {b.label!r} of school {s.slug!r}"
+                        f" both take effect {when}; give each its own effective date",
+                    )
+                starts.setdefault(b.effective, b.label)
+            continue
+        for k in ("platform", "base_url", "login"):
+            if getattr(s, k) is None:
+                err(("schools", i, k), "required key is missing (or give [[schools.bindings]])")
+        if s.password is None and s.token is None and s.platform is not None:
+            err(
+                ("schools", i),
+                "give a password or a token reference (password = { env = … })",
+            )
+    return errors
+
+
 def _check_options(
     cfg: _Config, path: str, text: str, known: Mapping[str, Platform]
-) -> tuple[dict[str, PlatformOptions], list[str]]:
-    """Each school's options as its platform's typed model, and a line per bad key."""
-    out: dict[str, PlatformOptions] = {}
+) -> tuple[dict[tuple[str, str], PlatformOptions], list[str]]:
+    """Each binding's options as its platform's typed model, and a line per bad key."""
+    out: dict[tuple[str, str], PlatformOptions] = {}
     errors: list[str] = []
     for i, s in enumerate(cfg.schools):
-        platform = known.get(s.platform)
-        if platform is None:
-            continue
-        try:
-            out[s.slug] = platform.options.model_validate(s.options)
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = ("schools", i, "options", *err["loc"])
-                msg = err["msg"].removeprefix("Value error, ")
-                if err["type"] == "extra_forbidden":
-                    msg = f"unknown option (a typo, or a key {s.platform} does not take)"
-                errors.append(f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: {msg}")
+        for b, where in s.resolved():
+            platform = known.get(b.platform)
+            if platform is None:
+                continue
+            try:
+                out[(s.slug, b.label)] = platform.options.model_validate(b.options)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    loc = ("schools", i, *where, "options", *err["loc"])
+                    msg = err["msg"].removeprefix("Value error, ")
+                    if err["type"] == "extra_forbidden":
+                        msg = f"unknown option (a typo, or a key {b.platform} does not take)"
+                    errors.append(f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: {msg}")
     return out, errors
 
 
@@ -658,14 +783,15 @@ def _check_references(
     errors: list[str] = []
     slugs = {s.slug for s in cfg.schools}
     for i, s in enumerate(cfg.schools):
-        if platforms is not None and s.platform not in platforms:
-            loc = ("schools", i, "platform")
-            errors.append(
-                f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: unknown platform "
-                f"{s.platform!r}; installed: {', '.join(sorted(platforms)) or 'none'}"
-            )
-    for i, b in enumerate(cfg.blackouts):
-        for slug in b.schools:
+        for b, where in s.resolved():
+            if platforms is not None and b.platform not in platforms:
+                loc = ("schools", i, *where, "platform")
+                errors.append(
+                    f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: unknown platform "
+                    f"{b.platform!r}; installed: {', '.join(sorted(platforms)) or 'none'}"
+                )
+    for i, bo in enumerate(cfg.blackouts):
+        for slug in bo.schools:
             if slug not in slugs:
                 loc = ("blackouts", i, "schools")
                 errors.append(
@@ -706,6 +832,9 @@ def parse_config(
             hint="`journalsync config example` prints a commented example",
         ) from None
     known = _descriptors(platforms)
+    problems = _check_bindings(cfg, where, text)
+    if problems:
+        raise ConfigError(f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     problems = _check_references(cfg, where, text, None if platforms is None else sorted(platforms))
     options, bad_options = _check_options(cfg, where, text, known)
     problems += bad_options
@@ -751,9 +880,11 @@ def check_secrets(plan: Plan) -> tuple[list[str], list[str]]:
     for school in plan.schools:
         logins = [(school.login, school.password, school.token)]
         logins += [(a.login, a.password, a.token) for a in school.accounts]
+        several = len(plan.bindings(school.slug)) > 1
+        label = f"school {school.slug}" + (f", binding {school.binding}" if several else "")
         for login, *pair in logins:
             for what, ref in zip(("password", "token"), pair, strict=True):
-                refs.append((f"school {school.slug}, login {login}: {what}", ref))
+                refs.append((f"{label}, login {login}: {what}", ref))
     refs += _alert_secrets(plan)  # alerts (issue 16)
     errors: list[str] = []
     warnings: list[str] = []

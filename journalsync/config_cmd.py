@@ -37,8 +37,11 @@ def check(file: Annotated[Path, typer.Argument(help="The TOML config file.")]) -
         for s in plan.schools:
             platforms[s.platform] = platforms.get(s.platform, 0) + 1
         by_platform = ", ".join(f"{p} {n}" for p, n in sorted(platforms.items()))
+        slugs = len({s.slug for s in plan.schools})
+        moving = slugs != len(plan.schools)
+        bound = f"; {len(plan.schools)} platform bindings" if moving else ""
         console.print(
-            f"{file}: ok — {plan.municipality}: {len(plan.schools)} schools ({by_platform}), "
+            f"{file}: ok — {plan.municipality}: {slugs} schools ({by_platform}{bound}), "
             f"{len(plan.blackouts)} blackout windows, store {_store_kind(plan.store_url)}",
             highlight=False,
             soft_wrap=True,

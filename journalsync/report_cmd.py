@@ -44,7 +44,7 @@ from core.platform import connector_class
 from core.store import Store
 from journalsync._common import console, open_store, reported_errors
 from journalsync.config import load_config
-from scheduler import Plan
+from scheduler import Plan, SchoolPlan
 
 __all__ = ["Kind", "report", "report_documents", "report_settings"]
 
@@ -123,6 +123,14 @@ def report(
         Path | None,
         typer.Option("--config", "-c", help="Municipality config: time zone, platform, profile."),
     ] = None,
+    binding: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--binding",
+            help="A school on several platforms: read this binding's snapshot (NAME for every "
+            "school, or SCHOOL=NAME; default: the binding in effect).",
+        ),
+    ] = None,
     curriculum: Annotated[
         Path | None,
         typer.Option(
@@ -147,7 +155,9 @@ def report(
             raise ConfigError("give at least one --school")
         plan = load_config(config, check_platforms=False) if config else None
         store = open_store(db or (plan.store_url if plan else None))
-        settings = report_settings(plan, school, platform, profile, timezone, as_of)
+        settings = report_settings(
+            plan, school, platform, profile, timezone, as_of, bindings=binding
+        )
         hours = read_curriculum(curriculum) if curriculum is not None else None
         docs = report_documents(store, kind, school, period, settings, class_name, student, hours)
         target = out or Path(f"{kind.value}-{'-'.join(school)}.{fmt.value}")
@@ -173,9 +183,24 @@ def report_settings(
     profile: str | None,
     timezone: str | None,
     as_of: str | None,
+    *,
+    bindings: list[str] | None = None,
 ) -> _Settings:
     sources: list[str] = []
-    configured = {s.slug: s for s in plan.schools} if plan else {}
+    configured: dict[str, SchoolPlan] = {}
+    named_bindings = dict(b.split("=", 1) for b in bindings or () if "=" in b)
+    plain_bindings = [b for b in bindings or () if "=" not in b]
+    if len(plain_bindings) > 1:
+        raise ConfigError("give one --binding NAME, or --binding SCHOOL=NAME per school")
+    if bindings and plan is None:
+        raise ConfigError("--binding needs -c CONFIG (bindings are named there)")
+    if plan is not None:
+        for slug in dict.fromkeys(s.slug for s in plan.schools):
+            name = named_bindings.get(slug) or (plain_bindings[0] if plain_bindings else None)
+            if name is not None and slug in schools:
+                configured[slug] = plan.binding(slug, name)
+            else:
+                configured[slug] = plan.binding(slug)
     named = dict(p.split("=", 1) for p in platform or () if "=" in p)
     plain = [p for p in platform or () if "=" not in p]
     if len(plain) not in (0, 1, len(schools)):

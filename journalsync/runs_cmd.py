@@ -168,11 +168,14 @@ def print_status(
     school: str | None = None,
     as_json: bool = False,
     wide: bool = False,
+    binding: str | None = None,
 ) -> None:
     """Per school and platform: last run, state, pulled / pushed / drift, live records,
     quarantined, schema drift, next slot, holds (with their reasons), errors — the columns that
     fit the terminal (``wide``: all of them)."""
     rows = school_status(plan, store, schools=[school] if school else None)
+    if binding is not None:
+        rows = [r for r in rows if r.binding == binding]
     if as_json:
         out = [r.as_json() for r in rows]
         for item, r in zip(out, rows, strict=True):
@@ -194,8 +197,10 @@ def print_status(
     held = sum(1 for r in rows if r.holds)
     drifted = sum(1 for r in rows if r.schema_drift)
     stale = sum(1 for r in rows if r.stale)
+    schools = len({r.school for r in rows})
+    bound = f" ({len(rows)} platform bindings)" if schools != len(rows) else ""
     console.print(
-        f"{len(rows)} schools, {failed} failed, {partial} partial, {held} with held runs, "
+        f"{schools} schools{bound}, {failed} failed, {partial} partial, {held} with held runs, "
         f"{stale} with stale records, "
         f"{drifted} with platform schema drift (journalsync doctor)",
         highlight=False,

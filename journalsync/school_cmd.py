@@ -86,6 +86,13 @@ PasswordEnvOpt = Annotated[
         " without -c).",
     ),
 ]
+BindingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--binding",
+        help="Which of the school's platform bindings in -c (default: the one in effect today).",
+    ),
+]
 TodayOpt = Annotated[
     str | None, typer.Option("--today", help="Treat this date (YYYY-MM-DD) as today.")
 ]
@@ -119,21 +126,34 @@ def choose_school(
     password_env: str | None = None,
     today: str | None = None,
     need_login: bool = True,
+    binding: str | None = None,
 ) -> SchoolChoice:
-    """The school from the config (flags override it), or from the flags alone."""
+    """The school from the config (flags override it), or from the flags alone.
+
+    A school bound to several platforms: ``binding`` names one; else ``platform`` picks the
+    binding on that platform; else the binding in effect on the school's date."""
     store_url: str | None
     if config is not None:
         plan = load_config(config)
-        school = next((s for s in plan.schools if s.slug == slug), None)
-        if school is None:
-            known = ", ".join(s.slug for s in plan.schools)
+        if not any(s.slug == slug for s in plan.schools):
+            known = ", ".join(dict.fromkeys(s.slug for s in plan.schools))
             raise ConfigError(f"{config}: no school {slug!r}; the config has: {known}")
+        if binding is None and platform:
+            found = [s for s in plan.bindings(slug) if s.platform == platform]
+            school = found[0] if found else plan.binding(slug)
+        else:
+            school = plan.binding(slug, binding)
         if platform and platform != school.platform:
             raise ConfigError(
                 f"--platform {platform}: school {slug!r} is on {school.platform} in {config}"
+                + (f" (binding {school.binding})" if len(plan.bindings(slug)) > 1 else "")
             )
         store_url = db or plan.store_url
     else:
+        if binding is not None:
+            raise ConfigError(
+                f"--binding {binding}: bindings are named in the config; give -c journalsync.toml"
+            )
         missing = [
             flag
             for flag, value in (
@@ -183,6 +203,7 @@ def choose_school(
 def pull(
     school: SchoolOpt,
     config: ConfigOpt = None,
+    binding: BindingOpt = None,
     platform: PlatformOpt = None,
     base_url: BaseUrlOpt = None,
     platform_school: PlatformSchoolOpt = None,
@@ -204,6 +225,7 @@ def pull(
             login=login,
             password_env=password_env,
             today=today,
+            binding=binding,
         )
         store = chosen.open_store()
         sp = chosen.school
@@ -241,6 +263,7 @@ def pull(
 def push(
     school: SchoolOpt,
     config: ConfigOpt = None,
+    binding: BindingOpt = None,
     platform: PlatformOpt = None,
     base_url: BaseUrlOpt = None,
     platform_school: PlatformSchoolOpt = None,
@@ -259,6 +282,7 @@ def push(
             platform_school=platform_school,
             login=login,
             password_env=password_env,
+            binding=binding,
         )
         store = chosen.open_store()
         connector = chosen.connector(store)
@@ -281,6 +305,7 @@ def push(
 def sync(
     school: SchoolOpt,
     config: ConfigOpt = None,
+    binding: BindingOpt = None,
     platform: PlatformOpt = None,
     base_url: BaseUrlOpt = None,
     platform_school: PlatformSchoolOpt = None,
@@ -301,6 +326,7 @@ def sync(
             platform_school=platform_school,
             login=login,
             password_env=password_env,
+            binding=binding,
         )
         store = chosen.open_store()
         sp = chosen.school
@@ -326,6 +352,7 @@ def sync(
 def drift(
     school: SchoolOpt,
     config: ConfigOpt = None,
+    binding: BindingOpt = None,
     platform: PlatformOpt = None,
     db: DbOpt = None,
     status: Annotated[
@@ -353,7 +380,9 @@ def drift(
             raise ConfigError(f"--format {fmt.value} needs --out FILE")
         if limit < 0:
             raise ConfigError("--limit must be 0 (all) or more")
-        chosen = choose_school(config, school, db=db, platform=platform, need_login=False)
+        chosen = choose_school(
+            config, school, db=db, platform=platform, need_login=False, binding=binding
+        )
         store = chosen.open_store()
         on = chosen.school.platform
         if reconcile_first:
@@ -372,13 +401,16 @@ def import_(
     file: Annotated[Path, typer.Argument(exists=True, readable=True)],
     school: SchoolOpt,
     config: ConfigOpt = None,
+    binding: BindingOpt = None,
     platform: PlatformOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Import a local journal: CSV or XLSX (see the README for the columns), an offline journal
     from `template`, or a OneRoster 1.2 CSV set (a .zip or a directory)."""
     with reported_errors():
-        chosen = choose_school(config, school, db=db, platform=platform, need_login=False)
+        chosen = choose_school(
+            config, school, db=db, platform=platform, need_login=False, binding=binding
+        )
         store = chosen.open_store()
         with school_lock(store, school):
             result = import_file(
@@ -399,6 +431,10 @@ def status(
     school: Annotated[str | None, typer.Option("--school")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     config: ConfigOpt = None,
+    binding: Annotated[
+        str | None,
+        typer.Option("--binding", help="Only this binding of --school (a school on several)."),
+    ] = None,
     wide: Annotated[
         bool, typer.Option("--wide", help="Every column, however wide the terminal.")
     ] = False,
@@ -406,8 +442,12 @@ def status(
     """Per school: last run, state, pupils read, pulled / pushed / drift, next slot, holds."""
     with reported_errors():
         plan = load_config(config) if config else None
+        if binding is not None:
+            if plan is None or school is None:
+                raise ConfigError("--binding needs -c CONFIG and --school SLUG")
+            plan.binding(school, binding)  # a clear error for a binding the school lacks
         store = open_store(db or (plan.store_url if plan else None))
-        print_status(plan, store, school=school, as_json=as_json, wide=wide)
+        print_status(plan, store, school=school, as_json=as_json, wide=wide, binding=binding)
 
 
 def demo(

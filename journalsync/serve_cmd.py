@@ -104,8 +104,9 @@ async def _serve_embedded(
     store = store_for(db, plan)
     if once is None:
         sched = EmbeddedScheduler(plan, store, grace_seconds=grace)
+        slugs = len({s.slug for s in plan.schools})
         console.print(
-            f"journalsync serve: {len(plan.schools)} schools; Ctrl-C or SIGTERM stops "
+            f"journalsync serve: {slugs} schools; Ctrl-C or SIGTERM stops "
             f"(running slots get {sched.grace_seconds:g} s to finish)",
             highlight=False,
         )

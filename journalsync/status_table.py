@@ -60,9 +60,12 @@ def _cells(r: SchoolStatus) -> list[str]:
     last = f"{r.last_operation} {r.updated_at:%m-%d %H:%M}" if r.updated_at else "never"
     fields = r.drifted_fields
     drift = ", ".join(fields[:2]) + (f" (+{len(fields) - 2} more)" if len(fields) > 2 else "")
+    platform = r.platform
+    if r.bindings > 1:  # a school moving between platforms: which binding, and the one in use
+        platform = f"{r.platform} ({r.binding}{'' if r.in_effect else ', pull only'})"
     return [
         r.school,
-        r.platform,
+        platform,
         last,
         r.state or "",
         f"{r.pupils[0]} / {r.pupils[1]}" if r.pupils is not None else "",

@@ -29,7 +29,8 @@ def school_binding(
     from journalsync.config import load_config
 
     plan = load_config(config, check_platforms=False)
-    found = next((s for s in plan.schools if s.slug == school), None)
+    known = any(s.slug == school for s in plan.schools)
+    found = plan.school(school) if known else None  # on several platforms: the one in effect
     if found is None and platform is None:
         raise ConfigError(f"no school {school!r} in {config.name}")
     return platform or (found.platform if found else ""), db or plan.store_url

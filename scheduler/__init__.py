@@ -33,6 +33,7 @@ from scheduler._plan import (
     Window,
     cron_trigger,
     host_of,
+    local_today,
 )
 from scheduler._runner import (
     ConnectorFactory,
@@ -84,6 +85,7 @@ __all__ = [
     "hold_check",
     "hold_reason",
     "host_of",
+    "local_today",
     "make_connector",
     "next_slot",
     "run_key",

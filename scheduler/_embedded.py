@@ -66,13 +66,16 @@ class EmbeddedScheduler:
             },
         )
         for school in self.plan.schools:
+            several = len(self.plan.bindings(school.slug)) > 1
+            suffix = f":{school.binding}" if several else ""
             for s in school.schedules:
                 sched.add_job(
                     self.fire,
                     cron_trigger(s.cron, school.timezone),
                     args=(school.slug, s.operation),
-                    id=f"{school.slug}:{s.operation}",
-                    name=f"{s.operation} {school.slug}",
+                    kwargs={"binding": school.binding} if several else {},
+                    id=f"{school.slug}{suffix}:{s.operation}",
+                    name=f"{s.operation} {school.slug}{suffix.replace(':', ' ')}",
                     replace_existing=True,
                     coalesce=True,
                     max_instances=1,
@@ -101,9 +104,14 @@ class EmbeddedScheduler:
             found = slot_of(schedule.cron, school.timezone, now, lookback)
         return found or now.replace(second=0, microsecond=0)
 
-    async def fire(self, slug: str, operation: str, now: datetime | None = None) -> Outcome:
-        """Run the school's slot of ``operation`` that ``now`` belongs to (the job's body)."""
-        school = self.plan.school(slug)
+    async def fire(
+        self, slug: str, operation: str, now: datetime | None = None, *, binding: str | None = None
+    ) -> Outcome:
+        """Run the school's slot of ``operation`` that ``now`` belongs to (the job's body).
+
+        ``binding``: which of the school's platform bindings (default: its only one, or the one
+        in effect)."""
+        school = self.plan.binding(slug, binding)
         slot = self.slot(school, operation, now or datetime.now(UTC))
         task = asyncio.ensure_future(self.runner.run_school(school, operation, slot))
         self._inflight.add(task)
@@ -116,11 +124,11 @@ class EmbeddedScheduler:
     async def resume_interrupted(self) -> list[Outcome]:
         """Resume the runs a previous process left half-way (same key, from the checkpoint)."""
         runs = [r for r in self.store.runs(limit=100_000) if r.state in _INTERRUPTED]
-        known = {s.slug: s for s in self.plan.schools}
+        known = {(s.slug, s.platform): s for s in self.plan.schools}
         tasks = []
         for r in runs:
-            school = known.get(r.school)
-            if school is None or school.platform != r.platform:
+            school = known.get((r.school, r.platform))
+            if school is None:
                 continue
             log.info("resuming an interrupted run", run=r.id, school=r.school)
             tasks.append(

@@ -86,7 +86,9 @@ async def approve_run(
                         f"run {run.id[:8]} pushes once approved: give the config (-c)",
                         hint="the school's platform and credentials come from it",
                     )
-                async with connectors(plan, plan.school(run.school), store) as connector:
+                async with connectors(
+                    plan, plan.on_platform(run.school, run.platform), store
+                ) as connector:
                     return await continue_held(store, connector, run_id=run.id, note=note)
         except ValueError:
             raise ConfigError(

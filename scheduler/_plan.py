@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -40,6 +40,7 @@ __all__ = [
     "Window",
     "cron_trigger",
     "host_of",
+    "local_today",
 ]
 
 Operation = Literal["pull", "push", "reconcile", "reports"]
@@ -160,6 +161,16 @@ class SchoolPlan:
     #: A family-account school's run reading fewer of its pupils than this fraction ends
     #: ``partial`` (``min_coverage`` in the config, a percentage).
     min_coverage: float = 1.0
+    #: The binding's name within its school (a school may be bound to several platforms, e.g.
+    #: the one it leaves and the one it moves to); empty: the platform's name.
+    binding: str = ""
+    #: The local date this binding takes effect (scheduled pushes go to the binding in effect);
+    #: ``None``: in effect from the start.
+    effective: date | None = None
+
+    def __post_init__(self) -> None:
+        if not self.binding:
+            object.__setattr__(self, "binding", self.platform)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -224,11 +235,56 @@ class Plan:
     #: The ``[alerts]`` section; ``None``: no alerts are sent.
     alerts: AlertSettings | None = None
 
-    def school(self, slug: str) -> SchoolPlan:
-        for s in self.schools:
-            if s.slug == slug:
+    def school(self, slug: str, on: date | None = None) -> SchoolPlan:
+        """The school's binding in effect on ``on`` (default: its local today)."""
+        return self.in_effect(slug, on)
+
+    def bindings(self, slug: str) -> tuple[SchoolPlan, ...]:
+        """Every platform binding of the school, in the config's order."""
+        found = tuple(s for s in self.schools if s.slug == slug)
+        if not found:
+            raise ConfigError(f"no school {slug!r} in {self.source}")
+        return found
+
+    def binding(self, slug: str, name: str | None = None) -> SchoolPlan:
+        """The school's binding ``name`` (``None``: the one in effect today)."""
+        if name is None:
+            return self.in_effect(slug)
+        found = self.bindings(slug)
+        for s in found:
+            if s.binding == name:
                 return s
-        raise ConfigError(f"no school {slug!r} in {self.source}")
+        known = ", ".join(s.binding for s in found)
+        raise ConfigError(
+            f"school {slug!r} has no binding {name!r} in {self.source}; its bindings: {known}"
+        )
+
+    def on_platform(self, slug: str, platform: str) -> SchoolPlan:
+        """The school's binding on ``platform`` (one per platform: snapshots are per pair)."""
+        found = self.bindings(slug)
+        for s in found:
+            if s.platform == platform:
+                return s
+        known = ", ".join(f"{s.binding} ({s.platform})" for s in found)
+        raise ConfigError(
+            f"school {slug!r} has no binding on platform {platform!r} in {self.source};"
+            f" its bindings: {known}"
+        )
+
+    def in_effect(self, slug: str, on: date | None = None) -> SchoolPlan:
+        """The binding in effect on the school's local date ``on``: the latest ``effective`` not
+        after it (a binding without ``effective`` is in effect from the start)."""
+        found = self.bindings(slug)
+        if len(found) == 1:
+            return found[0]
+        day = on or local_today(found[0])
+        started = [s for s in found if s.effective is None or s.effective <= day]
+        if not started:  # every binding starts later: the earliest one is the school's
+            return min(found, key=lambda s: s.effective or date.min)
+        return max(started, key=lambda s: s.effective or date.min)
+
+    def is_in_effect(self, school: SchoolPlan, on: date | None = None) -> bool:
+        return self.in_effect(school.slug, on) is school
 
     def host_limits(self, host: str) -> HostLimits:
         return self.hosts.get(host) or self.hosts.get(host.partition(":")[0]) or HostLimits()
@@ -255,6 +311,13 @@ class Plan:
             (b for b in self.blackouts if b.covers(school.slug, school.platform, operation, local)),
             None,
         )
+
+
+def local_today(school: SchoolPlan, now: datetime | None = None) -> date:
+    """The school's date: its fixed ``today`` when set, else the clock's date in its zone."""
+    if school.today is not None:
+        return school.today
+    return (now or datetime.now(UTC)).astimezone(school.tz).date()
 
 
 def host_of(base_url: str) -> str:

@@ -35,7 +35,7 @@ from core.store import (
     run_id_for,
 )
 from core.sync import sync_school
-from scheduler._plan import Plan, SchoolPlan, cron_trigger
+from scheduler._plan import Plan, SchoolPlan, cron_trigger, local_today
 from scheduler._thresholds import hold_check, pull_limits
 from scheduler.alerts import Alerter
 
@@ -234,6 +234,14 @@ class Runner:
         if blackout := self.plan.blackout(school, operation, slot):
             why = f": {blackout.reason}" if blackout.reason else ""
             return f"blackout window {blackout.name!r}{why}"
+        if scheduled and operation == "push":
+            day = local_today(school, slot)
+            current = self.plan.in_effect(school.slug, day)
+            if current is not school:
+                return (
+                    f"school {school.slug}: binding {school.binding!r} is not in effect on"
+                    f" {day:%d.%m.%Y} (pushes go to binding {current.binding!r})"
+                )
         if scheduled:
             schedule = school.schedule(operation)
             window = schedule.window if schedule else "any"

@@ -47,6 +47,12 @@ class SchoolStatus:
     in_plan: bool = True
     #: A family-account school's latest pull: (pupils read, pupils on the school's roster).
     pupils: tuple[int, int] | None = None
+    #: The plan's binding name (a school may be bound to several platforms); "" off the plan.
+    binding: str = ""
+    #: How many bindings the school has in the plan (the binding is shown when more than one).
+    bindings: int = 1
+    #: Whether this binding takes the school's pushes today (the one in effect).
+    in_effect: bool = True
 
     @property
     def coverage(self) -> str:
@@ -74,6 +80,8 @@ class SchoolStatus:
             "holds": [{"run": r, "reason": why} for r, why in self.holds],
             "error": self.error,
             "in_plan": self.in_plan,
+            "binding": self.binding,
+            "in_effect": self.in_effect,
             "pupils": (
                 {"read": self.pupils[0], "expected": self.pupils[1]} if self.pupils else None
             ),
@@ -120,8 +128,8 @@ def school_status(
     for r in runs:
         by_pair.setdefault((r.school, r.platform), []).append(r)
     wanted = set(schools) if schools is not None else None
-    plans = {s.slug: s for s in plan.schools} if plan is not None else {}
-    pairs = [(s.slug, s.platform) for s in plans.values()]
+    plans = {(s.slug, s.platform): s for s in plan.schools} if plan is not None else {}
+    pairs = list(plans)
     planned = set(pairs)
     pairs += sorted(({*by_pair, *store.school_platforms()}) - planned)
     quarantined = store.quarantine_counts()
@@ -132,7 +140,8 @@ def school_status(
     for slug, platform in pairs:
         if wanted is not None and slug not in wanted:
             continue
-        sp = plans.get(slug) if (slug, platform) in planned else None
+        sp = plans.get((slug, platform))
+        several = len(plan.bindings(slug)) if plan is not None and sp is not None else 1
         mine = by_pair.get((slug, platform), [])  # newest first
         last = mine[0] if mine else None
         holds = tuple((r.id, _hold_reason(store, r)) for r in mine if r.state is RunState.HELD)
@@ -162,6 +171,9 @@ def school_status(
                 stale=store.stale_counts(slug, platform),
                 schema_drift=tuple(drift.get((slug, platform), ())),
                 in_plan=sp is not None,
+                binding=sp.binding if sp is not None else "",
+                bindings=several,
+                in_effect=sp is None or several == 1 or plan is None or plan.is_in_effect(sp),
                 pupils=(
                     (int(covered["pupils_read"]), int(covered["pupils_expected"]))
                     if covered is not None

@@ -13,12 +13,17 @@ __all__ = ["OverviewStore"]
 
 
 class OverviewStore(StoreBase):
-    def school_platforms(self) -> list[tuple[str, str]]:
+    def school_platforms(self, school: str | None = None) -> list[tuple[str, str]]:
         """Every (school, platform) the store holds anything of: a run, a pull's cursors
-        (every committed page writes one), quarantine or schema drift; sorted."""
+        (every committed page writes one), quarantine or schema drift; sorted. With
+        ``school``, that school's only (through the tables' school indexes)."""
         pairs = union(
             *(
-                select(t.c.school, t.c.platform).distinct()
+                (
+                    select(t.c.school, t.c.platform).distinct()
+                    if school is None
+                    else select(t.c.school, t.c.platform).where(t.c.school == school).distinct()
+                )
                 for t in (runs, cursors, quarantine, schema_drift)
             )
         )

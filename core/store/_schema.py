@@ -44,6 +44,7 @@ __all__ = [
     "drift_findings",
     "facts_watermark",
     "family_roster",
+    "identity_matches",
     "local_changes",
     "local_records",
     "metadata",
@@ -243,6 +244,7 @@ runs = Table(
     PrimaryKeyConstraint("id"),
     UniqueConstraint("run_key"),
     Index("ix_runs_school", "school", "created_at"),
+    Index("ix_runs_created", "created_at", "id"),
 )
 
 run_transitions = Table(
@@ -438,4 +440,26 @@ family_roster = Table(
     Column("last_read", UTCDateTime, nullable=False),
     _id("last_run", nullable=False),
     PrimaryKeyConstraint("school", "platform", "pupil_id"),
+)
+
+#: Who is who on two bindings of one school (issue 15): per entity and source record, the target
+#: record it matched (``core.migrate``), by which rule, and the operator who decided, if one did.
+identity_matches = Table(
+    "identity_matches",
+    metadata,
+    _id("school", nullable=False),
+    _id("source_platform", nullable=False),
+    _id("target_platform", nullable=False),
+    Column("entity", String(32), nullable=False),
+    _id("source_id", nullable=False),
+    _id("target_id"),
+    Column("rule", String(32), nullable=False),
+    Column("confidence", Float, nullable=False),
+    #: matched, ambiguous, unmatched, rejected.
+    Column("state", String(16), nullable=False),
+    #: The target ids offered when ambiguous (a JSON list).
+    Column("candidates", JSONText, nullable=False),
+    Column("decided_by", String(255), nullable=False),
+    Column("decided_at", UTCDateTime),
+    PrimaryKeyConstraint("school", "source_platform", "target_platform", "entity", "source_id"),
 )

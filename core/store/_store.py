@@ -20,6 +20,7 @@ from core.store._base import check_ours, make_engine, migrate, open_error
 from core.store._digest import DigestStore
 from core.store._drift import DriftStore
 from core.store._local import LocalStore
+from core.store._matches import MatchStore
 from core.store._outbox import OutboxStore
 from core.store._overview import OverviewStore
 from core.store._runs import RunStore
@@ -43,6 +44,7 @@ class Store(
     OverviewStore,
     AlertStore,
     AccountStore,
+    MatchStore,
 ):
     """journalsync's persistent state on SQLite (embedded) or PostgreSQL (scale)."""
 

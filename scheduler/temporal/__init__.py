@@ -4,6 +4,7 @@ runner as the embedded scheduler, one task queue per upstream host, Schedules fr
 from scheduler.temporal._activities import SchoolActivities
 from scheduler.temporal._client import (
     activity_queue,
+    alerts_schedule_id,
     connect,
     request_for,
     run_cycle,
@@ -14,13 +15,15 @@ from scheduler.temporal._client import (
 )
 from scheduler.temporal._dev import dev_server, temporal_binary
 from scheduler.temporal._types import RunRequest, format_key
-from scheduler.temporal._workflow import SchoolRunWorkflow
+from scheduler.temporal._workflow import AlertsCheckWorkflow, SchoolRunWorkflow
 
 __all__ = [
+    "AlertsCheckWorkflow",
     "RunRequest",
     "SchoolActivities",
     "SchoolRunWorkflow",
     "activity_queue",
+    "alerts_schedule_id",
     "connect",
     "dev_server",
     "format_key",

@@ -1,4 +1,5 @@
-"""The activity: one school's slot through the same :class:`scheduler.Runner` as ``serve``.
+"""The activities: one school's slot through the same :class:`scheduler.Runner` as ``serve``
+(its alert check after the run included), and the periodic alert check.
 
 It heartbeats while the run goes on; if its worker dies, Temporal gives the activity to another
 worker after the heartbeat timeout, and the run resumes under the same run key from its
@@ -32,7 +33,7 @@ class SchoolActivities:
     @activity.defn(name="run_school")
     async def run_school(self, req: RunRequest, slot: str, key: str) -> dict[str, Any]:
         info = activity.info()
-        school = self.plan.school(req.school)
+        school = self.plan.on_platform(req.school, req.platform)
         beat = asyncio.create_task(_heartbeat(req.heartbeat_seconds / 3))
         try:
             out = await self.runner.run_school(
@@ -51,6 +52,21 @@ class SchoolActivities:
             delay = timedelta(seconds=out.retry_after) if out.retry_after else None
             raise ApplicationError(out.reason, type="Retriable", next_retry_delay=delay)
         return out.as_dict()
+
+    @activity.defn(name="check_alerts")
+    async def check_alerts(self) -> dict[str, int]:
+        """Evaluate the alert conditions now and tell the channels what changed (once per
+        condition, and once when it clears: the store keeps what was told). A run's own
+        check happens in ``run_school``, after the run (the same :class:`Runner` hook)."""
+        alerter = self.runner.alerter
+        if alerter is None:  # no [alerts] in the config the worker runs with
+            return {"conditions": 0, "sent": 0, "failed": 0}
+        report = await alerter.check()
+        return {
+            "conditions": len(report.evaluation.conditions),
+            "sent": len(report.sent),
+            "failed": len(report.failed),
+        }
 
 
 async def _heartbeat(every: float) -> None:

@@ -13,6 +13,7 @@ from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
@@ -28,14 +29,16 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from core.errors import ConfigError
 from core.logging import get_logger
 from core.store import Store
+from scheduler._embedded import ALERTS_EVERY
 from scheduler._plan import Plan, SchoolPlan
 from scheduler._runner import Outcome, Runner, run_key
 from scheduler.temporal._activities import SchoolActivities
 from scheduler.temporal._types import RunRequest
-from scheduler.temporal._workflow import SchoolRunWorkflow
+from scheduler.temporal._workflow import AlertsCheckWorkflow, SchoolRunWorkflow
 
 __all__ = [
     "activity_queue",
+    "alerts_schedule_id",
     "connect",
     "request_for",
     "run_cycle",
@@ -128,9 +131,28 @@ def _schedule_id(plan: Plan, school: SchoolPlan, operation: str) -> str:
     return f"{plan.temporal.task_queue_prefix}:{school.slug}:{school.platform}:{operation}"
 
 
+def alerts_schedule_id(plan: Plan) -> str:
+    """The Schedule of the periodic alert check (with ``[alerts]`` in the config)."""
+    return f"{plan.temporal.task_queue_prefix}:alerts"
+
+
 async def sync_schedules(client: Client, plan: Plan) -> tuple[int, int, int]:
-    """Make the server's Schedules equal to the config: (created, updated, deleted)."""
+    """Make the server's Schedules equal to the config: (created, updated, deleted). With
+    ``[alerts]``, one more: the alert check every five minutes, as the embedded scheduler
+    does (besides the check after each run, which the run's activity makes)."""
     wanted: dict[str, Schedule] = {}
+    if plan.alerts is not None:
+        wanted[alerts_schedule_id(plan)] = Schedule(
+            action=ScheduleActionStartWorkflow(
+                AlertsCheckWorkflow.run,
+                id="alerts-check",
+                task_queue=workflow_queue(plan),
+            ),
+            spec=ScheduleSpec(
+                intervals=[ScheduleIntervalSpec(every=timedelta(seconds=ALERTS_EVERY))]
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        )
     for school in plan.schools:
         for s in school.schedules:
             sid = _schedule_id(plan, school, s.operation)
@@ -200,7 +222,8 @@ async def run_worker(
         Worker(
             client,
             task_queue=workflow_queue(plan),
-            workflows=[SchoolRunWorkflow],
+            workflows=[SchoolRunWorkflow, AlertsCheckWorkflow],
+            activities=[acts.check_alerts],
             workflow_runner=sandbox,
             identity=ident,
         )

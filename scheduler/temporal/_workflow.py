@@ -1,7 +1,8 @@
 """The school-run workflow: one per (school, platform, operation, slot), its id the run key.
 
 It only decides which slot it is for and calls the ``run_school`` activity on the task queue of
-the school's upstream host; everything with side effects happens in the activity.
+the school's upstream host; everything with side effects happens in the activity. The alerts
+check workflow (started by a Schedule every few minutes) calls the ``check_alerts`` activity.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 with workflow.unsafe.imports_passed_through():
     from scheduler.temporal._types import RunRequest, format_key
 
-__all__ = ["SchoolRunWorkflow"]
+__all__ = ["AlertsCheckWorkflow", "SchoolRunWorkflow"]
 
 _SCHEDULED_AT = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
@@ -43,6 +44,27 @@ class SchoolRunWorkflow:
                 maximum_interval=timedelta(minutes=10),
                 maximum_attempts=req.attempts,
                 non_retryable_error_types=["Fatal"],
+            ),
+        )
+        return result
+
+
+@workflow.defn(name="AlertsCheck")
+class AlertsCheckWorkflow:
+    """One check of the alert conditions (the embedded scheduler's periodic check): conditions
+    that change with no run — a hold approved or discarded by hand, an outage journal's
+    deadline passing — are told within minutes. What was told is kept in the store, so a check
+    repeated by a retry or by another worker tells nothing twice."""
+
+    @workflow.run
+    async def run(self) -> dict[str, int]:
+        result: dict[str, int] = await workflow.execute_activity(
+            "check_alerts",
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=10),
+                maximum_interval=timedelta(minutes=1),
+                maximum_attempts=3,
             ),
         )
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,22 @@ def _error(text: str, path: str = "m.toml", **kw) -> str:
 def test_example_validates_and_carries_every_section(tmp_path: Path) -> None:
     (tmp_path / "secrets.toml").write_text('school-12 = "from-the-file"\n')
     plan = parse_config(
-        example_text(), tmp_path / "journalsync.toml", platforms=["netschool", "ruobr"]
+        example_text(), tmp_path / "journalsync.toml", platforms=["netschool", "perm", "ruobr"]
     )
-    assert [s.slug for s in plan.schools] == ["school-1", "school-12", "school-33"]
+    assert [(s.slug, s.binding) for s in plan.schools] == [
+        ("school-1", "netschool"),
+        ("school-12", "netschool"),
+        ("school-33", "ruobr"),
+        ("school-45", "sgo"),  # a school moving from one platform to another
+        ("school-45", "epos"),
+    ]
+    moving = plan.bindings("school-45")
+    assert [(b.platform, b.effective) for b in moving] == [
+        ("netschool", None),
+        ("perm", date(2026, 1, 12)),
+    ]
+    assert plan.in_effect("school-45", date(2026, 1, 11)).binding == "sgo"
+    assert plan.in_effect("school-45", date(2026, 1, 12)).binding == "epos"
     family = plan.school("school-33")  # a family-account school: its accounts and minimum
     assert [a.login for a in family.accounts] == ["petrov.a", "sidorova.e"]
     assert family.accounts[1].class_name == "7Б" and family.min_coverage == 1.0

@@ -342,7 +342,7 @@ def test_the_example_config_has_an_alerts_section(tmp_path: Path) -> None:
 
     (tmp_path / "secrets.toml").write_text('school-12 = "from-the-file"\n')
     plan = parse_config(
-        example_text(), tmp_path / "journalsync.toml", platforms=["netschool", "ruobr"]
+        example_text(), tmp_path / "journalsync.toml", platforms=["netschool", "perm", "ruobr"]
     )
     assert plan.alerts is not None and plan.alerts.channels == ("webhook", "email")
     assert plan.alerts.smtp is not None and plan.alerts.smtp.tls == "starttls"
