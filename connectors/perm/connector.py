@@ -162,6 +162,8 @@ class PermConnector(Connector):
             for i, cred in enumerate(target.all_accounts)
         ]
         self.mapper = Mapper(target.school, base_url)
+        #: Accounts read at once: the per-host limit (more would only queue at the transport).
+        self._limit = settings.max_concurrency
 
     async def login(self) -> None:
         try:
@@ -175,15 +177,23 @@ class PermConnector(Connector):
         account the platform refuses is noted and left out (its pupils are missing then, which
         the school's coverage shows)."""
         opened: list[PermSession] = []
-        for n, (session, cred) in enumerate(
-            zip(self.sessions, self.target.all_accounts, strict=True)
-        ):
+
+        async def open_one(session: PermSession) -> AuthError | None:
             try:
                 await session.open()
             except AuthError as exc:
+                return exc
+            return None
+
+        # Every account at once within the per-host limit; outcomes taken in account order.
+        refused = await platform.each_account(self.sessions, open_one, limit=self._limit)
+        for n, (session, cred, exc) in enumerate(
+            zip(self.sessions, self.target.all_accounts, refused, strict=True)
+        ):
+            if exc is not None:
                 self.note_refused(cred.login or session.label, exc)
                 if n == 0:
-                    raise
+                    raise exc
                 _log.warning("perm account refused", account=session.label)
                 continue
             opened.append(session)
@@ -239,7 +249,7 @@ class PermConnector(Connector):
         self, cursors: Mapping[str, Mapping[str, Any]], mode: PullMode = PullMode.FULL
     ) -> AsyncIterator[Page]:
         self.mapper.fetched_at = datetime.now(UTC)
-        roster = await read_roster(await self._open_accounts(), self.mapper)
+        roster = await read_roster(await self._open_accounts(), self.mapper, limit=self._limit)
         self._note_pupils(roster)
 
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
@@ -258,6 +268,7 @@ class PermConnector(Connector):
                 roster.classes,
                 key=lambda cls: f"{platform.FINALS}:{cls.ext_id}",
                 read=read_finals,
+                read_ahead=2,
             ),
             sample=self.sampled,
         ):
@@ -283,6 +294,7 @@ class PermConnector(Connector):
                 end=end,
                 today=self.today(),
                 strict=mode is PullMode.FULL,
+                limit=self._limit,
             )
             batches = [journal.weeks.get(week, Batch()) for _, week in scopes]
             # Unreadable rows not tied to a week are quarantined once, on the class's first page.
@@ -300,12 +312,17 @@ class PermConnector(Connector):
             # Sampling prefers the week holding today, then the weeks before it (entries are made).
             prefer=lambda cw: (cw[1] > today, abs(cw[1] - today)),
             visible=visible,
+            # the next class is read while one is mapped (a class's reads share nothing)
+            read_ahead=2,
         )
 
     async def _read_finals(self, roster: Roster, cls: ClassInfo) -> Batch:
         batch = Batch()
-        for st in cls.students:
-            for subject in await st.session.progress(st.id, roster.year.id):
+        answers = await platform.each_account(
+            cls.students, lambda st: st.session.progress(st.id, roster.year.id), limit=self._limit
+        )
+        for st, progress in zip(cls.students, answers, strict=True):
+            for subject in progress:
                 if isinstance(subject, s.Bad):
                     batch.bad(subject, "final_mark", f"progress:{st.id}/subject:?")
                     continue
