@@ -50,7 +50,9 @@ def _person(world: World, login: str) -> int:
 
 def _spend_live_token(platform: str, emulator: Any, person_id: int) -> None:
     """Use the account's current token elsewhere (another device): the platform rotates it, so
-    the one the pull saved is dead — as after the login ran out."""
+    the one the pull saved is dead — as after the login ran out. On КИАСУО the pull keeps the
+    access token while it is valid, so the dead refresh token shows once the access tokens
+    have expired too."""
     if platform == "perm":
         live = emulator.mobile_token(person_id)
         assert live is not None
@@ -58,6 +60,7 @@ def _spend_live_token(platform: str, emulator: Any, person_id: int) -> None:
     else:
         (live,) = emulator.tokens.refresh_token_of(person_id)
         assert emulator.tokens.rotate(live) is not None
+        emulator.expire_access_tokens()
 
 
 @pytest.fixture
