@@ -401,7 +401,7 @@ async def list_migrations(
 )
 async def get_migration(ctx: CtxDep, who: Who, plan_id: str) -> dict[str, Any]:
     row = _migrations.visible_plan(ctx, who, plan_id)
-    return _migrations.plan_json(ctx, row, detail=True)
+    return _migrations.plan_json(ctx, _migrations.summary_of(row), row)
 
 
 @router.post(
@@ -410,7 +410,7 @@ async def get_migration(ctx: CtxDep, who: Who, plan_id: str) -> dict[str, Any]:
 )
 async def approve_migration(ctx: CtxDep, who: Who, plan_id: str) -> dict[str, Any]:
     row = await run_in_threadpool(_migrations.approve, ctx, who, plan_id)
-    return _migrations.plan_json(ctx, row, detail=True)
+    return _migrations.plan_json(ctx, _migrations.summary_of(row), row)
 
 
 @router.get(

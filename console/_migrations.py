@@ -10,6 +10,7 @@ else: for the auditor it does not exist (404)."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi.responses import Response
+from sqlalchemy import func, select
 
 from console._context import ApiError, Ctx, not_found, require_write
 from console._data import decode_cursor, initials, local_time
@@ -37,11 +40,12 @@ from core.migrate import (
 )
 from core.model import Person, Record
 from core.platform import platform_title
-from core.store import PlanRow, Store
+from core.store import PlanRow, Store, migration_plans
 
 __all__ = [
     "PLAN_STATE_TEXT",
     "EntityLine",
+    "PlanSummary",
     "approve",
     "certificate_file",
     "check_cursor",
@@ -51,6 +55,7 @@ __all__ = [
     "plan_key",
     "plans_of",
     "review_file",
+    "summary_of",
     "visible_plan",
 ]
 
@@ -68,21 +73,109 @@ def _actor(who: Principal) -> str:
     return f"{who.name} (console)"
 
 
+@dataclass(frozen=True, slots=True)
+class PlanSummary:
+    """A plan for a listing: everything but the plan's items and the certificate's lists (a
+    thousand-pupil school's plan is megabytes of JSON; a listing reads none of it)."""
+
+    id: str
+    school: str
+    source_binding: str
+    source_platform: str
+    target_binding: str
+    target_platform: str
+    state: str
+    counts: dict[str, Any]
+    review_pending: int
+    has_certificate: bool
+    created_at: datetime
+    updated_at: datetime
+    approved_at: datetime | None
+    approved_by: str | None
+
+
+#: ``pending_review`` as ``plan_to_json`` writes it: among the first keys of the plan's JSON.
+_PENDING = re.compile(r'"pending_review":\s*(\d+)')
+_HEAD = 2000
+
+
+def summary_of(row: PlanRow) -> PlanSummary:
+    return PlanSummary(
+        id=row.id,
+        school=row.school,
+        source_binding=row.source_binding,
+        source_platform=row.source_platform,
+        target_binding=row.target_binding,
+        target_platform=row.target_platform,
+        state=row.state,
+        counts=row.counts,
+        review_pending=int(row.data.get("pending_review") or 0),
+        has_certificate=row.certificate is not None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        approved_at=row.approved_at,
+        approved_by=row.approved_by,
+    )
+
+
 def plans_of(
     ctx: Ctx, who: Principal, school: str | None = None, state: str | None = None
-) -> list[PlanRow]:
-    """The plans the caller may see, newest first."""
+) -> list[PlanSummary]:
+    """The plans the caller may see, newest first, read without their items."""
+    c = migration_plans.c
+    stmt = select(
+        c.id,
+        c.school,
+        c.source_binding,
+        c.source_platform,
+        c.target_binding,
+        c.target_platform,
+        c.state,
+        c.counts,
+        func.substr(c.data, 1, _HEAD).label("head"),
+        c.certificate.is_not(None).label("has_certificate"),
+        c.created_at,
+        c.updated_at,
+        c.approved_at,
+        c.approved_by,
+    )
     scope = ctx.scope(who)
-    rows = [
-        r
-        for r in ctx.store.plans(school)
-        if (scope is None or r.school in scope) and (state is None or r.state == state)
-    ]
-    rows.sort(key=plan_key)
-    return rows
+    if scope is not None:
+        stmt = stmt.where(c.school.in_(sorted(scope)))
+    if school is not None:
+        stmt = stmt.where(c.school == school)
+    if state is not None:
+        stmt = stmt.where(c.state == state)
+    out = []
+    with ctx.store.engine.connect() as conn:
+        for r in conn.execute(stmt):
+            m = r._mapping
+            found = _PENDING.search(m["head"] or "")
+            if found is None:  # not where plan_to_json puts it: read the whole plan
+                summary = summary_of(ctx.store.plan(m["id"]))
+            else:
+                summary = PlanSummary(
+                    id=m["id"],
+                    school=m["school"],
+                    source_binding=m["source_binding"],
+                    source_platform=m["source_platform"],
+                    target_binding=m["target_binding"],
+                    target_platform=m["target_platform"],
+                    state=m["state"],
+                    counts=orjson.loads(m["counts"]),
+                    review_pending=int(found.group(1)),
+                    has_certificate=bool(m["has_certificate"]),
+                    created_at=m["created_at"],
+                    updated_at=m["updated_at"],
+                    approved_at=m["approved_at"],
+                    approved_by=m["approved_by"],
+                )
+            out.append(summary)
+    out.sort(key=plan_key)
+    return out
 
 
-def plan_key(row: PlanRow) -> tuple[int, str]:
+def plan_key(row: PlanSummary) -> tuple[int, str]:
     """Newest first (microseconds since the epoch, negated), then by id: the cursor's key."""
     return (-round(row.created_at.timestamp() * 1_000_000), row.id)
 
@@ -108,7 +201,7 @@ def visible_plan(ctx: Ctx, who: Principal, plan_id: str) -> PlanRow:
 
 
 def _pending(row: PlanRow) -> int:
-    return int(row.data.get("pending_review") or 0)
+    return summary_of(row).review_pending
 
 
 def _certificate_summary(cert: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -128,39 +221,41 @@ def _certificate_summary(cert: Mapping[str, Any] | None) -> dict[str, Any] | Non
     }
 
 
-def plan_json(ctx: Ctx, row: PlanRow, *, detail: bool = False) -> dict[str, Any]:
-    zone = ctx.timezone(row.school)
+def plan_json(ctx: Ctx, plan: PlanSummary, row: PlanRow | None = None) -> dict[str, Any]:
+    """A plan in the API; with ``row`` (the whole plan) its counts, reasons and certificate."""
+    zone = ctx.timezone(plan.school)
     out: dict[str, Any] = {
-        "id": row.id,
-        "school": row.school,
-        "source": {"binding": row.source_binding, "platform": row.source_platform},
-        "target": {"binding": row.target_binding, "platform": row.target_platform},
-        "state": row.state,
-        "review_pending": _pending(row),
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-        "local_time": local_time(row.created_at, zone),
-        "approved_at": row.approved_at.isoformat() if row.approved_at else None,
-        "approved_by": row.approved_by,
-        "verified": row.certificate is not None and bool(row.certificate.get("complete")),
+        "id": plan.id,
+        "school": plan.school,
+        "source": {"binding": plan.source_binding, "platform": plan.source_platform},
+        "target": {"binding": plan.target_binding, "platform": plan.target_platform},
+        "state": plan.state,
+        "review_pending": plan.review_pending,
+        "created_at": plan.created_at.isoformat(),
+        "updated_at": plan.updated_at.isoformat(),
+        "local_time": local_time(plan.created_at, zone),
+        "approved_at": plan.approved_at.isoformat() if plan.approved_at else None,
+        "approved_by": plan.approved_by,
+        "verified": plan.state == "verified",
+        "has_certificate": plan.has_certificate,
     }
-    if detail:
+    if row is not None:
         out["counts"] = row.counts
         out["reasons"] = {
             code: r.get("text", "") for code, r in (row.data.get("reasons") or {}).items()
         }
         out["certificate"] = _certificate_summary(row.certificate)
-        out["documents"] = documents(row)
+        out["documents"] = documents(plan)
     return out
 
 
-def documents(row: PlanRow) -> dict[str, bool]:
+def documents(plan: PlanSummary) -> dict[str, bool]:
     """Which of the plan's documents exist."""
     return {
         "plan_xlsx": True,
-        "certificate_pdf": row.certificate is not None,
-        "certificate_json": row.certificate is not None,
-        "review": _pending(row) > 0,
+        "certificate_pdf": plan.has_certificate,
+        "certificate_json": plan.has_certificate,
+        "review": plan.review_pending > 0,
     }
 
 

@@ -571,7 +571,7 @@ async def discard_form(page: PageDep, run_id: str, csrf: Annotated[str, Form()] 
 # --- migrations ----------------------------------------------------------------------------------
 
 
-def _plan_line(ctx: Ctx, row: Any) -> dict[str, Any]:
+def _plan_line(ctx: Ctx, row: _migrations.PlanSummary) -> dict[str, Any]:
     counts = row.counts
     total = {
         k: sum(int(c.get(k, 0)) for c in counts.values() if isinstance(c, dict))
@@ -589,8 +589,8 @@ def _plan_line(ctx: Ctx, row: Any) -> dict[str, Any]:
         "added": total["add"],
         "updated": total["update"],
         "conflicts": total["conflict"],
-        "review": int(row.data.get("pending_review") or 0),
-        "complete": bool((row.certificate or {}).get("complete")),
+        "review": row.review_pending,
+        "complete": row.state == "verified",
     }
 
 
@@ -622,15 +622,19 @@ def migrations_page(page: PageDep, request: Request, school: str = "", state: st
 def migration_page(page: PageDep, request: Request, plan_id: str) -> Response:
     ctx, sess, who = page
     row = _migrations.visible_plan(ctx, who, plan_id)
+    summary = _migrations.summary_of(row)
     zone = ctx.timezone(row.school)
     return _render(
         request,
         "migration.html",
         who=who,
         csrf=sess.csrf,
-        plan=_plan_line(ctx, row),
+        plan={
+            **_plan_line(ctx, summary),
+            "complete": bool((row.certificate or {}).get("complete")),
+        },
         lines=_migrations.entity_lines(row),
-        docs=_migrations.documents(row),
+        docs=_migrations.documents(summary),
         approved_at=local_time(row.approved_at, zone),
         approved_by=(row.approved_by or "").removesuffix(" (console)"),
         verified_at=local_time(row.updated_at, zone) if row.certificate else "",

@@ -234,3 +234,26 @@ def test_pages_in_russian(world: ConsoleWorld, plans: dict[str, str]) -> None:
     with _session(world, "school") as c:
         assert c.get(f"/migrations/{plans['other_cert']}").status_code == 404
         assert plans["other_cert"] not in c.get("/migrations").text
+
+
+def test_the_list_reads_no_plan_items_but_stays_right_without_them(
+    world: ConsoleWorld, plans: dict[str, str]
+) -> None:
+    """A listing reads the head of each plan's JSON only; a plan whose ``pending_review`` is not
+    there (written by hand, items first) is read whole and shown the same."""
+    items = [{"entity": "mark", "op": "add", "source_id": f"m{n}"} for n in range(200)]
+    world.store.save_plan(
+        "hand-made",
+        school=world.held_school,
+        source=("a", world.plan.school(world.held_school).platform),
+        target=("b", "perm"),
+        counts={"mark": {"source": 200, "add": 200}},
+        data={"school": world.held_school, "items": items, "pending_review": 3},
+    )
+    listed = _get(world, "admin", f"/api/migrations?school={world.held_school}").json()["items"]
+    by_id = {i["id"]: i for i in listed}
+    assert by_id["hand-made"]["review_pending"] == 3
+    assert by_id[plans["other_pending"]]["review_pending"] == 2
+    assert by_id[plans["other_cert"]]["has_certificate"] is True
+    one = _get(world, "admin", "/api/migrations/hand-made").json()
+    assert one["review_pending"] == 3 and one["documents"]["review"] is True
