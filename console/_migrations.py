@@ -50,6 +50,8 @@ __all__ = [
     "certificate_file",
     "check_cursor",
     "entity_lines",
+    "masked_certificate",
+    "masked_plan",
     "plan_file",
     "plan_json",
     "plan_key",
@@ -384,37 +386,52 @@ def _meta(ctx: Ctx, row: PlanRow, at: datetime) -> list[str]:
     )
 
 
-def _names(store: Store, row: PlanRow) -> dict[str, str]:
-    """Every way the documents name a person of the school → the same as initials."""
-    out: dict[str, str] = {}
+def _names(store: Store, row: PlanRow) -> re.Pattern[str] | None:
+    """Every way the documents name a person of the school (full and «Фамилия И. О.»), as one
+    pattern, longest first."""
+    found: set[str] = set()
     for platform in (row.source_platform, row.target_platform):
-        for p in store.remote_records(row.school, platform, "person"):
+        for p in store.remote_records(row.school, platform, "person", include_deleted=True):
             if not isinstance(p, Person):
                 continue
             full = " ".join(x for x in (p.last_name, p.first_name, p.middle_name) if x)
-            for name in (full, p.short_name):
-                if name and len(name) > 2:
-                    out[name] = initials(name)
+            found |= {n for n in (full, p.short_name) if n and len(n) > 2}
+    if not found:
+        return None
+    return re.compile("|".join(re.escape(n) for n in sorted(found, key=len, reverse=True)))
+
+
+def _mask_text(text: str, names: re.Pattern[str] | None) -> str:
+    return names.sub(lambda m: initials(m.group(0)), text) if names is not None else text
+
+
+def _mask_entries(
+    entries: list[dict[str, Any]], field: str, names: re.Pattern[str] | None
+) -> list[dict[str, Any]]:
+    """A person's own entry is their name (initials then); any other names people in it."""
+    out = []
+    for e in entries:
+        e = {k: _mask_text(v, names) if isinstance(v, str) else v for k, v in e.items()}
+        text = str(e.get(field) or "")
+        e[field] = initials(text) if e.get("entity") == "person" else _mask_text(text, names)
+        out.append(e)
     return out
 
 
-def _masked(value: Any, names: Mapping[str, str]) -> Any:
-    """``value`` (JSON) with every person's name as initials (longest names first)."""
-    order = sorted(names, key=len, reverse=True)
+def masked_plan(data: Mapping[str, Any], names: re.Pattern[str] | None) -> dict[str, Any]:
+    """The plan's JSON as the auditor gets it: the roster's people as initials (the summary
+    names people nowhere else)."""
+    return {**data, "roster": _mask_entries(list(data.get("roster") or ()), "label", names)}
 
-    def walk(v: Any) -> Any:
-        if isinstance(v, str):
-            for n in order:
-                if n in v:
-                    v = v.replace(n, names[n])
-            return v
-        if isinstance(v, list):
-            return [walk(x) for x in v]
-        if isinstance(v, dict):
-            return {k: walk(x) for k, x in v.items()}
-        return v
 
-    return walk(value)
+def masked_certificate(cert: Mapping[str, Any], names: re.Pattern[str] | None) -> dict[str, Any]:
+    """The certificate as the auditor gets it: what is awaited or unexplained, people as
+    initials (the counts name nobody)."""
+    return {
+        **cert,
+        "unexplained": _mask_entries(list(cert.get("unexplained") or ()), "what", names),
+        "awaited": _mask_entries(list(cert.get("awaited") or ()), "what", names),
+    }
 
 
 def _read(write: Any) -> bytes:
@@ -428,7 +445,7 @@ def plan_file(ctx: Ctx, who: Principal, row: PlanRow) -> Response:
     """The plan's Russian summary (XLSX), as ``migrate plan`` writes it."""
     data: dict[str, Any] = dict(row.data)
     if who.masks_names:
-        data = _masked(data, _names(ctx.store, row))
+        data = masked_plan(data, _names(ctx.store, row))
     plan = plan_from_json(data)
     meta = _meta(ctx, row, row.created_at)
 
@@ -446,7 +463,7 @@ def certificate_file(ctx: Ctx, who: Principal, row: PlanRow, fmt: str) -> Respon
         raise ApiError(404, "nothing", "no certificate yet: `journalsync migrate verify` writes it")
     cert: dict[str, Any] = dict(row.certificate)
     if who.masks_names:
-        cert = _masked(cert, _names(ctx.store, row))
+        cert = masked_certificate(cert, _names(ctx.store, row))
     meta = [
         *_meta(ctx, row, row.created_at)[:3],
         f"Проверено: {local_time(row.updated_at, ctx.timezone(row.school))}",

@@ -257,3 +257,31 @@ def test_the_list_reads_no_plan_items_but_stays_right_without_them(
     assert by_id[plans["other_cert"]]["has_certificate"] is True
     one = _get(world, "admin", "/api/migrations/hand-made").json()
     assert one["review_pending"] == 3 and one["documents"]["review"] is True
+
+
+def test_the_auditors_certificate_and_plan_name_people_by_initials() -> None:
+    import re as _re
+
+    from console._migrations import masked_certificate, masked_plan
+
+    names = _re.compile("Иванова Анна Петровна|Иванова А. П.")
+    cert = {
+        "complete": False,
+        "entities": {"mark": {"source": 1}},
+        "unexplained": [
+            {"entity": "person", "what": "Сидоров Пётр", "why": "нет в новой системе"},
+            {"entity": "mark", "what": "отметка «5» · 5А, Математика · Иванова А. П.", "why": ""},
+        ],
+        "awaited": [{"entity": "attendance", "what": "Н · Иванова Анна Петровна", "channel": "x"}],
+    }
+    masked = masked_certificate(cert, names)
+    assert [u["what"] for u in masked["unexplained"]] == [
+        "С. П.",
+        "отметка «5» · 5А, Математика · И. А. П.",
+    ]
+    assert masked["awaited"][0]["what"] == "Н · И. А. П."
+    assert (
+        masked["entities"] == cert["entities"] and cert["unexplained"][0]["what"] == "Сидоров Пётр"
+    )
+    plan = masked_plan({"roster": [{"entity": "person", "label": "Сидоров П."}], "items": []}, None)
+    assert plan["roster"][0]["label"] == "С. П."
