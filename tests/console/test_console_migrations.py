@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 
 from core.platform import platform_title
+from core.store import Store
 from tests.console.test_console_roles import _session
 from tests.support.console_migration import world_plans
 from tests.support.console_world import ConsoleWorld, console_world
@@ -285,3 +286,39 @@ def test_the_auditors_certificate_and_plan_name_people_by_initials() -> None:
     )
     plan = masked_plan({"roster": [{"entity": "person", "label": "Сидоров П."}], "items": []}, None)
     assert plan["roster"][0]["label"] == "С. П."
+
+
+def test_the_list_on_each_database(store: Store) -> None:
+    """The listing's SQL (the head of each plan's JSON, a certificate or not) on SQLite and,
+    with ``JOURNALSYNC_TEST_PG``, PostgreSQL."""
+    from connectors.sandbox.server import serve_in_thread
+    from console import create_app, create_token
+
+    for n in range(3):
+        store.save_plan(
+            f"p-{n}",
+            school="s-1" if n else "s-2",
+            source=("a", "x"),
+            target=("b", "y"),
+            counts={"mark": {"source": n, "add": n}},
+            data={"plan": f"p-{n}", "school": "s", "pending_review": n, "items": []},
+        )
+    store.set_plan_state("p-2", "verified", certificate={"complete": True, "entities": {}})
+    token = create_token(store, role="school", name="Завуч", schools=["s-1"])[0]
+    with serve_in_thread(create_app(None, store)) as server:
+        headers = {"Authorization": f"Bearer {token}"}
+        first = httpx.get(f"{server.base_url}/api/migrations?limit=1", headers=headers).json()
+        rest = httpx.get(
+            f"{server.base_url}/api/migrations?limit=5&cursor={first['next_cursor']}",
+            headers=headers,
+        ).json()
+        items = first["items"] + rest["items"]
+        assert [i["id"] for i in items] == ["p-2", "p-1"]  # newest first; s-2's is not shown
+        assert [(i["review_pending"], i["has_certificate"], i["verified"]) for i in items] == [
+            (2, True, True),
+            (1, False, False),
+        ]
+        verified = httpx.get(
+            f"{server.base_url}/api/migrations?state=verified", headers=headers
+        ).json()["items"]
+        assert [i["id"] for i in verified] == ["p-2"]
