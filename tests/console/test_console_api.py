@@ -5,6 +5,7 @@ and `journalsync web` as commands."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import socket
@@ -99,6 +100,8 @@ def test_errors_have_one_shape(world: ConsoleWorld) -> None:
         (_get(world, "/api/runs/no-such-run"), 404),
         (_get(world, "/api/nothing-here"), 404),
         (_get(world, "/api/runs?cursor=%%%bad"), 400),
+        # a well-formed cursor of another shape: a number where the school's name goes
+        (_get(world, "/api/schools?cursor=" + base64.urlsafe_b64encode(b"[1,2]").decode()), 400),
         (_get(world, "/api/runs?limit=0"), 422),
         (_post(world, "/api/drift/x/resolve", {"action": "delete_everything"}), 422),
         (_post(world, f"/api/runs/{world.held_run}/approve", role="auditor"), 403),
