@@ -17,27 +17,23 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from core.documents import local_time
 from core.errors import ConfigError, JournalSyncError
 from core.files import private_dir
 from core.migrate import (
     Describer,
     MigrationPlan,
     build_plan,
-    certificate,
     match_identities,
-    plan_from_json,
     plan_meta,
     plan_to_json,
     read_review,
-    shown_keys,
-    write_certificate,
     write_plan_files,
     write_review,
 )
@@ -54,29 +50,27 @@ from core.model import (
 )
 from core.package import Package, PackageItem, write_package
 from core.platform import connector_class, platform_title
-from core.store import RunState, Store
-from core.sync import (
-    DEFAULT_PULL_LIMITS,
-    ApplyResult,
-    PullLimits,
-    apply_plan,
-    plan_keys,
-    status_by_key,
-    sync_school,
-)
+from core.store import Store
 from journalsync._common import (
     EXIT_FAILED,
-    EXIT_HELD,
-    EXIT_PARTIAL,
     console,
     die,
+    lock_wait,
     open_store,
     reported_errors,
-    school_lock,
 )
 from journalsync.config import load_config
-from journalsync.worklist_cmd import write_worklists
-from scheduler import Plan, SchoolPlan, make_connector
+from scheduler import (
+    MigrationOutcome,
+    MigrationStopped,
+    Plan,
+    Runner,
+    SchoolPlan,
+    apply_migration,
+    migrate_schools,
+    pull_binding,
+    verify_migration,
+)
 
 __all__ = ["migrate_app"]
 
@@ -95,13 +89,23 @@ DbOpt = Annotated[
 ]
 
 
-class Stopped(JournalSyncError):
-    """A migration step stopped for a reason with its own exit code (held 5, partial 6, a
-    platform that refused writes 1)."""
+Stopped = MigrationStopped
 
-    def __init__(self, message: str, code: int, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.code = code
+
+class Engine(StrEnum):
+    EMBEDDED = "embedded"
+    TEMPORAL = "temporal"
+
+
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="With --all: run the schools on the embedded engine (in this process, in parallel"
+        " within the config's limits) or on Temporal (a workflow per school; `journalsync"
+        " worker` runs them).",
+    ),
+]
 
 
 @contextmanager
@@ -114,9 +118,6 @@ def _reported() -> Iterator[None]:
             die(exc.message, exc.code, exc.hint)
 
 
-#: Pull limits of the target's pull after an apply: deletes still hold it, changes do not.
-_AFTER_APPLY = {e: PullLimits(deletes=lim.deletes) for e, lim in DEFAULT_PULL_LIMITS.items()}
-
 PlanArg = Annotated[str, typer.Argument(help="The plan's id (printed by `migrate plan`).")]
 
 
@@ -126,42 +127,14 @@ def _store_url(config: Path | None, db: str | None) -> str | None:
     return load_config(config, check_platforms=False).store_url or None
 
 
-async def _pull(store: Store, plan: Plan, sp: SchoolPlan, *, after_apply: bool = False) -> None:
-    """A full pull of one binding, as ``journalsync pull`` does it; a held or partial pull stops
-    the migration (a plan over part of a journal would lose the rest silently). After an apply
-    (``verify``) the target's records changing en masse is the migration itself, so only the
-    delete limits hold the pull then."""
-    connector = make_connector(plan, sp, store)
-    key = f"{sp.slug}:{sp.platform}:pull:migrate:{uuid.uuid4().hex[:12]}"
-    async with school_lock(store, sp.slug), connector:
-        report = await sync_school(
-            store,
-            connector,
-            run_key=key,
-            operation="pull",
-            do_push=False,
-            min_coverage=sp.min_coverage,
-            pull_limits=_AFTER_APPLY if after_apply else DEFAULT_PULL_LIMITS,
-        )
-    if report.error is not None:
-        raise report.error
-    if report.run.state is RunState.HELD:
-        raise Stopped(
-            f"the pull of {sp.slug} on binding {sp.binding} is held: {report.run.error or ''}",
-            EXIT_HELD,
-            hint=f"review it (`journalsync runs approve {report.run.id}`), then plan again",
-        )
-    if report.coverage is not None and not report.coverage.ok:
-        raise Stopped(
-            f"the pull of {sp.slug} on binding {sp.binding} read only part of the school's"
-            " pupils; a migration needs the whole journal",
-            EXIT_PARTIAL,
-            hint="add the missing families' accounts (`journalsync accounts list`), then plan"
-            " again",
-        )
-    console.print(
-        f"pulled {sp.binding} ({sp.platform}): {report.counts().get('records', 0)} records"
-    )
+def _say(text: str) -> None:
+    console.print(text, highlight=False)
+
+
+async def _pull(store: Store, plan: Plan, sp: SchoolPlan) -> None:
+    """A full pull of one binding (:func:`scheduler.pull_binding`) under the CLI's lock wait."""
+    wait = lock_wait()
+    await pull_binding(plan, store, sp, lock_wait=wait, say=_say)
 
 
 def _snapshot(store: Store, school: str, platform: str) -> dict[str, list[Record]]:
@@ -335,129 +308,29 @@ def _roster_package(
 
 def _apply_one(cfg: Plan, store: Store, plan_id: str, config: Path) -> str:
     """Apply one plan; returns its state (``applying`` raises :class:`Stopped`)."""
-    row = store.plan(plan_id)
-    if row.state == "planned":
-        raise ConfigError(
-            f"plan {plan_id} is not approved",
-            hint=f"review the plan's files, then `journalsync migrate approve {plan_id}`",
-        )
-    plan = plan_from_json(row.data)
-    if plan.pending_review:
-        raise ConfigError(
-            f"plan {plan_id} has {plan.pending_review} identities not yet decided",
-            hint="decide them in the review file and plan again with --review FILE",
-        )
-    if row.state in ("applied", "verified"):
-        console.print(f"plan {plan_id} is already {row.state}", highlight=False)
-        return row.state
-    tgt = _binding(cfg, row.school, row.target_binding)
-    store.set_plan_state(plan_id, "applying")
-    connector = make_connector(cfg, tgt, store)
-
-    async def run() -> ApplyResult:
-        async with school_lock(store, row.school), connector:
-            return await apply_plan(store, connector, plan_id, plan)
-
-    result = asyncio.run(run())
-    out = Path(row.data.get("out") or ".")
-    if result.statuses.get("awaiting_entry"):
-        files = write_worklists(store, row.school, tgt.platform, out / "worklists", tgt.timezone)
-        if files:
-            console.print(
-                f"{len(files) // 3} worklist(s) for hand entry written to {out / 'worklists'}",
-                highlight=False,
-            )
-    store.set_plan_state(plan_id, result.state)
-    console.print(
-        f"plan {plan_id} {result.state}: queued {result.queued}, "
-        + ", ".join(f"{k} {v}" for k, v in sorted(result.statuses.items())),
-        highlight=False,
+    wait = lock_wait()
+    return asyncio.run(
+        apply_migration(cfg, store, plan_id, config=str(config), lock_wait=wait, say=_say)
     )
-    pushed = result.pushed
-    if pushed is not None and pushed.failures:
-        for what, why in pushed.failures[:10]:
-            console.print(f"  failed: {what.split('/')[0]}: {why}", highlight=False)
-    if result.state == "applying":
-        raise Stopped(
-            f"plan {plan_id}: some writes were not accepted by the platform",
-            EXIT_FAILED,
-            hint=f"run `journalsync migrate apply -c {config} {plan_id}` again",
-        )
-    return result.state
 
 
 def _verify_one(
     cfg: Plan, store: Store, plan_id: str, config: Path, out: Path | None, *, no_pull: bool
 ) -> dict[str, Any]:
     """Pull the target, write the certificate, move the plan on; returns the certificate."""
-    row = store.plan(plan_id)
-    if row.state in ("planned", "approved"):
-        raise ConfigError(
-            f"plan {plan_id} is {row.state}, not applied",
-            hint=f"`journalsync migrate apply -c {config} {plan_id}` first",
+    wait = lock_wait()
+    return asyncio.run(
+        verify_migration(
+            cfg,
+            store,
+            plan_id,
+            out=out,
+            no_pull=no_pull,
+            config=str(config),
+            lock_wait=wait,
+            say=_say,
         )
-    plan = plan_from_json(row.data)
-    tgt = _binding(cfg, row.school, row.target_binding)
-    if not no_pull:
-        asyncio.run(_pull(store, cfg, tgt, after_apply=True))
-    theirs = _snapshot(store, row.school, tgt.platform)
-    mine = _snapshot(store, row.school, row.source_platform)
-    caps = connector_class(tgt.platform).capabilities
-    keys = plan_keys(plan_id, plan)
-    statuses = status_by_key(store, row.school, tgt.platform, set(keys))
-    source_caps = connector_class(row.source_platform).capabilities
-    shown = shown_keys(
-        plan,
-        plan_id=plan_id,
-        target_records=theirs,
-        target_capabilities=caps,
-        source_capabilities=source_caps,
     )
-    _verify_hand_entries(store, shown, statuses)
-    statuses = status_by_key(store, row.school, tgt.platform, set(keys))
-    describe = Describer(theirs, mine)
-    for entity in ("mark", "attendance", "homework", "final_mark", "lesson"):
-        describe.remember(mine.get(entity, ()))
-    cert = certificate(
-        plan,
-        plan_id=plan_id,
-        target_records=theirs,
-        target_capabilities=caps,
-        outbox_status=statuses,
-        describe=describe,
-        source_capabilities=source_caps,
-    )
-    where = out or Path(row.data.get("out") or ".")
-    private_dir(where)
-    now = datetime.now(UTC)
-    meta = [
-        *plan_meta(
-            _school_name(theirs, row.school),
-            platform_title(row.source_platform),
-            platform_title(tgt.platform),
-            now,
-            tgt.timezone,
-        )[:3],
-        f"Проверено: {local_time(now, tgt.timezone)}",
-    ]
-    write_certificate(where, cert, meta=meta)
-    state = "verified" if cert["complete"] else row.state
-    store.set_plan_state(plan_id, state, certificate=cert)
-    unexplained = sum(e["unexplained"] for e in cert["entities"].values())
-    awaited = sum(e["awaited"] for e in cert["entities"].values())
-    console.print(
-        f"plan {plan_id}: complete {str(cert['complete']).lower()}, "
-        f"{unexplained} unexplained, {awaited} awaited; certificate written to {where}",
-        highlight=False,
-    )
-    return cert
-
-
-def _verify_hand_entries(store: Store, shown: list[str], statuses: Mapping[str, str]) -> None:
-    """Hand-entry items (worklist, package) the target now shows are verified."""
-    done = [k for k in shown if statuses.get(k) in ("pending", "awaiting_entry")]
-    if done:
-        store.set_outbox_status(done, "verified")
 
 
 def _print_counts(counts: Mapping[str, Mapping[str, Any]]) -> None:
@@ -519,6 +392,52 @@ def _summary(rows: list[tuple[str, str, str]]) -> None:
         table.add_row(slug, state, detail)
     console.print(table)
     if any(state == "failed" for _, state, _ in rows):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _run_all(
+    cfg: Plan,
+    store: Store,
+    step: str,
+    latest: Mapping[str, str],
+    engine: Engine,
+    config: Path,
+    *,
+    out: Path | None = None,
+    no_pull: bool = False,
+) -> list[MigrationOutcome]:
+    """``step`` of every school's plan on ``engine``; one school's failure is its outcome."""
+    if engine is Engine.TEMPORAL:
+        from scheduler.temporal import connect, migrate_all
+
+        plans = {s: (pid, store.plan(pid).target_platform) for s, pid in latest.items()}
+
+        async def on_temporal() -> list[MigrationOutcome]:
+            client = await connect(cfg)
+            return await migrate_all(
+                client, cfg, step, plans, out=out, no_pull=no_pull, config=str(config)
+            )
+
+        return asyncio.run(on_temporal())
+    runner = Runner(cfg, store, lock_wait=lock_wait())
+    return asyncio.run(
+        migrate_schools(
+            runner, step, latest, out=out, no_pull=no_pull, config=str(config), say=_say
+        )
+    )
+
+
+def _outcome_summary(outcomes: list[MigrationOutcome], *, all_done: bool = False) -> None:
+    """The table of every school's state; exit 1 when any failed or was refused (``all_done``:
+    also while any awaits hand entry — a migration not yet complete)."""
+    table = Table(title="schools", show_lines=False)
+    for name in ("school", "plan", "state", "detail"):
+        table.add_column(name)
+    for o in outcomes:
+        table.add_row(o.school, o.plan_id, o.state, o.reason or o.plan_state)
+    console.print(table)
+    bad = ("failed", "refused") if not all_done else ("failed", "refused", "awaiting entry")
+    if any(o.state in bad for o in outcomes):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -654,6 +573,7 @@ def apply_cmd(
     every: AllOpt = False,
     from_platform: Annotated[str | None, typer.Option("--from-platform")] = None,
     to_platform: Annotated[str | None, typer.Option("--to-platform")] = None,
+    engine: EngineOpt = Engine.EMBEDDED,
 ) -> None:
     """Send an approved plan's writes through the target's channels (run again to resume)."""
     with _reported():
@@ -664,9 +584,8 @@ def apply_cmd(
                 assert plan_id is not None
                 _apply_one(cfg, store, plan_id, config)
                 return
-            _summary(
-                _each_school(list(latest), lambda s: _apply_one(cfg, store, latest[s], config))
-            )
+            outcomes = _run_all(cfg, store, "apply", latest, engine, config)
+        _outcome_summary(outcomes)
 
 
 @migrate_app.command("verify")
@@ -684,6 +603,7 @@ def verify_cmd(
     every: AllOpt = False,
     from_platform: Annotated[str | None, typer.Option("--from-platform")] = None,
     to_platform: Annotated[str | None, typer.Option("--to-platform")] = None,
+    engine: EngineOpt = Engine.EMBEDDED,
 ) -> None:
     """Pull the target again and write the certificate (``certificate.json`` and ``.pdf``);
     exits 1 while the migration is not complete (unexplained or awaited entries)."""
@@ -698,19 +618,10 @@ def verify_cmd(
                     raise typer.Exit(EXIT_FAILED)
                 return
 
-            def one(slug: str) -> str:
-                where = out / slug if out else None
-                cert = _verify_one(cfg, store, latest[slug], config, where, no_pull=no_pull)
-                if cert["complete"]:
-                    return "complete"
-                unexplained = sum(e["unexplained"] for e in cert["entities"].values())
-                awaited = sum(e["awaited"] for e in cert["entities"].values())
-                return f"incomplete: {unexplained} unexplained, {awaited} awaited"
-
-            rows = _each_school(list(latest), one)
-            _summary(rows)
-            if any(state != "complete" for _, state, _ in rows):
-                raise typer.Exit(EXIT_FAILED)
+            outcomes = _run_all(
+                cfg, store, "verify", latest, engine, config, out=out, no_pull=no_pull
+            )
+        _outcome_summary(outcomes, all_done=True)
 
 
 @migrate_app.command("list")

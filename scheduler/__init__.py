@@ -15,6 +15,18 @@ from scheduler._alert_settings import (
 from scheduler._embedded import EmbeddedScheduler
 from scheduler._holds import approve_run, discard_run, find_run, held_runs, hold_reason
 from scheduler._lock import SchedulerLock
+from scheduler._migrate import (
+    MIGRATION_STEPS,
+    MigrationOutcome,
+    MigrationRefused,
+    MigrationStopped,
+    apply_migration,
+    certificate_counts,
+    migrate_school,
+    migrate_schools,
+    pull_binding,
+    verify_migration,
+)
 from scheduler._plan import (
     OPERATIONS,
     AccountPlan,
@@ -49,6 +61,7 @@ from scheduler._thresholds import ChangeVolume, change_volume, hold_check, thres
 
 __all__ = [
     "CONDITION_KINDS",
+    "MIGRATION_STEPS",
     "OPERATIONS",
     "AccountPlan",
     "AlertSettings",
@@ -60,6 +73,9 @@ __all__ = [
     "EntityLimits",
     "HostLimits",
     "Limit",
+    "MigrationOutcome",
+    "MigrationRefused",
+    "MigrationStopped",
     "Operation",
     "Outcome",
     "Plan",
@@ -76,7 +92,9 @@ __all__ = [
     "TemporalSettings",
     "WebhookSettings",
     "Window",
+    "apply_migration",
     "approve_run",
+    "certificate_counts",
     "change_volume",
     "cron_trigger",
     "discard_run",
@@ -87,9 +105,13 @@ __all__ = [
     "host_of",
     "local_today",
     "make_connector",
+    "migrate_school",
+    "migrate_schools",
     "next_slot",
+    "pull_binding",
     "run_key",
     "school_status",
     "slot_of",
     "threshold_breaches",
+    "verify_migration",
 ]

@@ -1,0 +1,407 @@
+"""A school's migration steps (``apply``, ``verify``; issue 15) as the scheduler's unit of work.
+
+``journalsync migrate apply|verify PLAN`` runs :func:`apply_migration` / :func:`verify_migration`
+for one plan; with ``--all`` every school's step is a :func:`migrate_school` — on the embedded
+engine concurrently within the :class:`Runner`'s limits (``parallel_schools`` and each upstream
+host's ``schools``), on Temporal as a workflow per school whose activity calls the same function
+on the target host's task queue. One school's failure is its :class:`MigrationOutcome` and never
+stops the others.
+
+``apply`` writes through the target binding's outbox with the plan's own idempotency keys
+(:func:`core.sync.apply_plan`): a step run again — by hand, or by Temporal after a worker died —
+queues nothing twice and sends only what is not yet verified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from core.documents import local_time
+from core.errors import ConfigError, JournalSyncError, Retriable
+from core.files import private_dir
+from core.logging import get_logger, log_context
+from core.migrate import (
+    Describer,
+    certificate,
+    plan_from_json,
+    plan_meta,
+    shown_keys,
+    write_certificate,
+)
+from core.model import Record, School
+from core.platform import connector_class, platform_title
+from core.store import SCHOOL_LOCK_WAIT, RunState, SchoolLock, Store
+from core.sync import (
+    DEFAULT_PULL_LIMITS,
+    PullLimits,
+    apply_plan,
+    plan_keys,
+    status_by_key,
+    sync_school,
+)
+from core.worklist import write_worklists
+from scheduler._plan import Plan, SchoolPlan
+from scheduler._runner import Runner, failure_reason, make_connector
+
+__all__ = [
+    "MIGRATION_STEPS",
+    "MigrationOutcome",
+    "MigrationRefused",
+    "MigrationStopped",
+    "apply_migration",
+    "certificate_counts",
+    "migrate_school",
+    "migrate_schools",
+    "pull_binding",
+    "verify_migration",
+]
+
+log = get_logger(__name__)
+
+MIGRATION_STEPS = ("apply", "verify")
+
+#: Pull limits of the target's pull after an apply: deletes still hold it, changes do not.
+_AFTER_APPLY = {e: PullLimits(deletes=lim.deletes) for e, lim in DEFAULT_PULL_LIMITS.items()}
+
+Say = Callable[[str], None]
+
+
+def _log_say(text: str) -> None:
+    log.info("migration", detail=text)
+
+
+class MigrationStopped(JournalSyncError):
+    """A migration step stopped for a reason with its own exit code (held 5, partial 6, a
+    platform that refused writes 1)."""
+
+    def __init__(self, message: str, code: int, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+class MigrationRefused(ConfigError):
+    """The plan may not take this step (not approved, identities not yet decided, not yet
+    applied): a person has to act first. Exit 2 for one plan; ``refused`` in a summary."""
+
+
+@dataclass(slots=True)
+class MigrationOutcome:
+    school: str
+    plan_id: str
+    step: str
+    #: done, awaiting entry, failed, refused.
+    state: str
+    reason: str = ""
+    #: The plan's state after the step (``applied``, ``awaiting_entry``, ``verified`` …).
+    plan_state: str = ""
+    #: A failure the platform may get over later (5xx, 429, unreachable).
+    retriable: bool = False
+    retry_after: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "school": self.school,
+            "plan_id": self.plan_id,
+            "step": self.step,
+            "state": self.state,
+            "reason": self.reason,
+            "plan_state": self.plan_state,
+            "retriable": self.retriable,
+            "retry_after": self.retry_after,
+        }
+
+
+def _snapshot(store: Store, school: str, platform: str) -> dict[str, list[Record]]:
+    out: dict[str, list[Record]] = {}
+    for r in store.remote_records(school, platform):
+        out.setdefault(r.ENTITY, []).append(r)
+    return out
+
+
+def _school_name(snap: Mapping[str, list[Record]], fallback: str) -> str:
+    school = next(iter(snap.get("school", ())), None)
+    return school.name if isinstance(school, School) else fallback
+
+
+async def pull_binding(
+    plan: Plan,
+    store: Store,
+    sp: SchoolPlan,
+    *,
+    after_apply: bool = False,
+    lock_wait: float = SCHOOL_LOCK_WAIT,
+    say: Say = _log_say,
+) -> None:
+    """A full pull of one binding, as ``journalsync pull`` does it; a held or partial pull stops
+    the migration (a plan over part of a journal would lose the rest silently). After an apply
+    (``verify``) the target's records changing en masse is the migration itself, so only the
+    delete limits hold the pull then."""
+    connector = make_connector(plan, sp, store)
+    key = f"{sp.slug}:{sp.platform}:pull:migrate:{uuid.uuid4().hex[:12]}"
+    async with SchoolLock(store, sp.slug, wait=lock_wait), connector:
+        report = await sync_school(
+            store,
+            connector,
+            run_key=key,
+            operation="pull",
+            do_push=False,
+            min_coverage=sp.min_coverage,
+            pull_limits=_AFTER_APPLY if after_apply else DEFAULT_PULL_LIMITS,
+        )
+    if report.error is not None:
+        raise report.error
+    if report.run.state is RunState.HELD:
+        raise MigrationStopped(
+            f"the pull of {sp.slug} on binding {sp.binding} is held: {report.run.error or ''}",
+            5,
+            hint=f"review it (`journalsync runs approve {report.run.id}`), then plan again",
+        )
+    if report.coverage is not None and not report.coverage.ok:
+        raise MigrationStopped(
+            f"the pull of {sp.slug} on binding {sp.binding} read only part of the school's"
+            " pupils; a migration needs the whole journal",
+            6,
+            hint="add the missing families' accounts (`journalsync accounts list`), then plan"
+            " again",
+        )
+    say(f"pulled {sp.binding} ({sp.platform}): {report.counts().get('records', 0)} records")
+
+
+async def apply_migration(
+    cfg: Plan,
+    store: Store,
+    plan_id: str,
+    *,
+    config: str = "journalsync.toml",
+    lock_wait: float = SCHOOL_LOCK_WAIT,
+    say: Say = _log_say,
+) -> str:
+    """Apply one approved plan through the target binding's outbox; returns the plan's state
+    (``applied``, ``awaiting_entry``; writes the platform did not accept raise
+    :class:`MigrationStopped`, a plan not ready :class:`MigrationRefused`)."""
+    row = store.plan(plan_id)
+    if row.state == "planned":
+        raise MigrationRefused(
+            f"plan {plan_id} is not approved",
+            hint=f"review the plan's files, then `journalsync migrate approve {plan_id}`",
+        )
+    plan = plan_from_json(row.data)
+    if plan.pending_review:
+        raise MigrationRefused(
+            f"plan {plan_id} has {plan.pending_review} identities not yet decided",
+            hint="decide them in the review file and plan again with --review FILE",
+        )
+    if row.state in ("applied", "verified"):
+        say(f"plan {plan_id} is already {row.state}")
+        return row.state
+    tgt = cfg.binding(row.school, row.target_binding)
+    store.set_plan_state(plan_id, "applying")
+    connector = make_connector(cfg, tgt, store)
+    async with SchoolLock(store, row.school, wait=lock_wait), connector:
+        result = await apply_plan(store, connector, plan_id, plan)
+    out = Path(row.data.get("out") or ".")
+    if result.statuses.get("awaiting_entry"):
+        files = write_worklists(store, row.school, tgt.platform, out / "worklists", tgt.timezone)
+        if files:
+            say(f"{len(files) // 3} worklist(s) for hand entry written to {out / 'worklists'}")
+    store.set_plan_state(plan_id, result.state)
+    say(
+        f"plan {plan_id} {result.state}: queued {result.queued}, "
+        + ", ".join(f"{k} {v}" for k, v in sorted(result.statuses.items()))
+    )
+    pushed = result.pushed
+    if pushed is not None and pushed.failures:
+        for what, why in pushed.failures[:10]:
+            say(f"  failed: {what.split('/')[0]}: {why}")
+    if result.state == "applying":
+        raise MigrationStopped(
+            f"plan {plan_id}: some writes were not accepted by the platform",
+            1,
+            hint=f"run `journalsync migrate apply -c {config} {plan_id}` again",
+        )
+    return result.state
+
+
+async def verify_migration(
+    cfg: Plan,
+    store: Store,
+    plan_id: str,
+    *,
+    out: Path | None = None,
+    no_pull: bool = False,
+    config: str = "journalsync.toml",
+    lock_wait: float = SCHOOL_LOCK_WAIT,
+    say: Say = _log_say,
+) -> dict[str, Any]:
+    """Pull the target, write the certificate, move the plan on; returns the certificate."""
+    row = store.plan(plan_id)
+    if row.state in ("planned", "approved"):
+        raise MigrationRefused(
+            f"plan {plan_id} is {row.state}, not applied",
+            hint=f"`journalsync migrate apply -c {config} {plan_id}` first",
+        )
+    plan = plan_from_json(row.data)
+    tgt = cfg.binding(row.school, row.target_binding)
+    if not no_pull:
+        await pull_binding(cfg, store, tgt, after_apply=True, lock_wait=lock_wait, say=say)
+    theirs = _snapshot(store, row.school, tgt.platform)
+    mine = _snapshot(store, row.school, row.source_platform)
+    caps = connector_class(tgt.platform).capabilities
+    keys = plan_keys(plan_id, plan)
+    statuses = status_by_key(store, row.school, tgt.platform, set(keys))
+    source_caps = connector_class(row.source_platform).capabilities
+    shown = shown_keys(
+        plan,
+        plan_id=plan_id,
+        target_records=theirs,
+        target_capabilities=caps,
+        source_capabilities=source_caps,
+    )
+    # Hand-entry items (worklist, package) the target now shows are verified.
+    done = [k for k in shown if statuses.get(k) in ("pending", "awaiting_entry")]
+    if done:
+        store.set_outbox_status(done, "verified")
+    statuses = status_by_key(store, row.school, tgt.platform, set(keys))
+    describe = Describer(theirs, mine)
+    for entity in ("mark", "attendance", "homework", "final_mark", "lesson"):
+        describe.remember(mine.get(entity, ()))
+    cert = certificate(
+        plan,
+        plan_id=plan_id,
+        target_records=theirs,
+        target_capabilities=caps,
+        outbox_status=statuses,
+        describe=describe,
+        source_capabilities=source_caps,
+    )
+    where = out or Path(row.data.get("out") or ".")
+    private_dir(where)
+    now = datetime.now(UTC)
+    meta = [
+        *plan_meta(
+            _school_name(theirs, row.school),
+            platform_title(row.source_platform),
+            platform_title(tgt.platform),
+            now,
+            tgt.timezone,
+        )[:3],
+        f"Проверено: {local_time(now, tgt.timezone)}",
+    ]
+    write_certificate(where, cert, meta=meta)
+    state = "verified" if cert["complete"] else row.state
+    store.set_plan_state(plan_id, state, certificate=cert)
+    unexplained, awaited = certificate_counts(cert)
+    say(
+        f"plan {plan_id}: complete {str(cert['complete']).lower()}, "
+        f"{unexplained} unexplained, {awaited} awaited; certificate written to {where}"
+    )
+    return cert
+
+
+def certificate_counts(cert: Mapping[str, Any]) -> tuple[int, int]:
+    """(unexplained, awaited) records of a certificate."""
+    entities = cert["entities"].values()
+    return sum(e["unexplained"] for e in entities), sum(e["awaited"] for e in entities)
+
+
+async def migrate_school(
+    runner: Runner,
+    step: str,
+    school: str,
+    plan_id: str,
+    *,
+    out: Path | None = None,
+    no_pull: bool = False,
+    config: str = "journalsync.toml",
+    say: Say = _log_say,
+) -> MigrationOutcome:
+    """One school's ``step`` of its plan within the runner's limits (its own ``parallel_schools``
+    and the target host's ``schools``). Never raises for the school's faults: the outcome says
+    ``done``, ``awaiting entry``, ``failed`` (with the reason) or ``refused`` (a person has to
+    act first: approve, decide identities, apply)."""
+    if step not in MIGRATION_STEPS:
+        raise ValueError(f"unknown migration step {step!r}")
+    outcome = MigrationOutcome(school, plan_id, step, "failed")
+    with log_context(school=school, plan=plan_id, step=step):
+        try:
+            row = runner.store.plan(plan_id)
+            target = runner.plan.binding(row.school, row.target_binding)
+            async with runner.slots(target):
+                if step == "apply":
+                    outcome.plan_state = await apply_migration(
+                        runner.plan,
+                        runner.store,
+                        plan_id,
+                        config=config,
+                        lock_wait=runner.lock_wait,
+                        say=say,
+                    )
+                    outcome.state = (
+                        "awaiting entry" if outcome.plan_state == "awaiting_entry" else "done"
+                    )
+                else:
+                    cert = await verify_migration(
+                        runner.plan,
+                        runner.store,
+                        plan_id,
+                        out=out,
+                        no_pull=no_pull,
+                        config=config,
+                        lock_wait=runner.lock_wait,
+                        say=say,
+                    )
+                    outcome.plan_state = runner.store.plan(plan_id).state
+                    unexplained, awaited = certificate_counts(cert)
+                    if cert["complete"]:
+                        outcome.state, outcome.reason = "done", "complete"
+                    elif unexplained:
+                        outcome.reason = f"{unexplained} unexplained, {awaited} awaited"
+                    else:
+                        outcome.state, outcome.reason = "awaiting entry", f"{awaited} awaited"
+        except MigrationRefused as exc:
+            outcome.state, outcome.reason = "refused", exc.message
+        except Exception as exc:  # one school's failure never stops the others
+            outcome.reason = failure_reason(exc)
+            outcome.retriable = isinstance(exc, Retriable | httpx.TransportError)
+            outcome.retry_after = getattr(exc, "retry_after", None)
+        if outcome.state in ("failed", "refused"):
+            log.warning("migration step ended", state=outcome.state, reason=outcome.reason)
+        else:
+            log.info("migration step ended", state=outcome.state)
+    return outcome
+
+
+async def migrate_schools(
+    runner: Runner,
+    step: str,
+    plans: Mapping[str, str],
+    *,
+    out: Path | None = None,
+    no_pull: bool = False,
+    config: str = "journalsync.toml",
+    say: Say = _log_say,
+) -> list[MigrationOutcome]:
+    """``step`` for every school's plan (school → plan id), concurrently within the runner's
+    limits (the embedded engine); the outcomes in the order given."""
+    tasks = [
+        migrate_school(
+            runner,
+            step,
+            school,
+            plan_id,
+            out=out / school if out else None,
+            no_pull=no_pull,
+            config=config,
+            say=say,
+        )
+        for school, plan_id in plans.items()
+    ]
+    return list(await asyncio.gather(*tasks))
