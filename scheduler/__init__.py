@@ -3,6 +3,8 @@
 The plan (:class:`Plan`) says what to run; :func:`run_cycle` runs one slot of an operation for
 every school (one school's failure never stops the others); :class:`EmbeddedScheduler` fires
 slots from cron schedules; :mod:`scheduler.temporal` does the same across machines.
+:func:`migrate_schools` runs a migration step (apply, verify) for many schools within the same
+limits.
 """
 
 from scheduler._alert_settings import (

@@ -1,5 +1,6 @@
 """Scale-out on Temporal: a workflow per school run (id = run key), activities calling the same
-runner as the embedded scheduler, one task queue per upstream host, Schedules from the config."""
+runner as the embedded scheduler, one task queue per upstream host, Schedules from the config;
+a workflow per school for a migration's ``apply``/``verify`` (:func:`migrate_all`)."""
 
 from scheduler.temporal._activities import SchoolActivities
 from scheduler.temporal._client import (

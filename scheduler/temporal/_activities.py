@@ -1,5 +1,7 @@
 """The activities: one school's slot through the same :class:`scheduler.Runner` as ``serve``
-(its alert check after the run included), and the periodic alert check.
+(its alert check after the run included), one school's migration step (``migrate apply|verify
+--all --engine temporal``) through :func:`scheduler.migrate_school`, and the periodic alert
+check.
 
 It heartbeats while the run goes on; if its worker dies, Temporal gives the activity to another
 worker after the heartbeat timeout, and the run resumes under the same run key from its
