@@ -229,7 +229,8 @@ def _plan_school(
     plan.pending_review = len(matches.pending())
     plan_id = uuid.uuid4().hex[:12]
     data = plan_to_json(plan, plan_id=plan_id)
-    data["out"] = str(out)
+    # absolute: a Temporal worker (another directory, another machine's mount) writes there
+    data["out"] = str(out.resolve())
     meta = plan_meta(
         _school_name(theirs, school),
         platform_title(src.platform),
@@ -550,9 +551,19 @@ AllOpt = Annotated[
 
 
 def _many(
-    store: Store, plan_id: str | None, every: bool, src: str | None, dst: str | None
+    store: Store,
+    plan_id: str | None,
+    every: bool,
+    src: str | None,
+    dst: str | None,
+    engine: Engine = Engine.EMBEDDED,
 ) -> dict[str, str] | None:
     """``None`` for one plan; for ``--all`` the latest plan id per school."""
+    if not every and engine is Engine.TEMPORAL:
+        raise ConfigError(
+            "--engine temporal runs the schools of --all; one plan runs here",
+            hint="drop --engine, or give --all --from-platform P --to-platform Q",
+        )
     if not every:
         if plan_id is None:
             raise ConfigError("give a plan id (or --all --from-platform P --to-platform Q)")
@@ -579,7 +590,7 @@ def apply_cmd(
     with _reported():
         cfg = load_config(config)
         with open_store(db or cfg.store_url or None) as store:
-            latest = _many(store, plan_id, every, from_platform, to_platform)
+            latest = _many(store, plan_id, every, from_platform, to_platform, engine)
             if latest is None:
                 assert plan_id is not None
                 _apply_one(cfg, store, plan_id, config)
@@ -610,7 +621,7 @@ def verify_cmd(
     with _reported():
         cfg = load_config(config)
         with open_store(db or cfg.store_url or None) as store:
-            latest = _many(store, plan_id, every, from_platform, to_platform)
+            latest = _many(store, plan_id, every, from_platform, to_platform, engine)
             if latest is None:
                 assert plan_id is not None
                 cert = _verify_one(cfg, store, plan_id, config, out, no_pull=no_pull)
