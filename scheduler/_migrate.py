@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +73,14 @@ MIGRATION_STEPS = ("apply", "verify")
 _AFTER_APPLY = {e: PullLimits(deletes=lim.deletes) for e, lim in DEFAULT_PULL_LIMITS.items()}
 
 Say = Callable[[str], None]
+#: What a step holds while it talks to the platform (the runner's slots), inside the school's
+#: lock: a step waiting for its school holds no slot another school could use.
+Slots = Callable[[SchoolPlan], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def _no_slots(_: SchoolPlan) -> AsyncIterator[None]:
+    yield
 
 
 def _log_say(text: str) -> None:
@@ -139,6 +148,7 @@ async def pull_binding(
     after_apply: bool = False,
     lock_wait: float = SCHOOL_LOCK_WAIT,
     say: Say = _log_say,
+    slots: Slots = _no_slots,
 ) -> None:
     """A full pull of one binding, as ``journalsync pull`` does it; a held or partial pull stops
     the migration (a plan over part of a journal would lose the rest silently). After an apply
@@ -146,7 +156,7 @@ async def pull_binding(
     delete limits hold the pull then."""
     connector = make_connector(plan, sp, store)
     key = f"{sp.slug}:{sp.platform}:pull:migrate:{uuid.uuid4().hex[:12]}"
-    async with SchoolLock(store, sp.slug, wait=lock_wait), connector:
+    async with SchoolLock(store, sp.slug, wait=lock_wait), slots(sp), connector:
         report = await sync_school(
             store,
             connector,
@@ -183,6 +193,7 @@ async def apply_migration(
     config: str = "journalsync.toml",
     lock_wait: float = SCHOOL_LOCK_WAIT,
     say: Say = _log_say,
+    slots: Slots = _no_slots,
 ) -> str:
     """Apply one approved plan through the target binding's outbox; returns the plan's state
     (``applied``, ``awaiting_entry``; writes the platform did not accept raise
@@ -205,7 +216,7 @@ async def apply_migration(
     tgt = cfg.binding(row.school, row.target_binding)
     store.set_plan_state(plan_id, "applying")
     connector = make_connector(cfg, tgt, store)
-    async with SchoolLock(store, row.school, wait=lock_wait), connector:
+    async with SchoolLock(store, row.school, wait=lock_wait), slots(tgt), connector:
         result = await apply_plan(store, connector, plan_id, plan)
     out = Path(row.data.get("out") or ".")
     if result.statuses.get("awaiting_entry"):
@@ -240,6 +251,7 @@ async def verify_migration(
     config: str = "journalsync.toml",
     lock_wait: float = SCHOOL_LOCK_WAIT,
     say: Say = _log_say,
+    slots: Slots = _no_slots,
 ) -> dict[str, Any]:
     """Pull the target, write the certificate, move the plan on; returns the certificate."""
     row = store.plan(plan_id)
@@ -251,7 +263,9 @@ async def verify_migration(
     plan = plan_from_json(row.data)
     tgt = cfg.binding(row.school, row.target_binding)
     if not no_pull:
-        await pull_binding(cfg, store, tgt, after_apply=True, lock_wait=lock_wait, say=say)
+        await pull_binding(
+            cfg, store, tgt, after_apply=True, lock_wait=lock_wait, say=say, slots=slots
+        )
     theirs = _snapshot(store, row.school, tgt.platform)
     mine = _snapshot(store, row.school, row.source_platform)
     caps = connector_class(tgt.platform).capabilities
@@ -324,48 +338,48 @@ async def migrate_school(
     say: Say = _log_say,
 ) -> MigrationOutcome:
     """One school's ``step`` of its plan within the runner's limits (its own ``parallel_schools``
-    and the target host's ``schools``). Never raises for the school's faults: the outcome says
-    ``done``, ``awaiting entry``, ``failed`` (with the reason) or ``refused`` (a person has to
-    act first: approve, decide identities, apply)."""
+    and the target host's ``schools``, held while the step talks to the platform, inside the
+    school's lock). Never raises for the school's faults: the outcome says ``done``, ``awaiting
+    entry``, ``failed`` (with the reason) or ``refused`` (a person has to act first: approve,
+    decide identities, apply)."""
     if step not in MIGRATION_STEPS:
         raise ValueError(f"unknown migration step {step!r}")
     outcome = MigrationOutcome(school, plan_id, step, "failed")
     with log_context(school=school, plan=plan_id, step=step):
         try:
-            row = runner.store.plan(plan_id)
-            target = runner.plan.binding(row.school, row.target_binding)
-            async with runner.slots(target):
-                if step == "apply":
-                    outcome.plan_state = await apply_migration(
-                        runner.plan,
-                        runner.store,
-                        plan_id,
-                        config=config,
-                        lock_wait=runner.lock_wait,
-                        say=say,
-                    )
-                    outcome.state = (
-                        "awaiting entry" if outcome.plan_state == "awaiting_entry" else "done"
-                    )
+            if step == "apply":
+                outcome.plan_state = await apply_migration(
+                    runner.plan,
+                    runner.store,
+                    plan_id,
+                    config=config,
+                    lock_wait=runner.lock_wait,
+                    say=say,
+                    slots=runner.slots,
+                )
+                outcome.state = (
+                    "awaiting entry" if outcome.plan_state == "awaiting_entry" else "done"
+                )
+            else:
+                cert = await verify_migration(
+                    runner.plan,
+                    runner.store,
+                    plan_id,
+                    out=out,
+                    no_pull=no_pull,
+                    config=config,
+                    lock_wait=runner.lock_wait,
+                    say=say,
+                    slots=runner.slots,
+                )
+                outcome.plan_state = runner.store.plan(plan_id).state
+                unexplained, awaited = certificate_counts(cert)
+                if cert["complete"]:
+                    outcome.state, outcome.reason = "done", "complete"
+                elif unexplained:
+                    outcome.reason = f"{unexplained} unexplained, {awaited} awaited"
                 else:
-                    cert = await verify_migration(
-                        runner.plan,
-                        runner.store,
-                        plan_id,
-                        out=out,
-                        no_pull=no_pull,
-                        config=config,
-                        lock_wait=runner.lock_wait,
-                        say=say,
-                    )
-                    outcome.plan_state = runner.store.plan(plan_id).state
-                    unexplained, awaited = certificate_counts(cert)
-                    if cert["complete"]:
-                        outcome.state, outcome.reason = "done", "complete"
-                    elif unexplained:
-                        outcome.reason = f"{unexplained} unexplained, {awaited} awaited"
-                    else:
-                        outcome.state, outcome.reason = "awaiting entry", f"{awaited} awaited"
+                    outcome.state, outcome.reason = "awaiting entry", f"{awaited} awaited"
         except MigrationRefused as exc:
             outcome.state, outcome.reason = "refused", exc.message
         except Exception as exc:  # one school's failure never stops the others
