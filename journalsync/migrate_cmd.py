@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,31 +22,6 @@ import typer
 from rich.table import Table
 
 from core.errors import ConfigError, JournalSyncError
-from core.files import private_dir
-from core.migrate import (
-    Describer,
-    MigrationPlan,
-    build_plan,
-    match_identities,
-    plan_meta,
-    plan_to_json,
-    read_review,
-    write_plan_files,
-    write_review,
-)
-from core.model import (
-    AcademicYear,
-    ClassUnit,
-    Enrollment,
-    Group,
-    Period,
-    Person,
-    Record,
-    School,
-    Subject,
-)
-from core.package import Package, PackageItem, write_package
-from core.platform import connector_class, platform_title
 from core.store import Store
 from journalsync._common import (
     EXIT_FAILED,
@@ -68,7 +40,9 @@ from scheduler import (
     SchoolPlan,
     apply_migration,
     migrate_schools,
+    plan_migration,
     pull_binding,
+    roster_package,
     verify_migration,
 )
 
@@ -137,27 +111,8 @@ async def _pull(store: Store, plan: Plan, sp: SchoolPlan) -> None:
     await pull_binding(plan, store, sp, lock_wait=wait, say=_say)
 
 
-def _snapshot(store: Store, school: str, platform: str) -> dict[str, list[Record]]:
-    out: dict[str, list[Record]] = {}
-    for r in store.remote_records(school, platform):
-        out.setdefault(r.ENTITY, []).append(r)
-    return out
-
-
-def _school_name(snap: Mapping[str, list[Record]], fallback: str) -> str:
-    school = next(iter(snap.get("school", ())), None)
-    return school.name if isinstance(school, School) else fallback
-
-
-def _side(sp: SchoolPlan) -> dict[str, str]:
-    return {"binding": sp.binding, "platform": sp.platform, "title": platform_title(sp.platform)}
-
-
 def _binding(plan: Plan, slug: str, name: str) -> SchoolPlan:
     return plan.binding(slug, name)
-
-
-# -- one school ----------------------------------------------------------------------------------
 
 
 def _plan_school(
@@ -171,140 +126,23 @@ def _plan_school(
     review: Path | None,
 ) -> tuple[str, dict[str, Any]]:
     """Pull (unless ``no_pull``), match, write the review file when anything waits, and write
-    and save the plan. Returns its id and JSON."""
-    school = src.slug
-    if src.platform == tgt.platform:
-        raise ConfigError(
-            f"bindings {src.binding!r} and {tgt.binding!r} of {school!r} are both on"
-            f" {src.platform}",
-            hint="a migration moves a school between two platforms",
+    and save the plan (:func:`scheduler.plan_migration`). Returns its id and JSON."""
+    return asyncio.run(
+        plan_migration(
+            cfg,
+            store,
+            src,
+            tgt,
+            out,
+            no_pull=no_pull,
+            review=review,
+            lock_wait=lock_wait(),
+            say=_say,
         )
-    if not no_pull:
-        for sp in (src, tgt):
-            asyncio.run(_pull(store, cfg, sp))
-    theirs = _snapshot(store, school, tgt.platform)
-    mine = _snapshot(store, school, src.platform)
-    for side, snap in ((src, mine), (tgt, theirs)):
-        if not snap.get("person"):
-            raise ConfigError(
-                f"no snapshot of {school!r} on binding {side.binding}",
-                hint="plan without --no-pull to pull it first",
-            )
-    flat = [r for recs in mine.values() for r in recs]
-    other = [r for recs in theirs.values() for r in recs]
-    previous = store.load_matches(school, src.platform, tgt.platform)
-    decisions = None
-    if review is not None:
-        actor = getpass.getuser()
-        decisions = {
-            k: replace(d, decided_by=d.decided_by or actor) for k, d in read_review(review).items()
-        }
-    try:
-        matches = match_identities(flat, other, decisions=decisions, previous=previous)
-    except ValueError as exc:
-        raise ConfigError(f"{review}: {exc}") from None
-    store.save_matches(school, src.platform, tgt.platform, matches, actor="migrate plan")
-    private_dir(out)
-    if matches.pending():
-        xlsx, _csv = write_review(matches, flat, other, out)
-        console.print(f"{len(matches.pending())} identities to review: {xlsx}", highlight=False)
-    describe = Describer(mine)
-    labels = {
-        m.source_id: describe("", m.source_id, describe.by_id.get(m.source_id))
-        for m in matches.matches
-    }
-    plan = build_plan(
-        school=school,
-        source=_side(src),
-        target=_side(tgt),
-        source_records=mine,
-        target_records=theirs,
-        id_map=matches.id_map(),
-        source_capabilities=connector_class(src.platform).capabilities,
-        target_capabilities=connector_class(tgt.platform).capabilities,
-        matches=matches.matches,
-        target_title=platform_title(tgt.platform),
-        labels=labels,
     )
-    plan.pending_review = len(matches.pending())
-    plan_id = uuid.uuid4().hex[:12]
-    data = plan_to_json(plan, plan_id=plan_id)
-    # absolute: a Temporal worker (another directory, another machine's mount) writes there
-    data["out"] = str(out.resolve())
-    meta = plan_meta(
-        _school_name(theirs, school),
-        platform_title(src.platform),
-        platform_title(tgt.platform),
-        datetime.now(UTC),
-        tgt.timezone,
-    )
-    write_plan_files(out, data, plan, meta)
-    package = _roster_package(plan, mine, theirs, matches.id_map(), tgt, out)
-    if package is not None:
-        data["package"] = package.name
-        console.print(
-            f"the target's operator has to create what has no match: {package}",
-            highlight=False,
-        )
-    store.save_plan(
-        plan_id,
-        school=school,
-        source=(src.binding, src.platform),
-        target=(tgt.binding, tgt.platform),
-        counts=data["counts"],
-        data=data,
-    )
-    return plan_id, data
 
 
-def _roster_package(
-    plan: MigrationPlan,
-    mine: Mapping[str, list[Record]],
-    theirs: Mapping[str, list[Record]],
-    id_map: Mapping[str, str],
-    tgt: SchoolPlan,
-    out: Path,
-) -> Path | None:
-    """The package (OneRoster + README) for the target's operator with the roster the target
-    lacks — pupils, classes, groups … without a match, where the target offers a package
-    channel for them; ``None`` when there is nothing to create that way."""
-    needed = {r.source_id for r in plan.roster if r.state == "needed" and r.channel}
-    if not needed:
-        return None
-    by_id = {r.id: r for recs in mine.values() for r in recs}
-    school = next(iter(theirs.get("school", ()) or mine.get("school", ())), None)
-    if not isinstance(school, School):
-        return None
-    items = tuple(PackageItem(by_id[i]) for i in sorted(needed) if i in by_id)
-
-    def target_or_new(entity: str) -> list[Record]:
-        have = list(theirs.get(entity, ()))
-        return have + [it.record for it in items if it.entity == entity]
-
-    enrollments = [
-        e.model_copy(update={"class_id": id_map.get(e.class_id, e.class_id)})
-        for e in mine.get("enrollment", ())
-        if isinstance(e, Enrollment) and e.student_id in needed
-    ]
-    package = Package(
-        school=plan.school,
-        platform=tgt.platform,
-        scope="outbox",
-        generated_at=datetime.now(UTC),
-        school_record=school,
-        items=items,
-        years=tuple(r for r in target_or_new("academic_year") if isinstance(r, AcademicYear)),
-        periods=tuple(r for r in target_or_new("period") if isinstance(r, Period)),
-        # only the people to create: the target's own are there already
-        persons=tuple(it.record for it in items if isinstance(it.record, Person)),
-        classes=tuple(r for r in target_or_new("class_unit") if isinstance(r, ClassUnit)),
-        subjects=tuple(r for r in target_or_new("subject") if isinstance(r, Subject)),
-        groups=tuple(r for r in target_or_new("group") if isinstance(r, Group)),
-        enrollments=tuple(enrollments),
-        timezone=tgt.timezone,
-    )
-    folder = private_dir(out / "package")
-    return write_package(package, folder)
+_roster_package = roster_package
 
 
 def _apply_one(cfg: Plan, store: Store, plan_id: str, config: Path) -> str:

@@ -26,7 +26,9 @@ from scheduler._migrate import (
     certificate_counts,
     migrate_school,
     migrate_schools,
+    plan_migration,
     pull_binding,
+    roster_package,
     verify_migration,
 )
 from scheduler._plan import (
@@ -110,7 +112,9 @@ __all__ = [
     "migrate_school",
     "migrate_schools",
     "next_slot",
+    "plan_migration",
     "pull_binding",
+    "roster_package",
     "run_key",
     "school_status",
     "slot_of",
