@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from core.errors import ConfigError, JournalSyncError
+from core.errors import ConfigError
 from core.store import Store
 from journalsync._common import (
     EXIT_FAILED,
@@ -33,6 +33,7 @@ from journalsync._common import (
 )
 from journalsync.config import load_config
 from scheduler import (
+    MigrationJob,
     MigrationOutcome,
     MigrationStopped,
     Plan,
@@ -41,7 +42,6 @@ from scheduler import (
     apply_migration,
     migrate_schools,
     plan_migration,
-    pull_binding,
     roster_package,
     verify_migration,
 )
@@ -103,12 +103,6 @@ def _store_url(config: Path | None, db: str | None) -> str | None:
 
 def _say(text: str) -> None:
     console.print(text, highlight=False)
-
-
-async def _pull(store: Store, plan: Plan, sp: SchoolPlan) -> None:
-    """A full pull of one binding (:func:`scheduler.pull_binding`) under the CLI's lock wait."""
-    wait = lock_wait()
-    await pull_binding(plan, store, sp, lock_wait=wait, say=_say)
 
 
 def _binding(plan: Plan, slug: str, name: str) -> SchoolPlan:
@@ -210,70 +204,52 @@ def _latest_plans(store: Store, source: str, target: str) -> dict[str, str]:
     return latest
 
 
-def _each_school(slugs: list[str], step: Callable[[str], str]) -> list[tuple[str, str, str]]:
-    """Run ``step`` per school; a school's failure is its row, never the others' stop."""
-    rows: list[tuple[str, str, str]] = []
-    for slug in slugs:
-        try:
-            rows.append((slug, step(slug), ""))
-        except JournalSyncError as exc:
-            rows.append((slug, "failed", exc.message))
-        except Exception as exc:  # a bug in one school must not stop the municipality
-            rows.append((slug, "failed", f"unexpected {type(exc).__name__}"))
-    return rows
-
-
-def _summary(rows: list[tuple[str, str, str]]) -> None:
-    table = Table(title="schools", show_lines=False)
-    for name in ("school", "state", "detail"):
-        table.add_column(name)
-    for slug, state, detail in rows:
-        table.add_row(slug, state, detail)
-    console.print(table)
-    if any(state == "failed" for _, state, _ in rows):
-        raise typer.Exit(EXIT_FAILED)
-
-
 def _run_all(
     cfg: Plan,
-    store: Store,
     step: str,
-    latest: Mapping[str, str],
+    jobs: list[MigrationJob],
     engine: Engine,
     config: Path,
     *,
+    store: Store | None = None,
     out: Path | None = None,
     no_pull: bool = False,
 ) -> list[MigrationOutcome]:
-    """``step`` of every school's plan on ``engine``; one school's failure is its outcome."""
+    """``step`` for every school on ``engine`` (embedded: in this process, within the runner's
+    limits, on ``store``); one school's failure is its outcome."""
     if engine is Engine.TEMPORAL:
         from scheduler.temporal import connect, migrate_all
-
-        plans = {s: (pid, store.plan(pid).target_platform) for s, pid in latest.items()}
 
         async def on_temporal() -> list[MigrationOutcome]:
             client = await connect(cfg)
             return await migrate_all(
-                client, cfg, step, plans, out=out, no_pull=no_pull, config=str(config)
+                client, cfg, step, jobs, out=out, no_pull=no_pull, config=str(config)
             )
 
         return asyncio.run(on_temporal())
+    assert store is not None
     runner = Runner(cfg, store, lock_wait=lock_wait())
     return asyncio.run(
-        migrate_schools(
-            runner, step, latest, out=out, no_pull=no_pull, config=str(config), say=_say
-        )
+        migrate_schools(runner, step, jobs, out=out, no_pull=no_pull, config=str(config), say=_say)
     )
+
+
+def _jobs(store: Store, latest: Mapping[str, str]) -> list[MigrationJob]:
+    """Each school's latest plan, on its target's platform."""
+    return [
+        MigrationJob(school, store.plan(pid).target_platform, plan_id=pid)
+        for school, pid in latest.items()
+    ]
 
 
 def _outcome_summary(outcomes: list[MigrationOutcome], *, all_done: bool = False) -> None:
     """The table of every school's state; exit 1 when any failed or was refused (``all_done``:
     also while any awaits hand entry — a migration not yet complete)."""
     table = Table(title="schools", show_lines=False)
-    for name in ("school", "plan", "state", "detail"):
+    for name in ("school", "state", "plan", "detail"):
         table.add_column(name)
     for o in outcomes:
-        table.add_row(o.school, o.plan_id, o.state, o.reason or o.plan_state)
+        table.add_row(o.school, o.state, o.plan_id, o.reason or o.plan_state)
     console.print(table)
     bad = ("failed", "refused") if not all_done else ("failed", "refused", "awaiting entry")
     if any(o.state in bad for o in outcomes):
@@ -308,6 +284,7 @@ def plan_cmd(
     no_pull: Annotated[
         bool, typer.Option("--no-pull", help="Use the latest snapshots instead of pulling.")
     ] = False,
+    engine: EngineOpt = Engine.EMBEDDED,
     review: Annotated[
         Path | None,
         typer.Option(
@@ -329,21 +306,22 @@ def plan_cmd(
                         "--all takes --from-platform P --to-platform Q (and no --school,"
                         " --from, --to)"
                     )
-                pairs = {s.slug: (s, t) for s, t in _pairs(cfg, from_platform, to_platform)}
-
-                def one(slug: str) -> str:
-                    src, tgt = pairs[slug]
-                    plan_id, data = _plan_school(
-                        cfg, store, src, tgt, out / slug, no_pull=no_pull, review=None
-                    )
-                    waiting = data["pending_review"]
-                    console.print(f"{slug}: plan {plan_id}", highlight=False)
-                    return f"planned {plan_id}" + (f", {waiting} to review" if waiting else "")
-
-                _summary(_each_school(list(pairs), one))
+                jobs = [
+                    MigrationJob(s.slug, t.platform, source=s.binding, target=t.binding)
+                    for s, t in _pairs(cfg, from_platform, to_platform)
+                ]
+                outcomes = _run_all(
+                    cfg, "plan", jobs, engine, config, store=store, out=out, no_pull=no_pull
+                )
+                _outcome_summary(outcomes)
                 return
             if not (school and source and target):
                 raise ConfigError("give --school, --from and --to (or --all)")
+            if engine is Engine.TEMPORAL:
+                raise ConfigError(
+                    "--engine temporal runs the schools of --all; one plan runs here",
+                    hint="drop --engine, or give --all --from-platform P --to-platform Q",
+                )
             src, tgt = _binding(cfg, school, source), _binding(cfg, school, target)
             plan_id, data = _plan_school(cfg, store, src, tgt, out, no_pull=no_pull, review=review)
         console.print(f"plan {plan_id}", highlight=False)
@@ -433,7 +411,7 @@ def apply_cmd(
                 assert plan_id is not None
                 _apply_one(cfg, store, plan_id, config)
                 return
-            outcomes = _run_all(cfg, store, "apply", latest, engine, config)
+            outcomes = _run_all(cfg, "apply", _jobs(store, latest), engine, config, store=store)
         _outcome_summary(outcomes)
 
 
@@ -468,7 +446,14 @@ def verify_cmd(
                 return
 
             outcomes = _run_all(
-                cfg, store, "verify", latest, engine, config, out=out, no_pull=no_pull
+                cfg,
+                "verify",
+                _jobs(store, latest),
+                engine,
+                config,
+                store=store,
+                out=out,
+                no_pull=no_pull,
             )
         _outcome_summary(outcomes, all_done=True)
 

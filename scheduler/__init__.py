@@ -19,6 +19,7 @@ from scheduler._holds import approve_run, discard_run, find_run, held_runs, hold
 from scheduler._lock import SchedulerLock
 from scheduler._migrate import (
     MIGRATION_STEPS,
+    MigrationJob,
     MigrationOutcome,
     MigrationRefused,
     MigrationStopped,
@@ -77,6 +78,7 @@ __all__ = [
     "EntityLimits",
     "HostLimits",
     "Limit",
+    "MigrationJob",
     "MigrationOutcome",
     "MigrationRefused",
     "MigrationStopped",

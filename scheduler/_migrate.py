@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -73,6 +73,7 @@ from scheduler._runner import Runner, failure_reason, make_connector
 
 __all__ = [
     "MIGRATION_STEPS",
+    "MigrationJob",
     "MigrationOutcome",
     "MigrationRefused",
     "MigrationStopped",
@@ -88,7 +89,7 @@ __all__ = [
 
 log = get_logger(__name__)
 
-MIGRATION_STEPS = ("apply", "verify")
+MIGRATION_STEPS = ("plan", "apply", "verify")
 
 #: Pull limits of the target's pull after an apply: deletes still hold it, changes do not.
 _AFTER_APPLY = {e: PullLimits(deletes=lim.deletes) for e, lim in DEFAULT_PULL_LIMITS.items()}
@@ -122,12 +123,26 @@ class MigrationRefused(ConfigError):
     applied): a person has to act first. Exit 2 for one plan; ``refused`` in a summary."""
 
 
+@dataclass(frozen=True, slots=True)
+class MigrationJob:
+    """One school's part of a ``--all`` step."""
+
+    school: str
+    #: The target binding's platform (its upstream host's limits and task queue).
+    platform: str
+    #: ``apply``, ``verify``: the school's plan.
+    plan_id: str = ""
+    #: ``plan``: the binding the school leaves and the one it moves to.
+    source: str = ""
+    target: str = ""
+
+
 @dataclass(slots=True)
 class MigrationOutcome:
     school: str
     plan_id: str
     step: str
-    #: done, awaiting entry, failed, refused.
+    #: planned, done, awaiting entry, failed, refused.
     state: str
     reason: str = ""
     #: The plan's state after the step (``applied``, ``awaiting_entry``, ``verified`` …).
@@ -505,8 +520,10 @@ async def migrate_school(
     runner: Runner,
     step: str,
     school: str,
-    plan_id: str,
+    plan_id: str = "",
     *,
+    source: str = "",
+    target: str = "",
     out: Path | None = None,
     no_pull: bool = False,
     config: str = "journalsync.toml",
@@ -516,13 +533,32 @@ async def migrate_school(
     and the target host's ``schools``, held while the step talks to the platform, inside the
     school's lock). Never raises for the school's faults: the outcome says ``done``, ``awaiting
     entry``, ``failed`` (with the reason) or ``refused`` (a person has to act first: approve,
-    decide identities, apply)."""
+    decide identities, apply). ``plan`` takes the ``source`` and ``target`` bindings and ``out``
+    (the plan's directory) instead of a plan id; its outcome is ``planned`` with the new plan's
+    id (and the identities left to review)."""
     if step not in MIGRATION_STEPS:
         raise ValueError(f"unknown migration step {step!r}")
     outcome = MigrationOutcome(school, plan_id, step, "failed")
     with log_context(school=school, plan=plan_id, step=step):
         try:
-            if step == "apply":
+            if step == "plan":
+                if out is None:
+                    raise ValueError("plan: give the plan's directory")
+                outcome.plan_id, data = await plan_migration(
+                    runner.plan,
+                    runner.store,
+                    runner.plan.binding(school, source),
+                    runner.plan.binding(school, target),
+                    out,
+                    no_pull=no_pull,
+                    lock_wait=runner.lock_wait,
+                    say=say,
+                    slots=runner.slots,
+                )
+                outcome.state = outcome.plan_state = "planned"
+                if waiting := data["pending_review"]:
+                    outcome.reason = f"{waiting} to review"
+            elif step == "apply":
                 outcome.plan_state = await apply_migration(
                     runner.plan,
                     runner.store,
@@ -571,26 +607,29 @@ async def migrate_school(
 async def migrate_schools(
     runner: Runner,
     step: str,
-    plans: Mapping[str, str],
+    jobs: Sequence[MigrationJob],
     *,
     out: Path | None = None,
     no_pull: bool = False,
     config: str = "journalsync.toml",
     say: Say = _log_say,
 ) -> list[MigrationOutcome]:
-    """``step`` for every school's plan (school → plan id), concurrently within the runner's
-    limits (the embedded engine); the outcomes in the order given."""
+    """``step`` for every school (its job), concurrently within the runner's limits (the
+    embedded engine); the outcomes in the order given. ``out``: each school's files go to
+    ``out/<school>`` (``plan``: required; ``verify``: default the plan's directory)."""
     tasks = [
         migrate_school(
             runner,
             step,
-            school,
-            plan_id,
-            out=out / school if out else None,
+            job.school,
+            job.plan_id,
+            source=job.source,
+            target=job.target,
+            out=out / job.school if out else None,
             no_pull=no_pull,
             config=config,
             say=say,
         )
-        for school, plan_id in plans.items()
+        for job in jobs
     ]
     return list(await asyncio.gather(*tasks))

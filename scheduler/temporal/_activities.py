@@ -71,6 +71,8 @@ class SchoolActivities:
                 req.step,
                 req.school,
                 req.plan_id,
+                source=req.source,
+                target=req.target,
                 out=Path(req.out) if req.out else None,
                 no_pull=req.no_pull,
                 config=req.config,

@@ -4,7 +4,7 @@ and run workers (one activity task queue per upstream host, rate-limited by the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from core.errors import ConfigError
 from core.logging import get_logger
 from core.store import Store
 from scheduler._embedded import ALERTS_EVERY
-from scheduler._migrate import MIGRATION_STEPS, MigrationOutcome
+from scheduler._migrate import MIGRATION_STEPS, MigrationJob, MigrationOutcome
 from scheduler._plan import Plan, SchoolPlan
 from scheduler._runner import Outcome, Runner, run_key
 from scheduler.temporal._activities import SchoolActivities
@@ -138,50 +138,49 @@ async def migrate_all(
     client: Client,
     plan: Plan,
     step: str,
-    plans: Mapping[str, tuple[str, str]],
+    jobs: Sequence[MigrationJob],
     *,
     out: Path | None = None,
     no_pull: bool = False,
     config: str = "journalsync.toml",
 ) -> list[MigrationOutcome]:
-    """``step`` (``apply`` or ``verify``) for every school, a workflow per school (id
-    ``migrate:<step>:<school>:<plan>``) on the target host's task queue; waits for all of them.
-    ``plans``: school → (plan id, the target's platform). A step already running for the plan
-    is joined, not started twice; one that ended before is started anew (both steps may be run
-    again: ``apply`` resumes, ``verify`` pulls again)."""
+    """``step`` (``plan``, ``apply`` or ``verify``) for every school, a workflow per school on
+    the target host's task queue; waits for all of them. The workflow's id is
+    ``migrate:<step>:<school>:<plan>`` (``plan``: ``…:<source>-<target>``): a step already
+    running is joined, not started twice; one that ended before is started anew (every step
+    may be run again: ``apply`` resumes, ``verify`` pulls again, ``plan`` plans anew)."""
     if step not in MIGRATION_STEPS:
         raise ValueError(f"unknown migration step {step!r}")
     t = plan.temporal
 
-    async def start(school: str, plan_id: str, platform: str) -> Any:
-        target = plan.on_platform(school, platform)
+    async def start(job: MigrationJob) -> Any:
+        target = plan.on_platform(job.school, job.platform)
         req = MigrationRequest(
-            school=school,
-            platform=platform,
+            school=job.school,
+            platform=job.platform,
             step=step,
-            plan_id=plan_id,
+            plan_id=job.plan_id,
             task_queue=activity_queue(plan, target.host),
-            out=str((out / school).resolve()) if out else "",
+            source=job.source,
+            target=job.target,
+            out=str((out / job.school).resolve()) if out else "",
             no_pull=no_pull,
             config=config,
             heartbeat_seconds=t.heartbeat_seconds,
             attempts=t.activity_attempts,
             retry_initial_seconds=t.retry_initial_seconds,
         )
+        what = job.plan_id if step != "plan" else f"{job.source}-{job.target}"
         return await client.start_workflow(
             SchoolMigrationWorkflow.run,
             req,
-            id=f"migrate:{step}:{school}:{plan_id}",
+            id=f"migrate:{step}:{job.school}:{what}",
             task_queue=workflow_queue(plan),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
 
-    chosen = list(plans.items())
-    handles = await asyncio.gather(
-        *(start(school, pid, platform) for school, (pid, platform) in chosen),
-        return_exceptions=True,
-    )
+    handles = await asyncio.gather(*(start(j) for j in jobs), return_exceptions=True)
 
     async def result(handle: Any) -> Any:
         if isinstance(handle, BaseException):
@@ -190,10 +189,9 @@ async def migrate_all(
 
     results = await asyncio.gather(*(result(h) for h in handles), return_exceptions=True)
     outcomes: list[MigrationOutcome] = []
-    for (school, (pid, _platform)), res in zip(chosen, results, strict=True):
+    for job, res in zip(jobs, results, strict=True):
         if isinstance(res, BaseException):
-            reason = _cause(res)
-            outcomes.append(MigrationOutcome(school, pid, step, "failed", reason))
+            outcomes.append(MigrationOutcome(job.school, job.plan_id, step, "failed", _cause(res)))
         else:
             outcomes.append(MigrationOutcome(**res))
     return outcomes

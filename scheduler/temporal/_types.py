@@ -28,15 +28,20 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class MigrationRequest:
-    """One school's migration step (``apply`` or ``verify``) of one plan."""
+    """One school's migration step (``plan``, ``apply`` or ``verify``)."""
 
     school: str
     #: The target binding's platform (the activity runs on its host's task queue).
     platform: str
     step: str
+    #: ``apply``, ``verify``: the plan; empty for ``plan``.
     plan_id: str
     task_queue: str
-    #: Where ``verify`` writes the certificate (empty: the plan's own directory).
+    #: ``plan``: the binding the school leaves and the one it moves to.
+    source: str = ""
+    target: str = ""
+    #: The school's directory: ``plan``'s files; where ``verify`` writes the certificate
+    #: (empty: the plan's own directory).
     out: str = ""
     no_pull: bool = False
     #: The config's path as the person gave it (named in hints).

@@ -78,7 +78,7 @@ def _quiet_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def moving(tmp_path: Path) -> Iterator[Moving]:
-    """Three schools planned (approved: not yet) from КИАСУО to NetSchool, the emulators up."""
+    """Three schools bound to КИАСУО and NetSchool, the emulators up."""
     world = World.generate(SEED, SIZE)
     src_app = get_platform("kiasuo").create_app()(world)
     faults = Faults()
@@ -95,13 +95,19 @@ def moving(tmp_path: Path) -> Iterator[Moving]:
             {"kiasuo": ("kiasuo", src.base_url), "sgo": ("netschool", tgt.base_url)},
             store_url=store_url,
         )
-        m = Moving(config, store_url, out, slugs, tgt_app, faults, {})
-        planned = m.migrate("plan", "-c", str(config), "--all", *PAIR, "--out", str(out))
-        assert planned.exit_code == 0, planned.output
-        for slug in slugs:
-            m.plans[slug] = json.loads((out / slug / "plan.json").read_text(encoding="utf-8"))
-            assert m.plans[slug]["pending_review"] == 0, planned.output
-        yield m
+        yield Moving(config, store_url, out, slugs, tgt_app, faults, {})
+
+
+def _plan_all(m: Moving, engine: str) -> None:
+    planned = m.migrate(
+        "plan", "-c", str(m.config), "--all", *PAIR, "--out", str(m.out), "--engine", engine
+    )
+    assert planned.exit_code == 0, planned.output
+    rows = _rows(planned)
+    for slug in m.slugs:
+        m.plans[slug] = json.loads((m.out / slug / "plan.json").read_text(encoding="utf-8"))
+        assert m.plans[slug]["pending_review"] == 0, planned.output
+        assert rows[slug].split()[:2] == ["planned", m.plans[slug]["plan"]], rows
 
 
 def _rows(result: Result) -> dict[str, str]:
@@ -136,16 +142,16 @@ def _check_outcome(m: Moving, applied: Result, verified: Result) -> None:
     assert applied.exit_code == 1, applied.output
     rows = _rows(applied)
     assert set(rows) == set(m.slugs), applied.output
-    assert rows[bad].split()[1:2] == ["failed"], rows[bad]
+    assert rows[bad].split()[0] == "failed", rows[bad]
     assert "netschool rejected the login" in rows[bad], rows[bad]
     for slug in good:
-        assert rows[slug].split()[1] == "done", rows[slug]
+        assert rows[slug].split()[0] == "done", rows[slug]
     assert verified.exit_code == 1, verified.output
     assert m.secret and m.secret not in applied.output + verified.output
     rows = _rows(verified)
-    assert "failed" in rows[bad], rows[bad]
+    assert rows[bad].split()[0] == "failed", rows[bad]
     for slug in good:
-        assert rows[slug].split()[1:3] == ["done", "complete"], rows[slug]
+        assert rows[slug].split()[0] == "done" and "complete" in rows[slug], rows[slug]
         cert = json.loads((m.out / slug / "certificate.json").read_text(encoding="utf-8"))
         assert cert["complete"] is True and cert["unexplained"] == []
     assert not (m.out / bad / "certificate.json").exists()
@@ -164,6 +170,7 @@ def test_embedded_all_refuses_unapproved_plans_and_one_school_failing_stops_none
     moving: Moving,
 ) -> None:
     m = moving
+    _plan_all(m, "embedded")
     refused = m.migrate("apply", "-c", str(m.config), "--all", *PAIR)
     assert refused.exit_code == 1, refused.output
     rows = _rows(refused)
@@ -222,11 +229,10 @@ async def _workflow_states(m: Moving, address: str) -> tuple[dict[str, str], lis
         for e in history.events
         if e.HasField("activity_task_started_event_attributes")
     ]
-    for step in ("apply", "verify"):
+    for step in ("plan", "apply", "verify"):
         for slug in m.slugs:
-            desc = await client.get_workflow_handle(
-                f"migrate:{step}:{slug}:{m.plans[slug]['plan']}"
-            ).describe()
+            what = "kiasuo-sgo" if step == "plan" else m.plans[slug]["plan"]
+            desc = await client.get_workflow_handle(f"migrate:{step}:{slug}:{what}").describe()
             out[f"{step}:{slug}"] = desc.status.name if desc.status else ""
     return out, attempts
 
@@ -237,8 +243,6 @@ def test_temporal_all_a_workflow_per_school_and_one_school_failing_stops_none(
     moving: Moving, tmp_path: Path
 ) -> None:
     m = moving
-    _approve_all(m)
-    m.break_target_password(m.slugs[1])
     with dev_server() as address:
         with m.config.open("a", encoding="utf-8") as f:
             f.write(
@@ -249,6 +253,9 @@ def test_temporal_all_a_workflow_per_school_and_one_school_failing_stops_none(
         log = (tmp_path / "worker.log").open("wb")
         workers = {w: _start_worker(m.config, w, log) for w in ("w1", "w2")}
         try:
+            _plan_all(m, "temporal")
+            _approve_all(m)
+            m.break_target_password(m.slugs[1])
             args = ["-c", str(m.config), "--all", *PAIR, "--engine", "temporal"]
             # NetSchool's journal answers slowly; a worker is killed in the middle of a
             # school's apply, and the other one resumes it from the outbox.
