@@ -296,12 +296,20 @@ async def verify_migration(
             f"plan {plan_id} is {row.state}, not applied",
             hint=f"`journalsync migrate apply -c {config} {plan_id}` first",
         )
-    plan = plan_from_json(row.data)
     tgt = cfg.binding(row.school, row.target_binding)
     if not no_pull:
         await pull_binding(
             cfg, store, tgt, after_apply=True, lock_wait=lock_wait, say=say, slots=slots
         )
+    return await asyncio.to_thread(_certify, store, plan_id, tgt, out, say)
+
+
+def _certify(
+    store: Store, plan_id: str, tgt: SchoolPlan, out: Path | None, say: Say
+) -> dict[str, Any]:
+    """The certificate of the target's latest snapshot (CPU work: run off the event loop)."""
+    row = store.plan(plan_id)
+    plan = plan_from_json(row.data)
     theirs = _snapshot(store, row.school, tgt.platform)
     mine = _snapshot(store, row.school, row.source_platform)
     caps = connector_class(tgt.platform).capabilities
@@ -388,6 +396,15 @@ async def plan_migration(
     if not no_pull:
         for sp in (src, tgt):
             await pull_binding(cfg, store, sp, lock_wait=lock_wait, say=say, slots=slots)
+    # Matching, the plan and its files are CPU work: off the event loop, so the activity's
+    # heartbeat (and the other schools' steps) go on meanwhile.
+    return await asyncio.to_thread(_plan_snapshots, store, src, tgt, out, review, say)
+
+
+def _plan_snapshots(
+    store: Store, src: SchoolPlan, tgt: SchoolPlan, out: Path, review: Path | None, say: Say
+) -> tuple[str, dict[str, Any]]:
+    school = src.slug
     theirs = _snapshot(store, school, tgt.platform)
     mine = _snapshot(store, school, src.platform)
     for side, snap in ((src, mine), (tgt, theirs)):
