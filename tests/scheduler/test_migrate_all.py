@@ -18,9 +18,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from connectors.sandbox.server import serve_in_thread
 from core.platform import get_platform
 from core.store import Store
 from journalsync.cli import app
+from journalsync.config import load_config
+from scheduler import MigrationJob, Runner, SchoolPlan, migrate_schools
 from scheduler.temporal._dev import dev_server, temporal_binary
 from tests.support.migrate_config import write_migration_config
 
@@ -285,3 +288,42 @@ def test_temporal_all_a_workflow_per_school_and_one_school_failing_stops_none(
     # (the write log is checked below).
     assert attempts and max(attempts) >= 2, attempts
     _check_outcome(m, applied, verified)
+
+
+class CountingRunner(Runner):
+    """The real runner; counts the schools holding its slots at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.now = self.most = 0
+
+    @asynccontextmanager
+    async def slots(self, school: SchoolPlan) -> AsyncIterator[None]:
+        async with super().slots(school):
+            self.now += 1
+            self.most = max(self.most, self.now)
+            try:
+                yield
+            finally:
+                self.now -= 1
+
+
+@pytest.mark.parametrize("parallel", [1, 16])
+def test_embedded_schools_run_in_parallel_within_the_runners_limit(
+    moving: Moving, parallel: int
+) -> None:
+    m = moving
+    plan = load_config(m.config)
+    plan = replace(plan, runner=replace(plan.runner, parallel_schools=parallel))
+    store = Store.open(m.store_url)
+    try:
+        runner = CountingRunner(plan, store, lock_wait=30)
+        jobs = [MigrationJob(s, "netschool", source="kiasuo", target="sgo") for s in m.slugs]
+        outcomes = asyncio.run(migrate_schools(runner, "plan", jobs, out=m.out))
+    finally:
+        store.close()
+    assert [(o.school, o.state) for o in outcomes] == [(s, "planned") for s in m.slugs]
+    if parallel == 1:
+        assert runner.most == 1
+    else:  # the three schools' pulls overlap
+        assert runner.most >= 2, runner.most
