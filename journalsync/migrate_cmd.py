@@ -222,6 +222,11 @@ def _run_all(
 
         async def on_temporal() -> list[MigrationOutcome]:
             client = await connect(cfg)
+            console.print(
+                f"{step}: {len(jobs)} school(s) as workflows on Temporal ({cfg.temporal.address});"
+                " `journalsync worker` runs them",
+                highlight=False,
+            )
             return await migrate_all(
                 client, cfg, step, jobs, out=out, no_pull=no_pull, config=str(config)
             )
