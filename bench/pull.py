@@ -146,10 +146,20 @@ def raw_upsert_rate(db_path: str) -> dict[str, Any]:
 
 
 def run(
-    url: str, *, platform: str, quick: bool, latency: float = 0.0, concurrency: int | None = None
+    url: str,
+    *,
+    platform: str,
+    quick: bool,
+    latency: float = 0.0,
+    concurrency: int | None = None,
+    remote: bool | None = None,
 ) -> dict[str, Any]:
     """One full pull (module doc); ``concurrency``: requests in flight per host (default: the
-    default per-host limit, :attr:`core.http.HttpSettings.max_concurrency`)."""
+    default per-host limit, :attr:`core.http.HttpSettings.max_concurrency`); ``remote``: the
+    emulator in its own process (default: when there is latency), so that ``latency=0`` with
+    ``remote=True`` measures the client's CPU alone."""
+    if remote is None:
+        remote = latency > 0
     configure_logging(level="WARNING")
     harness = harnesses([platform])[0]
     size = size_of(quick)
@@ -160,7 +170,7 @@ def run(
     http = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
     if concurrency is not None:
         http = replace(http, max_concurrency=concurrency)
-    if latency > 0:
+    if remote:
         server, port = _serve(platform, quick, latency)
         base_url = f"http://127.0.0.1:{port}"
         inner: httpx.AsyncBaseTransport = _tcp_transport()
@@ -202,6 +212,7 @@ def run(
         "accounts": len(target.all_accounts),
         "weeks": size.weeks,
         "latency_ms": round(latency * 1000),
+        "remote": remote,
         "concurrency": http.max_concurrency,
         "requests": requests,
         "requests_per_pupil": requests / students,
