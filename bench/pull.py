@@ -41,7 +41,7 @@ import httpx
 from bench._util import peak_rss_mib
 from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
-from core.http import HttpSettings
+from core.http import HttpSettings, make_transport
 from core.logging import configure_logging
 from core.store import Store
 from core.sync import pull
@@ -86,7 +86,8 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
 
 def _tcp_transport() -> httpx.AsyncHTTPTransport:
-    return httpx.AsyncHTTPTransport(
+    # The transport a connector gets by default (core.http's), with Nagle off and a larger pool.
+    return make_transport(
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
     )

@@ -25,8 +25,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import select
+import socket
+import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal, Self
 
+import httpcore
 import httpx
 import orjson
 
@@ -58,6 +62,7 @@ __all__ = [
     "HttpClient",
     "HttpSettings",
     "TokenBucket",
+    "make_transport",
 ]
 
 Expect = Literal["json", "text", "bytes", "response"]
@@ -279,13 +284,35 @@ class _Cookies(httpx.Cookies):
             super().extract_cookies(response)
 
 
+#: Relative URLs whose joins with the base URL a client remembers (a few dozen paths in practice;
+#: paths with ids in them are forgotten all at once when there are more).
+_MERGED_URLS = 512
+
+
 class _AsyncClient(httpx.AsyncClient):
     """``httpx.AsyncClient`` with :class:`_Cookies` as its cookie store (also after
-    ``client.cookies = …``)."""
+    ``client.cookies = …``), and each relative URL joined with the base URL once (httpx parses
+    and joins it anew on every request; :class:`httpx.URL` is immutable, so sharing is safe)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cookies = _Cookies(self._cookies.jar)
+        self._merged: dict[str, httpx.URL] = {}
+        self._merged_base: httpx.URL | None = None
+
+    def _merge_url(self, url: httpx.URL | str) -> httpx.URL:
+        if not isinstance(url, str):
+            return super()._merge_url(url)
+        if self._merged_base is not self._base_url:  # a new base_url: joins start over
+            self._merged.clear()
+            self._merged_base = self._base_url
+        merged = self._merged.get(url)
+        if merged is None:
+            merged = super()._merge_url(url)
+            if len(self._merged) >= _MERGED_URLS:
+                self._merged.clear()
+            self._merged[url] = merged
+        return merged
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -294,6 +321,93 @@ class _AsyncClient(httpx.AsyncClient):
     @cookies.setter
     def cookies(self, cookies: httpx._types.CookieTypes) -> None:
         self._cookies = _Cookies(cookies)
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """httpcore's stream with its socket looked up once: the connection pool asks every pooled
+    connection whether it ``is_readable`` (dropped by the server) on every request, and the
+    default backend finds the socket anew through anyio's typed attributes each time."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None:
+            # As httpcore does it (its _utils.is_socket_readable), without the look-up.
+            fd = self._socket.fileno()
+            if fd < 0:
+                return True
+            poll = select.poll()
+            poll.register(fd, select.POLLIN)
+            return bool(poll.poll(0))
+        return self._inner.get_extra_info(info)
+
+
+class _Backend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, its streams wrapped in :class:`_Stream`."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _Stream(stream)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def make_transport(
+    *,
+    verify: bool = True,
+    limits: httpx.Limits | None = None,
+    socket_options: Iterable[Any] | None = None,
+) -> httpx.AsyncHTTPTransport:
+    """The TCP transport an :class:`HttpClient` uses when given none: httpx's own, with a
+    cheaper check of pooled connections (:class:`_Stream`). ``limits``: httpx's pool limits
+    (default: httpx's); ``socket_options``: as httpx takes them."""
+    transport = httpx.AsyncHTTPTransport(
+        verify=verify,
+        limits=limits
+        if limits is not None
+        else httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        socket_options=socket_options,
+    )
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.AsyncNetworkBackend):  # else httpcore changed: stay as is
+        pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
+    return transport
 
 
 class _Expired(Exception):
@@ -350,7 +464,7 @@ class HttpClient:
         #: The one AsyncClient of this connector instance; the session's cookies live here.
         self.client: httpx.AsyncClient = _AsyncClient(
             base_url=base_url,
-            transport=transport,
+            transport=make_transport(verify=settings.verify) if transport is None else transport,
             headers={"User-Agent": settings.user_agent, **(headers or {})},
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
             verify=settings.verify,
