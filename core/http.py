@@ -25,9 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import select
-import socket
-import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -43,6 +40,7 @@ import httpcore
 import httpx
 import orjson
 
+from core._http_io import Backend
 from core.errors import (
     AuthError,
     ConfigError,
@@ -323,79 +321,15 @@ class _AsyncClient(httpx.AsyncClient):
         self._cookies = _Cookies(cookies)
 
 
-class _Stream(httpcore.AsyncNetworkStream):
-    """httpcore's stream with its socket looked up once: the connection pool asks every pooled
-    connection whether it ``is_readable`` (dropped by the server) on every request, and the
-    default backend finds the socket anew through anyio's typed attributes each time."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self._socket is not None:
-            # As httpcore does it (its _utils.is_socket_readable), without the look-up.
-            fd = self._socket.fileno()
-            if fd < 0:
-                return True
-            poll = select.poll()
-            poll.register(fd, select.POLLIN)
-            return bool(poll.poll(0))
-        return self._inner.get_extra_info(info)
-
-
-class _Backend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, its streams wrapped in :class:`_Stream`."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._inner = inner
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _Stream(stream)
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
 def make_transport(
     *,
     verify: bool = True,
     limits: httpx.Limits | None = None,
     socket_options: Iterable[Any] | None = None,
 ) -> httpx.AsyncHTTPTransport:
-    """The TCP transport an :class:`HttpClient` uses when given none: httpx's own, with a
-    cheaper check of pooled connections (:class:`_Stream`). ``limits``: httpx's pool limits
-    (default: httpx's); ``socket_options``: as httpx takes them."""
+    """The TCP transport an :class:`HttpClient` uses when given none: httpx's own, its network
+    I/O straight on asyncio (:mod:`core._http_io`) instead of through anyio. ``limits``: httpx's
+    pool limits (default: httpx's); ``socket_options``: as httpx takes them."""
     transport = httpx.AsyncHTTPTransport(
         verify=verify,
         limits=limits
@@ -406,7 +340,7 @@ def make_transport(
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.AsyncNetworkBackend):  # else httpcore changed: stay as is
-        pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
+        pool._network_backend = Backend(unix=backend)  # type: ignore[union-attr]
     return transport
 
 
