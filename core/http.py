@@ -344,6 +344,25 @@ def make_transport(
     return transport
 
 
+class _Path:
+    """A request's path for error texts and log lines, redacted when first shown: most
+    requests never show it, and redaction scans for every registered secret."""
+
+    __slots__ = ("_text", "_url")
+
+    def __init__(self, url: httpx.URL) -> None:
+        self._url = url
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = str(redact(self._url.path))
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 class _Expired(Exception):
     """Internal signal: the session expired; handled by :meth:`HttpClient.request`."""
 
@@ -598,7 +617,7 @@ class HttpClient:
         request = self.client.build_request(
             method, url, params=params, data=data, json=json, content=content, headers=headers
         )
-        path = redact(request.url.path)
+        path = _Path(request.url)
         limiter = _limiter_for(_host_key(request.url), self.settings, self._clock)
         budget = _budget.get()
         if budget is not None:
@@ -630,7 +649,7 @@ class HttpClient:
                         "http.request",
                         platform=self.platform,
                         method=method,
-                        path=path,
+                        path=str(path),
                         error=type(exc).__name__,
                         elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
                         attempt=number,
@@ -645,7 +664,7 @@ class HttpClient:
                 "http.request",
                 platform=self.platform,
                 method=method,
-                path=path,
+                path=str(path),
                 status=response.status_code,
                 elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
                 attempt=number,
@@ -653,7 +672,7 @@ class HttpClient:
         self._check_status(response, method, path)
         return self._decode(response, method, path, expect)
 
-    async def _read_body(self, response: httpx.Response, method: str, path: str) -> None:
+    async def _read_body(self, response: httpx.Response, method: str, path: _Path) -> None:
         """Read the streamed body, refusing it as soon as it passes the size cap."""
         cap = self.settings.max_response_bytes
         declared = response.headers.get("content-length", "")
@@ -676,7 +695,7 @@ class HttpClient:
         # What Response.aread() would have set: .content and .text now work as usual.
         response._content = b"".join(chunks)
 
-    def _check_status(self, response: httpx.Response, method: str, path: str) -> None:
+    def _check_status(self, response: httpx.Response, method: str, path: _Path) -> None:
         status = response.status_code
         action = self.status_actions.get(status) or _fallback_action(status)
         if action is Action.OK:
@@ -698,7 +717,7 @@ class HttpClient:
             raise NotFound(detail)
         raise ContractError(detail)
 
-    def _decode(self, response: httpx.Response, method: str, path: str, expect: Expect) -> Any:
+    def _decode(self, response: httpx.Response, method: str, path: _Path, expect: Expect) -> Any:
         if expect == "response":
             return response
         if expect == "bytes":
