@@ -11,6 +11,11 @@ port, :mod:`bench.emulator`) and answers each request after ``latency`` seconds
 ``TCP_NODELAY`` (Nagle would add 40 ms stalls to small requests). Wall time is the figure; the
 client's CPU is measured apart from the server's.
 
+*Client alone* (``remote=True``, ``latency=0``; ``python -m bench one pull:PLATFORM@0 …``): the
+emulator in its own process as in the latency mode, answering at once; the client pinned to one
+core. Records per *client* CPU-second is the adapter's own figure (connector, HTTP over loopback
+TCP, mapping, store), without the emulator's rendering that the in-process figure includes.
+
 Both count the requests (per pupil) and, for the same rows in the same run, time a raw SQLite
 upsert of what the pull stored (``executemany`` of ``INSERT … ON CONFLICT DO UPDATE`` into an
 empty copy of ``remote_records``, one transaction): the pull's records per CPU-second over that
