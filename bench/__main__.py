@@ -52,8 +52,9 @@ def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
         if kind.startswith("pull:"):
             from bench.pull import run as run_pull
 
-            # pull:PLATFORM[@LATENCY[xCONCURRENCY]]
-            platform, _, how = kind.removeprefix("pull:").partition("@")
+            # pull:PLATFORM[@LATENCY[xCONCURRENCY]]; an "@" puts the emulator in its own process
+            # (so "@0" is the client's CPU alone, without latency)
+            platform, at, how = kind.removeprefix("pull:").partition("@")
             latency, _, concurrency = how.partition("x")
             return run_pull(
                 url,
@@ -61,8 +62,15 @@ def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
                 quick=quick,
                 latency=float(latency or 0),
                 concurrency=int(concurrency) if concurrency else None,
+                remote=bool(at),
             )
     raise SystemExit(f"unknown benchmark {kind}")
+
+
+def _latency_run(kind: str) -> bool:
+    """A ``pull:PLATFORM@LATENCY…`` run with a latency above zero."""
+    _, at, how = kind.partition("@")
+    return bool(at) and float(how.partition("x")[0] or 0) > 0
 
 
 def _child(kind: str, backend: str, quick: bool) -> dict[str, Any]:
@@ -94,7 +102,7 @@ def main() -> None:
     if len(sys.argv) >= 5 and sys.argv[1] == "one":
         # One core, as the CPU targets say; not for a latency run, whose figure is wall time (a
         # client pinned to a core other processes crowd waits there at every answer).
-        if hasattr(os, "sched_setaffinity") and "@" not in sys.argv[2]:
+        if hasattr(os, "sched_setaffinity") and not _latency_run(sys.argv[2]):
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         tune_gc()  # as the journalsync command does at start
         print(json.dumps(_one(sys.argv[2], sys.argv[3], sys.argv[4] == "quick")))
@@ -106,11 +114,21 @@ def main() -> None:
     print(describe(pg))
     if not pg:
         print("  postgresql: absent (set JOURNALSYNC_TEST_PG) — PostgreSQL figures skipped")
-    print(f"\npull → map → store, emulator in-process, no latency: target {TARGETS['pull']}")
+    print(
+        "\npull → map → store, emulator in-process (its CPU counted too), no latency: "
+        f"target {TARGETS['pull']}"
+    )
     for platform in installed():
         for backend in backends:
             result = _child(f"pull:{platform}", backend, quick)
             print(f"  {platform:<10} {backend:<10} {_fmt('pull', result)}", flush=True)
+    print(
+        "\npull, the client's CPU alone: emulator in its own process over loopback TCP, "
+        f"no latency: target {TARGETS['pull']}"
+    )
+    for platform in installed():
+        result = _child(f"pull:{platform}@0", "sqlite", quick)
+        print(f"  {platform:<10} {'sqlite':<10} {_fmt('pull-client', result)}", flush=True)
     print(
         f"\npull, emulator in its own process over loopback TCP, {LATENCY * 1000:.0f} ms per "
         f"request: target {TARGETS['pull-latency']}"
@@ -171,7 +189,7 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
             f"{r['peak_rss_mib']} MiB ({r['rss_ratio']:.2f} of the limit); {r['rows']:,} rows "
             f"→ {r['records']:,} records, {r['quarantined']} rows quarantined"
         )
-    if kind in ("pull", "pull-latency"):
+    if kind in ("pull", "pull-latency", "pull-client"):
         raw = (
             f"; raw SQLite upsert {r['raw_rows_per_cpu_s']:,.0f} rows per CPU-second "
             f"({r['raw_rows']:,} rows), pull/raw {r['raw_ratio']:.3f}"
@@ -183,7 +201,12 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
             f"({r['records_per_cpu_s']:,.0f} records per client CPU-second), "
             f"emulator {r['server_cpu_seconds']} s CPU"
             if kind == "pull-latency"
-            else f"{r['records_per_cpu_s']:,.0f} records per CPU-second, "
+            else f"client alone {r['records_per_cpu_s']:,.0f} records per client CPU-second, "
+            f"client {r['cpu_seconds']} s CPU (the emulator's process "
+            f"{r['server_cpu_seconds']} s, its start-up included), "
+            f"{r['seconds']} s wall"
+            if kind == "pull-client"
+            else f"{r['records_per_cpu_s']:,.0f} records per CPU-second (client and emulator), "
             f"{r['cpu_seconds']} s CPU, {r['seconds']} s wall"
         )
         return (

@@ -11,6 +11,11 @@ port, :mod:`bench.emulator`) and answers each request after ``latency`` seconds
 ``TCP_NODELAY`` (Nagle would add 40 ms stalls to small requests). Wall time is the figure; the
 client's CPU is measured apart from the server's.
 
+*Client alone* (``remote=True``, ``latency=0``; ``python -m bench one pull:PLATFORM@0 …``): the
+emulator in its own process as in the latency mode, answering at once; the client pinned to one
+core. Records per *client* CPU-second is the adapter's own figure (connector, HTTP over loopback
+TCP, mapping, store), without the emulator's rendering that the in-process figure includes.
+
 Both count the requests (per pupil) and, for the same rows in the same run, time a raw SQLite
 upsert of what the pull stored (``executemany`` of ``INSERT … ON CONFLICT DO UPDATE`` into an
 empty copy of ``remote_records``, one transaction): the pull's records per CPU-second over that
@@ -41,7 +46,7 @@ import httpx
 from bench._util import peak_rss_mib
 from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
-from core.http import HttpSettings
+from core.http import HttpSettings, make_transport
 from core.logging import configure_logging
 from core.store import Store
 from core.sync import pull
@@ -86,7 +91,8 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
 
 def _tcp_transport() -> httpx.AsyncHTTPTransport:
-    return httpx.AsyncHTTPTransport(
+    # The transport a connector gets by default (core.http's), with Nagle off and a larger pool.
+    return make_transport(
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
     )
@@ -146,10 +152,20 @@ def raw_upsert_rate(db_path: str) -> dict[str, Any]:
 
 
 def run(
-    url: str, *, platform: str, quick: bool, latency: float = 0.0, concurrency: int | None = None
+    url: str,
+    *,
+    platform: str,
+    quick: bool,
+    latency: float = 0.0,
+    concurrency: int | None = None,
+    remote: bool | None = None,
 ) -> dict[str, Any]:
     """One full pull (module doc); ``concurrency``: requests in flight per host (default: the
-    default per-host limit, :attr:`core.http.HttpSettings.max_concurrency`)."""
+    default per-host limit, :attr:`core.http.HttpSettings.max_concurrency`); ``remote``: the
+    emulator in its own process (default: when there is latency), so that ``latency=0`` with
+    ``remote=True`` measures the client's CPU alone."""
+    if remote is None:
+        remote = latency > 0
     configure_logging(level="WARNING")
     harness = harnesses([platform])[0]
     size = size_of(quick)
@@ -160,7 +176,7 @@ def run(
     http = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
     if concurrency is not None:
         http = replace(http, max_concurrency=concurrency)
-    if latency > 0:
+    if remote:
         server, port = _serve(platform, quick, latency)
         base_url = f"http://127.0.0.1:{port}"
         inner: httpx.AsyncBaseTransport = _tcp_transport()
@@ -202,6 +218,7 @@ def run(
         "accounts": len(target.all_accounts),
         "weeks": size.weeks,
         "latency_ms": round(latency * 1000),
+        "remote": remote,
         "concurrency": http.max_concurrency,
         "requests": requests,
         "requests_per_pupil": requests / students,

@@ -8,7 +8,8 @@ reimplement:
   because regional platforms throttle (or ban) by host, not by connector instance;
 * a status → :class:`Action` table, overridable per connector, that turns responses into the
   error tree of :mod:`core.errors`;
-* retries of transient failures with tenacity, honouring ``Retry-After``;
+* retries of transient failures (exponential backoff with full jitter), honouring
+  ``Retry-After``;
 * one re-login and replay when the session expired;
 * bounds: read/write/connect timeouts, a total deadline per call and per login (a server that
   trickles a byte a second never trips a read timeout), and a cap on the response size counted
@@ -22,8 +23,10 @@ reimplement:
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -33,16 +36,11 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal, Self
 
+import httpcore
 import httpx
 import orjson
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
+from core._http_io import Backend
 from core.errors import (
     AuthError,
     ConfigError,
@@ -62,6 +60,7 @@ __all__ = [
     "HttpClient",
     "HttpSettings",
     "TokenBucket",
+    "make_transport",
 ]
 
 Expect = Literal["json", "text", "bytes", "response"]
@@ -70,6 +69,9 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 _log = get_logger("journalsync.http")
+#: The stdlib logger behind ``_log``: asked whether DEBUG is on before a request's line is built
+#: (an unconfigured structlog call costs more than a request's own bookkeeping).
+_std_log = logging.getLogger("journalsync.http")
 
 _EXCERPT_CHARS = 200
 # Redaction runs on a bounded prefix so a secret cut by the excerpt is still matched whole.
@@ -264,10 +266,101 @@ def _excerpt(text: str) -> str:
     return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1] + "…"
 
 
-def _looks_like_html(response: httpx.Response) -> bool:
-    if "text/html" in response.headers.get("content-type", "").lower():
+def _looks_like_html(response: httpx.Response, content_type: str) -> bool:
+    if "text/html" in content_type:
         return True
     return response.content.lstrip()[:1] == b"<"
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookie store, which reads a response's cookies only when it sets any: httpx
+    otherwise builds urllib request and response stand-ins for every response, a good part of
+    a small request's CPU."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+#: Relative URLs whose joins with the base URL a client remembers (a few dozen paths in practice;
+#: paths with ids in them are forgotten all at once when there are more).
+_MERGED_URLS = 512
+
+
+class _AsyncClient(httpx.AsyncClient):
+    """``httpx.AsyncClient`` with :class:`_Cookies` as its cookie store (also after
+    ``client.cookies = …``), and each relative URL joined with the base URL once (httpx parses
+    and joins it anew on every request; :class:`httpx.URL` is immutable, so sharing is safe)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cookies = _Cookies(self._cookies.jar)
+        self._merged: dict[str, httpx.URL] = {}
+        self._merged_base: httpx.URL | None = None
+
+    def _merge_url(self, url: httpx.URL | str) -> httpx.URL:
+        if not isinstance(url, str):
+            return super()._merge_url(url)
+        if self._merged_base is not self._base_url:  # a new base_url: joins start over
+            self._merged.clear()
+            self._merged_base = self._base_url
+        merged = self._merged.get(url)
+        if merged is None:
+            merged = super()._merge_url(url)
+            if len(self._merged) >= _MERGED_URLS:
+                self._merged.clear()
+            self._merged[url] = merged
+        return merged
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, cookies: httpx._types.CookieTypes) -> None:
+        self._cookies = _Cookies(cookies)
+
+
+def make_transport(
+    *,
+    verify: bool = True,
+    limits: httpx.Limits | None = None,
+    socket_options: Iterable[Any] | None = None,
+) -> httpx.AsyncHTTPTransport:
+    """The TCP transport an :class:`HttpClient` uses when given none: httpx's own, its network
+    I/O straight on asyncio (:mod:`core._http_io`) instead of through anyio. ``limits``: httpx's
+    pool limits (default: httpx's); ``socket_options``: as httpx takes them."""
+    transport = httpx.AsyncHTTPTransport(
+        verify=verify,
+        limits=limits
+        if limits is not None
+        else httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        socket_options=socket_options,
+    )
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.AsyncNetworkBackend):  # else httpcore changed: stay as is
+        pool._network_backend = Backend(unix=backend)  # type: ignore[union-attr]
+    return transport
+
+
+class _Path:
+    """A request's path for error texts and log lines, redacted when first shown: most
+    requests never show it, and redaction scans for every registered secret."""
+
+    __slots__ = ("_text", "_url")
+
+    def __init__(self, url: httpx.URL) -> None:
+        self._url = url
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = str(redact(self._url.path))
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 class _Expired(Exception):
@@ -322,9 +415,9 @@ class HttpClient:
         self._session_generation = 0
         self._reauth_lock: asyncio.Lock | None = None
         #: The one AsyncClient of this connector instance; the session's cookies live here.
-        self.client = httpx.AsyncClient(
+        self.client: httpx.AsyncClient = _AsyncClient(
             base_url=base_url,
-            transport=transport,
+            transport=make_transport(verify=settings.verify) if transport is None else transport,
             headers={"User-Agent": settings.user_agent, **(headers or {})},
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
             verify=settings.verify,
@@ -478,37 +571,35 @@ class HttpClient:
                 _budget.reset(token)
 
     async def _with_retries(self, attempt: Callable[[int], Awaitable[Any]], retry: bool) -> Any:
+        # A plain loop: nearly every call succeeds at once, and a retry library's per-call
+        # machinery (state objects, action chains) cost more CPU than the request's own work.
         attempts = max(self.settings.max_attempts, 1) if retry else 1
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(_RETRIABLE),
-            sleep=self._sleep,
-            reraise=True,
-        )
-        try:
-            async for try_ in retrying:
-                with try_:
-                    return await attempt(try_.retry_state.attempt_number)
-        except _RETRIABLE as exc:
-            if attempts == 1:
-                raise
-            raise type(exc)(
-                f"{exc.message} (gave up after {attempts} attempts)",
-                retry_after=exc.retry_after,
-                # No promise of a retry here: a manual run is not retried by anyone.
-                hint=exc.hint or "the platform may be down or overloaded; try again later",
-            ) from exc
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+        number = 1
+        while True:
+            try:
+                return await attempt(number)
+            except _RETRIABLE as exc:
+                if number >= attempts:
+                    if attempts == 1:
+                        raise
+                    raise type(exc)(
+                        f"{exc.message} (gave up after {attempts} attempts)",
+                        retry_after=exc.retry_after,
+                        # No promise of a retry here: a manual run is not retried by anyone.
+                        hint=exc.hint or "the platform may be down or overloaded; try again later",
+                    ) from exc
+                wait = self._wait(exc, number)
+            await self._sleep(wait)
+            number += 1
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, Retriable) and exc.retry_after is not None:
+    def _wait(self, exc: Retriable, number: int) -> float:
+        """Seconds to wait after failed attempt ``number``: the server's ``Retry-After``
+        (capped), else exponential backoff with full jitter (:class:`HttpSettings`)."""
+        if exc.retry_after is not None:
             return min(exc.retry_after, self.settings.max_retry_after)
-        backoff = wait_random_exponential(
-            multiplier=self.settings.backoff_initial, max=self.settings.backoff_max
-        )
-        return float(backoff(state))
+        growth = 2.0 ** min(number - 1, 64)
+        high = min(self.settings.backoff_initial * growth, self.settings.backoff_max)
+        return random.uniform(0, max(high, 0.0))
 
     async def _attempt(
         self,
@@ -526,7 +617,7 @@ class HttpClient:
         request = self.client.build_request(
             method, url, params=params, data=data, json=json, content=content, headers=headers
         )
-        path = redact(request.url.path)
+        path = _Path(request.url)
         limiter = _limiter_for(_host_key(request.url), self.settings, self._clock)
         budget = _budget.get()
         if budget is not None:
@@ -553,33 +644,35 @@ class HttpClient:
                     f"{self.platform}: {method} {path}: unsupported URL scheme"
                 ) from exc
             except httpx.TransportError as exc:
-                _log.debug(
-                    "http.request",
-                    platform=self.platform,
-                    method=method,
-                    path=path,
-                    error=type(exc).__name__,
-                    elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
-                    attempt=number,
-                )
+                if _std_log.isEnabledFor(logging.DEBUG):
+                    _log.debug(
+                        "http.request",
+                        platform=self.platform,
+                        method=method,
+                        path=str(path),
+                        error=type(exc).__name__,
+                        elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+                        attempt=number,
+                    )
                 raise TransportError(
                     f"{self.platform}: {method} {path} failed: {type(exc).__name__}"
                     f" {_excerpt(str(exc))}".rstrip(),
                     hint="check the network and the platform's base URL",
                 ) from exc
-        _log.debug(
-            "http.request",
-            platform=self.platform,
-            method=method,
-            path=path,
-            status=response.status_code,
-            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
-            attempt=number,
-        )
+        if _std_log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "http.request",
+                platform=self.platform,
+                method=method,
+                path=str(path),
+                status=response.status_code,
+                elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+                attempt=number,
+            )
         self._check_status(response, method, path)
         return self._decode(response, method, path, expect)
 
-    async def _read_body(self, response: httpx.Response, method: str, path: str) -> None:
+    async def _read_body(self, response: httpx.Response, method: str, path: _Path) -> None:
         """Read the streamed body, refusing it as soon as it passes the size cap."""
         cap = self.settings.max_response_bytes
         declared = response.headers.get("content-length", "")
@@ -602,7 +695,7 @@ class HttpClient:
         # What Response.aread() would have set: .content and .text now work as usual.
         response._content = b"".join(chunks)
 
-    def _check_status(self, response: httpx.Response, method: str, path: str) -> None:
+    def _check_status(self, response: httpx.Response, method: str, path: _Path) -> None:
         status = response.status_code
         action = self.status_actions.get(status) or _fallback_action(status)
         if action is Action.OK:
@@ -624,7 +717,7 @@ class HttpClient:
             raise NotFound(detail)
         raise ContractError(detail)
 
-    def _decode(self, response: httpx.Response, method: str, path: str, expect: Expect) -> Any:
+    def _decode(self, response: httpx.Response, method: str, path: _Path, expect: Expect) -> Any:
         if expect == "response":
             return response
         if expect == "bytes":
@@ -634,7 +727,8 @@ class HttpClient:
         if response.status_code in (204, 205):
             return None
         what = f"{self.platform}: {method} {path}"
-        if _looks_like_html(response):
+        content_type = response.headers.get("content-type", "").lower()
+        if _looks_like_html(response, content_type):
             raise ServerError(
                 f"{what} answered HTML instead of JSON (status {response.status_code}): "
                 f"{_excerpt(response.text)}",
@@ -643,7 +737,9 @@ class HttpClient:
         body = response.content
         if body.startswith(b"\xef\xbb\xbf"):  # .NET platforms sometimes prepend a UTF-8 BOM
             body = body[3:]
-        encoding = (response.charset_encoding or "utf-8").lower().replace("_", "-")
+        # No charset named (the usual JSON answer): UTF-8, without httpx parsing the header.
+        charset = response.charset_encoding if "charset" in content_type else None
+        encoding = (charset or "utf-8").lower().replace("_", "-")
         try:
             if encoding in ("utf-8", "utf8", "ascii", "us-ascii"):
                 return orjson.loads(body)

@@ -61,7 +61,8 @@ class _JsHttp(HttpClient):
     """``HttpClient`` whose ``expect="json"`` decodes JS array literals: the HTML check and the
     parse run inside the retry loop, so an HTML maintenance page is retried like a 5xx."""
 
-    def _decode(self, response: httpx.Response, method: str, path: str, expect: Any) -> Any:
+    def _decode(self, response: httpx.Response, method: str, path: Any, expect: Any) -> Any:
+        # path: the request's path as HttpClient gives it, redacted when formatted into text
         if expect != "json":
             return super()._decode(response, method, path, expect)
         body = response.content

@@ -55,22 +55,11 @@ class Bad:
     raw: Any = None
 
 
-def _kind_ok(kind: str, value: JsValue) -> bool:
-    if value is None:
-        return kind.endswith("?")
-    k = kind.rstrip("?")
-    if k == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if k == "num":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if k == "str":
-        return isinstance(value, str)
-    if k == "date":
-        return isinstance(value, date)
-    return True  # "any"
-
-
 R = TypeVar("R", bound="Row")
+
+
+def _ref(what: str, row: list[JsValue]) -> str:
+    return f"{what}:{row[0]}" if row else f"{what}:?"
 
 
 class Row:
@@ -78,27 +67,43 @@ class Row:
     ``str``, ``date``, ``any``; a trailing ``?`` allows ``null``."""
 
     _SPEC: ClassVar[tuple[tuple[str, int, str], ...]]
+    #: ``_SPEC`` with each kind split once: (field, position, kind, nullable, base kind).
+    _PLAN: ClassVar[tuple[tuple[str, int, str, bool, str], ...]]
     _WIDTH: ClassVar[int]  # positions the note documents (more = drift)
 
     @classmethod
     def from_row(cls: type[R], row: JsValue, what: str) -> R | Bad:
-        ref = f"{what}:{row[0]}" if isinstance(row, list) and row else f"{what}:?"
         if not isinstance(row, list):
-            return Bad(what, "row", "a row is not an array", ref, row)
+            return Bad(what, "row", "a row is not an array", f"{what}:?", row)
+        # Kinds split once per class (_PLAN): this runs once per record.
+        size = len(row)
         values: dict[str, Any] = {}
-        for name, pos, kind in cls._SPEC:
-            if pos >= len(row):
-                return Bad(what, name, f"row has no position {pos}", ref, row)
+        for name, pos, kind, nullable, base in cls._PLAN:
+            if pos >= size:
+                return Bad(what, name, f"row has no position {pos}", _ref(what, row), row)
             value = row[pos]
-            if not _kind_ok(kind, value):
-                return Bad(what, name, f"position {pos} is not {kind}", ref, row)
-            if kind.startswith("num") and isinstance(value, int | float):
+            if value is None:
+                if not nullable:
+                    return Bad(what, name, f"position {pos} is not {kind}", _ref(what, row), row)
+            elif base == "int":
+                if not isinstance(value, int) or isinstance(value, bool):
+                    return Bad(what, name, f"position {pos} is not {kind}", _ref(what, row), row)
+            elif base == "str":
+                if not isinstance(value, str):
+                    return Bad(what, name, f"position {pos} is not {kind}", _ref(what, row), row)
+            elif base == "num":
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    return Bad(what, name, f"position {pos} is not {kind}", _ref(what, row), row)
                 try:
                     value = float(value)
                 except OverflowError:  # an int literal of 400 digits (found by fuzzing)
-                    return Bad(what, name, f"position {pos} is out of range", ref, row)
-            if kind.startswith("date") and isinstance(value, datetime):
-                value = value.date()
+                    why = f"position {pos} is out of range"
+                    return Bad(what, name, why, _ref(what, row), row)
+            elif base == "date":
+                if not isinstance(value, date):
+                    return Bad(what, name, f"position {pos} is not {kind}", _ref(what, row), row)
+                if isinstance(value, datetime):
+                    value = value.date()
             values[name] = value
         if len(row) > cls._WIDTH and (what, len(row)) not in _reported:
             _reported.add((what, len(row)))
@@ -130,6 +135,7 @@ def single_row(cls: type[R], data: JsValue, what: str) -> R:
 def _spec(*spec: tuple[str, int, str], width: int) -> Any:
     def deco(cls: type[R]) -> type[R]:
         cls._SPEC = spec
+        cls._PLAN = tuple((n, p, k, k.endswith("?"), k.rstrip("?")) for n, p, k in spec)
         cls._WIDTH = width
         assert {f.name for f in fields(cls)} == {s[0] for s in spec}  # type: ignore[arg-type]
         return cls

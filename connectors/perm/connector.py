@@ -40,7 +40,7 @@ from core.connector import (
     hand_entry_channels,
 )
 from core.errors import AuthError, Skippable
-from core.http import HttpSettings
+from core.http import HttpSettings, make_transport
 from core.logging import get_logger
 from core.model import normalise_subject_name
 from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES, Scopes
@@ -146,7 +146,7 @@ class PermConnector(Connector):
         size = opts.per_page
         per_page = PerPage(size, size, size) if size is not None else PerPage()
         self._owned = transport is None
-        self._transport_impl = transport or httpx.AsyncHTTPTransport(verify=settings.verify)
+        self._transport_impl = transport or make_transport(verify=settings.verify)
         shared = SharedTransport(self._transport_impl)
         paging = PageBase()
         self.sessions = [

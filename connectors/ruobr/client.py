@@ -25,18 +25,14 @@ every account of a school pull; each request carries its account's headers.
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 import httpx
 import orjson
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from core.connector import Credentials
 from core.errors import AuthError, RateLimited, ServerError
@@ -141,21 +137,24 @@ class RuobrClient:
 
     async def _get(self, account: int, path: str, params: Mapping[str, Any] | None = None) -> Any:
         headers = self.accounts[account].headers()
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(max(self.settings.max_attempts, 1)),
-            wait=wait_random_exponential(
-                multiplier=self.settings.backoff_initial, max=self.settings.backoff_max
-            ),
-            retry=retry_if_exception_type((_Transient, _AntiBot)),
-            reraise=True,
-        )
+        attempts = max(self.settings.max_attempts, 1)
         try:
-            async for attempt in retrying:
-                with attempt:
+            # A plain loop (nearly every call succeeds at once): envelope errors and the anti-bot
+            # page are tried again after exponential backoff with full jitter.
+            number = 1
+            while True:
+                try:
                     response: httpx.Response = await self.http.get(
                         path, params=params, headers=headers, expect="response"
                     )
                     return self._interpret(account, path, response)
+                except (_Transient, _AntiBot):
+                    if number >= attempts:
+                        raise
+                growth = 2.0 ** min(number - 1, 64)
+                high = min(self.settings.backoff_initial * growth, self.settings.backoff_max)
+                await asyncio.sleep(random.uniform(0, max(high, 0.0)))
+                number += 1
         except AuthError as exc:
             if exc.message.startswith("ruobr rejected"):
                 raise
@@ -171,7 +170,6 @@ class RuobrClient:
                 f"{exc.message} (gave up after {self.settings.max_attempts} attempts)",
                 hint=exc.hint or "the platform reported an error; try again later",
             ) from None
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     def _interpret(self, account: int, path: str, response: httpx.Response) -> Any:
         what = f"ruobr: GET /{path}"

@@ -1,7 +1,8 @@
-"""The pull benchmark's two modes on the quick school: in-process, and with the emulator in its
-own process answering after a delay over loopback TCP. Figures are not checked (speed is
-measured by ``make bench`` only): what is checked is that both modes pull the same records
-with the same requests, and that the raw upsert rate is measured on those rows."""
+"""The pull benchmark's modes on the quick school: in-process, and with the emulator in its own
+process over loopback TCP, answering after a delay or at once (the client's CPU alone). Figures
+are not checked (speed is measured by ``make bench`` only): what is checked is that the modes
+pull the same records with the same requests, and that the raw upsert rate is measured on those
+rows."""
 
 from __future__ import annotations
 
@@ -33,3 +34,13 @@ def test_both_modes_pull_the_same_school_and_count_requests(tmp_path: Path) -> N
         assert r["raw_rows"] == r["records"]
         assert r["raw_rows_per_cpu_s"] > 0
         assert r["raw_ratio"] == pytest.approx(r["records_per_cpu_s"] / r["raw_rows_per_cpu_s"])
+
+
+def test_the_client_alone_mode_runs_the_emulator_apart_without_latency(tmp_path: Path) -> None:
+    platform = _family_platform()
+    local = run(f"sqlite:///{tmp_path}/a.db", platform=platform, quick=True)
+    alone = run(f"sqlite:///{tmp_path}/b.db", platform=platform, quick=True, remote=True)
+    assert alone["remote"] is True and local["remote"] is False
+    assert alone["latency_ms"] == 0
+    assert alone["server_cpu_seconds"] > 0  # the emulator ran in its own process
+    assert (alone["records"], alone["requests"]) == (local["records"], local["requests"])

@@ -1,0 +1,136 @@
+"""core.http's default transport (network I/O straight on asyncio, core._http_io) over real
+loopback sockets: TLS, a pooled connection the server closed, a server that resets."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import ssl
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from core.errors import TransportError
+from core.http import HttpClient, HttpSettings
+
+_BODY = b'{"ok": true, "text": "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82"}'
+_ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
+    len(_BODY),
+    _BODY,
+)
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def _server(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[int]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=tls)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def _answer_each(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers every request on the connection (keep-alive)."""
+    try:
+        while True:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(_ANSWER)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers one request, then closes the connection without saying so (no Connection:
+    close): the client's pool must not reuse it."""
+    try:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(_ANSWER)
+        await writer.drain()
+    finally:
+        writer.close()
+
+
+def _client(port: int, scheme: str = "http", verify: bool = True) -> HttpClient:
+    settings = HttpSettings(
+        timeout=5.0, deadline=10.0, max_attempts=1, backoff_initial=0.0, verify=verify
+    )
+    return HttpClient(f"{scheme}://127.0.0.1:{port}", platform="test", settings=settings)
+
+
+async def test_keep_alive_answers_are_read_over_one_connection() -> None:
+    connections = 0
+
+    async def counting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await _answer_each(reader, writer)
+
+    async with _server(counting) as port, _client(port) as http:
+        for _ in range(5):
+            assert await http.get("/x", params={"id": 1}) == {"ok": True, "text": "привет"}
+    assert connections == 1
+
+
+async def test_a_pooled_connection_the_server_closed_is_not_reused() -> None:
+    async with _server(_answer_once) as port, _client(port) as http:
+        assert (await http.get("/a"))["ok"] is True
+        await asyncio.sleep(0.05)  # the server's close reaches the client
+        assert (await http.get("/b"))["ok"] is True
+
+
+async def test_a_connection_reset_before_the_answer_is_a_transport_error() -> None:
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.transport.abort()
+
+    async with _server(reset) as port, _client(port) as http:
+        with pytest.raises(TransportError, match="GET /x failed"):
+            await http.get("/x")
+
+
+async def test_a_refused_connection_is_a_transport_error() -> None:
+    async with _server(_answer_each) as port:
+        pass  # closed: nothing listens on the port now
+    async with _client(port) as http:
+        with pytest.raises(TransportError, match="ConnectError"):
+            await http.get("/x")
+
+
+@pytest.fixture(scope="module")
+def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder: Path = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def test_https_is_read_over_tls(tls_context: ssl.SSLContext) -> None:
+    async with _server(_answer_each, tls_context) as port, _client(port, "https", False) as http:
+        assert await http.get("/x") == {"ok": True, "text": "привет"}
+        assert await http.get("/y") == {"ok": True, "text": "привет"}
+
+
+async def test_an_untrusted_certificate_is_refused(tls_context: ssl.SSLContext) -> None:
+    async with _server(_answer_each, tls_context) as port, _client(port, "https") as http:
+        with pytest.raises(TransportError, match="ConnectError"):
+            await http.get("/x")
