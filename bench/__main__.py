@@ -18,13 +18,21 @@ from core.platform import installed
 from core.process import tune_gc
 
 TARGETS = {
-    "pull": "≥ 20,000 records/s (one core, school of 1,000 students × 4 weeks)",
+    "pull": "≥ 8,000 records per CPU-second (one core, school of 1,000 students × 4 weeks)",
+    "pull-latency": "≤ 60 s wall for the same school when every request takes 30 ms",
     "drift": "≤ 5 s and peak RSS ≤ 1,536 MiB for 1,000,000 records with 1 % differences",
     "compliance": "< 60 s on one core, peak RSS ≤ 4 GB, 100 schools × 800 students × a quarter",
     "cycle": "wall time of a 200-school incremental cycle: embedded, Temporal 1 and 2 workers",
     "import": "≤ 30 s wall and peak RSS ≤ 300 MB for a 200,000-row local journal (one core)",
     "console": "overview of 1,000 schools ≤ 300 ms server time; API 200 requests/s, p99 ≤ 100 ms",
 }
+
+
+#: Seconds the emulator waits before each answer in the latency mode (a regional server).
+LATENCY = 0.03
+#: Requests in flight per host in the latency mode: the default per-host limit
+#: (``HostLimits.concurrency``), and a raised one as a school's config may set it.
+LATENCY_CONCURRENCY = (4, 8)
 
 
 def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
@@ -44,7 +52,16 @@ def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
         if kind.startswith("pull:"):
             from bench.pull import run as run_pull
 
-            return run_pull(url, platform=kind.removeprefix("pull:"), quick=quick)
+            # pull:PLATFORM[@LATENCY[xCONCURRENCY]]
+            platform, _, how = kind.removeprefix("pull:").partition("@")
+            latency, _, concurrency = how.partition("x")
+            return run_pull(
+                url,
+                platform=platform,
+                quick=quick,
+                latency=float(latency or 0),
+                concurrency=int(concurrency) if concurrency else None,
+            )
     raise SystemExit(f"unknown benchmark {kind}")
 
 
@@ -75,8 +92,10 @@ def _pg_version() -> str | None:
 
 def main() -> None:
     if len(sys.argv) >= 5 and sys.argv[1] == "one":
-        if hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the targets say
+        # One core, as the CPU targets say; not for a latency run, whose figure is wall time (a
+        # client pinned to a core other processes crowd waits there at every answer).
+        if hasattr(os, "sched_setaffinity") and "@" not in sys.argv[2]:
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         tune_gc()  # as the journalsync command does at start
         print(json.dumps(_one(sys.argv[2], sys.argv[3], sys.argv[4] == "quick")))
         return
@@ -87,11 +106,19 @@ def main() -> None:
     print(describe(pg))
     if not pg:
         print("  postgresql: absent (set JOURNALSYNC_TEST_PG) — PostgreSQL figures skipped")
-    print(f"\npull → map → store, emulator in-process: target {TARGETS['pull']}")
+    print(f"\npull → map → store, emulator in-process, no latency: target {TARGETS['pull']}")
     for platform in installed():
         for backend in backends:
             result = _child(f"pull:{platform}", backend, quick)
-            print(f"  {platform:<10} {backend:<10} {_fmt('pull', result)}")
+            print(f"  {platform:<10} {backend:<10} {_fmt('pull', result)}", flush=True)
+    print(
+        f"\npull, emulator in its own process over loopback TCP, {LATENCY * 1000:.0f} ms per "
+        f"request: target {TARGETS['pull-latency']}"
+    )
+    for platform in installed():
+        for concurrency in LATENCY_CONCURRENCY:
+            result = _child(f"pull:{platform}@{LATENCY}x{concurrency}", "sqlite", quick)
+            print(f"  {platform:<10} {'sqlite':<10} {_fmt('pull-latency', result)}", flush=True)
     print(f"\ndrift reconcile: target {TARGETS['drift']}")
     for backend in backends:
         print(f"  {backend:<10} {_fmt('drift', _child('drift', backend, quick))}")
@@ -144,14 +171,27 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
             f"{r['peak_rss_mib']} MiB ({r['rss_ratio']:.2f} of the limit); {r['rows']:,} rows "
             f"→ {r['records']:,} records, {r['quarantined']} rows quarantined"
         )
-    if kind == "pull":
+    if kind in ("pull", "pull-latency"):
+        raw = (
+            f"; raw SQLite upsert {r['raw_rows_per_cpu_s']:,.0f} rows per CPU-second "
+            f"({r['raw_rows']:,} rows), pull/raw {r['raw_ratio']:.3f}"
+            if "raw_ratio" in r
+            else ""
+        )
+        what = (
+            f"{r['seconds']} s wall, client {r['cpu_seconds']} s CPU "
+            f"({r['records_per_cpu_s']:,.0f} records per client CPU-second), "
+            f"emulator {r['server_cpu_seconds']} s CPU"
+            if kind == "pull-latency"
+            else f"{r['records_per_cpu_s']:,.0f} records per CPU-second, "
+            f"{r['cpu_seconds']} s CPU, {r['seconds']} s wall"
+        )
         return (
-            f"{r['records_per_cpu_s']:,.0f} records per CPU-second, "
-            f"{r['records_per_s']:,.0f} records/s wall ({r['records']:,} records, "
-            f"{r['students']:,} students × {r['weeks']} weeks, "
+            f"{what}; {r['requests_per_pupil']:.2f} requests per pupil "
+            f"({r['requests']:,} requests, {r['concurrency']} at once per host); "
+            f"{r['records']:,} records, {r['students']:,} students × {r['weeks']} weeks, "
             f"{r['accounts']:,} account{'' if r['accounts'] == 1 else 's'}, "
-            f"{r['cpu_seconds']} s CPU, "
-            f"{r['seconds']} s wall, peak RSS {r['peak_rss_mib']} MiB)"
+            f"peak RSS {r['peak_rss_mib']} MiB{raw}"
         )
     return (
         f"{r['seconds']} s wall ({r['cpu_seconds']} s CPU in this process) "

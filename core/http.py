@@ -291,7 +291,10 @@ class HttpClient:
     """The transport of one connector instance: one ``httpx.AsyncClient`` plus the policies.
 
     Credentials belong on :attr:`client` (default headers, cookies), not on single calls: a replay
-    after ``reauth`` rebuilds the request from the client, so it picks up the fresh session.
+    after ``reauth`` rebuilds the request from the client, so it picks up the fresh session. A
+    connector that reads many accounts at once through one client puts each account's
+    credentials on its calls instead, and replays a call after that account's re-login itself
+    (``reauth=False``).
     """
 
     def __init__(

@@ -11,6 +11,13 @@ this layer knows what the platform does:
   also a genuine empty answer, the client asks ``get_user_data`` (never empty for a logged-in
   user): when that is ``[]`` too, it logs in again and replays the call once. A replay that
   loses the session again is :class:`SessionExpired`, never an empty answer.
+
+Accounts. The server keeps no session (note §2): the ``ys-*`` cookies carry the login and the
+password hash and are checked on every request. So each account logs in once per pull and every
+call sends *its* account's cookies in its own headers: calls of different accounts run at once
+(within the per-host limit), and going back to an account logged in before costs no request.
+A lost authentication or a 401 logs in again only the account that saw it, once for the calls
+of that account that saw it together.
 """
 
 from __future__ import annotations
@@ -71,8 +78,19 @@ class _JsHttp(HttpClient):
             raise ContractError(f"avers: {method} {path}: unreadable answer: {exc}") from None
 
 
+class _Login:
+    """One account logged in on this server: its login row and the cookies it sends."""
+
+    def __init__(self, credentials: Credentials, row: LoginRow, cookie: str) -> None:
+        self.credentials = credentials
+        self.row = row
+        self.cookie = cookie
+        self.generation = 0  # logins of this account: a re-login waits on the one under way
+        self.lock: asyncio.Lock | None = None
+
+
 class AversClient:
-    """One АВЕРС server (one school); logs in as one account at a time."""
+    """One АВЕРС server (one school); each account logged in once, its cookies per call."""
 
     def __init__(
         self,
@@ -91,13 +109,9 @@ class AversClient:
         #: Some call was answered with data: the session cookies work on this server, so an
         #: ``[]`` right after a re-login is a lost session, not refused cookies.
         self._answered = False
-        self.http = _JsHttp(
-            self.base_url,
-            platform="avers",
-            settings=settings,
-            transport=transport,
-            reauth=self._relogin,  # A1 re-runs /login + /auth on a 401
-        )
+        self._logins: dict[str, _Login] = {}  # by login: the accounts logged in so far
+        # No reauth hook: a 401 re-logs the account of the call that saw it (act, as A1 does).
+        self.http = _JsHttp(self.base_url, platform="avers", settings=settings, transport=transport)
 
     # --- session ---------------------------------------------------------------------------------
 
@@ -108,8 +122,6 @@ class AversClient:
         register_secret(credentials.password)
         digest = sha1_hex(credentials.password)
         register_secret(digest)
-        self.http.client.headers.pop("Cookie", None)
-        self.session = None
         text = await self.http.post(
             "login", data={"l": credentials.login, "p": digest}, expect="text", reauth=False
         )
@@ -127,37 +139,87 @@ class AversClient:
         cookies = YsCookies(credentials.login, digest, row.user_id)
         header = cookies.header(self.cookie_encoding)
         register_secret(self.cookie_encoding.encode(f"s:{digest}"))
-        self.http.client.headers["Cookie"] = header
         ok = await self.http.post(
-            "auth", data={"uId": str(row.user_id), "act": "1"}, expect="text", reauth=False
+            "auth",
+            data={"uId": str(row.user_id), "act": "1"},
+            headers={"Cookie": header},
+            expect="text",
+            reauth=False,
         )
         if ok.strip() != "ok":
             raise AuthError(
                 "avers did not accept the session cookies (/auth)",
                 hint="the ys-* cookies must be written with JavaScript escape() (%uXXXX)",
             )
+        known = self._logins.get(credentials.login)
+        if known is None:
+            self._logins[credentials.login] = _Login(credentials, row, header)
+        else:
+            known.row, known.cookie = row, header
+            known.generation += 1
         self.account, self.session = credentials, row
         self.logins += 1
         return row
 
-    async def _relogin(self) -> None:
-        if self.account is None:
-            raise SessionExpired("avers: no account to log in again with")
-        _log.info("avers authentication lost; logging in again")
-        self.relogins += 1
-        await self.login(self.account)
+    async def login_quietly(self, credentials: Credentials) -> LoginRow:
+        """:meth:`login`, leaving the current account current (when there is one)."""
+        account, session = self.account, self.session
+        row = await self.login(credentials)
+        if account is not None:
+            self.account, self.session = account, session
+        return row
+
+    def logged_in(self, credentials: Credentials) -> LoginRow | None:
+        """The login row of ``credentials`` if it logged in on this server, else ``None``."""
+        known = self._logins.get(credentials.login)
+        return None if known is None else known.row
+
+    def use(self, credentials: Credentials) -> LoginRow:
+        """Make an account logged in before the one calls without ``account=`` go as."""
+        known = self._logins[credentials.login]
+        self.account, self.session = credentials, known.row
+        return known.row
+
+    def _login_of(self, account: Credentials | None) -> _Login | None:
+        """``account``'s login (default: the current one); ``None`` before any login."""
+        account = account or self.account
+        if account is None:
+            return None
+        if account.login not in self._logins:
+            raise SessionExpired(f"avers: account {account.login!r} is not logged in")
+        return self._logins[account.login]
+
+    async def _relogin(self, login: _Login, seen: int) -> None:
+        """Log ``login``'s account in again unless a call did since generation ``seen``."""
+        if login.lock is None:
+            login.lock = asyncio.Lock()
+        async with login.lock:
+            if login.generation != seen:
+                return
+            _log.info("avers authentication lost; logging in again")
+            self.relogins += 1
+            current = (self.account, self.session)
+            async with self.http.login_bound():
+                await self.login(login.credentials)
+            self.account, self.session = current  # a re-login switches no one
 
     async def logout(self) -> None:
-        if self.session is None:
+        if self.session is None or self.account is None:
             return
+        login = self._login_of(self.account)
         try:
-            await self.http.get("auth/logout", expect="response", retry=False, reauth=False)
+            await self.http.get(
+                "auth/logout",
+                headers={"Cookie": login.cookie} if login else None,
+                expect="response",
+                retry=False,
+                reauth=False,
+            )
         except JournalSyncError as exc:
             # The data is committed by now (or the run already failed for a reason of its own):
             # a logout the server refuses (a 404 on some builds) is worth a line, not a failure.
             _log.warning("avers logout failed; closing anyway", error=type(exc).__name__)
         self.session = None
-        self.http.client.headers.pop("Cookie", None)
 
     async def aclose(self) -> None:
         try:
@@ -167,16 +229,36 @@ class AversClient:
 
     # --- broker ----------------------------------------------------------------------------------
 
-    async def _act_once(self, action: str, params: Mapping[str, str] | None) -> JsValue:
-        value: JsValue
-        if params:
-            value = await self.http.post(f"act/{action}", data=dict(params))
-        else:
-            value = await self.http.get(f"act/{action}")
-        return value
+    async def _act_once(
+        self, action: str, params: Mapping[str, str] | None, login: _Login | None
+    ) -> Any:
+        """One call with ``login``'s cookies; a 401 logs that account in again and replays the
+        call once (A1 re-runs ``/login`` + ``/auth`` on a 401)."""
+        replayed = False
+        while True:
+            seen = login.generation if login else 0
+            headers = {"Cookie": login.cookie} if login else None
+            try:
+                if params:
+                    return await self.http.post(
+                        f"act/{action}", data=dict(params), headers=headers, reauth=False
+                    )
+                return await self.http.get(f"act/{action}", headers=headers, reauth=False)
+            except SessionExpired:
+                if replayed or login is None:
+                    raise
+                replayed = True
+                await self._relogin(login, seen)
 
-    async def act(self, action: str, params: Mapping[str, str] | None = None) -> list[JsValue]:
-        """Call ``/act/<action>``; ``[]`` is checked against lost authentication (module doc).
+    async def act(
+        self,
+        action: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        account: Credentials | None = None,
+    ) -> list[JsValue]:
+        """Call ``/act/<action>`` as ``account`` (default: the one :meth:`use`/:meth:`login`
+        made current); ``[]`` is checked against lost authentication (module doc).
 
         One re-login and one replay per call, as :class:`core.http.HttpClient` does for a 401:
         when the replay answers ``[]`` and the probe says the session is gone again, that is
@@ -184,11 +266,13 @@ class AversClient:
         unless no call has ever been answered on this server, when the cookies themselves are
         refused (:class:`AuthError`).
         """
-        value = await self._act_once(action, params)
-        if value == [] and self.account is not None and await self._lost(action):
-            await self._relogin()
-            value = await self._act_once(action, params)
-            if value == [] and await self._lost(action):
+        login = self._login_of(account)
+        seen = login.generation if login else 0
+        value = await self._act_once(action, params, login)
+        if value == [] and login is not None and await self._lost(action, login):
+            await self._relogin(login, seen)
+            value = await self._act_once(action, params, login)
+            if value == [] and await self._lost(action, login):
                 if not self._answered:
                     raise AuthError(
                         "avers answers [] to a fresh login: the session cookies are rejected",
@@ -205,11 +289,11 @@ class AversClient:
             self._answered = True
         return value
 
-    async def _lost(self, action: str) -> bool:
+    async def _lost(self, action: str, login: _Login) -> bool:
         """Whether an ``[]`` answer means lost authentication: the probe answers ``[]`` too."""
         if action == _PROBE:
             return True
-        probe = await self._act_once(_PROBE, None)
+        probe = await self._act_once(_PROBE, None, login)
         if probe != []:
             self._answered = True
             return False

@@ -246,9 +246,15 @@ class AversConnector(Connector):
             _log.warning("avers: closing the session failed", error=type(exc).__name__)
 
     async def _use(self, account: Credentials) -> s.LoginRow:
-        if self.client.account is account and self.client.session is not None:
-            return self.client.session
+        """Make ``account`` current, logging it in unless it did on this server already (the
+        server keeps no session: its cookies go with every call, note §2)."""
+        if self.client.logged_in(account) is not None:
+            return self.client.use(account)
         return await self.client.login(account)
+
+    async def _logged_in(self, account: Credentials) -> s.LoginRow:
+        """``account``'s login row, logging it in once; the current account stays."""
+        return self.client.logged_in(account) or await self.client.login_quietly(account)
 
     # --- pull ------------------------------------------------------------------------------------
 
@@ -289,13 +295,17 @@ class AversConnector(Connector):
     # --- optional enrichments --------------------------------------------------------------------
 
     async def _optional(
-        self, action: str, params: Mapping[str, str] | None, missing: str
+        self,
+        action: str,
+        params: Mapping[str, str] | None,
+        missing: str,
+        account: Credentials | None = None,
     ) -> list[JsValue]:
         """An action the captured web client never calls: ``[]``, a 404 or an error answer is
         logged once per pull (naming the action and what is not enriched) and read as ``[]``."""
         reason = "empty answer"
         try:
-            answer = await self.client.act(action, params)
+            answer = await self.client.act(action, params, account=account)
         except (NotFound, ContractError, ServerError) as exc:
             answer, reason = [], type(exc).__name__
         if not answer and action not in self._warned:
@@ -360,8 +370,33 @@ class AversConnector(Connector):
         teachers = None if staff else frozenset[int]()
 
         subjects: dict[int, Subject] = {}
-        for k, account in enumerate(self.target.all_accounts):
-            row = await self._use(account)
+        accounts = list(self.target.all_accounts)
+        limit = self.http_settings().max_concurrency
+
+        async def whose(account: Credentials) -> tuple[s.LoginRow, s.StudentClass | None, str]:
+            """The account's login row and, for a pupil's account, its class and parallel."""
+            row = await self._logged_in(account)
+            pupil = row.id8 if row.id8 is not None else row.id6
+            if row.user_type != STUDENT or pupil is None:
+                return row, None, ""
+            ids = {"student": str(pupil), "uchYear": str(uch_year), "uchId": str(user.uch_id)}
+            klass = s.single_row(
+                s.StudentClass,
+                await c.act(
+                    "GET_STUDENT_CLASS",
+                    {"currentDate": _ddmmyyyy(today), **ids},
+                    account=account,
+                ),
+                "GET_STUDENT_CLASS",
+            )
+            parallel = await c.act("GET_STUDENT_PARALLEL", ids, account=account)
+            return row, klass, _parallel_ids(parallel)
+
+        # Every account at once within the per-host limit; what they show is merged in order.
+        rows = await platform.each_account(accounts, whose, limit=limit)
+        pupils: list[tuple[Credentials, int, _Class]] = []
+        new: list[tuple[_Class, Credentials]] = []
+        for k, (account, (row, klass, parallel)) in enumerate(zip(accounts, rows, strict=True)):
             if row.user_type != STUDENT:
                 kind = USER_TYPES.get(row.user_type, str(row.user_type))
                 raise ConfigError(
@@ -369,21 +404,10 @@ class AversConnector(Connector):
                     "accounts (user type 4), one per student"
                 )
             pupil = row.id8 if row.id8 is not None else row.id6
-            if pupil is None:
+            if pupil is None or klass is None:
                 raise ConfigError(f"avers: account #{k + 1}: the login row names no pupil id")
             if row.name:
                 people.setdefault(pupil, (row.name, set()))[1].add(Role.STUDENT)
-            ids = {
-                "student": str(pupil),
-                "uchYear": str(uch_year),
-                "uchId": str(user.uch_id),
-            }
-            klass = s.single_row(
-                s.StudentClass,
-                await c.act("GET_STUDENT_CLASS", {"currentDate": _ddmmyyyy(today), **ids}),
-                "GET_STUDENT_CLASS",
-            )
-            parallel = await c.act("GET_STUDENT_PARALLEL", ids)
             cls = roster.classes.get(klass.cls)
             if cls is None:
                 try:
@@ -392,21 +416,38 @@ class AversConnector(Connector):
                     batch.skip(exc, "class_unit", f"cls:{klass.cls}")
                     continue
                 cls = roster.classes[klass.cls] = _Class(row=klass, unit=unit)
-                cls.parallel = _parallel_ids(parallel)
+                cls.parallel = parallel
                 batch.records.append(unit)
-                await self._class_dictionaries(klass.cls, cls, subjects, batch)
+                new.append((cls, account))
             cls.accounts.append((account, pupil))
-            base = {"cls": str(klass.cls), "parallelClasses": cls.parallel, "student": str(pupil)}
-            self._finals[pupil] = s.parse_rows(
-                s.DirectorRow,
-                await c.act("GET_STUDENT_DIRECTOR_DATA", base),
-                "GET_STUDENT_DIRECTOR_DATA",
-            )
+            pupils.append((account, pupil, cls))
+        # The class dictionaries, once per class, through the class's first account.
+        answers = await platform.each_account(
+            new, lambda ca: self._ask_class_dictionaries(ca[0], ca[1]), limit=limit
+        )
+        for (cls, _), answer in zip(new, answers, strict=True):
+            self._class_dictionaries(cls, answer, subjects, batch)
+
+        async def per_pupil(
+            item: tuple[Credentials, int, _Class],
+        ) -> tuple[list[JsValue], list[JsValue], list[s.JournalRow | s.Bad] | None]:
+            account, pupil, cls = item
+            base = {"cls": str(cls.row.cls), "parallelClasses": cls.parallel, "student": str(pupil)}
+            finals = await c.act("GET_STUDENT_DIRECTOR_DATA", base, account=account)
             groups = await self._optional(
                 "GET_STUDENT_GROUPS",
-                {"cls": str(klass.cls), "student": str(pupil)},
+                {"cls": str(cls.row.cls), "student": str(pupil)},
                 "subgroups: read from the pupil's period marks (position 0)",
+                account,
             )
+            journal = None
+            if not cls.term_ids or any(p not in dates for p in cls.term_ids):
+                journal = await self._journal_rows(base, account)
+            return finals, groups, journal
+
+        per = await platform.each_account(pupils, per_pupil, limit=limit)
+        for (_, pupil, cls), (finals, groups, journal) in zip(pupils, per, strict=True):
+            self._finals[pupil] = s.parse_rows(s.DirectorRow, finals, "GET_STUDENT_DIRECTOR_DATA")
             if groups:
                 cls.groups[pupil] = {}
                 for g in s.parse_rows(s.StudentGroup, groups, "GET_STUDENT_GROUPS"):
@@ -417,8 +458,8 @@ class AversConnector(Connector):
             else:
                 cls.groups[pupil] = _groups_from_finals(self._finals[pupil])
                 cls.guessed.add(pupil)
-            if not cls.term_ids or any(p not in dates for p in cls.term_ids):
-                self._journal[pupil] = await self._journal_rows(base)
+            if journal is not None:
+                self._journal[pupil] = journal
             batch.records.append(m.enrollment(pupil, cls.unit.id, start))
 
         periods = self._periods(roster, names, dates, today)
@@ -436,20 +477,42 @@ class AversConnector(Connector):
                 batch.skip(exc, "person", f"person:{ext_id}")
         return roster
 
-    async def _journal_rows(self, base: Mapping[str, str]) -> list[s.JournalRow | s.Bad]:
+    async def _journal_rows(
+        self, base: Mapping[str, str], account: Credentials | None = None
+    ) -> list[s.JournalRow | s.Bad]:
         return s.parse_rows(
             s.JournalRow,
-            await self.client.act("GET_STUDENT_JOURNAL_DATA", base),
+            await self.client.act("GET_STUDENT_JOURNAL_DATA", base, account=account),
             "GET_STUDENT_JOURNAL_DATA",
         )
 
-    async def _class_dictionaries(
-        self, cls_id: int, cls: _Class, subjects: dict[int, Subject], batch: Batch
-    ) -> None:
-        own: dict[int, Subject] = {}
+    async def _ask_class_dictionaries(
+        self, cls: _Class, account: Credentials
+    ) -> tuple[list[JsValue], list[JsValue]]:
+        """The class's subjects and terms, read as ``account`` (a pupil of the class)."""
+        cls_id = cls.row.cls
         answer = await self.client.act(
-            "GET_DAIRY_CLASS_SUBJECTS", {"cls": str(cls_id), "pClassesIds": cls.parallel}
+            "GET_DAIRY_CLASS_SUBJECTS",
+            {"cls": str(cls_id), "pClassesIds": cls.parallel},
+            account=account,
         )
+        per_sp = await self._optional(
+            "GET_CLASS_PER_SP",
+            {"cls": str(cls_id)},
+            "the class's terms: read from its period marks, else quarters",
+            account,
+        )
+        return answer, per_sp
+
+    def _class_dictionaries(
+        self,
+        cls: _Class,
+        answers: tuple[list[JsValue], list[JsValue]],
+        subjects: dict[int, Subject],
+        batch: Batch,
+    ) -> None:
+        answer, per_sp = answers
+        own: dict[int, Subject] = {}
         for row in s.parse_rows(s.SubjectRow, answer, "GET_DAIRY_CLASS_SUBJECTS"):
             if isinstance(row, s.Bad):
                 batch.bad(row, "subject")
@@ -459,11 +522,6 @@ class AversConnector(Connector):
             except Skippable as exc:
                 batch.skip(exc, "subject", f"subject:{row.id}")
         cls.subjects = {k: v.id for k, v in own.items()}
-        per_sp = await self._optional(
-            "GET_CLASS_PER_SP",
-            {"cls": str(cls_id)},
-            "the class's terms: read from its period marks, else quarters",
-        )
         cls.term_ids = terms(
             [r[0] for r in per_sp if isinstance(r, list) and r and isinstance(r[0], int)]
         )
@@ -585,8 +643,11 @@ class AversConnector(Connector):
         low, high = min(sg.start for sg in segments), max(sg.end for sg in segments)
         per_segment: dict[str, list[StudentRows]] = {sg.key: [] for sg in segments}
         first = cls.segments[0].key  # unreadable rows are quarantined once, on the first page
-        for account, pupil in cls.accounts:
-            await self._use(account)
+
+        async def ask(
+            item: tuple[Credentials, int],
+        ) -> tuple[list[s.DiaryRow | s.Bad], list[s.LessonRow | s.Bad], list[s.JournalRow | s.Bad]]:
+            account, pupil = item
             base = {"cls": str(cls.row.cls), "parallelClasses": cls.parallel, "student": str(pupil)}
             diary = s.parse_rows(
                 s.DiaryRow,
@@ -595,6 +656,7 @@ class AversConnector(Connector):
                     {"student": str(pupil), "cls": str(cls.row.cls), "pClassesIds": cls.parallel,
                      "uchYear": str(roster.uch_year), "begin_dt": _ddmmyyyy(low),
                      "end_dt": _ddmmyyyy(high)},
+                    account=account,
                 ),
                 "GET_STUDENT_DAIRY",
             )  # fmt: skip
@@ -605,12 +667,21 @@ class AversConnector(Connector):
                     {**base, "uchYear": str(roster.uch_year),
                      "period_begin": _ddmmyyyy(low), "period_end": _ddmmyyyy(high)},
                     "types of work and weights: every mark is «other» with the default weight",
+                    account,
                 ),
                 "GET_STUDENT_LESSONS",
             )  # fmt: skip
             journal = self._journal.pop(pupil, None)
             if journal is None:
-                journal = await self._journal_rows(base)
+                await self._logged_in(account)  # an account of an earlier pull's roster
+                journal = await self._journal_rows(base, account)
+            return diary, lessons, journal
+
+        # The class's pupils at once, each through its account (logged in for the roster).
+        answers = await platform.each_account(
+            cls.accounts, ask, limit=self.http_settings().max_concurrency
+        )
+        for (_, pupil), (diary, lessons, journal) in zip(cls.accounts, answers, strict=True):
             rows = {sg.key: StudentRows(pupil) for sg in segments}
 
             def segment_of(day: date | None) -> str:

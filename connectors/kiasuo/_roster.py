@@ -25,6 +25,7 @@ from core.model import (
     normalise_class_name,
     normalise_subject_name,
 )
+from core.platform import each_account
 
 from . import schema as s
 from ._weeks import IsoWeek, iso_week
@@ -111,10 +112,12 @@ async def read_roster(
     school_label: str,
     until: date,
     since: datetime | None,
+    limit: int = 1,
 ) -> Roster:
-    """Read every account's view; ``until`` bounds the terms read, ``since`` marks changes."""
+    """Read every account's view; ``until`` bounds the terms read, ``since`` marks changes;
+    ``limit`` accounts at once (the per-host limit)."""
     batch = Batch()
-    raw = await _read_views(client, batch, until)
+    raw = await _read_views(client, batch, until, limit)
     if not raw.viewers:
         raise ConfigError(
             f"kiasuo: the accounts configured for school {school_label!r} show no children",
@@ -142,15 +145,27 @@ async def read_roster(
     return roster
 
 
-async def _read_views(client: KiasuoClient, batch: Batch, until: date) -> _Raw:
+@dataclass(slots=True)
+class _ChildAnswers:
+    """What one child's account answered, read before any of it is merged (in account order)."""
+
+    classes: list[s.SchoolClass | s.Bad]
+    periods: list[s.StudyPeriod | s.Bad]
+    recipients: s.Recipients
+    marks: list[tuple[s.StudyPeriod, s.LessonMarks]]
+
+
+async def _read_views(client: KiasuoClient, batch: Batch, until: date, limit: int) -> _Raw:
     raw = _Raw()
+    users = await each_account(
+        client.accounts,
+        # read at login, moments ago, unless the pull logged in without it
+        lambda a: _known(a.user) if a.user is not None else client.user(a),
+        limit=limit,
+    )
     seen: set[int] = set()
-    for account in client.accounts:
-        if account.user is None:
-            user = await client.user(account)
-        else:  # read at login, moments ago
-            user = account.user
-            await client.use(account)
+    children: list[tuple[Account, s.Child]] = []
+    for account, user in zip(client.accounts, users, strict=True):
         for child in user.children:
             if isinstance(child, s.Bad):
                 batch.bad(child, "person", f"child:{child.item_id()}")
@@ -158,19 +173,46 @@ async def _read_views(client: KiasuoClient, batch: Batch, until: date) -> _Raw:
             if child.id in seen:
                 continue  # two parents of one child: read once
             seen.add(child.id)
-            await _read_child(client, account, child, raw, batch, until)
+            children.append((account, child))
+    # Every child at once through its own account (within the per-host limit); merged in order.
+    answers = await each_account(
+        children, lambda ac: _ask_child(client, ac[0], ac[1], until), limit=limit
+    )
+    for (account, child), answer in zip(children, answers, strict=True):
+        _merge_child(account, child, answer, raw, batch)
     return raw
 
 
-async def _read_child(
-    client: KiasuoClient,
+async def _known(user: s.User) -> s.User:
+    return user
+
+
+def _wanted(periods: list[s.StudyPeriod | s.Bad], until: date) -> list[s.StudyPeriod]:
+    """The child's terms begun by ``until`` (or its first), in date order."""
+    own = sorted((p for p in periods if isinstance(p, s.StudyPeriod)), key=lambda p: p.start)
+    return [p for p in own if p.start <= until] or own[:1]
+
+
+async def _ask_child(
+    client: KiasuoClient, account: Account, child: s.Child, until: date
+) -> _ChildAnswers:
+    classes = await client.school_classes(account, child.id)
+    periods = await client.study_periods(account, child.id)
+    recipients = await client.recipients(account, child.id)
+    marks = [
+        (sp, await client.lesson_marks(account, child.id, sp.id)) for sp in _wanted(periods, until)
+    ]
+    return _ChildAnswers(classes, periods, recipients, marks)
+
+
+def _merge_child(
     account: Account,
     child: s.Child,
+    answer: _ChildAnswers,
     raw: _Raw,
     batch: Batch,
-    until: date,
 ) -> None:
-    classes = [c for c in await client.school_classes(child.id) if isinstance(c, s.SchoolClass)]
+    classes = [c for c in answer.classes if isinstance(c, s.SchoolClass)]
     current = max(classes, key=lambda c: c.study_year, default=None)
     key = _class_key(current.name if current else child.school_class)
     if key is None:
@@ -183,16 +225,14 @@ async def _read_child(
         raw.school_name = raw.school_name or current.ou.strip()
         raw.study_year = max(raw.study_year, current.study_year)
     viewer = Viewer(account=account, child=child, class_key=key)
-    own_periods: list[s.StudyPeriod] = []
-    for sp in await client.study_periods(child.id):
+    for sp in answer.periods:
         if isinstance(sp, s.Bad):
             bad_ref = f"study_period:{sp.item_id()}"
             if all(q.record != bad_ref for q in batch.quarantine):
                 batch.bad(sp, "period", bad_ref)
             continue
         raw.periods.setdefault(sp.id, sp)
-        own_periods.append(sp)
-    recipients = await client.recipients(child.id)
+    recipients = answer.recipients
     for people in recipients.staff.values():  # role («Учителя», …) → {display name → id}
         for display, user_id in people.items():
             if user_id is not None:
@@ -200,10 +240,7 @@ async def _read_child(
     for display, mate in recipients.students.items():
         if mate.id is not None and mate.id != child.id:
             raw.classmates.setdefault(mate.id, (display, key))
-    own_periods.sort(key=lambda p: p.start)
-    wanted = [p for p in own_periods if p.start <= until] or own_periods[:1]
-    for sp in wanted:
-        marks = await client.lesson_marks(child.id, sp.id)
+    for sp, marks in answer.marks:
         for subj in marks.lessons:
             if isinstance(subj, s.Bad):
                 ref = f"lesson_marks:{sp.id}/child:{child.id}/subject:{subj.item_id()}"

@@ -73,6 +73,11 @@ class AccountTokens:
             and (not tokens.configured or saved.get("configured") == fingerprint(tokens.configured))
         ):
             tokens.refresh_token = saved["token"]
+            access = saved.get("access")
+            if isinstance(access, str) and access:
+                # The access token of the last refresh: used while its exp is ahead (no refresh
+                # while the session is valid); a 401 refreshes as usual.
+                tokens.access_token, tokens.exp = access, jwt_exp(access)
         else:
             tokens.refresh_token = tokens.configured
         return tokens
@@ -91,7 +96,11 @@ class AccountTokens:
         self.refreshes += 1
         # A new dict, so a state the caller saved earlier (a shallow copy) is never changed.
         chains = dict(state.get(STATE_KEY) or {})
-        chains[self.key] = {"token": refresh, "configured": fingerprint(self.configured)}
+        chains[self.key] = {
+            "token": refresh,
+            "configured": fingerprint(self.configured),
+            "access": access,
+        }
         state[STATE_KEY] = chains
 
     def expired(self, now: float, skew: float = 30.0) -> bool:

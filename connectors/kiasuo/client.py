@@ -5,13 +5,16 @@ This layer knows the platform: ``Authorization: Bearer <JWT>`` on every ``/api/*
 ``?id=<child>`` on every call, a refresh *before* a call when the JWT's ``exp`` has passed (as K1
 does), and on a 401 one refresh and one replay (``HttpClient``'s reauth hook).
 
-A school pull uses several family accounts through one ``httpx.AsyncClient``: calls are
-sequential and :meth:`KiasuoClient.use` switches the bearer header to the account whose child is
-being read, so a replay after a refresh rebuilds the request with that account's new token.
+A school pull uses several family accounts through one ``httpx.AsyncClient``: every call names
+its account and carries that account's bearer token in its own headers, so calls of different
+accounts run at once (within the per-host limit). A 401 refreshes *that* account once — calls
+of the account that saw the same token wait for the one refresh — and replays the call once
+with the new token; a second 401 is the account's session ending.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
@@ -40,6 +43,8 @@ class Account:
         self.tokens = tokens
         self.label = label  # the configured login: named in errors, never a secret
         self.user: s.User | None = None
+        #: Held while the account's tokens are refreshed; created on first use (event loop).
+        self.lock: asyncio.Lock | None = None
 
     @property
     def key(self) -> str:
@@ -78,17 +83,18 @@ class KiasuoClient:
             tokens = AccountTokens.from_state(key, cred.token, state)
             register_secret(tokens.configured)
             register_secret(tokens.refresh_token)
+            if tokens.access_token:
+                register_secret(tokens.access_token)
             self.accounts.append(Account(tokens, key))
         if not self.accounts:
             raise AuthError(f"kiasuo: no account is configured for school {school!r}")
-        self.active: Account | None = None
+        # No reauth hook: a 401 is the account's (see _get), not the client's.
         self.http = HttpClient(
             origin,
             platform="kiasuo",
             settings=settings,
             transport=transport,
             headers={"Accept": "application/json"},
-            reauth=self._reauth,
         )
 
     # --- tokens ----------------------------------------------------------------------------------
@@ -122,28 +128,39 @@ class KiasuoClient:
         account.tokens.rotated(pair.accessToken, pair.refreshToken, self._state, self._clock())
         # The old refresh token is dead now: a crash before this line would lock the account out.
         self._persist()
-        if self.active is account:
-            self.http.client.headers["Authorization"] = f"Bearer {pair.accessToken}"
         _log.info("kiasuo token refreshed", account=account.label)
 
-    async def _reauth(self) -> None:
-        assert self.active is not None
-        _log.info("kiasuo access token rejected; refreshing", account=self.active.label)
-        await self.refresh(self.active)
+    async def _refresh_once(self, account: Account, seen: str | None) -> None:
+        """Refresh ``account`` unless another call did since it read token ``seen``: calls of
+        one account that fail together refresh it once (a rotated refresh token is single-use)."""
+        if account.lock is None:
+            account.lock = asyncio.Lock()
+        async with account.lock:
+            if account.tokens.access_token != seen:
+                return
+            async with self.http.login_bound():
+                await self.refresh(account)
 
-    async def use(self, account: Account) -> None:
-        """Make ``account`` the one whose bearer token goes on the next calls."""
-        self.active = account
+    async def _get(
+        self, account: Account, path: str, child: int, params: dict[str, Any] | None = None
+    ) -> Any:
         if account.tokens.expired(self._clock()):
-            await self.refresh(account)
-        self.http.client.headers["Authorization"] = f"Bearer {account.tokens.access_token}"
-
-    async def _get(self, path: str, child: int, params: dict[str, Any] | None = None) -> Any:
-        account = self.active
-        assert account is not None, "call use(account) first"
-        if account.tokens.expired(self._clock()):
-            await self.refresh(account)  # K1 refreshes before the call once exp has passed
-        return await self.http.get(f"{API}/{path}", params={**(params or {}), "id": child})
+            # K1 refreshes before the call once exp has passed
+            await self._refresh_once(account, account.tokens.access_token)
+        query = {**(params or {}), "id": child}
+        replayed = False
+        while True:
+            token = account.tokens.access_token
+            try:
+                return await self.http.get(
+                    f"{API}/{path}", params=query, headers={"Authorization": f"Bearer {token}"}
+                )
+            except SessionExpired:
+                if replayed:
+                    raise
+                replayed = True
+                _log.info("kiasuo access token rejected; refreshing", account=account.label)
+                await self._refresh_once(account, token)
 
     async def aclose(self) -> None:
         # No pwa_logout: it may end the token chain, and the next run needs it.
@@ -152,30 +169,29 @@ class KiasuoClient:
     # --- reads -----------------------------------------------------------------------------------
 
     async def user(self, account: Account) -> s.User:
-        await self.use(account)
-        user = s.parse(s.User, await self._get("user", 0), what="user")
+        user = s.parse(s.User, await self._get(account, "user", 0), what="user")
         account.user = user
         return user
 
-    async def school_classes(self, child: int) -> list[s.SchoolClass | s.Bad]:
-        data = await self._get("school_classes", child)
+    async def school_classes(self, account: Account, child: int) -> list[s.SchoolClass | s.Bad]:
+        data = await self._get(account, "school_classes", child)
         return s.parse_list(s.SchoolClass, data, what="school_classes")
 
-    async def study_periods(self, child: int) -> list[s.StudyPeriod | s.Bad]:
-        data = await self._get("study_periods", child)
+    async def study_periods(self, account: Account, child: int) -> list[s.StudyPeriod | s.Bad]:
+        data = await self._get(account, "study_periods", child)
         return s.parse_list(s.StudyPeriod, data, what="study_periods")
 
-    async def recipients(self, child: int) -> s.Recipients:
-        return s.parse_recipients(await self._get("recipients", child), child)
+    async def recipients(self, account: Account, child: int) -> s.Recipients:
+        return s.parse_recipients(await self._get(account, "recipients", child), child)
 
-    async def lesson_marks(self, child: int, period_id: int) -> s.LessonMarks:
-        data = await self._get(f"lesson_marks/{period_id}", child)
+    async def lesson_marks(self, account: Account, child: int, period_id: int) -> s.LessonMarks:
+        data = await self._get(account, f"lesson_marks/{period_id}", child)
         return s.parse(s.LessonMarks, data, what="lesson_marks")
 
-    async def schedule(self, child: int, iso_year: int, week: int) -> s.Schedule:
-        data = await self._get("schedule", child, {"year": iso_year, "week": week})
+    async def schedule(self, account: Account, child: int, iso_year: int, week: int) -> s.Schedule:
+        data = await self._get(account, "schedule", child, {"year": iso_year, "week": week})
         return s.parse(s.Schedule, data, what="schedule")
 
-    async def student_marks(self, child: int, class_id: str) -> s.StudentMarks:
-        data = await self._get(f"student_marks/{class_id}", child)
+    async def student_marks(self, account: Account, child: int, class_id: str) -> s.StudentMarks:
+        data = await self._get(account, f"student_marks/{class_id}", child)
         return s.parse(s.StudentMarks, data, what="student_marks")

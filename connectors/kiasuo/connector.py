@@ -55,6 +55,8 @@ __all__ = ["TIMEZONE", "KiasuoConnector"]
 TIMEZONE = "Asia/Krasnoyarsk"
 AHEAD = timedelta(days=7)  # lessons a week ahead carry homework and planned topics
 INCREMENTAL_BACK = timedelta(days=7)
+#: Journal and finals units read at once (their accounts' reads share the per-host limit).
+READ_AHEAD = 2
 
 _MODELLED = (
     "modelled: no write API is known for КИАСУО; entries are made by hand from the worklist "
@@ -175,11 +177,13 @@ class KiasuoConnector(Connector):
         )
         self.mapper = Mapper(target.school, str(self.client.http.client.base_url))
         self._logged_in = False
+        #: Accounts read at once: the per-host limit (more would only queue at the transport).
+        self._limit = self.http_settings().max_concurrency
 
     async def login(self) -> None:
-        """Refresh every account's tokens and read who it is (``/api/user``)."""
-        for account in self.client.accounts:
-            await self.client.user(account)
+        """Refresh every account's tokens and read who it is (``/api/user``), the accounts at
+        once within the per-host limit."""
+        await platform.each_account(self.client.accounts, self.client.user, limit=self._limit)
         self._logged_in = True
 
     async def aclose(self) -> None:
@@ -215,6 +219,7 @@ class KiasuoConnector(Connector):
             school_label=self.target.platform_school or self.target.school,
             until=today + AHEAD,
             since=since,
+            limit=self._limit,
         )
         watermark = (
             journal_cursor.get("watermark")
@@ -260,6 +265,8 @@ class KiasuoConnector(Connector):
                 prefer=lambda sc: _recent(sc[2], today),
                 visible=visible,
                 extra=extra,
+                # the next class-week is read while this one is mapped (no shared state)
+                read_ahead=READ_AHEAD,
             ),
             platform.Scopes(
                 platform.FINALS,
@@ -268,6 +275,7 @@ class KiasuoConnector(Connector):
                 key=lambda sc: sc[0],
                 read_unit=read_finals,
                 unit=lambda sc: sc[1].key,
+                read_ahead=READ_AHEAD,
             ),
             sample=self.sampled,
         ):
@@ -284,10 +292,14 @@ class KiasuoConnector(Connector):
         batch = Batch()
         lessons: dict[int, Lesson] = {}
         owned: list[Record] = []
-        for viewer in cls.viewers:
-            await self.client.use(viewer.account)
+        # Every child's week at once (each through its account), merged in the viewers' order.
+        weeks = await platform.each_account(
+            cls.viewers,
+            lambda v: self.client.schedule(v.account, v.child.id, *week),
+            limit=self._limit,
+        )
+        for viewer, week_data in zip(cls.viewers, weeks, strict=True):
             child = viewer.child.id
-            week_data = await self.client.schedule(child, *week)
             events: set[int] = set()  # a lesson event listed twice is read once
             homework: dict[int, s.HomeworkItem] = {}
             for item in week_data.homeworks:
@@ -365,10 +377,14 @@ class KiasuoConnector(Connector):
             return out
         first = next(iter(out.values()))
         by_text = {" ".join(sp.text.casefold().split()): (sp.id, p.id) for sp, p in roster.periods}
-        for viewer in cls.viewers:
-            await self.client.use(viewer.account)
+        class_id = cls.platform_id
+        answers = await platform.each_account(
+            cls.viewers,
+            lambda v: self.client.student_marks(v.account, v.child.id, class_id),
+            limit=self._limit,
+        )
+        for viewer, data in zip(cls.viewers, answers, strict=True):
             child = viewer.child.id
-            data = await self.client.student_marks(child, cls.platform_id)
             columns: dict[str, tuple[int, str] | None] = {}
             for mt in data.standard_mark_type:
                 if isinstance(mt, s.Bad):

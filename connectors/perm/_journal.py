@@ -20,6 +20,7 @@ from typing import Any
 
 from core.errors import MalformedRecord, Skippable
 from core.model import Lesson
+from core.platform import each_account
 
 from . import schema as s
 from ._roster import ClassInfo, Roster, Student
@@ -70,18 +71,32 @@ async def read_class(
     end: date,
     today: date,
     strict: bool,
+    limit: int = 1,
 ) -> ClassJournal:
     out = ClassJournal()
     cover = _cover(cls)
     items: dict[int, s.ScheduleItem] = {}
     homeworks: dict[int, s.StudentHomework] = {}
-    for st, gids in cover.values():
-        for item in await st.session.schedule_items(st.id, gids, start, end):
+
+    async def ask(
+        cover_of: tuple[Student, list[int]],
+    ) -> tuple[list[s.ScheduleItem | s.Bad], list[s.StudentHomework | s.Bad]]:
+        st, gids = cover_of
+        return (
+            await st.session.schedule_items(st.id, gids, start, end),
+            await st.session.homeworks(st.id, start, end),
+        )
+
+    # The members covering the class's groups at once; merged in their order.
+    covered = list(cover.values())
+    answers = await each_account(covered, ask, limit=limit)
+    for schedule, student_homeworks in answers:
+        for item in schedule:
             if isinstance(item, s.Bad):
                 out.loose.bad(item, "lesson", f"schedule_item:{item.item_id()}")
             elif item.group_id in roster.groups and item.id not in items:
                 items[item.id] = item
-        for hw in await st.session.homeworks(st.id, start, end):
+        for hw in student_homeworks:
             if isinstance(hw, s.Bad):
                 out.loose.bad(hw, "homework", f"student_homework:{hw.item_id()}")
             else:
@@ -98,8 +113,10 @@ async def read_class(
         out.week(lesson.date).records.append(lesson)
 
     _homework(out, mapper, items, lessons, homeworks, start, end)
-    for st in cls.students:
-        marks = await st.session.marks(st.id, start, max(end, today))
+    every = await each_account(
+        cls.students, lambda st: st.session.marks(st.id, start, max(end, today)), limit=limit
+    )
+    for st, marks in zip(cls.students, every, strict=True):
         _marks(out, mapper, st.id, marks, lessons, strict)
         _absences(out, mapper, st, lessons)
     return out

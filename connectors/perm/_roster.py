@@ -15,6 +15,7 @@ from core.codes import Role
 from core.errors import ContractError, Skippable
 from core.logging import get_logger
 from core.model import AcademicYear, ClassUnit, Group, Period, Subject, normalise_subject_name
+from core.platform import each_account
 
 from . import schema as s
 from .client import PermSession
@@ -72,11 +73,11 @@ def _current_year(years: list[s.AcademicYear | s.Bad]) -> s.AcademicYear:
     return next((y for y in good if y.current_year), good[-1])
 
 
-async def read_roster(sessions: list[PermSession], mapper: Mapper) -> Roster:
+async def read_roster(sessions: list[PermSession], mapper: Mapper, *, limit: int = 1) -> Roster:
+    """The school as ``sessions`` see it; ``limit`` accounts are read at once."""
     primary = sessions[0]
     me = await primary.open()
-    for session in sessions[1:]:
-        await session.open()
+    await each_account(sessions[1:], lambda session: session.open(), limit=limit)
     school_id = me.profile.school_id
     year = _current_year(await primary.academic_years())
     year_rec = mapper.year(year)
@@ -86,7 +87,7 @@ async def read_roster(sessions: list[PermSession], mapper: Mapper) -> Roster:
     def same_school(other: int | None) -> bool:
         return school_id is None or other is None or other == school_id
 
-    students: dict[int, Student] = {}
+    wanted: dict[int, PermSession] = {}  # student id → the first account showing it
     for session in sessions:
         ident = session.identity
         assert ident is not None
@@ -108,10 +109,14 @@ async def read_roster(sessions: list[PermSession], mapper: Mapper) -> Roster:
         elif ident.profile.type != "student":
             _log.warning("perm account is neither a student nor a parent", account=session.label)
         for sid in ident.student_ids:
-            if sid not in students:
-                profile = await session.student_profile(sid, year.id)
-                if same_school(profile.school_id):
-                    students[sid] = Student(profile, session)
+            wanted.setdefault(sid, session)
+    profiles = await each_account(
+        list(wanted.items()), lambda ws: ws[1].student_profile(ws[0], year.id), limit=limit
+    )
+    students: dict[int, Student] = {}
+    for (sid, session), profile in zip(wanted.items(), profiles, strict=True):
+        if same_school(profile.school_id):
+            students[sid] = Student(profile, session)
 
     teachers = await _teachers(primary, roster, mapper, year.id)
     ordered = [students[k] for k in sorted(students)]

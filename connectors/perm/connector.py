@@ -162,6 +162,8 @@ class PermConnector(Connector):
             for i, cred in enumerate(target.all_accounts)
         ]
         self.mapper = Mapper(target.school, base_url)
+        #: Accounts read at once: the per-host limit (more would only queue at the transport).
+        self._limit = settings.max_concurrency
 
     async def login(self) -> None:
         await self.sessions[0].open()
@@ -171,14 +173,22 @@ class PermConnector(Connector):
         account the platform refuses is noted and left out (its pupils are missing then, which
         the school's coverage shows)."""
         opened: list[PermSession] = []
-        for n, (session, cred) in enumerate(
-            zip(self.sessions, self.target.all_accounts, strict=True)
-        ):
+
+        async def open_one(session: PermSession) -> AuthError | None:
             try:
                 await session.open()
             except AuthError as exc:
+                return exc
+            return None
+
+        # Every account at once within the per-host limit; outcomes taken in account order.
+        refused = await platform.each_account(self.sessions, open_one, limit=self._limit)
+        for n, (session, cred, exc) in enumerate(
+            zip(self.sessions, self.target.all_accounts, refused, strict=True)
+        ):
+            if exc is not None:
                 if n == 0:
-                    raise
+                    raise exc
                 self.note_account(cred.login or session.label, "rejected", detail=exc.message)
                 _log.warning("perm account refused", account=session.label)
                 continue
@@ -235,7 +245,7 @@ class PermConnector(Connector):
         self, cursors: Mapping[str, Mapping[str, Any]], mode: PullMode = PullMode.FULL
     ) -> AsyncIterator[Page]:
         self.mapper.fetched_at = datetime.now(UTC)
-        roster = await read_roster(await self._open_accounts(), self.mapper)
+        roster = await read_roster(await self._open_accounts(), self.mapper, limit=self._limit)
         self._note_pupils(roster)
 
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
@@ -279,6 +289,7 @@ class PermConnector(Connector):
                 end=end,
                 today=self.today(),
                 strict=mode is PullMode.FULL,
+                limit=self._limit,
             )
             batches = [journal.weeks.get(week, Batch()) for _, week in scopes]
             # Unreadable rows not tied to a week are quarantined once, on the class's first page.
@@ -300,8 +311,11 @@ class PermConnector(Connector):
 
     async def _read_finals(self, roster: Roster, cls: ClassInfo) -> Batch:
         batch = Batch()
-        for st in cls.students:
-            for subject in await st.session.progress(st.id, roster.year.id):
+        answers = await platform.each_account(
+            cls.students, lambda st: st.session.progress(st.id, roster.year.id), limit=self._limit
+        )
+        for st, progress in zip(cls.students, answers, strict=True):
+            for subject in progress:
                 if isinstance(subject, s.Bad):
                     batch.bad(subject, "final_mark", f"progress:{st.id}/subject:?")
                     continue

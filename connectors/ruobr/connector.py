@@ -31,6 +31,7 @@ from core import platform
 from core.connector import (
     Capabilities,
     Connector,
+    Credentials,
     EntryTime,
     EntryTimeKind,
     Page,
@@ -200,6 +201,8 @@ class RuobrConnector(Connector):
         self.mapper = Mapper(target.school)
         self.read_attendance = options.attendance
         self._pupils: list[tuple[int, s.Child | s.Bad]] | None = None
+        #: Accounts read at once: the per-host limit (more would only queue at the transport).
+        self._limit = self.http_settings(DEFAULT_SETTINGS).max_concurrency
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -207,15 +210,23 @@ class RuobrConnector(Connector):
     async def login(self) -> None:
         """``user/`` for every account: checks all credentials and caches the pupils."""
         pupils: list[tuple[int, s.Child | s.Bad]] = []
-        for account, cred in enumerate(self.target.all_accounts):
+        accounts = list(enumerate(self.target.all_accounts))
+
+        async def user(item: tuple[int, Credentials]) -> list[s.Child | s.Bad] | AuthError:
             try:
-                children = await self.client.user(account)
+                return await self.client.user(item[0])
             except AuthError as exc:
+                return exc
+
+        # Every account at once, within the per-host limit; outcomes noted in account order.
+        answers = await platform.each_account(accounts, user, limit=self._limit)
+        for (account, cred), children in zip(accounts, answers, strict=True):
+            if isinstance(children, AuthError):
                 if account == 0:
-                    raise  # the school's own login: its credentials are wrong, not a family's
+                    raise children  # the school's own login: its credentials are wrong
                 # One more family's account: noted (the school's coverage shows its pupils
                 # missing) and the others are still read.
-                self.note_account(cred.login, "rejected", detail=exc.message)
+                self.note_account(cred.login, "rejected", detail=children.message)
                 _log.warning("ruobr account rejected", account=account + 1)
                 continue
             if not children:
@@ -289,8 +300,11 @@ class RuobrConnector(Connector):
 
         control: dict[int, list[s.ControlPeriod | s.Bad]] = {}
         raw_periods: dict[int, s.ControlPeriod] = {}
-        for p in pupils:
-            control[p.child.id] = items = await self.client.control_marks(p.account, p.child.id)
+        answers = await platform.each_account(
+            pupils, lambda p: self.client.control_marks(p.account, p.child.id), limit=self._limit
+        )
+        for p, items in zip(pupils, answers, strict=True):
+            control[p.child.id] = items
             for cp in items:
                 if isinstance(cp, s.Bad):
                     batch.bad(cp, "period", f"period:{cp.item_id('period')}")
@@ -356,8 +370,8 @@ class RuobrConnector(Connector):
         unit, members = roster.classes[scope.class_key]
         cp = scope.period
         numbers = {cp.period, *(x.period for x in scope.also)}
-        views: list[ChildView] = []
-        for p in members:
+
+        async def view_of(p: _Pupil) -> ChildView:
             child = p.child.id
             timetable = await self.client.timetable(p.account, child, scope.start, scope.end)
             view = ChildView(child=child, lessons=timetable.lessons)
@@ -373,13 +387,20 @@ class RuobrConnector(Connector):
                         if isinstance(ls, s.Lesson) and cp.date_start <= ls.date <= cp.date_end
                     }
                 )
-                for key in keys:
-                    sid = roster.subject_ids.get(key)
-                    if sid is not None:
-                        view.attendance[key] = await self.client.all_marks(
-                            p.account, child, cp.period, sid
-                        )
-            views.append(view)
+                wanted = [(k, roster.subject_ids[k]) for k in keys if k in roster.subject_ids]
+                # The pupil's subjects at once too: the per-host limit bounds what is in flight,
+                # and the class's last pupils do not read their subjects one by one alone.
+                answers = await platform.each_account(
+                    wanted,
+                    lambda ks: self.client.all_marks(p.account, child, cp.period, ks[1]),
+                    limit=self._limit,
+                )
+                view.attendance.update(zip((k for k, _ in wanted), answers, strict=True))
+            return view
+
+        # The class's pupils at once (each through its own account, headers per request),
+        # within the per-host limit; the views in the members' order.
+        views = await platform.each_account(members, view_of, limit=self._limit)
         return assemble(self.mapper, unit=unit, period=cp, views=views, seen=seen)
 
 

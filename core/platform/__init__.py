@@ -35,7 +35,7 @@ from ._registry import (
     platform_title,
     platforms,
 )
-from ._runner import Sampler, Scopes, one_page, run_pass, run_streams
+from ._runner import Sampler, Scopes, each_account, one_page, run_pass, run_streams
 from ._schema import Bad, PayloadReader, PlatformModel
 from ._streams import (
     FINAL_ENTITIES,
@@ -65,6 +65,7 @@ __all__ = [
     "StreamPass",
     "closing_page",
     "connector_class",
+    "each_account",
     "get_platform",
     "installed",
     "one_page",

@@ -17,6 +17,11 @@ stops part-way leaves a cursor naming exactly the pages committed.
 asyncio tasks, yielding each unit's pages in order as soon as the units before it are yielded:
 a reader that is safe to run concurrently (no shared session switched per account, no state
 carried from one scope to the next) can opt in, bounded by the transport's per-host limit.
+
+Accounts. Family-account platforms read the same thing through hundreds of accounts (a login,
+a pupil's schedule); :func:`each_account` runs such reads ``limit`` at a time (the per-host
+concurrency: more would only queue at the transport) and returns their results in the items'
+order, so what a page holds does not depend on which answer came first.
 """
 
 from __future__ import annotations
@@ -33,10 +38,36 @@ from core.connector import Page
 from ._batch import PageBatch
 from ._cursor import closing_page, pass_cursor, start_pass, visible_members
 
-__all__ = ["Sampler", "Scopes", "one_page", "run_pass", "run_streams"]
+__all__ = ["Sampler", "Scopes", "each_account", "one_page", "run_pass", "run_streams"]
 
 S = TypeVar("S")
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def each_account(
+    items: Sequence[T], read: Callable[[T], Awaitable[R]], *, limit: int
+) -> list[R]:
+    """``read(item)`` for every item, at most ``limit`` running at once; the results in the
+    items' order. The first failure cancels the reads still running and is raised."""
+    if limit <= 1 or len(items) <= 1:
+        return [await read(item) for item in items]
+    results: list[R | None] = [None] * len(items)
+    queue = iter(enumerate(items))
+
+    async def worker() -> None:
+        for n, item in queue:  # one shared iterator: each item is taken by one worker
+            results[n] = await read(item)
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(min(limit, len(items)))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return results  # type: ignore[return-value]  # every slot is set once gather returns
 
 
 class Sampler(Protocol):

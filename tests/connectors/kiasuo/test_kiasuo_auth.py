@@ -230,3 +230,24 @@ async def test_api_needs_a_bearer_and_an_own_child(app: KiasuoEmulator, world: W
         out = await c.delete("/diary/pwa_logout", params={"id": child}, headers=auth)
         assert out.status_code == 204
         assert (await c.get("/diary/api/user", headers=auth)).status_code == 401
+
+
+async def test_no_refresh_while_the_saved_access_token_is_valid(
+    app: KiasuoEmulator, world: World, clock: Clock
+) -> None:
+    """A second run within the access token's life logs in without a refresh (issue 13 item 6:
+    no login while the session is valid); past its ``exp`` each account refreshes once."""
+    accounts = family_accounts(world, SLUG)
+    saved = Saved()
+    async with _connector(app, _target(world, accounts), saved, clock=clock) as c:
+        await c.login()
+    first = app.tokens.refreshes
+    assert first == len(accounts)
+    clock.now += 600  # ten minutes later: the access tokens (1 h) are still valid
+    async with _connector(app, _target(world, accounts), saved, clock=clock) as c:
+        await c.login()
+    assert app.tokens.refreshes == first
+    clock.now += 3600  # past exp: one refresh per account, before its first call
+    async with _connector(app, _target(world, accounts), saved, clock=clock) as c:
+        await c.login()
+    assert app.tokens.refreshes == 2 * first

@@ -1,0 +1,51 @@
+"""АВЕРС requests of a school pull: the school's dictionaries once per pull, a class's once per
+class, each account's login once, whatever the number of families (issue 13 item 6)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+
+from connectors.avers.harness import HARNESS
+from connectors.conformance.harness import BASE_URL
+from connectors.sandbox import World, WorldSize
+from core.store import Store
+from core.sync import pull
+
+SIZE = WorldSize(grades=(5, 7), letters=1, students_per_class=4, weeks=2)
+
+
+class _Count(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.paths: Counter[str] = Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths[request.url.path.lower()] += 1
+        return await self.inner.handle_async_request(request)
+
+
+async def test_dictionaries_once_per_pull_and_per_class_logins_once_per_account(
+    tmp_path: object,
+) -> None:
+    world = World.generate(HARNESS.seed, SIZE)
+    school = next(iter(world.schools))
+    target = HARNESS.target(world, BASE_URL, school, True)
+    count = _Count(httpx.ASGITransport(app=HARNESS.app(world)))
+    store = Store.open(f"sqlite:///{tmp_path}/avers.db")
+    try:
+        async with HARNESS.connect(world, target, transport=count) as c:
+            await pull(store, c)
+    finally:
+        store.close()
+    accounts, classes = len(target.all_accounts), 2
+    assert accounts == 8
+    for action in ("get_uch_year", "get_periods", "get_timetable", "get_subs_persons_store_data"):
+        assert count.paths[f"/act/{action}"] == 1, action
+    for action in ("get_dairy_class_subjects", "get_class_per_sp"):
+        assert count.paths[f"/act/{action}"] == classes, action
+    for path in ("/login", "/auth"):
+        assert count.paths[path] == accounts, path
+    for action in ("get_student_class", "get_student_dairy", "get_student_director_data"):
+        assert count.paths[f"/act/{action}"] == accounts, action
