@@ -287,6 +287,8 @@ class AversConnector(Connector):
                 read_unit=read_class,
                 unit=lambda cs: cs[0].row.cls,
                 visible=visible,
+                # the next class is read while one is mapped (a class's reads share nothing)
+                read_ahead=2,
             ),
             sample=self.sampled,
         ):

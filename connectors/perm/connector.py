@@ -264,6 +264,7 @@ class PermConnector(Connector):
                 roster.classes,
                 key=lambda cls: f"{platform.FINALS}:{cls.ext_id}",
                 read=read_finals,
+                read_ahead=2,
             ),
             sample=self.sampled,
         ):
@@ -307,6 +308,8 @@ class PermConnector(Connector):
             # Sampling prefers the week holding today, then the weeks before it (entries are made).
             prefer=lambda cw: (cw[1] > today, abs(cw[1] - today)),
             visible=visible,
+            # the next class is read while one is mapped (a class's reads share nothing)
+            read_ahead=2,
         )
 
     async def _read_finals(self, roster: Roster, cls: ClassInfo) -> Batch:
