@@ -1,13 +1,19 @@
-"""``python -m bench.emulator PLATFORM quick|full LATENCY``: serve the bench school's emulator.
+"""``python -m bench.emulator PLATFORM quick|full LATENCY [full|empty [WRITE_LOG]]``: serve the
+bench school's emulator.
 
-The bench's latency mode (:mod:`bench.pull`) runs the emulator here, in its own process, so the
-client's CPU is measured apart from the server's: uvicorn on a loopback TCP port (printed as
-``port N`` on the first line), every request answered after ``LATENCY`` seconds
-(:attr:`connectors.sandbox.faults.Faults.slow_seconds`). Stops on SIGTERM.
+The bench's latency mode (:mod:`bench.pull`, :mod:`bench.migrate`) runs the emulator here, in its
+own process, so the client's CPU is measured apart from the server's: uvicorn on a loopback TCP
+port (printed as ``port N`` on the first line), every request answered after ``LATENCY`` seconds
+(:attr:`connectors.sandbox.faults.Faults.slow_seconds`). ``empty`` serves the same school with an
+empty journal (roster and timetable only, as ``journalsync sandbox serve --journal empty``: a
+platform the school has just moved to). Stops on SIGTERM; then, with ``WRITE_LOG``, writes the
+emulator's write log (its ``app.state.write_log``, one JSON list per write) there.
 """
 
 from __future__ import annotations
 
+import json
+import signal
 import socket
 import sys
 
@@ -16,12 +22,17 @@ import uvicorn
 from bench.pull import SEED, size_of
 from connectors.sandbox import World
 from connectors.sandbox.faults import Faults
+from connectors.sandbox.journal import empty_journal
 from journalsync.sandbox_cmd import emulator_factory
 
 
 def main() -> None:
     platform, size, latency = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    journal = sys.argv[4] if len(sys.argv) > 4 else "full"
+    write_log = sys.argv[5] if len(sys.argv) > 5 else None
     world = World.generate(SEED, size_of(size == "quick"))
+    if journal == "empty":
+        empty_journal(world)
     app = emulator_factory(platform)(world, faults=Faults(slow_seconds=latency))
     # proto given explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
     # listening socket says IPPROTO_TCP (proto 0 would leave Nagle on: 40 ms stalls).
@@ -30,6 +41,15 @@ def main() -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(256)  # connections wait in the backlog until uvicorn accepts them
     print(f"port {sock.getsockname()[1]}", flush=True)
+    if write_log:
+        # uvicorn restores this handler after its graceful shutdown and raises the signal again.
+        def dump(signum: int, frame: object) -> None:
+            log = list(getattr(app.state, "write_log", []))
+            with open(write_log, "w", encoding="utf-8") as f:
+                json.dump(log, f, ensure_ascii=False, default=str)
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, dump)
     config = uvicorn.Config(app, log_level="warning", access_log=False, backlog=256)
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -459,3 +459,73 @@ def test_capabilities_are_honest() -> None:
         {"school", "academic_year", "period", "person", "class_unit", "subject", "group",
          "lesson", "homework", "mark", "attendance"}
     )  # fmt: skip
+
+
+async def test_a_batched_push_reads_a_group_once_and_sends_its_marks_per_number(
+    world: World, connector: NetSchoolConnector, transport: CountingTransport
+) -> None:
+    """Three lessons of one subject group: every member's new test mark, a second test mark for
+    one pupil, two absences and a new topic per lesson. One journal read for the group, one
+    quickedit per mark number, one form per lesson; the read-back reads the journal once."""
+    records = [r for p in await _pages(connector) for r in p.records]
+    refs = _refs(records)
+    marks = [r for r in records if isinstance(r, Mark)]
+    fresh = [
+        le
+        for le in records
+        if isinstance(le, Lesson)
+        and not any(m.lesson_id == le.id and m.work_type == "test" for m in marks)
+    ]
+    sg = Counter(refs[le.id]["sgId"] for le in fresh).most_common(1)[0][0]
+    lessons = [le for le in fresh if refs[le.id]["sgId"] == sg][:3]
+    assert len(lessons) == 3 and all(refs[le.id].get("classId") for le in lessons)
+    members = _members_of(world, lessons[0], refs)
+    ktp = [t.name for t in world.groups[int(sg)].ktp]
+    changes: list[Change] = []
+    for n, lesson in enumerate(lessons):
+        for pupil in members:
+            mark = Mark(school=SLUG, student_id=pupil, lesson_id=lesson.id, work_type="test",
+                        ordinal=1, value=MarkValue.FOUR, weight=2.0)  # fmt: skip
+            changes.append(Change(f"m{n}-{pupil}", "upsert", mark, refs))
+        second = Mark(school=SLUG, student_id=members[0], lesson_id=lesson.id, work_type="test",
+                      ordinal=2, value=MarkValue.FIVE, weight=2.0)  # fmt: skip
+        changes.append(Change(f"s{n}", "upsert", second, refs))
+        for pupil in members[:2]:
+            absent = Attendance(school=SLUG, student_id=pupil, lesson_id=lesson.id,
+                                code=AttendanceCode.ILL)  # fmt: skip
+            changes.append(Change(f"a{n}-{pupil}", "upsert", absent, refs))
+        topic = next(t for t in ktp if t != lesson.topic)
+        changes.append(Change(f"t{n}", "upsert", lesson.model_copy(update={"topic": topic}), refs))
+    transport.calls.clear()
+
+    outcomes = await connector.push(changes)
+    assert all(o.ok for o in outcomes), [o for o in outcomes if not o.ok]
+    assert Counter(transport.calls) == Counter(
+        {
+            ("GET", "/webapi/grade/journal"): 1,
+            ("POST", "/webapi/grade/journal/quickedit"): 2,  # mark numbers 1 and 2
+            ("POST", "/webapi/grade/journal/edit"): 3,  # attendance and topic, per lesson
+            ("GET", "/webapi/subjectplans/getforsubjectgroup"): 1,
+        }
+    )
+    transport.calls.clear()
+    back = await connector.read_back(changes)
+    assert transport.calls == [("GET", "/webapi/grade/journal")]
+    for change in changes:
+        got = back[change.record.id]
+        assert got is not None and _content(got) == _content(change.record), change.key
+
+    # Pushed again: read once, nothing written, nothing created.
+    assignments = len(world.assignments)
+    transport.calls.clear()
+    assert all(o.ok for o in await connector.push(changes))
+    assert transport.calls == [("GET", "/webapi/grade/journal")]
+    assert len(world.assignments) == assignments
+
+    # Without the class and year ids the lessons' edit screens are read instead, at once.
+    bare = {k: {n: v for n, v in ids.items() if n not in ("classId", "yearId")}
+            for k, ids in refs.items()}  # fmt: skip
+    transport.calls.clear()
+    again = [Change(c.key, c.op, c.record, bare) for c in changes]
+    assert all(o.ok for o in await connector.push(again))
+    assert transport.calls == [("GET", "/webapi/grade/journal/edit")] * 3

@@ -1,0 +1,185 @@
+"""A 1,000-student school moved АВЕРС → NetSchool through the api channel (issue 15), timed.
+
+Both emulators run in their own processes on loopback TCP ports (:mod:`bench.emulator`) and
+answer every request after ``latency`` seconds (30 ms: a regional server): АВЕРС with the
+school's journal, NetSchool with the same school (same seed) and an empty journal, as
+``journalsync sandbox serve --journal empty`` serves it. A config names the school's two
+bindings; then the real CLI runs each step in a child process, as an operator would:
+``migrate plan`` (both pulls, matching, the plan's files), the operator's decisions on the review
+file when the plan leaves pupils to them (АВЕРС shows «Фамилия И. О.»: namesakes are decided by
+initials, as the e2e test does; untimed) and ``plan --no-pull --review`` again, ``approve``,
+``apply`` and ``verify``. Each step's wall time is printed; the whole migration is their sum.
+
+The certificate's ``complete`` and unexplained count, and the NetSchool emulator's write log
+(written when it stops) checked for any write seen twice, come with the figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench._util import serve_emulator, stop
+from bench.pull import SEED, size_of
+from connectors.sandbox import World
+from tests.support.migrate_config import write_migration_config
+
+__all__ = ["LATENCY", "run"]
+
+#: Seconds each emulator waits before answering (a regional server 30 ms away).
+LATENCY = 0.03
+
+
+def _cli(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "journalsync", "migrate", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "JOURNALSYNC_LOCK_WAIT": "30"},
+    )
+    seconds = time.perf_counter() - t0
+    print(f"  migrate {args[0]}: {seconds:.1f} s", file=sys.stderr, flush=True)
+    return seconds, out
+
+
+def _ok(step: str, out: subprocess.CompletedProcess[str], codes: tuple[int, ...] = (0,)) -> None:
+    if out.returncode not in codes:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-3:]
+        raise SystemExit(f"migrate {step} exited {out.returncode}: {' | '.join(tail)}")
+
+
+def _plan_id(out: subprocess.CompletedProcess[str]) -> str:
+    words = out.stdout.split()
+    return words[words.index("plan") + 1]
+
+
+def _initials(name: str) -> tuple[str, ...]:
+    last, *rest = name.replace(".", " ").split()
+    return (last.lower(), *(part[0].lower() for part in rest))
+
+
+def decide_by_initials(review: Path) -> int:
+    """What the operator does with the review file: for each pupil, the one candidate whose
+    initials agree (else left undecided); returns how many rows were decided."""
+    with review.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    header = rows[0]
+    who, offered, decision = (
+        header.index("Запись в исходной системе"),
+        header.index("Кандидаты в новой системе"),
+        header.index("Решение"),
+    )
+    decided = 0
+    for row in rows[1:]:
+        wanted = _initials(row[who])
+        fits = [
+            n
+            for n, cand in enumerate(re.split(r"; (?=\d+\) )", row[offered]), start=1)
+            if cand and _initials(cand.split(") ", 1)[1]) == wanted
+        ]
+        if len(fits) == 1:
+            row[decision] = f"выбрать {fits[0]}"
+            decided += 1
+    with review.open("w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f, delimiter=";").writerows(rows)
+    return decided
+
+
+def run(*, quick: bool, latency: float = LATENCY) -> dict[str, Any]:
+    """The api migration (module doc); wall seconds per step and the certificate's result."""
+    size = size_of(quick)
+    world = World.generate(SEED, size)
+    with tempfile.TemporaryDirectory(prefix="jsbench-migrate-") as tmp_name:
+        tmp = Path(tmp_name)
+        log_path = tmp / "write-log.json"
+        src, src_port = serve_emulator("avers", quick, latency)
+        try:
+            tgt, tgt_port = serve_emulator(
+                "netschool", quick, latency, journal="empty", write_log=str(log_path)
+            )
+        except BaseException:
+            stop(src)
+            raise
+        try:
+            steps = _steps(tmp, world, src_port, tgt_port)
+        finally:
+            stop(src)
+            stop(tgt)
+        log = json.loads(log_path.read_text(encoding="utf-8")) if log_path.exists() else []
+    twice = sum(n - 1 for n in Counter(tuple(e) for e in log).values() if n > 1)
+    students = len(world.accounts(next(iter(world.schools)), "student"))
+    steps.update(
+        students=students,
+        weeks=size.weeks,
+        latency_ms=round(latency * 1000),
+        write_log=len(log),
+        write_log_twice=twice,
+    )
+    return steps
+
+
+def _steps(tmp: Path, world: World, src_port: int, tgt_port: int) -> dict[str, Any]:
+    cfg, out_dir = tmp / "m.toml", tmp / "plan"
+    [slug] = write_migration_config(
+        cfg,
+        world,
+        {
+            "avers": ("avers", f"http://127.0.0.1:{src_port}"),
+            "sgo": ("netschool", f"http://127.0.0.1:{tgt_port}"),
+        },
+        store_url=f"sqlite:///{tmp / 'store.db'}",
+    )
+    base = ["-c", str(cfg), "--school", slug, "--from", "avers", "--to", "sgo"]
+    base += ["--out", str(out_dir)]
+    plan_s, planned = _cli("plan", *base)
+    _ok("plan", planned)
+    replan_s = 0.0
+    plan = json.loads((out_dir / "plan.json").read_text(encoding="utf-8"))
+    pending = plan["pending_review"]
+    if pending:
+        review = out_dir / "сопоставление.csv"
+        decide_by_initials(review)
+        replan_s, planned = _cli("plan", *base, "--review", str(review), "--no-pull")
+        _ok("plan --review", planned)
+        plan = json.loads((out_dir / "plan.json").read_text(encoding="utf-8"))
+    plan_id = _plan_id(planned)
+    approve_s, approved = _cli("approve", plan_id, "-c", str(cfg))
+    _ok("approve", approved)
+    apply_s, applied = _cli("apply", "-c", str(cfg), plan_id)
+    _ok("apply", applied)
+    verify_s, verified = _cli("verify", "-c", str(cfg), plan_id)
+    _ok("verify", verified, (0, 1))
+    cert = json.loads((out_dir / "certificate.json").read_text(encoding="utf-8"))
+    writes = sum(
+        plan["counts"][e]["add"] + plan["counts"][e]["update"]
+        for e in ("mark", "attendance", "lesson")
+        if e in plan["counts"]
+    )
+    return {
+        "plan_seconds": round(plan_s, 2),
+        "replan_seconds": round(replan_s, 2),
+        "approve_seconds": round(approve_s, 2),
+        "apply_seconds": round(apply_s, 2),
+        "verify_seconds": round(verify_s, 2),
+        "total_seconds": round(plan_s + replan_s + approve_s + apply_s + verify_s, 2),
+        "review_rows": pending,
+        "writes": writes,
+        "left_pending": plan["pending_review"],
+        "complete": cert["complete"],
+        "unexplained": sum(e["unexplained"] for e in cert["entities"].values()),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv)))
