@@ -7,7 +7,8 @@ port (printed as ``port N`` on the first line), every request answered after ``L
 (:attr:`connectors.sandbox.faults.Faults.slow_seconds`). ``empty`` serves the same school with an
 empty journal (roster and timetable only, as ``journalsync sandbox serve --journal empty``: a
 platform the school has just moved to). Stops on SIGTERM; then, with ``WRITE_LOG``, writes the
-emulator's write log (its ``app.state.write_log``, one JSON list per write) there.
+emulator's write log (its ``app.state.write_log``, one JSON list per write) there. ``GET
+/_bench/requests`` answers how many requests it has served.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import signal
 import socket
 import sys
+from typing import Any
 
 import uvicorn
 
@@ -24,6 +26,31 @@ from connectors.sandbox import World
 from connectors.sandbox.faults import Faults
 from connectors.sandbox.journal import empty_journal
 from journalsync.sandbox_cmd import emulator_factory
+
+
+class _Counted:
+    """The emulator, with its requests counted: ``GET /_bench/requests`` answers the count so far
+    (the bench's own path, not the emulator's; not counted, not delayed)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            if scope["path"] == "/_bench/requests":
+                body = str(self.requests).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-type", b"text/plain")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+            self.requests += 1
+        await self.app(scope, receive, send)
 
 
 def main() -> None:
@@ -50,7 +77,7 @@ def main() -> None:
             sys.exit(0)
 
         signal.signal(signal.SIGTERM, dump)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, backlog=256)
+    config = uvicorn.Config(_Counted(app), log_level="warning", access_log=False, backlog=256)
     uvicorn.Server(config).run(sockets=[sock])
 
 

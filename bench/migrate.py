@@ -6,8 +6,8 @@ school's journal, NetSchool with the same school (same seed) and an empty journa
 ``journalsync sandbox serve --journal empty`` serves it. A config names the school's two
 bindings; then the real CLI runs each step in a child process, as an operator would:
 ``migrate plan`` (both pulls, matching, the plan's files), the operator's decisions on the review
-file when the plan leaves pupils to them (АВЕРС shows «Фамилия И. О.»: namesakes are decided by
-initials, as the e2e test does; untimed) and ``plan --no-pull --review`` again, ``approve``,
+file when the plan leaves pupils to them (АВЕРС shows «Фамилия И. О.»; untimed, see
+:func:`decide_as_operator`) and ``plan --no-pull --review`` again, ``approve``,
 ``apply`` and ``verify``. Each step's wall time is printed; the whole migration is their sum.
 
 The certificate's ``complete`` and unexplained count, and the NetSchool emulator's write log
@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -28,13 +28,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench._util import serve_emulator, stop
 from bench.pull import SEED, size_of
 from connectors.sandbox import World
 from tests.support.migrate_config import write_migration_config
 
-__all__ = ["LATENCY", "run"]
+__all__ = ["LATENCY", "SOURCE", "TARGET", "decide_as_operator", "run"]
 
+#: The move issue 15 asks to be timed: АВЕРС (family accounts) → NetSchool (a write API).
+SOURCE, TARGET = "avers", "netschool"
 #: Seconds each emulator waits before answering (a regional server 30 ms away).
 LATENCY = 0.03
 
@@ -64,29 +68,39 @@ def _plan_id(out: subprocess.CompletedProcess[str]) -> str:
     return words[words.index("plan") + 1]
 
 
-def _initials(name: str) -> tuple[str, ...]:
-    last, *rest = name.replace(".", " ").split()
-    return (last.lower(), *(part[0].lower() for part in rest))
+def _requests(port: int) -> int:
+    """Requests the emulator on ``port`` has served (:mod:`bench.emulator`)."""
+    return int(httpx.get(f"http://127.0.0.1:{port}/_bench/requests", timeout=30).text)
 
 
-def decide_by_initials(review: Path) -> int:
-    """What the operator does with the review file: for each pupil, the one candidate whose
-    initials agree (else left undecided); returns how many rows were decided."""
+def decide_as_operator(review: Path, store: Path) -> int:
+    """What the operator does with the review file: for each pupil, the candidate who is that
+    pupil. The operator knows the school's pupils; the bench knows that the sandbox gives a
+    pupil the same number on every platform (the source record's platform id is the right
+    candidate's). Returns how many rows were decided; the rest stay undecided."""
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        number = {
+            (platform, rid): next(iter(json.loads(prov or "{}").get("external_ids", {}).values()))
+            for platform, rid, prov in con.execute(
+                "SELECT platform, id, provenance FROM remote_records WHERE entity = 'person' "
+                "AND platform IN (?, ?) AND provenance IS NOT NULL",
+                (SOURCE, TARGET),
+            )
+        }
+    finally:
+        con.close()
     with review.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f, delimiter=";"))
-    header = rows[0]
-    who, offered, decision = (
-        header.index("Запись в исходной системе"),
-        header.index("Кандидаты в новой системе"),
-        header.index("Решение"),
-    )
+    decision, code = rows[0].index("Решение"), rows[0].index("Код строки (не изменять)")
     decided = 0
     for row in rows[1:]:
-        wanted = _initials(row[who])
+        _, source, candidates = row[code].split("|")
+        who = number.get((SOURCE, source))
         fits = [
             n
-            for n, cand in enumerate(re.split(r"; (?=\d+\) )", row[offered]), start=1)
-            if cand and _initials(cand.split(") ", 1)[1]) == wanted
+            for n, c in enumerate(candidates.split(","), start=1)
+            if who is not None and number.get((TARGET, c)) == who
         ]
         if len(fits) == 1:
             row[decision] = f"выбрать {fits[0]}"
@@ -96,17 +110,19 @@ def decide_by_initials(review: Path) -> int:
     return decided
 
 
-def run(*, quick: bool, latency: float = LATENCY) -> dict[str, Any]:
-    """The api migration (module doc); wall seconds per step and the certificate's result."""
+def run(*, quick: bool, latency: float = LATENCY, keep: Path | None = None) -> dict[str, Any]:
+    """The api migration (module doc); wall seconds per step and the certificate's result.
+    ``keep``: work there (config, store, plan files) and leave it for a look afterwards."""
     size = size_of(quick)
     world = World.generate(SEED, size)
     with tempfile.TemporaryDirectory(prefix="jsbench-migrate-") as tmp_name:
-        tmp = Path(tmp_name)
+        tmp = keep or Path(tmp_name)
+        tmp.mkdir(parents=True, exist_ok=True)
         log_path = tmp / "write-log.json"
-        src, src_port = serve_emulator("avers", quick, latency)
+        src, src_port = serve_emulator(SOURCE, quick, latency)
         try:
             tgt, tgt_port = serve_emulator(
-                "netschool", quick, latency, journal="empty", write_log=str(log_path)
+                TARGET, quick, latency, journal="empty", write_log=str(log_path)
             )
         except BaseException:
             stop(src)
@@ -135,12 +151,12 @@ def _steps(tmp: Path, world: World, src_port: int, tgt_port: int) -> dict[str, A
         cfg,
         world,
         {
-            "avers": ("avers", f"http://127.0.0.1:{src_port}"),
-            "sgo": ("netschool", f"http://127.0.0.1:{tgt_port}"),
+            "old": (SOURCE, f"http://127.0.0.1:{src_port}"),
+            "new": (TARGET, f"http://127.0.0.1:{tgt_port}"),
         },
         store_url=f"sqlite:///{tmp / 'store.db'}",
     )
-    base = ["-c", str(cfg), "--school", slug, "--from", "avers", "--to", "sgo"]
+    base = ["-c", str(cfg), "--school", slug, "--from", "old", "--to", "new"]
     base += ["--out", str(out_dir)]
     plan_s, planned = _cli("plan", *base)
     _ok("plan", planned)
@@ -149,14 +165,16 @@ def _steps(tmp: Path, world: World, src_port: int, tgt_port: int) -> dict[str, A
     pending = plan["pending_review"]
     if pending:
         review = out_dir / "сопоставление.csv"
-        decide_by_initials(review)
+        decide_as_operator(review, tmp / "store.db")
         replan_s, planned = _cli("plan", *base, "--review", str(review), "--no-pull")
         _ok("plan --review", planned)
         plan = json.loads((out_dir / "plan.json").read_text(encoding="utf-8"))
     plan_id = _plan_id(planned)
     approve_s, approved = _cli("approve", plan_id, "-c", str(cfg))
     _ok("approve", approved)
+    before = _requests(tgt_port)
     apply_s, applied = _cli("apply", "-c", str(cfg), plan_id)
+    apply_requests = _requests(tgt_port) - before
     _ok("apply", applied)
     verify_s, verified = _cli("verify", "-c", str(cfg), plan_id)
     _ok("verify", verified, (0, 1))
@@ -175,6 +193,7 @@ def _steps(tmp: Path, world: World, src_port: int, tgt_port: int) -> dict[str, A
         "total_seconds": round(plan_s + replan_s + approve_s + apply_s + verify_s, 2),
         "review_rows": pending,
         "writes": writes,
+        "apply_requests": apply_requests,
         "left_pending": plan["pending_review"],
         "complete": cert["complete"],
         "unexplained": sum(e["unexplained"] for e in cert["entities"].values()),
@@ -182,4 +201,12 @@ def _steps(tmp: Path, world: World, src_port: int, tgt_port: int) -> dict[str, A
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(quick="--quick" in sys.argv)))
+    keep = sys.argv[sys.argv.index("--keep") + 1] if "--keep" in sys.argv else None
+    latency = (
+        float(sys.argv[sys.argv.index("--latency") + 1]) if "--latency" in sys.argv else LATENCY
+    )
+    print(
+        json.dumps(
+            run(quick="--quick" in sys.argv, latency=latency, keep=Path(keep) if keep else None)
+        )
+    )
