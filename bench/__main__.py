@@ -135,6 +135,8 @@ def main() -> None:
     print(f"  {_compliance(quick)}")
     print(f"\nmigration: {TARGETS['migrate']}", flush=True)
     print(f"  {_migrate(quick)}", flush=True)
+    print("\nmigration NetSchool → ЭПОС (hand entry: worklists), 1,000 students, 30 ms", flush=True)
+    print(f"  {_migrate(quick, 'netschool:perm')}", flush=True)
     print(f"\nweb console: {TARGETS['console']}", flush=True)
     console = subprocess.run(
         [sys.executable, "-m", "bench.console", *(["--quick"] if quick else [])], check=False
@@ -149,9 +151,15 @@ def main() -> None:
         raise SystemExit(f"the municipal cycle benchmark failed (exit {cycle.returncode})")
 
 
-def _migrate(quick: bool) -> str:
+def _migrate(quick: bool, pair: str | None = None) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.migrate", *(["--quick"] if quick else [])],
+        [
+            sys.executable,
+            "-m",
+            "bench.migrate",
+            *(["--quick"] if quick else []),
+            *(["--pair", pair] if pair else []),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -159,6 +167,14 @@ def _migrate(quick: bool) -> str:
     if out.returncode != 0:
         return f"FAILED: {(out.stderr or out.stdout).strip().splitlines()[-1:]}"
     r = json.loads(out.stdout.strip().splitlines()[-1])
+    if pair:
+        return (
+            f"plan {r['plan_seconds']} s (+ {r['replan_seconds']} s with the operator's "
+            f"decisions on {r['review_rows']} pupils), apply (worklists) {r['apply_seconds']} s, "
+            f"verify {r['verify_seconds']} s; whole {r['total_seconds']} s; {r['awaited']:,} "
+            f"entries awaited (hand entry), {r['unexplained']} unexplained "
+            f"({r['students']:,} students × {r['weeks']} weeks)"
+        )
     return (
         f"plan {r['plan_seconds']} s ({r['plan_seconds'] / 30:.2f} of the 30 s target; "
         f"both pulls inside), the operator's decisions on {r['review_rows']} pupils planned again "

@@ -71,7 +71,7 @@ def main() -> None:
     if write_log:
         # uvicorn restores this handler after its graceful shutdown and raises the signal again.
         def dump(signum: int, frame: object) -> None:
-            log = list(getattr(app.state, "write_log", []))
+            log = list(getattr(getattr(app, "state", None), "write_log", []))
             with open(write_log, "w", encoding="utf-8") as f:
                 json.dump(log, f, ensure_ascii=False, default=str)
             sys.exit(0)

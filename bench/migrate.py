@@ -68,12 +68,47 @@ def _plan_id(out: subprocess.CompletedProcess[str]) -> str:
     return words[words.index("plan") + 1]
 
 
+def _beyond_plan(log: list[list[Any]], plan_file: Path, store: Path, target: str) -> int:
+    """Write-log entries beyond what the plan writes: the same (kind, lesson, pupil, work type,
+    value) more often in the log than in the plan (two marks of one type and value on a lesson
+    are two writes of the plan; a third would be one too many)."""
+    plan = json.loads(plan_file.read_text(encoding="utf-8"))
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        ids = {
+            rid: json.loads(prov).get("external_ids", {})
+            for rid, prov in con.execute(
+                "SELECT id, provenance FROM remote_records WHERE platform = ? "
+                "AND entity IN ('lesson', 'person') AND provenance IS NOT NULL",
+                (target,),
+            )
+        }
+    finally:
+        con.close()
+    planned: Counter[tuple[str, ...]] = Counter()
+    for item in plan["items"]:
+        record = item["record"]
+        if item["op"] != "add" or item["entity"] not in ("mark", "attendance") or not record:
+            continue
+        lesson = ids.get(record["lesson_id"], {}).get("cmId", "?")
+        pupil = ids.get(record["student_id"], {}).get("userId", "?")
+        kind, what = (
+            ("mark", record["work_type"]) if item["entity"] == "mark" else ("attendance", "")
+        )
+        value = record["value"] if kind == "mark" else record["code"]
+        planned[(kind, str(lesson), str(pupil), what, str(value))] += 1
+    seen = Counter(tuple(str(v) for v in entry) for entry in log)
+    return sum(max(0, n - planned[key]) for key, n in seen.items())
+
+
 def _requests(port: int) -> int:
     """Requests the emulator on ``port`` has served (:mod:`bench.emulator`)."""
     return int(httpx.get(f"http://127.0.0.1:{port}/_bench/requests", timeout=30).text)
 
 
-def decide_as_operator(review: Path, store: Path) -> int:
+def decide_as_operator(
+    review: Path, store: Path, source: str = SOURCE, target: str = TARGET
+) -> int:
     """What the operator does with the review file: for each pupil, the candidate who is that
     pupil. The operator knows the school's pupils; the bench knows that the sandbox gives a
     pupil the same number on every platform (the source record's platform id is the right
@@ -85,7 +120,7 @@ def decide_as_operator(review: Path, store: Path) -> int:
             for platform, rid, prov in con.execute(
                 "SELECT platform, id, provenance FROM remote_records WHERE entity = 'person' "
                 "AND platform IN (?, ?) AND provenance IS NOT NULL",
-                (SOURCE, TARGET),
+                (source, target),
             )
         }
     finally:
@@ -95,12 +130,12 @@ def decide_as_operator(review: Path, store: Path) -> int:
     decision, code = rows[0].index("Решение"), rows[0].index("Код строки (не изменять)")
     decided = 0
     for row in rows[1:]:
-        _, source, candidates = row[code].split("|")
-        who = number.get((SOURCE, source))
+        _, mine, candidates = row[code].split("|")
+        who = number.get((source, mine))
         fits = [
             n
             for n, c in enumerate(candidates.split(","), start=1)
-            if who is not None and number.get((TARGET, c)) == who
+            if who is not None and number.get((target, c)) == who
         ]
         if len(fits) == 1:
             row[decision] = f"выбрать {fits[0]}"
@@ -110,52 +145,75 @@ def decide_as_operator(review: Path, store: Path) -> int:
     return decided
 
 
-def run(*, quick: bool, latency: float = LATENCY, keep: Path | None = None) -> dict[str, Any]:
-    """The api migration (module doc); wall seconds per step and the certificate's result.
-    ``keep``: work there (config, store, plan files) and leave it for a look afterwards."""
+def run(
+    *,
+    quick: bool,
+    latency: float = LATENCY,
+    keep: Path | None = None,
+    source: str = SOURCE,
+    target: str = TARGET,
+    concurrency: int | None = None,
+) -> dict[str, Any]:
+    """The migration (module doc); wall seconds per step and the certificate's result.
+    ``keep``: work there (config, store, plan files) and leave it for a look afterwards.
+    ``source``/``target``: another pair (a hand-entry target's apply writes worklists; its
+    certificate counts what is awaited). ``concurrency``: requests in flight per host (the
+    config's ``[hosts]`` entry for each emulator; default: the default per-host limit)."""
     size = size_of(quick)
     world = World.generate(SEED, size)
     with tempfile.TemporaryDirectory(prefix="jsbench-migrate-") as tmp_name:
         tmp = keep or Path(tmp_name)
         tmp.mkdir(parents=True, exist_ok=True)
         log_path = tmp / "write-log.json"
-        src, src_port = serve_emulator(SOURCE, quick, latency)
+        src, src_port = serve_emulator(source, quick, latency)
         try:
             tgt, tgt_port = serve_emulator(
-                TARGET, quick, latency, journal="empty", write_log=str(log_path)
+                target, quick, latency, journal="empty", write_log=str(log_path)
             )
         except BaseException:
             stop(src)
             raise
         try:
-            steps = _steps(tmp, world, src_port, tgt_port)
+            steps = _steps(tmp, world, (source, src_port), (target, tgt_port), concurrency)
         finally:
             stop(src)
             stop(tgt)
         log = json.loads(log_path.read_text(encoding="utf-8")) if log_path.exists() else []
-    twice = sum(n - 1 for n in Counter(tuple(e) for e in log).values() if n > 1)
+        twice = _beyond_plan(log, tmp / "plan" / "plan.json", tmp / "store.db", target)
     students = len(world.accounts(next(iter(world.schools)), "student"))
     steps.update(
         students=students,
         weeks=size.weeks,
         latency_ms=round(latency * 1000),
+        concurrency=concurrency,
         write_log=len(log),
         write_log_twice=twice,
     )
     return steps
 
 
-def _steps(tmp: Path, world: World, src_port: int, tgt_port: int) -> dict[str, Any]:
+def _steps(
+    tmp: Path,
+    world: World,
+    src: tuple[str, int],
+    tgt: tuple[str, int],
+    concurrency: int | None,
+) -> dict[str, Any]:
+    (source, src_port), (target, tgt_port) = src, tgt
     cfg, out_dir = tmp / "m.toml", tmp / "plan"
     [slug] = write_migration_config(
         cfg,
         world,
         {
-            "old": (SOURCE, f"http://127.0.0.1:{src_port}"),
-            "new": (TARGET, f"http://127.0.0.1:{tgt_port}"),
+            "old": (source, f"http://127.0.0.1:{src_port}"),
+            "new": (target, f"http://127.0.0.1:{tgt_port}"),
         },
         store_url=f"sqlite:///{tmp / 'store.db'}",
     )
+    if concurrency is not None:
+        with cfg.open("a", encoding="utf-8") as f:
+            for port in (src_port, tgt_port):
+                f.write(f'[hosts."127.0.0.1:{port}"]\nconcurrency = {concurrency}\n')
     base = ["-c", str(cfg), "--school", slug, "--from", "old", "--to", "new"]
     base += ["--out", str(out_dir)]
     plan_s, planned = _cli("plan", *base)
@@ -165,7 +223,7 @@ def _steps(tmp: Path, world: World, src_port: int, tgt_port: int) -> dict[str, A
     pending = plan["pending_review"]
     if pending:
         review = out_dir / "сопоставление.csv"
-        decide_as_operator(review, tmp / "store.db")
+        decide_as_operator(review, tmp / "store.db", source, target)
         replan_s, planned = _cli("plan", *base, "--review", str(review), "--no-pull")
         _ok("plan --review", planned)
         plan = json.loads((out_dir / "plan.json").read_text(encoding="utf-8"))
@@ -197,16 +255,30 @@ def _steps(tmp: Path, world: World, src_port: int, tgt_port: int) -> dict[str, A
         "left_pending": plan["pending_review"],
         "complete": cert["complete"],
         "unexplained": sum(e["unexplained"] for e in cert["entities"].values()),
+        "awaited": sum(e.get("awaited", 0) for e in cert["entities"].values()),
     }
 
 
+def main() -> None:
+    """``python -m bench.migrate [--quick] [--latency S] [--keep DIR] [--pair SOURCE:TARGET]
+    [--concurrency N]``: one migration, its figures as one JSON line."""
+    args = sys.argv[1:]
+
+    def option(name: str) -> str | None:
+        return args[args.index(name) + 1] if name in args else None
+
+    source, _, target = (option("--pair") or f"{SOURCE}:{TARGET}").partition(":")
+    keep = option("--keep")
+    result = run(
+        quick="--quick" in args,
+        latency=float(option("--latency") or LATENCY),
+        keep=Path(keep) if keep else None,
+        source=source,
+        target=target,
+        concurrency=int(option("--concurrency") or 0) or None,
+    )
+    print(json.dumps(result))
+
+
 if __name__ == "__main__":
-    keep = sys.argv[sys.argv.index("--keep") + 1] if "--keep" in sys.argv else None
-    latency = (
-        float(sys.argv[sys.argv.index("--latency") + 1]) if "--latency" in sys.argv else LATENCY
-    )
-    print(
-        json.dumps(
-            run(quick="--quick" in sys.argv, latency=latency, keep=Path(keep) if keep else None)
-        )
-    )
+    main()
