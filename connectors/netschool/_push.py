@@ -322,10 +322,17 @@ class Pusher:
             if len(rows) > 1 and not isinstance(exc, Retriable):
                 # The platform refused the request as a whole (it checks every row first and
                 # changes nothing): each row again on its own, so one bad row fails alone.
-                for n in range(len(rows)):
-                    await self._send_marks(
-                        sg_id, rows[n : n + 1], owners[n : n + 1], slots, results, outcomes
-                    )
+                for n, (*_, slot_key, created) in enumerate(owners):
+                    row = rows[n]
+                    if created:
+                        # A row sent before made this slot's assignment: this one fills it too
+                        # (alone, a row without assignId would make another one).
+                        mark = owners[n][1].record
+                        ordinal = mark.ordinal if isinstance(mark, Mark) else 1
+                        made = slots.get(slot_key, [])
+                        if len(made) >= ordinal:
+                            row = {**row, "assignId": made[ordinal - 1]}
+                    await self._send_marks(sg_id, [row], [owners[n]], slots, results, outcomes)
                 return
             for i, change, *_ in owners:
                 outcomes[i] = _failed(change, exc)

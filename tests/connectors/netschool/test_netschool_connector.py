@@ -529,3 +529,35 @@ async def test_a_batched_push_reads_a_group_once_and_sends_its_marks_per_number(
     again = [Change(c.key, c.op, c.record, bare) for c in changes]
     assert all(o.ok for o in await connector.push(again))
     assert transport.calls == [("GET", "/webapi/grade/journal/edit")] * 3
+
+
+async def test_a_refused_quickedit_is_sent_again_row_by_row_into_one_new_assignment(
+    world: World, connector: NetSchoolConnector, transport: CountingTransport
+) -> None:
+    """One row names a pupil outside the group: the platform refuses the whole request; each
+    row is then sent alone, the bad one fails, and the good ones fill one new assignment."""
+    records = [r for p in await _pages(connector) for r in p.records]
+    refs = _refs(records)
+    marks = [r for r in records if isinstance(r, Mark)]
+    lesson = next(
+        le
+        for le in records
+        if isinstance(le, Lesson)
+        and not any(m.lesson_id == le.id and m.work_type == "test" for m in marks)
+    )
+    members = _members_of(world, lesson, refs)
+    outsider = next(
+        rid for rid, ids in refs.items() if "userId" in ids and rid not in members
+        and world.persons[int(ids["userId"])].role == "student"
+    )  # fmt: skip
+    changes = [
+        Change(f"k{n}", "upsert", Mark(school=SLUG, student_id=pupil, lesson_id=lesson.id,
+               work_type="test", ordinal=1, value=MarkValue.FOUR), refs)
+        for n, pupil in enumerate([members[0], outsider, members[1]])
+    ]  # fmt: skip
+    assignments = len(world.assignments)
+    outcomes = await connector.push(changes)
+    assert [o.ok for o in outcomes] == [True, False, True], outcomes
+    assert outcomes[0].external_id == outcomes[2].external_id
+    assert len(world.assignments) == assignments + 1
+    assert transport.count("POST", "/webapi/grade/journal/quickedit") == 1 + 3
