@@ -19,7 +19,7 @@ from core.model import Attendance, Lesson, Mark, Record
 
 from . import schema as s
 from .client import NetSchoolClient
-from .mapping import Batch, LessonContext, Mapper
+from .mapping import HOMEWORK_TYPE_ID, Batch, LessonContext, Mapper
 
 __all__ = ["LessonRef", "Pusher"]
 
@@ -250,10 +250,11 @@ class Pusher:
             for type_id in {a.typeId for a in view.slots_all()}:
                 slots[(cm_id, type_id)] = [a.id for a in view.slots(type_id)]
         for ordinal in sorted({m.ordinal for *_, m in marks}):
+            await self._fill_gaps(sg_id, ordinal, marks, slots, outcomes)
             rows: list[dict[str, Any]] = []
             owners: list[tuple[int, Change, tuple[int, int], bool]] = []
             for i, change, ref, mark in marks:
-                if mark.ordinal != ordinal:
+                if mark.ordinal != ordinal or i in outcomes:
                     continue
                 try:
                     row = self._mark_row(change, ref, mark, slots, results)
@@ -268,6 +269,41 @@ class Pusher:
                 owners.append((i, change, (ref.cm_id, type_id), row["assignId"] is None))
             if rows:
                 await self._send_marks(sg_id, rows, owners, slots, results, outcomes)
+
+    async def _fill_gaps(
+        self,
+        sg_id: int,
+        ordinal: int,
+        marks: list[tuple[int, Change, LessonRef, Mark]],
+        slots: dict[tuple[int, int], list[int]],
+        outcomes: dict[int, PushOutcome],
+    ) -> None:
+        """Mark number ``ordinal`` of a type on a lesson that has fewer than ``ordinal - 1``
+        assignments of that type (the source journal's earlier ones hold no mark the target
+        takes): the missing earlier assignments are made empty first (``journal/edit`` with
+        ``RegimeAddAssign``, note §6.2 p. 4), so the mark lands in its own number."""
+        wanted: dict[tuple[int, int], list[tuple[int, Change]]] = {}
+        for i, change, ref, mark in marks:
+            type_id = self.mapper.type_id_for(mark.work_type)
+            if mark.ordinal != ordinal or type_id is None or change.op == "delete":
+                continue
+            if type_id == HOMEWORK_TYPE_ID:
+                continue  # an empty homework assignment would read as homework: refused below
+            key = (ref.cm_id, type_id)
+            if len(slots.get(key, [])) < ordinal - 1:
+                wanted.setdefault(key, []).append((i, change))
+        for (cm_id, type_id), owners in wanted.items():
+            try:
+                while len(slots.setdefault((cm_id, type_id), [])) < ordinal - 1:
+                    made = await self.client.add_assignment(
+                        sg_id=sg_id, cm_id=cm_id, type_id=type_id, name=""
+                    )
+                    slots[(cm_id, type_id)].append(made)
+            except AuthError:
+                raise
+            except JournalSyncError as exc:
+                for i, change in owners:
+                    outcomes[i] = _failed(change, exc)
 
     def _mark_row(
         self,

@@ -561,3 +561,34 @@ async def test_a_refused_quickedit_is_sent_again_row_by_row_into_one_new_assignm
     assert outcomes[0].external_id == outcomes[2].external_id
     assert len(world.assignments) == assignments + 1
     assert transport.count("POST", "/webapi/grade/journal/quickedit") == 1 + 3
+
+
+async def test_a_second_mark_without_a_first_gets_an_empty_first_assignment(
+    world: World, connector: NetSchoolConnector, transport: CountingTransport
+) -> None:
+    """The source's first test on the lesson holds no mark the target takes: number 2 is
+    written all the same, after an empty assignment made for number 1 (RegimeAddAssign)."""
+    records = [r for p in await _pages(connector) for r in p.records]
+    refs = _refs(records)
+    marks = [r for r in records if isinstance(r, Mark)]
+    lesson = next(
+        le
+        for le in records
+        if isinstance(le, Lesson)
+        and not any(m.lesson_id == le.id and m.work_type == "test" for m in marks)
+    )
+    pupil = _members_of(world, lesson, refs)[0]
+    second = Mark(school=SLUG, student_id=pupil, lesson_id=lesson.id, work_type="test",
+                  ordinal=2, value=MarkValue.FIVE)  # fmt: skip
+    change = Change("k", "upsert", second, refs)
+    assignments = len(world.assignments)
+    [outcome] = await connector.push([change])
+    assert outcome.ok, outcome
+    assert len(world.assignments) == assignments + 2
+    got = (await connector.read_back([change]))[second.id]
+    assert got is not None and _content(got) == _content(second)
+    # Pushed again: nothing made, nothing sent.
+    posts = transport.count("POST", "/webapi/grade/journal/edit")
+    assert (await connector.push([change]))[0].ok
+    assert len(world.assignments) == assignments + 2
+    assert transport.count("POST", "/webapi/grade/journal/edit") == posts
