@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -131,28 +131,9 @@ async def _pull(store: Store, plan: Plan, sp: SchoolPlan, *, after_apply: bool =
     the migration (a plan over part of a journal would lose the rest silently). After an apply
     (``verify``) the target's records changing en masse is the migration itself, so only the
     delete limits hold the pull then."""
-    async with school_lock(store, sp.slug):
-        await _pull_locked(store, plan, sp, after_apply=after_apply)
-
-
-async def _pull_both(store: Store, plan: Plan, sides: Sequence[SchoolPlan]) -> None:
-    """The bindings' pulls at once, under the school's lock (each binding is its own host with
-    its own limits); the first failure is raised once both have ended."""
-    async with school_lock(store, sides[0].slug):
-        ended = await asyncio.gather(
-            *(_pull_locked(store, plan, sp) for sp in sides), return_exceptions=True
-        )
-    for outcome in ended:
-        if isinstance(outcome, BaseException):
-            raise outcome
-
-
-async def _pull_locked(
-    store: Store, plan: Plan, sp: SchoolPlan, *, after_apply: bool = False
-) -> None:
     connector = make_connector(plan, sp, store)
     key = f"{sp.slug}:{sp.platform}:pull:migrate:{uuid.uuid4().hex[:12]}"
-    async with connector:
+    async with school_lock(store, sp.slug), connector:
         report = await sync_school(
             store,
             connector,
@@ -226,7 +207,8 @@ def _plan_school(
             hint="a migration moves a school between two platforms",
         )
     if not no_pull:
-        asyncio.run(_pull_both(store, cfg, (src, tgt)))
+        for sp in (src, tgt):
+            asyncio.run(_pull(store, cfg, sp))
     theirs = _snapshot(store, school, tgt.platform)
     mine = _snapshot(store, school, src.platform)
     for side, snap in ((src, mine), (tgt, theirs)):
