@@ -46,9 +46,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP) $(COMPAT)
 	$(BIN)/pytest -q -p no:cacheprovider
 
-# The inner loop: everything but the tests marked slow (tests/e2e/ and the other end-to-end runs).
+# The inner loop: everything but the tests marked slow (tests/e2e/ and the other end-to-end runs),
+# on TEST_JOBS workers (pytest-xdist; a test file stays on one worker, so its module fixtures are
+# built once; each worker has its own PostgreSQL database, see tests/conftest.py).
+TEST_JOBS ?= auto
 test-fast: lint typecheck $(COMPAT)
-	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow" -n $(TEST_JOBS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from console import _actions
+from console import _actions, _migrations
 from console._context import ApiError, Ctx, ctx_of, not_found, require_admin, require_write
 from console._data import (
     RESOLUTIONS,
@@ -370,6 +370,79 @@ def download_package(ctx: CtxDep, who: Who, school: str, platform: str | None = 
         raise ApiError(404, "nothing", "nothing to package: no open package items")
     audit(ctx.store, who, "download.package", school=school)
     return resp
+
+
+PlanState = Literal["planned", "approved", "applying", "applied", "awaiting_entry", "verified"]
+
+
+@router.get("/migrations", summary="Migration plans, newest first")
+async def list_migrations(
+    ctx: CtxDep,
+    who: Who,
+    school: str | None = None,
+    state: PlanState | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    if school is not None:
+        ctx.visible_school(who, school)
+    _migrations.check_cursor(cursor)
+    rows = _migrations.plans_of(ctx, who, school, state)
+    page = _keyset(rows, _migrations.plan_key, cursor, limit)
+    return {
+        "items": [_migrations.plan_json(ctx, r) for r in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get(
+    "/migrations/{plan_id}",
+    summary="A migration plan: counts per entity, state, review pending, the certificate",
+)
+async def get_migration(ctx: CtxDep, who: Who, plan_id: str) -> dict[str, Any]:
+    row = _migrations.visible_plan(ctx, who, plan_id)
+    return _migrations.plan_json(ctx, _migrations.summary_of(row), row)
+
+
+@router.post(
+    "/migrations/{plan_id}/approve",
+    summary="Approve a migration plan (refused while identities wait for review)",
+)
+async def approve_migration(ctx: CtxDep, who: Who, plan_id: str) -> dict[str, Any]:
+    row = await run_in_threadpool(_migrations.approve, ctx, who, plan_id)
+    return _migrations.plan_json(ctx, _migrations.summary_of(row), row)
+
+
+@router.get(
+    "/migrations/{plan_id}/plan.xlsx",
+    summary="The plan's summary in Russian (XLSX)",
+    response_class=Response,
+)
+def download_migration_plan(ctx: CtxDep, who: Who, plan_id: str) -> Response:
+    row = _migrations.visible_plan(ctx, who, plan_id)
+    return _migrations.plan_file(ctx, who, row)
+
+
+@router.get(
+    "/migrations/{plan_id}/certificate.{fmt}",
+    summary="The migration's certificate (JSON or printable PDF), once verified",
+    response_class=Response,
+)
+def download_certificate(
+    ctx: CtxDep, who: Who, plan_id: str, fmt: Literal["json", "pdf"]
+) -> Response:
+    row = _migrations.visible_plan(ctx, who, plan_id)
+    return _migrations.certificate_file(ctx, who, row, fmt)
+
+
+@router.get(
+    "/migrations/{plan_id}/review.{fmt}",
+    summary="The identities waiting for the operator's review (not for the auditor)",
+    response_class=Response,
+)
+def download_review(ctx: CtxDep, who: Who, plan_id: str, fmt: Literal["xlsx", "csv"]) -> Response:
+    row = _migrations.visible_plan(ctx, who, plan_id)
+    return _migrations.review_file(ctx, who, row, fmt)
 
 
 @router.get("/audit", summary="Who did what, when (administrators)")

@@ -157,7 +157,10 @@ def _keyset(items: list[Any], key: Any, cursor: str | None, limit: int) -> Page:
     """Items (already sorted by ``key``) after the cursor's key, ``limit`` of them."""
     after = decode_cursor(cursor)
     if after is not None:
-        items = [i for i in items if list(key(i)) > after]
+        try:
+            items = [i for i in items if list(key(i)) > after]
+        except TypeError:  # a cursor of another list's shape (a number where a name goes)
+            raise ConfigError(_DAMAGED) from None
     shown = items[:limit]
     nxt = encode_cursor(key(shown[-1])) if len(items) > limit and shown else None
     return Page(shown, nxt)

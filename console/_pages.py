@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from console import _actions
+from console import _actions, _migrations
 from console._auth import SESSION_COOKIE, Session
 from console._context import ApiError, Ctx, LoginRequired, ctx_of, require_admin, require_write
 from console._data import (
@@ -140,6 +140,8 @@ _MESSAGE_TEXT = {
     "read_only": "Роль «аудитор» — только просмотр.",
     "admin_only": "Это доступно только администратору.",
     "names": "Документ называет учеников полностью: для роли «аудитор» он недоступен.",
+    "review_pending": "План нельзя утвердить: не все ученики и учителя сопоставлены."
+    " Примите решения в файле сопоставления и составьте план заново.",
     "internal": "Внутренняя ошибка; подробности — в журнале сервера.",
     "unauthorized": "Нужно войти заново.",
 }
@@ -564,6 +566,90 @@ async def discard_form(page: PageDep, run_id: str, csrf: Annotated[str, Form()] 
     _check_csrf(ctx, sess, csrf)
     run = await run_in_threadpool(_actions.discard, ctx, who, run_id)
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+# --- migrations ----------------------------------------------------------------------------------
+
+
+def _plan_line(ctx: Ctx, row: _migrations.PlanSummary) -> dict[str, Any]:
+    counts = row.counts
+    total = {
+        k: sum(int(c.get(k, 0)) for c in counts.values() if isinstance(c, dict))
+        for k in ("add", "update", "conflict")
+    }
+    return {
+        "id": row.id,
+        "school": row.school,
+        "school_name": _migrations_school_name(ctx, row.school),
+        "source": platform_title(row.source_platform),
+        "target": platform_title(row.target_platform),
+        "state": row.state,
+        "state_text": _migrations.PLAN_STATE_TEXT.get(row.state, row.state),
+        "when": local_time(row.created_at, ctx.timezone(row.school)),
+        "added": total["add"],
+        "updated": total["update"],
+        "conflicts": total["conflict"],
+        "review": row.review_pending,
+        "complete": row.state == "verified",
+    }
+
+
+def _migrations_school_name(ctx: Ctx, slug: str) -> str:
+    sp = ctx.plan_school(slug)
+    return sp.name if sp is not None else slug
+
+
+@router.get("/migrations", response_class=HTMLResponse)
+def migrations_page(page: PageDep, request: Request, school: str = "", state: str = "") -> Response:
+    ctx, sess, who = page
+    if school:
+        ctx.visible_school(who, school)
+    rows = _migrations.plans_of(ctx, who, school or None, state or None)
+    return _render(
+        request,
+        "migrations.html",
+        who=who,
+        csrf=sess.csrf,
+        rows=[_plan_line(ctx, r) for r in rows[:500]],
+        school=school,
+        school_name=_migrations_school_name(ctx, school) if school else "",
+        state=state,
+        states=_migrations.PLAN_STATE_TEXT,
+    )
+
+
+@router.get("/migrations/{plan_id}", response_class=HTMLResponse)
+def migration_page(page: PageDep, request: Request, plan_id: str) -> Response:
+    ctx, sess, who = page
+    row = _migrations.visible_plan(ctx, who, plan_id)
+    summary = _migrations.summary_of(row)
+    zone = ctx.timezone(row.school)
+    return _render(
+        request,
+        "migration.html",
+        who=who,
+        csrf=sess.csrf,
+        plan={
+            **_plan_line(ctx, summary),
+            "complete": bool((row.certificate or {}).get("complete")),
+        },
+        lines=_migrations.entity_lines(row),
+        docs=_migrations.documents(summary),
+        approved_at=local_time(row.approved_at, zone),
+        approved_by=(row.approved_by or "").removesuffix(" (console)"),
+        verified_at=local_time(row.updated_at, zone) if row.certificate else "",
+        certificate=row.certificate is not None,
+    )
+
+
+@router.post("/migrations/{plan_id}/approve")
+def migration_approve_form(
+    page: PageDep, plan_id: str, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    ctx, sess, who = page
+    _check_csrf(ctx, sess, csrf)
+    row = _migrations.approve(ctx, who, plan_id)
+    return RedirectResponse(f"/migrations/{row.id}", status_code=303)
 
 
 # --- audit ---------------------------------------------------------------------------------------

@@ -38,7 +38,13 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from core.errors import ConfigError, JournalSyncError, UnsupportedOperation
+from core.errors import (
+    AuthError,
+    ConfigError,
+    CredentialsExpired,
+    JournalSyncError,
+    UnsupportedOperation,
+)
 from core.http import HttpSettings
 from core.model import Record
 from core.schema_drift import DriftEvent, DriftLog, collecting
@@ -400,6 +406,12 @@ class Connector(abc.ABC):
         sync then knows which pupils of the school's roster the pull could read.
         """
         self.account_outcomes[login] = AccountOutcome(login, state, tuple(pupils), detail)
+
+    def note_refused(self, login: str, exc: AuthError) -> None:
+        """Record a family account the platform refused: ``expired`` when it said the token or
+        session ran out (:class:`~core.errors.CredentialsExpired`), else ``rejected``."""
+        state: AccountState = "expired" if isinstance(exc, CredentialsExpired) else "rejected"
+        self.note_account(login, state, detail=exc.message)
 
     @property
     def timezone(self) -> str:

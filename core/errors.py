@@ -13,6 +13,7 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ContractError",
+    "CredentialsExpired",
     "Fatal",
     "JournalSyncError",
     "MalformedRecord",
@@ -55,6 +56,14 @@ class AuthError(Fatal):
     """The platform rejected the credentials (or they are missing)."""
 
     hint = "check the login and password (or token) configured for this school"
+
+
+class CredentialsExpired(AuthError):
+    """The platform says the account's token or session has run out and cannot be renewed
+    (a refresh refused as expired, a copied session token past its life): someone must sign
+    in again. A family account so refused is reported ``expired``, not ``rejected``."""
+
+    hint = "sign in to the platform again and configure the account's new token"
 
 
 class ConfigError(Fatal):

@@ -34,6 +34,7 @@ __all__ = [
     "die",
     "err_console",
     "exit_code_for",
+    "lock_wait",
     "open_store",
     "report_unexpected",
     "reported_errors",
@@ -145,9 +146,9 @@ def open_store(url: str | None) -> Store:
     return Store.open(db, init=store_options.init)
 
 
-def school_lock(store: Store, school: str) -> SchoolLock:
-    """The school's run lock; a second run waits ``$JOURNALSYNC_LOCK_WAIT`` seconds (default
-    300) for the first, then exits 4 ("try again later") naming the school."""
+def lock_wait() -> float:
+    """Seconds a run waits for another run of its school: ``$JOURNALSYNC_LOCK_WAIT`` (default
+    300)."""
     raw = os.environ.get("JOURNALSYNC_LOCK_WAIT", "")
     try:
         wait = float(raw) if raw else SCHOOL_LOCK_WAIT
@@ -158,4 +159,10 @@ def school_lock(store: Store, school: str) -> SchoolLock:
             f"JOURNALSYNC_LOCK_WAIT must be a number of seconds ≥ 0, not {raw!r}",
             hint="unset it for the default of 300 s",
         )
-    return SchoolLock(store, school, wait=wait)
+    return wait
+
+
+def school_lock(store: Store, school: str) -> SchoolLock:
+    """The school's run lock; a second run waits ``$JOURNALSYNC_LOCK_WAIT`` seconds (default
+    300) for the first, then exits 4 ("try again later") naming the school."""
+    return SchoolLock(store, school, wait=lock_wait())

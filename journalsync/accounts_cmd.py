@@ -1,4 +1,5 @@
-"""``journalsync accounts import|list``: a family-account school's accounts (one family each).
+"""``journalsync accounts import|list|forget``: a family-account school's accounts (one family
+each).
 
 On КИАСУО, Ruobr, ЭПОС and АВЕРС a school is read through its families' accounts. ``import``
 takes them from a CSV or XLSX file (columns ``login`` and ``password`` or ``token``, optional
@@ -8,6 +9,8 @@ and each account into the school's ``accounts`` list in the config, keeping the 
 config as it was written. Every row is checked first: an error names the file, the row and the
 column, exits 2, and nothing is written. ``list`` shows each account's state from the pulls
 (ok, rejected, expired, never used; when last used) and the school's coverage — never a secret.
+``forget`` takes pupils who left the school (by name, or a whole class) off its roster, so pulls
+no longer count them as missing; a later pull that shows one puts the pupil back.
 """
 
 from __future__ import annotations
@@ -29,14 +32,14 @@ from core.errors import ConfigError
 from core.files import private_dir
 from core.importer import ImportFileError, TableKind, read_table
 from core.logging import redact
-from core.store import AccountRow, Store
+from core.store import AccountRow, RosterPupil, Store
 from core.sync import school_coverage
 from journalsync._common import console, open_store, reported_errors
 from journalsync.config import load_config, parse_config
 from journalsync.credentials_cmd import write_secrets
 from scheduler import SchoolPlan
 
-__all__ = ["ACCOUNTS", "AccountsImport", "accounts_app", "import_accounts"]
+__all__ = ["ACCOUNTS", "AccountsImport", "accounts_app", "import_accounts", "pupils_to_forget"]
 
 accounts_app = typer.Typer(
     help="A family-account school's accounts (one family each): import them, see their state.",
@@ -453,5 +456,88 @@ def list_cmd(
             + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())),
             highlight=False,
         )
+        for line in _coverage_lines(store, found):
+            console.print(line, highlight=False)
+
+
+def _words(name: str) -> list[str]:
+    return name.casefold().replace("ё", "е").split()
+
+
+def pupils_to_forget(
+    roster: list[RosterPupil], names: list[str], classes: list[str]
+) -> list[RosterPupil]:
+    """The roster's pupils a person named: each ``names`` entry matches one pupil by full name
+    or its first words («Петров Алексей» for «Петров Алексей Ильич»), within ``classes`` when
+    given; ``classes`` alone means every pupil of those classes. ``ConfigError`` — nothing
+    forgotten — when a name matches no pupil or several, or a class has none."""
+    wanted = {" ".join(c.split()).casefold() for c in classes}
+    pool = [p for p in roster if not wanted or p.class_name.casefold() in wanted]
+    where = f" in {', '.join(classes)}" if classes else ""
+    if not names:
+        found = {c.casefold() for c in (p.class_name for p in pool)}
+        empty = [c for c in classes if " ".join(c.split()).casefold() not in found]
+        if empty:
+            raise ConfigError(f"no pupil of class {', '.join(empty)} is on the school's roster")
+        return pool
+    out: dict[str, RosterPupil] = {}
+    problems: list[str] = []
+    for name in names:
+        given = _words(name)
+        hits = [p for p in pool if given and _words(p.name)[: len(given)] == given]
+        if not hits:
+            problems.append(f"no pupil {name!r}{where} on the school's roster")
+        elif len(hits) > 1:
+            which = "; ".join(f"{p.name} ({p.class_name})" for p in hits)
+            problems.append(f"{name!r} names {len(hits)} pupils: {which}")
+        else:
+            out[hits[0].pupil_id] = hits[0]
+    if problems:
+        raise ConfigError(
+            "nothing forgotten: " + "; ".join(problems),
+            hint="give the full name as `accounts list` shows it, and --class to tell two apart",
+        )
+    return list(out.values())
+
+
+@accounts_app.command("forget")
+def forget_cmd(
+    school: SchoolOpt,
+    pupil: Annotated[
+        list[str] | None,
+        typer.Option("--pupil", help="A pupil who left, by name (repeat for more)."),
+    ] = None,
+    class_name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--class",
+            help="Only pupils of this class; alone: every pupil of it (a class that left).",
+        ),
+    ] = None,
+    config: ConfigOpt = Path("journalsync.toml"),
+    db: Annotated[
+        str | None, typer.Option("--db", help="Store URL (default: the config's).")
+    ] = None,
+) -> None:
+    """Take pupils who left the school off its roster: pulls no longer count them as missing
+    (a later pull whose accounts show one puts the pupil back)."""
+    with reported_errors():
+        if not pupil and not class_name:
+            raise ConfigError("give --pupil NAME (repeatable) or --class CLASS")
+        plan = load_config(config)
+        found = next((s for s in plan.schools if s.slug == school), None)
+        if found is None:
+            raise ConfigError(f"{config}: no school {school!r}")
+        store = open_store(db or plan.store_url)
+        roster = store.family_roster(found.slug, found.platform)
+        if not roster:
+            raise ConfigError(
+                f"school {school!r} has no roster of family-account pupils yet (no pull read one)"
+            )
+        chosen = pupils_to_forget(roster, pupil or [], class_name or [])
+        n = store.forget_pupils(found.slug, found.platform, [p.pupil_id for p in chosen])
+        console.print(f"school {school}: {n} pupil(s) taken off the roster", highlight=False)
+        for p in chosen:
+            console.print(f"  {p.class_name}: {p.name}", highlight=False)
         for line in _coverage_lines(store, found):
             console.print(line, highlight=False)

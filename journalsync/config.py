@@ -15,6 +15,7 @@ module, and it is checked by the tests, so it always validates.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -487,9 +488,11 @@ def _split_key(text: str) -> list[str]:
     return [a or b or c for a, b, c in parts]
 
 
+@functools.lru_cache(maxsize=4)
 def _key_lines(text: str) -> list[tuple[tuple[str | int, ...], int]]:
     """Every table header and ``key =`` line with its full path (array items by index; an array
-    under an array item, ``[[schools.bindings]]``, counts within its item)."""
+    under an array item, ``[[schools.bindings]]``, counts within its item); kept for the last
+    few texts, as each of a config's errors looks its line up (read-only)."""
     out: list[tuple[tuple[str | int, ...], int]] = []
     header: tuple[str | int, ...] = ()
     arrays: dict[tuple[str | int, ...], int] = {}
@@ -512,10 +515,12 @@ def _in_arrays(
     names: tuple[str, ...], arrays: dict[tuple[str | int, ...], int]
 ) -> tuple[str | int, ...]:
     """``[schools.options]`` under ``[[schools]]`` is ``schools[<last>].options``."""
+    # Only prefixes as long as an array's name can be one: linear in a header of 50,000 parts.
+    longest = max(map(len, arrays), default=0)
     out: list[str | int] = []
     for name in names:
         out.append(name)
-        if tuple(out) in arrays:
+        if len(out) <= longest and tuple(out) in arrays:
             out.append(arrays[tuple(out)])
     return tuple(out)
 

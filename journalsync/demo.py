@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich import box
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -196,14 +197,22 @@ def run_demo(workdir: Path, *, seed: int = 7) -> DemoResult:
 
 
 def _worklist_table(results: list[WorklistDemo]) -> Table:
-    table = Table(title="demo summary — platforms without a write API (worklist channel)")
-    cols = ("platform", "pulled", "imported", "bad rows", "to enter", "worklists",
-            "verified", "drift", "error")  # fmt: skip
+    """One row per platform, readable at 80 columns; a platform's error goes under the table."""
+    table = Table(
+        title="demo summary — platforms without a write API (worklist channel)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        caption="\n".join(f"{r.platform}: {r.error[:200]}" for r in results if r.error) or None,
+        caption_justify="left",
+    )
+    cols = ("platform", "pulled", "imported", "bad rows", "to enter", "worklists", "verified",
+            "drift")  # fmt: skip
     for col in cols:
-        table.add_column(col, justify="left" if col in ("platform", "error") else "right")
+        table.add_column(col, justify="left" if col == "platform" else "right", no_wrap=True)
     for r in results:
         table.add_row(
             r.platform, str(r.pulled), str(r.imported), str(r.quarantined_rows),
-            str(r.awaiting_entry), str(r.worklists), str(r.verified), str(r.drift), r.error[:60],
+            str(r.awaiting_entry), str(r.worklists), str(r.verified), str(r.drift),
         )  # fmt: skip
     return table

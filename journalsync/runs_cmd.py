@@ -16,13 +16,14 @@ from rich.text import Text
 
 from core.importer import CarryOver, carry_over
 from core.platform import get_platform
-from core.store import Store
-from journalsync._common import EXIT_FAILED, console, open_store, reported_errors
+from core.store import RunState, Store
+from core.sync import Coverage
+from journalsync._common import EXIT_FAILED, EXIT_PARTIAL, console, open_store, reported_errors
 from journalsync.config import load_config
 from journalsync.status_table import render_status
 from scheduler import Plan, approve_run, discard_run, held_runs, hold_reason, school_status
 
-__all__ = ["print_status", "runs_app", "store_for"]
+__all__ = ["print_coverage", "print_status", "runs_app", "store_for"]
 
 runs_app = typer.Typer(help="Runs: held runs awaiting approval.", no_args_is_help=True)
 
@@ -60,6 +61,9 @@ def approve(
         applied = f"applied {report.pulled.pages} held pages, " if report.pulled else ""
         pushed = r.counts.get("pushed", 0)
         console.print(f"run {r.id[:8]} {r.state.value}: {applied}pushed {pushed}", highlight=False)
+        if r.state is RunState.PARTIAL:  # approved, but the pull read too few pupils
+            print_coverage(report.coverage, r.school)
+            raise typer.Exit(EXIT_PARTIAL)
         if r.error:
             console.print(f"[red]{r.error}[/]")
             raise typer.Exit(EXIT_FAILED)
@@ -159,6 +163,22 @@ def _print_carry_over(plan: Plan | None, store: Store, bindings: list[tuple[str,
                 f"{found.text(datetime.now(ZoneInfo(_zone(plan, school, platform))).date())}",
                 highlight=False,
             )
+
+
+def print_coverage(coverage: Coverage | None, slug: str) -> None:
+    """The pupils read, and — for the operator's eyes only, never a log — who was not."""
+    if coverage is None:
+        return
+    if coverage.ok and not coverage.missing:
+        console.print(f"coverage: {coverage.figure}", highlight=False)
+        return
+    colour = "green" if coverage.ok else "red"
+    console.print(f"[{colour}]{coverage.summary()}[/]", highlight=False)
+    for class_name, names in coverage.missing_by_class().items():
+        console.print(f"  not read in {class_name}: {', '.join(names)}", highlight=False)
+    console.print(
+        f"  check their accounts: journalsync accounts list --school {slug}", highlight=False
+    )
 
 
 def print_status(

@@ -23,7 +23,7 @@ from core.connector import Connector, PullMode
 from core.errors import ConfigError
 from core.importer import import_file
 from core.store import RunState, Store
-from core.sync import Coverage, PullResult, RunReport, reconcile, sync_school
+from core.sync import PullResult, RunReport, reconcile, sync_school
 from core.sync import push as push_school
 from journalsync._common import (
     EXIT_FAILED,
@@ -38,7 +38,7 @@ from journalsync._common import (
 )
 from journalsync.config import load_config
 from journalsync.drift_cmd import PAGE_SIZE, DriftFormat, export_findings, print_findings
-from journalsync.runs_cmd import print_status
+from journalsync.runs_cmd import print_coverage, print_status
 from scheduler import Plan, SchoolPlan, SecretRef, make_connector
 
 __all__ = ["SchoolChoice", "demo", "drift", "import_", "pull", "push", "status", "sync"]
@@ -255,7 +255,7 @@ def pull(
             f"{result.quarantined} quarantined{stale}",
             highlight=False,
         )
-        _print_coverage(report.coverage, sp.slug)
+        print_coverage(report.coverage, sp.slug)
         _exit_if_held(report)
         _exit_if_partial(report)
 
@@ -339,7 +339,7 @@ def sync(
                     store, connector, run_key=key, mode=mode, min_coverage=sp.min_coverage
                 )
             console.print(f"run {report.run.id[:8]} {report.run.state}: {report.counts()}")
-            _print_coverage(report.coverage, sp.slug)
+            print_coverage(report.coverage, sp.slug)
             if report.run.state is RunState.FAILED:
                 console.print(f"[red]{report.run.error}[/]")
                 raise typer.Exit(EXIT_FAILED)
@@ -462,22 +462,6 @@ def demo(
         result = run_demo(workdir, seed=seed)
         console.print(f"demo finished in {(datetime.now(UTC) - started).total_seconds():.1f} s")
         raise typer.Exit(result.exit_code)
-
-
-def _print_coverage(coverage: Coverage | None, slug: str) -> None:
-    """The pupils read, and — for the operator's eyes only, never a log — who was not."""
-    if coverage is None:
-        return
-    if coverage.ok and not coverage.missing:
-        console.print(f"coverage: {coverage.figure}", highlight=False)
-        return
-    colour = "green" if coverage.ok else "red"
-    console.print(f"[{colour}]{coverage.summary()}[/]", highlight=False)
-    for class_name, names in coverage.missing_by_class().items():
-        console.print(f"  not read in {class_name}: {', '.join(names)}", highlight=False)
-    console.print(
-        f"  check their accounts: journalsync accounts list --school {slug}", highlight=False
-    )
 
 
 def _exit_if_held(report: RunReport) -> None:

@@ -3,6 +3,8 @@
 The plan (:class:`Plan`) says what to run; :func:`run_cycle` runs one slot of an operation for
 every school (one school's failure never stops the others); :class:`EmbeddedScheduler` fires
 slots from cron schedules; :mod:`scheduler.temporal` does the same across machines.
+:func:`migrate_schools` runs a migration step (apply, verify) for many schools within the same
+limits.
 """
 
 from scheduler._alert_settings import (
@@ -15,6 +17,21 @@ from scheduler._alert_settings import (
 from scheduler._embedded import EmbeddedScheduler
 from scheduler._holds import approve_run, discard_run, find_run, held_runs, hold_reason
 from scheduler._lock import SchedulerLock
+from scheduler._migrate import (
+    MIGRATION_STEPS,
+    MigrationJob,
+    MigrationOutcome,
+    MigrationRefused,
+    MigrationStopped,
+    apply_migration,
+    certificate_counts,
+    migrate_school,
+    migrate_schools,
+    plan_migration,
+    pull_binding,
+    roster_package,
+    verify_migration,
+)
 from scheduler._plan import (
     OPERATIONS,
     AccountPlan,
@@ -49,6 +66,7 @@ from scheduler._thresholds import ChangeVolume, change_volume, hold_check, thres
 
 __all__ = [
     "CONDITION_KINDS",
+    "MIGRATION_STEPS",
     "OPERATIONS",
     "AccountPlan",
     "AlertSettings",
@@ -60,6 +78,10 @@ __all__ = [
     "EntityLimits",
     "HostLimits",
     "Limit",
+    "MigrationJob",
+    "MigrationOutcome",
+    "MigrationRefused",
+    "MigrationStopped",
     "Operation",
     "Outcome",
     "Plan",
@@ -76,7 +98,9 @@ __all__ = [
     "TemporalSettings",
     "WebhookSettings",
     "Window",
+    "apply_migration",
     "approve_run",
+    "certificate_counts",
     "change_volume",
     "cron_trigger",
     "discard_run",
@@ -87,9 +111,15 @@ __all__ = [
     "host_of",
     "local_today",
     "make_connector",
+    "migrate_school",
+    "migrate_schools",
     "next_slot",
+    "plan_migration",
+    "pull_binding",
+    "roster_package",
     "run_key",
     "school_status",
     "slot_of",
     "threshold_breaches",
+    "verify_migration",
 ]

@@ -74,13 +74,23 @@ async def approve_run(
     run = find_run(store, ref)
     _require_held(run)
     note = f"approved by {actor}"
+    # Approval does not waive the school's coverage minimum: a family-account pull that read
+    # too few pupils still ends partial. The config's minimum, else the one the run recorded.
+    school = (
+        next((s for s in plan.schools if (s.slug, s.platform) == (run.school, run.platform)), None)
+        if plan
+        else None
+    )
+    minimum = school.min_coverage if school is not None else None
     with log_context(run=run.id, school=run.school, platform=run.platform):
         log.info("held run approved", actor=actor)
         try:
             # Applying or pushing: never at once with another run of the school (its token).
             async with SchoolLock(store, run.school):
                 if run.operation not in PUSHING_OPERATIONS and store.staged_count(run.id):
-                    return await continue_held(store, None, run_id=run.id, note=note)
+                    return await continue_held(
+                        store, None, run_id=run.id, note=note, min_coverage=minimum
+                    )
                 if plan is None:
                     raise ConfigError(
                         f"run {run.id[:8]} pushes once approved: give the config (-c)",
@@ -89,7 +99,9 @@ async def approve_run(
                 async with connectors(
                     plan, plan.on_platform(run.school, run.platform), store
                 ) as connector:
-                    return await continue_held(store, connector, run_id=run.id, note=note)
+                    return await continue_held(
+                        store, connector, run_id=run.id, note=note, min_coverage=minimum
+                    )
         except ValueError:
             raise ConfigError(
                 f"run {run.id[:8]} was approved or discarded meanwhile; not applied twice"

@@ -14,7 +14,8 @@ and never stops the others.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -154,6 +155,13 @@ class Runner:
             sem = asyncio.Semaphore(self.plan.host_limits(school.host).schools)
             self._hosts[school.host] = sem
         return sem
+
+    @asynccontextmanager
+    async def slots(self, school: SchoolPlan) -> AsyncIterator[None]:
+        """Hold one of the process's ``parallel_schools`` and one of the school's host's
+        ``schools`` (what a run holds while it talks to the platform)."""
+        async with self._parallel, self._host_slot(school):
+            yield
 
     async def run_cycle(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from core.connector import Credentials
-from core.errors import AuthError, ContractError, SessionExpired
+from core.errors import AuthError, ContractError, CredentialsExpired, SessionExpired
 from core.http import HttpClient, HttpSettings
 from core.logging import get_logger, register_secret
 
@@ -99,8 +99,8 @@ class KiasuoClient:
 
     # --- tokens ----------------------------------------------------------------------------------
 
-    def _dead(self, account: Account, why: str) -> AuthError:
-        return AuthError(
+    def _dead(self, account: Account, why: str, kind: type[AuthError] = AuthError) -> AuthError:
+        return kind(
             f"kiasuo: the saved login of account {account.label!r} for school {self._school!r} "
             f"{why}; log in through Госуслуги again and set the new refresh token",
             hint="journalsync credentials set prints how to get a refresh token",
@@ -117,7 +117,7 @@ class KiasuoClient:
             data = await self.http.post(REFRESH_PATH, data={"refresh-token": token}, reauth=False)
         except SessionExpired:
             # 401 on /refresh: the refresh token is invalid or expired (note §2.2, K1).
-            raise self._dead(account, "has expired or was revoked") from None
+            raise self._dead(account, "has expired or was revoked", CredentialsExpired) from None
         except AuthError:
             raise self._dead(account, "was refused by the platform") from None
         pair = s.parse(s.Token, data, what="refresh")

@@ -38,18 +38,21 @@ from core.connector import (
     first_seen_everywhere,
     hand_entry_channels,
 )
-from core.errors import Skippable
+from core.errors import AuthError, Skippable
 from core.http import HttpSettings
+from core.logging import get_logger
 from core.model import Lesson, Record, normalise_subject_name
 from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES
 
 from . import schema as s
 from ._roster import ClassView, Roster, read_roster
 from ._weeks import IsoWeek, weeks_between
-from .client import KiasuoClient
+from .client import Account, KiasuoClient
 from .mapping import PLATFORM, Batch, Mapper, distinct_slots
 
 __all__ = ["TIMEZONE", "KiasuoConnector"]
+
+_log = get_logger(__name__)
 
 #: Where КИАСУО's schools are, unless the config names the school's zone.
 TIMEZONE = "Asia/Krasnoyarsk"
@@ -182,8 +185,24 @@ class KiasuoConnector(Connector):
 
     async def login(self) -> None:
         """Refresh every account's tokens and read who it is (``/api/user``), the accounts at
-        once within the per-host limit."""
-        await platform.each_account(self.client.accounts, self.client.user, limit=self._limit)
+        once within the per-host limit. The school's own (the first) must work; a further
+        family's account the platform refuses (its refresh token expired or revoked) is noted
+        and left out — its pupils are missing then, which the school's coverage shows."""
+        first = self.client.accounts[0] if self.client.accounts else None
+
+        async def open_one(account: Account) -> Account | None:
+            try:
+                await self.client.user(account)
+            except AuthError as exc:
+                self.note_refused(account.label, exc)
+                if account is first:
+                    raise
+                _log.warning("kiasuo account refused", account=account.label)
+                return None
+            return account
+
+        opened = await platform.each_account(self.client.accounts, open_one, limit=self._limit)
+        self.client.accounts = [a for a in opened if a is not None]
         self._logged_in = True
 
     async def aclose(self) -> None:

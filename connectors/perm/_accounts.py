@@ -78,4 +78,4 @@ def account_auth(
         state[STATE_KEY] = tokens
         persist()
 
-    return MobileTokenAuth(label, current, rotated)
+    return MobileTokenAuth(label, current, rotated, resumed=current != configured)

@@ -14,7 +14,7 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.errors import AuthError, SessionExpired
+from core.errors import AuthError, CredentialsExpired, SessionExpired
 from core.http import HttpClient
 from core.logging import register_secret
 
@@ -43,8 +43,18 @@ class AccountAuth(abc.ABC):
 
 
 class MobileTokenAuth(AccountAuth):
-    def __init__(self, label: str, mobile_token: str, on_rotate: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        label: str,
+        mobile_token: str,
+        on_rotate: Callable[[str], None],
+        *,
+        resumed: bool = False,
+    ) -> None:
+        """``resumed``: ``mobile_token`` is one the platform rotated to in an earlier run (it
+        worked then); a refusal of it means the account's login ran out — ``expired``."""
         super().__init__(label)
+        self._worked = resumed
         if not mobile_token:
             raise AuthError(f"perm: account {label!r} has no mobile token configured")
         register_secret(mobile_token)
@@ -66,12 +76,21 @@ class MobileTokenAuth(AccountAuth):
                 "/authenticate", headers={"token": self.mobile_token}, reauth=False
             )
         except (SessionExpired, AuthError):
+            hint = (
+                "the token was used elsewhere or revoked: sign in again in the app "
+                "(authenticate/oauth?app=phone) and configure the new token"
+            )
+            if self._worked:
+                # A token of the chain that worked before is refused now: the login ran out
+                # (401/400, note §2.2 step 5: "log in again").
+                raise CredentialsExpired(
+                    f"perm: the login of account {self.label!r} has expired "
+                    "(the platform refused its current mobile token)",
+                    hint=hint,
+                ) from None
             raise AuthError(
                 f"perm: the platform rejected the mobile token of account {self.label!r}",
-                hint=(
-                    "the token was used elsewhere or revoked: sign in again in the app "
-                    "(authenticate/oauth?app=phone) and configure the new token"
-                ),
+                hint=hint,
             ) from None
         data = s.parse(s.AuthenticateResponse, body, what="authenticate")
         register_secret(data.mobile_token)
@@ -79,6 +98,7 @@ class MobileTokenAuth(AccountAuth):
         # The old token is dead now: save the new one before anything else can fail.
         self.mobile_token = data.mobile_token
         self.rotations += 1
+        self._worked = True
         self._on_rotate(data.mobile_token)
         return Grant(data.cookies.auth_token, data.cookies.profile_id)
 
@@ -93,8 +113,10 @@ class StaticTokenAuth(AccountAuth):
 
     async def grant(self, http: HttpClient, *, renewal: bool) -> Grant:
         if renewal:
-            raise AuthError(
-                f"perm: the auth_token of account {self.label!r} expired or was rejected",
+            # 401/400 on a copied session token: its hour is over (note §2.1, P7) or it was
+            # ended; either way it cannot be renewed, only copied again.
+            raise CredentialsExpired(
+                f"perm: the auth_token of account {self.label!r} expired or was ended",
                 hint=(
                     "copy a fresh auth_token from the browser, "
                     "or link the account by its mobile token"

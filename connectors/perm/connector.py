@@ -166,7 +166,11 @@ class PermConnector(Connector):
         self._limit = settings.max_concurrency
 
     async def login(self) -> None:
-        await self.sessions[0].open()
+        try:
+            await self.sessions[0].open()
+        except AuthError as exc:  # the school's own account: noted, then the run stops
+            self.note_refused(self.target.all_accounts[0].login or self.sessions[0].label, exc)
+            raise
 
     async def _open_accounts(self) -> list[PermSession]:
         """Sign every account in. The school's own (the first) must work; a further family's
@@ -187,9 +191,9 @@ class PermConnector(Connector):
             zip(self.sessions, self.target.all_accounts, refused, strict=True)
         ):
             if exc is not None:
+                self.note_refused(cred.login or session.label, exc)
                 if n == 0:
                     raise exc
-                self.note_account(cred.login or session.label, "rejected", detail=exc.message)
                 _log.warning("perm account refused", account=session.label)
                 continue
             opened.append(session)

@@ -222,11 +222,12 @@ class RuobrConnector(Connector):
         answers = await platform.each_account(accounts, user, limit=self._limit)
         for (account, cred), children in zip(accounts, answers, strict=True):
             if isinstance(children, AuthError):
+                # Ruobr has no token to expire (note §2): a refusal is always "rejected".
+                self.note_refused(cred.login, children)
                 if account == 0:
                     raise children  # the school's own login: its credentials are wrong
                 # One more family's account: noted (the school's coverage shows its pupils
                 # missing) and the others are still read.
-                self.note_account(cred.login, "rejected", detail=children.message)
                 _log.warning("ruobr account rejected", account=account + 1)
                 continue
             if not children:

@@ -1,6 +1,6 @@
 """The sync engine: pull, reconcile, push and the run state machine (DESIGN.md §4)."""
 
-from core.sync._coverage import Coverage, check_coverage, school_coverage
+from core.sync._coverage import Coverage, check_coverage, held_coverage, school_coverage
 from core.sync._limits import DEFAULT_PULL_LIMITS, Limit, PullLimits, pull_breaches
 from core.sync._migration import (
     ApplyResult,
@@ -50,6 +50,7 @@ __all__ = [
     "check_coverage",
     "continue_held",
     "field_diffs",
+    "held_coverage",
     "plan_keys",
     "pull",
     "pull_breaches",

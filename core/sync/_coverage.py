@@ -13,13 +13,14 @@ counts only; :meth:`Coverage.missing_by_class` (for the operator's terminal) giv
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
 from core.connector import Connector
-from core.store import RosterPupil, Store
+from core.store import RosterPupil, Run, Store
 
-__all__ = ["Coverage", "check_coverage", "school_coverage"]
+__all__ = ["Coverage", "check_coverage", "held_coverage", "school_coverage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +45,10 @@ class Coverage:
         if self.ok:
             return f"coverage {self.figure}"
         classes = len({p.class_name for p in self.missing})
+        where = f" in {classes} class(es)" if self.missing else ""
         return (
             f"coverage {self.figure}, below the minimum of {_percent(self.minimum)}: "
-            f"{len(self.missing)} pupil(s) in {classes} class(es) not read"
+            f"{self.expected - self.read} pupil(s){where} not read"
         )
 
     def missing_by_class(self) -> dict[str, list[str]]:
@@ -56,8 +58,19 @@ class Coverage:
             out[p.class_name or "?"].append(p.name)
         return dict(sorted(out.items()))
 
+    @property
+    def required(self) -> int:
+        """The fewest pupils the school's minimum asks for."""
+        return math.ceil(self.minimum * self.expected - 1e-9)
+
     def as_counts(self) -> dict[str, int]:
-        return {"pupils_read": self.read, "pupils_expected": self.expected}
+        """The run's counts; ``pupils_required`` lets an approval of a held run judge its
+        coverage again without the config (:func:`held_coverage`)."""
+        return {
+            "pupils_read": self.read,
+            "pupils_expected": self.expected,
+            "pupils_required": self.required,
+        }
 
 
 def _percent(fraction: float) -> str:
@@ -85,3 +98,22 @@ def check_coverage(
         target.school, target.platform, connector.account_outcomes.values(), run_id
     )
     return school_coverage(store, target.school, target.platform, run_id, minimum)
+
+
+def held_coverage(store: Store, run: Run, minimum: float | None = None) -> Coverage | None:
+    """The coverage of a held run being approved: its pull is what was read, so it is judged
+    as it was then — against the school's minimum (``minimum``; else the one the run recorded;
+    else every pupil). ``None`` when the run read no family accounts."""
+    expected = run.counts.get("pupils_expected")
+    if expected is None:
+        return None
+    read = int(run.counts.get("pupils_read", 0))
+    if minimum is None:
+        required = run.counts.get("pupils_required")
+        minimum = required / expected if required is not None and expected else 1.0
+    now = school_coverage(store, run.school, run.platform, run.id, minimum)
+    if (now.read, now.expected) == (read, expected):
+        return now  # the roster stands as the run left it: the missing pupils are known
+    # A later pull has read the roster since (a held push waits while pulls go on): the
+    # run's own counts judge it; who was missing then is no longer known.
+    return Coverage(read, int(expected), minimum)

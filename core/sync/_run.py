@@ -18,7 +18,7 @@ from core.connector import Connector, Page, PullMode
 from core.errors import ConfigError, Fatal, JournalSyncError, Retriable
 from core.logging import get_logger, log_context
 from core.store import Run, RunState, Store
-from core.sync._coverage import Coverage, check_coverage
+from core.sync._coverage import Coverage, check_coverage, held_coverage
 from core.sync._limits import DEFAULT_PULL_LIMITS, PullLimits
 from core.sync._pull import PullResult, apply_held_pull, pull
 from core.sync._push import PushResult, push
@@ -143,6 +143,12 @@ async def sync_school(
             report.run = store.transition(run.id, RunState.PUSHING, counts=report.counts())
             await _push_and_verify(store, connector, report, policies)
         except (Fatal, Retriable) as exc:
+            if report.coverage is None and connector.account_outcomes:
+                # The accounts tried before the failure (the school's own refused as expired,
+                # say): `accounts list` shows their state.
+                store.record_accounts(
+                    target.school, target.platform, connector.account_outcomes.values(), run.id
+                )
             report.run = _fail(store, run.id, exc, report)
         return report
 
@@ -154,6 +160,7 @@ async def continue_held(
     run_id: str,
     policies: Mapping[str, Policy] = DEFAULT_POLICIES,
     note: str = "approved",
+    min_coverage: float | None = None,
 ) -> RunReport:
     """Apply a held run after approval, exactly once.
 
@@ -163,11 +170,15 @@ async def continue_held(
     applied from the store alone). The move out of ``held`` is checked inside the writing
     transaction, so of two approvals racing for the same run one wins and the other gets
     ``ValueError``; the push itself goes by the outbox's idempotency keys.
+
+    Approval does not waive the coverage check: a family-account school's run whose pull read
+    fewer pupils than ``min_coverage`` (the school's minimum; ``None``: the one the run
+    recorded when held) ends ``partial`` naming them, as an unheld run would.
     """
     run = store.get_run(run_id)
     if run.state is not RunState.HELD:
         raise ValueError(f"run is {run.state.value}: only a held run can be approved")
-    report = RunReport(run=run)
+    report = RunReport(run=run, coverage=held_coverage(store, run, min_coverage))
     held_pull = store.staged_count(run.id) > 0
     pushes = run.operation in PUSHING_OPERATIONS or not held_pull
     if pushes and connector is None:
@@ -186,7 +197,7 @@ async def continue_held(
                 run_id=run.id,
             )
             if not pushes or connector is None:
-                report.run = store.transition(run.id, RunState.DONE, counts=report.counts())
+                report.run = _finish(store, run.id, report)
                 return report
             report.run = store.transition(run.id, RunState.PUSHING, counts=report.counts())
         else:

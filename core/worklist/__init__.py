@@ -16,6 +16,7 @@ shows as a mismatch finding and the item stays unverified (a corrected entry is 
 """
 
 from core.worklist._build import OPEN_STATUSES, build_worklists, issue_worklists
+from core.worklist._files import write_worklists
 from core.worklist._model import FORMAT, Block, Entry, Worklist, from_json, to_json
 from core.worklist._render import file_stem, to_document, write_pdf, write_xlsx
 
@@ -32,5 +33,6 @@ __all__ = [
     "to_document",
     "to_json",
     "write_pdf",
+    "write_worklists",
     "write_xlsx",
 ]

@@ -1,5 +1,7 @@
 """The activities: one school's slot through the same :class:`scheduler.Runner` as ``serve``
-(its alert check after the run included), and the periodic alert check.
+(its alert check after the run included), one school's migration step (``migrate apply|verify
+--all --engine temporal``) through :func:`scheduler.migrate_school`, and the periodic alert
+check.
 
 It heartbeats while the run goes on; if its worker dies, Temporal gives the activity to another
 worker after the heartbeat timeout, and the run resumes under the same run key from its
@@ -12,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.store import Store
+from scheduler._migrate import migrate_school
 from scheduler._plan import Plan
 from scheduler._runner import Runner
-from scheduler.temporal._types import RunRequest
+from scheduler.temporal._types import MigrationRequest, RunRequest
 
 __all__ = ["SchoolActivities"]
 
@@ -43,6 +47,35 @@ class SchoolActivities:
                 scheduled=req.scheduled,
                 key=key,
                 retry_failed=info.attempt > 1,
+            )
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        if out.state == "failed" and out.retriable and info.attempt < req.attempts:
+            delay = timedelta(seconds=out.retry_after) if out.retry_after else None
+            raise ApplicationError(out.reason, type="Retriable", next_retry_delay=delay)
+        return out.as_dict()
+
+    @activity.defn(name="migrate_school")
+    async def migrate_school(self, req: MigrationRequest) -> dict[str, Any]:
+        """One school's migration step through the same code as the embedded engine
+        (:func:`scheduler.migrate_school`): ``apply`` queues the plan's writes in the target's
+        outbox by the plan's own keys and sends only what is not yet verified, so an attempt
+        after a worker died (heartbeat timeout) writes nothing twice."""
+        info = activity.info()
+        beat = asyncio.create_task(_heartbeat(req.heartbeat_seconds / 3))
+        try:
+            out = await migrate_school(
+                self.runner,
+                req.step,
+                req.school,
+                req.plan_id,
+                source=req.source,
+                target=req.target,
+                out=Path(req.out) if req.out else None,
+                no_pull=req.no_pull,
+                config=req.config,
             )
         finally:
             beat.cancel()

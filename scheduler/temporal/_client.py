@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import (
@@ -30,16 +31,22 @@ from core.errors import ConfigError
 from core.logging import get_logger
 from core.store import Store
 from scheduler._embedded import ALERTS_EVERY
+from scheduler._migrate import MIGRATION_STEPS, MigrationJob, MigrationOutcome
 from scheduler._plan import Plan, SchoolPlan
 from scheduler._runner import Outcome, Runner, run_key
 from scheduler.temporal._activities import SchoolActivities
-from scheduler.temporal._types import RunRequest
-from scheduler.temporal._workflow import AlertsCheckWorkflow, SchoolRunWorkflow
+from scheduler.temporal._types import MigrationRequest, RunRequest
+from scheduler.temporal._workflow import (
+    AlertsCheckWorkflow,
+    SchoolMigrationWorkflow,
+    SchoolRunWorkflow,
+)
 
 __all__ = [
     "activity_queue",
     "alerts_schedule_id",
     "connect",
+    "migrate_all",
     "request_for",
     "run_cycle",
     "run_worker",
@@ -125,6 +132,76 @@ async def run_cycle(
         else:
             out.append(Outcome(**res))
     return out
+
+
+async def migrate_all(
+    client: Client,
+    plan: Plan,
+    step: str,
+    jobs: Sequence[MigrationJob],
+    *,
+    out: Path | None = None,
+    no_pull: bool = False,
+    config: str = "journalsync.toml",
+) -> list[MigrationOutcome]:
+    """``step`` (``plan``, ``apply`` or ``verify``) for every school, a workflow per school on
+    the target host's task queue; waits for all of them. The workflow's id is
+    ``migrate:<step>:<school>:<plan>`` (``plan``: ``…:<source>-<target>``): a step already
+    running is joined, not started twice; one that ended before is started anew (every step
+    may be run again: ``apply`` resumes, ``verify`` pulls again, ``plan`` plans anew)."""
+    if step not in MIGRATION_STEPS:
+        raise ValueError(f"unknown migration step {step!r}")
+    t = plan.temporal
+
+    async def start(job: MigrationJob) -> Any:
+        target = plan.on_platform(job.school, job.platform)
+        req = MigrationRequest(
+            school=job.school,
+            platform=job.platform,
+            step=step,
+            plan_id=job.plan_id,
+            task_queue=activity_queue(plan, target.host),
+            source=job.source,
+            target=job.target,
+            out=str((out / job.school).resolve()) if out else "",
+            no_pull=no_pull,
+            config=config,
+            heartbeat_seconds=t.heartbeat_seconds,
+            attempts=t.activity_attempts,
+            retry_initial_seconds=t.retry_initial_seconds,
+        )
+        what = job.plan_id if step != "plan" else f"{job.source}-{job.target}"
+        return await client.start_workflow(
+            SchoolMigrationWorkflow.run,
+            req,
+            id=f"migrate:{step}:{job.school}:{what}",
+            task_queue=workflow_queue(plan),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
+
+    handles = await asyncio.gather(*(start(j) for j in jobs), return_exceptions=True)
+
+    async def result(handle: Any) -> Any:
+        if isinstance(handle, BaseException):
+            raise handle
+        return await handle.result()
+
+    results = await asyncio.gather(*(result(h) for h in handles), return_exceptions=True)
+    outcomes: list[MigrationOutcome] = []
+    for job, res in zip(jobs, results, strict=True):
+        if isinstance(res, BaseException):
+            outcomes.append(MigrationOutcome(job.school, job.plan_id, step, "failed", _cause(res)))
+        else:
+            outcomes.append(MigrationOutcome(**res))
+    return outcomes
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost message of a workflow's failure (the activity's own reason)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc) or type(exc).__name__
 
 
 def _schedule_id(plan: Plan, school: SchoolPlan, operation: str) -> str:
@@ -222,7 +299,7 @@ async def run_worker(
         Worker(
             client,
             task_queue=workflow_queue(plan),
-            workflows=[SchoolRunWorkflow, AlertsCheckWorkflow],
+            workflows=[SchoolRunWorkflow, SchoolMigrationWorkflow, AlertsCheckWorkflow],
             activities=[acts.check_alerts],
             workflow_runner=sandbox,
             identity=ident,
@@ -234,7 +311,7 @@ async def run_worker(
             Worker(
                 client,
                 task_queue=activity_queue(plan, host),
-                activities=[acts.run_school],
+                activities=[acts.run_school, acts.migrate_school],
                 max_concurrent_activities=limits.schools,
                 max_task_queue_activities_per_second=plan.temporal.activities_per_second,
                 graceful_shutdown_timeout=timedelta(seconds=plan.runner.grace_seconds),

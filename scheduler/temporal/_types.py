@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["SLOT_FORMAT", "RunRequest", "format_key"]
+__all__ = ["SLOT_FORMAT", "MigrationRequest", "RunRequest", "format_key"]
 
 SLOT_FORMAT = "%Y%m%dT%H%MZ"
 
@@ -21,6 +21,31 @@ class RunRequest:
     slot: str = ""
     #: Apply the schedule's school-hours window (scheduled runs only).
     scheduled: bool = True
+    heartbeat_seconds: float = 10.0
+    attempts: int = 3
+    retry_initial_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class MigrationRequest:
+    """One school's migration step (``plan``, ``apply`` or ``verify``)."""
+
+    school: str
+    #: The target binding's platform (the activity runs on its host's task queue).
+    platform: str
+    step: str
+    #: ``apply``, ``verify``: the plan; empty for ``plan``.
+    plan_id: str
+    task_queue: str
+    #: ``plan``: the binding the school leaves and the one it moves to.
+    source: str = ""
+    target: str = ""
+    #: The school's directory: ``plan``'s files; where ``verify`` writes the certificate
+    #: (empty: the plan's own directory).
+    out: str = ""
+    no_pull: bool = False
+    #: The config's path as the person gave it (named in hints).
+    config: str = "journalsync.toml"
     heartbeat_seconds: float = 10.0
     attempts: int = 3
     retry_initial_seconds: float = 1.0

@@ -14,9 +14,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
-    from scheduler.temporal._types import RunRequest, format_key
+    from scheduler.temporal._types import MigrationRequest, RunRequest, format_key
 
-__all__ = ["AlertsCheckWorkflow", "SchoolRunWorkflow"]
+__all__ = ["AlertsCheckWorkflow", "SchoolMigrationWorkflow", "SchoolRunWorkflow"]
 
 _SCHEDULED_AT = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
@@ -38,13 +38,38 @@ class SchoolRunWorkflow:
             task_queue=req.task_queue,
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(seconds=req.heartbeat_seconds),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=req.retry_initial_seconds),
-                backoff_coefficient=2.0,
-                maximum_interval=timedelta(minutes=10),
-                maximum_attempts=req.attempts,
-                non_retryable_error_types=["Fatal"],
-            ),
+            retry_policy=_retry(req.attempts, req.retry_initial_seconds),
+        )
+        return result
+
+
+def _retry(attempts: int, initial_seconds: float) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=initial_seconds),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=10),
+        maximum_attempts=attempts,
+        non_retryable_error_types=["Fatal"],
+    )
+
+
+@workflow.defn(name="SchoolMigration")
+class SchoolMigrationWorkflow:
+    """One school's migration step (``apply`` or ``verify`` of one plan): the ``migrate_school``
+    activity on the task queue of the target's upstream host, with the school runs' heartbeat
+    and retries. The activity returns the school's outcome (done, awaiting entry, failed with
+    the reason, refused); only a failure the platform may get over is retried, and a retried
+    ``apply`` goes through the outbox by the plan's keys, so nothing is written twice."""
+
+    @workflow.run
+    async def run(self, req: MigrationRequest) -> dict[str, Any]:
+        result: dict[str, Any] = await workflow.execute_activity(
+            "migrate_school",
+            args=[req],
+            task_queue=req.task_queue,
+            start_to_close_timeout=timedelta(hours=6),
+            heartbeat_timeout=timedelta(seconds=req.heartbeat_seconds),
+            retry_policy=_retry(req.attempts, req.retry_initial_seconds),
         )
         return result
 

@@ -96,6 +96,7 @@ def test_fault_cells_recover_without_loss_or_double_writes() -> None:
         assert c.recovered == c.rounds, c
 
 
+@pytest.mark.slow  # real processes, SIGKILLed mid-push (`make soak` runs many)
 def test_sigkilled_pushes_apply_every_change_once(tmp_path: Path) -> None:
     results = run_kills(tmp_path, kills=1, seeds=1, kinds=("push",), budget_seconds=60)
     r = results["push"]

@@ -5,6 +5,7 @@ and `journalsync web` as commands."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import socket
@@ -99,6 +100,8 @@ def test_errors_have_one_shape(world: ConsoleWorld) -> None:
         (_get(world, "/api/runs/no-such-run"), 404),
         (_get(world, "/api/nothing-here"), 404),
         (_get(world, "/api/runs?cursor=%%%bad"), 400),
+        # a well-formed cursor of another shape: a number where the school's name goes
+        (_get(world, "/api/schools?cursor=" + base64.urlsafe_b64encode(b"[1,2]").decode()), 400),
         (_get(world, "/api/runs?limit=0"), 422),
         (_post(world, "/api/drift/x/resolve", {"action": "delete_everything"}), 422),
         (_post(world, f"/api/runs/{world.held_run}/approve", role="auditor"), 403),
@@ -251,6 +254,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow  # a real `journalsync web` process on a real port
 def test_web_command_serves_and_a_taken_port_is_a_clear_error(
     world: ConsoleWorld, tmp_path: Path
 ) -> None:
@@ -285,6 +289,7 @@ def test_web_command_serves_and_a_taken_port_is_a_clear_error(
     assert b"Traceback" not in err
 
 
+@pytest.mark.slow  # a real `journalsync serve` process: console and scheduler
 def test_serve_runs_the_console_beside_the_scheduler(world: ConsoleWorld) -> None:
     port = _free_port()
     env = {**os.environ, **world.env, "PYTHONPATH": os.getcwd()}

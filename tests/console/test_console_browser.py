@@ -1,6 +1,7 @@
 """The console in a real browser: Debian's headless Chromium driven by Playwright (nothing
 downloaded at run time). Log in with a token, read the overview (five platforms), open a school,
-resolve drift findings, approve a held run, download a report. Screenshots go to
+resolve drift findings, approve a held run, download a report; open a school's migration plan,
+approve it and download it. Screenshots go to
 ``out/console/`` (gitignored) for a person to look at."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 from core.platform import platforms as installed_platforms
 from tests.support import REPO_ROOT
+from tests.support.console_migration import world_plans
 from tests.support.console_world import ConsoleWorld, console_world
 
 CHROMIUM = "/usr/bin/chromium"
@@ -134,3 +136,80 @@ def test_walk_login_overview_school_drift_approve_download(world: ConsoleWorld) 
         finally:
             browser.close()
     assert world.store.get_run(world.held_run).state.value == "done"
+
+
+def test_walk_open_a_migration_and_approve_it(world: ConsoleWorld) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    own = (world.drift_school, world.plan.school(world.drift_school).platform)
+    other = (world.held_school, world.plan.school(world.held_school).platform)
+    plans = world_plans(world.store, own, other)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(
+                base_url=world.base_url,
+                accept_downloads=True,
+                viewport={"width": 1360, "height": 900},
+                locale="ru-RU",
+            )
+            page = context.new_page()
+            page.goto("/login")
+            page.fill("input[name=token]", world.tokens["school"])
+            page.click("button[type=submit]")
+            expect(page.locator("h1")).to_contain_text("Обзор")
+
+            # From the school's page to its migrations: three plans, the waiting one flagged.
+            page.locator(f"tr[data-school='{world.drift_school}'] a").first.click()
+            page.click("a:has-text('переходы на другую платформу')")
+            rows = page.locator("#migrations tbody tr")
+            expect(rows).to_have_count(3)
+            expect(page.locator("#migrations")).to_contain_text("ждёт утверждения")
+            page.screenshot(path=str(OUT / "migrations.png"), full_page=True)
+
+            # The plan waiting for review cannot be approved; the ready one can.
+            page.goto(f"/migrations/{plans['pending']}")
+            expect(page.locator(".approve-plan")).to_contain_text("Ждут решения оператора: 2")
+            expect(page.get_by_role("button", name="Утвердить план")).to_have_count(0)
+            page.goto("/migrations")
+            page.locator(f"a[href='/migrations/{plans['ready']}']").click()
+            expect(page.locator("h1")).to_contain_text("План перехода")
+            table = page.locator("#entities")
+            expect(table).to_contain_text("Отметки")
+            expect(table).to_contain_text("не хранится")  # explained: what the target lacks
+            page.screenshot(path=str(OUT / "migration-plan.png"), full_page=True)
+            page.get_by_role("button", name="Утвердить план").click()
+            expect(page.locator("#plan-state")).to_have_text("утверждён")
+            expect(page.locator("main")).to_contain_text("Утверждён:")
+            expect(page.locator("main")).to_contain_text("Завуч")
+            page.screenshot(path=str(OUT / "migration-approved.png"), full_page=True)
+
+            # Its summary, as the command writes it.
+            with page.expect_download() as dl:
+                page.click("a:has-text('План перехода (XLSX)')")
+            saved = OUT / "migration-plan.xlsx"
+            dl.value.save_as(saved)
+            wb = openpyxl.load_workbook(io.BytesIO(saved.read_bytes()))
+            cells = [
+                str(c)
+                for ws in wb.worksheets
+                for r in ws.iter_rows(values_only=True)
+                for c in r
+                if c
+            ]
+            assert any("Отметки" in c for c in cells), cells[:20]
+
+            # The verified one: its certificate to print.
+            page.goto(f"/migrations/{plans['cert']}")
+            expect(page.locator("#verdict")).to_contain_text("перенос не завершён")
+            with page.expect_download() as dl:
+                page.click("a:has-text('Акт проверки (PDF)')")
+            pdf = OUT / "migration-certificate.pdf"
+            dl.value.save_as(pdf)
+            assert pdf.read_bytes().startswith(b"%PDF")
+            context.close()
+        finally:
+            browser.close()
+    row = world.store.plan(plans["ready"])
+    assert (row.state, row.approved_by) == ("approved", "Завуч (console)")

@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 
 from console._data import initials
+from tests.support.console_migration import world_plans
 from tests.support.console_world import ConsoleWorld, console_world
 
 
@@ -32,21 +33,38 @@ def test_initials_only() -> None:
     assert initials("") == ""
 
 
-def _targets(w: ConsoleWorld) -> dict[str, dict[str, str]]:
-    """Per school: a finished run and an accepted finding (acting on them is refused with
-    409 after the role check passed, so the matrix changes nothing)."""
+@pytest.fixture(scope="module")
+def plans(world: ConsoleWorld) -> dict[str, str]:
+    """Migration plans at both schools (made as `migrate plan` and `verify` make them)."""
+    own = (world.drift_school, world.plan.school(world.drift_school).platform)
+    other = (world.held_school, world.plan.school(world.held_school).platform)
+    return world_plans(world.store, own, other)
+
+
+def _targets(w: ConsoleWorld, plans: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Per school: a finished run, an accepted finding and a migration plan waiting for review
+    (acting on them is refused with 409 after the role check passed, so the matrix changes
+    nothing), and a verified plan with its certificate."""
     out: dict[str, dict[str, str]] = {}
     for key, school in (("own", w.drift_school), ("other", w.held_school)):
         run = next(r for r in w.store.runs(school=school) if r.state.value == "done")
         platform = w.plan.school(school).platform
         finding = w.store.findings(school, platform, status="open")[0]
         w.store.set_finding_status(finding.id, "accepted", note="matrix")
-        out[key] = {"school": school, "run": run.id, "finding": finding.id}
+        prefix = "" if key == "own" else "other_"
+        out[key] = {
+            "school": school,
+            "run": run.id,
+            "finding": finding.id,
+            "plan": plans[prefix + "pending"],
+            "cert": plans[prefix + "cert"],
+        }
     return out
 
 
 # (name, method, path, json body, kind): kind says who may: read (everyone), write (not the
-# auditor), names (documents with full names: not the auditor), admin (administrators only).
+# auditor), names (documents with full names: not the auditor), admin (administrators only),
+# pupils (a list of pupils and nothing else: for the auditor it does not exist, 404).
 ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None, str]] = [
     ("school", "GET", "/api/schools/{school}", None, "read"),
     ("runs of school", "GET", "/api/runs?school={school}", None, "read"),
@@ -69,12 +87,21 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any] | None, str]] = [
     ),
     ("worklists", "POST", "/api/schools/{school}/worklists", None, "write"),
     ("package", "POST", "/api/schools/{school}/package", None, "write"),
+    ("migrations of school", "GET", "/api/migrations?school={school}", None, "read"),
+    ("migration", "GET", "/api/migrations/{plan}", None, "read"),
+    ("migration plan", "GET", "/api/migrations/{plan}/plan.xlsx", None, "read"),
+    ("certificate pdf", "GET", "/api/migrations/{cert}/certificate.pdf", None, "read"),
+    ("certificate json", "GET", "/api/migrations/{cert}/certificate.json", None, "read"),
+    ("review xlsx", "GET", "/api/migrations/{plan}/review.xlsx", None, "pupils"),
+    ("review csv", "GET", "/api/migrations/{plan}/review.csv", None, "pupils"),
+    ("approve migration", "POST", "/api/migrations/{plan}/approve", None, "write"),
 ]
 GLOBAL: list[tuple[str, str, str, str]] = [
     ("schools", "GET", "/api/schools", "read"),
     ("runs", "GET", "/api/runs", "read"),
     ("drift", "GET", "/api/drift?state=all", "read"),
     ("metrics", "GET", "/metrics", "read"),
+    ("migrations", "GET", "/api/migrations", "read"),
     ("audit", "GET", "/api/audit", "admin"),
 ]
 
@@ -87,13 +114,30 @@ def _allowed(r: httpx.Response) -> bool:
     return r.status_code == 404 and r.json()["error"]["code"] == "nothing"
 
 
+#: One client for the module's calls (a new one per request builds a TLS context each time:
+#: seconds of CPU over the hundreds of calls here); each call sends its own headers only.
+_CLIENTS: list[httpx.Client] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_client() -> Iterator[None]:
+    with httpx.Client(timeout=60) as client:
+        _CLIENTS.append(client)
+        try:
+            yield
+        finally:
+            _CLIENTS.remove(client)
+
+
 def _call(w: ConsoleWorld, role: str | None, method: str, path: str, body: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {w.tokens[role]}"} if role else {}
-    return httpx.request(method, w.base_url + path, json=body, headers=headers, timeout=60)
+    client = _CLIENTS[-1]
+    client.cookies.clear()  # no session carried from one call to the next
+    return client.request(method, w.base_url + path, json=body, headers=headers)
 
 
-def test_every_role_on_every_endpoint(world: ConsoleWorld) -> None:
-    targets = _targets(world)
+def test_every_role_on_every_endpoint(world: ConsoleWorld, plans: dict[str, str]) -> None:
+    targets = _targets(world, plans)
     seen = 0
     for name, method, template, body, kind in ENDPOINTS:
         for where, t in targets.items():
@@ -111,6 +155,9 @@ def test_every_role_on_every_endpoint(world: ConsoleWorld) -> None:
                     assert world.held_school not in r.text, label  # no hint it exists
                 elif role == "auditor" and kind in ("write", "names"):
                     assert r.status_code == 403, label
+                elif role == "auditor" and kind == "pupils":
+                    assert r.status_code == 404, label
+                    assert r.json()["error"]["code"] == "not_found", label
                 else:
                     assert _allowed(r), label
     for name, method, path, kind in GLOBAL:
@@ -132,6 +179,11 @@ def test_every_role_on_every_endpoint(world: ConsoleWorld) -> None:
     assert {"Администратор УО", "Завуч"} <= {e["actor"] for e in log}
     assert any(e["action"] == "download.drift" and e["role"] == "auditor" for e in log)
     assert not any(e["role"] == "auditor" and e["action"].startswith("run.") for e in log)
+    assert any(e["action"] == "download.certificate" and e["role"] == "auditor" for e in log)
+    assert not any(e["action"] == "migration.approve" for e in log)  # all refused: 409 or 403
+    assert {world.store.plan(p).state for p in (plans["pending"], plans["other_pending"])} == {
+        "planned"
+    }
 
 
 @contextmanager
@@ -154,7 +206,7 @@ def _text_of(r: httpx.Response) -> str:
     return r.text
 
 
-def test_auditor_sees_no_pupil_name_anywhere(world: ConsoleWorld) -> None:
+def test_auditor_sees_no_pupil_name_anywhere(world: ConsoleWorld, plans: dict[str, str]) -> None:
     names = world.pupils()
     assert len(names) > 20
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(names))) + r")\b")
@@ -170,6 +222,10 @@ def test_auditor_sees_no_pupil_name_anywhere(world: ConsoleWorld) -> None:
         f"/api/schools/{school}/drift.json?state=all",
         f"/api/schools/{held}/drift.json?state=all",
         "/metrics",
+        "/api/migrations",
+        f"/api/migrations/{plans['cert']}",
+        f"/api/migrations/{plans['pending']}/plan.xlsx",
+        f"/api/migrations/{plans['cert']}/certificate.json",
     ]
     bodies = {p: _text_of(_call(world, "auditor", "GET", p, None)) for p in api}
     # The same pages an admin sees with the names: the auditor's show initials.
@@ -180,7 +236,14 @@ def test_auditor_sees_no_pupil_name_anywhere(world: ConsoleWorld) -> None:
         initials(i["student"]) for i in admin_drift.json()["items"]
     }
     with _session(world, "auditor") as c:
-        for p in ("/", f"/schools/{school}?status=all", f"/schools/{held}?status=all"):
+        for p in (
+            "/",
+            f"/schools/{school}?status=all",
+            f"/schools/{held}?status=all",
+            "/migrations",
+            f"/migrations/{plans['pending']}",
+            f"/migrations/{plans['cert']}",
+        ):
             r = c.get(p)
             assert r.status_code == 200, p
             bodies[p] = r.text

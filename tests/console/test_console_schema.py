@@ -8,12 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.console_migration import world_plans
 from tests.support.console_world import ConsoleWorld, console_world
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
     with console_world(tmp_path_factory.mktemp("schema")) as w:
+        own = (w.drift_school, w.plan.school(w.drift_school).platform)
+        other = (w.held_school, w.plan.school(w.held_school).platform)
+        world_plans(w.store, own, other)  # the migration lists have something to page
         yield w
 
 
@@ -51,4 +55,5 @@ def test_no_server_error_on_generated_requests(world: ConsoleWorld) -> None:
         check()
         seen.append(f"{operation.method.upper()} {operation.path}")
     assert len(seen) >= 15, seen
+    assert {"GET /api/migrations", "POST /api/migrations/{plan_id}/approve"} <= set(seen)
     assert not failures, failures

@@ -270,3 +270,54 @@ def test_sandbox_accounts_list_every_account_with_tokens_and_a_pupil_with_marks_
                 if p.school == line["school_slug"] and p.role == "student"
             }
             assert students == {a.get("pupil") for a in accounts}
+
+
+def test_forget_takes_pupils_who_left_off_the_roster(config: Path, tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    petrov = PupilSeen("p-1", "Петров Алексей Ильич", "5А")
+    sidorova = PupilSeen("p-2", "Сидорова Елена Павловна", "7Б")
+    sidorov = PupilSeen("p-3", "Сидоров Пётр Ильич", "7Б")
+    sidorova_5 = PupilSeen("p-4", "Сидорова Елена Ивановна", "5А")
+    first = store.start_run("k1", "s-1", "ruobr", "pull")
+    everyone = (petrov, sidorova, sidorov, sidorova_5)
+    store.record_accounts("s-1", "ruobr", [AccountOutcome("ivanova.m", "ok", everyone)], first.id)
+    second = store.start_run("k2", "s-1", "ruobr", "pull")
+    store.record_accounts("s-1", "ruobr", [AccountOutcome("ivanova.m", "ok", (petrov,))], second.id)
+    coverage = school_coverage(store, "s-1", "ruobr", second.id, 0.95)
+    for state in (RunState.PULLING, RunState.RECONCILING):
+        store.transition(second.id, state)
+    store.transition(second.id, RunState.PARTIAL, counts=coverage.as_counts())
+
+    def roster() -> set[str]:
+        return {p.pupil_id for p in store.family_roster("s-1", "ruobr")}
+
+    args = ("accounts", "forget", "--school", "s-1", "-c", str(config))
+    # Two «Сидорова Елена»: refused, naming both, nothing forgotten; likewise an unknown name.
+    code, out = _invoke(*args, "--pupil", "Сидорова Елена")
+    assert code == 2 and "names 2 pupils" in out and "(7Б)" in out and "(5А)" in out
+    code, out = _invoke(*args, "--pupil", "Сидоров Пётр", "--pupil", "Кузин Денис")
+    assert code == 2 and "Кузин Денис" in out and "nothing forgotten" in out
+    assert roster() == {"p-1", "p-2", "p-3", "p-4"}
+    code, out = _invoke(*args)
+    assert code == 2 and "--pupil" in out
+
+    # --class tells them apart; a name's first words and ё/е as the roster spells them.
+    code, out = _invoke(*args, "--pupil", "сидорова елена", "--class", "7Б")
+    assert code == 0, out
+    assert "1 pupil(s) taken off" in out and "7Б: Сидорова Елена Павловна" in out
+    assert roster() == {"p-1", "p-3", "p-4"}
+    code, out = _invoke(*args, "--pupil", "Сидоров Петр Ильич", "--pupil", "Сидорова Елена")
+    assert code == 0, out
+    assert roster() == {"p-1"}
+    assert "last pull (partial" in out and "1 / 1 pupils" in out  # nobody missing now
+
+    # A class that left, whole; a class with nobody on the roster is refused.
+    code, out = _invoke(*args, "--class", "9В")
+    assert code == 2 and "9В" in out
+    code, out = _invoke(*args, "--class", "5А")
+    assert code == 0 and "1 pupil(s) taken off" in out, out
+    assert roster() == set()
+    # A later pull that shows a pupil again puts the pupil back.
+    third = store.start_run("k3", "s-1", "ruobr", "pull")
+    store.record_accounts("s-1", "ruobr", [AccountOutcome("ivanova.m", "ok", (petrov,))], third.id)
+    assert roster() == {"p-1"}

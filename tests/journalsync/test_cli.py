@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from connectors.netschool.client import NetSchoolClient
 from core.connector import Credentials
 
@@ -34,6 +36,11 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+# Each test runs `python -m journalsync` as a script would: end to end (`make test` runs them;
+# the in-process tests in test_accounts.py cover the same exit codes in `make test-fast`).
+pytestmark = pytest.mark.slow
 
 
 def test_sandbox_serve_prints_accounts_that_log_in() -> None:

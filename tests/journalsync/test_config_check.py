@@ -62,7 +62,7 @@ def test_a_missing_secrets_file_is_an_error(tmp_path: Path) -> None:
     code, out = check(tmp_path, BASE, secrets=None)
     assert code == 2
     assert "school s-1, login admin: password: cannot read the secrets file" in out
-    assert "secrets.toml" in out
+    assert "secrets.toml" in out.replace(" ", "")  # the path may be wrapped anywhere
     assert ": ok" not in out
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from core.errors import ConfigError
+from journalsync.cli import app
 from journalsync.credentials_cmd import write_secret
+
+
+def _js(*args: str, stdin: str | None = None) -> Result:
+    """The command through the CLI's app (stdout and stderr apart, as a script sees them)."""
+    return CliRunner().invoke(app, list(args), input=stdin)
 
 
 def test_write_secret_keeps_other_keys_and_owner_only_access(tmp_path: Path) -> None:
@@ -26,28 +31,20 @@ def test_write_secret_keeps_other_keys_and_owner_only_access(tmp_path: Path) -> 
 
 def test_set_reads_the_secret_from_stdin_and_never_prints_it(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    out = subprocess.run(
-        [sys.executable, "-m", "journalsync", "credentials", "set", "kiasuo.parent-1",
-         "--file", str(path), "--platform", "kiasuo"],
-        input="0123456789abcdef0123456789abcdef\n", capture_output=True, text=True, timeout=60,
-        check=False,
+    out = _js(
+        "credentials", "set", "kiasuo.parent-1", "--file", str(path), "--platform", "kiasuo",
+        stdin="0123456789abcdef0123456789abcdef\n",
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr
+    assert out.exit_code == 0, out.stderr
     assert "0123456789abcdef" not in out.stdout + out.stderr
     assert tomllib.loads(path.read_text())["kiasuo.parent-1"] == "0123456789abcdef0123456789abcdef"
 
 
 def test_how_explains_tokens_and_refuses_password_platforms() -> None:
-    how = subprocess.run(
-        [sys.executable, "-m", "journalsync", "credentials", "how", "--platform", "kiasuo"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert how.returncode == 0 and "Госуслуги" in how.stdout
-    no = subprocess.run(
-        [sys.executable, "-m", "journalsync", "credentials", "how", "--platform", "netschool"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert no.returncode == 2
+    how = _js("credentials", "how", "--platform", "kiasuo")
+    assert how.exit_code == 0 and "Госуслуги" in how.stdout
+    no = _js("credentials", "how", "--platform", "netschool")
+    assert no.exit_code == 2
 
 
 def test_every_token_platform_prints_its_how_to_word_for_word() -> None:
@@ -58,11 +55,8 @@ def test_every_token_platform_prints_its_how_to_word_for_word() -> None:
     token_platforms = {name: p.how_to for name, p in platforms().items() if p.how_to}
     assert "perm" in token_platforms
     for name, text in token_platforms.items():
-        out = subprocess.run(
-            [sys.executable, "-m", "journalsync", "credentials", "how", "--platform", name],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        assert out.returncode == 0, out.stderr
+        out = _js("credentials", "how", "--platform", name)
+        assert out.exit_code == 0, out.stderr
         assert out.stdout.rstrip("\n") == text.rstrip("\n"), name
     assert "[[schools.accounts]]" in token_platforms["perm"]
     assert "diaryperm://" in token_platforms["perm"]

@@ -1,5 +1,6 @@
-"""``journalsync doctor`` end to end: the five emulators on loopback sockets, the command in a
-real process, a real SQLite store; then one emulator renames a field and the doctor says so."""
+"""``journalsync doctor``: the five emulators on loopback sockets, the command as the CLI runs
+it (in-process, a 160-column terminal), a real SQLite store; then one emulator renames a field
+and the doctor says so. ``sandbox serve --rename-field`` in a real process (slow)."""
 
 from __future__ import annotations
 
@@ -31,15 +32,23 @@ SIZE = WorldSize(grades=(1, 5), letters=1, students_per_class=4, weeks=1)
 PLATFORMS = ("netschool", "kiasuo", "ruobr", "perm", "avers")
 
 
-def _journalsync(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "160"}
-    return subprocess.run(
-        [sys.executable, "-m", "journalsync", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def _journalsync(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command through the CLI's own app, its terminal 160 columns wide."""
+    from typer.testing import CliRunner
+
+    from journalsync import _common
+    from journalsync.cli import app
+
+    consoles = (_common.console, _common.err_console)
+    widths = [c.width for c in consoles]
+    for c in consoles:
+        c.width = 160
+    try:
+        r = CliRunner().invoke(app, list(args))
+    finally:
+        for c, w in zip(consoles, widths, strict=True):
+            c.width = w
+    return subprocess.CompletedProcess(list(args), r.exit_code, r.stdout, r.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +178,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow  # a real `journalsync sandbox serve` process
 def test_sandbox_serve_takes_a_renamed_field() -> None:
     port = _free_port()
     cmd = [sys.executable, "-m", "journalsync", "sandbox", "serve", "--platform", "netschool"]

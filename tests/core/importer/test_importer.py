@@ -34,6 +34,7 @@ from core.model import (
 )
 from core.store import Store
 from tests.support import REPO_ROOT
+from tests.support.cli import run_cli
 
 PLATFORM = "netschool"
 SIZE = WorldSize(grades=(8, 11), letters=2, students_per_class=6, weeks=1)
@@ -326,10 +327,10 @@ def test_what_russian_excel_saves_is_read(store: Store, tmp_path: Path, form: st
 
 
 def _cli(db: Path, path: Path, school: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "journalsync", "import", str(path), "--school", school,
-           "--platform", PLATFORM, "--db", f"sqlite:///{db}"]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    return run_cli(
+        "import", str(path), "--school", school, "--platform", PLATFORM, "--db", f"sqlite:///{db}",
+        columns=200,
+    )  # fmt: skip
 
 
 def _counts(db: Path) -> tuple[int, int, int]:
@@ -425,6 +426,7 @@ def _write_locked(db: Path) -> bool:
         con.close()
 
 
+@pytest.mark.slow  # a real `journalsync import` of 20,000+ rows, SIGKILLed, then run again
 def test_sigkill_in_the_middle_of_an_import_leaves_nothing(tmp_path: Path) -> None:
     """A real ``journalsync import`` killed while it holds the write transaction: no record, no
     change-log row, no quarantine row; the same command again imports it all."""

@@ -11,7 +11,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,6 +33,7 @@ from journalsync.config import parse_config
 from scheduler import Runner
 from scheduler.sandbox import sandbox_municipality
 from tests.support import REPO_ROOT
+from tests.support.cli import run_cli
 
 PLATFORM = "netschool"
 ROOT = REPO_ROOT
@@ -46,13 +46,7 @@ def _pythonpath() -> str:
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "journalsync", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {}), "PYTHONPATH": _pythonpath()},
-        timeout=300,
-    )
+    return run_cli(*args, env=env)
 
 
 def _snapshot(tmp_path: Path) -> tuple[Store, str, list[Record]]:

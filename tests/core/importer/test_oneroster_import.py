@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +24,7 @@ from core.model import Lesson, Mark, Person, Record
 from core.package import PackageIntegrityError, build_package, csv_tables, write_package
 from core.store import Store
 from tests.support import REPO_ROOT
+from tests.support.cli import run_cli
 
 PLATFORM = "netschool"
 # Two weeks: the first school week is short (1 September is a Tuesday in 2026), and the
@@ -276,21 +274,15 @@ def test_cli_reports_the_orphan_and_exits_2(
     _store(db, school, records).close()
     d = _unpacked(package_zip, tmp_path / "set")
     _orphan_enrollment(d)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    cmd = [sys.executable, "-m", "journalsync", "import", str(d), "--school", school,
-           "--platform", PLATFORM, "--db", f"sqlite:///{db}"]  # fmt: skip
-    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    rest = ["--school", school, "--platform", PLATFORM, "--db", f"sqlite:///{db}"]
+    run = run_cli("import", str(d), *rest)
     assert run.returncode == 2, run.stderr
     assert "enrollments.csv, row 6, column userSourcedId" in run.stderr
     assert "Traceback" not in run.stderr + run.stdout
     shutil.rmtree(d)
     zipped = tmp_path / "ok.zip"
     shutil.copy(package_zip, zipped)
-    run = subprocess.run([*cmd[:4], str(zipped), *cmd[5:]], capture_output=True, text=True,
-                         env=env, timeout=120)  # fmt: skip
+    run = run_cli("import", str(zipped), *rest)
     assert run.returncode == 0, run.stderr
     assert f"imported {sum(isinstance(r, Mark) for r in records)} records" in run.stdout
 

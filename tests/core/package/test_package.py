@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -36,6 +34,7 @@ from core.package import (
 from core.store import Store
 from core.sync import pull
 from core.sync._reconcile import change_key
+from tests.support.cli import run_cli
 
 SLUG = "school-1"
 PLATFORM = "netschool"
@@ -317,19 +316,16 @@ async def test_cli_writes_the_dated_zip_and_issues_it(
     _enqueue_package(store, [Mark.model_validate({**mark.data(), "comment": "пересдача"})])
     db = f"sqlite:///{tmp_path / 'journal.db'}"
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "journalsync", "package", "--school", SLUG, "--platform",
-         PLATFORM, "--db", db, "--out", str(out)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    proc = run_cli(
+        "package", "--school", SLUG, "--platform", PLATFORM, "--db", db, "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     (written,) = out.iterdir()
     assert written.name.startswith(f"{SLUG}-{PLATFORM}-") and written.suffix == ".zip"
     assert proc.stdout.strip() == str(written)
     assert Counter(i.status for i in store.outbox(SLUG, PLATFORM)) == {"awaiting_entry": 1}
-    proc = subprocess.run(
-        [sys.executable, "-m", "journalsync", "package", "--school", SLUG, "--platform",
-         PLATFORM, "--db", db, "--out", str(out), "--scope", "nonsense"],
-        capture_output=True, text=True, check=False,
+    proc = run_cli(
+        "package", "--school", SLUG, "--platform", PLATFORM, "--db", db, "--out", str(out),
+        "--scope", "nonsense",
     )  # fmt: skip
     assert proc.returncode == 2

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from core.store import Store
 from core.store._base import _MIGRATIONS
 from core.sync import reconcile
 from tests.core.sync.test_sync import a_free_slot
+from tests.support.cli import run_cli
 
 PLATFORM = "netschool"
 SIZE = WorldSize(grades=(5,), letters=1, students_per_class=6, weeks=1)
@@ -60,10 +60,7 @@ def test_drift_then_push_on_netschool_sends_and_verifies_the_change(tmp_path: Pa
         ]  # fmt: skip
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "journalsync", *args],
-                env=env, capture_output=True, text=True, timeout=180, check=False,
-            )  # fmt: skip
+            return run_cli(*args, env=env)
 
         pulled = cli("pull", *login, "--today", world.today.isoformat())
         assert pulled.returncode == 0, pulled.stderr[-2000:]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -45,6 +44,7 @@ from core.worklist import (
     write_pdf,
     write_xlsx,
 )
+from tests.support.cli import run_cli
 
 S, P = "school-7", "kiasuo"
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
@@ -268,8 +268,7 @@ def test_cli_writes_three_files_per_teacher_and_issues(store: Store, tmp_path: P
     out = tmp_path / "lists"
     db = f"sqlite:///{tmp_path / 'j.db'}"
     args = ["worklist", "--school", S, "--platform", P, "--db", db, "--out", str(out)]
-    cmd = [sys.executable, "-m", "journalsync", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     files = sorted(p.suffix for p in out.iterdir())
     assert files == [".json", ".json", ".pdf", ".pdf", ".xlsx", ".xlsx"]
