@@ -180,10 +180,10 @@ def _migrate(quick: bool, pair: str | None = None) -> str:
         f"both pulls inside), the operator's decisions on {r['review_rows']} pupils planned again "
         f"in {r['replan_seconds']} s, approve {r['approve_seconds']} s, apply "
         f"{r['apply_seconds']} s ({r['writes']:,} writes, {r['apply_requests']:,} requests), "
-        f"verify {r['verify_seconds']} s; whole migration {r['total_seconds']} s "
+        f"verify {r['verify_seconds']} s; whole migration (all steps) {r['total_seconds']} s "
         f"({r['total_seconds'] / 300:.2f} of the 5-minute target); certificate complete="
         f"{str(r['complete']).lower()}, {r['unexplained']} unexplained; write log "
-        f"{r['write_log']:,} entries, {r['write_log_twice']} seen twice "
+        f"{r['write_log']:,} entries, {r['write_log_twice']} beyond the plan (seen twice) "
         f"({r['students']:,} students × {r['weeks']} weeks, {r['latency_ms']} ms per request)"
     )
 
