@@ -24,6 +24,8 @@ TARGETS = {
     "compliance": "< 60 s on one core, peak RSS ≤ 4 GB, 100 schools × 800 students × a quarter",
     "cycle": "wall time of a 200-school incremental cycle: embedded, Temporal 1 and 2 workers",
     "import": "≤ 30 s wall and peak RSS ≤ 300 MB for a 200,000-row local journal (one core)",
+    "migrate": "АВЕРС → NetSchool api migration of a 1,000-student school, 30 ms per request: "
+    "plan ≤ 30 s, the whole migration (plan + apply + verify) ≤ 5 minutes",
     "console": "overview of 1,000 schools ≤ 300 ms server time; API 200 requests/s, p99 ≤ 100 ms",
 }
 
@@ -149,6 +151,10 @@ def main() -> None:
     print(f"  {_fmt('avers-parser', _child('avers-parser', 'sqlite', quick))}")
     print(f"\ncompliance, all rules: target {TARGETS['compliance']}")
     print(f"  {_compliance(quick)}")
+    print(f"\nmigration: {TARGETS['migrate']}", flush=True)
+    print(f"  {_migrate(quick)}", flush=True)
+    print("\nmigration NetSchool → ЭПОС (hand entry: worklists), 1,000 students, 30 ms", flush=True)
+    print(f"  {_migrate(quick, 'netschool:perm')}", flush=True)
     print(f"\nweb console: {TARGETS['console']}", flush=True)
     console = subprocess.run(
         [sys.executable, "-m", "bench.console", *(["--quick"] if quick else [])], check=False
@@ -161,6 +167,43 @@ def main() -> None:
     )
     if cycle.returncode != 0:
         raise SystemExit(f"the municipal cycle benchmark failed (exit {cycle.returncode})")
+
+
+def _migrate(quick: bool, pair: str | None = None) -> str:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.migrate",
+            *(["--quick"] if quick else []),
+            *(["--pair", pair] if pair else []),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        return f"FAILED: {(out.stderr or out.stdout).strip().splitlines()[-1:]}"
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    if pair:
+        return (
+            f"plan {r['plan_seconds']} s (+ {r['replan_seconds']} s with the operator's "
+            f"decisions on {r['review_rows']} pupils), apply (worklists) {r['apply_seconds']} s, "
+            f"verify {r['verify_seconds']} s; whole {r['total_seconds']} s; {r['awaited']:,} "
+            f"entries awaited (hand entry), {r['unexplained']} unexplained "
+            f"({r['students']:,} students × {r['weeks']} weeks)"
+        )
+    return (
+        f"plan {r['plan_seconds']} s ({r['plan_seconds'] / 30:.2f} of the 30 s target; "
+        f"both pulls inside), the operator's decisions on {r['review_rows']} pupils planned again "
+        f"in {r['replan_seconds']} s, approve {r['approve_seconds']} s, apply "
+        f"{r['apply_seconds']} s ({r['writes']:,} writes, {r['apply_requests']:,} requests), "
+        f"verify {r['verify_seconds']} s; whole migration (all steps) {r['total_seconds']} s "
+        f"({r['total_seconds'] / 300:.2f} of the 5-minute target); certificate complete="
+        f"{str(r['complete']).lower()}, {r['unexplained']} unexplained; write log "
+        f"{r['write_log']:,} entries, {r['write_log_twice']} beyond the plan (seen twice) "
+        f"({r['students']:,} students × {r['weeks']} weeks, {r['latency_ms']} ms per request)"
+    )
 
 
 def _compliance(quick: bool) -> str:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 from sqlalchemy import create_engine, text
+
+from core.http import make_transport
 
 
 def peak_rss_mib() -> float:
@@ -42,3 +48,52 @@ def store_url(backend: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def tcp_transport() -> httpx.AsyncHTTPTransport:
+    """An httpx transport over TCP with ``TCP_NODELAY`` (Nagle would add 40 ms stalls to small
+    requests) and room for 64 connections: the transport a connector gets by default
+    (:func:`core.http.make_transport`)."""
+    return make_transport(
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+    )
+
+
+def serve_emulator(
+    platform: str,
+    quick: bool,
+    latency: float,
+    *,
+    journal: str = "full",
+    write_log: str | None = None,
+) -> tuple[subprocess.Popen[str], int]:
+    """The bench school's emulator in its own process (:mod:`bench.emulator`); returns it and
+    its port once it listens. ``journal="empty"``: the school as on a platform it has just moved
+    to; ``write_log``: where the emulator writes its write log when terminated."""
+    cmd = [sys.executable, "-m", "bench.emulator", platform, "quick" if quick else "full"]
+    cmd += [str(latency), journal, *([write_log] if write_log else [])]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ})
+    if hasattr(os, "sched_setaffinity"):
+        # The bench pins the client to one core; the server gets the others (its CPU is not the
+        # client's, and on one shared core each would wait for the other).
+        mine, every = os.sched_getaffinity(0), set(range(os.cpu_count() or 1))
+        os.sched_setaffinity(proc.pid, (every - mine) or every)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("port "):
+        proc.kill()
+        raise SystemExit(f"the {platform} emulator did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Terminate a served emulator and wait for it (it writes its write log on the way out)."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -31,10 +31,8 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -43,10 +41,10 @@ from typing import Any
 
 import httpx
 
-from bench._util import peak_rss_mib
+from bench._util import peak_rss_mib, serve_emulator, tcp_transport
 from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
-from core.http import HttpSettings, make_transport
+from core.http import HttpSettings
 from core.logging import configure_logging
 from core.store import Store
 from core.sync import pull
@@ -88,33 +86,6 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-def _tcp_transport() -> httpx.AsyncHTTPTransport:
-    # The transport a connector gets by default (core.http's), with Nagle off and a larger pool.
-    return make_transport(
-        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-    )
-
-
-def _serve(platform: str, quick: bool, latency: float) -> tuple[subprocess.Popen[str], int]:
-    """The emulator in its own process; returns it and its port once it listens."""
-    cmd = [sys.executable, "-m", "bench.emulator", platform, "quick" if quick else "full"]
-    proc = subprocess.Popen(
-        [*cmd, str(latency)], stdout=subprocess.PIPE, text=True, env={**os.environ}
-    )
-    if hasattr(os, "sched_setaffinity"):
-        # The bench pins the client to one core; the server gets the others (its CPU is not the
-        # client's, and on one shared core each would wait for the other).
-        mine, every = os.sched_getaffinity(0), set(range(os.cpu_count() or 1))
-        os.sched_setaffinity(proc.pid, (every - mine) or every)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("port "):
-        proc.kill()
-        raise SystemExit(f"the {platform} emulator did not start: {line!r}")
-    return proc, int(line.split()[1])
 
 
 def raw_upsert_rate(db_path: str) -> dict[str, Any]:
@@ -177,9 +148,9 @@ def run(
     if concurrency is not None:
         http = replace(http, max_concurrency=concurrency)
     if remote:
-        server, port = _serve(platform, quick, latency)
+        server, port = serve_emulator(platform, quick, latency)
         base_url = f"http://127.0.0.1:{port}"
-        inner: httpx.AsyncBaseTransport = _tcp_transport()
+        inner: httpx.AsyncBaseTransport = tcp_transport()
     else:
         from journalsync.sandbox_cmd import emulator_factory
 

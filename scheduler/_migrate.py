@@ -190,9 +190,43 @@ async def pull_binding(
     the migration (a plan over part of a journal would lose the rest silently). After an apply
     (``verify``) the target's records changing en masse is the migration itself, so only the
     delete limits hold the pull then."""
+    async with SchoolLock(store, sp.slug, wait=lock_wait):
+        await _pull_locked(plan, store, sp, after_apply=after_apply, say=say, slots=slots)
+
+
+async def _pull_both(
+    plan: Plan,
+    store: Store,
+    sides: tuple[SchoolPlan, SchoolPlan],
+    *,
+    lock_wait: float,
+    say: Say,
+    slots: Slots,
+) -> None:
+    """The two bindings' pulls at once, under the school's lock (each binding is its own host,
+    with its own limits and slots); the first failure is raised once both have ended."""
+    async with SchoolLock(store, sides[0].slug, wait=lock_wait):
+        ended = await asyncio.gather(
+            *(_pull_locked(plan, store, sp, say=say, slots=slots) for sp in sides),
+            return_exceptions=True,
+        )
+    for outcome in ended:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+async def _pull_locked(
+    plan: Plan,
+    store: Store,
+    sp: SchoolPlan,
+    *,
+    after_apply: bool = False,
+    say: Say = _log_say,
+    slots: Slots = _no_slots,
+) -> None:
     connector = make_connector(plan, sp, store)
     key = f"{sp.slug}:{sp.platform}:pull:migrate:{uuid.uuid4().hex[:12]}"
-    async with SchoolLock(store, sp.slug, wait=lock_wait), slots(sp), connector:
+    async with slots(sp), connector:
         report = await sync_school(
             store,
             connector,
@@ -394,8 +428,7 @@ async def plan_migration(
             hint="a migration moves a school between two platforms",
         )
     if not no_pull:
-        for sp in (src, tgt):
-            await pull_binding(cfg, store, sp, lock_wait=lock_wait, say=say, slots=slots)
+        await _pull_both(cfg, store, (src, tgt), lock_wait=lock_wait, say=say, slots=slots)
     # Matching, the plan and its files are CPU work: off the event loop, so the activity's
     # heartbeat (and the other schools' steps) go on meanwhile.
     return await asyncio.to_thread(_plan_snapshots, store, src, tgt, out, review, say)

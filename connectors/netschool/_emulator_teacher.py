@@ -210,7 +210,9 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
         )
 
     async def journal_edit_post(request: Request) -> Response:
-        """Form: sgid, cmid, lessonId (-1 none, -2 unchanged), saveJournal, SID…, REASON….
+        """Form: sgid, cmid, lessonId (-1 none, -2 unchanged), saveJournal, SID…, REASON…;
+        RegimeAddAssign=1 with AType (type id) and AN (title) creates an assignment on the
+        lesson → ``{assignmentId, assignmentName}`` (note §6.2 p. 4).
 
         [guess] The grouped arrays travel as repeated keys in row order; `G_<assignId>` (mark
         text per row: "" none, "1"–"5", "." точка) is honoured too. Validated before anything
@@ -231,6 +233,13 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
                 raise BadRequest(
                     f"lesson {topic_id} is not in the subject plan of group {g.ext_id}"
                 )
+        new_type: str | None = None
+        if form.get("regimeaddassign") == "1":
+            new_type = TYPE_ID_TO_CODE.get(_int(form.get("atype"), "AType"))
+            if new_type is None:
+                raise BadRequest(f"unknown assignment type {form.get('atype')}")
+            if len(form.get("an", "")) > 400:
+                raise BadRequest("AN (the assignment's title) is longer than 400 characters")
         changes_att: list[tuple[int, AttendanceCode | None]] = []
         changes_marks: list[tuple[int, int, MarkValue | None]] = []
         if form.get("savejournal") == "1":
@@ -268,6 +277,9 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
             elif a.marks.get(sid) != value:
                 w.set_mark(le.ext_id, sid, a.work_type, value, assignment=aid)
                 st.write_log.append(("mark", le.ext_id, sid, a.work_type, value))
+        if new_type is not None:
+            made = w.create_assignment(le.ext_id, new_type, name=form.get("an") or None)
+            return JSONResponse({"assignmentId": made.ext_id, "assignmentName": made.name})
         return JSONResponse({"success": True})
 
     async def quickedit(request: Request) -> Response:

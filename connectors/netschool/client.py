@@ -339,6 +339,22 @@ class NetSchoolClient:
             form["REASON"] = [reason for _, reason in attendance]
         return await self.http.post(f"{_API}/grade/journal/edit", data=form)
 
+    async def add_assignment(self, *, sg_id: int, cm_id: int, type_id: int, name: str) -> int:
+        """``POST grade/journal/edit`` with ``RegimeAddAssign=1``: a new assignment of
+        ``type_id`` on the lesson, without marks (note §6.2 p. 4); its id. Sent once (a resend
+        after a lost answer would make a second one)."""
+        form = {
+            "sgid": str(sg_id),
+            "cmid": str(cm_id),
+            "lessonId": "-2",
+            "RegimeAddAssign": "1",
+            "AN": name,
+            "AType": str(type_id),
+        }
+        data = await self.http.post(f"{_API}/grade/journal/edit", data=form, retry=False)
+        made = s.parse(s.AddedAssignment, data, what="grade/journal/edit (new assignment)")
+        return made.assignmentId
+
 
 def _selected(selected: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"filterId": k, "filterValue": v} for k, v in selected.items()]

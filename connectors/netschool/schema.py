@@ -25,6 +25,7 @@ from core import platform
 from core.logging import get_logger
 
 __all__ = [
+    "AddedAssignment",
     "AttendanceMark",
     "AttendanceReason",
     "AuthData",
@@ -350,6 +351,11 @@ class SubjectPlan(Wire):
 
     subjectPlanId: int | None = None
     lessons: Annotated[list[PlanLesson | Bad], _lenient(PlanLesson)] = Field(default_factory=list)
+
+
+class AddedAssignment(Wire):
+    assignmentId: int
+    assignmentName: str = ""
 
 
 class QuickEditResult(Wire):

@@ -15,10 +15,12 @@ target shows them (the certificate counts them as awaited).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.connector import Change, Connector, PushChannel
 from core.migrate import JOURNAL_ORDER, MigrationPlan, PlanItem, item_key
+from core.model import Lesson
 from core.store import Store
 from core.sync._push import PushResult, push
 
@@ -55,19 +57,41 @@ def plan_keys(plan_id: str, plan: MigrationPlan) -> dict[str, str]:
     }
 
 
-def _queue_order(item: PlanItem) -> tuple[int, int]:
+def _queue_order(item: PlanItem, group_of: Mapping[str, str]) -> tuple[int, int, str, str]:
     """Lessons first, then every first mark of a slot before any second one: a platform that
     numbers a lesson's marks of one work type (NetSchool's assignments) cannot create slot 2
-    before slot 1, and the outbox is sent in queue order, batch by batch."""
-    return (JOURNAL_ORDER.index(item.entity), getattr(item.record, "ordinal", 0))
+    before slot 1, and the outbox is sent in queue order, batch by batch. Within that, by group
+    and lesson: a batch then holds a few groups' lessons whole, which a connector reads and
+    writes a group or a lesson at a time."""
+    record = item.record
+    lesson = record.id if isinstance(record, Lesson) else getattr(record, "lesson_id", None)
+    lesson = lesson if isinstance(lesson, str) else ""
+    return (
+        JOURNAL_ORDER.index(item.entity),
+        getattr(record, "ordinal", 0),
+        group_of.get(lesson, ""),
+        lesson,
+    )
 
 
 def queue_plan(store: Store, plan_id: str, plan: MigrationPlan, platform: str) -> Counter[str]:
     """Queue the plan's writes in the target's outbox (once: by key); new items per channel."""
+    writes = [i for i in plan.items if i.writes and i.record is not None]
+    group_of: dict[str, str] = {}
+    if writes:
+        # Each lesson's group, from the plan and the target's snapshot (a lesson of the plan may
+        # be only in one of them).
+        group_of = {
+            r.id: r.group_id
+            for r in store.remote_records(plan.school, platform, "lesson")
+            if isinstance(r, Lesson)
+        }
+        group_of.update(
+            (i.record.id, i.record.group_id) for i in writes if isinstance(i.record, Lesson)
+        )
     by_channel: dict[str, list[Change]] = {}
-    for i in sorted(plan.items, key=_queue_order):
-        if not i.writes or i.record is None:
-            continue
+    for i in sorted(writes, key=lambda i: _queue_order(i, group_of)):
+        assert i.record is not None
         channel = i.channel or PushChannel.API.value
         by_channel.setdefault(channel, []).append(
             Change(key=item_key(plan_id, i.record), op="upsert", record=i.record)

@@ -459,3 +459,136 @@ def test_capabilities_are_honest() -> None:
         {"school", "academic_year", "period", "person", "class_unit", "subject", "group",
          "lesson", "homework", "mark", "attendance"}
     )  # fmt: skip
+
+
+async def test_a_batched_push_reads_a_group_once_and_sends_its_marks_per_number(
+    world: World, connector: NetSchoolConnector, transport: CountingTransport
+) -> None:
+    """Three lessons of one subject group: every member's new test mark, a second test mark for
+    one pupil, two absences and a new topic per lesson. One journal read for the group, one
+    quickedit per mark number, one form per lesson; the read-back reads the journal once."""
+    records = [r for p in await _pages(connector) for r in p.records]
+    refs = _refs(records)
+    marks = [r for r in records if isinstance(r, Mark)]
+    fresh = [
+        le
+        for le in records
+        if isinstance(le, Lesson)
+        and not any(m.lesson_id == le.id and m.work_type == "test" for m in marks)
+    ]
+    sg = Counter(refs[le.id]["sgId"] for le in fresh).most_common(1)[0][0]
+    lessons = [le for le in fresh if refs[le.id]["sgId"] == sg][:3]
+    assert len(lessons) == 3 and all(refs[le.id].get("classId") for le in lessons)
+    members = _members_of(world, lessons[0], refs)
+    ktp = [t.name for t in world.groups[int(sg)].ktp]
+    changes: list[Change] = []
+    for n, lesson in enumerate(lessons):
+        for pupil in members:
+            mark = Mark(school=SLUG, student_id=pupil, lesson_id=lesson.id, work_type="test",
+                        ordinal=1, value=MarkValue.FOUR, weight=2.0)  # fmt: skip
+            changes.append(Change(f"m{n}-{pupil}", "upsert", mark, refs))
+        second = Mark(school=SLUG, student_id=members[0], lesson_id=lesson.id, work_type="test",
+                      ordinal=2, value=MarkValue.FIVE, weight=2.0)  # fmt: skip
+        changes.append(Change(f"s{n}", "upsert", second, refs))
+        for pupil in members[:2]:
+            absent = Attendance(school=SLUG, student_id=pupil, lesson_id=lesson.id,
+                                code=AttendanceCode.ILL)  # fmt: skip
+            changes.append(Change(f"a{n}-{pupil}", "upsert", absent, refs))
+        topic = next(t for t in ktp if t != lesson.topic)
+        changes.append(Change(f"t{n}", "upsert", lesson.model_copy(update={"topic": topic}), refs))
+    transport.calls.clear()
+
+    outcomes = await connector.push(changes)
+    assert all(o.ok for o in outcomes), [o for o in outcomes if not o.ok]
+    assert Counter(transport.calls) == Counter(
+        {
+            ("GET", "/webapi/grade/journal"): 1,
+            ("POST", "/webapi/grade/journal/quickedit"): 2,  # mark numbers 1 and 2
+            ("POST", "/webapi/grade/journal/edit"): 3,  # attendance and topic, per lesson
+            ("GET", "/webapi/subjectplans/getforsubjectgroup"): 1,
+        }
+    )
+    transport.calls.clear()
+    back = await connector.read_back(changes)
+    assert transport.calls == [("GET", "/webapi/grade/journal")]
+    for change in changes:
+        got = back[change.record.id]
+        assert got is not None and _content(got) == _content(change.record), change.key
+
+    # Pushed again: read once, nothing written, nothing created.
+    assignments = len(world.assignments)
+    transport.calls.clear()
+    assert all(o.ok for o in await connector.push(changes))
+    assert transport.calls == [("GET", "/webapi/grade/journal")]
+    assert len(world.assignments) == assignments
+
+    # Without the class and year ids the lessons' edit screens are read instead, at once.
+    bare = {k: {n: v for n, v in ids.items() if n not in ("classId", "yearId")}
+            for k, ids in refs.items()}  # fmt: skip
+    transport.calls.clear()
+    again = [Change(c.key, c.op, c.record, bare) for c in changes]
+    assert all(o.ok for o in await connector.push(again))
+    assert transport.calls == [("GET", "/webapi/grade/journal/edit")] * 3
+
+
+async def test_a_refused_quickedit_is_sent_again_row_by_row_into_one_new_assignment(
+    world: World, connector: NetSchoolConnector, transport: CountingTransport
+) -> None:
+    """One row names a pupil outside the group: the platform refuses the whole request; each
+    row is then sent alone, the bad one fails, and the good ones fill one new assignment."""
+    records = [r for p in await _pages(connector) for r in p.records]
+    refs = _refs(records)
+    marks = [r for r in records if isinstance(r, Mark)]
+    lesson = next(
+        le
+        for le in records
+        if isinstance(le, Lesson)
+        and not any(m.lesson_id == le.id and m.work_type == "test" for m in marks)
+    )
+    members = _members_of(world, lesson, refs)
+    outsider = next(
+        rid for rid, ids in refs.items() if "userId" in ids and rid not in members
+        and world.persons[int(ids["userId"])].role == "student"
+    )  # fmt: skip
+    changes = [
+        Change(f"k{n}", "upsert", Mark(school=SLUG, student_id=pupil, lesson_id=lesson.id,
+               work_type="test", ordinal=1, value=MarkValue.FOUR), refs)
+        for n, pupil in enumerate([members[0], outsider, members[1]])
+    ]  # fmt: skip
+    assignments = len(world.assignments)
+    outcomes = await connector.push(changes)
+    assert [o.ok for o in outcomes] == [True, False, True], outcomes
+    assert outcomes[0].external_id == outcomes[2].external_id
+    assert len(world.assignments) == assignments + 1
+    assert transport.count("POST", "/webapi/grade/journal/quickedit") == 1 + 3
+
+
+async def test_a_second_mark_without_a_first_gets_an_empty_first_assignment(
+    world: World, connector: NetSchoolConnector, transport: CountingTransport
+) -> None:
+    """The source's first test on the lesson holds no mark the target takes: number 2 is
+    written all the same, after an empty assignment made for number 1 (RegimeAddAssign)."""
+    records = [r for p in await _pages(connector) for r in p.records]
+    refs = _refs(records)
+    marks = [r for r in records if isinstance(r, Mark)]
+    lesson = next(
+        le
+        for le in records
+        if isinstance(le, Lesson)
+        and not any(m.lesson_id == le.id and m.work_type == "test" for m in marks)
+    )
+    pupil = _members_of(world, lesson, refs)[0]
+    second = Mark(school=SLUG, student_id=pupil, lesson_id=lesson.id, work_type="test",
+                  ordinal=2, value=MarkValue.FIVE)  # fmt: skip
+    change = Change("k", "upsert", second, refs)
+    assignments = len(world.assignments)
+    [outcome] = await connector.push([change])
+    assert outcome.ok, outcome
+    assert len(world.assignments) == assignments + 2
+    got = (await connector.read_back([change]))[second.id]
+    assert got is not None and _content(got) == _content(second)
+    # Pushed again: nothing made, nothing sent.
+    posts = transport.count("POST", "/webapi/grade/journal/edit")
+    assert (await connector.push([change]))[0].ok
+    assert len(world.assignments) == assignments + 2
+    assert transport.count("POST", "/webapi/grade/journal/edit") == posts
