@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, time
 from typing import Any
 
 from core.migrate._plan import MigrationPlan, PlanItem, RosterItem
@@ -15,10 +16,14 @@ FORMAT = 1
 
 
 def _value(v: Any) -> Any:
+    """An explained value as JSON: dates and times (a lesson's start the target does not keep)
+    as ISO text, tuples as lists."""
     if v is DROP:
         return None
     if isinstance(v, tuple):
-        return list(v)
+        return [_value(x) for x in v]
+    if isinstance(v, date | time):
+        return v.isoformat()
     return v
 
 

@@ -313,3 +313,30 @@ def test_epos_numbers_a_pupils_marks_of_one_work_type_from_one() -> None:
     [why] = item.explained
     assert (why.field, why.source, why.target) == ("ordinal", 2, 1)
     assert why.reason.code == "ordinal_per_pupil"
+
+
+def test_a_plan_with_explained_times_and_dates_is_json() -> None:
+    """A lesson's start the target does not keep is explained with a ``time`` value: the plan
+    file is still JSON (NetSchool → АВЕРС failed here with "time is not JSON serializable")."""
+    import json
+    from datetime import time
+
+    from core.migrate import MigrationPlan, PlanItem
+    from core.translation import DROP, Explained, Reason
+
+    reason = Reason("not_carried:start_time", "время начала урока не хранится", "test")
+    item = PlanItem(
+        "lesson",
+        "not_carried",
+        "src-1",
+        None,
+        explained=(
+            Explained("lesson", "src-1", "start_time", time(8, 30), DROP, reason),
+            Explained("lesson", "src-1", "date", date(2026, 9, 1), (time(9, 0),), reason),
+        ),
+    )
+    plan = MigrationPlan("s", {}, {}, items=[item], reasons={reason.code: reason})
+    data = json.loads(json.dumps(plan_to_json(plan, plan_id="p1")))
+    (first, second) = data["items"][0]["explained"]
+    assert first["source"] == "08:30:00" and first["dropped"] is True
+    assert second["source"] == "2026-09-01" and second["target"] == ["09:00:00"]
