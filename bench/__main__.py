@@ -154,7 +154,9 @@ def main() -> None:
     print(f"\nmigration: {TARGETS['migrate']}", flush=True)
     print(f"  {_migrate(quick)}", flush=True)
     print("\nmigration NetSchool → ЭПОС (hand entry: worklists), 1,000 students, 30 ms", flush=True)
-    print(f"  {_migrate(quick, 'netschool:perm')}", flush=True)
+    from bench.migrate import HAND_ENTRY_PAIR
+
+    print(f"  {_migrate(quick, HAND_ENTRY_PAIR)}", flush=True)
     print(f"\nweb console: {TARGETS['console']}", flush=True)
     console = subprocess.run(
         [sys.executable, "-m", "bench.console", *(["--quick"] if quick else [])], check=False
@@ -170,6 +172,7 @@ def main() -> None:
 
 
 def _migrate(quick: bool, pair: str | None = None) -> str:
+    """``bench.migrate`` in a child process: the АВЕРС → NetSchool move, or ``pair``."""
     out = subprocess.run(
         [
             sys.executable,
