@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -61,6 +62,26 @@ def _cli(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
     seconds = time.perf_counter() - t0
     print(f"  migrate {args[0]}: {seconds:.1f} s", file=sys.stderr, flush=True)
     return seconds, out
+
+
+def _killed(step: str, after: float, *args: str) -> float:
+    """``migrate STEP`` SIGKILLed ``after`` seconds in (a crash mid-apply); its wall seconds."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "journalsync", "migrate", step, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "JOURNALSYNC_LOCK_WAIT": "30"},
+    )
+    try:
+        proc.wait(after)
+        raise SystemExit(f"migrate {step} finished before it was killed ({after} s)")
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    seconds = time.perf_counter() - t0
+    print(f"  migrate {step}: killed after {seconds:.1f} s", file=sys.stderr, flush=True)
+    return seconds
 
 
 def _ok(step: str, out: subprocess.CompletedProcess[str], codes: tuple[int, ...] = (0,)) -> None:
@@ -159,12 +180,15 @@ def run(
     source: str = SOURCE,
     target: str = TARGET,
     concurrency: int | None = None,
+    kill_apply_after: float | None = None,
 ) -> dict[str, Any]:
     """The migration (module doc); wall seconds per step and the certificate's result.
     ``keep``: work there (config, store, plan files) and leave it for a look afterwards.
     ``source``/``target``: another pair (a hand-entry target's apply writes worklists; its
     certificate counts what is awaited). ``concurrency``: requests in flight per host (the
-    config's ``[hosts]`` entry for each emulator; default: the default per-host limit)."""
+    config's ``[hosts]`` entry for each emulator; default: the default per-host limit).
+    ``kill_apply_after``: SIGKILL the first ``apply`` after that many seconds and run it again
+    (the write log then shows whether the resumed apply wrote anything twice)."""
     size = size_of(quick)
     world = World.generate(SEED, size)
     with tempfile.TemporaryDirectory(prefix="jsbench-migrate-") as tmp_name:
@@ -180,7 +204,9 @@ def run(
             stop(src)
             raise
         try:
-            steps = _steps(tmp, world, (source, src_port), (target, tgt_port), concurrency)
+            steps = _steps(
+                tmp, world, (source, src_port), (target, tgt_port), concurrency, kill_apply_after
+            )
         finally:
             stop(src)
             stop(tgt)
@@ -204,6 +230,7 @@ def _steps(
     src: tuple[str, int],
     tgt: tuple[str, int],
     concurrency: int | None,
+    kill_apply_after: float | None = None,
 ) -> dict[str, Any]:
     (source, src_port), (target, tgt_port) = src, tgt
     cfg, out_dir = tmp / "m.toml", tmp / "plan"
@@ -237,7 +264,11 @@ def _steps(
     approve_s, approved = _cli("approve", plan_id, "-c", str(cfg))
     _ok("approve", approved)
     before = _requests(tgt_port)
+    killed_s = 0.0
+    if kill_apply_after is not None:
+        killed_s = _killed("apply", kill_apply_after, "-c", str(cfg), plan_id)
     apply_s, applied = _cli("apply", "-c", str(cfg), plan_id)
+    apply_s += killed_s
     apply_requests = _requests(tgt_port) - before
     _ok("apply", applied)
     verify_s, verified = _cli("verify", "-c", str(cfg), plan_id)
@@ -255,6 +286,7 @@ def _steps(
         "apply_seconds": round(apply_s, 2),
         "verify_seconds": round(verify_s, 2),
         "total_seconds": round(plan_s + replan_s + approve_s + apply_s + verify_s, 2),
+        "apply_killed_after": kill_apply_after,
         "review_rows": pending,
         "writes": writes,
         "apply_requests": apply_requests,
@@ -267,7 +299,7 @@ def _steps(
 
 def main() -> None:
     """``python -m bench.migrate [--quick] [--latency S] [--keep DIR] [--pair SOURCE:TARGET]
-    [--concurrency N]``: one migration, its figures as one JSON line."""
+    [--concurrency N] [--kill-apply-after S]``: one migration, its figures as one JSON line."""
     args = sys.argv[1:]
 
     def option(name: str) -> str | None:
@@ -282,6 +314,7 @@ def main() -> None:
         source=source,
         target=target,
         concurrency=int(option("--concurrency") or 0) or None,
+        kill_apply_after=float(kill) if (kill := option("--kill-apply-after")) else None,
     )
     print(json.dumps(result))
 
