@@ -26,6 +26,7 @@ import asyncio
 import logging
 import random
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -344,6 +345,15 @@ def make_transport(
     return transport
 
 
+def _default_transport(verify: bool) -> httpx.AsyncHTTPTransport | None:
+    """:func:`make_transport`, or ``None`` where the environment names a proxy
+    (``HTTP(S)_PROXY``, ``ALL_PROXY``): httpx then routes by them and ``NO_PROXY`` itself — it
+    ignores them once it is given a transport, and a school network's proxy must be obeyed."""
+    if any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all")):
+        return None
+    return make_transport(verify=verify)
+
+
 class _Path:
     """A request's path for error texts and log lines, redacted when first shown: most
     requests never show it, and redaction scans for every registered secret."""
@@ -417,7 +427,7 @@ class HttpClient:
         #: The one AsyncClient of this connector instance; the session's cookies live here.
         self.client: httpx.AsyncClient = _AsyncClient(
             base_url=base_url,
-            transport=make_transport(verify=settings.verify) if transport is None else transport,
+            transport=_default_transport(settings.verify) if transport is None else transport,
             headers={"User-Agent": settings.user_agent, **(headers or {})},
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
             verify=settings.verify,

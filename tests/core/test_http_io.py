@@ -134,3 +134,28 @@ async def test_an_untrusted_certificate_is_refused(tls_context: ssl.SSLContext) 
     async with _server(_answer_each, tls_context) as port, _client(port, "https") as http:
         with pytest.raises(TransportError, match="ConnectError"):
             await http.get("/x")
+
+
+async def test_a_proxy_named_by_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A school network's proxy (``HTTP_PROXY``) carries the requests: httpx ignores the
+    environment once given a transport, so the client takes httpx's own where one is set."""
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b"\r\n", 1)[0])
+        writer.write(_ANSWER)
+        await writer.drain()
+        writer.close()
+
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with _server(proxy) as port:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        settings = HttpSettings(timeout=5.0, deadline=10.0, max_attempts=1, backoff_initial=0.0)
+        async with HttpClient(
+            "http://school.invalid:8081", platform="test", settings=settings
+        ) as client:
+            answer = await client.get("/api/ping")
+    assert answer["ok"] is True
+    assert seen == [b"GET http://school.invalid:8081/api/ping HTTP/1.1"]
