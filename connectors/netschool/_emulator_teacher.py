@@ -212,7 +212,8 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
     async def journal_edit_post(request: Request) -> Response:
         """Form: sgid, cmid, lessonId (-1 none, -2 unchanged), saveJournal, SID…, REASON…;
         RegimeAddAssign=1 with AType (type id) and AN (title) creates an assignment on the
-        lesson → ``{assignmentId, assignmentName}`` (note §6.2 p. 4).
+        lesson → ``{assignmentId, assignmentName}`` (note §6.2 p. 4). [guess] An empty ``AN``
+        is taken (the assignment is named after its type); the note gives no rule for it.
 
         [guess] The grouped arrays travel as repeated keys in row order; `G_<assignId>` (mark
         text per row: "" none, "1"–"5", "." точка) is honoured too. Validated before anything
