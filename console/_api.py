@@ -18,13 +18,13 @@ from console import _actions, _migrations
 from console._context import ApiError, Ctx, ctx_of, not_found, require_admin, require_write
 from console._data import (
     RESOLUTIONS,
-    _keyset,
     finding_rows,
     local_time,
     overview,
     runs_page,
 )
 from console._downloads import compliance_report, drift_file, package_zip, worklists_zip
+from console._paging import decode_cursor, encode_cursor, keyset
 from console._tokens import Principal, audit, audit_entries
 from core.errors import ConfigError
 from core.store import Run, RunState
@@ -93,7 +93,7 @@ def _schools(
     if state:
         rows = [r for r in rows if (r.state or "never") == state]
     rows.sort(key=lambda r: (r.slug, r.platform))
-    page = _keyset(rows, lambda r: (r.slug, r.platform), cursor, limit)
+    page = keyset(rows, lambda r: (r.slug, r.platform), cursor, limit)
     return {"items": [r.as_json() for r in page.items], "next_cursor": page.next_cursor}
 
 
@@ -245,7 +245,7 @@ def _drift(
                 }
             )
     items.sort(key=lambda i: i["id"])
-    page = _keyset(items, lambda i: (i["id"],), cursor, limit)
+    page = keyset(items, lambda i: (i["id"],), cursor, limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
@@ -289,7 +289,7 @@ async def list_outbox(
         for i in ctx.store.outbox(school, p, status=status)
     ]
     items.sort(key=lambda i: i["key"])
-    page = _keyset(items, lambda i: (i["key"],), cursor, limit)
+    page = keyset(items, lambda i: (i["key"],), cursor, limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
@@ -388,7 +388,7 @@ async def list_migrations(
         ctx.visible_school(who, school)
     _migrations.check_cursor(cursor)
     rows = _migrations.plans_of(ctx, who, school, state)
-    page = _keyset(rows, _migrations.plan_key, cursor, limit)
+    page = keyset(rows, _migrations.plan_key, cursor, limit)
     return {
         "items": [_migrations.plan_json(ctx, r) for r in page.items],
         "next_cursor": page.next_cursor,
@@ -450,7 +450,6 @@ async def list_audit(
     ctx: CtxDep, who: Who, limit: Limit = 100, cursor: Cursor = None
 ) -> dict[str, Any]:
     require_admin(who)
-    from console._data import decode_cursor, encode_cursor
 
     after = decode_cursor(cursor)
     before = after[0] if after else None

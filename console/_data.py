@@ -4,13 +4,10 @@ and their resolution. The API and the pages both call these; neither reads the s
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import re
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,6 +16,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from sqlalchemy import and_, func, or_, select
 
+from console._paging import DAMAGED, Page, decode_cursor, encode_cursor
 from core.connector import Change
 from core.errors import ConfigError
 from core.logging import get_logger
@@ -43,12 +41,9 @@ from scheduler import Plan, SchoolPlan, SchoolStatus, cron_trigger, school_statu
 
 __all__ = [
     "STATE_TEXT",
-    "Page",
     "SchoolRow",
     "Scores",
     "compliance_score",
-    "decode_cursor",
-    "encode_cursor",
     "finding_rows",
     "initials",
     "mask_row",
@@ -122,48 +117,6 @@ def note_text(note: str) -> str:
     if _LIMIT.search(note):
         return _LIMIT.sub(limit, note)
     return note
-
-
-# --- cursors -------------------------------------------------------------------------------------
-
-_DAMAGED = "the cursor is damaged: use the next_cursor of the last page"
-
-
-def encode_cursor(key: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> list[Any] | None:
-    """The key a cursor carries; a damaged cursor is the caller's error (400)."""
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = orjson.loads(raw)
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raise ConfigError(_DAMAGED) from None
-    if not isinstance(key, list) or not all(isinstance(k, str | int) for k in key):
-        raise ConfigError(_DAMAGED)
-    return key
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Any]
-    next_cursor: str | None
-
-
-def _keyset(items: list[Any], key: Any, cursor: str | None, limit: int) -> Page:
-    """Items (already sorted by ``key``) after the cursor's key, ``limit`` of them."""
-    after = decode_cursor(cursor)
-    if after is not None:
-        try:
-            items = [i for i in items if list(key(i)) > after]
-        except TypeError:  # a cursor of another list's shape (a number where a name goes)
-            raise ConfigError(_DAMAGED) from None
-    shown = items[:limit]
-    nxt = encode_cursor(key(shown[-1])) if len(items) > limit and shown else None
-    return Page(shown, nxt)
 
 
 # --- names ---------------------------------------------------------------------------------------
@@ -660,13 +613,13 @@ def runs_page(
     after = decode_cursor(cursor)
     if after is not None:
         if len(after) != 2 or not isinstance(after[0], str):
-            raise ConfigError(_DAMAGED)
+            raise ConfigError(DAMAGED)
         try:
             at = datetime.fromisoformat(after[0])
         except ValueError:
-            raise ConfigError(_DAMAGED) from None
+            raise ConfigError(DAMAGED) from None
         if at.tzinfo is None:
-            raise ConfigError(_DAMAGED)
+            raise ConfigError(DAMAGED)
         stmt = stmt.where(or_(u.created_at < at, and_(u.created_at == at, u.id < str(after[1]))))
     with store.engine.connect() as conn:
         found = [_run(r) for r in conn.execute(stmt.limit(limit + 1))]

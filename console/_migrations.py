@@ -23,8 +23,9 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from console._context import ApiError, Ctx, not_found, require_write
-from console._data import decode_cursor, initials, local_time
+from console._data import initials, local_time
 from console._downloads import _attachment as attachment
+from console._paging import decode_cursor
 from console._tokens import Principal, audit
 from core.errors import ConfigError
 from core.files import private_dir

@@ -15,9 +15,6 @@ module, and it is checked by the tests, so it always validates.
 
 from __future__ import annotations
 
-import functools
-import os
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
@@ -40,6 +37,8 @@ from core.errors import ConfigError
 from core.platform import Platform
 from core.platform import platforms as _installed
 from core.store import is_memory, parse_store_url
+from journalsync._config_lines import line_for, loc_text, pydantic_errors
+from journalsync._config_secrets import check_secrets
 from scheduler import (
     CONDITION_KINDS,
     AccountPlan,
@@ -438,16 +437,6 @@ def _alert_settings(raw: _Alerts | None, path: Path) -> AlertSettings | None:
     )
 
 
-def _alert_secrets(plan: Plan) -> list[tuple[str, SecretRef | None]]:
-    a = plan.alerts
-    if a is None:
-        return []
-    return [
-        ("alerts: webhook_token", a.webhook.token if a.webhook else None),
-        ("alerts: smtp_password", a.smtp.password if a.smtp else None),
-    ]
-
-
 # -- end of alerts ------------------------------------------------------------------------------
 
 
@@ -473,94 +462,6 @@ class _Config(_Model):
                 raise ValueError(f"school slug {s.slug!r} appears twice")
             seen.add(s.slug)
         return self
-
-
-# -- errors with lines ------------------------------------------------------------------------
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(
-    r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*="""
-)
-
-
-def _split_key(text: str) -> list[str]:
-    parts = re.findall(r""""([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+)""", text)
-    return [a or b or c for a, b, c in parts]
-
-
-@functools.lru_cache(maxsize=4)
-def _key_lines(text: str) -> list[tuple[tuple[str | int, ...], int]]:
-    """Every table header and ``key =`` line with its full path (array items by index; an array
-    under an array item, ``[[schools.bindings]]``, counts within its item); kept for the last
-    few texts, as each of a config's errors looks its line up (read-only)."""
-    out: list[tuple[tuple[str | int, ...], int]] = []
-    header: tuple[str | int, ...] = ()
-    arrays: dict[tuple[str | int, ...], int] = {}
-    for no, line in enumerate(text.splitlines(), 1):
-        if m := _HEADER.match(line):
-            names = tuple(_split_key(m.group(2)))
-            if m.group(1) == "[[":
-                where = (*_in_arrays(names[:-1], arrays), names[-1])
-                arrays[where] = arrays.get(where, -1) + 1
-                header = (*where, arrays[where])
-            else:
-                header = _in_arrays(names, arrays)
-            out.append((header, no))
-        elif m := _KEY.match(line):
-            out.append(((*header, *_split_key(m.group(1))), no))
-    return out
-
-
-def _in_arrays(
-    names: tuple[str, ...], arrays: dict[tuple[str | int, ...], int]
-) -> tuple[str | int, ...]:
-    """``[schools.options]`` under ``[[schools]]`` is ``schools[<last>].options``."""
-    # Only prefixes as long as an array's name can be one: linear in a header of 50,000 parts.
-    longest = max(map(len, arrays), default=0)
-    out: list[str | int] = []
-    for name in names:
-        out.append(name)
-        if len(out) <= longest and tuple(out) in arrays:
-            out.append(arrays[tuple(out)])
-    return tuple(out)
-
-
-def _line_for(text: str, loc: Sequence[str | int]) -> int | None:
-    best, best_len = None, -1
-    for path, no in _key_lines(text):
-        n = 0
-        while n < min(len(path), len(loc)) and str(path[n]) == str(loc[n]):
-            n += 1
-        if n == len(path) and n > best_len:
-            best, best_len = no, n
-    return best
-
-
-def _loc_text(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _pydantic_errors(path: str, text: str, exc: ValidationError) -> list[str]:
-    lines: list[str] = []
-    for err in exc.errors():
-        # Drop the union-branch names pydantic adds ("_SecretEnv", "str", "function-after[…]").
-        loc = [p for p in err["loc"] if isinstance(p, int) or not _is_branch(p)]
-        where = _line_for(text, loc)
-        prefix = f"{path}:{where}" if where else path
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (a typo, or a key this version does not know)"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        lines.append(f"{prefix}: {_loc_text(loc) or '(top level)'}: {msg}")
-    return list(dict.fromkeys(lines))
-
-
-def _is_branch(part: str) -> bool:
-    return part.startswith("_") or part in ("str", "int", "float") or "[" in part
 
 
 # -- to the plan --------------------------------------------------------------------------------
@@ -712,7 +613,7 @@ def _check_bindings(cfg: _Config, path: str, text: str) -> list[str]:
     errors: list[str] = []
 
     def err(loc: tuple[str | int, ...], msg: str) -> None:
-        errors.append(f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: {msg}")
+        errors.append(f"{path}:{line_for(text, loc)}: {loc_text(loc)}: {msg}")
 
     for i, s in enumerate(cfg.schools):
         flat = [k for k in _BINDING_KEYS if k in s.model_fields_set]
@@ -778,7 +679,7 @@ def _check_options(
                     msg = err["msg"].removeprefix("Value error, ")
                     if err["type"] == "extra_forbidden":
                         msg = f"unknown option (a typo, or a key {b.platform} does not take)"
-                    errors.append(f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: {msg}")
+                    errors.append(f"{path}:{line_for(text, loc)}: {loc_text(loc)}: {msg}")
     return out, errors
 
 
@@ -792,16 +693,14 @@ def _check_references(
             if platforms is not None and b.platform not in platforms:
                 loc = ("schools", i, *where, "platform")
                 errors.append(
-                    f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: unknown platform "
+                    f"{path}:{line_for(text, loc)}: {loc_text(loc)}: unknown platform "
                     f"{b.platform!r}; installed: {', '.join(sorted(platforms)) or 'none'}"
                 )
     for i, bo in enumerate(cfg.blackouts):
         for slug in bo.schools:
             if slug not in slugs:
                 loc = ("blackouts", i, "schools")
-                errors.append(
-                    f"{path}:{_line_for(text, loc)}: {_loc_text(loc)}: no school {slug!r}"
-                )
+                errors.append(f"{path}:{line_for(text, loc)}: {loc_text(loc)}: no school {slug!r}")
     return errors
 
 
@@ -831,7 +730,7 @@ def parse_config(
     try:
         cfg = _Config.model_validate(data)
     except ValidationError as exc:
-        problems = _pydantic_errors(where, text, exc)
+        problems = pydantic_errors(where, text, exc)
         raise ConfigError(
             f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems),
             hint="`journalsync config example` prints a commented example",
@@ -872,41 +771,6 @@ def load_config(path: str | Path, *, check_platforms: bool = True) -> Plan:
     if check_platforms:
         platforms = _installed()
     return parse_config(text, p, platforms=platforms)
-
-
-def check_secrets(plan: Plan) -> tuple[list[str], list[str]]:
-    """Whether each credential reference resolves here: (errors, warnings).
-
-    A secrets file that is missing or unreadable, or has no such key, is an error: nothing the
-    scheduler's environment can change about it. An environment variable unset in this shell is
-    a warning: the service that runs journalsync may well set it.
-    """
-    refs: list[tuple[str, SecretRef | None]] = []
-    for school in plan.schools:
-        logins = [(school.login, school.password, school.token)]
-        logins += [(a.login, a.password, a.token) for a in school.accounts]
-        several = len(plan.bindings(school.slug)) > 1
-        label = f"school {school.slug}" + (f", binding {school.binding}" if several else "")
-        for login, *pair in logins:
-            for what, ref in zip(("password", "token"), pair, strict=True):
-                refs.append((f"{label}, login {login}: {what}", ref))
-    refs += _alert_secrets(plan)  # alerts (issue 16)
-    errors: list[str] = []
-    warnings: list[str] = []
-    seen: set[str] = set()
-    for where, ref in refs:
-        if ref is None:
-            continue
-        if ref.env:
-            if not os.environ.get(ref.env) and ref.env not in seen:
-                seen.add(ref.env)
-                warnings.append(f"{where}: environment variable {ref.env} is not set in this shell")
-            continue
-        try:
-            ref.resolve()
-        except ConfigError as exc:
-            errors.append(f"{where}: {exc.message}")
-    return errors, list(dict.fromkeys(warnings))
 
 
 def example_text() -> str:
