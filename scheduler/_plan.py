@@ -234,6 +234,17 @@ class Plan:
     source: str = "<memory>"
     #: The ``[alerts]`` section; ``None``: no alerts are sent.
     alerts: AlertSettings | None = None
+    #: slug → the school's bindings, built once: the scheduler and status ask per school, and a
+    #: scan of a thousand schools each time made their loops quadratic.
+    _by_slug: Mapping[str, tuple[SchoolPlan, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[SchoolPlan]] = {}
+        for s in self.schools:
+            index.setdefault(s.slug, []).append(s)
+        object.__setattr__(self, "_by_slug", {k: tuple(v) for k, v in index.items()})
 
     def school(self, slug: str, on: date | None = None) -> SchoolPlan:
         """The school's binding in effect on ``on`` (default: its local today)."""
@@ -241,7 +252,7 @@ class Plan:
 
     def bindings(self, slug: str) -> tuple[SchoolPlan, ...]:
         """Every platform binding of the school, in the config's order."""
-        found = tuple(s for s in self.schools if s.slug == slug)
+        found = self._by_slug.get(slug, ())
         if not found:
             raise ConfigError(f"no school {slug!r} in {self.source}")
         return found
