@@ -53,22 +53,16 @@ class Ctx:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     scores: Scores = field(init=False)
 
-    _by_slug: dict[str, list[SchoolPlan]] = field(init=False)
-
     def __post_init__(self) -> None:
         self.scores = Scores(self.store, self.plan)
-        self._by_slug = {}
-        for s in self.plan.schools if self.plan else ():
-            self._by_slug.setdefault(s.slug, []).append(s)
 
     # --- schools ---
 
     def plan_school(self, slug: str) -> SchoolPlan | None:
-        found = self._by_slug.get(slug)
-        if not found or self.plan is None:
+        if self.plan is None or not self.plan.knows(slug):
             return None
         # a school on several platforms: the binding in effect on its local date
-        return found[0] if len(found) == 1 else self.plan.school(slug)
+        return self.plan.school(slug)
 
     def timezone(self, slug: str) -> str:
         sp = self.plan_school(slug)
@@ -82,7 +76,7 @@ class Ctx:
         found = [p for _s, p in self.store.school_platforms(slug)]
         first = [sp.platform] if sp is not None else []
         if self.plan is not None and sp is not None:  # then the school's other bindings
-            first += [b.platform for b in self._by_slug[slug] if b.platform not in first]
+            first += [b.platform for b in self.plan.bindings(slug) if b.platform not in first]
         return first + sorted(set(found) - set(first))
 
     def visible_school(self, who: Principal, slug: str) -> list[str]:

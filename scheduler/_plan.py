@@ -250,6 +250,10 @@ class Plan:
         """The school's binding in effect on ``on`` (default: its local today)."""
         return self.in_effect(slug, on)
 
+    def knows(self, slug: str) -> bool:
+        """Whether the config names the school."""
+        return slug in self._by_slug
+
     def bindings(self, slug: str) -> tuple[SchoolPlan, ...]:
         """Every platform binding of the school, in the config's order."""
         found = self._by_slug.get(slug, ())
