@@ -27,7 +27,7 @@ import logging
 import random
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -37,11 +37,10 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal, Self
 
-import httpcore
 import httpx
 import orjson
 
-from core._http_io import Backend
+from core._transport import AiohttpTransport
 from core.errors import (
     AuthError,
     ConfigError,
@@ -322,30 +321,14 @@ class _AsyncClient(httpx.AsyncClient):
         self._cookies = _Cookies(cookies)
 
 
-def make_transport(
-    *,
-    verify: bool = True,
-    limits: httpx.Limits | None = None,
-    socket_options: Iterable[Any] | None = None,
-) -> httpx.AsyncHTTPTransport:
-    """The TCP transport an :class:`HttpClient` uses when given none: httpx's own, its network
-    I/O straight on asyncio (:mod:`core._http_io`) instead of through anyio. ``limits``: httpx's
-    pool limits (default: httpx's); ``socket_options``: as httpx takes them."""
-    transport = httpx.AsyncHTTPTransport(
-        verify=verify,
-        limits=limits
-        if limits is not None
-        else httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        socket_options=socket_options,
-    )
-    pool = getattr(transport, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if isinstance(backend, httpcore.AsyncNetworkBackend):  # else httpcore changed: stay as is
-        pool._network_backend = Backend(unix=backend)  # type: ignore[union-attr]
-    return transport
+def make_transport(*, verify: bool = True, max_connections: int = 100) -> httpx.AsyncBaseTransport:
+    """The TCP transport an :class:`HttpClient` uses when given none: httpx's client over
+    aiohttp's pool and parser (:mod:`core._transport`); ``max_connections``: the pool's bound
+    over all hosts (the per-host limit is :attr:`HttpSettings.max_concurrency`)."""
+    return AiohttpTransport(verify=verify, max_connections=max_connections)
 
 
-def _default_transport(verify: bool) -> httpx.AsyncHTTPTransport | None:
+def _default_transport(verify: bool) -> httpx.AsyncBaseTransport | None:
     """:func:`make_transport`, or ``None`` where the environment names a proxy
     (``HTTP(S)_PROXY``, ``ALL_PROXY``): httpx then routes by them and ``NO_PROXY`` itself — it
     ignores them once it is given a transport, and a school network's proxy must be obeyed."""

@@ -22,7 +22,14 @@ import re
 from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from core.errors import ContractError
 from core.logging import get_logger
@@ -129,22 +136,24 @@ class PayloadReader(Generic[B]):
         loc = ".".join(str(p) for p in first["loc"]) or "(record)"
         return self.bad(model=model.__name__, field=loc, reason=first["msg"], raw=raw)
 
-    def lenient(self, model: type[BaseModel]) -> BeforeValidator:
+    def lenient(self, model: type[BaseModel]) -> WrapValidator:
         """A validator for a list field: items one by one, failures become placeholders;
         ``null`` reads as an empty list.
 
         The whole list is validated at once first (one call into pydantic's core, the usual
-        case); only a list with a bad item is walked item by item, to keep its good ones.
+        case); only a list with a bad item is walked item by item, to keep its good ones. The
+        list it returns is final: pydantic does not walk it again for the field's own type.
         """
         whole: TypeAdapter[list[Any]] = TypeAdapter(list[model])  # type: ignore[valid-type]
+        validate = whole.validator.validate_python  # pydantic's core, without the adapter's wrapper
 
-        def split(value: Any) -> Any:
+        def split(value: Any, field_type: ValidatorFunctionWrapHandler) -> Any:
             if value is None:
                 return []
             if not isinstance(value, list):
-                return value  # a non-list container is a contract break: let pydantic fail it
+                return field_type(value)  # a non-list container: pydantic fails it
             try:
-                return whole.validate_python(value)
+                return validate(value)
             except ValidationError:
                 pass
             out: list[Any] = []
@@ -156,36 +165,38 @@ class PayloadReader(Generic[B]):
                     out.append(self.bad_from(model, item, exc))
             return out
 
-        return BeforeValidator(split)
+        return WrapValidator(split)
 
     def report_drift(self, obj: BaseModel) -> None:
         """Count each model's unknown fields as drift and log them once per reader (names
-        only), then its children's."""
-        extra = obj.model_extra
-        if extra:  # the usual case has none: no names to sort
-            name = type(obj).__name__
-            known = type(obj).KNOWN if isinstance(obj, PlatformModel) else frozenset()
-            unknown = [k for k in extra if k not in known]
-            for k in unknown:
-                self._note(name, _as_name(k), DriftKind.UNKNOWN)
-            new = sorted(k for k in unknown if (name, k) not in self._reported)
-            if new:
-                self._reported.update((name, k) for k in new)
-                self._log.warning(
-                    f"{self.platform} schema drift: unknown fields", model=name, fields=new
-                )
-        for field_name in _nested_fields(type(obj)):
-            self._walk(getattr(obj, field_name))
+        only), then its children's. A loop over a stack, not recursion: a payload holds
+        thousands of models, and nearly all of them have no unknown field."""
+        todo: list[Any] = [obj]
+        pop, push = todo.pop, todo.append
+        while todo:
+            value = pop()
+            if isinstance(value, PlatformModel) or value is obj:
+                model: BaseModel = value
+                extra = model.__pydantic_extra__
+                if extra:  # the usual case has none: no names to sort
+                    self._unknown(model, extra)
+                for field_name in _nested_fields(type(model)):
+                    push(getattr(model, field_name))
+            elif isinstance(value, list | tuple):
+                todo.extend(value)
 
-    def _walk(self, value: Any) -> None:
-        if isinstance(value, PlatformModel):
-            self.report_drift(value)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                if isinstance(item, PlatformModel):
-                    self.report_drift(item)
-                elif isinstance(item, list | tuple):
-                    self._walk(item)
+    def _unknown(self, obj: BaseModel, extra: dict[str, Any]) -> None:
+        name = type(obj).__name__
+        known = type(obj).KNOWN if isinstance(obj, PlatformModel) else frozenset()
+        unknown = [k for k in extra if k not in known]
+        for k in unknown:
+            self._note(name, _as_name(k), DriftKind.UNKNOWN)
+        new = sorted(k for k in unknown if (name, k) not in self._reported)
+        if new:
+            self._reported.update((name, k) for k in new)
+            self._log.warning(
+                f"{self.platform} schema drift: unknown fields", model=name, fields=new
+            )
 
     def parse(self, model: type[M], data: Any, *, what: str) -> M:
         """Validate one response; a container-level failure is a broken contract."""

@@ -279,14 +279,18 @@ def _cookie_platform(request: Request) -> Response:
 @pytest.mark.parametrize("as_json", [True, False], ids=["json", "console"])
 async def test_cookies_are_masked_in_httpcore_lines_and_everywhere_after(restore_logging, as_json):
     """Over real loopback HTTP httpcore logs the response headers as byte tuples; a Set-Cookie
-    value is masked there by the header's name, and registered so it is masked later too."""
+    value is masked there by the header's name, and registered so it is masked later too.
+    httpcore is httpx's own transport: the client takes it where the environment names a proxy
+    (the default transport, aiohttp's, logs no headers)."""
     from connectors.sandbox.server import serve_in_thread
 
     out = io.StringIO()
     configure_logging(json=as_json, level="DEBUG", stream=out)
     app = Starlette(routes=[Route("/login", _cookie_platform)])
     with serve_in_thread(app) as server:
-        async with HttpClient(server.base_url, platform="netschool") as http:
+        async with HttpClient(
+            server.base_url, platform="netschool", transport=httpx.AsyncHTTPTransport()
+        ) as http:
             await http.get("/login")
             cookie = http.client.cookies["ESRNSec"]
     get_logger("journalsync.test").info("echo", note=f"the session was {cookie}")

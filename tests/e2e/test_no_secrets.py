@@ -124,9 +124,10 @@ def test_the_demo_writes_no_secret_anywhere(tmp_path: Path) -> None:
     for mode in MODES:
         run_dir = tmp_path / mode
         stderr = (run_dir / "stderr.txt").read_bytes()
-        # The debug lines that once leaked (httpcore's response headers) are really there.
-        assert b"receive_response_headers.complete" in stderr, mode
-        assert b"set-cookie" in stderr.lower(), mode
+        # The run logged at DEBUG: every request's line is there (httpcore's header lines, which
+        # once leaked cookies, are tested in tests/core/test_logging.py: the default transport,
+        # aiohttp's, logs no headers).
+        assert b"http.request" in stderr, mode
         if mode == "json":
             first = stderr.splitlines()[0]
             assert json.loads(first)["event"], first

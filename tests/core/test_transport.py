@@ -1,15 +1,19 @@
-"""core.http's default transport (network I/O straight on asyncio, core._http_io) over real
-loopback sockets: TLS, a pooled connection the server closed, a server that resets."""
+"""core.http's default transport (httpx over aiohttp's pool and parser, core._transport) over
+real loopback sockets: keep-alive, TLS, a pooled connection the server closed, a server that
+resets, cuts a body short or stays silent; gzip bodies, request bodies and cookies as httpx's
+own transport carries them."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import shutil
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -159,3 +163,76 @@ async def test_a_proxy_named_by_the_environment_is_used(monkeypatch: pytest.Monk
             answer = await client.get("/api/ping")
     assert answer["ok"] is True
     assert seen == [b"GET http://school.invalid:8081/api/ping HTTP/1.1"]
+
+
+async def _head_and_body(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return head, await reader.readexactly(length) if length else b""
+
+
+async def test_a_body_cut_short_is_a_transport_error() -> None:
+    async def short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"ok": tr')
+        await writer.drain()
+        writer.close()
+
+    async with _server(short) as port, _client(port) as http:
+        with pytest.raises(TransportError, match="GET /x failed: RemoteProtocolError"):
+            await http.get("/x")
+
+
+async def test_a_silent_server_is_a_read_timeout() -> None:
+    gave_up = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read()  # no answer: until the client gives up and closes
+        writer.close()
+        gave_up.set()
+
+    settings = HttpSettings(timeout=0.3, deadline=10.0, max_attempts=1, backoff_initial=0.0)
+    async with (
+        _server(silent) as port,
+        HttpClient(f"http://127.0.0.1:{port}", platform="t", settings=settings) as http,
+    ):
+        with pytest.raises(TransportError, match="ReadTimeout"):
+            await http.get("/x")
+        await asyncio.wait_for(gave_up.wait(), 5)  # the client closed the connection
+
+
+async def test_a_gzip_body_is_decoded_and_a_post_arrives_as_sent() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+    packed = gzip.compress(_BODY)
+
+    async def gzipped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                seen.append(await _head_and_body(reader))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-encoding: gzip\r\nset-cookie: sid=abc; Path=/\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(packed), packed)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async with _server(gzipped) as port, _client(port) as http:
+        answer = await http.post("/login", data={"login": "Иванова", "pw": "пароль 1"})
+        assert answer == {"ok": True, "text": "привет"}
+        assert await http.get("/next") == {"ok": True, "text": "привет"}
+    (login_head, login_body), (next_head, _) = seen
+    assert login_head.startswith(b"POST /login HTTP/1.1\r\n")
+    assert b"content-type: application/x-www-form-urlencoded" in login_head.lower()
+    assert login_body == urlencode({"login": "Иванова", "pw": "пароль 1"}).encode()
+    assert b"accept-encoding: gzip" in login_head.lower()
+    # The cookie the first answer set is sent back by httpx's jar, once.
+    assert next_head.lower().count(b"cookie: sid=abc") == 1
