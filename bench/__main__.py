@@ -30,6 +30,10 @@ TARGETS = {
 }
 
 
+#: The pull's targets (issue 13): records per CPU-second without latency, wall seconds with it.
+RATE_TARGET = 8_000
+WALL_LIMIT = 60
+
 #: Seconds the emulator waits before each answer in the latency mode (a regional server).
 LATENCY = 0.03
 #: Requests in flight per host in the latency mode: the default per-host limit
@@ -242,17 +246,20 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
             if "raw_ratio" in r
             else ""
         )
+        floor = r["requests"] * r["latency_ms"] / 1000 / r["concurrency"]
         what = (
-            f"{r['seconds']} s wall, client {r['cpu_seconds']} s CPU "
-            f"({r['records_per_cpu_s']:,.0f} records per client CPU-second), "
-            f"emulator {r['server_cpu_seconds']} s CPU"
+            f"{r['seconds']} s wall ({r['seconds'] / WALL_LIMIT:.2f} of the {WALL_LIMIT} s "
+            f"target; requests × latency / in flight alone: {floor:.1f} s), client "
+            f"{r['cpu_seconds']} s CPU ({r['records_per_cpu_s']:,.0f} records per client "
+            f"CPU-second), emulator {r['server_cpu_seconds']} s CPU"
             if kind == "pull-latency"
             else f"client alone {r['records_per_cpu_s']:,.0f} records per client CPU-second, "
             f"client {r['cpu_seconds']} s CPU (the emulator's process "
             f"{r['server_cpu_seconds']} s, its start-up included), "
             f"{r['seconds']} s wall"
             if kind == "pull-client"
-            else f"{r['records_per_cpu_s']:,.0f} records per CPU-second (client and emulator), "
+            else f"{r['records_per_cpu_s']:,.0f} records per CPU-second (client and emulator; "
+            f"{r['records_per_cpu_s'] / RATE_TARGET:.2f} of the {RATE_TARGET:,} target), "
             f"{r['cpu_seconds']} s CPU, {r['seconds']} s wall"
         )
         return (
