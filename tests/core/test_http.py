@@ -685,3 +685,34 @@ async def test_time_queued_behind_the_hosts_other_requests_does_not_count_agains
     # One at a time: the last waited ~0.9 s in the queue, more than its 0.6 s deadline.
     assert asyncio.get_running_loop().time() - started >= 1.1
     assert results == [{"ok": True}] * 4
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"id": 1, "year": 2025},
+        {"q": "Иванов Пётр", "x": "a&b=c", "y": "/?#%"},
+        {"l": [1, 2, "три"]},
+        {"b": True, "n": None, "f": 1.5},
+        [("s", "a+b c~d*e'(f)!"), ("s", "2")],
+    ],
+)
+async def test_params_make_the_url_httpx_makes(params: dict[str, object]) -> None:
+    """The client joins params into the URL itself (one parse, not two): the URL must be
+    exactly the one httpx's own ``params=`` builds, also under a base path and beside a query
+    the path already has."""
+    seen: list[httpx.URL] = []
+
+    async def handler(request: Request) -> Response:
+        seen.append(request.url)
+        return Response(200, json={})
+
+    base = f"{BASE}/diary/"
+    async with HttpClient(base, platform="t", transport=mocked(handler)) as http:
+        await http.get("api/x", params=params)
+        await http.get("api/x?fixed=1", params=params)
+    reference = httpx.AsyncClient(base_url=base)
+    assert seen == [
+        reference.build_request("GET", "api/x", params=params).url,
+        reference.build_request("GET", "api/x?fixed=1", params=params).url,
+    ]
