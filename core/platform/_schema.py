@@ -178,7 +178,8 @@ class PayloadReader(Generic[B]):
             if isinstance(value, PlatformModel) or value is obj:
                 model: BaseModel = value
                 extra = model.__pydantic_extra__
-                if extra:  # the usual case has none: no names to sort
+                # The usual case has none, or only fields the model knows of (KNOWN).
+                if extra and not extra.keys() <= getattr(model, "KNOWN", frozenset()):
                     self._unknown(model, extra)
                 for field_name in _nested_fields(type(model)):
                     push(getattr(model, field_name))
