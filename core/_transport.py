@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
@@ -24,7 +25,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "ProxyRouting"]
 
 #: A header line or field longer than this is refused (h11's whole-head limit is 16 KiB).
 _MAX_HEADER = 16 * 1024
@@ -152,3 +153,37 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+class ProxyRouting(httpx.AsyncBaseTransport):
+    """Each request through the proxy the environment names for its scheme (``HTTP_PROXY``,
+    ``HTTPS_PROXY``, ``ALL_PROXY``) by httpx's own proxy transport, or by ``direct`` where
+    ``NO_PROXY`` exempts its host — as httpx routes by the environment when it makes its own
+    transports (it ignores the environment once it is given one)."""
+
+    def __init__(
+        self, direct: httpx.AsyncBaseTransport, proxies: dict[str, str], *, verify: bool
+    ) -> None:
+        self._direct = direct
+        self._proxies = proxies
+        self._verify = verify
+        self._via: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    def _route(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+        proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+        if not proxy or urllib.request.proxy_bypass(url.host):  # NO_PROXY
+            return self._direct
+        via = self._via.get(proxy)
+        if via is None:
+            via = self._via[proxy] = httpx.AsyncHTTPTransport(
+                verify=_tls(self._verify), proxy=proxy
+            )
+        return via
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._route(request.url).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._direct.aclose()
+        for via in self._via.values():
+            await via.aclose()

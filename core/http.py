@@ -40,7 +40,7 @@ from typing import Any, Literal, Self
 import httpx
 import orjson
 
-from core._transport import AiohttpTransport
+from core._transport import AiohttpTransport, ProxyRouting
 from core.errors import (
     AuthError,
     ConfigError,
@@ -326,17 +326,14 @@ class _AsyncClient(httpx.AsyncClient):
 def make_transport(*, verify: bool = True, max_connections: int = 100) -> httpx.AsyncBaseTransport:
     """The TCP transport an :class:`HttpClient` uses when given none: httpx's client over
     aiohttp's pool and parser (:mod:`core._transport`); ``max_connections``: the pool's bound
-    over all hosts (the per-host limit is :attr:`HttpSettings.max_concurrency`)."""
-    return AiohttpTransport(verify=verify, max_connections=max_connections)
-
-
-def _default_transport(verify: bool) -> httpx.AsyncBaseTransport | None:
-    """:func:`make_transport`, or ``None`` where the environment names a proxy
-    (``HTTP(S)_PROXY``, ``ALL_PROXY``): httpx then routes by them and ``NO_PROXY`` itself — it
-    ignores them once it is given a transport, and a school network's proxy must be obeyed."""
-    if any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all")):
-        return None
-    return make_transport(verify=verify)
+    over all hosts (the per-host limit is :attr:`HttpSettings.max_concurrency`). Where the
+    environment names a proxy (``HTTP(S)_PROXY``, ``ALL_PROXY``) requests go through it unless
+    ``NO_PROXY`` exempts their host: a school network's proxy must be obeyed."""
+    direct = AiohttpTransport(verify=verify, max_connections=max_connections)
+    proxies = urllib.request.getproxies_environment()
+    if any(scheme in proxies for scheme in ("http", "https", "all")):
+        return ProxyRouting(direct, proxies, verify=verify)
+    return direct
 
 
 class _Path:
@@ -412,7 +409,7 @@ class HttpClient:
         #: The one AsyncClient of this connector instance; the session's cookies live here.
         self.client: httpx.AsyncClient = _AsyncClient(
             base_url=base_url,
-            transport=_default_transport(settings.verify) if transport is None else transport,
+            transport=make_transport(verify=settings.verify) if transport is None else transport,
             headers={"User-Agent": settings.user_agent, **(headers or {})},
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
             verify=settings.verify,

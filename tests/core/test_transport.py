@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from core.errors import TransportError
-from core.http import HttpClient, HttpSettings
+from core.http import HttpClient, HttpSettings, make_transport
 
 _BODY = b'{"ok": true, "text": "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82"}'
 _ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
@@ -142,7 +142,7 @@ async def test_an_untrusted_certificate_is_refused(tls_context: ssl.SSLContext) 
 
 async def test_a_proxy_named_by_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     """A school network's proxy (``HTTP_PROXY``) carries the requests: httpx ignores the
-    environment once given a transport, so the client takes httpx's own where one is set."""
+    environment once given a transport, so the default transport routes by it itself."""
     seen: list[bytes] = []
 
     async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -236,3 +236,35 @@ async def test_a_gzip_body_is_decoded_and_a_post_arrives_as_sent() -> None:
     assert b"accept-encoding: gzip" in login_head.lower()
     # The cookie the first answer set is sent back by httpx's jar, once.
     assert next_head.lower().count(b"cookie: sid=abc") == 1
+
+
+async def test_no_proxy_exempts_a_host_and_a_shared_transport_obeys_the_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``NO_PROXY`` hosts are reached directly; a transport made once and shared by many
+    clients (as ЭПОС's accounts share one) routes by the environment too."""
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b"\r\n", 1)[0])
+        writer.write(_ANSWER)
+        await writer.drain()
+        writer.close()
+
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    settings = HttpSettings(timeout=5.0, deadline=10.0, max_attempts=1, backoff_initial=0.0)
+    async with _server(proxy) as proxy_port, _server(_answer_each) as direct_port:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        shared = make_transport()
+        try:
+            for base in (f"http://127.0.0.1:{direct_port}", "http://school.invalid"):
+                async with HttpClient(
+                    base, platform="test", settings=settings, transport=shared
+                ) as client:
+                    assert (await client.get("/p"))["ok"] is True
+        finally:
+            await shared.aclose()
+    assert seen == [b"GET http://school.invalid/p HTTP/1.1"]
