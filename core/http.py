@@ -287,6 +287,12 @@ class _Cookies(httpx.Cookies):
 _MERGED_URLS = 512
 
 
+def _is_relative(url: str) -> bool:
+    """No scheme and no authority (``http://…``, ``//host/…``): joined under the base URL."""
+    head = url.split("?", 1)[0]
+    return ":" not in head and not url.startswith("//")
+
+
 class _AsyncClient(httpx.AsyncClient):
     """``httpx.AsyncClient`` with :class:`_Cookies` as its cookie store (also after
     ``client.cookies = …``), and each relative URL joined with the base URL once (httpx parses
@@ -297,6 +303,7 @@ class _AsyncClient(httpx.AsyncClient):
         self._cookies = _Cookies(self._cookies.jar)
         self._merged: dict[str, httpx.URL] = {}
         self._merged_base: httpx.URL | None = None
+        self._base_text: str | None = None
 
     def _merge_url(self, url: httpx.URL | str) -> httpx.URL:
         if not isinstance(url, str):
@@ -304,9 +311,17 @@ class _AsyncClient(httpx.AsyncClient):
         if self._merged_base is not self._base_url:  # a new base_url: joins start over
             self._merged.clear()
             self._merged_base = self._base_url
+            base = self._base_url
+            # httpx's join of a relative URL is the base's text (with its trailing slash) and
+            # the URL's without leading slashes: one parse of both instead of two
+            plain = base.is_absolute_url and not base.query and not base.fragment
+            self._base_text = str(base) if plain else None
         merged = self._merged.get(url)
         if merged is None:
-            merged = super()._merge_url(url)
+            if self._base_text is not None and _is_relative(url):
+                merged = httpx.URL(self._base_text + url.lstrip("/"))
+            else:
+                merged = super()._merge_url(url)
             if "?" in url:  # a query: seldom asked again, not worth a place
                 return merged
             if len(self._merged) >= _MERGED_URLS:
