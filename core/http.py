@@ -315,7 +315,8 @@ class _AsyncClient(httpx.AsyncClient):
             # httpx's join of a relative URL is the base's text (with its trailing slash) and
             # the URL's without leading slashes: one parse of both instead of two
             plain = base.is_absolute_url and not base.query and not base.fragment
-            self._base_text = str(base) if plain else None
+            text = str(base)  # "http://host" for an empty path, whose raw_path is "/"
+            self._base_text = (text if text.endswith("/") else f"{text}/") if plain else None
         merged = self._merged.get(url)
         if merged is None:
             if self._base_text is not None and _is_relative(url):

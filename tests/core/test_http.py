@@ -707,10 +707,11 @@ async def test_params_make_the_url_httpx_makes(params: dict[str, object]) -> Non
         seen.append(request.url)
         return Response(200, json={})
 
-    base = f"{BASE}/diary/"
     paths = ["api/x", "/api/x?fixed=1", "api/Дневник ученика/7 А", f"{BASE}/other?a=1", "//h/x"]
-    async with HttpClient(base, platform="t", transport=mocked(handler)) as http:
-        for path in paths:
-            await http.get(path, params=params)
-    reference = httpx.AsyncClient(base_url=base)
-    assert seen == [reference.build_request("GET", p, params=params).url for p in paths]
+    for base in (f"{BASE}/diary/", BASE, f"{BASE}:8080"):
+        seen.clear()
+        async with HttpClient(base, platform="t", transport=mocked(handler)) as http:
+            for path in paths:
+                await http.get(path, params=params)
+        reference = httpx.AsyncClient(base_url=base)
+        assert seen == [reference.build_request("GET", p, params=params).url for p in paths]
