@@ -13,9 +13,16 @@ teachers are derived from the lessons and carried once per run, on the first jou
 sees them; no page claims them complete, so a pull adds and updates them but never deletes them.
 A cursor is ``{"pass", "done", "complete"}`` as in the NetSchool connector: a complete (or
 absent) cursor starts a new pass, an incomplete one resumes it, skipping the scopes in ``done``.
-An incremental pull re-reads the pages whose range overlaps the fortnight before today (today =
-the constructor's ``today``, else the date in the school's zone, Asia/Novokuznetsk by default) —
-whole periods, so the scope replacement also sees deletions.
+A full pass reads the pages that start no later than a week past today (``AHEAD``, as the КИАСУО
+connector reads its weeks): a page starting after that is not read and not emitted, so the
+store keeps whatever it held for it (no page of it replaces anything; a pass left with no page
+at all is closed by the runner's empty closing page, which replaces nothing either). A page is
+read whole or not at all: the one holding today is read to its end, as the scope replacement
+needs. A page beyond the horizon is still read when a pupil's ``controlmark`` shows one of its
+periods closed (its final marks ride on it; a period not started has none). An incremental pull
+re-reads the pages whose range overlaps the fortnight before today (today = the constructor's
+``today``, else the date in the school's zone, Asia/Novokuznetsk by default) — whole periods,
+so the scope replacement also sees deletions.
 """
 
 from __future__ import annotations
@@ -61,6 +68,9 @@ _log = get_logger(__name__)
 #: The region's local time (payloads carry no offsets), unless the config names the school's.
 TIMEZONE = "Asia/Novokuznetsk"
 INCREMENTAL_WINDOW = timedelta(days=14)
+#: A full pass reads the pages starting up to a week past today (lessons a week ahead carry
+#: homework and planned topics); later periods have not started: nothing to read yet.
+AHEAD = timedelta(days=7)
 
 #: Groups come with the journal pages, none complete: a pull adds them, never deletes them.
 _ROSTER_ENTITIES = ROSTER_ENTITIES - {"group"}
@@ -265,11 +275,14 @@ class RuobrConnector(Connector):
 
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
         visible = platform.visible_members(roster.batch.records)
-        scopes = roster.scopes
+        today = self.today()
         if mode is PullMode.INCREMENTAL:
-            today = self.today()
             low = today - INCREMENTAL_WINDOW
-            scopes = [sc for sc in scopes if sc.start <= today and sc.end >= low]
+            scopes = [sc for sc in roster.scopes if sc.start <= today and sc.end >= low]
+        else:
+            # Pages after the horizon are left out, not emitted empty: the store keeps them.
+            horizon = today + AHEAD
+            scopes = [sc for sc in roster.scopes if sc.start <= horizon or _closed(roster, sc)]
         # Subjects are the roster's; a journal page carries only one no control-mark list named.
         seen = Seen(records={r.id for r in roster.batch.records if r.ENTITY == "subject"})
         complete = _JOURNAL_ENTITIES if self.read_attendance else _JOURNAL_ENTITIES - {"attendance"}
@@ -438,6 +451,17 @@ def _scopes(class_key: str, periods: list[s.ControlPeriod]) -> list[_Scope]:
             )
         )
     return out
+
+
+def _closed(roster: _Roster, scope: _Scope) -> bool:
+    """Whether a pupil of the scope's class sees one of the scope's periods closed
+    (``marks_future == 0``): its final marks ride on the scope's page."""
+    numbers = {scope.period.period, *(x.period for x in scope.also)}
+    return any(
+        isinstance(x, s.ControlPeriod) and x.period in numbers and x.marks_future == 0
+        for p in roster.classes[scope.class_key][1]
+        for x in roster.control.get(p.child.id, [])
+    )
 
 
 def _key(scope: _Scope) -> str:
