@@ -153,14 +153,16 @@ class EmulatorState:
     def lessons_of(
         self, pupil: PersonInfo, start: date, end: date, subject_id: int | None = None
     ) -> list[LessonInfo]:
+        lessons = self.world.lessons
         out = [
-            self.world.lessons[lid]
+            le
             for g in self.groups_of(pupil)
             if subject_id is None or g.subject_id == subject_id
             for lid in g.lesson_ids
-            if start <= self.world.lessons[lid].day <= end
+            if start <= (le := lessons[lid]).day <= end
         ]
-        return sorted(out, key=lambda le: (le.day, le.number, le.ext_id))
+        out.sort(key=lambda le: (le.day, le.number, le.ext_id))
+        return out
 
     def subjects_of(self, pupil: PersonInfo) -> list[tuple[int, str]]:
         seen: dict[int, str] = {}
