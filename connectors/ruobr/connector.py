@@ -27,6 +27,7 @@ so the scope replacement also sees deletions.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -71,6 +72,8 @@ INCREMENTAL_WINDOW = timedelta(days=14)
 #: A full pass reads the pages starting up to a week past today (lessons a week ahead carry
 #: homework and planned topics); later periods have not started: nothing to read yet.
 AHEAD = timedelta(days=7)
+#: Journal pages read at once: the next class-period is read while one is assembled and stored.
+READ_AHEAD = 2
 
 #: Groups come with the journal pages, none complete: a pull adds them, never deletes them.
 _ROSTER_ENTITIES = ROSTER_ENTITIES - {"group"}
@@ -287,15 +290,35 @@ class RuobrConnector(Connector):
         seen = Seen(records={r.id for r in roster.batch.records if r.ENTITY == "subject"})
         complete = _JOURNAL_ENTITIES if self.read_attendance else _JOURNAL_ENTITIES - {"attendance"}
 
+        turns = _Turns()
+
         async def read(scope: _Scope) -> Batch:
-            return await self._read_journal(roster, scope, seen)
+            # Taken before the first await: the runner starts the reads in the pages' order.
+            previous, mine = turns.take()
+            try:
+                unit, cp, views = await self._read_views(roster, scope)
+                # Pages are assembled in order (the next class is read meanwhile), so a group or
+                # teacher is carried by the first page that sees it, as without read-ahead.
+                if previous is not None:
+                    await asyncio.wait({previous})  # not cancelled if this read is
+                return assemble(self.mapper, unit=unit, period=cp, views=views, seen=seen)
+            finally:
+                if not mine.done():
+                    mine.set_result(None)
 
         async for page in platform.run_streams(
             cursors,
             platform.one_page(platform.ROSTER, roster.batch, _ROSTER_ENTITIES, visible),
             # groups come with the journal here: each page sees those read so far in this pull
             platform.Scopes(
-                platform.JOURNAL, complete, scopes, key=_key, read=read, visible=visible
+                platform.JOURNAL,
+                complete,
+                scopes,
+                key=_key,
+                read=read,
+                visible=visible,
+                # the next class-period is read while this one is assembled and stored
+                read_ahead=READ_AHEAD,
             ),
             sample=self.sampled,
         ):
@@ -380,7 +403,10 @@ class RuobrConnector(Connector):
         first = today.year if today.month >= 7 else today.year - 1
         return self.mapper.year(date(first, 9, 1), date(first + 1, 5, 31))
 
-    async def _read_journal(self, roster: _Roster, scope: _Scope, seen: Seen) -> Batch:
+    async def _read_views(
+        self, roster: _Roster, scope: _Scope
+    ) -> tuple[ClassUnit, s.ControlPeriod, list[ChildView]]:
+        """What every pupil of the scope's class saw in its range (the page before assembly)."""
         unit, members = roster.classes[scope.class_key]
         cp = scope.period
         numbers = {cp.period, *(x.period for x in scope.also)}
@@ -415,7 +441,7 @@ class RuobrConnector(Connector):
         # The class's pupils at once (each through its own account, headers per request),
         # within the per-host limit; the views in the members' order.
         views = await platform.each_account(members, view_of, limit=self._limit)
-        return assemble(self.mapper, unit=unit, period=cp, views=views, seen=seen)
+        return unit, cp, views
 
 
 def _scopes(class_key: str, periods: list[s.ControlPeriod]) -> list[_Scope]:
@@ -451,6 +477,19 @@ def _scopes(class_key: str, periods: list[s.ControlPeriod]) -> list[_Scope]:
             )
         )
     return out
+
+
+class _Turns:
+    """Journal pages assembled in the order their reads started (read-ahead reads two at once):
+    each read waits for the one before it to finish before it assembles."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[None] | None = None
+
+    def take(self) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
+        """(the previous read's future or ``None``, this read's): set this one when done."""
+        previous, self._last = self._last, asyncio.get_running_loop().create_future()
+        return previous, self._last
 
 
 def _closed(roster: _Roster, scope: _Scope) -> bool:

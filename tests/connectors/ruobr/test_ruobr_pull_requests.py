@@ -3,6 +3,7 @@ it does not read keeps what the store holds for it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import date
 from typing import Any
@@ -168,3 +169,62 @@ async def test_a_page_after_the_horizon_keeps_what_the_store_holds(tmp_path: Any
         assert not kept & stored_ids()
     finally:
         store.close()
+
+
+# --- read-ahead: the next class is read while a page is assembled and stored --------------------
+
+TWO = WorldSize(grades=(5,), letters=2, students_per_class=3, weeks=2)
+
+
+class Delaying(Counting):
+    """Records which class each diary request is for; delays the first class's answers."""
+
+    def __init__(self, app: RuobrEmulator, world: World, slow: str, delay: float) -> None:
+        super().__init__(app)
+        self.class_of = {
+            p.ext_id: world.classes[p.class_id].name
+            for p in world.persons.values()
+            if p.class_id is not None
+        }
+        self.slow, self.delay = slow, delay
+        self.classes: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        child = request.url.params.get("child")
+        if child and request.url.path.startswith("/timetable2/"):
+            name = self.class_of[int(child)]
+            self.classes.append(name)
+            if name == self.slow:
+                await asyncio.sleep(self.delay)
+        return await super().handle_async_request(request)
+
+
+async def test_the_next_class_is_read_while_a_page_is_handed_over() -> None:
+    world = World.generate(3, TWO)
+    transport = Delaying(create_app(world), world, slow="", delay=0)
+    async with _connector(world, transport, world.today) as conn:
+        async for page in conn.pull({}):
+            if page.scope == "journal:5А:1":
+                # Without read-ahead nothing of 5Б is asked before 5А's page is taken.
+                assert "5Б" in transport.classes
+                break
+        else:
+            raise AssertionError("no page of 5А")
+
+
+async def test_pages_are_assembled_in_order_when_a_later_read_finishes_first() -> None:
+    world = World.generate(3, TWO)
+    # 5А's diaries answer late: 5Б's page is read first, but 5А's is still assembled first.
+    transport = Delaying(create_app(world), world, slow="5А", delay=0.05)
+    async with _connector(world, transport, world.today) as conn:
+        pages = [p async for p in conn.pull({})]
+    journal = [p for p in pages if p.scope.startswith("journal:")]
+    assert [p.scope for p in journal] == ["journal:5А:1", "journal:5Б:1"]
+    teachers = [{le.teacher_id for le in p.records if isinstance(le, Lesson)} for p in journal]
+    assert teachers[0] & teachers[1], "the two classes share a teacher"
+    carried: set[str] = {r.id for r in pages[0].records}
+    for page in journal:
+        carried |= {r.id for r in page.records if r.ENTITY in ("person", "group", "subject")}
+        # Every teacher and group a page's lessons name is carried by it or a page before it.
+        for le in (r for r in page.records if isinstance(r, Lesson)):
+            assert le.group_id in carried and le.teacher_id in carried
