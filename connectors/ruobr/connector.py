@@ -14,12 +14,13 @@ sees them; no page claims them complete, so a pull adds and updates them but nev
 A cursor is ``{"pass", "done", "complete"}`` as in the NetSchool connector: a complete (or
 absent) cursor starts a new pass, an incomplete one resumes it, skipping the scopes in ``done``.
 A full pass reads the pages that start no later than a week past today (``AHEAD``, as the КИАСУО
-connector reads its weeks): a page starting after that is not read and not emitted, so the
-store keeps whatever it held for it (no page of it replaces anything; a pass left with no page
-at all is closed by the runner's empty closing page, which replaces nothing either). A page is
-read whole or not at all: the one holding today is read to its end, as the scope replacement
-needs. A page beyond the horizon is still read when a pupil's ``controlmark`` shows one of its
-periods closed (its final marks ride on it; a period not started has none). An incremental pull
+connector reads its weeks). A page starting after that is not read (no request) and comes out
+empty and complete for nothing: it replaces nothing, so the store keeps whatever it held for the
+scope, yet it stays in the pass (``done``), so a pass has the same pages whatever the date — the
+sync engine refuses a full pass with under half the scopes of the last one. A page is read whole
+or not at all: the one holding today is read to its end, as the scope replacement needs. A page
+beyond the horizon is still read when a pupil's ``controlmark`` shows one of its periods closed
+(its final marks ride on it; a period not started has none). An incremental pull
 re-reads the pages whose range overlaps the fortnight before today (today = the constructor's
 ``today``, else the date in the school's zone, Asia/Novokuznetsk by default) — whole periods,
 so the scope replacement also sees deletions.
@@ -279,13 +280,17 @@ class RuobrConnector(Connector):
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
         visible = platform.visible_members(roster.batch.records)
         today = self.today()
+        scopes = roster.scopes
+        #: Pages of a full pass past the horizon: not read; they claim nothing (module doc).
+        ahead: frozenset[str] = frozenset()
         if mode is PullMode.INCREMENTAL:
             low = today - INCREMENTAL_WINDOW
-            scopes = [sc for sc in roster.scopes if sc.start <= today and sc.end >= low]
+            scopes = [sc for sc in scopes if sc.start <= today and sc.end >= low]
         else:
-            # Pages after the horizon are left out, not emitted empty: the store keeps them.
             horizon = today + AHEAD
-            scopes = [sc for sc in roster.scopes if sc.start <= horizon or _closed(roster, sc)]
+            ahead = frozenset(
+                sc.key for sc in scopes if sc.start > horizon and not _closed(roster, sc)
+            )
         # Subjects are the roster's; a journal page carries only one no control-mark list named.
         seen = Seen(records={r.id for r in roster.batch.records if r.ENTITY == "subject"})
         complete = _JOURNAL_ENTITIES if self.read_attendance else _JOURNAL_ENTITIES - {"attendance"}
@@ -293,6 +298,8 @@ class RuobrConnector(Connector):
         turns = _Turns()
 
         async def read(scope: _Scope) -> Batch:
+            if scope.key in ahead:
+                return Batch()  # no request: the period has not started (its page claims nothing)
             # Taken before the first await: the runner starts the reads in the pages' order.
             previous, mine = turns.take()
             try:
@@ -319,9 +326,17 @@ class RuobrConnector(Connector):
                 visible=visible,
                 # the next class-period is read while this one is assembled and stored
                 read_ahead=READ_AHEAD,
+                # a sample reads the pages nearest today, never one past the horizon
+                prefer=lambda sc: (sc.key in ahead, abs((sc.start - today).days)),
             ),
             sample=self.sampled,
         ):
+            if page.scope in ahead:
+                # Not read: the page replaces nothing, so the store keeps what it held for the
+                # scope; it still counts in the pass (the engine's check of a full pass's size
+                # compares it with the last full pass, and a new year's September must not look
+                # like a platform answering partially).
+                page.complete_for = frozenset()
             yield page
 
     async def _read_roster(self) -> _Roster:

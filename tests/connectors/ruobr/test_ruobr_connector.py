@@ -115,10 +115,13 @@ async def test_journal_pages_claim_completeness_only_for_what_they_carry(big_wor
     pages, _ = await _pull(big_world)
     roster, *journal = pages
     assert roster.scope == "roster" and "group" not in roster.complete_for
-    # The quarters started by a week past today; the later ones are not read (and not emitted).
-    assert [p.scope for p in journal] == ["journal:5А:1", "journal:5А:2"]
-    for p in journal:
+    assert [p.scope for p in journal] == [f"journal:5А:{n}" for n in range(1, 5)]
+    # The quarters started by a week past today are read; the 3rd and 4th are not: their pages
+    # carry nothing and claim nothing (what the store holds for them is kept).
+    for p in journal[:2]:
         assert p.complete_for == {"lesson", "homework", "mark", "attendance", "final_mark"}
+    for p in journal[2:]:
+        assert p.records == [] and p.complete_for == frozenset()
 
 
 async def test_incremental_pull_reads_only_periods_around_today(big_world: World) -> None:
