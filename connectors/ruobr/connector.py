@@ -20,7 +20,10 @@ scope, yet it stays in the pass (``done``), so a pass has the same pages whateve
 sync engine refuses a full pass with under half the scopes of the last one. A page is read whole
 or not at all: the one holding today is read to its end, as the scope replacement needs. A page
 beyond the horizon is still read when a pupil's ``controlmark`` shows one of its periods closed
-(its final marks ride on it; a period not started has none). An incremental pull
+(its final marks ride on it; a period not started has none [I: controlmark shows finals only
+for closed periods, note §4.4]). Lessons planned further ahead than the horizon are therefore
+pulled only once their period nears. Two pages are read at once (``READ_AHEAD``: the next
+class-period while one is assembled and stored); they are assembled in order. An incremental pull
 re-reads the pages whose range overlaps the fortnight before today (today = the constructor's
 ``today``, else the date in the school's zone, Asia/Novokuznetsk by default) — whole periods,
 so the scope replacement also sees deletions.
@@ -117,7 +120,9 @@ _CAPABILITIES = Capabilities(
         "themselves are not shown by the API and are not pulled. Attendance confidence is LOW: "
         "api3d has no attendance endpoint; absences are read from all_marks `status_lesson`, "
         "whose meaning and `indx` → lesson rule are guesses (WIRE.md); set options.attendance "
-        "= false to skip them (one all_marks call per pupil × subject × period). Lesson numbers "
+        "= false to skip them (one all_marks call per pupil × subject × period read). A full "
+        "pull reads the periods started by a week past today; a later period is not read and "
+        "its stored records are kept as they are until it starts. Lesson numbers "
         "are the rank of the start time in the class's day. No mark weights exist. The year's "
         "start is the first period's start and its end is not shown; enrollments are assumed "
         "to begin on the year's first day. Groups and teachers are added and updated, never "
