@@ -112,7 +112,8 @@ def _task(st: EmulatorState, a: AssignmentInfo) -> dict[str, Any]:
 
 def _assignments(st: EmulatorState, lesson: LessonInfo) -> list[AssignmentInfo]:
     """The lesson's assignments in id order."""
-    items = st.world.lesson_assignments(lesson)  # a new list: sorted in place
+    assignments = st.world.assignments
+    items = [assignments[a] for a in lesson.assignment_ids]  # a new list: sorted in place
     if len(items) > 1:
         items.sort(key=lambda a: a.ext_id)
     return items
@@ -237,19 +238,24 @@ def all_marks(
     st: EmulatorState, pupil: PersonInfo, period_no: int, subject_id: int
 ) -> dict[str, Any]:
     w = st.world
+    me = pupil.ext_id
     period = next((p for p in st.school_of(pupil).periods if p.ordinal == period_no), None)
-    subjects = dict(st.subjects_of(pupil))
-    if period is None or subject_id not in subjects:
+    groups = st.groups_of(pupil)  # once: the subject check and the lessons both need them
+    if period is None or all(g.subject_id != subject_id for g in groups):
         return {}
     entries: list[dict[str, Any]] = []
     numbers: list[int] = []
     absences = 0
-    for indx, le in enumerate(st.lessons_of(pupil, period.start, period.end, subject_id)):
-        code = le.attendance.get(pupil.ext_id)
+    lessons = st.lessons_of(pupil, period.start, period.end, subject_id, groups=groups)
+    for indx, le in enumerate(lessons):
+        code = le.attendance.get(me)
         status = ATTENDANCE_CODES[code] if code is not None else ""
         if code is not None and code is not AttendanceCode.LATE:
             absences += 1
-        mine = [a for a in _assignments(st, le) if pupil.ext_id in a.marks]
+        # the pupil's marked assignments of the lesson, in id order (usually none or one)
+        mine = [a for aid in le.assignment_ids if me in (a := w.assignments[aid]).marks]
+        if len(mine) > 1:
+            mine.sort(key=lambda a: a.ext_id)
         for a in mine:
             value = a.marks[pupil.ext_id]
             n = numeric_mark(value)
@@ -277,7 +283,7 @@ def all_marks(
     final = w.final_marks.get((pupil.ext_id, subject_id, period.ext_id))
     counts = {v: numbers.count(v) for v in sorted(set(numbers), reverse=True)}
     return {
-        "subject": subjects[subject_id],
+        "subject": w.subjects[subject_id].name,
         "sub_id": subject_id,
         "title": f"{period.ordinal}-я четверть",
         "period": period.ordinal,

@@ -151,12 +151,20 @@ class EmulatorState:
         return self.world.groups_of_student(pupil.ext_id)
 
     def lessons_of(
-        self, pupil: PersonInfo, start: date, end: date, subject_id: int | None = None
+        self,
+        pupil: PersonInfo,
+        start: date,
+        end: date,
+        subject_id: int | None = None,
+        *,
+        groups: list[GroupInfo] | None = None,
     ) -> list[LessonInfo]:
+        """The pupil's lessons in ``start``–``end`` (of one subject), by day, number and id;
+        ``groups``: the pupil's groups when the caller has them already."""
         lessons = self.world.lessons
         out = [
             le
-            for g in self.groups_of(pupil)
+            for g in (self.groups_of(pupil) if groups is None else groups)
             if subject_id is None or g.subject_id == subject_id
             for lid in g.lesson_ids
             if start <= (le := lessons[lid]).day <= end
