@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.sandbox.responses import JSONResponse
-from connectors.sandbox.world import AssignmentInfo, LessonInfo, PeriodInfo, PersonInfo
+from connectors.sandbox.world import AssignmentInfo, LessonInfo, PersonInfo
 from core.codes import WORK_TYPES, AttendanceCode, numeric_mark
 
 from ._emulator_state import ATTENDANCE_CODES, MARK_TEXT, EmulatorState, NoSuccess
@@ -110,12 +110,21 @@ def _task(st: EmulatorState, a: AssignmentInfo) -> dict[str, Any]:
     }
 
 
+def _assignments(st: EmulatorState, lesson: LessonInfo) -> list[AssignmentInfo]:
+    """The lesson's assignments in id order."""
+    assignments = st.world.assignments
+    items = [assignments[a] for a in lesson.assignment_ids]  # a new list: sorted in place
+    if len(items) > 1:
+        items.sort(key=lambda a: a.ext_id)
+    return items
+
+
 def _ordinals(st: EmulatorState, lesson: LessonInfo) -> list[tuple[AssignmentInfo, int]]:
     counters: dict[str, int] = {}
     out = []
-    for a in sorted(st.world.lesson_assignments(lesson), key=lambda a: a.ext_id):
-        counters[a.work_type] = counters.get(a.work_type, 0) + 1
-        out.append((a, counters[a.work_type]))
+    for a in _assignments(st, lesson):
+        n = counters[a.work_type] = counters.get(a.work_type, 0) + 1
+        out.append((a, n))
     return out
 
 
@@ -161,15 +170,20 @@ def lesson_object(st: EmulatorState, lesson: LessonInfo, pupil: PersonInfo) -> d
     return out
 
 
-def _period_marks(
-    st: EmulatorState, pupil: PersonInfo, period: PeriodInfo, subject_id: int | None = None
-) -> list[tuple[LessonInfo, AssignmentInfo]]:
-    return [
-        (le, a)
-        for le in st.lessons_of(pupil, period.start, period.end, subject_id)
-        for a, _ in _ordinals(st, le)
-        if pupil.ext_id in a.marks
-    ]
+def _numeric_marks(st: EmulatorState, pupil: PersonInfo) -> dict[int, list[tuple[date, int]]]:
+    """Subject id → (lesson day, value) of each of the pupil's numeric marks: one pass over the
+    pupil's lessons, which a period and subject then filter."""
+    w = st.world
+    me = pupil.ext_id
+    out: dict[int, list[tuple[date, int]]] = {}
+    for g in st.groups_of(pupil):
+        for lid in g.lesson_ids:
+            le = w.lessons[lid]
+            for aid in le.assignment_ids:
+                value = w.assignments[aid].marks.get(me)
+                if value is not None and (n := numeric_mark(value)) is not None:
+                    out.setdefault(g.subject_id, []).append((le.day, n))
+    return out
 
 
 def _average(values: list[int]) -> float:
@@ -187,16 +201,14 @@ def _need(values: list[int], target: float) -> int:
 def control_periods(st: EmulatorState, pupil: PersonInfo) -> list[dict[str, Any]]:
     w = st.world
     out = []
+    subjects = st.subjects_of(pupil)
+    marked = _numeric_marks(st, pupil)
     for p in st.school_of(pupil).periods:
         closed = p.end < w.today
         marks = []
         counted: dict[int, int] = {}
-        for sid, name in st.subjects_of(pupil):
-            numbers = [
-                n
-                for _, a in _period_marks(st, pupil, p, sid)
-                if (n := numeric_mark(a.marks[pupil.ext_id])) is not None
-            ]
+        for sid, name in subjects:
+            numbers = [n for day, n in marked.get(sid, ()) if p.start <= day <= p.end]
             for n in numbers:
                 counted[n] = counted.get(n, 0) + 1
             if closed:
@@ -226,19 +238,24 @@ def all_marks(
     st: EmulatorState, pupil: PersonInfo, period_no: int, subject_id: int
 ) -> dict[str, Any]:
     w = st.world
+    me = pupil.ext_id
     period = next((p for p in st.school_of(pupil).periods if p.ordinal == period_no), None)
-    subjects = dict(st.subjects_of(pupil))
-    if period is None or subject_id not in subjects:
+    groups = st.groups_of(pupil)  # once: the subject check and the lessons both need them
+    if period is None or all(g.subject_id != subject_id for g in groups):
         return {}
     entries: list[dict[str, Any]] = []
     numbers: list[int] = []
     absences = 0
-    for indx, le in enumerate(st.lessons_of(pupil, period.start, period.end, subject_id)):
-        code = le.attendance.get(pupil.ext_id)
+    lessons = st.lessons_of(pupil, period.start, period.end, subject_id, groups=groups)
+    for indx, le in enumerate(lessons):
+        code = le.attendance.get(me)
         status = ATTENDANCE_CODES[code] if code is not None else ""
         if code is not None and code is not AttendanceCode.LATE:
             absences += 1
-        mine = [a for a, _ in _ordinals(st, le) if pupil.ext_id in a.marks]
+        # the pupil's marked assignments of the lesson, in id order (usually none or one)
+        mine = [a for aid in le.assignment_ids if me in (a := w.assignments[aid]).marks]
+        if len(mine) > 1:
+            mine.sort(key=lambda a: a.ext_id)
         for a in mine:
             value = a.marks[pupil.ext_id]
             n = numeric_mark(value)
@@ -266,7 +283,7 @@ def all_marks(
     final = w.final_marks.get((pupil.ext_id, subject_id, period.ext_id))
     counts = {v: numbers.count(v) for v in sorted(set(numbers), reverse=True)}
     return {
-        "subject": subjects[subject_id],
+        "subject": w.subjects[subject_id].name,
         "sub_id": subject_id,
         "title": f"{period.ordinal}-я четверть",
         "period": period.ordinal,

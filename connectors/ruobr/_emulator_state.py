@@ -151,16 +151,26 @@ class EmulatorState:
         return self.world.groups_of_student(pupil.ext_id)
 
     def lessons_of(
-        self, pupil: PersonInfo, start: date, end: date, subject_id: int | None = None
+        self,
+        pupil: PersonInfo,
+        start: date,
+        end: date,
+        subject_id: int | None = None,
+        *,
+        groups: list[GroupInfo] | None = None,
     ) -> list[LessonInfo]:
+        """The pupil's lessons in ``start``–``end`` (of one subject), by day, number and id;
+        ``groups``: the pupil's groups when the caller has them already."""
+        lessons = self.world.lessons
         out = [
-            self.world.lessons[lid]
-            for g in self.groups_of(pupil)
+            le
+            for g in (self.groups_of(pupil) if groups is None else groups)
             if subject_id is None or g.subject_id == subject_id
             for lid in g.lesson_ids
-            if start <= self.world.lessons[lid].day <= end
+            if start <= (le := lessons[lid]).day <= end
         ]
-        return sorted(out, key=lambda le: (le.day, le.number, le.ext_id))
+        out.sort(key=lambda le: (le.day, le.number, le.ext_id))
+        return out
 
     def subjects_of(self, pupil: PersonInfo) -> list[tuple[int, str]]:
         seen: dict[int, str] = {}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time
+from functools import lru_cache
 
 from core.errors import MalformedRecord, Skippable
 from core.model import ClassUnit, Group, Lesson, Period, Record, Subject
@@ -66,8 +67,13 @@ class _GroupAcc:
 
 
 def _start(ls: s.Lesson) -> time | None:
+    return _clock(ls.time_start)
+
+
+@lru_cache(maxsize=1024)  # a school's few bell times, met on every lesson of every pupil
+def _clock(text: str) -> time | None:
     try:
-        hh, mm = ls.time_start.strip().split(":")[:2]
+        hh, mm = text.strip().split(":")[:2]
         return time(int(hh), int(mm))
     except ValueError:
         return None
@@ -107,13 +113,20 @@ def assemble(
     order = sorted(
         merged.values(), key=lambda m: (m.lesson.date, numbers[m.lesson.id], m.lesson.id)
     )
+    # (subject, division_subject_str) → its subject record, subgroup and group id: a page's
+    # lessons share a few groups.
+    kinds: dict[tuple[str, str], tuple[Subject, int, str]] = {}
     for m in order:
         ls = m.lesson
-        subject = mapper.subject(ls.subject)
-        subgroup = subgroup_of(ls.division_subject_str)
-        gid = Group(
-            school=mapper.school, class_id=unit.id, subject_id=subject.id, subgroup=subgroup
-        ).id
+        kind = kinds.get((ls.subject, ls.division_subject_str))
+        if kind is None:
+            subject = mapper.subject(ls.subject)
+            subgroup = subgroup_of(ls.division_subject_str)
+            gid = Group(
+                school=mapper.school, class_id=unit.id, subject_id=subject.id, subgroup=subgroup
+            ).id
+            kind = kinds[ls.subject, ls.division_subject_str] = (subject, subgroup, gid)
+        subject, subgroup, gid = kind
         acc = groups.setdefault(gid, _GroupAcc(subject, subgroup, ls.division_subject))
         if ls.staff_id:
             acc.teachers.setdefault(ls.staff_id, ls.staff)

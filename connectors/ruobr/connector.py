@@ -13,13 +13,25 @@ teachers are derived from the lessons and carried once per run, on the first jou
 sees them; no page claims them complete, so a pull adds and updates them but never deletes them.
 A cursor is ``{"pass", "done", "complete"}`` as in the NetSchool connector: a complete (or
 absent) cursor starts a new pass, an incomplete one resumes it, skipping the scopes in ``done``.
-An incremental pull re-reads the pages whose range overlaps the fortnight before today (today =
-the constructor's ``today``, else the date in the school's zone, Asia/Novokuznetsk by default) —
-whole periods, so the scope replacement also sees deletions.
+A full pass reads the pages that start no later than a week past today (``AHEAD``, as the КИАСУО
+connector reads its weeks). A page starting after that is not read (no request) and comes out
+empty and complete for nothing: it replaces nothing, so the store keeps whatever it held for the
+scope, yet it stays in the pass (``done``), so a pass has the same pages whatever the date — the
+sync engine refuses a full pass with under half the scopes of the last one. A page is read whole
+or not at all: the one holding today is read to its end, as the scope replacement needs. A page
+beyond the horizon is still read when a pupil's ``controlmark`` shows one of its periods closed
+(its final marks ride on it; a period not started has none [I: controlmark shows finals only
+for closed periods, note §4.4]). Lessons planned further ahead than the horizon are therefore
+pulled only once their period nears. Two pages are read at once (``READ_AHEAD``: the next
+class-period while one is assembled and stored); they are assembled in order. An incremental pull
+re-reads the pages whose range overlaps the fortnight before today (today = the constructor's
+``today``, else the date in the school's zone, Asia/Novokuznetsk by default) — whole periods,
+so the scope replacement also sees deletions.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -61,6 +73,11 @@ _log = get_logger(__name__)
 #: The region's local time (payloads carry no offsets), unless the config names the school's.
 TIMEZONE = "Asia/Novokuznetsk"
 INCREMENTAL_WINDOW = timedelta(days=14)
+#: A full pass reads the pages starting up to a week past today (lessons a week ahead carry
+#: homework and planned topics); later periods have not started: nothing to read yet.
+AHEAD = timedelta(days=7)
+#: Journal pages read at once: the next class-period is read while one is assembled and stored.
+READ_AHEAD = 2
 
 #: Groups come with the journal pages, none complete: a pull adds them, never deletes them.
 _ROSTER_ENTITIES = ROSTER_ENTITIES - {"group"}
@@ -103,7 +120,9 @@ _CAPABILITIES = Capabilities(
         "themselves are not shown by the API and are not pulled. Attendance confidence is LOW: "
         "api3d has no attendance endpoint; absences are read from all_marks `status_lesson`, "
         "whose meaning and `indx` → lesson rule are guesses (WIRE.md); set options.attendance "
-        "= false to skip them (one all_marks call per pupil × subject × period). Lesson numbers "
+        "= false to skip them (one all_marks call per pupil × subject × period read). A full "
+        "pull reads the periods started by a week past today; a later period is not read and "
+        "its stored records are kept as they are until it starts. Lesson numbers "
         "are the rank of the start time in the class's day. No mark weights exist. The year's "
         "start is the first period's start and its end is not shown; enrollments are assumed "
         "to begin on the year's first day. Groups and teachers are added and updated, never "
@@ -265,27 +284,64 @@ class RuobrConnector(Connector):
 
         # Family accounts: what they no longer see (a pupil's old subgroup) is kept, not deleted.
         visible = platform.visible_members(roster.batch.records)
+        today = self.today()
         scopes = roster.scopes
+        #: Pages of a full pass past the horizon: not read; they claim nothing (module doc).
+        ahead: frozenset[str] = frozenset()
         if mode is PullMode.INCREMENTAL:
-            today = self.today()
             low = today - INCREMENTAL_WINDOW
             scopes = [sc for sc in scopes if sc.start <= today and sc.end >= low]
+        else:
+            horizon = today + AHEAD
+            ahead = frozenset(
+                sc.key for sc in scopes if sc.start > horizon and not _closed(roster, sc)
+            )
         # Subjects are the roster's; a journal page carries only one no control-mark list named.
         seen = Seen(records={r.id for r in roster.batch.records if r.ENTITY == "subject"})
         complete = _JOURNAL_ENTITIES if self.read_attendance else _JOURNAL_ENTITIES - {"attendance"}
 
+        turns = _Turns()
+
         async def read(scope: _Scope) -> Batch:
-            return await self._read_journal(roster, scope, seen)
+            if scope.key in ahead:
+                return Batch()  # no request: the period has not started (its page claims nothing)
+            # Taken before the first await: the runner starts the reads in the pages' order.
+            previous, mine = turns.take()
+            try:
+                unit, cp, views = await self._read_views(roster, scope)
+                # Pages are assembled in order (the next class is read meanwhile), so a group or
+                # teacher is carried by the first page that sees it, as without read-ahead.
+                if previous is not None:
+                    await asyncio.wait({previous})  # not cancelled if this read is
+                return assemble(self.mapper, unit=unit, period=cp, views=views, seen=seen)
+            finally:
+                if not mine.done():
+                    mine.set_result(None)
 
         async for page in platform.run_streams(
             cursors,
             platform.one_page(platform.ROSTER, roster.batch, _ROSTER_ENTITIES, visible),
             # groups come with the journal here: each page sees those read so far in this pull
             platform.Scopes(
-                platform.JOURNAL, complete, scopes, key=_key, read=read, visible=visible
+                platform.JOURNAL,
+                complete,
+                scopes,
+                key=_key,
+                read=read,
+                visible=visible,
+                # the next class-period is read while this one is assembled and stored
+                read_ahead=READ_AHEAD,
+                # a sample reads the pages nearest today, never one past the horizon
+                prefer=lambda sc: (sc.key in ahead, abs((sc.start - today).days)),
             ),
             sample=self.sampled,
         ):
+            if page.scope in ahead:
+                # Not read: the page replaces nothing, so the store keeps what it held for the
+                # scope; it still counts in the pass (the engine's check of a full pass's size
+                # compares it with the last full pass, and a new year's September must not look
+                # like a platform answering partially).
+                page.complete_for = frozenset()
             yield page
 
     async def _read_roster(self) -> _Roster:
@@ -367,7 +423,10 @@ class RuobrConnector(Connector):
         first = today.year if today.month >= 7 else today.year - 1
         return self.mapper.year(date(first, 9, 1), date(first + 1, 5, 31))
 
-    async def _read_journal(self, roster: _Roster, scope: _Scope, seen: Seen) -> Batch:
+    async def _read_views(
+        self, roster: _Roster, scope: _Scope
+    ) -> tuple[ClassUnit, s.ControlPeriod, list[ChildView]]:
+        """What every pupil of the scope's class saw in its range (the page before assembly)."""
         unit, members = roster.classes[scope.class_key]
         cp = scope.period
         numbers = {cp.period, *(x.period for x in scope.also)}
@@ -402,7 +461,7 @@ class RuobrConnector(Connector):
         # The class's pupils at once (each through its own account, headers per request),
         # within the per-host limit; the views in the members' order.
         views = await platform.each_account(members, view_of, limit=self._limit)
-        return assemble(self.mapper, unit=unit, period=cp, views=views, seen=seen)
+        return unit, cp, views
 
 
 def _scopes(class_key: str, periods: list[s.ControlPeriod]) -> list[_Scope]:
@@ -438,6 +497,30 @@ def _scopes(class_key: str, periods: list[s.ControlPeriod]) -> list[_Scope]:
             )
         )
     return out
+
+
+class _Turns:
+    """Journal pages assembled in the order their reads started (read-ahead reads two at once):
+    each read waits for the one before it to finish before it assembles."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[None] | None = None
+
+    def take(self) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
+        """(the previous read's future or ``None``, this read's): set this one when done."""
+        previous, self._last = self._last, asyncio.get_running_loop().create_future()
+        return previous, self._last
+
+
+def _closed(roster: _Roster, scope: _Scope) -> bool:
+    """Whether a pupil of the scope's class sees one of the scope's periods closed
+    (``marks_future == 0``): its final marks ride on the scope's page."""
+    numbers = {scope.period.period, *(x.period for x in scope.also)}
+    return any(
+        isinstance(x, s.ControlPeriod) and x.period in numbers and x.marks_future == 0
+        for p in roster.classes[scope.class_key][1]
+        for x in roster.control.get(p.child.id, [])
+    )
 
 
 def _key(scope: _Scope) -> str:

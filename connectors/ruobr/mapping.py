@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import lru_cache
 
 from core import platform
 from core.codes import (
@@ -64,6 +65,7 @@ __all__ = [
 PLATFORM = "ruobr"
 
 
+@lru_cache(maxsize=4096)  # few distinct work types and subjects, met on every lesson and mark
 def _norm(text: str) -> str:
     return " ".join(text.replace("ё", "е").replace("Ё", "Е").casefold().split())
 
@@ -391,6 +393,7 @@ def _mark_value(text: str) -> MarkValue:
     return values[0]
 
 
+@lru_cache(maxsize=4096)  # a school's few subjects, met on every lesson of every pupil
 def subject_key(name: str) -> str:
     """How lessons (``subject``) and control marks (``subject_name``) are matched."""
     return _norm(normalise_subject_name(name))

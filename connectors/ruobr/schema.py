@@ -67,6 +67,8 @@ _DMY = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 def _day(value: Any) -> Any:
     """``YYYY-MM-DD`` | ``YYYY-MM-DDTHH:MM:SS`` | ``YYYY-MM-DD HH:MM:SS`` | ``DD.MM.YYYY``."""
     if isinstance(value, str):
+        if len(value) == 10 and value[4] == "-":  # the usual YYYY-MM-DD: nothing to change
+            return value
         text = value.strip()
         if not text:
             return None
