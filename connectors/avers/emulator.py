@@ -93,6 +93,10 @@ class _State:
     school: str
     epoch: int = 0
     authed: dict[int, int] = field(default_factory=dict)  # user id → epoch of its /auth
+    index: rows.Index = field(init=False)  # pupils' lessons, lessons' columns (per version)
+
+    def __post_init__(self) -> None:
+        self.index = rows.Index(self.world)
 
     def person_by_login(self, login: str) -> PersonInfo | None:
         ids = self.world.schools[self.school].person_ids
@@ -392,7 +396,7 @@ def _teachers(st: _State, me: PersonInfo, form: Mapping[str, str]) -> list[JsVal
 
 
 def _ranged(
-    build: Callable[[World, int, date, date], list[JsValue]], begin_key: str, end_key: str
+    build: Callable[[rows.Index, int, date, date], list[JsValue]], begin_key: str, end_key: str
 ) -> Callable[[_State, PersonInfo, Mapping[str, str]], list[JsValue]]:
     def handler(st: _State, me: PersonInfo, form: Mapping[str, str]) -> list[JsValue]:
         p = _student(st, me, form)
@@ -400,7 +404,7 @@ def _ranged(
             return []
         start, end = _year_bounds(st)
         return build(
-            st.world, p.ext_id, _date(form.get(begin_key)) or start, _date(form.get(end_key)) or end
+            st.index, p.ext_id, _date(form.get(begin_key)) or start, _date(form.get(end_key)) or end
         )
 
     return handler
@@ -411,7 +415,7 @@ def _journal(st: _State, me: PersonInfo, form: Mapping[str, str]) -> list[JsValu
     if p is None:
         return []
     start, end = _year_bounds(st)
-    out = rows.journal_rows(st.world, p.ext_id, start, end)
+    out = rows.journal_rows(st.index, p.ext_id, start, end)
     for row in out:
         if isinstance(row, list) and st.faults.take_malformed(
             f"GET_STUDENT_JOURNAL_DATA column {row[0]}"
