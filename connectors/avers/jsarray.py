@@ -181,12 +181,28 @@ _MARK = "$date"  # key of the date marker object; a body's own objects fail the 
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 
-#: A date outside strings as the lexeme pass reads it; rewritten by a template in C (no Python
-#: call per match). One inside a string breaks the JSON (the marker's quote is followed by
-#: ``$``), so the lexeme pass then decides.
-_DATE_LITERAL = re.compile(
-    r"new[ \t\r\n]+Date[ \t\r\n]*\(([ \t]*-?\d+(?:[ \t]*,[ \t]*-?\d+){2,6}[ \t]*)\)"
-)
+#: The arguments of a date as the lexeme pass reads them.
+_DATE_ARGS = re.compile(r"[ \t]*-?\d+(?:[ \t]*,[ \t]*-?\d+){2,6}[ \t]*")
+_NEW_DATE = "new Date("
+_MARKER = '{"' + _MARK + '":['
+
+
+def _rewrite_dates(text: str) -> tuple[str, int] | None:
+    """Every ``new Date(args)`` (the server's spelling) → a marker object, by splitting rather
+    than by a regex with a template (which calls Python per match); ``None`` when a date's
+    arguments are not what the lexeme pass would read. One inside a string breaks the JSON (the
+    marker's quote is followed by ``$``), so the lexeme pass then decides."""
+    parts = text.split(_NEW_DATE)
+    if len(parts) == 1:
+        return text, 0
+    out = [parts[0]]
+    fullmatch = _DATE_ARGS.fullmatch
+    for part in parts[1:]:
+        close = part.find(")")
+        if close < 0 or fullmatch(part, 0, close) is None:
+            return None
+        out += (_MARKER, part[:close], "]}", part[close + 1 :])
+    return "".join(out), len(parts) - 1
 
 
 def _parse_fast(text: str) -> list[JsValue] | None:
@@ -195,19 +211,20 @@ def _parse_fast(text: str) -> list[JsValue] | None:
     # First try: only the dates rewritten; a body whose strings are all valid JSON (the usual
     # case) reads as it is. Anything orjson refuses (a JavaScript-only escape, a raw control
     # character in a string, a date inside a string) takes the lexeme pass below.
-    rewritten, dates = _DATE_LITERAL.subn('{"' + _MARK + r'":[\1]}', text)
-    try:
-        value = orjson.loads(rewritten)
-    except (ValueError, TypeError):
-        value = None
-    if isinstance(value, list):
-        if not dates and "{" not in text:
-            return value
+    rewritten = _rewrite_dates(text)
+    if rewritten is not None:
         try:
-            if _revive(value, {}) == dates:
+            value = orjson.loads(rewritten[0])
+        except (ValueError, TypeError):
+            value = None
+        if isinstance(value, list):
+            if not rewritten[1] and "{" not in text:
                 return value
-        except (JsArrayError, KeyError, TypeError):
-            pass
+            try:
+                if _revive(value, {}) == rewritten[1]:
+                    return value
+            except (JsArrayError, KeyError, TypeError):
+                pass
     return _parse_lexemes(text)
 
 
@@ -245,13 +262,19 @@ def _parse_lexemes(text: str) -> list[JsValue] | None:
 
 def _revive(values: list[Any], seen: dict[tuple[Any, ...], date | datetime]) -> int:
     """Markers → dates in place; returns how many (any other object raises). ``seen``: the
-    dates of the body so far by their arguments (a body repeats a few hundred days)."""
+    dates of the body so far by their arguments (a body repeats a few hundred days). The
+    cells' types are listed in C (``map(type, …)``), so only rows with a marker or a nested
+    array are visited in Python."""
     found = 0
-    for i, v in enumerate(values):
-        t = type(v)
-        if t is list:
-            found += _revive(v, seen)
-        elif t is dict:
+    kinds = list(map(type, values))
+    if list in kinds:
+        for v in values:
+            if type(v) is list:
+                found += _revive(v, seen)
+    if dict in kinds:
+        i = kinds.index(dict)
+        while True:
+            v = values[i]
             args = v[_MARK]
             if len(v) != 1 or type(args) is not list:
                 raise TypeError("not a date marker")
@@ -263,6 +286,10 @@ def _revive(values: list[Any], seen: dict[tuple[Any, ...], date | datetime]) -> 
                 day = seen[key] = _date_of(args, -1)
             values[i] = day
             found += 1
+            try:
+                i = kinds.index(dict, i + 1)
+            except ValueError:
+                break
     return found
 
 
@@ -400,16 +427,29 @@ def _render_date(value: date) -> str:
     return text
 
 
+#: String literals rendered so far (codes, marks, names, topics repeat across answers).
+_STRINGS: dict[str, str] = {}
+
+
+def _render_str(value: str) -> str:
+    text = _STRINGS.get(value)
+    if text is None:
+        if len(_STRINGS) > 65536:
+            _STRINGS.clear()
+        text = _STRINGS[value] = _render_string(value)
+    return text
+
+
 def _render_row(row: list[Any]) -> str:
     """:func:`_render_value` of a list, the common cases inline (exact types only: anything
     else, ``bool`` and subclasses included, takes :func:`_render_value`); the same text."""
-    search = _NEEDS_ESCAPE.search
+    strings = _STRINGS
     parts: list[str] = []
     add = parts.append
     for v in row:
         t = type(v)
         if t is str:
-            add('"' + v + '"' if search(v) is None else _render_string(v))
+            add(strings.get(v) or _render_str(v))
         elif t is int:
             add(str(v))
         elif v is None:
