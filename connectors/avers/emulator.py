@@ -24,7 +24,9 @@ Choices where the note and the captures are silent ([guess]):
 * the server remembers which user ids passed ``/auth`` in the current *epoch*;
   :meth:`AversEmulator.expire_sessions` starts a new epoch, so ``/act`` answers ``[]`` until the
   client logs in again (the platform has no visible session expiry; this is how the sandbox
-  makes "lost authentication" happen). Row layouts: ``_emulator_rows``.
+  makes "lost authentication" happen). Row layouts: ``_emulator_rows``; a pupil's lessons and
+  a lesson's columns come from ``_emulator_rows.Index``, worked out once per ``World.version``
+  (the same answers as a scan of the World).
 
 Platform quirks, on by default like the captured server: the root page ``/`` is labelled
 ``windows-1251`` while its bytes are UTF-8, and announces a ``Content-Length`` larger than the

@@ -76,7 +76,7 @@ class Row:
 
     @classmethod
     def from_row(cls: type[R], row: JsValue, what: str) -> R | Bad:
-        done = cls._FAST(row)  # type: ignore[attr-defined]
+        done = cls._FAST(row)
         if done is not None:
             return done  # type: ignore[no-any-return]
         if not isinstance(row, list):
