@@ -705,7 +705,7 @@ class AversConnector(Connector):
 
             async def read(
                 ask: Ask,
-            ) -> tuple[list[JsValue], list[JsValue], list[s.JournalRow | s.Bad]]:
+            ) -> tuple[list[JsValue], tuple[list[JsValue], str], list[s.JournalRow | s.Bad]]:
                 # The journal (the whole year: data for nearly every pupil) last, so that it
                 # vouches for an [] of the diary or the lessons (AversClient.confirmed).
                 diary = await ask(
@@ -714,17 +714,22 @@ class AversConnector(Connector):
                      "uchYear": str(roster.uch_year), "begin_dt": _ddmmyyyy(low),
                      "end_dt": _ddmmyyyy(high)},
                 )  # fmt: skip
-                lessons = await self._optional(
+                lessons = await self._try(
                     "GET_STUDENT_LESSONS",
                     {**base, "uchYear": str(roster.uch_year),
                      "period_begin": _ddmmyyyy(low), "period_end": _ddmmyyyy(high)},
-                    "types of work and weights: every mark is «other» with the default weight",
                     ask=ask,
                 )  # fmt: skip
                 journal = early if early is not None else await self._journal_rows(base, ask=ask)
                 return diary, lessons, journal
 
-            diary, lessons, journal = await c.confirmed(account, read)
+            diary, (lessons, reason), journal = await c.confirmed(account, read)
+            if not lessons:  # warned once the run is known not to have lost its session
+                self._unavailable(
+                    "GET_STUDENT_LESSONS",
+                    reason,
+                    "types of work and weights: every mark is «other» with the default weight",
+                )
             return (
                 s.parse_rows(s.DiaryRow, diary, "GET_STUDENT_DAIRY"),
                 s.parse_rows(s.LessonRow, lessons, "GET_STUDENT_LESSONS"),
