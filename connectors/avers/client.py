@@ -53,8 +53,27 @@ from .schema import LoginRow, UserData, single_row
 __all__ = ["USER_TYPES", "Ask", "AversClient"]
 
 R = TypeVar("R")
-#: One broker call as a run of :meth:`AversClient.confirmed` makes it: action, params → rows.
-Ask = Callable[[str, Mapping[str, str] | None], Awaitable[list[JsValue]]]
+
+
+class Ask:
+    """One broker call of a run of :meth:`AversClient.confirmed`: ``await ask(action, params)``.
+
+    :attr:`unvouched` says whether some ``[]`` of the run so far awaits an answer with data to
+    vouch for it (else the run ends with a probe): a run may then ask, instead of the probe, a
+    call whose answer it needs anyway. Always ``False`` in the replay, whose calls are each
+    checked on their own."""
+
+    def __init__(self, call: Callable[[str, Mapping[str, str] | None], Awaitable[list[JsValue]]]):
+        self._call = call
+        self.pending: list[int] = []  # the login generation each unvouched [] was asked in
+
+    async def __call__(self, action: str, params: Mapping[str, str] | None = None) -> list[JsValue]:
+        return await self._call(action, params)
+
+    @property
+    def unvouched(self) -> bool:
+        return bool(self.pending)
+
 
 _log = get_logger(__name__)
 
@@ -314,21 +333,22 @@ class AversClient:
         """
         login = self._login_of(account)
         assert login is not None  # an account is given
-        pending: list[int] = []  # the login generation each unvouched [] was asked in
 
-        async def ask(action: str, params: Mapping[str, str] | None = None) -> list[JsValue]:
+        async def call(action: str, params: Mapping[str, str] | None) -> list[JsValue]:
             seen = login.generation
             value = await self._act_once(action, params, login)
             if not isinstance(value, list):
                 raise ContractError(f"avers: /act/{action}: the answer is not an array")
             if not value:
-                pending.append(seen)
+                ask.pending.append(seen)
             else:
                 self._answered = True
                 if login.generation == seen:  # no login since: every earlier [] was genuine
-                    pending[:] = [g for g in pending if g != seen]
+                    ask.pending[:] = [g for g in ask.pending if g != seen]
             return value
 
+        ask = Ask(call)
+        pending = ask.pending
         try:
             result = await body(ask)
         except Exception:
@@ -338,10 +358,10 @@ class AversClient:
             if not pending or not await self._unvouched(login, pending):
                 return result
 
-        async def plain(action: str, params: Mapping[str, str] | None = None) -> list[JsValue]:
+        async def plain(action: str, params: Mapping[str, str] | None) -> list[JsValue]:
             return await self.act(action, params, account=account)
 
-        return await body(plain)
+        return await body(Ask(plain))
 
     async def _unvouched(self, login: _Login, pending: list[int]) -> bool:
         """Whether a run's unvouched ``[]`` answers may be lost authentication: one was asked

@@ -213,6 +213,9 @@ class AversConnector(Connector):
         self._warned: set[str] = set()  # optional actions already reported as unavailable
         self._finals: dict[int, list[s.DirectorRow | s.Bad]] = {}  # pupil → period marks
         self._journal: dict[int, list[s.JournalRow | s.Bad]] = {}  # pupil → rows read early
+        #: pupil → rows read in the roster to vouch for an [] (AversClient.confirmed), kept for
+        #: the journal page; unlike ``_journal`` never used to estimate term dates.
+        self._kept: dict[int, list[s.JournalRow | s.Bad]] = {}
 
     async def login(self) -> None:
         await self._use(self.target.credentials)
@@ -341,7 +344,7 @@ class AversConnector(Connector):
     async def _read_roster(self) -> _Roster:
         m, c = self.mapper, self.client
         today = self.today()
-        self._warned, self._finals, self._journal = set(), {}, {}
+        self._warned, self._finals, self._journal, self._kept = set(), {}, {}, {}
         await self._use(self.target.credentials)
         user = await c.user_data()
         uch_year = start_year(await c.act("get_uch_year", {"currentDate": _ddmmyyyy(today)}), today)
@@ -465,7 +468,7 @@ class AversConnector(Connector):
 
             async def read(
                 ask: Ask,
-            ) -> tuple[list[JsValue], list[JsValue], list[s.JournalRow | s.Bad] | None]:
+            ) -> tuple[list[JsValue], list[JsValue], list[s.JournalRow | s.Bad] | None, bool]:
                 nonlocal groups_reason
                 answers: dict[str, list[JsValue]] = {}
                 for action in sorted(empties, key=lambda a: -empties[a]):
@@ -477,15 +480,23 @@ class AversConnector(Connector):
                     else:
                         answer = await ask(action, base)
                     answers[action] = answer
-                journal = await self._journal_rows(base, ask=ask) if early else None
-                return answers["GET_STUDENT_DIRECTOR_DATA"], answers["GET_STUDENT_GROUPS"], journal
+                journal = None
+                if early or ask.unvouched:
+                    # Instead of a probe, the pupil's journal (the whole year, read once per
+                    # pull anyway): its rows vouch for the [] and are kept for the journal page.
+                    journal = await self._journal_rows(base, ask=ask)
+                finals = answers["GET_STUDENT_DIRECTOR_DATA"]
+                return finals, answers["GET_STUDENT_GROUPS"], journal, early
 
-            finals, groups, journal = await c.confirmed(account, read)
+            finals, groups, journal, early = await c.confirmed(account, read)
             for action, answer in (
                 ("GET_STUDENT_DIRECTOR_DATA", finals),
                 ("GET_STUDENT_GROUPS", groups),
             ):
                 empties[action] += not answer
+            if journal is not None and not early:
+                self._kept[pupil] = journal  # read to vouch only: not for estimating terms
+                journal = None
             return finals, groups, journal
 
         per = await platform.each_account(pupils, per_pupil, limit=limit)
@@ -702,6 +713,8 @@ class AversConnector(Connector):
             base = {"cls": str(cls.row.cls), "parallelClasses": cls.parallel, "student": str(pupil)}
             await self._logged_in(account)  # an account of an earlier pull's roster
             early = self._journal.pop(pupil, None)
+            if early is None:
+                early = self._kept.pop(pupil, None)
 
             async def read(
                 ask: Ask,

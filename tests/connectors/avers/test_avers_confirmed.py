@@ -148,7 +148,9 @@ async def test_a_session_lost_again_in_the_replay_is_an_error() -> None:
 
 async def test_subgroups_unavailable_only_when_no_pupil_has_them(tmp_path: object) -> None:
     """Primary classes have no subgroups: their pupils' ``[]`` is an answer, not a missing
-    enrichment (the bench logged «GET_STUDENT_GROUPS … empty answer» for them)."""
+    enrichment (the bench logged «GET_STUDENT_GROUPS … empty answer» for them). With no period
+    marks yet either, nothing in the roster vouches for their two ``[]``: the pupil's journal
+    is read there instead of a probe and kept for the journal page (still once per pupil)."""
     world = World.generate(11, WorldSize(grades=(3, 5), letters=1, students_per_class=3, weeks=2))
     accounts = world.accounts("school-1", "student")
     none = [
@@ -158,17 +160,16 @@ async def test_subgroups_unavailable_only_when_no_pupil_has_them(tmp_path: objec
     store = Store.open(f"sqlite:///{tmp_path}/avers.db")
     try:
         with capture_logs() as logs:
-            c = AversConnector(
-                _target(accounts),
-                transport=httpx.ASGITransport(app=create_app(world)),
-                today=world.today,
-                http=_FAST,
-            )
+            count = _Count(httpx.ASGITransport(app=create_app(world)))
+            c = AversConnector(_target(accounts), transport=count, today=world.today, http=_FAST)
             async with c:
                 result = await pull(store, c)
     finally:
         store.close()
     assert result.quarantined == 0
+    assert not world.final_marks
+    assert count.paths["/act/get_student_journal_data"] == len(accounts)
+    assert count.paths["/act/get_user_data"] == 1  # the school's name; no probe
     warned = {e.get("action") for e in logs if e["event"].startswith("avers enrichment")}
     assert "GET_STUDENT_GROUPS" not in warned
 
