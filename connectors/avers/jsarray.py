@@ -206,11 +206,11 @@ def _rewrite_dates(text: str) -> tuple[str, int] | None:
 
 
 def _parse_fast(text: str) -> list[JsValue] | None:
-    if _LONG_DIGITS.search(text) is not None:
-        return None
     # First try: only the dates rewritten; a body whose strings are all valid JSON (the usual
     # case) reads as it is. Anything orjson refuses (a JavaScript-only escape, a raw control
-    # character in a string, a date inside a string) takes the lexeme pass below.
+    # character in a string, a date inside a string) takes the lexeme pass below. A float in
+    # the answer may be an integer orjson rounded (_LONG_DIGITS): only then is the body searched
+    # for a long digit run (a search of every body cost as much as the rewriting).
     rewritten = _rewrite_dates(text)
     if rewritten is not None:
         try:
@@ -218,13 +218,15 @@ def _parse_fast(text: str) -> list[JsValue] | None:
         except (ValueError, TypeError):
             value = None
         if isinstance(value, list):
-            if not rewritten[1] and "{" not in text:
-                return value
+            floats = [False]
             try:
-                if _revive(value, {}) == rewritten[1]:
-                    return value
+                revived = _revive(value, {}, floats) == rewritten[1]
             except (JsArrayError, KeyError, TypeError):
-                pass
+                revived = False
+            if revived and not (floats[0] and _LONG_DIGITS.search(text) is not None):
+                return value
+    if _LONG_DIGITS.search(text) is not None:
+        return None
     return _parse_lexemes(text)
 
 
@@ -253,44 +255,61 @@ def _parse_lexemes(text: str) -> list[JsValue] | None:
         return None
     if dates or "{" in text:
         try:
-            if _revive(value, {}) != dates:
+            if _revive(value, {}, [False]) != dates:
                 return None
         except (JsArrayError, KeyError, TypeError):
             return None
     return value
 
 
-def _revive(values: list[Any], seen: dict[tuple[Any, ...], date | datetime]) -> int:
-    """Markers → dates in place; returns how many (any other object raises). ``seen``: the
-    dates of the body so far by their arguments (a body repeats a few hundred days). The
-    cells' types are listed in C (``map(type, …)``), so only rows with a marker or a nested
-    array are visited in Python."""
-    found = 0
+def _revive(
+    values: list[Any], seen: dict[tuple[Any, ...], date | datetime], floats: list[bool]
+) -> int:
+    """Markers → dates in place; returns how many (any other object raises); ``floats[0]`` is
+    set when a float is met. ``seen``: the dates of the body so far by their arguments (a body
+    repeats a few hundred days). Cells' types are listed in C (``map(type, …)``); the rows of
+    the answer are visited inline, a nested array by recursion."""
     kinds = list(map(type, values))
+    if float in kinds:
+        floats[0] = True
+    found = _markers(values, kinds, seen) if dict in kinds else 0
     if list in kinds:
-        for v in values:
-            if type(v) is list:
-                found += _revive(v, seen)
-    if dict in kinds:
-        i = kinds.index(dict)
-        while True:
-            v = values[i]
-            args = v[_MARK]
-            if len(v) != 1 or type(args) is not list:
-                raise TypeError("not a date marker")
-            key = tuple(args)
-            day = seen.get(key)
-            if day is None:
-                if not 3 <= len(args) <= 7 or not all(type(a) is int for a in args):
-                    raise TypeError("not a date marker")
-                day = seen[key] = _date_of(args, -1)
-            values[i] = day
-            found += 1
-            try:
-                i = kinds.index(dict, i + 1)
-            except ValueError:
-                break
+        for row in values:
+            if type(row) is list:
+                cells = list(map(type, row))
+                if list in cells:
+                    found += _revive(row, seen, floats)
+                    continue
+                if float in cells:
+                    floats[0] = True
+                if dict in cells:
+                    found += _markers(row, cells, seen)
     return found
+
+
+def _markers(
+    values: list[Any], kinds: list[type], seen: dict[tuple[Any, ...], date | datetime]
+) -> int:
+    """The date markers among ``values`` (``kinds``: their types) → dates; how many."""
+    found = 0
+    i = kinds.index(dict)
+    while True:
+        v = values[i]
+        args = v[_MARK]
+        if len(v) != 1 or type(args) is not list:
+            raise TypeError("not a date marker")
+        key = tuple(args)
+        day = seen.get(key)
+        if day is None:
+            if not 3 <= len(args) <= 7 or not all(type(a) is int for a in args):
+                raise TypeError("not a date marker")
+            day = seen[key] = _date_of(args, -1)
+        values[i] = day
+        found += 1
+        try:
+            i = kinds.index(dict, i + 1)
+        except ValueError:
+            return found
 
 
 def parse_tokens(text: str) -> list[JsValue]:
