@@ -41,6 +41,7 @@ Emulator-only endpoints: ``GET|POST /_sandbox/faults``, ``POST /_sandbox/session
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Callable, Mapping
@@ -122,11 +123,17 @@ class _State:
         p = self.person_by_user(int(raw_id[2:]))
         if p is None:
             return None
-        if jar.get("ys-user") != js_escape(f"s:{p.login}"):
-            return None
-        if jar.get("ys-password") != js_escape(f"s:{sha1_hex(p.password)}"):
+        user, password = _proof(p.login, p.password)
+        if jar.get("ys-user") != user or jar.get("ys-password") != password:
             return None
         return p
+
+
+@functools.lru_cache(maxsize=4096)
+def _proof(login: str, password: str) -> tuple[str, str]:
+    """The escaped ``ys-user`` and ``ys-password`` a person's cookies must carry (by the login
+    and password themselves, so a changed one is checked afresh)."""
+    return js_escape(f"s:{login}"), js_escape(f"s:{sha1_hex(password)}")
 
 
 class AversEmulator:
