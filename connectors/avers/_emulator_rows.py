@@ -34,6 +34,7 @@ __all__ = [
     "PERIOD_DICTIONARY",
     "USER_ID_OFFSET",
     "YEAR_PERIOD",
+    "Index",
     "attendance_cell",
     "mark_cell",
     "quarter_id",
@@ -123,22 +124,58 @@ class Columns:
             yield a.ext_id, a, self.lesson.ext_id
 
 
-def lessons_of(world: World, student: int, begin: date, end: date) -> list[LessonInfo]:
-    out = [
-        world.lessons[lid]
-        for g in world.groups_of_student(student)
-        for lid in g.lesson_ids
-        if begin <= world.lessons[lid].day <= end
-    ]
-    out.sort(key=lambda le: (le.day, le.number, world.groups[le.group_id].subgroup))
-    return out
+_Column = tuple[int, AssignmentInfo | None, int | None]
 
 
-def diary_rows(world: World, student: int, begin: date, end: date) -> list[JsValue]:
+class Index:
+    """What the answers read again and again, worked out once per :attr:`World.version` (every
+    change of the World bumps it): each pupil's lessons in diary order and each lesson's
+    columns. Answers are the same as a scan of the World's groups and assignments would give;
+    marks, attendance, topics and names are read from the live objects at answer time."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._version = -1
+        self._lessons: dict[int, list[LessonInfo]] = {}
+        self._columns: dict[int, list[_Column]] = {}
+
+    def _fresh(self) -> None:
+        if self._version != self.world.version:
+            self._lessons.clear()
+            self._columns.clear()
+            self._version = self.world.version
+
+    def lessons(self, student: int) -> list[LessonInfo]:
+        """The pupil's lessons of the whole year: by day, number, subgroup."""
+        self._fresh()
+        out = self._lessons.get(student)
+        if out is None:
+            world = self.world
+            out = [
+                world.lessons[lid] for g in world.groups_of_student(student) for lid in g.lesson_ids
+            ]
+            out.sort(key=lambda le: (le.day, le.number, world.groups[le.group_id].subgroup))
+            self._lessons[student] = out
+        return out
+
+    def columns(self, lesson: LessonInfo) -> list[_Column]:
+        self._fresh()
+        out = self._columns.get(lesson.ext_id)
+        if out is None:
+            out = self._columns[lesson.ext_id] = list(Columns(self.world, lesson))
+        return out
+
+
+def lessons_of(ix: Index, student: int, begin: date, end: date) -> list[LessonInfo]:
+    return [le for le in ix.lessons(student) if begin <= le.day <= end]
+
+
+def diary_rows(ix: Index, student: int, begin: date, end: date) -> list[JsValue]:
+    world = ix.world
     rows: list[JsValue] = []
-    for le in lessons_of(world, student, begin, end):
+    for le in lessons_of(ix, student, begin, end):
         g = world.groups[le.group_id]
-        for col, a, main in Columns(world, le):
+        for col, a, main in ix.columns(le):
             is_hw = a is not None and a.work_type == "homework"
             homework: str | None = a.name if is_hw and a is not None else None
             if main is None and homework is None:
@@ -151,11 +188,12 @@ def diary_rows(world: World, student: int, begin: date, end: date) -> list[JsVal
     return rows
 
 
-def lesson_rows(world: World, student: int, begin: date, end: date) -> list[JsValue]:
+def lesson_rows(ix: Index, student: int, begin: date, end: date) -> list[JsValue]:
+    world = ix.world
     rows: list[JsValue] = []
-    for le in lessons_of(world, student, begin, end):
+    for le in lessons_of(ix, student, begin, end):
         g = world.groups[le.group_id]
-        for col, a, main in Columns(world, le):
+        for col, a, main in ix.columns(le):
             kind = WORK_TYPES[a.work_type].name if a is not None else None
             weight = a.weight if a is not None else None
             text = a.name if a is not None and a.work_type == "homework" else None
@@ -166,16 +204,17 @@ def lesson_rows(world: World, student: int, begin: date, end: date) -> list[JsVa
     return rows
 
 
-def journal_rows(world: World, student: int, begin: date, end: date) -> list[JsValue]:
+def journal_rows(ix: Index, student: int, begin: date, end: date) -> list[JsValue]:
     """Marks and attendance of the whole year, by date (no filter on the platform)."""
+    world = ix.world
     rows: list[list[JsValue]] = []
-    for le in lessons_of(world, student, begin, end):
+    for le in lessons_of(ix, student, begin, end):
         g = world.groups[le.group_id]
         code = le.attendance.get(student)
         att = attendance_cell(code) if code is not None else None
         if att is not None:
             rows.append([le.ext_id, student, att[0], le.day, g.subject_id, None, att[1], 0, None])
-        for col, a, _main in Columns(world, le):
+        for col, a, _main in ix.columns(le):
             value = a.marks.get(student) if a is not None else None
             cell = mark_cell(value) if value is not None else None
             if cell is not None:

@@ -11,6 +11,11 @@ this layer knows what the platform does:
   also a genuine empty answer, the client asks ``get_user_data`` (never empty for a logged-in
   user): when that is ``[]`` too, it logs in again and replays the call once. A replay that
   loses the session again is :class:`SessionExpired`, never an empty answer.
+* :meth:`AversClient.confirmed` runs one account's calls in a row and checks their ``[]``
+  answers together: an answer with data that comes after an ``[]`` (same account, no login in
+  between) shows the session was alive when the ``[]`` came, since a lost authentication stays
+  lost until the client logs in again. Only ``[]`` answers that nothing vouched for cost one
+  probe for the whole run; a probe answering ``[]`` logs in again and replays the run.
 
 Accounts. The server keeps no session (note §2): the ``ys-*`` cookies carry the login and the
 password hash and are checked on every request. So each account logs in once per pull and every
@@ -24,8 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 
@@ -45,7 +50,30 @@ from ._cookies import CookieEncoding, JsEscape, YsCookies, sha1_hex
 from .jsarray import JsArrayError, JsValue, parse
 from .schema import LoginRow, UserData, single_row
 
-__all__ = ["USER_TYPES", "AversClient"]
+__all__ = ["USER_TYPES", "Ask", "AversClient"]
+
+R = TypeVar("R")
+
+
+class Ask:
+    """One broker call of a run of :meth:`AversClient.confirmed`: ``await ask(action, params)``.
+
+    :attr:`unvouched` says whether some ``[]`` of the run so far awaits an answer with data to
+    vouch for it (else the run ends with a probe): a run may then ask, instead of the probe, a
+    call whose answer it needs anyway. Always ``False`` in the replay, whose calls are each
+    checked on their own."""
+
+    def __init__(self, call: Callable[[str, Mapping[str, str] | None], Awaitable[list[JsValue]]]):
+        self._call = call
+        self.pending: list[int] = []  # the login generation each unvouched [] was asked in
+
+    async def __call__(self, action: str, params: Mapping[str, str] | None = None) -> list[JsValue]:
+        return await self._call(action, params)
+
+    @property
+    def unvouched(self) -> bool:
+        return bool(self.pending)
+
 
 _log = get_logger(__name__)
 
@@ -289,6 +317,63 @@ class AversClient:
         if value:
             self._answered = True
         return value
+
+    async def confirmed(self, account: Credentials, body: Callable[[Ask], Awaitable[R]]) -> R:
+        """``body(ask)``: one account's calls in a row, their ``[]`` answers checked together.
+
+        ``ask(action, params)`` is :meth:`act` as ``account`` without the probe after each
+        ``[]``. An answer with data, asked after an ``[]`` with no login of the account in
+        between, vouches for it: the server checks the ``ys-*`` cookies on every call and a lost
+        authentication stays lost until ``/auth`` (WIRE.md; the sandbox's epochs work so). When
+        ``body`` ends (or raises: a lost session can break it, e.g. no class row) with ``[]``
+        answers nothing vouched for, one probe decides for all of them; when it answers ``[]``
+        too, the account logs in again and ``body`` runs once more with :meth:`act` itself
+        (each ``[]`` probed, a session lost again is :class:`SessionExpired`). ``body`` must
+        read nothing but through ``ask`` and may run twice.
+        """
+        login = self._login_of(account)
+        assert login is not None  # an account is given
+
+        async def call(action: str, params: Mapping[str, str] | None) -> list[JsValue]:
+            seen = login.generation
+            value = await self._act_once(action, params, login)
+            if not isinstance(value, list):
+                raise ContractError(f"avers: /act/{action}: the answer is not an array")
+            if not value:
+                ask.pending.append(seen)
+            else:
+                self._answered = True
+                if login.generation == seen:  # no login since: every earlier [] was genuine
+                    ask.pending[:] = [g for g in ask.pending if g != seen]
+            return value
+
+        ask = Ask(call)
+        pending = ask.pending
+        try:
+            result = await body(ask)
+        except Exception:
+            if not pending or not await self._unvouched(login, pending):
+                raise
+        else:
+            if not pending or not await self._unvouched(login, pending):
+                return result
+
+        async def plain(action: str, params: Mapping[str, str] | None) -> list[JsValue]:
+            return await self.act(action, params, account=account)
+
+        return await body(Ask(plain))
+
+    async def _unvouched(self, login: _Login, pending: list[int]) -> bool:
+        """Whether a run's unvouched ``[]`` answers may be lost authentication: one was asked
+        before a login of the account since (replay), or the probe answers ``[]`` (log in
+        again, then replay)."""
+        if any(g != login.generation for g in pending):
+            return True  # asked with cookies since replaced: replay with the current ones
+        seen = login.generation
+        if await self._lost("", login):
+            await self._relogin(login, seen)
+            return True
+        return False
 
     async def _lost(self, action: str, login: _Login) -> bool:
         """Whether an ``[]`` answer means lost authentication: the probe answers ``[]`` too."""

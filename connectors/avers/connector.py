@@ -71,7 +71,7 @@ from ._terms import (
     start_year,
     terms,
 )
-from .client import USER_TYPES, AversClient
+from .client import USER_TYPES, Ask, AversClient
 from .jsarray import JsValue
 from .mapping import PERIODS, PLATFORM, YEAR_PERIOD, Batch, Mapper
 
@@ -213,6 +213,9 @@ class AversConnector(Connector):
         self._warned: set[str] = set()  # optional actions already reported as unavailable
         self._finals: dict[int, list[s.DirectorRow | s.Bad]] = {}  # pupil → period marks
         self._journal: dict[int, list[s.JournalRow | s.Bad]] = {}  # pupil → rows read early
+        #: pupil → rows read in the roster to vouch for an [] (AversClient.confirmed), kept for
+        #: the journal page; unlike ``_journal`` never used to estimate term dates.
+        self._kept: dict[int, list[s.JournalRow | s.Bad]] = {}
 
     async def login(self) -> None:
         await self._use(self.target.credentials)
@@ -302,15 +305,32 @@ class AversConnector(Connector):
         params: Mapping[str, str] | None,
         missing: str,
         account: Credentials | None = None,
+        ask: Ask | None = None,
     ) -> list[JsValue]:
         """An action the captured web client never calls: ``[]``, a 404 or an error answer is
         logged once per pull (naming the action and what is not enriched) and read as ``[]``."""
-        reason = "empty answer"
+        answer, reason = await self._try(action, params, account, ask)
+        if not answer:
+            self._unavailable(action, reason, missing)
+        return answer
+
+    async def _try(
+        self,
+        action: str,
+        params: Mapping[str, str] | None,
+        account: Credentials | None = None,
+        ask: Ask | None = None,
+    ) -> tuple[list[JsValue], str]:
+        """An optional action's answer (``[]`` for a 404 or an error) and why it may be empty."""
         try:
-            answer = await self.client.act(action, params, account=account)
+            if ask is not None:
+                return await ask(action, params), "empty answer"
+            return await self.client.act(action, params, account=account), "empty answer"
         except (NotFound, ContractError, ServerError) as exc:
-            answer, reason = [], type(exc).__name__
-        if not answer and action not in self._warned:
+            return [], type(exc).__name__
+
+    def _unavailable(self, action: str, reason: str, missing: str) -> None:
+        if action not in self._warned:
             self._warned.add(action)
             _log.warning(
                 "avers enrichment unavailable; going on without it",
@@ -318,14 +338,13 @@ class AversConnector(Connector):
                 reason=reason,
                 not_enriched=missing,
             )
-        return answer
 
     # --- roster ----------------------------------------------------------------------------------
 
     async def _read_roster(self) -> _Roster:
         m, c = self.mapper, self.client
         today = self.today()
-        self._warned, self._finals, self._journal = set(), {}, {}
+        self._warned, self._finals, self._journal, self._kept = set(), {}, {}, {}
         await self._use(self.target.credentials)
         user = await c.user_data()
         uch_year = start_year(await c.act("get_uch_year", {"currentDate": _ddmmyyyy(today)}), today)
@@ -382,17 +401,20 @@ class AversConnector(Connector):
             if row.user_type != STUDENT or pupil is None:
                 return row, None, ""
             ids = {"student": str(pupil), "uchYear": str(uch_year), "uchId": str(user.uch_id)}
-            klass = s.single_row(
-                s.StudentClass,
-                await c.act(
+
+            async def read(ask: Ask) -> tuple[s.StudentClass, str]:
+                # The parallel first: its [] (captured for students) is vouched for by the
+                # class row that follows, without a probe (AversClient.confirmed).
+                parallel = await ask("GET_STUDENT_PARALLEL", ids)
+                klass = s.single_row(
+                    s.StudentClass,
+                    await ask("GET_STUDENT_CLASS", {"currentDate": _ddmmyyyy(today), **ids}),
                     "GET_STUDENT_CLASS",
-                    {"currentDate": _ddmmyyyy(today), **ids},
-                    account=account,
-                ),
-                "GET_STUDENT_CLASS",
-            )
-            parallel = await c.act("GET_STUDENT_PARALLEL", ids, account=account)
-            return row, klass, _parallel_ids(parallel)
+                )
+                return klass, _parallel_ids(parallel)
+
+            klass, parallel = await c.confirmed(account, read)
+            return row, klass, parallel
 
         # Every account at once within the per-host limit; what they show is merged in order.
         rows = await platform.each_account(accounts, whose, limit=limit)
@@ -430,24 +452,61 @@ class AversConnector(Connector):
         for (cls, _), answer in zip(new, answers, strict=True):
             self._class_dictionaries(cls, answer, subjects, batch)
 
+        # Period marks and subgroups are often [] (before the first term ends; a pupil in no
+        # subgroup): the one of them that has answered [] less often so far goes last, so that
+        # its data vouches for the other's [] without a probe (AversClient.confirmed).
+        empties = {"GET_STUDENT_DIRECTOR_DATA": 0, "GET_STUDENT_GROUPS": 0}
+        groups_reason = ""
+
         async def per_pupil(
             item: tuple[Credentials, int, _Class],
         ) -> tuple[list[JsValue], list[JsValue], list[s.JournalRow | s.Bad] | None]:
+            nonlocal groups_reason
             account, pupil, cls = item
             base = {"cls": str(cls.row.cls), "parallelClasses": cls.parallel, "student": str(pupil)}
-            finals = await c.act("GET_STUDENT_DIRECTOR_DATA", base, account=account)
-            groups = await self._optional(
-                "GET_STUDENT_GROUPS",
-                {"cls": str(cls.row.cls), "student": str(pupil)},
-                "subgroups: read from the pupil's period marks (position 0)",
-                account,
-            )
-            journal = None
-            if not cls.term_ids or any(p not in dates for p in cls.term_ids):
-                journal = await self._journal_rows(base, account)
+            early = not cls.term_ids or any(p not in dates for p in cls.term_ids)
+
+            async def read(
+                ask: Ask,
+            ) -> tuple[list[JsValue], list[JsValue], list[s.JournalRow | s.Bad] | None, bool]:
+                nonlocal groups_reason
+                answers: dict[str, list[JsValue]] = {}
+                for action in sorted(empties, key=lambda a: -empties[a]):
+                    if action == "GET_STUDENT_GROUPS":
+                        answer, reason = await self._try(
+                            action, {"cls": str(cls.row.cls), "student": str(pupil)}, ask=ask
+                        )
+                        groups_reason = groups_reason if answer else reason
+                    else:
+                        answer = await ask(action, base)
+                    answers[action] = answer
+                journal = None
+                if early or ask.unvouched:
+                    # Instead of a probe, the pupil's journal (the whole year, read once per
+                    # pull anyway): its rows vouch for the [] and are kept for the journal page.
+                    journal = await self._journal_rows(base, ask=ask)
+                finals = answers["GET_STUDENT_DIRECTOR_DATA"]
+                return finals, answers["GET_STUDENT_GROUPS"], journal, early
+
+            finals, groups, journal, early = await c.confirmed(account, read)
+            for action, answer in (
+                ("GET_STUDENT_DIRECTOR_DATA", finals),
+                ("GET_STUDENT_GROUPS", groups),
+            ):
+                empties[action] += not answer
+            if journal is not None and not early:
+                self._kept[pupil] = journal  # read to vouch only: not for estimating terms
+                journal = None
             return finals, groups, journal
 
         per = await platform.each_account(pupils, per_pupil, limit=limit)
+        if pupils and not any(groups for _, groups, _ in per):
+            # [] for a pupil in no subgroup is an answer; [] for every pupil is no enrichment.
+            self._unavailable(
+                "GET_STUDENT_GROUPS",
+                groups_reason or "empty answer",
+                "subgroups: read from the pupil's period marks (position 0)",
+            )
         for (_, pupil, cls), (finals, groups, journal) in zip(pupils, per, strict=True):
             self._finals[pupil] = s.parse_rows(s.DirectorRow, finals, "GET_STUDENT_DIRECTOR_DATA")
             if groups:
@@ -480,13 +539,14 @@ class AversConnector(Connector):
         return roster
 
     async def _journal_rows(
-        self, base: Mapping[str, str], account: Credentials | None = None
+        self, base: Mapping[str, str], account: Credentials | None = None, ask: Ask | None = None
     ) -> list[s.JournalRow | s.Bad]:
-        return s.parse_rows(
-            s.JournalRow,
-            await self.client.act("GET_STUDENT_JOURNAL_DATA", base, account=account),
-            "GET_STUDENT_JOURNAL_DATA",
-        )
+        action = "GET_STUDENT_JOURNAL_DATA"
+        if ask is not None:
+            answer = await ask(action, base)
+        else:
+            answer = await self.client.act(action, base, account=account)
+        return s.parse_rows(s.JournalRow, answer, action)
 
     async def _ask_class_dictionaries(
         self, cls: _Class, account: Credentials
@@ -651,33 +711,43 @@ class AversConnector(Connector):
         ) -> tuple[list[s.DiaryRow | s.Bad], list[s.LessonRow | s.Bad], list[s.JournalRow | s.Bad]]:
             account, pupil = item
             base = {"cls": str(cls.row.cls), "parallelClasses": cls.parallel, "student": str(pupil)}
-            diary = s.parse_rows(
-                s.DiaryRow,
-                await c.act(
+            await self._logged_in(account)  # an account of an earlier pull's roster
+            early = self._journal.pop(pupil, None)
+            if early is None:
+                early = self._kept.pop(pupil, None)
+
+            async def read(
+                ask: Ask,
+            ) -> tuple[list[JsValue], tuple[list[JsValue], str], list[s.JournalRow | s.Bad]]:
+                # The journal (the whole year: data for nearly every pupil) last, so that it
+                # vouches for an [] of the diary or the lessons (AversClient.confirmed).
+                diary = await ask(
                     "GET_STUDENT_DAIRY",
                     {"student": str(pupil), "cls": str(cls.row.cls), "pClassesIds": cls.parallel,
                      "uchYear": str(roster.uch_year), "begin_dt": _ddmmyyyy(low),
                      "end_dt": _ddmmyyyy(high)},
-                    account=account,
-                ),
-                "GET_STUDENT_DAIRY",
-            )  # fmt: skip
-            lessons = s.parse_rows(
-                s.LessonRow,
-                await self._optional(
+                )  # fmt: skip
+                lessons = await self._try(
                     "GET_STUDENT_LESSONS",
                     {**base, "uchYear": str(roster.uch_year),
                      "period_begin": _ddmmyyyy(low), "period_end": _ddmmyyyy(high)},
+                    ask=ask,
+                )  # fmt: skip
+                journal = early if early is not None else await self._journal_rows(base, ask=ask)
+                return diary, lessons, journal
+
+            diary, (lessons, reason), journal = await c.confirmed(account, read)
+            if not lessons:  # warned once the run is known not to have lost its session
+                self._unavailable(
+                    "GET_STUDENT_LESSONS",
+                    reason,
                     "types of work and weights: every mark is «other» with the default weight",
-                    account,
-                ),
-                "GET_STUDENT_LESSONS",
-            )  # fmt: skip
-            journal = self._journal.pop(pupil, None)
-            if journal is None:
-                await self._logged_in(account)  # an account of an earlier pull's roster
-                journal = await self._journal_rows(base, account)
-            return diary, lessons, journal
+                )
+            return (
+                s.parse_rows(s.DiaryRow, diary, "GET_STUDENT_DAIRY"),
+                s.parse_rows(s.LessonRow, lessons, "GET_STUDENT_LESSONS"),
+                journal,
+            )
 
         # The class's pupils at once, each through its account (logged in for the roster).
         answers = await platform.each_account(

@@ -24,7 +24,9 @@ Choices where the note and the captures are silent ([guess]):
 * the server remembers which user ids passed ``/auth`` in the current *epoch*;
   :meth:`AversEmulator.expire_sessions` starts a new epoch, so ``/act`` answers ``[]`` until the
   client logs in again (the platform has no visible session expiry; this is how the sandbox
-  makes "lost authentication" happen). Row layouts: ``_emulator_rows``.
+  makes "lost authentication" happen). Row layouts: ``_emulator_rows``; a pupil's lessons and
+  a lesson's columns come from ``_emulator_rows.Index``, worked out once per ``World.version``
+  (the same answers as a scan of the World).
 
 Platform quirks, on by default like the captured server: the root page ``/`` is labelled
 ``windows-1251`` while its bytes are UTF-8, and announces a ``Content-Length`` larger than the
@@ -39,6 +41,7 @@ Emulator-only endpoints: ``GET|POST /_sandbox/faults``, ``POST /_sandbox/session
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Callable, Mapping
@@ -93,6 +96,10 @@ class _State:
     school: str
     epoch: int = 0
     authed: dict[int, int] = field(default_factory=dict)  # user id → epoch of its /auth
+    index: rows.Index = field(init=False)  # pupils' lessons, lessons' columns (per version)
+
+    def __post_init__(self) -> None:
+        self.index = rows.Index(self.world)
 
     def person_by_login(self, login: str) -> PersonInfo | None:
         ids = self.world.schools[self.school].person_ids
@@ -116,11 +123,17 @@ class _State:
         p = self.person_by_user(int(raw_id[2:]))
         if p is None:
             return None
-        if jar.get("ys-user") != js_escape(f"s:{p.login}"):
-            return None
-        if jar.get("ys-password") != js_escape(f"s:{sha1_hex(p.password)}"):
+        user, password = _proof(p.login, p.password)
+        if jar.get("ys-user") != user or jar.get("ys-password") != password:
             return None
         return p
+
+
+@functools.lru_cache(maxsize=4096)
+def _proof(login: str, password: str) -> tuple[str, str]:
+    """The escaped ``ys-user`` and ``ys-password`` a person's cookies must carry (by the login
+    and password themselves, so a changed one is checked afresh)."""
+    return js_escape(f"s:{login}"), js_escape(f"s:{sha1_hex(password)}")
 
 
 class AversEmulator:
@@ -392,7 +405,7 @@ def _teachers(st: _State, me: PersonInfo, form: Mapping[str, str]) -> list[JsVal
 
 
 def _ranged(
-    build: Callable[[World, int, date, date], list[JsValue]], begin_key: str, end_key: str
+    build: Callable[[rows.Index, int, date, date], list[JsValue]], begin_key: str, end_key: str
 ) -> Callable[[_State, PersonInfo, Mapping[str, str]], list[JsValue]]:
     def handler(st: _State, me: PersonInfo, form: Mapping[str, str]) -> list[JsValue]:
         p = _student(st, me, form)
@@ -400,7 +413,7 @@ def _ranged(
             return []
         start, end = _year_bounds(st)
         return build(
-            st.world, p.ext_id, _date(form.get(begin_key)) or start, _date(form.get(end_key)) or end
+            st.index, p.ext_id, _date(form.get(begin_key)) or start, _date(form.get(end_key)) or end
         )
 
     return handler
@@ -411,7 +424,7 @@ def _journal(st: _State, me: PersonInfo, form: Mapping[str, str]) -> list[JsValu
     if p is None:
         return []
     start, end = _year_bounds(st)
-    out = rows.journal_rows(st.world, p.ext_id, start, end)
+    out = rows.journal_rows(st.index, p.ext_id, start, end)
     for row in out:
         if isinstance(row, list) and st.faults.take_malformed(
             f"GET_STUDENT_JOURNAL_DATA column {row[0]}"

@@ -181,9 +181,56 @@ _MARK = "$date"  # key of the date marker object; a body's own objects fail the 
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 
+#: The arguments of a date as the lexeme pass reads them.
+_DATE_ARGS = re.compile(r"[ \t]*-?\d+(?:[ \t]*,[ \t]*-?\d+){2,6}[ \t]*")
+_NEW_DATE = "new Date("
+_MARKER = '{"' + _MARK + '":['
+
+
+def _rewrite_dates(text: str) -> tuple[str, int] | None:
+    """Every ``new Date(args)`` (the server's spelling) → a marker object, by splitting rather
+    than by a regex with a template (which calls Python per match); ``None`` when a date's
+    arguments are not what the lexeme pass would read. One inside a string breaks the JSON (the
+    marker's quote is followed by ``$``), so the lexeme pass then decides."""
+    parts = text.split(_NEW_DATE)
+    if len(parts) == 1:
+        return text, 0
+    out = [parts[0]]
+    fullmatch = _DATE_ARGS.fullmatch
+    for part in parts[1:]:
+        close = part.find(")")
+        if close < 0 or fullmatch(part, 0, close) is None:
+            return None
+        out += (_MARKER, part[:close], "]}", part[close + 1 :])
+    return "".join(out), len(parts) - 1
+
+
 def _parse_fast(text: str) -> list[JsValue] | None:
+    # First try: only the dates rewritten; a body whose strings are all valid JSON (the usual
+    # case) reads as it is. Anything orjson refuses (a JavaScript-only escape, a raw control
+    # character in a string, a date inside a string) takes the lexeme pass below. A float in
+    # the answer may be an integer orjson rounded (_LONG_DIGITS): only then is the body searched
+    # for a long digit run (a search of every body cost as much as the rewriting).
+    rewritten = _rewrite_dates(text)
+    if rewritten is not None:
+        try:
+            value = orjson.loads(rewritten[0])
+        except (ValueError, TypeError):
+            value = None
+        if isinstance(value, list):
+            floats = [False]
+            try:
+                revived = _revive(value, {}, floats) == rewritten[1]
+            except (JsArrayError, KeyError, TypeError):
+                revived = False
+            if revived and not (floats[0] and _LONG_DIGITS.search(text) is not None):
+                return value
     if _LONG_DIGITS.search(text) is not None:
         return None
+    return _parse_lexemes(text)
+
+
+def _parse_lexemes(text: str) -> list[JsValue] | None:
     dates = 0
 
     def lexeme(m: re.Match[str]) -> str:
@@ -208,28 +255,61 @@ def _parse_fast(text: str) -> list[JsValue] | None:
         return None
     if dates or "{" in text:
         try:
-            if _revive(value) != dates:
+            if _revive(value, {}, [False]) != dates:
                 return None
         except (JsArrayError, KeyError, TypeError):
             return None
     return value
 
 
-def _revive(values: list[Any]) -> int:
-    """Markers → dates in place; returns how many (any other object raises)."""
-    found = 0
-    for i, v in enumerate(values):
-        if type(v) is list:
-            found += _revive(v)
-        elif type(v) is dict:
-            args = v[_MARK]
-            if len(v) != 1 or not 3 <= len(args) <= 7:
-                raise TypeError("not a date marker")
-            if not all(type(a) is int for a in args):
-                raise TypeError("not a date marker")
-            values[i] = _date_of(args, -1)
-            found += 1
+def _revive(
+    values: list[Any], seen: dict[tuple[Any, ...], date | datetime], floats: list[bool]
+) -> int:
+    """Markers → dates in place; returns how many (any other object raises); ``floats[0]`` is
+    set when a float is met. ``seen``: the dates of the body so far by their arguments (a body
+    repeats a few hundred days). Cells' types are listed in C (``map(type, …)``); the rows of
+    the answer are visited inline, a nested array by recursion."""
+    kinds = list(map(type, values))
+    if float in kinds:
+        floats[0] = True
+    found = _markers(values, kinds, seen) if dict in kinds else 0
+    if list in kinds:
+        for row in values:
+            if type(row) is list:
+                cells = list(map(type, row))
+                if list in cells:
+                    found += _revive(row, seen, floats)
+                    continue
+                if float in cells:
+                    floats[0] = True
+                if dict in cells:
+                    found += _markers(row, cells, seen)
     return found
+
+
+def _markers(
+    values: list[Any], kinds: list[type], seen: dict[tuple[Any, ...], date | datetime]
+) -> int:
+    """The date markers among ``values`` (``kinds``: their types) → dates; how many."""
+    found = 0
+    i = kinds.index(dict)
+    while True:
+        v = values[i]
+        args = v[_MARK]
+        if len(v) != 1 or type(args) is not list:
+            raise TypeError("not a date marker")
+        key = tuple(args)
+        day = seen.get(key)
+        if day is None:
+            if not 3 <= len(args) <= 7 or not all(type(a) is int for a in args):
+                raise TypeError("not a date marker")
+            day = seen[key] = _date_of(args, -1)
+        values[i] = day
+        found += 1
+        try:
+            i = kinds.index(dict, i + 1)
+        except ValueError:
+            return found
 
 
 def parse_tokens(text: str) -> list[JsValue]:
@@ -353,6 +433,55 @@ def _render_value(value: object) -> str:
     raise TypeError(f"render: unsupported type {type(value).__name__}")
 
 
+#: ``new Date(...)`` of the dates rendered so far (a world has a few hundred days).
+_DATES: dict[date, str] = {}
+
+
+def _render_date(value: date) -> str:
+    text = _DATES.get(value)
+    if text is None:
+        if len(_DATES) > 4096:
+            _DATES.clear()
+        text = _DATES[value] = _render_value(value)
+    return text
+
+
+#: String literals rendered so far (codes, marks, names, topics repeat across answers).
+_STRINGS: dict[str, str] = {}
+
+
+def _render_str(value: str) -> str:
+    text = _STRINGS.get(value)
+    if text is None:
+        if len(_STRINGS) > 65536:
+            _STRINGS.clear()
+        text = _STRINGS[value] = _render_string(value)
+    return text
+
+
+def _render_row(row: list[Any]) -> str:
+    """:func:`_render_value` of a list, the common cases inline (exact types only: anything
+    else, ``bool`` and subclasses included, takes :func:`_render_value`); the same text."""
+    strings = _STRINGS
+    parts: list[str] = []
+    add = parts.append
+    for v in row:
+        t = type(v)
+        if t is str:
+            add(strings.get(v) or _render_str(v))
+        elif t is int:
+            add(str(v))
+        elif v is None:
+            add("null")
+        elif t is date:
+            add(_render_date(v))
+        elif t is list:
+            add(_render_row(v))
+        else:
+            add(_render_value(v))
+    return "[" + ", ".join(parts) + "]"
+
+
 def render(rows: Sequence[object]) -> str:
     """Write an array the way the server does: one row per line, ``new Date(...)`` literals.
 
@@ -360,4 +489,8 @@ def render(rows: Sequence[object]) -> str:
     """
     if not rows:
         return "[]"
-    return "[\n" + ",\n ".join(_render_value(r) for r in rows) + "\n]"
+    return (
+        "[\n"
+        + ",\n ".join(_render_row(r) if type(r) is list else _render_value(r) for r in rows)
+        + "\n]"
+    )

@@ -1,5 +1,6 @@
 """АВЕРС requests of a school pull: the school's dictionaries once per pull, a class's once per
-class, each account's login once, whatever the number of families (issue 13 item 6)."""
+class, each account's login once, whatever the number of families, and no probe of the session
+for an ``[]`` that a later answer of the same account vouches for (issue 13 item 6)."""
 
 from __future__ import annotations
 
@@ -47,5 +48,19 @@ async def test_dictionaries_once_per_pull_and_per_class_logins_once_per_account(
         assert count.paths[f"/act/{action}"] == classes, action
     for path in ("/login", "/auth"):
         assert count.paths[path] == accounts, path
-    for action in ("get_student_class", "get_student_dairy", "get_student_director_data"):
+    for action in (
+        "get_student_class",
+        "get_student_parallel",
+        "get_student_groups",
+        "get_student_director_data",
+        "get_student_dairy",
+        "get_student_lessons",
+        "get_student_journal_data",
+    ):
         assert count.paths[f"/act/{action}"] == accounts, action
+    # GET_STUDENT_PARALLEL answers [] to every pupil (captured) and the World has no period
+    # marks yet: the class row and the subgroups that follow vouch for those [] (every pupil
+    # of this world is in a subgroup), so get_user_data is asked once, for the school's name —
+    # not once more per [] (it was 1 + 2 per account).
+    assert count.paths["/act/get_user_data"] == 1
+    assert sum(count.paths.values()) == 9 * accounts + 6 + 2 * classes + 1  # + the logout
