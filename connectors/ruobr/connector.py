@@ -398,7 +398,8 @@ class RuobrConnector(Connector):
                         if isinstance(cm, s.ControlMark):
                             key = subject_key(cm.subject_name)
                             roster.subject_ids.setdefault(key, cm.subject_id)
-                            subjects.setdefault(key, m.subject(cm.subject_name, cm.subject_id))
+                            if key not in subjects:  # made once, not per pupil × period
+                                subjects[key] = m.subject(cm.subject_name, cm.subject_id)
         batch.records.extend(unit for unit, _ in roster.classes.values())
         batch.records.extend(subjects.values())
 
