@@ -20,16 +20,11 @@ def provenance(
     updated_at: datetime | None = None,
 ) -> Provenance:
     """Provenance from the platform's own ids; ``None`` ids are left out (a record that lacks
-    one is still the same record), the others kept as text.
-
-    Built without pydantic's validation (every record of a pull has one, and the fields are
-    already of their types here: text ids, the datetimes the signature says); the same model
-    as ``Provenance(...)`` gives (tests/core/platform)."""
-    return Provenance.model_construct(
+    one is still the same record), the others kept as text."""
+    return Provenance(
         platform=platform,
         external_ids={k: str(v) for k, v in ids.items() if v is not None},
         fetched_at=fetched_at,
-        created_at=None,
         updated_at=updated_at,
     )
 
