@@ -37,8 +37,9 @@ WALL_LIMIT = 60
 #: Seconds the emulator waits before each answer in the latency mode (a regional server).
 LATENCY = 0.03
 #: Requests in flight per host in the latency mode: the default per-host limit
-#: (``HostLimits.concurrency``), and a raised one as a school's config may set it.
-LATENCY_CONCURRENCY = (4, 8)
+#: (``HostLimits.concurrency``), and raised ones as the config's ``[hosts."…"] concurrency``
+#: may set them (Ruobr's attendance is one request per pupil × subject: it needs more at once).
+LATENCY_CONCURRENCY = (4, 8, 16)
 
 
 def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
