@@ -19,16 +19,25 @@ Choices where the note is silent or marked [?] (documented in WIRE.md):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from connectors.sandbox.world import GroupInfo, LessonInfo, PeriodInfo, PersonInfo, World
+from connectors.sandbox.world import (
+    AssignmentInfo,
+    GroupInfo,
+    LessonInfo,
+    PeriodInfo,
+    PersonInfo,
+    World,
+)
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue, numeric_mark
 
 __all__ = [
     "KRASNOYARSK",
     "PLACEHOLDER_BASE",
+    "Index",
     "child",
     "lesson_marks",
     "recipients",
@@ -138,6 +147,130 @@ def recipients(world: World, st: PersonInfo) -> dict[str, Any]:
     return {str(st.ext_id): {"staff": staff, "students": students}}
 
 
+class Index:
+    """What the renderer would otherwise look up again for every child: a group's lessons by
+    ISO week, by day and by term, its homework by due day, a lesson's assignments in id order
+    and its ``updated_at``, a group's marks for the class average of a term.
+
+    Answers are the same as without it: everything is dropped when the world's ``version`` (or
+    ``today``) changes — the world changes through its methods, each of which bumps the version
+    — and a group's lesson lists are rebuilt when its lesson count changes. The emulator keeps
+    one for its world; a render call without one makes a fresh one (no reuse across calls).
+    """
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._stamp: tuple[int, date] | None = None
+        self._weeks: dict[int, tuple[int, dict[date, list[LessonInfo]]]] = {}
+        self._first: dict[int, dict[date, int]] = {}
+        self._due: dict[int, dict[date, list[int]]] = {}
+        self._term: dict[tuple[int, int], list[LessonInfo]] = {}
+        self._class_numbers: dict[tuple[int, int], list[int]] = {}
+        self._lesson: dict[int, tuple[list[AssignmentInfo], str, str]] = {}
+
+    def _fresh(self) -> None:
+        stamp = (self.world.version, self.world.today)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            for cache in (
+                self._weeks,
+                self._first,
+                self._due,
+                self._term,
+                self._class_numbers,
+                self._lesson,
+            ):
+                cache.clear()
+
+    def _by_week(self, group: GroupInfo) -> dict[date, list[LessonInfo]]:
+        self._fresh()
+        known = self._weeks.get(group.ext_id)
+        if known is not None and known[0] == len(group.lesson_ids):
+            return known[1]
+        by_week: dict[date, list[LessonInfo]] = {}
+        first: dict[date, int] = {}
+        lessons = self.world.lessons
+        for i in group.lesson_ids:
+            le = lessons[i]
+            by_week.setdefault(le.day - timedelta(days=le.day.weekday()), []).append(le)
+            if le.day not in first or le.number < first[le.day]:
+                first[le.day] = le.number
+        if known is not None:  # the group's lessons changed: what was derived from them too
+            self._due.pop(group.ext_id, None)
+            for cache in (self._term, self._class_numbers):
+                for key in [k for k in cache if k[0] == group.ext_id]:
+                    del cache[key]
+        self._weeks[group.ext_id] = (len(group.lesson_ids), by_week)
+        self._first[group.ext_id] = first
+        return by_week
+
+    def week(self, group: GroupInfo, monday: date) -> list[LessonInfo]:
+        """The group's lessons from ``monday`` through Sunday, in ``lesson_ids`` order."""
+        if monday.weekday() != 0:
+            sunday = monday + timedelta(days=6)
+            return [
+                le
+                for i in group.lesson_ids
+                if monday <= (le := self.world.lessons[i]).day <= sunday
+            ]
+        return self._by_week(group).get(monday, [])
+
+    def first_number(self, group: GroupInfo, day: date) -> int:
+        """The number of the group's first lesson on ``day`` (one of its lessons is that day)."""
+        self._by_week(group)
+        return self._first[group.ext_id][day]
+
+    def due(self, group: GroupInfo, day: date) -> list[int]:
+        """The group's homework due on ``day``: in ``lesson_ids`` then assignment order."""
+        self._by_week(group)  # a changed lesson list drops the group's lessons (and this)
+        by_day = self._due.get(group.ext_id)
+        if by_day is None:
+            by_day = self._due[group.ext_id] = {}
+            for i in group.lesson_ids:
+                for a in self.assignments(self.world.lessons[i], ordered=False):
+                    if a.work_type == "homework" and a.due_date is not None:
+                        by_day.setdefault(a.due_date, []).append(a.ext_id)
+        return by_day.get(day, [])
+
+    def term(self, group: GroupInfo, period: PeriodInfo) -> list[LessonInfo]:
+        """The group's lessons in the term, by day and number."""
+        self._by_week(group)
+        key = (group.ext_id, period.ext_id)
+        own = self._term.get(key)
+        if own is None:
+            lessons = self.world.lessons
+            own = [
+                lessons[i] for i in group.lesson_ids if period.start <= lessons[i].day <= period.end
+            ]
+            own.sort(key=lambda le: (le.day, le.number))
+            self._term[key] = own
+        return own
+
+    def assignments(self, lesson: LessonInfo, *, ordered: bool = True) -> list[AssignmentInfo]:
+        """The lesson's assignments, by id (``ordered``) or as listed on the lesson."""
+        if not ordered:
+            return self.world.lesson_assignments(lesson)
+        return self._of(lesson)[0]
+
+    def _of(self, lesson: LessonInfo) -> tuple[list[AssignmentInfo], str, str]:
+        self._fresh()
+        known = self._lesson.get(lesson.ext_id)
+        if known is None:
+            given = sorted(self.world.lesson_assignments(lesson), key=lambda a: a.ext_id)
+            known = (given, updated_at(self.world, lesson), _iso(lesson.day))
+            self._lesson[lesson.ext_id] = known
+        return known
+
+    def class_numbers(self, group: GroupInfo, period: PeriodInfo) -> list[int]:
+        """The numeric marks of the group's members in the group's lessons of the term."""
+        own = self.term(group, period)
+        key = (group.ext_id, period.ext_id)
+        known = self._class_numbers.get(key)
+        if known is None:
+            known = self._class_numbers[key] = _numbers(self.world, own, group.member_ids)
+        return known
+
+
 def updated_at(world: World, lesson: LessonInfo) -> str:
     if lesson.updated == 0:
         stamp = datetime.combine(lesson.day, time(15, 0), KRASNOYARSK)
@@ -149,18 +282,22 @@ def updated_at(world: World, lesson: LessonInfo) -> str:
 
 
 def slots(
-    world: World, lesson: LessonInfo, student: int, corrupt: Corrupt | None = None
+    world: World,
+    lesson: LessonInfo,
+    student: int,
+    corrupt: Corrupt | None = None,
+    index: Index | None = None,
 ) -> list[dict[str, Any]]:
     """The student's cells on one lesson: one per kind of work, then the absence."""
+    given, stamp, day = (index or Index(world))._of(lesson)
     by_type: dict[str, list[MarkValue]] = {}
     pending: list[str] = []
-    for a in sorted(world.lesson_assignments(lesson), key=lambda a: a.ext_id):
-        if student in a.marks:
-            by_type.setdefault(a.work_type, []).append(a.marks[student])
-        elif WORK_TYPES[a.work_type].written:
+    for a in given:
+        value = a.marks.get(student)
+        if value is not None:
+            by_type.setdefault(a.work_type, []).append(value)
+        elif not pending and WORK_TYPES[a.work_type].written:
             pending.append(WORK_TYPES[a.work_type].name)
-    stamp = updated_at(world, lesson)
-    day = _iso(lesson.day)
     out: list[dict[str, Any]] = [
         {
             "lesson_date": day,
@@ -192,71 +329,69 @@ def _average(values: list[int]) -> list[Any] | None:
 
 
 def _numbers(world: World, lessons: list[LessonInfo], students: list[int]) -> list[int]:
+    """The numeric marks of ``students`` (each as often as listed) in ``lessons``."""
+    times = Counter(students)
     out: list[int] = []
     for le in lessons:
         for a in world.lesson_assignments(le):
-            for sid in students:
-                n = numeric_mark(a.marks[sid]) if sid in a.marks else None
-                if n is not None:
-                    out.append(n)
+            if len(a.marks) < len(times):
+                pairs = [(a.marks[sid], times[sid]) for sid in a.marks if sid in times]
+            else:
+                pairs = [(a.marks[sid], n) for sid, n in times.items() if sid in a.marks]
+            for value, n in pairs:
+                number = numeric_mark(value)
+                if number is not None:
+                    out += [number] * n
     return out
 
 
-def lesson_marks(world: World, st: PersonInfo, period: PeriodInfo) -> dict[str, Any]:
+def lesson_marks(
+    world: World, st: PersonInfo, period: PeriodInfo, index: Index | None = None
+) -> dict[str, Any]:
+    index = index or Index(world)
     lessons: list[dict[str, Any]] = []
     for g in world.groups_of_student(st.ext_id):
         subject = world.subjects[g.subject_id].name
-        own = [
-            world.lessons[i]
-            for i in g.lesson_ids
-            if period.start <= world.lessons[i].day <= period.end
-        ]
-        own.sort(key=lambda le: (le.day, le.number))
+        own = index.term(g, period)
         lessons.append(
             {
                 "id": g.ext_id,
                 "color": _color(subject),
                 "subject": subject,
-                "slots": [slot for le in own for slot in slots(world, le, st.ext_id)],
+                "slots": [slot for le in own for slot in slots(world, le, st.ext_id, None, index)],
                 "averages": {
                     "for_student": _average(_numbers(world, own, [st.ext_id])),
-                    "for_class": _average(_numbers(world, own, g.member_ids)),
+                    "for_class": _average(index.class_numbers(g, period)),
                 },
             }
         )
     return {"lessons": lessons}
 
 
-def _due_here(world: World, group: GroupInfo, lesson: LessonInfo) -> list[int]:
+def _due_here(index: Index, group: GroupInfo, lesson: LessonInfo) -> list[int]:
     """Homework of the group due on the lesson's day, shown on its first lesson that day."""
-    same_day = [world.lessons[i] for i in group.lesson_ids if world.lessons[i].day == lesson.day]
-    if min(le.number for le in same_day) != lesson.number:
+    if index.first_number(group, lesson.day) != lesson.number:
         return []
-    return [
-        a.ext_id
-        for i in group.lesson_ids
-        for a in world.lesson_assignments(world.lessons[i])
-        if a.work_type == "homework" and a.due_date == lesson.day
-    ]
+    return list(index.due(group, lesson.day))
 
 
 def schedule(
-    world: World, st: PersonInfo, monday: date, corrupt: Corrupt | None = None
+    world: World,
+    st: PersonInfo,
+    monday: date,
+    corrupt: Corrupt | None = None,
+    index: Index | None = None,
 ) -> dict[str, Any]:
-    sunday = monday + timedelta(days=6)
+    index = index or Index(world)
     items: list[tuple[LessonInfo, GroupInfo]] = [
-        (world.lessons[i], g)
-        for g in world.groups_of_student(st.ext_id)
-        for i in g.lesson_ids
-        if monday <= world.lessons[i].day <= sunday
+        (le, g) for g in world.groups_of_student(st.ext_id) for le in index.week(g, monday)
     ]
     items.sort(key=lambda x: (x[0].day, x[0].number, x[0].ext_id))
     out: list[dict[str, Any]] = []
     homeworks: dict[int, dict[str, Any]] = {}
     for le, g in items:
         subject = world.subjects[g.subject_id].name
-        given = [a for a in world.lesson_assignments(le) if a.work_type == "homework"]
-        given.sort(key=lambda a: a.ext_id)
+        given = [a for a in index.assignments(le) if a.work_type == "homework"]
         created: int | None = None
         if given:
             created = given[0].ext_id
@@ -264,7 +399,7 @@ def schedule(
         elif le.ext_id % 4 == 1:
             created = PLACEHOLDER_BASE + le.ext_id
             homeworks[created] = _homework(created, le.day, le.day, "Без задания")
-        due = _due_here(world, g, le)
+        due = _due_here(index, g, le)
         for aid in due:
             a = world.assignments[aid]
             homeworks.setdefault(
@@ -284,7 +419,7 @@ def schedule(
                 "theme": le.topic or "не указана",
                 "created_homework_id": created,
                 "homework_to_check_ids": due,
-                "slots": slots(world, le, st.ext_id, corrupt),
+                "slots": slots(world, le, st.ext_id, corrupt, index),
             }
         )
     return {"schedule": out, "homeworks": list(homeworks.values())}
