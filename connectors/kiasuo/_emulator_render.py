@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -59,6 +60,7 @@ _MARK_TEXT = {
     MarkValue.NOT_ATTESTED: "н/а",
 }
 _COLORS = ("#e57373", "#64b5f6", "#81c784", "#ffb74d", "#ba68c8", "#4db6ac", "#a1887f")
+_COLOR_OF: dict[str, str] = {}  # subject name → its colour (a function of the name)
 Corrupt = Callable[[str], bool]
 
 
@@ -67,7 +69,10 @@ def _iso(d: date) -> str:
 
 
 def _color(name: str) -> str:
-    return _COLORS[sum(map(ord, name)) % len(_COLORS)]
+    color = _COLOR_OF.get(name)
+    if color is None:
+        color = _COLOR_OF[name] = _COLORS[sum(map(ord, name)) % len(_COLORS)]
+    return color
 
 
 def _mark(value: MarkValue) -> str:
@@ -147,46 +152,59 @@ def recipients(world: World, st: PersonInfo) -> dict[str, Any]:
     return {str(st.ext_id): {"staff": staff, "students": students}}
 
 
+@dataclass(slots=True)
+class _GroupLessons:
+    """One group's lessons as the renderer looks them up (built from ``lesson_ids``)."""
+
+    count: int  # len(lesson_ids) when built
+    by_week: dict[date, list[LessonInfo]]  # Monday → the week's lessons, in lesson_ids order
+    first: dict[date, int]  # day → the number of the group's first lesson that day
+    due: dict[date, list[int]] | None = None  # due day → homework ids (lesson_ids order)
+    terms: dict[int, list[LessonInfo]] = field(default_factory=dict)  # by day and number
+    class_numbers: dict[int, list[int]] = field(default_factory=dict)  # term → members' marks
+
+
+@dataclass(slots=True)
+class _LessonCells:
+    """One lesson's cells as every child's slots need them."""
+
+    stamp: str  # updated_at
+    day: str
+    homework: list[AssignmentInfo]  # in id order
+    #: student → work type → mark values, in assignment id order
+    marks: dict[int, dict[str, list[MarkValue]]]
+    written: list[AssignmentInfo]  # written work, in id order (a pending cell's label)
+
+
 class Index:
     """What the renderer would otherwise look up again for every child: a group's lessons by
-    ISO week, by day and by term, its homework by due day, a lesson's assignments in id order
-    and its ``updated_at``, a group's marks for the class average of a term.
+    ISO week, by day and by term, its homework by due day, the class's marks of a term, and a
+    lesson's cells (its assignments in id order, each student's marks, ``updated_at``).
 
     Answers are the same as without it: everything is dropped when the world's ``version`` (or
     ``today``) changes — the world changes through its methods, each of which bumps the version
-    — and a group's lesson lists are rebuilt when its lesson count changes. The emulator keeps
-    one for its world; a render call without one makes a fresh one (no reuse across calls).
+    — and a group's lookups are rebuilt when its lesson count changes. The emulator keeps one
+    for its world; a render call without one makes a fresh one (no reuse across calls).
     """
 
     def __init__(self, world: World) -> None:
         self.world = world
         self._stamp: tuple[int, date] | None = None
-        self._weeks: dict[int, tuple[int, dict[date, list[LessonInfo]]]] = {}
-        self._first: dict[int, dict[date, int]] = {}
-        self._due: dict[int, dict[date, list[int]]] = {}
-        self._term: dict[tuple[int, int], list[LessonInfo]] = {}
-        self._class_numbers: dict[tuple[int, int], list[int]] = {}
-        self._lesson: dict[int, tuple[list[AssignmentInfo], str, str]] = {}
+        self._groups: dict[int, _GroupLessons] = {}
+        self._lessons: dict[int, _LessonCells] = {}
 
     def _fresh(self) -> None:
         stamp = (self.world.version, self.world.today)
         if stamp != self._stamp:
             self._stamp = stamp
-            for cache in (
-                self._weeks,
-                self._first,
-                self._due,
-                self._term,
-                self._class_numbers,
-                self._lesson,
-            ):
-                cache.clear()
+            self._groups.clear()
+            self._lessons.clear()
 
-    def _by_week(self, group: GroupInfo) -> dict[date, list[LessonInfo]]:
+    def group(self, group: GroupInfo) -> _GroupLessons:
         self._fresh()
-        known = self._weeks.get(group.ext_id)
-        if known is not None and known[0] == len(group.lesson_ids):
-            return known[1]
+        known = self._groups.get(group.ext_id)
+        if known is not None and known.count == len(group.lesson_ids):
+            return known
         by_week: dict[date, list[LessonInfo]] = {}
         first: dict[date, int] = {}
         lessons = self.world.lessons
@@ -195,14 +213,8 @@ class Index:
             by_week.setdefault(le.day - timedelta(days=le.day.weekday()), []).append(le)
             if le.day not in first or le.number < first[le.day]:
                 first[le.day] = le.number
-        if known is not None:  # the group's lessons changed: what was derived from them too
-            self._due.pop(group.ext_id, None)
-            for cache in (self._term, self._class_numbers):
-                for key in [k for k in cache if k[0] == group.ext_id]:
-                    del cache[key]
-        self._weeks[group.ext_id] = (len(group.lesson_ids), by_week)
-        self._first[group.ext_id] = first
-        return by_week
+        view = self._groups[group.ext_id] = _GroupLessons(len(group.lesson_ids), by_week, first)
+        return view
 
     def week(self, group: GroupInfo, monday: date) -> list[LessonInfo]:
         """The group's lessons from ``monday`` through Sunday, in ``lesson_ids`` order."""
@@ -213,61 +225,56 @@ class Index:
                 for i in group.lesson_ids
                 if monday <= (le := self.world.lessons[i]).day <= sunday
             ]
-        return self._by_week(group).get(monday, [])
+        return self.group(group).by_week.get(monday, [])
 
-    def first_number(self, group: GroupInfo, day: date) -> int:
-        """The number of the group's first lesson on ``day`` (one of its lessons is that day)."""
-        self._by_week(group)
-        return self._first[group.ext_id][day]
-
-    def due(self, group: GroupInfo, day: date) -> list[int]:
-        """The group's homework due on ``day``: in ``lesson_ids`` then assignment order."""
-        self._by_week(group)  # a changed lesson list drops the group's lessons (and this)
-        by_day = self._due.get(group.ext_id)
-        if by_day is None:
-            by_day = self._due[group.ext_id] = {}
+    def due(self, group: GroupInfo, view: _GroupLessons, day: date) -> list[int]:
+        """The group's homework due on ``day``, in ``lesson_ids`` then assignment order."""
+        if view.due is None:
+            view.due = {}
             for i in group.lesson_ids:
-                for a in self.assignments(self.world.lessons[i], ordered=False):
+                for a in self.world.lesson_assignments(self.world.lessons[i]):
                     if a.work_type == "homework" and a.due_date is not None:
-                        by_day.setdefault(a.due_date, []).append(a.ext_id)
-        return by_day.get(day, [])
+                        view.due.setdefault(a.due_date, []).append(a.ext_id)
+        return view.due.get(day, [])
 
     def term(self, group: GroupInfo, period: PeriodInfo) -> list[LessonInfo]:
         """The group's lessons in the term, by day and number."""
-        self._by_week(group)
-        key = (group.ext_id, period.ext_id)
-        own = self._term.get(key)
+        view = self.group(group)
+        own = view.terms.get(period.ext_id)
         if own is None:
             lessons = self.world.lessons
             own = [
                 lessons[i] for i in group.lesson_ids if period.start <= lessons[i].day <= period.end
             ]
             own.sort(key=lambda le: (le.day, le.number))
-            self._term[key] = own
+            view.terms[period.ext_id] = own
         return own
-
-    def assignments(self, lesson: LessonInfo, *, ordered: bool = True) -> list[AssignmentInfo]:
-        """The lesson's assignments, by id (``ordered``) or as listed on the lesson."""
-        if not ordered:
-            return self.world.lesson_assignments(lesson)
-        return self._of(lesson)[0]
-
-    def _of(self, lesson: LessonInfo) -> tuple[list[AssignmentInfo], str, str]:
-        self._fresh()
-        known = self._lesson.get(lesson.ext_id)
-        if known is None:
-            given = sorted(self.world.lesson_assignments(lesson), key=lambda a: a.ext_id)
-            known = (given, updated_at(self.world, lesson), _iso(lesson.day))
-            self._lesson[lesson.ext_id] = known
-        return known
 
     def class_numbers(self, group: GroupInfo, period: PeriodInfo) -> list[int]:
         """The numeric marks of the group's members in the group's lessons of the term."""
         own = self.term(group, period)
-        key = (group.ext_id, period.ext_id)
-        known = self._class_numbers.get(key)
+        view = self._groups[group.ext_id]
+        known = view.class_numbers.get(period.ext_id)
         if known is None:
-            known = self._class_numbers[key] = _numbers(self.world, own, group.member_ids)
+            known = view.class_numbers[period.ext_id] = _numbers(own, group.member_ids, self)
+        return known
+
+    def cells(self, lesson: LessonInfo) -> _LessonCells:
+        self._fresh()
+        known = self._lessons.get(lesson.ext_id)
+        if known is None:
+            given = sorted(self.world.lesson_assignments(lesson), key=lambda a: a.ext_id)
+            marks: dict[int, dict[str, list[MarkValue]]] = {}
+            for a in given:
+                for sid, value in a.marks.items():
+                    marks.setdefault(sid, {}).setdefault(a.work_type, []).append(value)
+            known = self._lessons[lesson.ext_id] = _LessonCells(
+                updated_at(self.world, lesson),
+                _iso(lesson.day),
+                [a for a in given if a.work_type == "homework"],
+                marks,
+                [a for a in given if WORK_TYPES[a.work_type].written],
+            )
         return known
 
 
@@ -289,15 +296,9 @@ def slots(
     index: Index | None = None,
 ) -> list[dict[str, Any]]:
     """The student's cells on one lesson: one per kind of work, then the absence."""
-    given, stamp, day = (index or Index(world))._of(lesson)
-    by_type: dict[str, list[MarkValue]] = {}
-    pending: list[str] = []
-    for a in given:
-        value = a.marks.get(student)
-        if value is not None:
-            by_type.setdefault(a.work_type, []).append(value)
-        elif not pending and WORK_TYPES[a.work_type].written:
-            pending.append(WORK_TYPES[a.work_type].name)
+    cells = (index or Index(world)).cells(lesson)
+    stamp, day = cells.stamp, cells.day
+    by_type = cells.marks.get(student, {})
     out: list[dict[str, Any]] = [
         {
             "lesson_date": day,
@@ -312,8 +313,12 @@ def slots(
         out.append(
             {"lesson_date": day, "mark": {"value": _ABSENCE[code]}, "text": "", "updated_at": stamp}
         )
-    elif not out and pending and lesson.ext_id % 5 == 0:
-        out.append({"lesson_date": day, "mark": {}, "text": pending[0], "updated_at": stamp})
+    elif not out and lesson.ext_id % 5 == 0:
+        # the first written work not marked for the student (none is marked: ``out`` is empty)
+        pending = next((a for a in cells.written if student not in a.marks), None)
+        if pending is not None:
+            name = WORK_TYPES[pending.work_type].name
+            out.append({"lesson_date": day, "mark": {}, "text": name, "updated_at": stamp})
     if corrupt is not None:
         for slot in out:
             if slot["mark"] and corrupt(f"schedule slot: lesson {lesson.ext_id} student {student}"):
@@ -328,20 +333,18 @@ def _average(values: list[int]) -> list[Any] | None:
     return [f"{avg:.2f}".replace(".", ","), int(avg + 0.5)]
 
 
-def _numbers(world: World, lessons: list[LessonInfo], students: list[int]) -> list[int]:
+def _numbers(lessons: list[LessonInfo], students: list[int], index: Index) -> list[int]:
     """The numeric marks of ``students`` (each as often as listed) in ``lessons``."""
     times = Counter(students)
     out: list[int] = []
     for le in lessons:
-        for a in world.lesson_assignments(le):
-            if len(a.marks) < len(times):
-                pairs = [(a.marks[sid], times[sid]) for sid in a.marks if sid in times]
-            else:
-                pairs = [(a.marks[sid], n) for sid, n in times.items() if sid in a.marks]
-            for value, n in pairs:
-                number = numeric_mark(value)
-                if number is not None:
-                    out += [number] * n
+        marks = index.cells(le).marks
+        for sid, n in times.items():
+            for values in marks.get(sid, {}).values():
+                for value in values:
+                    number = numeric_mark(value)
+                    if number is not None:
+                        out += [number] * n
     return out
 
 
@@ -360,19 +363,12 @@ def lesson_marks(
                 "subject": subject,
                 "slots": [slot for le in own for slot in slots(world, le, st.ext_id, None, index)],
                 "averages": {
-                    "for_student": _average(_numbers(world, own, [st.ext_id])),
+                    "for_student": _average(_numbers(own, [st.ext_id], index)),
                     "for_class": _average(index.class_numbers(g, period)),
                 },
             }
         )
     return {"lessons": lessons}
-
-
-def _due_here(index: Index, group: GroupInfo, lesson: LessonInfo) -> list[int]:
-    """Homework of the group due on the lesson's day, shown on its first lesson that day."""
-    if index.first_number(group, lesson.day) != lesson.number:
-        return []
-    return list(index.due(group, lesson.day))
 
 
 def schedule(
@@ -391,7 +387,7 @@ def schedule(
     homeworks: dict[int, dict[str, Any]] = {}
     for le, g in items:
         subject = world.subjects[g.subject_id].name
-        given = [a for a in index.assignments(le) if a.work_type == "homework"]
+        given = index.cells(le).homework
         created: int | None = None
         if given:
             created = given[0].ext_id
@@ -399,7 +395,9 @@ def schedule(
         elif le.ext_id % 4 == 1:
             created = PLACEHOLDER_BASE + le.ext_id
             homeworks[created] = _homework(created, le.day, le.day, "Без задания")
-        due = _due_here(index, g, le)
+        # the group's homework due that day, shown on its first lesson of the day
+        view = index.group(g)
+        due = list(index.due(g, view, le.day)) if view.first[le.day] == le.number else []
         for aid in due:
             a = world.assignments[aid]
             homeworks.setdefault(
