@@ -174,6 +174,11 @@ class _LessonCells:
     #: student → work type → mark values, in assignment id order
     marks: dict[int, dict[str, list[MarkValue]]]
     written: list[AssignmentInfo]  # written work, in id order (a pending cell's label)
+    #: student → the student's slots (not kept for a corrupted answer)
+    slots: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    #: the schedule item without ``slots`` (the same for every child) and the homework it adds
+    #: (id, item, whether it replaces an item of that id — the lesson's own — or not)
+    listing: tuple[dict[str, Any], list[tuple[int, dict[str, Any], bool]]] | None = None
 
 
 class Index:
@@ -297,6 +302,19 @@ def slots(
 ) -> list[dict[str, Any]]:
     """The student's cells on one lesson: one per kind of work, then the absence."""
     cells = (index or Index(world)).cells(lesson)
+    if corrupt is None:
+        known = cells.slots.get(student)
+        if known is None:
+            known = cells.slots[student] = _slots(lesson, cells, student)
+        return known
+    out = _slots(lesson, cells, student)
+    for slot in out:
+        if slot["mark"] and corrupt(f"schedule slot: lesson {lesson.ext_id} student {student}"):
+            slot["mark"] = {"value": "Ъ"}  # no such mark value
+    return out
+
+
+def _slots(lesson: LessonInfo, cells: _LessonCells, student: int) -> list[dict[str, Any]]:
     stamp, day = cells.stamp, cells.day
     by_type = cells.marks.get(student, {})
     out: list[dict[str, Any]] = [
@@ -319,10 +337,6 @@ def slots(
         if pending is not None:
             name = WORK_TYPES[pending.work_type].name
             out.append({"lesson_date": day, "mark": {}, "text": name, "updated_at": stamp})
-    if corrupt is not None:
-        for slot in out:
-            if slot["mark"] and corrupt(f"schedule slot: lesson {lesson.ext_id} student {student}"):
-                slot["mark"] = {"value": "Ъ"}  # no such mark value
     return out
 
 
@@ -386,41 +400,56 @@ def schedule(
     out: list[dict[str, Any]] = []
     homeworks: dict[int, dict[str, Any]] = {}
     for le, g in items:
-        subject = world.subjects[g.subject_id].name
-        given = index.cells(le).homework
-        created: int | None = None
-        if given:
-            created = given[0].ext_id
-            homeworks[created] = _homework(created, le.day, given[0].due_date, given[0].name)
-        elif le.ext_id % 4 == 1:
-            created = PLACEHOLDER_BASE + le.ext_id
-            homeworks[created] = _homework(created, le.day, le.day, "Без задания")
-        # the group's homework due that day, shown on its first lesson of the day
-        view = index.group(g)
-        due = list(index.due(g, view, le.day)) if view.first[le.day] == le.number else []
-        for aid in due:
-            a = world.assignments[aid]
-            homeworks.setdefault(
-                aid, _homework(aid, world.lessons[a.lesson_id].day, a.due_date, a.name)
-            )
-        teacher = world.persons.get(le.teacher_id)
-        out.append(
-            {
-                "lesson_event_id": le.ext_id,
-                "subject": subject,
-                "teacher": teacher.short_name if teacher else None,
-                "color": _color(subject),
-                "lesson_number": le.number,
-                "lesson_date": _iso(le.day),
-                "from": le.start_time,
-                "to": le.end_time,
-                "theme": le.topic or "не указана",
-                "created_homework_id": created,
-                "homework_to_check_ids": due,
-                "slots": slots(world, le, st.ext_id, corrupt, index),
-            }
-        )
+        entry, given = _listing(world, index, le, g)
+        for hid, item, replaces in given:
+            if replaces:
+                homeworks[hid] = item
+            else:
+                homeworks.setdefault(hid, item)
+        out.append({**entry, "slots": slots(world, le, st.ext_id, corrupt, index)})
     return {"schedule": out, "homeworks": list(homeworks.values())}
+
+
+def _listing(
+    world: World, index: Index, le: LessonInfo, g: GroupInfo
+) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any], bool]]]:
+    """A lesson's schedule item without ``slots`` and the homework items it brings."""
+    cells = index.cells(le)
+    if cells.listing is not None:
+        return cells.listing
+    subject = world.subjects[g.subject_id].name
+    given: list[tuple[int, dict[str, Any], bool]] = []
+    created: int | None = None
+    if cells.homework:
+        first = cells.homework[0]
+        created = first.ext_id
+        given.append((created, _homework(created, le.day, first.due_date, first.name), True))
+    elif le.ext_id % 4 == 1:
+        created = PLACEHOLDER_BASE + le.ext_id
+        given.append((created, _homework(created, le.day, le.day, "Без задания"), True))
+    # the group's homework due that day, shown on its first lesson of the day
+    view = index.group(g)
+    due = list(index.due(g, view, le.day)) if view.first[le.day] == le.number else []
+    for aid in due:
+        a = world.assignments[aid]
+        item = _homework(aid, world.lessons[a.lesson_id].day, a.due_date, a.name)
+        given.append((aid, item, False))
+    teacher = world.persons.get(le.teacher_id)
+    entry = {
+        "lesson_event_id": le.ext_id,
+        "subject": subject,
+        "teacher": teacher.short_name if teacher else None,
+        "color": _color(subject),
+        "lesson_number": le.number,
+        "lesson_date": cells.day,
+        "from": le.start_time,
+        "to": le.end_time,
+        "theme": le.topic or "не указана",
+        "created_homework_id": created,
+        "homework_to_check_ids": due,
+    }
+    cells.listing = (entry, given)
+    return cells.listing
 
 
 def _homework(hid: int, given: date, due: date, text: str) -> dict[str, Any]:
