@@ -15,6 +15,10 @@ Choices where the note is silent or marked [?] (documented in WIRE.md):
   homework due that day on its first lesson of the day;
 * teachers of the child's groups are «Учителя» «ФИО (Предмет, …)», the deputy head is
   «Администрация»; classmates are «Фамилия Имя» (the full name where two would clash).
+
+Rendering goes through an :class:`Index` the emulator keeps (a group's lessons by week and term,
+a lesson's cells, each child's slots), dropped whenever the world's version changes: the answers
+are those of a render without it, byte for byte.
 """
 
 from __future__ import annotations

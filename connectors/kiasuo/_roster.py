@@ -4,6 +4,8 @@
 views: each child (``/api/user``) with its class (``/api/school_classes``), terms
 (``/api/study_periods``), teachers and classmates (``/api/recipients``) and the subject journals
 it is in (``/api/lesson_marks/{term}``, whose per-subject ``id`` is taken as the teaching group).
+Class and terms are read once per class, recipients once per class and set of journals, the
+journals per child (:func:`_read_views`; the grain is a guess, WIRE.md).
 
 Subgroups are not named by the API: children of one class who see *different* journal ids for a
 subject are in different subgroups, numbered 1, 2, … in the order of those ids; a subject with
