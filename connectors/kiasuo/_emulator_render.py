@@ -15,20 +15,34 @@ Choices where the note is silent or marked [?] (documented in WIRE.md):
   homework due that day on its first lesson of the day;
 * teachers of the child's groups are «Учителя» «ФИО (Предмет, …)», the deputy head is
   «Администрация»; classmates are «Фамилия Имя» (the full name where two would clash).
+
+Rendering goes through an :class:`Index` the emulator keeps (a group's lessons by week and term,
+a lesson's cells, each child's slots), dropped whenever the world's version changes: the answers
+are those of a render without it, byte for byte.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from connectors.sandbox.world import GroupInfo, LessonInfo, PeriodInfo, PersonInfo, World
+from connectors.sandbox.world import (
+    AssignmentInfo,
+    GroupInfo,
+    LessonInfo,
+    PeriodInfo,
+    PersonInfo,
+    World,
+)
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue, numeric_mark
 
 __all__ = [
     "KRASNOYARSK",
     "PLACEHOLDER_BASE",
+    "Index",
     "child",
     "lesson_marks",
     "recipients",
@@ -50,6 +64,7 @@ _MARK_TEXT = {
     MarkValue.NOT_ATTESTED: "н/а",
 }
 _COLORS = ("#e57373", "#64b5f6", "#81c784", "#ffb74d", "#ba68c8", "#4db6ac", "#a1887f")
+_COLOR_OF: dict[str, str] = {}  # subject name → its colour (a function of the name)
 Corrupt = Callable[[str], bool]
 
 
@@ -58,7 +73,10 @@ def _iso(d: date) -> str:
 
 
 def _color(name: str) -> str:
-    return _COLORS[sum(map(ord, name)) % len(_COLORS)]
+    color = _COLOR_OF.get(name)
+    if color is None:
+        color = _COLOR_OF[name] = _COLORS[sum(map(ord, name)) % len(_COLORS)]
+    return color
 
 
 def _mark(value: MarkValue) -> str:
@@ -138,6 +156,137 @@ def recipients(world: World, st: PersonInfo) -> dict[str, Any]:
     return {str(st.ext_id): {"staff": staff, "students": students}}
 
 
+@dataclass(slots=True)
+class _GroupLessons:
+    """One group's lessons as the renderer looks them up (built from ``lesson_ids``)."""
+
+    count: int  # len(lesson_ids) when built
+    by_week: dict[date, list[LessonInfo]]  # Monday → the week's lessons, in lesson_ids order
+    first: dict[date, int]  # day → the number of the group's first lesson that day
+    due: dict[date, list[int]] | None = None  # due day → homework ids (lesson_ids order)
+    terms: dict[int, list[LessonInfo]] = field(default_factory=dict)  # by day and number
+    class_numbers: dict[int, list[int]] = field(default_factory=dict)  # term → members' marks
+
+
+@dataclass(slots=True)
+class _LessonCells:
+    """One lesson's cells as every child's slots need them."""
+
+    stamp: str  # updated_at
+    day: str
+    homework: list[AssignmentInfo]  # in id order
+    #: student → work type → mark values, in assignment id order
+    marks: dict[int, dict[str, list[MarkValue]]]
+    written: list[AssignmentInfo]  # written work, in id order (a pending cell's label)
+    #: student → the student's slots (not kept for a corrupted answer)
+    slots: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    #: the schedule item without ``slots`` (the same for every child) and the homework it adds
+    #: (id, item, whether it replaces an item of that id — the lesson's own — or not)
+    listing: tuple[dict[str, Any], list[tuple[int, dict[str, Any], bool]]] | None = None
+
+
+class Index:
+    """What the renderer would otherwise look up again for every child: a group's lessons by
+    ISO week, by day and by term, its homework by due day, the class's marks of a term, and a
+    lesson's cells (its assignments in id order, each student's marks, ``updated_at``).
+
+    Answers are the same as without it: everything is dropped when the world's ``version`` (or
+    ``today``) changes — the world changes through its methods, each of which bumps the version
+    — and a group's lookups are rebuilt when its lesson count changes. The emulator keeps one
+    for its world; a render call without one makes a fresh one (no reuse across calls).
+    """
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._stamp: tuple[int, date] | None = None
+        self._groups: dict[int, _GroupLessons] = {}
+        self._lessons: dict[int, _LessonCells] = {}
+
+    def _fresh(self) -> None:
+        stamp = (self.world.version, self.world.today)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._groups.clear()
+            self._lessons.clear()
+
+    def group(self, group: GroupInfo) -> _GroupLessons:
+        self._fresh()
+        known = self._groups.get(group.ext_id)
+        if known is not None and known.count == len(group.lesson_ids):
+            return known
+        by_week: dict[date, list[LessonInfo]] = {}
+        first: dict[date, int] = {}
+        lessons = self.world.lessons
+        for i in group.lesson_ids:
+            le = lessons[i]
+            by_week.setdefault(le.day - timedelta(days=le.day.weekday()), []).append(le)
+            if le.day not in first or le.number < first[le.day]:
+                first[le.day] = le.number
+        view = self._groups[group.ext_id] = _GroupLessons(len(group.lesson_ids), by_week, first)
+        return view
+
+    def week(self, group: GroupInfo, monday: date) -> list[LessonInfo]:
+        """The group's lessons from ``monday`` through Sunday, in ``lesson_ids`` order."""
+        if monday.weekday() != 0:
+            sunday = monday + timedelta(days=6)
+            return [
+                le
+                for i in group.lesson_ids
+                if monday <= (le := self.world.lessons[i]).day <= sunday
+            ]
+        return self.group(group).by_week.get(monday, [])
+
+    def due(self, group: GroupInfo, view: _GroupLessons, day: date) -> list[int]:
+        """The group's homework due on ``day``, in ``lesson_ids`` then assignment order."""
+        if view.due is None:
+            view.due = {}
+            for i in group.lesson_ids:
+                for a in self.world.lesson_assignments(self.world.lessons[i]):
+                    if a.work_type == "homework" and a.due_date is not None:
+                        view.due.setdefault(a.due_date, []).append(a.ext_id)
+        return view.due.get(day, [])
+
+    def term(self, group: GroupInfo, period: PeriodInfo) -> list[LessonInfo]:
+        """The group's lessons in the term, by day and number."""
+        view = self.group(group)
+        own = view.terms.get(period.ext_id)
+        if own is None:
+            lessons = self.world.lessons
+            own = [
+                lessons[i] for i in group.lesson_ids if period.start <= lessons[i].day <= period.end
+            ]
+            own.sort(key=lambda le: (le.day, le.number))
+            view.terms[period.ext_id] = own
+        return own
+
+    def class_numbers(self, group: GroupInfo, period: PeriodInfo) -> list[int]:
+        """The numeric marks of the group's members in the group's lessons of the term."""
+        own = self.term(group, period)
+        view = self._groups[group.ext_id]
+        known = view.class_numbers.get(period.ext_id)
+        if known is None:
+            known = view.class_numbers[period.ext_id] = _numbers(own, group.member_ids, self)
+        return known
+
+    def cells(self, lesson: LessonInfo) -> _LessonCells:
+        self._fresh()
+        known = self._lessons.get(lesson.ext_id)
+        if known is None:
+            given = sorted(self.world.lesson_assignments(lesson), key=lambda a: a.ext_id)
+            marks: dict[int, dict[str, list[MarkValue]]] = {}
+            for a in given:
+                for sid, value in a.marks.items():
+                    marks.setdefault(sid, {}).setdefault(a.work_type, []).append(value)
+            known = self._lessons[lesson.ext_id] = _LessonCells(
+                updated_at(self.world, lesson),
+                _iso(lesson.day),
+                [a for a in given if a.work_type == "homework"],
+                marks,
+                [a for a in given if WORK_TYPES[a.work_type].written],
+            )
+        return known
+
+
 def updated_at(world: World, lesson: LessonInfo) -> str:
     if lesson.updated == 0:
         stamp = datetime.combine(lesson.day, time(15, 0), KRASNOYARSK)
@@ -149,18 +298,29 @@ def updated_at(world: World, lesson: LessonInfo) -> str:
 
 
 def slots(
-    world: World, lesson: LessonInfo, student: int, corrupt: Corrupt | None = None
+    world: World,
+    lesson: LessonInfo,
+    student: int,
+    corrupt: Corrupt | None = None,
+    index: Index | None = None,
 ) -> list[dict[str, Any]]:
     """The student's cells on one lesson: one per kind of work, then the absence."""
-    by_type: dict[str, list[MarkValue]] = {}
-    pending: list[str] = []
-    for a in sorted(world.lesson_assignments(lesson), key=lambda a: a.ext_id):
-        if student in a.marks:
-            by_type.setdefault(a.work_type, []).append(a.marks[student])
-        elif WORK_TYPES[a.work_type].written:
-            pending.append(WORK_TYPES[a.work_type].name)
-    stamp = updated_at(world, lesson)
-    day = _iso(lesson.day)
+    cells = (index or Index(world)).cells(lesson)
+    if corrupt is None:
+        known = cells.slots.get(student)
+        if known is None:
+            known = cells.slots[student] = _slots(lesson, cells, student)
+        return known
+    out = _slots(lesson, cells, student)
+    for slot in out:
+        if slot["mark"] and corrupt(f"schedule slot: lesson {lesson.ext_id} student {student}"):
+            slot["mark"] = {"value": "Ъ"}  # no such mark value
+    return out
+
+
+def _slots(lesson: LessonInfo, cells: _LessonCells, student: int) -> list[dict[str, Any]]:
+    stamp, day = cells.stamp, cells.day
+    by_type = cells.marks.get(student, {})
     out: list[dict[str, Any]] = [
         {
             "lesson_date": day,
@@ -175,12 +335,12 @@ def slots(
         out.append(
             {"lesson_date": day, "mark": {"value": _ABSENCE[code]}, "text": "", "updated_at": stamp}
         )
-    elif not out and pending and lesson.ext_id % 5 == 0:
-        out.append({"lesson_date": day, "mark": {}, "text": pending[0], "updated_at": stamp})
-    if corrupt is not None:
-        for slot in out:
-            if slot["mark"] and corrupt(f"schedule slot: lesson {lesson.ext_id} student {student}"):
-                slot["mark"] = {"value": "Ъ"}  # no such mark value
+    elif not out and lesson.ext_id % 5 == 0:
+        # the first written work not marked for the student (none is marked: ``out`` is empty)
+        pending = next((a for a in cells.written if student not in a.marks), None)
+        if pending is not None:
+            name = WORK_TYPES[pending.work_type].name
+            out.append({"lesson_date": day, "mark": {}, "text": name, "updated_at": stamp})
     return out
 
 
@@ -191,103 +351,109 @@ def _average(values: list[int]) -> list[Any] | None:
     return [f"{avg:.2f}".replace(".", ","), int(avg + 0.5)]
 
 
-def _numbers(world: World, lessons: list[LessonInfo], students: list[int]) -> list[int]:
+def _numbers(lessons: list[LessonInfo], students: list[int], index: Index) -> list[int]:
+    """The numeric marks of ``students`` (each as often as listed) in ``lessons``."""
+    times = Counter(students)
     out: list[int] = []
     for le in lessons:
-        for a in world.lesson_assignments(le):
-            for sid in students:
-                n = numeric_mark(a.marks[sid]) if sid in a.marks else None
-                if n is not None:
-                    out.append(n)
+        marks = index.cells(le).marks
+        for sid, n in times.items():
+            for values in marks.get(sid, {}).values():
+                for value in values:
+                    number = numeric_mark(value)
+                    if number is not None:
+                        out += [number] * n
     return out
 
 
-def lesson_marks(world: World, st: PersonInfo, period: PeriodInfo) -> dict[str, Any]:
+def lesson_marks(
+    world: World, st: PersonInfo, period: PeriodInfo, index: Index | None = None
+) -> dict[str, Any]:
+    index = index or Index(world)
     lessons: list[dict[str, Any]] = []
     for g in world.groups_of_student(st.ext_id):
         subject = world.subjects[g.subject_id].name
-        own = [
-            world.lessons[i]
-            for i in g.lesson_ids
-            if period.start <= world.lessons[i].day <= period.end
-        ]
-        own.sort(key=lambda le: (le.day, le.number))
+        own = index.term(g, period)
         lessons.append(
             {
                 "id": g.ext_id,
                 "color": _color(subject),
                 "subject": subject,
-                "slots": [slot for le in own for slot in slots(world, le, st.ext_id)],
+                "slots": [slot for le in own for slot in slots(world, le, st.ext_id, None, index)],
                 "averages": {
-                    "for_student": _average(_numbers(world, own, [st.ext_id])),
-                    "for_class": _average(_numbers(world, own, g.member_ids)),
+                    "for_student": _average(_numbers(own, [st.ext_id], index)),
+                    "for_class": _average(index.class_numbers(g, period)),
                 },
             }
         )
     return {"lessons": lessons}
 
 
-def _due_here(world: World, group: GroupInfo, lesson: LessonInfo) -> list[int]:
-    """Homework of the group due on the lesson's day, shown on its first lesson that day."""
-    same_day = [world.lessons[i] for i in group.lesson_ids if world.lessons[i].day == lesson.day]
-    if min(le.number for le in same_day) != lesson.number:
-        return []
-    return [
-        a.ext_id
-        for i in group.lesson_ids
-        for a in world.lesson_assignments(world.lessons[i])
-        if a.work_type == "homework" and a.due_date == lesson.day
-    ]
-
-
 def schedule(
-    world: World, st: PersonInfo, monday: date, corrupt: Corrupt | None = None
+    world: World,
+    st: PersonInfo,
+    monday: date,
+    corrupt: Corrupt | None = None,
+    index: Index | None = None,
 ) -> dict[str, Any]:
-    sunday = monday + timedelta(days=6)
+    index = index or Index(world)
     items: list[tuple[LessonInfo, GroupInfo]] = [
-        (world.lessons[i], g)
-        for g in world.groups_of_student(st.ext_id)
-        for i in g.lesson_ids
-        if monday <= world.lessons[i].day <= sunday
+        (le, g) for g in world.groups_of_student(st.ext_id) for le in index.week(g, monday)
     ]
     items.sort(key=lambda x: (x[0].day, x[0].number, x[0].ext_id))
     out: list[dict[str, Any]] = []
     homeworks: dict[int, dict[str, Any]] = {}
     for le, g in items:
-        subject = world.subjects[g.subject_id].name
-        given = [a for a in world.lesson_assignments(le) if a.work_type == "homework"]
-        given.sort(key=lambda a: a.ext_id)
-        created: int | None = None
-        if given:
-            created = given[0].ext_id
-            homeworks[created] = _homework(created, le.day, given[0].due_date, given[0].name)
-        elif le.ext_id % 4 == 1:
-            created = PLACEHOLDER_BASE + le.ext_id
-            homeworks[created] = _homework(created, le.day, le.day, "Без задания")
-        due = _due_here(world, g, le)
-        for aid in due:
-            a = world.assignments[aid]
-            homeworks.setdefault(
-                aid, _homework(aid, world.lessons[a.lesson_id].day, a.due_date, a.name)
-            )
-        teacher = world.persons.get(le.teacher_id)
-        out.append(
-            {
-                "lesson_event_id": le.ext_id,
-                "subject": subject,
-                "teacher": teacher.short_name if teacher else None,
-                "color": _color(subject),
-                "lesson_number": le.number,
-                "lesson_date": _iso(le.day),
-                "from": le.start_time,
-                "to": le.end_time,
-                "theme": le.topic or "не указана",
-                "created_homework_id": created,
-                "homework_to_check_ids": due,
-                "slots": slots(world, le, st.ext_id, corrupt),
-            }
-        )
+        entry, given = _listing(world, index, le, g)
+        for hid, item, replaces in given:
+            if replaces:
+                homeworks[hid] = item
+            else:
+                homeworks.setdefault(hid, item)
+        out.append({**entry, "slots": slots(world, le, st.ext_id, corrupt, index)})
     return {"schedule": out, "homeworks": list(homeworks.values())}
+
+
+def _listing(
+    world: World, index: Index, le: LessonInfo, g: GroupInfo
+) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any], bool]]]:
+    """A lesson's schedule item without ``slots`` and the homework items it brings."""
+    cells = index.cells(le)
+    if cells.listing is not None:
+        return cells.listing
+    subject = world.subjects[g.subject_id].name
+    given: list[tuple[int, dict[str, Any], bool]] = []
+    created: int | None = None
+    if cells.homework:
+        first = cells.homework[0]
+        created = first.ext_id
+        given.append((created, _homework(created, le.day, first.due_date, first.name), True))
+    elif le.ext_id % 4 == 1:
+        created = PLACEHOLDER_BASE + le.ext_id
+        given.append((created, _homework(created, le.day, le.day, "Без задания"), True))
+    # the group's homework due that day, shown on its first lesson of the day
+    view = index.group(g)
+    due = list(index.due(g, view, le.day)) if view.first[le.day] == le.number else []
+    for aid in due:
+        a = world.assignments[aid]
+        item = _homework(aid, world.lessons[a.lesson_id].day, a.due_date, a.name)
+        given.append((aid, item, False))
+    teacher = world.persons.get(le.teacher_id)
+    entry = {
+        "lesson_event_id": le.ext_id,
+        "subject": subject,
+        "teacher": teacher.short_name if teacher else None,
+        "color": _color(subject),
+        "lesson_number": le.number,
+        "lesson_date": cells.day,
+        "from": le.start_time,
+        "to": le.end_time,
+        "theme": le.topic or "не указана",
+        "created_homework_id": created,
+        "homework_to_check_ids": due,
+    }
+    cells.listing = (entry, given)
+    return cells.listing
 
 
 def _homework(hid: int, given: date, due: date, text: str) -> dict[str, Any]:

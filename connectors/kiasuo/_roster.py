@@ -4,6 +4,8 @@
 views: each child (``/api/user``) with its class (``/api/school_classes``), terms
 (``/api/study_periods``), teachers and classmates (``/api/recipients``) and the subject journals
 it is in (``/api/lesson_marks/{term}``, whose per-subject ``id`` is taken as the teaching group).
+Class and terms are read once per class, recipients once per class and set of journals, the
+journals per child (:func:`_read_views`; the grain is a guess, WIRE.md).
 
 Subgroups are not named by the API: children of one class who see *different* journal ids for a
 subject are in different subgroups, numbered 1, 2, … in the order of those ids; a subject with
@@ -147,7 +149,10 @@ async def read_roster(
 
 @dataclass(slots=True)
 class _ChildAnswers:
-    """What one child's account answered, read before any of it is merged (in account order)."""
+    """What one child's account answered, read before any of it is merged (in account order).
+
+    ``classes``, ``periods`` and ``recipients`` may be another child's answer, shared (see
+    :func:`_read_views`); ``marks`` is always the child's own."""
 
     classes: list[s.SchoolClass | s.Bad]
     periods: list[s.StudyPeriod | s.Bad]
@@ -155,7 +160,49 @@ class _ChildAnswers:
     marks: list[tuple[s.StudyPeriod, s.LessonMarks]]
 
 
+@dataclass(slots=True)
+class _Unit:
+    """Children of one class, as ``/api/user`` names it, whose first child reads the class's
+    dictionaries (``school_classes``, ``study_periods``) for all of them."""
+
+    members: list[tuple[Account, s.Child]] = field(default_factory=list)
+    classes: list[s.SchoolClass | s.Bad] = field(default_factory=list)
+    periods: list[s.StudyPeriod | s.Bad] = field(default_factory=list)
+
+
+def _units(children: Sequence[tuple[Account, s.Child]]) -> list[_Unit]:
+    """The children by the class ``/api/user`` names (``children[].school_class``), in order of
+    first appearance; a child whose class name is not one reads everything itself."""
+    units: dict[str | int, _Unit] = {}
+    for account, child in children:
+        key: str | int = _class_key(child.school_class) or child.id
+        units.setdefault(key, _Unit()).members.append((account, child))
+    return list(units.values())
+
+
+def _signature(marks: Sequence[tuple[s.StudyPeriod, s.LessonMarks]]) -> frozenset[str] | None:
+    """The subject journals a child sees (its teaching groups), or None when an item was lost
+    or carries no journal id (the child's groups are not known then: it reads its own)."""
+    journals: set[str] = set()
+    for _, answer in marks:
+        for subj in answer.lessons:
+            if isinstance(subj, s.Bad) or not subj.id:
+                return None
+            journals.add(f"{normalise_subject_name(subj.subject)}\x00{subj.id}")
+    return frozenset(journals)
+
+
 async def _read_views(client: KiasuoClient, batch: Batch, until: date, limit: int) -> _Raw:
+    """Every child's view, with what is the same for a class read once for it (WIRE.md):
+
+    * ``school_classes`` and ``study_periods`` once per class (the first child of each class
+      named by ``/api/user``) — a class's terms and current class are its pupils' [I];
+    * ``lesson_marks`` per child (its own journals: the subgroups, and ``updated_at``);
+    * ``recipients`` once per class and set of journals: classmates are the class's, and the
+      staff a child sees are the teachers of its groups (and the school's administration), so
+      children in the same groups see the same staff [I]; a child of another subgroup reads
+      its own, so a subgroup's teacher is still known.
+    """
     raw = _Raw()
     users = await each_account(
         client.accounts,
@@ -174,13 +221,45 @@ async def _read_views(client: KiasuoClient, batch: Batch, until: date, limit: in
                 continue  # two parents of one child: read once
             seen.add(child.id)
             children.append((account, child))
-    # Every child at once through its own account (within the per-host limit); merged in order.
-    answers = await each_account(
-        children, lambda ac: _ask_child(client, ac[0], ac[1], until), limit=limit
+    # Each class's dictionaries through its first child, the classes at once (per-host limit).
+    units = _units(children)
+    await each_account(units, lambda u: _ask_class(client, u), limit=limit)
+    unit_of = {child.id: unit for unit in units for _, child in unit.members}
+    # Every child's journals through its own account, at once.
+    marks = await each_account(
+        children,
+        lambda ac: _ask_marks(client, ac[0], ac[1], unit_of[ac[1].id].periods, until),
+        limit=limit,
     )
-    for (account, child), answer in zip(children, answers, strict=True):
-        _merge_child(account, child, answer, raw, batch)
+    # Recipients once per class and set of journals (the first child of each), at once.
+    readers: dict[tuple[int, frozenset[str] | int], int] = {}
+    shared: list[int] = []
+    for n, ((_, child), own) in enumerate(zip(children, marks, strict=True)):
+        sig = _signature(own)
+        shared.append(
+            readers.setdefault((id(unit_of[child.id]), child.id if sig is None else sig), n)
+        )
+    asked = sorted(set(shared))
+    answers = await each_account(
+        asked, lambda n: client.recipients(children[n][0], children[n][1].id), limit=limit
+    )
+    recipients = dict(zip(asked, answers, strict=True))
+    staff = {n: _staff(answer) for n, answer in recipients.items()}
+    for n, (account, child) in enumerate(children):
+        unit = unit_of[child.id]
+        answer = _ChildAnswers(unit.classes, unit.periods, recipients[shared[n]], marks[n])
+        _merge_child(account, child, answer, raw, batch, staff[shared[n]], reader=shared[n] == n)
     return raw
+
+
+def _staff(recipients: s.Recipients) -> list[StaffEntry]:
+    """The staff of one ``/api/recipients`` answer: role («Учителя», …) → {display name → id}."""
+    return [
+        parse_staff_name(display, user_id)
+        for people in recipients.staff.values()
+        for display, user_id in people.items()
+        if user_id is not None
+    ]
 
 
 async def _known(user: s.User) -> s.User:
@@ -193,16 +272,22 @@ def _wanted(periods: list[s.StudyPeriod | s.Bad], until: date) -> list[s.StudyPe
     return [p for p in own if p.start <= until] or own[:1]
 
 
-async def _ask_child(
-    client: KiasuoClient, account: Account, child: s.Child, until: date
-) -> _ChildAnswers:
-    classes = await client.school_classes(account, child.id)
-    periods = await client.study_periods(account, child.id)
-    recipients = await client.recipients(account, child.id)
-    marks = [
+async def _ask_class(client: KiasuoClient, unit: _Unit) -> None:
+    account, child = unit.members[0]
+    unit.classes = await client.school_classes(account, child.id)
+    unit.periods = await client.study_periods(account, child.id)
+
+
+async def _ask_marks(
+    client: KiasuoClient,
+    account: Account,
+    child: s.Child,
+    periods: list[s.StudyPeriod | s.Bad],
+    until: date,
+) -> list[tuple[s.StudyPeriod, s.LessonMarks]]:
+    return [
         (sp, await client.lesson_marks(account, child.id, sp.id)) for sp in _wanted(periods, until)
     ]
-    return _ChildAnswers(classes, periods, recipients, marks)
 
 
 def _merge_child(
@@ -211,7 +296,13 @@ def _merge_child(
     answer: _ChildAnswers,
     raw: _Raw,
     batch: Batch,
+    staff: list[StaffEntry],
+    *,
+    reader: bool,
 ) -> None:
+    """Merge one child's answers; ``staff`` is its recipients' (shared by the children that
+    share them); classmates are taken from the ``reader`` of a recipients answer only (the
+    others share the same answer)."""
     classes = [c for c in answer.classes if isinstance(c, s.SchoolClass)]
     current = max(classes, key=lambda c: c.study_year, default=None)
     key = _class_key(current.name if current else child.school_class)
@@ -224,7 +315,7 @@ def _merge_child(
         raw.class_ids.setdefault(key, current.id)
         raw.school_name = raw.school_name or current.ou.strip()
         raw.study_year = max(raw.study_year, current.study_year)
-    viewer = Viewer(account=account, child=child, class_key=key)
+    viewer = Viewer(account=account, child=child, class_key=key, staff=staff)
     for sp in answer.periods:
         if isinstance(sp, s.Bad):
             bad_ref = f"study_period:{sp.item_id()}"
@@ -232,14 +323,10 @@ def _merge_child(
                 batch.bad(sp, "period", bad_ref)
             continue
         raw.periods.setdefault(sp.id, sp)
-    recipients = answer.recipients
-    for people in recipients.staff.values():  # role («Учителя», …) → {display name → id}
-        for display, user_id in people.items():
-            if user_id is not None:
-                viewer.staff.append(parse_staff_name(display, user_id))
-    for display, mate in recipients.students.items():
-        if mate.id is not None and mate.id != child.id:
-            raw.classmates.setdefault(mate.id, (display, key))
+    if reader:
+        for display, mate in answer.recipients.students.items():
+            if mate.id is not None and mate.id != child.id:
+                raw.classmates.setdefault(mate.id, (display, key))
     for sp, marks in answer.marks:
         for subj in marks.lessons:
             if isinstance(subj, s.Bad):

@@ -71,6 +71,8 @@ class KiasuoEmulator:
         self.options = options
         self.tokens = TokenAuthority(world, life=options.access_token_life, clock=options.clock)
         self.calls: dict[str, int] = {}
+        #: The renderer's lookups over the world, kept across requests (dropped on any change).
+        self.index = render.Index(world)
         self._app: ASGIApp = FaultsMiddleware(_starlette(self), faults)
 
     def expire_access_tokens(self) -> int:
@@ -194,7 +196,7 @@ def _starlette(emu: KiasuoEmulator) -> Starlette:
         period = next((p for p in world.school(kid.school).periods if p.ext_id == pid), None)
         if period is None:
             raise _HttpError(404, "Study period not found")
-        return JSONResponse(render.lesson_marks(world, kid, period))
+        return JSONResponse(render.lesson_marks(world, kid, period, emu.index))
 
     async def api_schedule(request: Request) -> Response:
         count("schedule")
@@ -206,7 +208,7 @@ def _starlette(emu: KiasuoEmulator) -> Starlette:
         except (KeyError, ValueError):
             raise _HttpError(400, "year and week (ISO week) are required") from None
         corrupt = emu.faults.take_malformed if emu.faults.malformed > 0 else None
-        return JSONResponse(render.schedule(world, kid, monday, corrupt))
+        return JSONResponse(render.schedule(world, kid, monday, corrupt, emu.index))
 
     async def api_student_marks(request: Request) -> Response:
         count("student_marks")
