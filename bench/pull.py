@@ -3,7 +3,9 @@
 *No latency* (``latency=0``): the emulator runs in-process (``httpx.ASGITransport``) and answers
 at once, so the figure is CPU-bound: connector, mapping, store **and** the emulator's own
 rendering are all in the timed process, a lower bound for the client. Records per CPU-second
-(process time) is the one-core figure on a shared machine.
+(process time) is the one-core figure on a shared machine; the emulator's calls are timed too
+(:class:`_Timed`), so the same run also gives records per CPU-second of the client alone, with
+no sockets in between.
 
 *Latency* (``latency=0.03``): the emulator runs in its own process (uvicorn on a loopback TCP
 port, :mod:`bench.emulator`) and answers each request after ``latency`` seconds
@@ -88,6 +90,24 @@ class CountingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+class _Timed:
+    """An ASGI app with the process time of its calls summed: without latency an in-process
+    emulator answers each request without yielding to the client's tasks (nothing it awaits
+    waits: the body is at hand, sending appends), so the sum is its own CPU and the rest of
+    the run's is the client's."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.cpu = 0.0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        c0 = time.process_time()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.cpu += time.process_time() - c0
+
+
 def raw_upsert_rate(db_path: str) -> dict[str, Any]:
     """Rows per CPU-second of a raw SQLite upsert of ``db_path``'s ``remote_records`` rows into
     an empty copy of the table (same schema and indexes), one transaction."""
@@ -143,6 +163,7 @@ def run(
     world = World.generate(SEED, size)
     school = next(iter(world.schools.values()))
     server: subprocess.Popen[str] | None = None
+    emulator: _Timed | None = None
     # The harness's settings (no waits between retries), with the default per-host limits.
     http = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
     if concurrency is not None:
@@ -155,7 +176,8 @@ def run(
         from journalsync.sandbox_cmd import emulator_factory
 
         base_url = "http://emulator.bench"
-        inner = httpx.ASGITransport(app=emulator_factory(platform)(world))
+        emulator = _Timed(emulator_factory(platform)(world))
+        inner = httpx.ASGITransport(app=emulator)
     transport = CountingTransport(inner)
     target = harness.target(world, base_url, school.slug, True)
     store = Store.open(url)
@@ -200,6 +222,9 @@ def run(
         "records_per_cpu_s": records / cpu,
         "peak_rss_mib": round(peak_rss_mib()),
     }
+    if emulator is not None:
+        out["emulator_cpu_seconds"] = round(emulator.cpu, 2)
+        out["records_per_client_cpu_s"] = records / max(cpu - emulator.cpu, 1e-9)
     if url.startswith("sqlite:///"):
         raw = raw_upsert_rate(url.removeprefix("sqlite:///"))
         out.update(raw, raw_ratio=out["records_per_cpu_s"] / raw["raw_rows_per_cpu_s"])
