@@ -106,7 +106,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 auto_decompress=False,  # httpx decodes the body by its Content-Encoding
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
                 raise_for_status=False,
-                trust_env=False,  # proxies: HttpClient keeps httpx's transport where one is set
+                trust_env=False,  # proxies: ProxyRouting (below) routes by the environment
                 max_line_size=_MAX_HEADER,
                 max_field_size=_MAX_HEADER,
             )
