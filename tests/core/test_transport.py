@@ -140,10 +140,12 @@ async def test_an_untrusted_certificate_is_refused(tls_context: ssl.SSLContext) 
             await http.get("/x")
 
 
-async def test_a_proxy_named_by_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A school network's proxy (``HTTP_PROXY``) carries the requests: httpx ignores the
-    environment once given a transport, so the default transport routes by it itself."""
-    seen: list[bytes] = []
+def _proxy_recording(seen: list[bytes], monkeypatch: pytest.MonkeyPatch) -> Handler:
+    """A forward proxy that records each request line and answers it; the environment's other
+    proxy settings cleared (each test sets its own)."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
     async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -152,8 +154,14 @@ async def test_a_proxy_named_by_the_environment_is_used(monkeypatch: pytest.Monk
         await writer.drain()
         writer.close()
 
-    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    return proxy
+
+
+async def test_a_proxy_named_by_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A school network's proxy (``HTTP_PROXY``) carries the requests: httpx ignores the
+    environment once given a transport, so the default transport routes by it itself."""
+    seen: list[bytes] = []
+    proxy = _proxy_recording(seen, monkeypatch)
     async with _server(proxy) as port:
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
         settings = HttpSettings(timeout=5.0, deadline=10.0, max_attempts=1, backoff_initial=0.0)
@@ -244,16 +252,7 @@ async def test_no_proxy_exempts_a_host_and_a_shared_transport_obeys_the_proxy(
     """``NO_PROXY`` hosts are reached directly; a transport made once and shared by many
     clients (as ЭПОС's accounts share one) routes by the environment too."""
     seen: list[bytes] = []
-
-    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        seen.append(head.split(b"\r\n", 1)[0])
-        writer.write(_ANSWER)
-        await writer.drain()
-        writer.close()
-
-    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "no_proxy", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    proxy = _proxy_recording(seen, monkeypatch)
     settings = HttpSettings(timeout=5.0, deadline=10.0, max_attempts=1, backoff_initial=0.0)
     async with _server(proxy) as proxy_port, _server(_answer_each) as direct_port:
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
