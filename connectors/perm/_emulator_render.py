@@ -371,12 +371,17 @@ def _mark_values(text: str) -> list[dict[str, Any]]:
     ]
 
 
+def _mark_text(value: MarkValue) -> tuple[str, bool]:
+    """A mark's ``name`` on the wire and whether it is a point (a dot is sent as "2")."""
+    point = value is MarkValue.DOT
+    number = numeric_mark(value)
+    return ("2" if point or number is None else str(number)), point
+
+
 def mark_payload(
     world: World, le: LessonInfo, a: AssignmentInfo, st: int, value: MarkValue
 ) -> dict[str, Any]:
-    point = value is MarkValue.DOT
-    number = numeric_mark(value)
-    text = "2" if point or number is None else str(number)
+    text, point = _mark_text(value)
     form_id, form_name = CONTROL_FORMS[a.work_type]
     g = world.groups[le.group_id]
     stamp = f"{le.day.isoformat()}T{le.start_time}:00"
@@ -472,30 +477,36 @@ def progress(world: World, st: PersonInfo) -> list[dict[str, Any]]:
     for g in student_groups(world, st):
         periods = []
         total: list[tuple[int, int]] = []
+        # The pupil's marked lessons once; each period takes those on its days.
+        marked = []
+        for lid in g.lesson_ids:
+            le = world.lessons[lid]
+            mine = [
+                (a, value)
+                for a in world.lesson_assignments(le)
+                if (value := a.marks.get(st.ext_id)) is not None
+            ]
+            if mine:
+                marked.append((le, mine))
         for per in school.periods:
             marks = []
-            for lid in g.lesson_ids:
-                le = world.lessons[lid]
+            for le, mine in marked:
                 if not per.start <= le.day <= per.end:
                     continue
-                for a in world.lesson_assignments(le):
-                    value = a.marks.get(st.ext_id)
-                    if value is None:
-                        continue
-                    m = mark_payload(world, le, a, st.ext_id, value)
+                for a, value in mine:
+                    text, point = _mark_text(value)  # the fields mark_payload gives them
+                    form_id, form_name = CONTROL_FORMS[a.work_type]
                     marks.append(
                         {
-                            "values": [
-                                {"original": m["name"], "five": float(m["name"]), "nmax": 5.0}
-                            ],
-                            "weight": m["weight"],
-                            "control_form_id": m["control_form_id"],
-                            "control_form_name": m["control_form_name"],
+                            "values": [{"original": text, "five": float(text), "nmax": 5.0}],
+                            "weight": wire_weight(a.weight),
+                            "control_form_id": form_id,
+                            "control_form_name": form_name,
                             "topic_name": le.topic,
                             "date": _dmy(le.day),
                             "grade_system_type": "five",
                             "is_exam": False,
-                            "is_point": m["is_point"],
+                            "is_point": point,
                         }
                     )
             numeric = [(int(m["values"][0]["original"]), m["weight"]) for m in marks]
