@@ -489,7 +489,7 @@ def progress(world: World, st: PersonInfo) -> list[dict[str, Any]]:
             if mine:
                 marked.append((le, mine))
         for per in school.periods:
-            marks = []
+            marks: list[dict[str, Any]] = []
             for le, mine in marked:
                 if not per.start <= le.day <= per.end:
                     continue
