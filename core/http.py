@@ -738,12 +738,11 @@ class HttpClient:
             return response.text
         if response.status_code in (204, 205):
             return None
-        what = f"{self.platform}: {method} {path}"
         content_type = response.headers.get("content-type", "").lower()
         if _looks_like_html(response, content_type):
             raise ServerError(
-                f"{what} answered HTML instead of JSON (status {response.status_code}): "
-                f"{_excerpt(response.text)}",
+                f"{self.platform}: {method} {path} answered HTML instead of JSON"
+                f" (status {response.status_code}): {_excerpt(response.text)}",
                 hint="the platform may be down for maintenance or showing a login page",
             )
         body = response.content
@@ -758,6 +757,7 @@ class HttpClient:
             return orjson.loads(response.text)
         except orjson.JSONDecodeError as exc:
             raise ContractError(
-                f"{what} answered invalid JSON (status {response.status_code}):"
+                f"{self.platform}: {method} {path} answered invalid JSON"
+                f" (status {response.status_code}):"
                 f" {_excerpt(response.text)}"
             ) from exc
