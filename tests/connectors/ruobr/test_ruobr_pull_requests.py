@@ -4,7 +4,6 @@ it does not read keeps what the store holds for it."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from datetime import date
 from typing import Any
 
@@ -17,25 +16,10 @@ from connectors.ruobr.emulator import RuobrEmulator, create_app
 from connectors.ruobr.harness import HARNESS
 from connectors.sandbox.world import World, WorldSize
 from core.connector import Credentials, Page, SchoolTarget
-from core.http import HttpSettings
 from core.model import FinalMark, Lesson
 from core.store import Store
 from core.sync import pull
-
-SLUG = "school-1"
-FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
-#: Ten weeks from the week of 1 September 2026: today Sat 7 November, in the 2nd quarter.
-SIZE = WorldSize(grades=(5,), letters=1, students_per_class=4, weeks=10)
-
-
-class Counting(httpx.AsyncBaseTransport):
-    def __init__(self, app: RuobrEmulator) -> None:
-        self.inner = httpx.ASGITransport(app=app)
-        self.paths: Counter[str] = Counter()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths[request.url.path.split("/")[1]] += 1
-        return await self.inner.handle_async_request(request)
+from tests.connectors.ruobr.test_ruobr_connector import FAST, SIZE, SLUG, Counting
 
 
 def _target(world: World) -> SchoolTarget:
