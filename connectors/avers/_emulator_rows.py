@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
+from connectors.sandbox.derived import Derived
 from connectors.sandbox.world import AssignmentInfo, GroupInfo, LessonInfo, PersonInfo, World
 from core.codes import WORK_TYPES, AttendanceCode, MarkValue
 
@@ -127,27 +128,20 @@ class Columns:
 _Column = tuple[int, AssignmentInfo | None, int | None]
 
 
-class Index:
+class Index(Derived):
     """What the answers read again and again, worked out once per :attr:`World.version` (every
     change of the World bumps it): each pupil's lessons in diary order and each lesson's
     columns. Answers are the same as a scan of the World's groups and assignments would give;
     marks, attendance, topics and names are read from the live objects at answer time."""
 
     def __init__(self, world: World) -> None:
-        self.world = world
-        self._version = -1
-        self._lessons: dict[int, list[LessonInfo]] = {}
-        self._columns: dict[int, list[_Column]] = {}
-
-    def _fresh(self) -> None:
-        if self._version != self.world.version:
-            self._lessons.clear()
-            self._columns.clear()
-            self._version = self.world.version
+        super().__init__(world)
+        self._lessons: dict[int, list[LessonInfo]] = self.table()
+        self._columns: dict[int, list[_Column]] = self.table()
 
     def lessons(self, student: int) -> list[LessonInfo]:
         """The pupil's lessons of the whole year: by day, number, subgroup."""
-        self._fresh()
+        self.fresh()
         out = self._lessons.get(student)
         if out is None:
             world = self.world
@@ -159,7 +153,7 @@ class Index:
         return out
 
     def columns(self, lesson: LessonInfo) -> list[_Column]:
-        self._fresh()
+        self.fresh()
         out = self._columns.get(lesson.ext_id)
         if out is None:
             out = self._columns[lesson.ext_id] = list(Columns(self.world, lesson))

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from connectors.sandbox.derived import Derived
 from connectors.sandbox.world import (
     AssignmentInfo,
     GroupInfo,
@@ -185,7 +186,7 @@ class _LessonCells:
     listing: tuple[dict[str, Any], list[tuple[int, dict[str, Any], bool]]] | None = None
 
 
-class Index:
+class Index(Derived):
     """What the renderer would otherwise look up again for every child: a group's lessons by
     ISO week, by day and by term, its homework by due day, the class's marks of a term, and a
     lesson's cells (its assignments in id order, each student's marks, ``updated_at``).
@@ -197,20 +198,12 @@ class Index:
     """
 
     def __init__(self, world: World) -> None:
-        self.world = world
-        self._stamp: tuple[int, date] | None = None
-        self._groups: dict[int, _GroupLessons] = {}
-        self._lessons: dict[int, _LessonCells] = {}
-
-    def _fresh(self) -> None:
-        stamp = (self.world.version, self.world.today)
-        if stamp != self._stamp:
-            self._stamp = stamp
-            self._groups.clear()
-            self._lessons.clear()
+        super().__init__(world)
+        self._groups: dict[int, _GroupLessons] = self.table()
+        self._lessons: dict[int, _LessonCells] = self.table()
 
     def group(self, group: GroupInfo) -> _GroupLessons:
-        self._fresh()
+        self.fresh()
         known = self._groups.get(group.ext_id)
         if known is not None and known.count == len(group.lesson_ids):
             return known
@@ -269,7 +262,7 @@ class Index:
         return known
 
     def cells(self, lesson: LessonInfo) -> _LessonCells:
-        self._fresh()
+        self.fresh()
         known = self._lessons.get(lesson.ext_id)
         if known is None:
             given = sorted(self.world.lesson_assignments(lesson), key=lambda a: a.ext_id)
