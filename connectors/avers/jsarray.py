@@ -22,6 +22,7 @@ emulator and for round-trip tests.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -434,41 +435,21 @@ def _render_value(value: object) -> str:
 
 
 #: ``new Date(...)`` of the dates rendered so far (a world has a few hundred days).
-_DATES: dict[date, str] = {}
-
-
-def _render_date(value: date) -> str:
-    text = _DATES.get(value)
-    if text is None:
-        if len(_DATES) > 4096:
-            _DATES.clear()
-        text = _DATES[value] = _render_value(value)
-    return text
-
+_render_date = functools.lru_cache(maxsize=4096)(_render_value)
 
 #: String literals rendered so far (codes, marks, names, topics repeat across answers).
-_STRINGS: dict[str, str] = {}
-
-
-def _render_str(value: str) -> str:
-    text = _STRINGS.get(value)
-    if text is None:
-        if len(_STRINGS) > 65536:
-            _STRINGS.clear()
-        text = _STRINGS[value] = _render_string(value)
-    return text
+_render_str = functools.lru_cache(maxsize=65536)(_render_string)
 
 
 def _render_row(row: list[Any]) -> str:
     """:func:`_render_value` of a list, the common cases inline (exact types only: anything
     else, ``bool`` and subclasses included, takes :func:`_render_value`); the same text."""
-    strings = _STRINGS
     parts: list[str] = []
     add = parts.append
     for v in row:
         t = type(v)
         if t is str:
-            add(strings.get(v) or _render_str(v))
+            add(_render_str(v))
         elif t is int:
             add(str(v))
         elif v is None:
