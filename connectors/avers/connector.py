@@ -24,7 +24,6 @@ absent) cursor starts a new pass, an incomplete one resumes it, skipping the sco
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -56,11 +55,12 @@ from core.errors import (
 )
 from core.http import HttpSettings
 from core.logging import get_logger
-from core.model import ClassUnit, Record, Subject
+from core.model import Record, Subject
 from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES
 
 from . import schema as s
-from ._journal import ClassContext, StudentRows, Timetable, journal_page
+from ._classes import ClassState, Roster, class_groups, groups_from_finals, parallel_ids
+from ._journal import StudentRows, Timetable, journal_page
 from ._terms import (
     Segment,
     clamped,
@@ -95,31 +95,6 @@ _MODELLED = (
 
 def _ddmmyyyy(d: date) -> str:
     return d.strftime("%d.%m.%Y")
-
-
-@dataclass(slots=True)
-class _Class:
-    row: s.StudentClass
-    unit: ClassUnit
-    accounts: list[tuple[Credentials, int]] = field(default_factory=list)  # (account, pupil)
-    groups: dict[int, dict[int, int]] = field(default_factory=dict)  # pupil → subject → no
-    guessed: set[int] = field(default_factory=set)  # pupils whose subgroups come from finals
-    parallel: str = ""  # GET_STUDENT_PARALLEL's class ids, as the SPA passes them on
-    subjects: dict[int, str] = field(default_factory=dict)  # platform subject → subject id
-    term_ids: list[int] = field(default_factory=list)  # every term of the class
-    ctx: ClassContext | None = None
-    segments: list[Segment] = field(default_factory=list)
-    final_pages: dict[int, str] = field(default_factory=dict)  # period id → page of its finals
-    period_ids: dict[int, str] = field(default_factory=dict)  # period id → canonical id
-
-
-@dataclass(slots=True)
-class _Roster:
-    batch: Batch
-    uch_year: int
-    year_start: date
-    year_end: date
-    classes: dict[int, _Class] = field(default_factory=dict)
 
 
 class AversConnector(Connector):
@@ -220,7 +195,7 @@ class AversConnector(Connector):
     async def login(self) -> None:
         await self._use(self.target.credentials)
 
-    def _note_pupils(self, roster: _Roster) -> None:
+    def _note_pupils(self, roster: Roster) -> None:
         """Each account's outcome and the pupil it showed (the school's coverage)."""
         persons = {r.id: r for r in roster.batch.records if r.ENTITY == "person"}
         seen: dict[str, list[PupilSeen]] = {}
@@ -275,7 +250,7 @@ class AversConnector(Connector):
             low, high = today - INCREMENTAL_BEFORE, today + INCREMENTAL_AFTER
             scopes = [(c, sg) for c, sg in scopes if sg.start <= high and sg.end >= low]
 
-        async def read_class(todo: Sequence[tuple[_Class, Segment]]) -> list[Batch]:
+        async def read_class(todo: Sequence[tuple[ClassState, Segment]]) -> list[Batch]:
             segments = [sg for _, sg in todo]
             return [batch async for _, batch in self._read_class(roster, todo[0][0], segments)]
 
@@ -341,7 +316,7 @@ class AversConnector(Connector):
 
     # --- roster ----------------------------------------------------------------------------------
 
-    async def _read_roster(self) -> _Roster:
+    async def _read_roster(self) -> Roster:
         m, c = self.mapper, self.client
         today = self.today()
         self._warned, self._finals, self._journal, self._kept = set(), {}, {}, {}
@@ -369,7 +344,7 @@ class AversConnector(Connector):
         batch = Batch()
         year = m.year(uch_year, start, end)
         batch.records += [m.school_record(user.school_name, user.uch_id), year]
-        roster = _Roster(batch=batch, uch_year=uch_year, year_start=start, year_end=end)
+        roster = Roster(batch=batch, uch_year=uch_year, year_start=start, year_end=end)
         timetable = Timetable(
             [
                 r
@@ -411,15 +386,15 @@ class AversConnector(Connector):
                     await ask("GET_STUDENT_CLASS", {"currentDate": _ddmmyyyy(today), **ids}),
                     "GET_STUDENT_CLASS",
                 )
-                return klass, _parallel_ids(parallel)
+                return klass, parallel_ids(parallel)
 
             klass, parallel = await c.confirmed(account, read)
             return row, klass, parallel
 
         # Every account at once within the per-host limit; what they show is merged in order.
         rows = await platform.each_account(accounts, whose, limit=limit)
-        pupils: list[tuple[Credentials, int, _Class]] = []
-        new: list[tuple[_Class, Credentials]] = []
+        pupils: list[tuple[Credentials, int, ClassState]] = []
+        new: list[tuple[ClassState, Credentials]] = []
         for k, (account, (row, klass, parallel)) in enumerate(zip(accounts, rows, strict=True)):
             if row.user_type != STUDENT:
                 kind = USER_TYPES.get(row.user_type, str(row.user_type))
@@ -439,7 +414,7 @@ class AversConnector(Connector):
                 except Skippable as exc:
                     batch.skip(exc, "class_unit", f"cls:{klass.cls}")
                     continue
-                cls = roster.classes[klass.cls] = _Class(row=klass, unit=unit)
+                cls = roster.classes[klass.cls] = ClassState(row=klass, unit=unit)
                 cls.parallel = parallel
                 batch.records.append(unit)
                 new.append((cls, account))
@@ -459,7 +434,7 @@ class AversConnector(Connector):
         groups_reason = ""
 
         async def per_pupil(
-            item: tuple[Credentials, int, _Class],
+            item: tuple[Credentials, int, ClassState],
         ) -> tuple[list[JsValue], list[JsValue], list[s.JournalRow | s.Bad] | None]:
             nonlocal groups_reason
             account, pupil, cls = item
@@ -517,7 +492,7 @@ class AversConnector(Connector):
                     else:
                         cls.groups[pupil][g.subject_id] = g.group_no
             else:
-                cls.groups[pupil] = _groups_from_finals(self._finals[pupil])
+                cls.groups[pupil] = groups_from_finals(self._finals[pupil])
                 cls.guessed.add(pupil)
             if journal is not None:
                 self._journal[pupil] = journal
@@ -527,7 +502,7 @@ class AversConnector(Connector):
         batch.records += [rec for rec, _ in periods.values()]
         batch.records += subjects.values()
         for cls in roster.classes.values():
-            self._groups(cls, subjects, timetable, teachers, batch)
+            class_groups(self.mapper, cls, subjects, timetable, teachers, batch)
             cls.segments = segments_of(cls.row.cls, paging(cls.term_ids), periods, start, end)
             cls.final_pages = final_pages(cls.segments, periods)
             cls.period_ids = {pid: rec.id for pid, (rec, _) in periods.items()}
@@ -549,7 +524,7 @@ class AversConnector(Connector):
         return s.parse_rows(s.JournalRow, answer, action)
 
     async def _ask_class_dictionaries(
-        self, cls: _Class, account: Credentials
+        self, cls: ClassState, account: Credentials
     ) -> tuple[list[JsValue], list[JsValue]]:
         """The class's subjects and terms, read as ``account`` (a pupil of the class)."""
         cls_id = cls.row.cls
@@ -568,7 +543,7 @@ class AversConnector(Connector):
 
     def _class_dictionaries(
         self,
-        cls: _Class,
+        cls: ClassState,
         answers: tuple[list[JsValue], list[JsValue]],
         subjects: dict[int, Subject],
         batch: Batch,
@@ -590,7 +565,7 @@ class AversConnector(Connector):
 
     def _periods(
         self,
-        roster: _Roster,
+        roster: Roster,
         names: Mapping[int, str],
         dates: Mapping[int, s.PeriodDates],
         today: date,
@@ -635,69 +610,16 @@ class AversConnector(Connector):
                 roster.batch.skip(exc, "period", f"period:{pid}")
         return out
 
-    def _class_finals(self, cls: _Class) -> list[list[s.DirectorRow]]:
+    def _class_finals(self, cls: ClassState) -> list[list[s.DirectorRow]]:
         return [
             [f for f in self._finals.get(pupil, []) if isinstance(f, s.DirectorRow)]
             for _, pupil in cls.accounts
         ]
 
-    def _groups(
-        self,
-        cls: _Class,
-        subjects: Mapping[int, Subject],
-        timetable: Timetable,
-        teachers: frozenset[int] | None,
-        batch: Batch,
-    ) -> None:
-        if cls.guessed:
-            # GET_STUDENT_GROUPS lists split subjects only; from the finals, a subject is split
-            # where some pupil is in subgroup 2 or more.
-            split_ids = {
-                sj
-                for pupil, g in cls.groups.items()
-                for sj, no in g.items()
-                if pupil not in cls.guessed or no >= 2
-            }
-            for pupil in cls.guessed:
-                cls.groups[pupil] = {
-                    sj: no for sj, no in cls.groups[pupil].items() if sj in split_ids
-                }
-        members: dict[tuple[int, int], list[int]] = {}
-        for pupil, of_pupil in cls.groups.items():
-            for subject, no in of_pupil.items():
-                members.setdefault((subject, no), []).append(pupil)
-        split = frozenset(subj for subj, _ in members)
-        groups: dict[tuple[int, int], str] = {}
-        for subj_id in cls.subjects:
-            subgroups = [0]
-            if subj_id in split:  # both subgroups exist even when no account is in one
-                subgroups = sorted({1, 2} | {no for sj, no in members if sj == subj_id})
-            for no in subgroups:
-                rec = self.mapper.group(
-                    cls.unit.id,
-                    subjects[subj_id].id,
-                    no,
-                    members.get((subj_id, no), []),
-                    cls=cls.row.cls,
-                    platform_subject=subj_id,
-                )
-                groups[(subj_id, no)] = rec.id
-                batch.records.append(rec)
-        cls.ctx = ClassContext(
-            cls=cls.row.cls,
-            class_id=cls.unit.id,
-            split_subjects=split,
-            groups=groups,
-            subjects=cls.subjects,
-            timetable=timetable,
-            pupil_groups=cls.groups,
-            teachers=teachers,
-        )
-
     # --- journal ---------------------------------------------------------------------------------
 
     async def _read_class(
-        self, roster: _Roster, cls: _Class, segments: Sequence[Segment]
+        self, roster: Roster, cls: ClassState, segments: Sequence[Segment]
     ) -> AsyncIterator[tuple[str, Batch]]:
         """Every student's rows of the class for the pending terms, then one batch per term."""
         assert cls.ctx is not None
@@ -793,19 +715,3 @@ class AversConnector(Connector):
                 },
             )
             yield sg.key, batch
-
-
-def _parallel_ids(answer: Sequence[JsValue]) -> str:
-    """``[[1014, 1016]]`` → ``"1014,1016"``; ``[]`` (captured for students) → ``""``."""
-    first = answer[0] if answer and isinstance(answer[0], list) else []
-    return ",".join(str(v) for v in first if isinstance(v, int))
-
-
-def _groups_from_finals(finals: Sequence[s.DirectorRow | s.Bad]) -> dict[int, int]:
-    """subject → subgroup, from position 0 of the pupil's period marks [guess: in both captures
-    it is 2 only for the foreign language, whose diary shows two subgroups]."""
-    return {
-        f.subject_id: f.group_no
-        for f in finals
-        if isinstance(f, s.DirectorRow) and f.group_no is not None
-    }
