@@ -52,6 +52,8 @@ def class_groups(
     teachers: frozenset[int] | None,
     batch: Batch,
 ) -> None:
+    """The class's teaching groups into ``batch`` (a split subject has subgroups 1 and 2, the
+    others one group, 0), and ``cls.ctx`` for its journal pages."""
     if cls.guessed:
         # GET_STUDENT_GROUPS lists split subjects only; from the finals, a subject is split
         # where some pupil is in subgroup 2 or more.
