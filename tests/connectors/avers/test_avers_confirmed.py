@@ -7,7 +7,6 @@ and a lost session is still found and the calls replayed, never read as «no dat
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date
 
@@ -28,19 +27,10 @@ from core.errors import SessionExpired
 from core.http import HttpSettings
 from core.store import Store
 from core.sync import pull
+from tests.connectors.avers.counting import Count as _Count
 
 BASE = "http://avers.test"
 _FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0)
-
-
-class _Count(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.paths: Counter[str] = Counter()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths[request.url.path.lower()] += 1
-        return await self.inner.handle_async_request(request)
 
 
 def _target(accounts: Sequence[Account]) -> SchoolTarget:

@@ -4,8 +4,6 @@ for an ``[]`` that a later answer of the same account vouches for (issue 13 item
 
 from __future__ import annotations
 
-from collections import Counter
-
 import httpx
 
 from connectors.avers.harness import HARNESS
@@ -13,18 +11,9 @@ from connectors.conformance.harness import BASE_URL
 from connectors.sandbox import World, WorldSize
 from core.store import Store
 from core.sync import pull
+from tests.connectors.avers.counting import Count as _Count
 
 SIZE = WorldSize(grades=(5, 7), letters=1, students_per_class=4, weeks=2)
-
-
-class _Count(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.paths: Counter[str] = Counter()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths[request.url.path.lower()] += 1
-        return await self.inner.handle_async_request(request)
 
 
 async def test_dictionaries_once_per_pull_and_per_class_logins_once_per_account(
