@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -40,6 +41,7 @@ from typing import Any, Literal, Self
 import httpx
 import orjson
 
+from core._httpx import AsyncClient, query_text
 from core._transport import AiohttpTransport, ProxyRouting
 from core.errors import (
     AuthError,
@@ -74,6 +76,9 @@ _log = get_logger("journalsync.http")
 _std_log = logging.getLogger("journalsync.http")
 
 _EXCERPT_CHARS = 200
+#: The charset a Content-Type names (what ``Response.charset_encoding`` reads with the email
+#: parser, for a fraction of its cost).
+_CHARSET = re.compile(r'charset\s*=\s*"?([^";\s]+)')
 # Redaction runs on a bounded prefix so a secret cut by the excerpt is still matched whole.
 _REDACT_WINDOW = 4000
 _RETRIABLE = (ServerError, RateLimited, TransportError)
@@ -272,73 +277,6 @@ def _looks_like_html(response: httpx.Response, content_type: str) -> bool:
     return response.content.lstrip()[:1] == b"<"
 
 
-class _Cookies(httpx.Cookies):
-    """httpx's cookie store, which reads a response's cookies only when it sets any: httpx
-    otherwise builds urllib request and response stand-ins for every response, a good part of
-    a small request's CPU."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
-
-
-#: Relative URLs whose joins with the base URL a client remembers (a few dozen paths in practice;
-#: paths with ids in them are forgotten all at once when there are more).
-_MERGED_URLS = 512
-
-
-def _is_relative(url: str) -> bool:
-    """No scheme and no authority (``http://…``, ``//host/…``): joined under the base URL."""
-    head = url.split("?", 1)[0]
-    return ":" not in head and not url.startswith("//")
-
-
-class _AsyncClient(httpx.AsyncClient):
-    """``httpx.AsyncClient`` with :class:`_Cookies` as its cookie store (also after
-    ``client.cookies = …``), and each relative URL joined with the base URL once (httpx parses
-    and joins it anew on every request; :class:`httpx.URL` is immutable, so sharing is safe)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._cookies = _Cookies(self._cookies.jar)
-        self._merged: dict[str, httpx.URL] = {}
-        self._merged_base: httpx.URL | None = None
-        self._base_text: str | None = None
-
-    def _merge_url(self, url: httpx.URL | str) -> httpx.URL:
-        if not isinstance(url, str):
-            return super()._merge_url(url)
-        if self._merged_base is not self._base_url:  # a new base_url: joins start over
-            self._merged.clear()
-            self._merged_base = self._base_url
-            base = self._base_url
-            # httpx's join of a relative URL is the base's text (with its trailing slash) and
-            # the URL's without leading slashes: one parse of both instead of two
-            plain = base.is_absolute_url and not base.query and not base.fragment
-            text = str(base)  # "http://host" for an empty path, whose raw_path is "/"
-            self._base_text = (text if text.endswith("/") else f"{text}/") if plain else None
-        merged = self._merged.get(url)
-        if merged is None:
-            if self._base_text is not None and _is_relative(url):
-                merged = httpx.URL(self._base_text + url.lstrip("/"))
-            else:
-                merged = super()._merge_url(url)
-            if "?" in url:  # a query: seldom asked again, not worth a place
-                return merged
-            if len(self._merged) >= _MERGED_URLS:
-                self._merged.clear()
-            self._merged[url] = merged
-        return merged
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._cookies
-
-    @cookies.setter
-    def cookies(self, cookies: httpx._types.CookieTypes) -> None:
-        self._cookies = _Cookies(cookies)
-
-
 def make_transport(*, verify: bool = True, max_connections: int = 100) -> httpx.AsyncBaseTransport:
     """The TCP transport an :class:`HttpClient` uses when given none: httpx's client over
     aiohttp's pool and parser (:mod:`core._transport`); ``max_connections``: the pool's bound
@@ -423,7 +361,7 @@ class HttpClient:
         self._session_generation = 0
         self._reauth_lock: asyncio.Lock | None = None
         #: The one AsyncClient of this connector instance; the session's cookies live here.
-        self.client: httpx.AsyncClient = _AsyncClient(
+        self.client: httpx.AsyncClient = AsyncClient(
             base_url=base_url,
             transport=make_transport(verify=settings.verify) if transport is None else transport,
             headers={"User-Agent": settings.user_agent, **(headers or {})},
@@ -625,7 +563,7 @@ class HttpClient:
         if params is not None and "?" not in url:
             # The same URL as httpx's params= gives (tests/core/test_http.py), parsed once:
             # httpx parses the joined URL again to add params, a third of building a request.
-            url, params = f"{url}?{httpx.QueryParams(params)}", None
+            url, params = f"{url}?{query_text(params)}", None
         request = self.client.build_request(
             method, url, params=params, data=data, json=json, content=content, headers=headers
         )
@@ -692,7 +630,10 @@ class HttpClient:
         chunks: list[bytes] = []
         if size <= cap:
             size = 0
-            async for chunk in response.aiter_bytes():
+            # without a Content-Encoding, httpx's decoder passes the raw stream on as it is
+            # (a body already read, as a test's Response(content=…) is, only aiter_bytes has)
+            plain = "content-encoding" not in response.headers and not response.is_stream_consumed
+            async for chunk in response.aiter_raw() if plain else response.aiter_bytes():
                 size += len(chunk)
                 if size > cap:
                     break
@@ -749,7 +690,8 @@ class HttpClient:
         if body.startswith(b"\xef\xbb\xbf"):  # .NET platforms sometimes prepend a UTF-8 BOM
             body = body[3:]
         # No charset named (the usual JSON answer): UTF-8, without httpx parsing the header.
-        charset = response.charset_encoding if "charset" in content_type else None
+        found = _CHARSET.search(content_type) if "charset" in content_type else None
+        charset = found.group(1) if found else None
         encoding = (charset or "utf-8").lower().replace("_", "-")
         try:
             if encoding in ("utf-8", "utf8", "ascii", "us-ascii"):
