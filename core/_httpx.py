@@ -175,10 +175,10 @@ class AsyncClient(httpx.AsyncClient):
             plain = base.is_absolute_url and not base.query and not base.fragment
             text = str(base)  # "http://host" for an empty path, whose raw_path is "/"
             self._base_text = (text if text.endswith("/") else f"{text}/") if plain else None
-        if self._base_text is None or not _is_relative(url):
-            return super()._merge_url(url)
+        if self._base_text is None or not _is_relative(url) or "#" in url:
+            return super()._merge_url(url)  # httpx's join drops a fragment
         path, mark, query = url.partition("?")
-        if "#" in url or (mark and not _PLAIN_QUERY.fullmatch(query)):
+        if mark and not _PLAIN_QUERY.fullmatch(query):
             return httpx.URL(self._base_text + url.lstrip("/"))
         merged = self._merged.get(path)
         if merged is None:
