@@ -37,9 +37,9 @@ WALL_LIMIT = 60
 
 #: Seconds the emulator waits before each answer in the latency mode (a regional server).
 LATENCY = 0.03
-#: Requests in flight per host in the latency mode: the default per-host limit
-#: (``HostLimits.concurrency``), and raised ones as the config's ``[hosts."…"] concurrency``
-#: may set them (Ruobr's attendance is one request per pupil × subject: it needs more at once).
+#: Requests in flight per host in the latency mode: a lower limit, the default one
+#: (:data:`core.http.DEFAULT_CONCURRENCY`), and a raised one, as the config's
+#: ``[hosts."…"] concurrency`` may set them.
 LATENCY_CONCURRENCY = (4, 8, 16)
 
 

@@ -34,6 +34,7 @@ from pydantic import (
 
 from core.connector import PlatformOptions
 from core.errors import ConfigError
+from core.http import DEFAULT_CONCURRENCY
 from core.platform import Platform
 from core.platform import platforms as _installed
 from core.store import is_memory, parse_store_url
@@ -175,7 +176,7 @@ class _Blackout(_Model):
 class _Host(_Model):
     rate: Annotated[float, Field(gt=0)] | None = None
     burst: Annotated[int, Field(ge=1)] = 1
-    concurrency: Annotated[int, Field(ge=1)] = 4
+    concurrency: Annotated[int, Field(ge=1)] = DEFAULT_CONCURRENCY
     schools: Annotated[int, Field(ge=1)] = 4
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 4
     backoff_initial: Annotated[float, Field(ge=0)] = 0.5

@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from core.connector import Credentials, PlatformOptions, SchoolTarget
 from core.errors import ConfigError
-from core.http import HttpSettings
+from core.http import DEFAULT_CONCURRENCY, HttpSettings
 from core.sync import Limit
 from scheduler._alert_settings import AlertSettings
 from scheduler._secrets import SecretRef
@@ -101,7 +101,7 @@ class HostLimits:
 
     rate_per_second: float | None = None
     burst: int = 1
-    concurrency: int = 4
+    concurrency: int = DEFAULT_CONCURRENCY
     #: Schools synced at once against this host.
     schools: int = 4
     #: Tries per request for transient failures, and the backoff between them (seconds).
