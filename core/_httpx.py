@@ -15,7 +15,7 @@ same requests for less:
   path) and jar content, and reused until the jar changes or one of its cookies expires;
 * :meth:`send` of a streamed request with no auth and no redirect to follow goes straight to
   the transport, with what httpx's own send does around it (timeout, cookies taken from the
-  answer, response hooks, the body's timer).
+  answer, response hooks, the body's timer, its log line).
 
 Anything else (files, per-call cookies or auth, redirects, request hooks, a base URL with a
 query) goes through httpx's own code. It reads a few of httpx's private names (pinned in
@@ -24,6 +24,7 @@ query) goes through httpx's own code. It reads a few of httpx's private names (p
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -34,6 +35,9 @@ from httpx._client import BoundAsyncStream
 from httpx._exceptions import request_context
 
 __all__ = ["AsyncClient", "Cookies", "query_text"]
+
+#: httpx's own logger: its line for each request is kept.
+_log = logging.getLogger("httpx")
 
 #: Relative URLs whose joins with the base URL a client remembers (a few dozen paths in practice;
 #: paths with ids in them are forgotten all at once when there are more).
@@ -255,6 +259,15 @@ class AsyncClient(httpx.AsyncClient):
         response.stream = BoundAsyncStream(response.stream, response=response, start=start)  # type: ignore[arg-type]
         self._cookies.extract_cookies(response)
         response.default_encoding = self._default_encoding
+        if _log.isEnabledFor(logging.INFO):
+            _log.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                request.method,
+                request.url,
+                response.http_version,
+                response.status_code,
+                response.reason_phrase,
+            )
         try:
             for hook in self.event_hooks["response"]:
                 await hook(response)
