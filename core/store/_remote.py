@@ -13,9 +13,15 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
     Connection,
+    Select,
+    String,
+    TextClause,
     and_,
     bindparam,
+    column,
     delete,
     false,
     func,
@@ -58,9 +64,22 @@ _LIVE = select(_r.id, _r.entity, _r.stale).where(
     _r.deleted == false(),
 )
 
-_EXISTING = select(
-    _r.id, _r.content_hash, _r.deleted, _r.scope, _r.school, _r.stale, _r.provenance
-).where(_r.platform == bindparam("platform"), _r.id.in_(bindparam("ids", expanding=True)))
+
+def _existing_statement(dialect: str) -> Select[Any]:
+    """The stored rows of a page's ids, given as one JSON array (SQLite) or one array
+    (PostgreSQL) bound as ``ids``: a statement per page, without SQLAlchemy expanding an
+    ``IN`` list of hundreds of parameters per chunk."""
+    page_ids: ColumnElement[bool]
+    if dialect == "sqlite":
+        page_ids = _r.id.in_(select(column("value")).select_from(func.json_each(bindparam("ids"))))
+    else:
+        page_ids = _r.id == func.any(bindparam("ids", type_=ARRAY(String)))
+    return select(
+        _r.id, _r.content_hash, _r.deleted, _r.scope, _r.school, _r.stale, _r.provenance
+    ).where(_r.platform == bindparam("platform"), page_ids)
+
+
+_EXISTING = {d: _existing_statement(d) for d in ("sqlite", "postgresql")}
 
 
 def _provenance_key(text: str | bytes | None) -> bytes | None:
@@ -96,7 +115,28 @@ def _upsert_statement(dialect: str) -> BulkStatement:
 
 
 _UPSERT = {d: _upsert_statement(d) for d in ("sqlite", "postgresql")}
-_LOG_CHANGE = BulkStatement(remote_changes.insert())
+
+
+def _log_statement(dialect: str) -> TextClause:
+    """The change log's rows of a page, all given as one JSON array bound as ``rows`` (each row
+    ``[entity, id, kind, before, after]``, the last two may be left off): the database takes
+    it apart in order. One statement per page instead of nine bound values per change halves
+    the change log's cost on SQLite."""
+    if dialect == "sqlite":
+        rows, order = "json_each(:rows) AS j", ""
+    else:
+        rows = "jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS j(value, n)"
+        order = " ORDER BY j.n"
+    return text(
+        "INSERT INTO remote_changes"
+        " (platform, school, entity, record_id, at, kind, run_id, before, after)"
+        " SELECT CAST(:platform AS TEXT), CAST(:school AS TEXT), j.value->>0, j.value->>1,"
+        " :at, j.value->>2, CAST(:run_id AS TEXT), j.value->>3, j.value->>4"
+        f" FROM {rows}{order}"
+    )
+
+
+_LOG_CHANGE = {d: _log_statement(d) for d in ("sqlite", "postgresql")}
 
 
 class RemoteStore(StoreBase):
@@ -161,11 +201,12 @@ class RemoteStore(StoreBase):
         records: dict[str, Record] = {r.id: r for r in page.records}
         existing: dict[str, tuple[str, bool, str, str, bool]] = {}
         provenance: dict[str, str | None] = {}
-        for ids in in_chunks(list(records)):
-            rows = conn.execute(_EXISTING, {"platform": platform, "ids": list(ids)})
-            for row in rows:
-                existing[row[0]] = (row[1], bool(row[2]), row[3], row[4], bool(row[5]))
-                provenance[row[0]] = row[6]
+        ids: Any = list(records)
+        if self.dialect == "sqlite":
+            ids = orjson.dumps(ids).decode()
+        for row in conn.execute(_EXISTING[self.dialect], {"platform": platform, "ids": ids}):
+            existing[row[0]] = (row[1], bool(row[2]), row[3], row[4], bool(row[5]))
+            provenance[row[0]] = row[6]
         plan = PagePlan(page=page, records=records, existing=existing)
         # A record read again unchanged but with other platform ids or times (an id the last
         # read lacked, a re-created assignment) is rewritten for them, as no content change.
@@ -282,23 +323,24 @@ class RemoteStore(StoreBase):
     ) -> None:
         if not changes:
             return
-        now = db_datetime(utcnow(), conn.dialect.name)
-        _LOG_CHANGE.execute(
-            conn,
+        dialect = conn.dialect.name
+        rows = orjson.dumps(
             [
-                {
-                    "platform": platform,
-                    "school": school,
-                    "entity": entity,
-                    "record_id": rid,
-                    "at": now,
-                    "kind": kind,
-                    "run_id": run_id,
-                    "before": before,
-                    "after": after,
-                }
+                [entity, rid, kind]
+                if before is None and after is None
+                else [entity, rid, kind, before, after]
                 for rid, entity, kind, before, after in changes
-            ],
+            ]
+        ).decode()
+        conn.execute(
+            _LOG_CHANGE[dialect],
+            {
+                "platform": platform,
+                "school": school,
+                "at": db_datetime(utcnow(), dialect),
+                "run_id": run_id,
+                "rows": rows,
+            },
         )
 
     @staticmethod
