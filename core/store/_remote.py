@@ -56,11 +56,11 @@ _r = remote_records.c
 
 
 #: The live records of one scope (scope replacement), built once: a pull runs it per page.
+#: Its entities are picked in Python: an expanding ``IN`` would be compiled afresh per page.
 _LIVE = select(_r.id, _r.entity, _r.stale).where(
     _r.platform == bindparam("platform"),
     _r.school == bindparam("school"),
     _r.scope == bindparam("scope"),
-    _r.entity.in_(bindparam("entities", expanding=True)),
     _r.deleted == false(),
 )
 
@@ -267,7 +267,7 @@ class RemoteStore(StoreBase):
         page, records, existing = plan.page, plan.records, plan.existing
         now = db_datetime(utcnow(), self.dialect)
         live = db_bool(False, self.dialect)
-        rows_out: list[dict[str, Any]] = []
+        rows_out: list[tuple[Any, ...]] = []
         inserted = updated = 0
         changes: list[tuple[str, str, str]] = []  # (id, entity, kind) of content changes
         for rid, rec in records.items():
@@ -288,7 +288,7 @@ class RemoteStore(StoreBase):
             rows_out.append(_row(platform, school, page.scope, rec, now, live, run_id))
         if rows_out:
             before = self._data_of(conn, platform, [c[0] for c in changes if c[2] == "updated"])
-            _UPSERT[self.dialect].execute(conn, rows_out)
+            _UPSERT[self.dialect].execute_tuples(conn, _ROW_COLUMNS, rows_out)
             self._log_changes(
                 conn,
                 school,
@@ -352,18 +352,17 @@ class RemoteStore(StoreBase):
         if not page.complete_for:
             return []
         live = conn.execute(
-            _LIVE,
-            {
-                "platform": platform,
-                "school": school,
-                "scope": page.scope,
-                "entities": sorted(page.complete_for),
-            },
+            _LIVE, {"platform": platform, "school": school, "scope": page.scope}
         ).all()
         if not live:
             return []
         present = {r.id for r in page.records}
-        lost = [(rid, entity, bool(stale)) for rid, entity, stale in live if rid not in present]
+        complete = page.complete_for
+        lost = [
+            (rid, entity, bool(stale))
+            for rid, entity, stale in live
+            if entity in complete and rid not in present
+        ]
         if page.visible_members is None or not lost:
             return lost
         hidden = _out_of_sight(conn, platform, page, [(rid, e) for rid, e, _ in lost])
@@ -570,25 +569,45 @@ class RemoteStore(StoreBase):
             return [QuarantineRow(**row._mapping) for row in conn.execute(stmt.order_by(q.id))]
 
 
+#: The columns of a snapshot row as :func:`_row` gives them, in the table's order (so SQLite's
+#: executemany takes the tuples as they are).
+_ROW_COLUMNS = (
+    "platform",
+    "school",
+    "entity",
+    "id",
+    "scope",
+    "parent_id",
+    "content_hash",
+    "data",
+    "provenance",
+    "deleted",
+    "first_seen",
+    "last_seen",
+    "run_id",
+    "stale",
+)
+
+
 def _row(
     platform: str, school: str, scope: str, rec: Record, now: Any, live: Any, run_id: str | None
-) -> dict[str, Any]:
-    return {
-        "platform": platform,
-        "school": school,
-        "entity": rec.ENTITY,
-        "id": rec.id,
-        "scope": scope,
-        "parent_id": rec.parent_id,
-        "content_hash": rec.content_hash,
-        "data": rec.content_json.decode(),
-        "provenance": _provenance_json(rec),
-        "deleted": live,
-        "stale": live,
-        "first_seen": now,
-        "last_seen": now,
-        "run_id": run_id,
-    }
+) -> tuple[Any, ...]:
+    return (
+        platform,
+        school,
+        rec.ENTITY,
+        rec.id,
+        scope,
+        rec.parent_id,
+        rec.content_hash,
+        rec.content_json.decode(),
+        _provenance_json(rec),
+        live,  # deleted
+        now,  # first_seen
+        now,  # last_seen
+        run_id,
+        live,  # stale
+    )
 
 
 def _provenance_json(rec: Record) -> str | None:
