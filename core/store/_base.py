@@ -328,12 +328,7 @@ class BulkStatement:
     def execute(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        key = (conn.dialect.name, tuple(rows[0]))  # the columns the rows give
-        if key not in self._compiled:
-            compiled = self._statement.compile(dialect=conn.dialect, column_keys=list(key[1]))
-            order = tuple(compiled.positiontup) if compiled.positional else None
-            self._compiled[key] = (str(compiled), order)
-        sql, order = self._compiled[key]
+        sql, order = self._compile(conn, tuple(rows[0]))  # the columns the rows give
         if order and len(order) > 1:
             params: Any = list(map(itemgetter(*order), rows))  # C speed: a tuple per row
         elif order:
@@ -341,6 +336,33 @@ class BulkStatement:
         else:
             params = list(rows)
         conn.exec_driver_sql(sql, params)
+
+    def execute_tuples(
+        self, conn: Connection, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Rows given as tuples of ``columns``, in the table's order: on SQLite (positional
+        parameters) they are bound as they are, with no dictionary per row."""
+        if not rows:
+            return
+        sql, order = self._compile(conn, columns)
+        if order is None:
+            conn.exec_driver_sql(sql, [dict(zip(columns, r, strict=True)) for r in rows])
+        elif order == columns:
+            conn.exec_driver_sql(sql, list(rows))
+        else:
+            raise ValueError(f"columns {columns} are not in the statement's order {order}")
+
+    def _compile(
+        self, conn: Connection, columns: tuple[str, ...]
+    ) -> tuple[str, tuple[str, ...] | None]:
+        """The statement's SQL for ``columns`` on this connection's dialect, and the order
+        of its positional parameters (``None``: named parameters)."""
+        key = (conn.dialect.name, columns)
+        if key not in self._compiled:
+            compiled = self._statement.compile(dialect=conn.dialect, column_keys=list(columns))
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            self._compiled[key] = (str(compiled), order)
+        return self._compiled[key]
 
 
 def db_datetime(value: datetime, dialect: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from cryptography.fernet import Fernet
 
@@ -92,3 +93,26 @@ def test_import_quarantine_is_kept_with_its_stream(store: Store) -> None:
     assert n == 1
     (row,) = store.quarantined("s", "local")
     assert (row.stream, row.record, row.field) == ("import:journal.csv", "row 4", "value")
+
+
+def test_change_log_rows_hold_the_exact_texts_in_page_order(store: Store) -> None:
+    """Each change-log column as written: the run, the entity, the record's content JSON byte
+    for byte (quotes, backslashes, Cyrillic, emoji, line separators), in the page's order."""
+    odd = 'Ответ "у доски" \\ ✓ \U0001f600 \u2028 конец'
+    marks = [mark(f"S{i:03d}") for i in range(300)]
+    store.commit_pages("s", "p", [page(marks)], run_id="run-1")
+    changed = Mark(**{**marks[7].model_dump(), "comment": odd})
+    store.commit_pages("s", "p", [page([*marks[:7], changed, *marks[8:]])], run_id="run-2")
+    log = list(store.remote_changes("s", "p"))
+    assert [(c.record_id, c.kind, c.run_id) for c in log] == [
+        *[(m.id, "inserted", "run-1") for m in marks],
+        (changed.id, "updated", "run-2"),
+    ]
+    assert {(c.school, c.platform, c.entity) for c in log} == {("s", "p", "mark")}
+    assert log[0].at.tzinfo is not None and log[0].at <= log[-1].at
+    with store.engine.connect() as conn:
+        before, after = conn.exec_driver_sql(
+            "SELECT before, after FROM remote_changes WHERE kind = 'updated'"
+        ).one()
+    assert before == marks[7].content_json.decode()
+    assert after == changed.content_json.decode() and odd in orjson.loads(after)["comment"]
