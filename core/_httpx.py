@@ -8,9 +8,9 @@ URL with a query anew (about 0.1 ms here), copies the cookie jar and asks
 and runs its auth and redirect machinery for clients that have neither. This client gives the
 same requests for less:
 
-* a relative URL is joined with the base URL once per path, and a query made of characters that
-  need no escaping is put on that parsed path as it is (what httpx's parser would give: it
-  leaves such a query alone);
+* a URL is parsed (a relative one joined with the base URL) once per path, and a query made of
+  characters that need no escaping is put on that parsed path as it is (what httpx's parser
+  would give: it leaves such a query alone);
 * the ``Cookie`` header is worked out by :mod:`http.cookiejar` once per (scheme, host, port,
   path) and jar content, and reused until the jar changes or one of its cookies expires;
 * :meth:`send` of a streamed request with no auth and no redirect to follow goes straight to
@@ -168,8 +168,8 @@ class AsyncClient(httpx.AsyncClient):
         return request
 
     def _merge_url(self, url: httpx.URL | str) -> httpx.URL:
-        if not isinstance(url, str):
-            return super()._merge_url(url)
+        if not isinstance(url, str) or "#" in url:
+            return super()._merge_url(url)  # (httpx's join drops a fragment)
         if self._merged_base is not self._base_url:  # a new base_url: joins start over
             self._merged.clear()
             self._merged_base = self._base_url
@@ -179,14 +179,17 @@ class AsyncClient(httpx.AsyncClient):
             plain = base.is_absolute_url and not base.query and not base.fragment
             text = str(base)  # "http://host" for an empty path, whose raw_path is "/"
             self._base_text = (text if text.endswith("/") else f"{text}/") if plain else None
-        if self._base_text is None or not _is_relative(url) or "#" in url:
-            return super()._merge_url(url)  # httpx's join drops a fragment
         path, mark, query = url.partition("?")
         if mark and not _PLAIN_QUERY.fullmatch(query):
-            return httpx.URL(self._base_text + url.lstrip("/"))
+            return super()._merge_url(url)
         merged = self._merged.get(path)
         if merged is None:
-            merged = httpx.URL(self._base_text + path.lstrip("/"))
+            if _is_relative(path) and self._base_text is not None:
+                merged = httpx.URL(self._base_text + path.lstrip("/"))
+            else:  # absolute: httpx takes it as it is; anything else is httpx's to join
+                merged = httpx.URL(path)
+                if not merged.is_absolute_url:
+                    return super()._merge_url(url)
             if len(self._merged) >= _MERGED_URLS:
                 self._merged.clear()
             self._merged[path] = merged

@@ -11,7 +11,13 @@ import pytest
 from core import _httpx
 from core._httpx import AsyncClient, query_text
 
-BASES = ["http://127.0.0.1:8000", "http://127.0.0.1:8000/api/", "https://школа.рф/webapi"]
+BASES = [
+    "http://127.0.0.1:8000",
+    "http://127.0.0.1:8000/api/",
+    "https://школа.рф/webapi",
+    "http://127.0.0.1:8000/api?key=1",
+    "",
+]
 URLS = [
     "schedule",
     "/schedule",
@@ -27,6 +33,9 @@ URLS = [
     "path with space?x=1",
     "act/GET_DAIRY_CLASS_SUBJECTS?cls=1013&student=%u0421",
     "http://other.host/x?y=1",
+    "https://other.host/дневник/x?y=1&z=2",
+    "//other.host/x?y=1",
+    "mailto:x@y?subject=1",
 ]
 
 
@@ -35,7 +44,13 @@ def test_urls_are_httpx_own(base: str) -> None:
     lean, stock = AsyncClient(base_url=base), httpx.AsyncClient(base_url=base)
     for _ in range(2):  # the second time from the cached join
         for url in URLS:
-            ours, theirs = lean.build_request("GET", url).url, stock.build_request("GET", url).url
+            try:
+                theirs = stock.build_request("GET", url).url
+            except httpx.InvalidURL:
+                with pytest.raises(httpx.InvalidURL):
+                    lean.build_request("GET", url)
+                continue
+            ours = lean.build_request("GET", url).url
             assert (str(ours), ours.raw_path, ours.host) == (
                 str(theirs),
                 theirs.raw_path,
