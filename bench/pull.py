@@ -31,6 +31,7 @@ family's account (ЭПОС: a parent's and a child's each), so their figure incl
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import sqlite3
@@ -182,6 +183,9 @@ def run(
     target = harness.target(world, base_url, school.slug, True)
     store = Store.open(url)
     connector = harness.connect(world, target, transport=transport, http=http)
+    # The world is the bench's, not the client's (a client process holds none): frozen, as
+    # tune_gc freezes what a journalsync process holds at start, no collection walks it.
+    gc.freeze()
 
     async def go() -> int:
         async with connector:

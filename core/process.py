@@ -20,6 +20,11 @@ def tune_gc() -> None:
     times at 700 and 260 times at 10,000, and the pull took 16 % less CPU: as little as with
     the collector switched off. Memory held by uncollected cycles grows by at most that many
     objects.
+
+    What is alive when this is called (the imported modules: classes, functions, pydantic's
+    and SQLAlchemy's schemas, some hundred thousand objects) lives as long as the process:
+    it is frozen (:func:`gc.freeze`), so no full collection walks it again.
     """
     _gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+    gc.freeze()
