@@ -25,6 +25,7 @@ query) goes through httpx's own code. It reads a few of httpx's private names (p
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -39,8 +40,8 @@ __all__ = ["AsyncClient", "Cookies", "query_text"]
 #: httpx's own logger: its line for each request is kept.
 _log = logging.getLogger("httpx")
 
-#: Relative URLs whose joins with the base URL a client remembers (a few dozen paths in practice;
-#: paths with ids in them are forgotten all at once when there are more).
+#: Parsed URLs (the part before the query) a client remembers: a few dozen paths in practice;
+#: paths with ids in them are forgotten all at once when there are more.
 _MERGED_URLS = 512
 #: (scheme, host, port, path) → ``Cookie`` header a client remembers for one jar content.
 _COOKIE_HEADERS = 256
@@ -211,9 +212,8 @@ class AsyncClient(httpx.AsyncClient):
             self._cookie_headers.clear()
             self._cookie_state = state
             # a cached header holds until the first of its cookies expires
-            self._cookie_until = min((c.expires for c in jar if c.expires is not None), default=0)
-            if not self._cookie_until:
-                self._cookie_until = float("inf")
+            expiries = [c.expires for c in jar if c.expires is not None]
+            self._cookie_until = min(expiries) if expiries else math.inf
         url = request.url
         key = (url.scheme, url.host, url.port, url.path)
         header = self._cookie_headers.get(key)
