@@ -137,13 +137,18 @@ def _date_of(nums: list[int], offset: int) -> date | datetime:
 def parse(text: str | bytes) -> list[JsValue]:
     """Parse one array literal (the whole body). Raises :class:`JsArrayError`.
 
-    Fast path: one C-level regex pass rewrites only what JSON lacks — ``new Date(...)`` into a
+    Fastest path, for a body of bytes as the server writes it (:func:`_parse_midnights`): its
+    dates are rewritten by two byte replacements. Fast path: one C-level regex pass rewrites only
+    what JSON lacks — ``new Date(...)`` into a
     marker object, strings with JavaScript-only escapes or raw control characters into JSON
     strings — and ``orjson`` reads the rest; markers become dates in one walk. Whatever the fast
     path does not accept exactly (any error, a stray object, a number orjson refuses) goes to the
     token-by-token parser, which decides and names the offset of an error.
     """
     if isinstance(text, bytes | bytearray):
+        quick = _parse_midnights(bytes(text))
+        if quick is not None:
+            return quick
         try:
             text = bytes(text).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -204,6 +209,49 @@ def _rewrite_dates(text: str) -> tuple[str, int] | None:
             return None
         out += (_MARKER, part[:close], "]}", part[close + 1 :])
     return "".join(out), len(parts) - 1
+
+
+#: How the server writes a date (always at midnight) and what the fastest path makes of it.
+_NEW_DATE_B, _MIDNIGHT_B = b"new Date(", b",0,0,0,0)"
+_MARKER_B, _MARKER_END_B = b'{"' + _MARK.encode() + b'":[', b"]}"
+_LONG_DIGITS_B = re.compile(rb"[0-9]{19}")
+
+
+def _parse_midnights(body: bytes) -> list[JsValue] | None:
+    """The usual body, undecoded: every date spelled ``new Date(Y,M0,D,0,0,0,0)`` becomes a
+    marker object of its three numbers by two replacements of bytes (no Python per date) and
+    orjson reads the bytes; ``None`` for anything else, which :func:`_parse_fast` then reads.
+
+    Exact where it answers: a ``new Date(`` not closed by ``,0,0,0,0)`` leaves a ``)`` outside
+    any string, and one inside a string closes it before the marker's ``$``, so orjson refuses
+    either; a ``,0,0,0,0)`` inside a string makes the counts differ; a date of other than three
+    numbers before its midnight is refused by its marker's length.
+    """
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    dates = body.count(_NEW_DATE_B)
+    if dates:
+        if body.count(_MIDNIGHT_B) != dates:
+            return None
+        body = body.replace(_NEW_DATE_B, _MARKER_B).replace(_MIDNIGHT_B, _MARKER_END_B)
+    try:
+        value = orjson.loads(body)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(value, list):
+        return None
+    seen: dict[tuple[Any, ...], date | datetime] = {}
+    floats = [False]
+    try:
+        if _revive(value, seen, floats) != dates:
+            return None
+    except (JsArrayError, KeyError, TypeError):
+        return None
+    if any(len(args) != 3 for args in seen):
+        return None
+    if floats[0] and _LONG_DIGITS_B.search(body) is not None:
+        return None
+    return value
 
 
 def _parse_fast(text: str) -> list[JsValue] | None:
