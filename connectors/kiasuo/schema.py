@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from core import platform
 from core.errors import ContractError
@@ -72,16 +72,9 @@ parse_list = _reader.parse_list
 reset_drift_reports = _reader.reset_drift_reports
 
 
-def _text(value: Any) -> Any:
-    """Numbers where strings are documented (final marks, old ids) are taken as their text."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-Text = Annotated[str, BeforeValidator(_text)]
+#: Numbers where strings are documented (final marks, old ids) are taken as their text
+#: (``str()`` of the number; a ``bool`` is not one), in pydantic's core: no Python per value.
+Text = Annotated[str, Field(coerce_numbers_to_str=True)]
 
 
 # --- auth ---------------------------------------------------------------------------------------
