@@ -37,6 +37,7 @@ __all__ = [
     "ScheduleLesson",
     "SchoolClass",
     "Slot",
+    "SlotStamp",
     "StudentMarks",
     "StudentRef",
     "StudyPeriod",
@@ -141,6 +142,16 @@ class Slot(Wire):
     updated_at: datetime | None = None
 
 
+class SlotStamp(Wire):
+    """A slot of ``lesson_marks`` as the roster reads it: its day and when it changed. The mark
+    itself is read from the week's schedule, so it is documented here, not read."""
+
+    KNOWN = Slot.KNOWN | {"mark", "text"}
+
+    lesson_date: date
+    updated_at: datetime | None = None
+
+
 class SubjectMarks(Wire):
     KNOWN = frozenset({"color", "averages"})
 
@@ -148,7 +159,7 @@ class SubjectMarks(Wire):
     #: (a guess: WIRE.md §lesson_marks).
     id: Text | None = None
     subject: str
-    slots: Annotated[list[Slot | Bad], _lenient(Slot)] = Field(default_factory=list)
+    slots: Annotated[list[SlotStamp | Bad], _lenient(SlotStamp)] = Field(default_factory=list)
 
 
 class LessonMarks(Wire):
