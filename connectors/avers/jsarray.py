@@ -257,9 +257,9 @@ def _parse_midnights(body: bytes) -> list[JsValue] | None:
 def _parse_fast(text: str) -> list[JsValue] | None:
     # First try: only the dates rewritten; a body whose strings are all valid JSON (the usual
     # case) reads as it is. Anything orjson refuses (a JavaScript-only escape, a raw control
-    # character in a string, a date inside a string) takes the lexeme pass below. A float in
-    # the answer may be an integer orjson rounded (_LONG_DIGITS): only then is the body searched
-    # for a long digit run (a search of every body cost as much as the rewriting).
+    # character in a string, a date inside a string) takes the lexeme pass below. A huge float
+    # in the answer may be an integer orjson rounded (_LONG_DIGITS): only then is the body
+    # searched for a long digit run (a search of every body cost as much as the rewriting).
     rewritten = _rewrite_dates(text)
     if rewritten is not None:
         try:
@@ -315,11 +315,12 @@ def _revive(
     values: list[Any], seen: dict[tuple[Any, ...], date | datetime], floats: list[bool]
 ) -> int:
     """Markers → dates in place; returns how many (any other object raises); ``floats[0]`` is
-    set when a float is met. ``seen``: the dates of the body so far by their arguments (a body
-    repeats a few hundred days). Cells' types are listed in C (``map(type, …)``); the rows of
-    the answer are visited inline, a nested array by recursion."""
+    set when a float that may be an integer orjson rounded is met (:func:`_may_be_rounded`).
+    ``seen``: the dates of the body so far by their arguments (a body repeats a few hundred
+    days). Cells' types are listed in C (``map(type, …)``); the rows of the answer are visited
+    inline, a nested array by recursion."""
     kinds = list(map(type, values))
-    if float in kinds:
+    if float in kinds and _may_be_rounded(values):
         floats[0] = True
     found = _markers(values, kinds, seen) if dict in kinds else 0
     if list in kinds:
@@ -329,11 +330,22 @@ def _revive(
                 if list in cells:
                     found += _revive(row, seen, floats)
                     continue
-                if float in cells:
+                if float in cells and _may_be_rounded(row):
                     floats[0] = True
                 if dict in cells:
                     found += _markers(row, cells, seen)
     return found
+
+
+#: orjson reads an integer literal as an ``int`` from -2**63 up to 2**64 - 1: a float it made of
+#: one is at least this large.
+_ROUNDED = 2.0**63
+
+
+def _may_be_rounded(values: list[Any]) -> bool:
+    """Whether ``values`` hold a float orjson may have made of an integer literal too long for
+    64 bits (weights, the usual floats, are far smaller: their bodies are not searched)."""
+    return any(type(v) is float and not -_ROUNDED < v < _ROUNDED for v in values)
 
 
 def _markers(
