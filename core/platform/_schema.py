@@ -272,8 +272,12 @@ class PayloadReader(Generic[B]):
             return [self._quick_schema(v, built) for v in schema]
         if not isinstance(schema, dict):
             return schema
-        kind = schema.get("type")
-        if kind == "function-wrap" and schema["function"]["function"] in _LENIENT:
+        kind, function = schema.get("type"), schema.get("function")
+        if (
+            kind == "function-wrap"
+            and isinstance(function, dict)
+            and function["function"] in _LENIENT
+        ):
             inner = schema["schema"]  # list[model | bad]: the model is the union's first choice
             items = self._quick_schema(inner["items_schema"]["choices"][0], built)
             null = cs.chain_schema(
