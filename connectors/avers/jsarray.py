@@ -351,10 +351,13 @@ def _may_be_rounded(values: list[Any]) -> bool:
 def _markers(
     values: list[Any], kinds: list[type], seen: dict[tuple[Any, ...], date | datetime]
 ) -> int:
-    """The date markers among ``values`` (``kinds``: their types) → dates; how many."""
-    found = 0
-    i = kinds.index(dict)
-    while True:
+    """The date markers among ``values`` (``kinds``: their types) → dates; how many. They are
+    counted first, so the search for the next one never runs off the end (a raised
+    ``ValueError`` a row cost more than the rest of its reading)."""
+    found = kinds.count(dict)
+    i = -1
+    for _ in range(found):
+        i = kinds.index(dict, i + 1)
         v = values[i]
         args = v[_MARK]
         if len(v) != 1 or type(args) is not list:
@@ -366,11 +369,7 @@ def _markers(
                 raise TypeError("not a date marker")
             day = seen[key] = _date_of(args, -1)
         values[i] = day
-        found += 1
-        try:
-            i = kinds.index(dict, i + 1)
-        except ValueError:
-            return found
+    return found
 
 
 def parse_tokens(text: str) -> list[JsValue]:
