@@ -137,13 +137,18 @@ def _date_of(nums: list[int], offset: int) -> date | datetime:
 def parse(text: str | bytes) -> list[JsValue]:
     """Parse one array literal (the whole body). Raises :class:`JsArrayError`.
 
-    Fast path: one C-level regex pass rewrites only what JSON lacks — ``new Date(...)`` into a
+    Fastest path, for a body of bytes as the server writes it (:func:`_parse_midnights`): its
+    dates are rewritten by two byte replacements. Fast path: one C-level regex pass rewrites only
+    what JSON lacks — ``new Date(...)`` into a
     marker object, strings with JavaScript-only escapes or raw control characters into JSON
     strings — and ``orjson`` reads the rest; markers become dates in one walk. Whatever the fast
     path does not accept exactly (any error, a stray object, a number orjson refuses) goes to the
     token-by-token parser, which decides and names the offset of an error.
     """
     if isinstance(text, bytes | bytearray):
+        quick = _parse_midnights(bytes(text))
+        if quick is not None:
+            return quick
         try:
             text = bytes(text).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -206,12 +211,55 @@ def _rewrite_dates(text: str) -> tuple[str, int] | None:
     return "".join(out), len(parts) - 1
 
 
+#: How the server writes a date (always at midnight) and what the fastest path makes of it.
+_NEW_DATE_B, _MIDNIGHT_B = b"new Date(", b",0,0,0,0)"
+_MARKER_B, _MARKER_END_B = b'{"' + _MARK.encode() + b'":[', b"]}"
+_LONG_DIGITS_B = re.compile(rb"[0-9]{19}")
+
+
+def _parse_midnights(body: bytes) -> list[JsValue] | None:
+    """The usual body, undecoded: every date spelled ``new Date(Y,M0,D,0,0,0,0)`` becomes a
+    marker object of its three numbers by two replacements of bytes (no Python per date) and
+    orjson reads the bytes; ``None`` for anything else, which :func:`_parse_fast` then reads.
+
+    Exact where it answers: a ``new Date(`` not closed by ``,0,0,0,0)`` leaves a ``)`` outside
+    any string, and one inside a string closes it before the marker's ``$``, so orjson refuses
+    either; a ``,0,0,0,0)`` inside a string makes the counts differ; a date of other than three
+    numbers before its midnight is refused by its marker's length.
+    """
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    dates = body.count(_NEW_DATE_B)
+    if dates:
+        if body.count(_MIDNIGHT_B) != dates:
+            return None
+        body = body.replace(_NEW_DATE_B, _MARKER_B).replace(_MIDNIGHT_B, _MARKER_END_B)
+    try:
+        value = orjson.loads(body)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(value, list):
+        return None
+    seen: dict[tuple[Any, ...], date | datetime] = {}
+    floats = [False]
+    try:
+        if _revive(value, seen, floats) != dates:
+            return None
+    except (JsArrayError, KeyError, TypeError):
+        return None
+    if any(len(args) != 3 for args in seen):
+        return None
+    if floats[0] and _LONG_DIGITS_B.search(body) is not None:
+        return None
+    return value
+
+
 def _parse_fast(text: str) -> list[JsValue] | None:
     # First try: only the dates rewritten; a body whose strings are all valid JSON (the usual
     # case) reads as it is. Anything orjson refuses (a JavaScript-only escape, a raw control
-    # character in a string, a date inside a string) takes the lexeme pass below. A float in
-    # the answer may be an integer orjson rounded (_LONG_DIGITS): only then is the body searched
-    # for a long digit run (a search of every body cost as much as the rewriting).
+    # character in a string, a date inside a string) takes the lexeme pass below. A huge float
+    # in the answer may be an integer orjson rounded (_LONG_DIGITS): only then is the body
+    # searched for a long digit run (a search of every body cost as much as the rewriting).
     rewritten = _rewrite_dates(text)
     if rewritten is not None:
         try:
@@ -267,11 +315,12 @@ def _revive(
     values: list[Any], seen: dict[tuple[Any, ...], date | datetime], floats: list[bool]
 ) -> int:
     """Markers → dates in place; returns how many (any other object raises); ``floats[0]`` is
-    set when a float is met. ``seen``: the dates of the body so far by their arguments (a body
-    repeats a few hundred days). Cells' types are listed in C (``map(type, …)``); the rows of
-    the answer are visited inline, a nested array by recursion."""
+    set when a float that may be an integer orjson rounded is met (:func:`_may_be_rounded`).
+    ``seen``: the dates of the body so far by their arguments (a body repeats a few hundred
+    days). Cells' types are listed in C (``map(type, …)``); the rows of the answer are visited
+    inline, a nested array by recursion."""
     kinds = list(map(type, values))
-    if float in kinds:
+    if float in kinds and _may_be_rounded(values):
         floats[0] = True
     found = _markers(values, kinds, seen) if dict in kinds else 0
     if list in kinds:
@@ -281,20 +330,34 @@ def _revive(
                 if list in cells:
                     found += _revive(row, seen, floats)
                     continue
-                if float in cells:
+                if float in cells and _may_be_rounded(row):
                     floats[0] = True
                 if dict in cells:
                     found += _markers(row, cells, seen)
     return found
 
 
+#: orjson reads an integer literal as an ``int`` from -2**63 up to 2**64 - 1: a float it made of
+#: one is at least this large.
+_ROUNDED = 2.0**63
+
+
+def _may_be_rounded(values: list[Any]) -> bool:
+    """Whether ``values`` hold a float orjson may have made of an integer literal too long for
+    64 bits (weights, the usual floats, are far smaller: their bodies are not searched)."""
+    return any(type(v) is float and not -_ROUNDED < v < _ROUNDED for v in values)
+
+
 def _markers(
     values: list[Any], kinds: list[type], seen: dict[tuple[Any, ...], date | datetime]
 ) -> int:
-    """The date markers among ``values`` (``kinds``: their types) → dates; how many."""
-    found = 0
-    i = kinds.index(dict)
-    while True:
+    """The date markers among ``values`` (``kinds``: their types) → dates; how many. They are
+    counted first, so the search for the next one never runs off the end (a raised
+    ``ValueError`` a row cost more than the rest of its reading)."""
+    found = kinds.count(dict)
+    i = -1
+    for _ in range(found):
+        i = kinds.index(dict, i + 1)
         v = values[i]
         args = v[_MARK]
         if len(v) != 1 or type(args) is not list:
@@ -306,11 +369,7 @@ def _markers(
                 raise TypeError("not a date marker")
             day = seen[key] = _date_of(args, -1)
         values[i] = day
-        found += 1
-        try:
-            i = kinds.index(dict, i + 1)
-        except ValueError:
-            return found
+    return found
 
 
 def parse_tokens(text: str) -> list[JsValue]:

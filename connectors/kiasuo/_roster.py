@@ -335,7 +335,7 @@ def _merge_child(
                 continue
             viewer.journals.setdefault(normalise_subject_name(subj.subject), subj.id or "")
             for slot in subj.slots:
-                if isinstance(slot, s.Slot) and slot.updated_at is not None:
+                if isinstance(slot, s.SlotStamp) and slot.updated_at is not None:
                     raw.slot_days.append((key, slot.lesson_date, slot.updated_at))
     raw.viewers.append(viewer)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from core import platform
 from core.errors import ContractError
@@ -37,6 +37,7 @@ __all__ = [
     "ScheduleLesson",
     "SchoolClass",
     "Slot",
+    "SlotStamp",
     "StudentMarks",
     "StudentRef",
     "StudyPeriod",
@@ -72,16 +73,9 @@ parse_list = _reader.parse_list
 reset_drift_reports = _reader.reset_drift_reports
 
 
-def _text(value: Any) -> Any:
-    """Numbers where strings are documented (final marks, old ids) are taken as their text."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-Text = Annotated[str, BeforeValidator(_text)]
+#: Numbers where strings are documented (final marks, old ids) are taken as their text
+#: (``str()`` of the number; a ``bool`` is not one), in pydantic's core: no Python per value.
+Text = Annotated[str, Field(coerce_numbers_to_str=True)]
 
 
 # --- auth ---------------------------------------------------------------------------------------
@@ -148,6 +142,16 @@ class Slot(Wire):
     updated_at: datetime | None = None
 
 
+class SlotStamp(Wire):
+    """A slot of ``lesson_marks`` as the roster reads it: its day and when it changed. The mark
+    itself is read from the week's schedule, so it is documented here, not read."""
+
+    KNOWN = Slot.KNOWN | {"mark", "text"}
+
+    lesson_date: date
+    updated_at: datetime | None = None
+
+
 class SubjectMarks(Wire):
     KNOWN = frozenset({"color", "averages"})
 
@@ -155,7 +159,7 @@ class SubjectMarks(Wire):
     #: (a guess: WIRE.md §lesson_marks).
     id: Text | None = None
     subject: str
-    slots: Annotated[list[Slot | Bad], _lenient(Slot)] = Field(default_factory=list)
+    slots: Annotated[list[SlotStamp | Bad], _lenient(SlotStamp)] = Field(default_factory=list)
 
 
 class LessonMarks(Wire):

@@ -83,6 +83,8 @@ def parse_day(value: Any) -> date | None:
                 raise ValueError("a date array out of range") from None
         raise ValueError("a date array needs [year, month, day]")
     if isinstance(value, str):
+        if len(value) == 10 and value[4] == "-":  # the usual YYYY-MM-DD, read before the rest
+            return date.fromisoformat(value)
         m = _DMY.match(value)
         if m:
             return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))

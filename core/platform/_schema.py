@@ -14,11 +14,18 @@ Every unknown field met, and every missing or retyped field behind a placeholder
 container, is also counted as a :mod:`core.schema_drift` event: in the reader's own
 :attr:`PayloadReader.drift` and in the log of the connector being driven, which the pull engine
 saves to the store.
+
+A response is read in one call into pydantic's core first (:meth:`PayloadReader._quick`): the
+lenient lists read as plain lists and an unknown key is noted as pydantic meets it, so a usual
+response costs no Python per item and no walk of the models afterwards. Only a response that
+fails there — a bad item, a broken container — is read again the tolerant way above.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar, get_args
 
@@ -30,6 +37,8 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     WrapValidator,
 )
+from pydantic_core import CoreSchema, SchemaValidator
+from pydantic_core import core_schema as cs
 
 from core.errors import ContractError
 from core.logging import get_logger
@@ -96,6 +105,19 @@ def _may_hold_model(annotation: Any) -> bool:
     return any(_may_hold_model(a) for a in get_args(annotation))
 
 
+#: The item model of every :meth:`PayloadReader.lenient` list, by its wrap function.
+_LENIENT: dict[Callable[..., Any], type[BaseModel]] = {}
+
+
+def _empty_list(_: None) -> list[Any]:
+    return []
+
+
+def _list_schema(model: type[BaseModel]) -> CoreSchema:
+    """The core schema of a plain ``list[model]``."""
+    return TypeAdapter(list[model]).core_schema  # type: ignore[valid-type]
+
+
 class PayloadReader(Generic[B]):
     """One connector's parsing entry points and its drift memory.
 
@@ -111,6 +133,10 @@ class PayloadReader(Generic[B]):
         self._reported: set[tuple[str, str]] = set()
         #: Every drift event this reader met (all connectors of the platform in this process).
         self.drift = DriftLog()
+        #: The one-call validators of :meth:`_quick`, by what they read.
+        self._quick_validators: dict[object, SchemaValidator] = {}
+        #: (model, key) of each unknown key met by the current :meth:`_quick` call.
+        self._met: list[tuple[str, str]] = []
 
     def _note(self, model: str, field: str, kind: DriftKind, n: int = 1) -> None:
         self.drift.add(self.platform, model, field, kind, n)
@@ -165,6 +191,7 @@ class PayloadReader(Generic[B]):
                     out.append(self.bad_from(model, item, exc))
             return out
 
+        _LENIENT[split] = model
         return WrapValidator(split)
 
     def report_drift(self, obj: BaseModel) -> None:
@@ -179,28 +206,109 @@ class PayloadReader(Generic[B]):
                 model: BaseModel = value
                 extra = model.__pydantic_extra__
                 # The usual case has none, or only fields the model knows of (KNOWN).
-                if extra and not extra.keys() <= getattr(model, "KNOWN", frozenset()):
-                    self._unknown(model, extra)
+                known: frozenset[str] = getattr(model, "KNOWN", frozenset())
+                if extra and not extra.keys() <= known:
+                    self._unknown(type(model).__name__, [k for k in extra if k not in known])
                 for field_name in _nested_fields(type(model)):
                     push(getattr(model, field_name))
             elif isinstance(value, list | tuple):
                 todo.extend(value)
+            elif isinstance(value, dict):
+                todo.extend(value.values())
 
-    def _unknown(self, obj: BaseModel, extra: dict[str, Any]) -> None:
-        name = type(obj).__name__
-        known = type(obj).KNOWN if isinstance(obj, PlatformModel) else frozenset()
-        unknown = [k for k in extra if k not in known]
-        for k in unknown:
-            self._note(name, _as_name(k), DriftKind.UNKNOWN)
-        new = sorted(k for k in unknown if (name, k) not in self._reported)
+    def _unknown(self, name: str, keys: Iterable[str]) -> None:
+        """Count the unknown ``keys`` met in models called ``name`` (one per model met) and log
+        the new ones."""
+        met = Counter(keys)
+        named: Counter[str] = Counter()
+        for k, n in met.items():
+            named[_as_name(k)] += n
+        for field_name, n in named.items():
+            self._note(name, field_name, DriftKind.UNKNOWN, n)
+        new = sorted(k for k in met if (name, k) not in self._reported)
         if new:
             self._reported.update((name, k) for k in new)
             self._log.warning(
                 f"{self.platform} schema drift: unknown fields", model=name, fields=new
             )
 
+    def _quick(self, key: object, schema: Callable[[], CoreSchema], data: Any) -> Any:
+        """``data`` read in one call into pydantic's core (see the module's doc), the unknown
+        keys it met counted as drift; raises ValidationError where the tolerant reading must
+        decide (nothing is counted then). ``schema``: what ``key`` reads, the usual way."""
+        validator = self._quick_validators.get(key)
+        if validator is None:
+            built: list[type[BaseModel]] = []
+            quick = self._quick_schema(schema(), built)
+            # pydantic's core reuses a finished model's own validator wherever its schema names
+            # the class, which would drop the changes above: for the build only, the models
+            # read as unfinished (their own validators are untouched).
+            complete = [(cls, cls.__dict__.get("__pydantic_complete__", False)) for cls in built]
+            for cls, _ in complete:
+                cls.__pydantic_complete__ = False
+            try:
+                validator = SchemaValidator(quick)
+            finally:
+                for cls, was in complete:
+                    cls.__pydantic_complete__ = was
+            self._quick_validators[key] = validator
+        met = self._met
+        met.clear()
+        out = validator.validate_python(data)
+        if met:
+            by_model: dict[str, list[str]] = {}
+            for name, k in met:
+                by_model.setdefault(name, []).append(k)
+            met.clear()
+            for name, keys in by_model.items():
+                self._unknown(name, keys)
+        return out
+
+    def _quick_schema(self, schema: Any, built: list[type[BaseModel]]) -> Any:
+        """``schema`` with each lenient list a plain list of its model (``null`` still reads as
+        an empty list) and each payload model's unknown keys noted in :attr:`_met`; the payload
+        models met are added to ``built``."""
+        if isinstance(schema, list):
+            return [self._quick_schema(v, built) for v in schema]
+        if not isinstance(schema, dict):
+            return schema
+        kind, function = schema.get("type"), schema.get("function")
+        if (
+            kind == "function-wrap"
+            and isinstance(function, dict)
+            and function["function"] in _LENIENT
+        ):
+            inner = schema["schema"]  # list[model | bad]: the model is the union's first choice
+            items = self._quick_schema(inner["items_schema"]["choices"][0], built)
+            null = cs.chain_schema(
+                [cs.none_schema(), cs.no_info_plain_validator_function(_empty_list)]
+            )
+            return cs.union_schema([{**inner, "items_schema": items}, null], mode="left_to_right")
+        out = {k: self._quick_schema(v, built) for k, v in schema.items()}
+        cls = out.get("cls")
+        if kind == "model" and isinstance(cls, type) and issubclass(cls, BaseModel):
+            built.append(cls)
+        if kind == "model" and isinstance(cls, type) and issubclass(cls, PlatformModel):
+            met = self._met
+            name = cls.__name__
+
+            def unknown(key: str) -> str:
+                met.append((name, key))
+                return key
+
+            keys: CoreSchema = cs.no_info_plain_validator_function(unknown)
+            if cls.KNOWN:  # documented keys are matched in pydantic's core, not in Python
+                known = cs.literal_schema(sorted(cls.KNOWN))
+                keys = cs.union_schema([known, keys], mode="left_to_right")
+            out["schema"] = {**out["schema"], "extras_keys_schema": keys}
+        return out
+
     def parse(self, model: type[M], data: Any, *, what: str) -> M:
         """Validate one response; a container-level failure is a broken contract."""
+        try:
+            return self._quick(model, lambda: model.__pydantic_core_schema__, data)  # type: ignore[no-any-return]
+        except ValidationError:
+            pass
         try:
             obj = model.model_validate(data)
         except ValidationError as exc:
@@ -217,6 +325,10 @@ class PayloadReader(Generic[B]):
         if not isinstance(data, list):
             self._note(model.__name__, "(response)", DriftKind.RETYPED)
             raise ContractError(f"{self.platform} {what}: expected a JSON array")
+        try:
+            return self._quick((list, model), lambda: _list_schema(model), data)  # type: ignore[no-any-return]
+        except ValidationError:
+            pass
         out: list[M | B] = []
         for item in data:
             try:

@@ -65,11 +65,19 @@ async def test_current_host_sends_browser_like_credentials(tmp_path):
 
 def test_date_spellings():
     assert format_ddmmyyyy(date(2026, 9, 1)) == "01.09.2026"
-    for spelling in ("01.09.2026", "2026-09-01", "2026-09-01T08:30:00", [2026, 9, 1]):
+    for spelling in (
+        "01.09.2026",
+        " 1.9.2026 ",
+        "2026-09-01",
+        " 2026-09-01",
+        "2026-09-01T08:30:00",
+        [2026, 9, 1],
+    ):
         assert parse_day(spelling) == date(2026, 9, 1)
     assert parse_day("") is None
-    with pytest.raises(ValueError):
-        parse_day("09/01/2026")
+    for wrong in ("09/01/2026", "2026-13-01", "2026-09-0x"):
+        with pytest.raises(ValueError):
+            parse_day(wrong)
 
 
 async def test_date_formats_both_ways(tmp_path):

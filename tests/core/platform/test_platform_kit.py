@@ -49,6 +49,7 @@ class Item(Wire):
 class Box(Wire):
     items: Annotated[list[Item | Bad], _reader.lenient(Item)] = Field(default_factory=list)
     tag: Item | None = None
+    by_key: dict[str, Item] = Field(default_factory=dict)
 
 
 def _drift(logs: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
@@ -84,6 +85,44 @@ def test_drift_memory_is_per_reader() -> None:
         _reader.parse(Item, {"id": 1, "new": 1}, what="item")
         other.parse(Item, {"id": 1, "new": 1}, what="item")
     assert [e["event"].split()[0] for e in logs] == ["toy", "other"]
+
+
+def _unknown(reader: platform.PayloadReader[Any]) -> dict[tuple[str, str], int]:
+    return {(e.model, e.field): e.count for e in reader.drift.events() if e.kind.value == "unknown"}
+
+
+def test_a_usual_response_reads_as_the_tolerant_reading_would() -> None:
+    """A response with no bad item: the same models, unknown fields kept, and the drift counted
+    per model met, as the tolerant reading (the model's own validation and a walk) gives."""
+    _reader.reset_drift_reports()
+    payload = {
+        "items": [{"id": 1, "new": 1, "documented": 2}, {"id": 2, "new": 2}, {"id": 3}],
+        "tag": {"id": 4, "newer": 0},
+        "extra": "kept",
+    }
+    box = _reader.parse(Box, payload, what="box")
+    assert box == Box.model_validate(payload)
+    assert [type(i) for i in box.items] == [Item, Item, Item]
+    assert box.items[0].__pydantic_extra__ == {"new": 1, "documented": 2}
+    assert box.__pydantic_extra__ == {"extra": "kept"}
+    assert _unknown(_reader) == {("Item", "new"): 2, ("Item", "newer"): 1, ("Box", "extra"): 1}
+    items = _reader.parse_list(Item, [{"id": 5, "new": 1}, {"id": 6}], what="items")
+    assert items == [Item(id=5, new=1), Item(id=6)]  # type: ignore[call-arg]
+    assert _unknown(_reader)[("Item", "new")] == 3
+    # the models' own validation is left as it was
+    assert Item.__pydantic_complete__
+    assert Item.model_validate({"id": 7, "x": 1}).__pydantic_extra__ == {"x": 1}
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["usual", "with-a-bad-item"])
+def test_models_held_in_a_map_report_their_drift(bad: bool) -> None:
+    _reader.reset_drift_reports()
+    payload = {"items": [{"id": "x"}] if bad else [], "by_key": {"a": {"id": 1, "new": 1}}}
+    with capture_logs() as logs:
+        box = _reader.parse(Box, payload, what="box")
+    assert isinstance(box.by_key["a"], Item)
+    assert _drift(logs) == [("Item", ["new"])]
+    assert _unknown(_reader) == {("Item", "new"): 1}
 
 
 # --- bad items -----------------------------------------------------------------------------------
