@@ -62,10 +62,10 @@ class Cookies(httpx.Cookies):
             super().extract_cookies(response)
 
 
-def _is_relative(url: str) -> bool:
-    """No scheme and no authority (``http://…``, ``//host/…``): joined under the base URL."""
-    head = url.split("?", 1)[0]
-    return ":" not in head and not url.startswith("//")
+def _is_relative(path: str) -> bool:
+    """A URL's part before its query with no scheme and no authority (``http://…``,
+    ``//host/…``): joined under the base URL."""
+    return ":" not in path and not path.startswith("//")
 
 
 def query_text(params: Mapping[str, Any] | list[tuple[str, Any]]) -> str:
@@ -235,14 +235,10 @@ class AsyncClient(httpx.AsyncClient):
         auth: Any = httpx.USE_CLIENT_DEFAULT,
         follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
     ) -> httpx.Response:
-        follows = (
-            self.follow_redirects
-            if follow_redirects is httpx.USE_CLIENT_DEFAULT
-            else (follow_redirects)
-        )
+        default = follow_redirects is httpx.USE_CLIENT_DEFAULT
         if (
             not stream
-            or follows
+            or (self.follow_redirects if default else follow_redirects)
             or auth is not httpx.USE_CLIENT_DEFAULT
             or self.auth is not None
             or self.is_closed
