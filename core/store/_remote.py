@@ -569,24 +569,9 @@ class RemoteStore(StoreBase):
             return [QuarantineRow(**row._mapping) for row in conn.execute(stmt.order_by(q.id))]
 
 
-#: The columns of a snapshot row as :func:`_row` gives them, in the table's order (so SQLite's
-#: executemany takes the tuples as they are).
-_ROW_COLUMNS = (
-    "platform",
-    "school",
-    "entity",
-    "id",
-    "scope",
-    "parent_id",
-    "content_hash",
-    "data",
-    "provenance",
-    "deleted",
-    "first_seen",
-    "last_seen",
-    "run_id",
-    "stale",
-)
+#: The columns of a snapshot row as :func:`_row` gives them: the table's, in its order (so
+#: SQLite's executemany takes the tuples as they are).
+_ROW_COLUMNS = tuple(remote_records.c.keys())
 
 
 def _row(
