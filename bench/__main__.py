@@ -15,6 +15,7 @@ from typing import Any
 
 from bench._machine import describe
 from bench._util import pg_dsn, store_url
+from core.http import DEFAULT_CONCURRENCY, START_CONCURRENCY
 from core.platform import installed
 from core.process import tune_gc
 
@@ -45,10 +46,11 @@ RATIO_TARGET = RATE_TARGET / RAW_REFERENCE
 
 #: Seconds the emulator waits before each answer in the latency mode (a regional server).
 LATENCY = 0.03
-#: Requests in flight per host in the latency mode: a lower limit, the default one
-#: (:data:`core.http.DEFAULT_CONCURRENCY`), and a raised one, as the config's
-#: ``[hosts."…"] concurrency`` may set them.
-LATENCY_CONCURRENCY = (4, 8, 16)
+#: Ceilings of requests in flight per host in the latency mode, as the config's
+#: ``[hosts."…"] concurrency`` may set them: a lower one, the start (8, fixed: the limit cannot
+#: grow past its ceiling) and the default (:data:`core.http.DEFAULT_CONCURRENCY`, 16), which
+#: the adaptive limit reaches while the host answers steadily (:class:`core.http.AdaptiveLimit`).
+LATENCY_CONCURRENCY = (4, START_CONCURRENCY, DEFAULT_CONCURRENCY)
 
 
 def _one(kind: str, backend: str, quick: bool) -> dict[str, Any]:
@@ -267,6 +269,11 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
             alone = r["records_per_client_cpu_s"] / r["raw_rows_per_cpu_s"]
             raw += f", without the emulator's CPU {_of_ratio(alone)}"
         floor = r["requests"] * r["latency_ms"] / 1000 / r["concurrency"]
+        at_once = (
+            f"at most {r['concurrency']}, up to {r['peak_concurrency']} reached"
+            if r.get("peak_concurrency")
+            else r["concurrency"]
+        )
         what = (
             f"{r['seconds']} s wall ({r['seconds'] / WALL_LIMIT:.2f} of the {WALL_LIMIT} s "
             f"target; requests × latency / in flight alone: {floor:.1f} s), client "
@@ -286,7 +293,7 @@ def _fmt(kind: str, r: dict[str, Any]) -> str:
         )
         return (
             f"{what}; {r['requests_per_pupil']:.2f} requests per pupil "
-            f"({r['requests']:,} requests, {r['concurrency']} at once per host); "
+            f"({r['requests']:,} requests, {at_once} at once per host); "
             f"{r['records']:,} records, {r['students']:,} students × {r['weeks']} weeks, "
             f"{r['accounts']:,} account{'' if r['accounts'] == 1 else 's'}, "
             f"peak RSS {r['peak_rss_mib']} MiB{raw}"

@@ -47,7 +47,7 @@ import httpx
 from bench._util import peak_rss_mib, serve_emulator, tcp_transport
 from connectors.conformance.harness import harnesses
 from connectors.sandbox import World, WorldSize
-from core.http import HttpSettings
+from core.http import HttpSettings, host_limits
 from core.logging import configure_logging
 from core.store import Store
 from core.sync import pull
@@ -152,8 +152,9 @@ def run(
     concurrency: int | None = None,
     remote: bool | None = None,
 ) -> dict[str, Any]:
-    """One full pull (module doc); ``concurrency``: requests in flight per host (default: the
-    default per-host limit, :attr:`core.http.HttpSettings.max_concurrency`); ``remote``: the
+    """One full pull (module doc); ``concurrency``: the ceiling of requests in flight per host
+    (default: the default one, :attr:`core.http.HttpSettings.max_concurrency`; the highest the
+    adaptive limit reached is ``peak_concurrency``); ``remote``: the
     emulator in its own process (default: when there is latency), so that ``latency=0`` with
     ``remote=True`` measures the client's CPU alone."""
     if remote is None:
@@ -187,9 +188,13 @@ def run(
     # tune_gc freezes what a journalsync process holds at start, no collection walks it.
     gc.freeze()
 
+    peak = 0
+
     async def go() -> int:
+        nonlocal peak
         async with connector:
             result = await pull(store, connector)
+        peak = max((limit.peak for limit in host_limits().values()), default=0)
         return result.records
 
     try:
@@ -217,6 +222,7 @@ def run(
         "latency_ms": round(latency * 1000),
         "remote": remote,
         "concurrency": http.max_concurrency,
+        "peak_concurrency": peak,
         "requests": requests,
         "requests_per_pupil": requests / students,
         "seconds": round(seconds, 2),

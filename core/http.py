@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import re
 import time
 import urllib.request
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -59,10 +61,13 @@ from core.logging import get_logger, redact, register_secret
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_STATUS_ACTIONS",
+    "START_CONCURRENCY",
     "Action",
+    "AdaptiveLimit",
     "HttpClient",
     "HttpSettings",
     "TokenBucket",
+    "host_limits",
     "make_transport",
 ]
 
@@ -113,13 +118,18 @@ class _Budget:
 _budget: ContextVar[_Budget | None] = ContextVar("journalsync_http_budget", default=None)
 
 
-#: Requests in flight per upstream host unless the config's ``[hosts."…"] concurrency`` says
-#: otherwise, shared by every school and account on that host. No platform documents a limit
-#: (the notes: no 429 or quota seen anywhere); a browser opens six connections per host for one
-#: user, and a school's families reach the same server by the hundred each evening. Eight keeps
-#: a 1,000-pupil family-account pull 30 ms from the server within a minute (``make bench``);
-#: four could not (requests × 30 ms ÷ 4 alone is over a minute on every family platform).
-DEFAULT_CONCURRENCY = 8
+#: Requests in flight per upstream host at most (the ceiling of :class:`AdaptiveLimit`) unless
+#: the config's ``[hosts."…"] concurrency`` says otherwise, shared by every school and account on
+#: that host. No platform documents a limit (the notes: no 429 or quota seen anywhere; Ruobr's
+#: anti-DDoS layer refuses non-browser clients, not volume); a browser opens six connections per
+#: host for one user, and a school's families reach the same server by the hundred each evening.
+#: A pull starts at :data:`START_CONCURRENCY` and goes up to this only while the host answers
+#: without push-back and about as fast as its quickest: a 1,000-pupil Ruobr pull 30 ms from the
+#: server is 14,800 requests, so requests × 30 ms ÷ 8 alone is nearly a minute (``make bench``).
+DEFAULT_CONCURRENCY = 16
+
+#: Requests in flight per host a client starts with (or the ceiling, if that is lower).
+START_CONCURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +159,9 @@ class HttpSettings:
     rate_per_second: float | None = None
     #: Requests the bucket lets through back to back before spacing them out.
     rate_burst: int = 1
-    #: Per-host requests in flight (:data:`DEFAULT_CONCURRENCY`).
+    #: Per-host requests in flight at most (:data:`DEFAULT_CONCURRENCY`); the limit starts at
+    #: :data:`START_CONCURRENCY` and moves under this by how the host answers
+    #: (:class:`AdaptiveLimit`).
     max_concurrency: int = DEFAULT_CONCURRENCY
     user_agent: str = "journalsync/0.1"
     verify: bool = True
@@ -181,6 +193,10 @@ DEFAULT_STATUS_ACTIONS: Mapping[int, Action] = MappingProxyType(
         504: Action.RETRY,
     }
 )
+
+
+#: Answers that tell the host's limiter to halve (:meth:`AdaptiveLimit.push_back`).
+_PUSH_BACK = frozenset({Action.RETRY, Action.RATE_LIMITED})
 
 
 def _fallback_action(status: int) -> Action:
@@ -221,9 +237,112 @@ class TokenBucket:
             await sleep(wait)
 
 
+class AdaptiveLimit:
+    """How many requests may be in flight to one host: a semaphore whose size is found while
+    talking to the host, as TCP finds its window (additive increase, halving on push-back).
+
+    It starts at ``start`` (at most ``ceiling``) and, after each *window* (as many answers as the
+    limit), moves by what the window showed:
+
+    * a push-back — a 429, a 5xx, a timeout or a lost connection, an anti-bot page (the caller
+      says so, :meth:`push_back`) — halves it, once per window (one burst is one signal), down
+      to one;
+    * below ``start``, a window without push-back adds one: back to where the pull began;
+    * from ``start`` up, a window that kept every slot busy adds one, up to ``ceiling``, while
+      its median answer time stays within twice the quickest window's median. Above that the
+      host is slowing down under the load (or our own process is saturated): it takes one
+      away, never below ``start``.
+
+    So a host that never pushes back is read at ``ceiling`` after a few windows, and one that
+    does is read at what it takes; the answer times alone never take it below ``start`` (a
+    host slower for a reason of its own is read as it was before this class existed). State is
+    per host and event loop (:func:`_limiter_for`), shared by every school on that host.
+    """
+
+    #: Answers in a window at least (small limits still average over a few answers).
+    MIN_WINDOW = 4
+    #: Growth above ``start`` stops where a window's median answer time passes this many times
+    #: the quickest window's.
+    SLOWDOWN = 2.0
+
+    def __init__(self, ceiling: int, start: int = START_CONCURRENCY) -> None:
+        self.ceiling = max(ceiling, 1)
+        self.start = min(max(start, 1), self.ceiling)
+        self.limit = self.start
+        #: The highest the limit has been (the bench prints it).
+        self.peak = self.limit
+        self.in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._times: list[float] = []
+        self._busy = False  # every slot taken at some point of this window
+        self._pushed = False  # a push-back in this window
+        self._quickest = math.inf  # the quickest window's median answer time
+
+    async def acquire(self) -> None:
+        """Wait for a slot; first come, first served."""
+        if self.in_flight < self.limit and not self._waiters:
+            self.in_flight += 1
+            if self.in_flight >= self.limit:
+                self._busy = True
+            return
+        self._busy = True
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.in_flight -= 1  # the slot was handed over as the caller was cancelled
+                self._wake()
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self, seconds: float | None, *, pushed_back: bool = False) -> None:
+        """Give the slot back; ``seconds`` the request took (``None``: no answer to time)."""
+        self.in_flight -= 1
+        if pushed_back:
+            self.push_back()
+        elif seconds is not None:
+            self._times.append(seconds)
+            if len(self._times) >= max(self.limit, self.MIN_WINDOW):
+                self._end_window()
+        self._wake()
+
+    def push_back(self) -> None:
+        """The host said it is overloaded: halve the limit (once per window)."""
+        if not self._pushed:
+            self._pushed = True
+            self.limit = max(self.limit // 2, 1)
+
+    def _end_window(self) -> None:
+        times = sorted(self._times)
+        median = times[len(times) // 2]
+        self._times.clear()
+        if self._pushed:
+            pass
+        elif self.limit < self.start:
+            self.limit += 1
+        elif median > self._quickest * self.SLOWDOWN:
+            self.limit = max(self.limit - 1, self.start)
+        elif self._busy and self.limit < self.ceiling:
+            self.limit += 1
+            self.peak = max(self.peak, self.limit)
+        self._quickest = min(self._quickest, median)
+        self._pushed = False
+        self._busy = self.in_flight >= self.limit or bool(self._waiters)
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
+
+
 class _HostLimiter:
     def __init__(self, settings: HttpSettings, clock: Clock) -> None:
-        self.semaphore = asyncio.Semaphore(max(settings.max_concurrency, 1))
+        self.slots = AdaptiveLimit(settings.max_concurrency)
         self.bucket = (
             TokenBucket(settings.rate_per_second, burst=settings.rate_burst, clock=clock)
             if settings.rate_per_second is not None
@@ -249,6 +368,12 @@ def _limiter_for(host: str, settings: HttpSettings, clock: Clock) -> _HostLimite
     if limiter is None:
         limiter = per_loop[host] = _HostLimiter(settings, clock)
     return limiter
+
+
+def host_limits() -> dict[str, AdaptiveLimit]:
+    """The limits of requests in flight this event loop keeps, by ``host:port``."""
+    per_loop = _limiters.get(asyncio.get_running_loop(), {})
+    return {host: limiter.slots for host, limiter in per_loop.items()}
 
 
 def _host_key(url: httpx.URL) -> str:
@@ -582,7 +707,11 @@ class HttpClient:
         budget = _budget.get()
         if budget is not None:
             budget.pause()
-        async with limiter.semaphore:
+        slots = limiter.slots
+        await slots.acquire()
+        seconds: float | None = None
+        pushed_back = False
+        try:
             if limiter.bucket is not None:
                 await limiter.bucket.acquire(self._sleep)
             if budget is not None:
@@ -604,6 +733,7 @@ class HttpClient:
                     f"{self.platform}: {method} {path}: unsupported URL scheme"
                 ) from exc
             except httpx.TransportError as exc:
+                pushed_back = True  # a timeout or a lost connection: the host may be overloaded
                 if _std_log.isEnabledFor(logging.DEBUG):
                     _log.debug(
                         "http.request",
@@ -619,6 +749,10 @@ class HttpClient:
                     f" {_excerpt(str(exc))}".rstrip(),
                     hint="check the network and the platform's base URL",
                 ) from exc
+            seconds = time.perf_counter() - started
+            pushed_back = self._action(response.status_code) in _PUSH_BACK
+        finally:
+            slots.release(seconds, pushed_back=pushed_back)
         if _std_log.isEnabledFor(logging.DEBUG):
             _log.debug(
                 "http.request",
@@ -658,9 +792,19 @@ class HttpClient:
         # What Response.aread() would have set: .content and .text now work as usual.
         response._content = b"".join(chunks)
 
+    def push_back(self, url: str) -> None:
+        """The host of ``url`` (relative to the base URL) pushed back in a way only the
+        connector can read (an anti-bot page under a status the table lets through): its
+        limiter halves, as for a 429 (:class:`AdaptiveLimit`)."""
+        host = _host_key(self.client.base_url.join(url))
+        _limiter_for(host, self.settings, self._clock).slots.push_back()
+
+    def _action(self, status: int) -> Action:
+        return self.status_actions.get(status) or _fallback_action(status)
+
     def _check_status(self, response: httpx.Response, method: str, path: _Path) -> None:
         status = response.status_code
-        action = self.status_actions.get(status) or _fallback_action(status)
+        action = self._action(status)
         if action is Action.OK:
             return
         what = f"{self.platform}: {method} {path} answered {status}"

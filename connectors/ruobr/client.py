@@ -177,6 +177,7 @@ class RuobrClient:
             data = _json_or_none(response)
             if isinstance(data, dict) and data.get("error_type") == "auth":
                 raise self._auth_error(account)
+            self.http.push_back(path)  # fewer requests at once to this host from now on
             raise _AntiBot(f"{what} answered 403 (anti-bot page): {_excerpt(response.text)}")
         if _looks_like_html(response):
             raise _Transient(

@@ -14,7 +14,7 @@ from connectors.sandbox.faults import Faults
 from connectors.sandbox.world import World, WorldSize
 from core.connector import Credentials
 from core.errors import AuthError, ContractError, RateLimited, ServerError
-from core.http import HttpSettings
+from core.http import START_CONCURRENCY, HttpSettings, host_limits
 
 SIZE = WorldSize(grades=(5,), letters=1, students_per_class=3, weeks=1)
 FAST = HttpSettings(backoff_initial=0.0, backoff_max=0.0, max_retry_after=0.0, max_attempts=3)
@@ -124,6 +124,8 @@ async def test_firewall_403_page_is_rate_limiting_not_bad_credentials(
 ) -> None:
     app.faults.update({"firewall_403": 1})
     assert await client.user(0)  # retried past one anti-bot page
+    # ... and the host is asked for fewer requests at once from then on
+    assert host_limits()["ruobr.test:80"].limit == START_CONCURRENCY // 2
     app.faults.update({"firewall_403": 50})
     with pytest.raises(RateLimited) as err:
         await client.user(0)
