@@ -42,10 +42,8 @@ from core.logging import redact
 from . import schema as s
 from ._auth import BrowserUserAgent, HeaderCredentials
 
-__all__ = ["DEFAULT_SETTINGS", "RuobrClient"]
+__all__ = ["RuobrClient"]
 
-#: QRATOR is the de-facto limiter (note §7.1): stay polite by default.
-DEFAULT_SETTINGS = HttpSettings(rate_per_second=5.0, rate_burst=5, max_concurrency=4)
 
 _EXCERPT = 120
 
@@ -78,7 +76,7 @@ class RuobrClient:
         accounts: Sequence[Credentials],
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        settings: HttpSettings = DEFAULT_SETTINGS,
+        settings: HttpSettings = HttpSettings(),  # noqa: B008 — frozen, so sharing is safe
         user_agent: BrowserUserAgent | None = None,
     ) -> None:
         if not accounts:
@@ -177,7 +175,9 @@ class RuobrClient:
             data = _json_or_none(response)
             if isinstance(data, dict) and data.get("error_type") == "auth":
                 raise self._auth_error(account)
-            self.http.push_back(path)  # fewer requests at once to this host from now on
+            # QRATOR is the de-facto limiter (note §7.1; no 429 or quota is known): its page
+            # halves the requests in flight to this host, as a 429 would (core.http).
+            self.http.push_back(path)
             raise _AntiBot(f"{what} answered 403 (anti-bot page): {_excerpt(response.text)}")
         if _looks_like_html(response):
             raise _Transient(

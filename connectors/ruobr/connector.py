@@ -62,7 +62,7 @@ from core.platform import FINAL_ENTITIES, JOURNAL_ENTITIES, ROSTER_ENTITIES
 from . import schema as s
 from ._auth import BrowserUserAgent
 from ._journal import ChildView, Seen, assemble
-from .client import DEFAULT_SETTINGS, RuobrClient
+from .client import RuobrClient
 from .mapping import PLATFORM, Batch, Mapper, subject_key
 from .options import RuobrOptions
 
@@ -214,14 +214,14 @@ class RuobrConnector(Connector):
             target.base_url,
             target.all_accounts,
             transport=transport,
-            settings=self.http_settings(DEFAULT_SETTINGS),
+            settings=self.http_settings(),
             user_agent=BrowserUserAgent.of(options.user_agent),
         )
         self.mapper = Mapper(target.school)
         self.read_attendance = options.attendance
         self._pupils: list[tuple[int, s.Child | s.Bad]] | None = None
         #: Accounts read at once: the per-host limit (more would only queue at the transport).
-        self._limit = self.http_settings(DEFAULT_SETTINGS).max_concurrency
+        self._limit = self.http_settings().max_concurrency
 
     async def aclose(self) -> None:
         await self.client.aclose()
