@@ -265,7 +265,8 @@ class AdaptiveLimit:
     #: the quickest window's.
     SLOWDOWN = 2.0
 
-    def __init__(self, ceiling: int, start: int = START_CONCURRENCY) -> None:
+    def __init__(self, ceiling: int, start: int = START_CONCURRENCY, *, host: str = "") -> None:
+        self.host = host
         self.ceiling = max(ceiling, 1)
         self.start = min(max(start, 1), self.ceiling)
         self.limit = self.start
@@ -314,6 +315,9 @@ class AdaptiveLimit:
         if not self._pushed:
             self._pushed = True
             self.limit = max(self.limit // 2, 1)
+            _log.warning(
+                "host pushed back: fewer requests at once", host=self.host, limit=self.limit
+            )
 
     def _end_window(self) -> None:
         times = sorted(self._times)
@@ -341,8 +345,8 @@ class AdaptiveLimit:
 
 
 class _HostLimiter:
-    def __init__(self, settings: HttpSettings, clock: Clock) -> None:
-        self.slots = AdaptiveLimit(settings.max_concurrency)
+    def __init__(self, host: str, settings: HttpSettings, clock: Clock) -> None:
+        self.slots = AdaptiveLimit(settings.max_concurrency, host=host)
         self.bucket = (
             TokenBucket(settings.rate_per_second, burst=settings.rate_burst, clock=clock)
             if settings.rate_per_second is not None
@@ -366,7 +370,7 @@ def _limiter_for(host: str, settings: HttpSettings, clock: Clock) -> _HostLimite
         per_loop = _limiters[loop] = {}
     limiter = per_loop.get(host)
     if limiter is None:
-        limiter = per_loop[host] = _HostLimiter(settings, clock)
+        limiter = per_loop[host] = _HostLimiter(host, settings, clock)
     return limiter
 
 

@@ -29,6 +29,7 @@ def test_both_modes_pull_the_same_school_and_count_requests(tmp_path: Path) -> N
     assert local["records"] == remote["records"] > 0
     assert local["requests"] == remote["requests"] > local["students"]
     assert remote["concurrency"] == 3 and remote["latency_ms"] == 2
+    assert remote["peak_concurrency"] == 3  # the ceiling (below the start) holds it
     assert remote["server_cpu_seconds"] > 0 and local["server_cpu_seconds"] is None
     for r in (local, remote):
         assert r["raw_rows"] == r["records"]

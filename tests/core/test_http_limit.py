@@ -197,7 +197,9 @@ async def test_a_client_starts_at_eight_of_the_default_sixteen():
 
 
 @pytest.mark.parametrize(("status", "error"), [(429, RateLimited), (503, ServerError)])
-async def test_a_429_or_503_halves_the_hosts_limit(status: int, error: type[Exception]):
+async def test_a_429_or_503_halves_the_hosts_limit(
+    status: int, error: type[Exception], caplog: pytest.LogCaptureFixture
+):
     app = Gate(status)
     async with client(app) as http:
         app.release.set()
@@ -205,6 +207,7 @@ async def test_a_429_or_503_halves_the_hosts_limit(status: int, error: type[Exce
             await http.get("/x", retry=False)
         app.status = 200
         assert await in_flight_at_once(http, app, 20) == 4
+    assert "host pushed back" in caplog.text and "limit.test:80" in caplog.text
 
 
 async def test_a_timeout_halves_it_and_a_404_does_not():
