@@ -225,6 +225,20 @@ def test_fast_path_never_disagrees_with_the_reference(body: str) -> None:
         "[[new Date(2026,8,7,0,0,0,0), 1.5, 123456789012345678901234]]",
         "[[-9223372036854775809, 2.5], [1e300]]",
         "[[2.5], [18446744073709551616]]",
+        # where the first row holds no date, or its date is not where a later row's is: the
+        # dates are looked for where the first row has its one, then everywhere
+        "[[1, null], [2, new Date(2026,8,7,0,0,0,0)]]",
+        "[[1, new Date(2026,8,7,0,0,0,0)], [new Date(2026,8,8,0,0,0,0), 2]]",
+        "[[1, new Date(2026,8,7,0,0,0,0)], [2, [new Date(2026,8,8,0,0,0,0)]]]",
+        "[[1, new Date(2026,8,7,0,0,0,0), new Date(2026,8,8,0,0,0,0)], [2, null, null]]",
+        "[[1, new Date(2026,8,7,0,0,0,0)], [2]]",
+        '[[1, new Date(2026,8,7,0,0,0,0)], "ab", 5, [3, new Date(2026,8,7,0,0,0,0)]]',
+        "[new Date(2026,8,7,0,0,0,0), [1, new Date(2026,8,7,0,0,0,0)]]",
+        # a bad date after good ones (read partly before the general walk decides)
+        "[[1, new Date(2026,8,7,0,0,0,0)], [2, new Date(2026,1,30,0,0,0,0)]]",
+        "[[1, new Date(2026,8,7,0,0,0,0)], [2, new Date(2026,8,7,0,0,0,0)], [3, 4.5]]",
+        '[[1, new Date(2026,8,7,0,0,0,0), "12345678901234567890123"]]',
+        "[[1, new Date(2026,8,7,0,0,0,0), 1e300]]",
     ],
 )
 def test_the_fastest_path_reads_as_the_reference(body: str) -> None:
