@@ -23,6 +23,7 @@ absent) cursor starts a new pass, an incomplete one resumes it, skipping the sco
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -93,6 +94,7 @@ _MODELLED = (
 )
 
 
+@functools.lru_cache(maxsize=1024)  # a pull asks a few dates, each thousands of times
 def _ddmmyyyy(d: date) -> str:
     return d.strftime("%d.%m.%Y")
 
