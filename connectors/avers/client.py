@@ -47,10 +47,10 @@ from core.http import HttpClient, HttpSettings
 from core.logging import get_logger, register_secret
 
 from ._cookies import CookieEncoding, JsEscape, YsCookies, sha1_hex
-from .jsarray import JsArrayError, JsValue, parse
+from .jsarray import JsArrayError, JsValue, Recent, parse
 from .schema import LoginRow, UserData, single_row
 
-__all__ = ["USER_TYPES", "Ask", "AversClient"]
+__all__ = ["SHARED_ROWS", "USER_TYPES", "Ask", "AversClient"]
 
 R = TypeVar("R")
 
@@ -85,9 +85,22 @@ _TITLE_BUILD = re.compile(r"<title>[^<]*?(\d+(?:\.\d+)+\s*\(\d+\))\s*</title>", 
 _PROBE = "get_user_data"
 
 
+#: Actions whose answers repeat the rows of other pupils' answers (the class's lessons, WIRE.md):
+#: their rows are looked up by their text first (:func:`connectors.avers.jsarray.parse`).
+SHARED_ROWS = ("GET_STUDENT_DAIRY", "GET_STUDENT_LESSONS")
+_SHARED_PATHS = tuple(f"/act/{action}" for action in SHARED_ROWS)
+
+
 class _JsHttp(HttpClient):
     """``HttpClient`` whose ``expect="json"`` decodes JS array literals: the HTML check and the
-    parse run inside the retry loop, so an HTML maintenance page is retried like a 5xx."""
+    parse run inside the retry loop, so an HTML maintenance page is retried like a 5xx.
+
+    The answers of :data:`SHARED_ROWS` share their row arrays with earlier answers of the same
+    rows (``lines``: about the rows of the few classes being read at once)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: Recent[bytes, list[JsValue]] = Recent(4096)
 
     def _decode(self, response: httpx.Response, method: str, path: Any, expect: Any) -> Any:
         # path: the request's path as HttpClient gives it, redacted when formatted into text
@@ -102,7 +115,12 @@ class _JsHttp(HttpClient):
                 hint="the server may be down for maintenance",
             )
         try:
-            return parse(body)
+            request = response.request
+        except RuntimeError:  # a response made by hand (tests): never a shared answer
+            request = None
+        shared = request is not None and request.url.path.endswith(_SHARED_PATHS)
+        try:
+            return parse(body, self.lines if shared else None)
         except JsArrayError as exc:
             raise ContractError(f"avers: {method} {path}: unreadable answer: {exc}") from None
 

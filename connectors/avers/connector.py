@@ -23,6 +23,7 @@ absent) cursor starts a new pass, an incomplete one resumes it, skipping the sco
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -71,8 +72,8 @@ from ._terms import (
     start_year,
     terms,
 )
-from .client import USER_TYPES, Ask, AversClient
-from .jsarray import JsValue
+from .client import SHARED_ROWS, USER_TYPES, Ask, AversClient
+from .jsarray import JsValue, Recent
 from .mapping import PERIODS, PLATFORM, YEAR_PERIOD, Batch, Mapper
 
 __all__ = ["AversConnector"]
@@ -93,6 +94,7 @@ _MODELLED = (
 )
 
 
+@functools.lru_cache(maxsize=1024)  # a pull asks a few dates, each thousands of times
 def _ddmmyyyy(d: date) -> str:
     return d.strftime("%d.%m.%Y")
 
@@ -191,6 +193,9 @@ class AversConnector(Connector):
         #: pupil → rows read in the roster to vouch for an [] (AversClient.confirmed), kept for
         #: the journal page; unlike ``_journal`` never used to estimate term dates.
         self._kept: dict[int, list[s.JournalRow | s.Bad]] = {}
+        #: The diary's and the lessons' rows read so far (their arrays are shared between the
+        #: pupils' answers, AversClient's ``SHARED_ROWS``): each read once.
+        self._memos: dict[str, s.RowMemo] = {action: Recent(4096) for action in SHARED_ROWS}
 
     async def login(self) -> None:
         await self._use(self.target.credentials)
@@ -627,6 +632,7 @@ class AversConnector(Connector):
         low, high = min(sg.start for sg in segments), max(sg.end for sg in segments)
         per_segment: dict[str, list[StudentRows]] = {sg.key: [] for sg in segments}
         first = cls.segments[0].key  # unreadable rows are quarantined once, on the first page
+        memos = self._memos
 
         async def ask(
             item: tuple[Credentials, int],
@@ -666,8 +672,10 @@ class AversConnector(Connector):
                     "types of work and weights: every mark is «other» with the default weight",
                 )
             return (
-                s.parse_rows(s.DiaryRow, diary, "GET_STUDENT_DAIRY"),
-                s.parse_rows(s.LessonRow, lessons, "GET_STUDENT_LESSONS"),
+                s.parse_rows(s.DiaryRow, diary, "GET_STUDENT_DAIRY", memos["GET_STUDENT_DAIRY"]),
+                s.parse_rows(
+                    s.LessonRow, lessons, "GET_STUDENT_LESSONS", memos["GET_STUDENT_LESSONS"]
+                ),
                 journal,
             )
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeAlias, TypeVar
 
 from core.errors import ContractError
 from core.logging import get_logger
 
-from .jsarray import JsValue
+from .jsarray import JsValue, Recent
 
 __all__ = [
     "Bad",
@@ -30,6 +30,7 @@ __all__ = [
     "PeriodDates",
     "PeriodName",
     "Row",
+    "RowMemo",
     "StudentClass",
     "StudentGroup",
     "SubjectRow",
@@ -120,11 +121,34 @@ class Row:
         raise NotImplementedError
 
 
-def parse_rows(cls: type[R], data: JsValue, what: str) -> list[R | Bad]:
-    """Rows of one payload; a payload that is not an array of rows is a broken contract."""
+#: What :func:`parse_rows` read of a row array of an earlier answer, by the array's ``id``
+#: (the array kept with it, so that the id stays its own): one memo per row type and action.
+RowMemo: TypeAlias = Recent[int, tuple[JsValue, Any]]
+
+
+def parse_rows(
+    cls: type[R], data: JsValue, what: str, memo: RowMemo | None = None
+) -> list[R | Bad]:
+    """Rows of one payload; a payload that is not an array of rows is a broken contract.
+
+    ``memo``: the rows read before, for answers whose row arrays are shared with earlier ones
+    (:func:`connectors.avers.jsarray.parse`'s ``lines``): an array read before gives the same
+    row object again (rows are frozen; a row's reading depends on its array alone)."""
     if not isinstance(data, list):
         raise ContractError(f"avers {what}: the answer is not an array")
-    return [cls.from_row(row, what) for row in data]
+    if memo is None:
+        return [cls.from_row(row, what) for row in data]
+    out: list[R | Bad] = []
+    add, read = out.append, cls.from_row
+    for row in data:
+        hit = memo.get(id(row))
+        if hit is not None and hit[0] is row:
+            add(hit[1])
+            continue
+        done = read(row, what)
+        memo.put(id(row), (row, done))
+        add(done)
+    return out
 
 
 def single_row(cls: type[R], data: JsValue, what: str) -> R:

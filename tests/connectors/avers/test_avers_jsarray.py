@@ -19,7 +19,8 @@ from connectors.avers._cookies import (
     js_unescape,
     sha1_hex,
 )
-from connectors.avers.jsarray import JsArrayError, parse, parse_tokens, render
+from connectors.avers.jsarray import JsArrayError, JsValue, Recent, parse, parse_tokens, render
+from connectors.avers.schema import Bad, DiaryRow, RowMemo, parse_rows
 
 # --- fixtures written in the shapes of the captured bodies (values are invented) ------------------
 
@@ -225,6 +226,20 @@ def test_fast_path_never_disagrees_with_the_reference(body: str) -> None:
         "[[new Date(2026,8,7,0,0,0,0), 1.5, 123456789012345678901234]]",
         "[[-9223372036854775809, 2.5], [1e300]]",
         "[[2.5], [18446744073709551616]]",
+        # where the first row holds no date, or its date is not where a later row's is: the
+        # dates are looked for where the first row has its one, then everywhere
+        "[[1, null], [2, new Date(2026,8,7,0,0,0,0)]]",
+        "[[1, new Date(2026,8,7,0,0,0,0)], [new Date(2026,8,8,0,0,0,0), 2]]",
+        "[[1, new Date(2026,8,7,0,0,0,0)], [2, [new Date(2026,8,8,0,0,0,0)]]]",
+        "[[1, new Date(2026,8,7,0,0,0,0), new Date(2026,8,8,0,0,0,0)], [2, null, null]]",
+        "[[1, new Date(2026,8,7,0,0,0,0)], [2]]",
+        '[[1, new Date(2026,8,7,0,0,0,0)], "ab", 5, [3, new Date(2026,8,7,0,0,0,0)]]',
+        "[new Date(2026,8,7,0,0,0,0), [1, new Date(2026,8,7,0,0,0,0)]]",
+        # a bad date after good ones (read partly before the general walk decides)
+        "[[1, new Date(2026,8,7,0,0,0,0)], [2, new Date(2026,1,30,0,0,0,0)]]",
+        "[[1, new Date(2026,8,7,0,0,0,0)], [2, new Date(2026,8,7,0,0,0,0)], [3, 4.5]]",
+        '[[1, new Date(2026,8,7,0,0,0,0), "12345678901234567890123"]]',
+        "[[1, new Date(2026,8,7,0,0,0,0), 1e300]]",
     ],
 )
 def test_the_fastest_path_reads_as_the_reference(body: str) -> None:
@@ -261,3 +276,69 @@ def test_sha1_of_utf8_password() -> None:
     assert sha1_hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d"
     utf8 = hashlib.sha1("пароль".encode()).hexdigest()
     assert sha1_hex("пароль") == utf8 != hashlib.sha1("пароль".encode("cp1251")).hexdigest()
+
+
+# --- rows shared between answers ---------------------------------------------------------------
+
+
+def _layout(*rows: str) -> bytes:
+    return ("[\n" + ",\n ".join(rows) + "\n]").encode()
+
+
+def test_rows_of_the_server_layout_are_shared_between_answers() -> None:
+    lines: Recent[bytes, list[JsValue]] = Recent(16)
+    a = '[new Date(2026,8,7,0,0,0,0), 2300001, 4, "Тема", "", null, 1, null, null, 61, 0, null]'
+    b = '[new Date(2026,8,8,0,0,0,0), 2300002, 4, "Тема 2", "", "5", 1, null, null, 61, 0, null]'
+    c = '[new Date(2026,8,8,0,0,0,0), 2300002, 4, "Тема 2", "", "4", 1, null, null, 61, 0, null]'
+    first = parse(_layout(a, b), lines)
+    second = parse(_layout(a, c), lines)
+    assert first == parse(_layout(a, b)) and second == parse(_layout(a, c))
+    assert first[0] is second[0]  # the same row text: the same array
+    assert first[1] is not second[1] and first[1] != second[1]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # what a row read on its own would read otherwise than the body: the body decides
+        ("[1, new Date(2026,8,7,0,0,0,0)]", "[2, new Date(2026.0,8,7,0,0,0,0)]"),
+        ("[1, new Date(2026,8,7,0,0,0,0)]", "[2, new Date(2026,8,7,5,0,0,0)]"),
+        ("[1, new Date(2026,8,7,0,0,0,0)]", "[2, new Date(2026,8,7,1,0,0,0,0)]"),
+        ("[1, [new Date(2026,8,7,0,0,0,0)]]", '[2, "a,\n b"]'),
+        ("[1, 12345678901234567890123]", "[2, 1e300]"),
+        ("[1, new Date(2026,1,30,0,0,0,0)]", "[2]"),
+        ('[1, "x\\x41"]', '"s"', "5", "[]", " [3]", "[4,\n 5]"),
+    ],
+)
+def test_rows_read_by_their_text_read_as_the_body(rows: tuple[str, ...]) -> None:
+    lines: Recent[bytes, list[JsValue]] = Recent(16)
+    for body in (_layout(*rows), _layout(*reversed(rows)), _layout(rows[-1])):
+        reference = _outcome(parse, body)
+        assert _outcome(lambda b: parse(b, lines), body) == reference
+        assert _outcome(lambda b: parse(b, lines), body) == reference  # read again, from lines
+
+
+def test_recent_keeps_the_last_entries_of_two_generations() -> None:
+    memo: Recent[int, str] = Recent(2)
+    for k in range(5):
+        memo.put(k, str(k))
+    assert [memo.get(k) for k in range(5)] == [None, None, "2", "3", "4"]
+    memo.put(5, "5")
+    memo.put(6, "6")  # an old entry found moves to the new generation, which then rolls over
+    assert [memo.get(k) for k in (2, 3, 4, 5, 6)] == [None, "3", None, "5", "6"]
+
+
+def test_rows_read_once_for_the_arrays_shared_between_answers() -> None:
+    lines: Recent[bytes, list[JsValue]] = Recent(16)
+    memo: RowMemo = Recent(16)
+    good = '[new Date(2026,8,7,0,0,0,0), 2300001, 4, "Тема", "", null, 1, null, null, 61, 0, null]'
+    bad = '[new Date(2026,8,7,0,0,0,0), "2300002", 4, null, null, null, 1, null, null, 61, 0, null]'
+    answers = [parse(_layout(good, bad), lines) for _ in range(2)]
+    read = [parse_rows(DiaryRow, a, "GET_STUDENT_DAIRY", memo) for a in answers]
+    assert (
+        read[0] == read[1] == parse_rows(DiaryRow, parse(_layout(good, bad)), "GET_STUDENT_DAIRY")
+    )
+    assert isinstance(read[0][0], DiaryRow) and isinstance(read[0][1], Bad)
+    assert read[0][0] is read[1][0] and read[0][1] is read[1][1]
+    fresh = parse_rows(DiaryRow, parse(_layout(good)), "GET_STUDENT_DAIRY", memo)
+    assert fresh == read[0][:1] and fresh[0] is not read[0][0]  # another array: read again
