@@ -86,6 +86,8 @@ class RuobrClient:
         self.accounts = [HeaderCredentials.of(c, account=i) for i, c in enumerate(accounts)]
         for account in self.accounts:
             account.register_secrets()
+        #: Each account's headers, encoded once (every request of the account sends them).
+        self._headers = [account.headers() for account in self.accounts]
         self.settings = settings
         self.user_agent = user_agent or BrowserUserAgent()
         self.http = HttpClient(
@@ -136,7 +138,7 @@ class RuobrClient:
         )
 
     async def _get(self, account: int, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        headers = self.accounts[account].headers()
+        headers = self._headers[account]
         attempts = max(self.settings.max_attempts, 1)
         try:
             # A plain loop (nearly every call succeeds at once): envelope errors and the anti-bot
