@@ -13,6 +13,9 @@ same requests for less:
   would give: it leaves such a query alone);
 * the ``Cookie`` header is worked out by :mod:`http.cookiejar` once per (scheme, host, port,
   path) and jar content, and reused until the jar changes or one of its cookies expires;
+* a request with no body (a GET) is built without httpx's body encoding, and its headers
+  (the client's merged with the request's own, and the ``Host`` httpx adds) are worked out
+  once per (method, host, request headers) and client headers;
 * :meth:`send` of a streamed request with no auth and no redirect to follow goes straight to
   the transport, with what httpx's own send does around it (timeout, cookies taken from the
   answer, response hooks, the body's timer, its log line).
@@ -33,6 +36,7 @@ from typing import Any
 
 import httpx
 from httpx._client import BoundAsyncStream
+from httpx._content import ByteStream
 from httpx._exceptions import request_context
 
 __all__ = ["AsyncClient", "Cookies", "query_text"]
@@ -45,6 +49,11 @@ _log = logging.getLogger("httpx")
 _MERGED_URLS = 512
 #: (scheme, host, port, path) → ``Cookie`` header a client remembers for one jar content.
 _COOKIE_HEADERS = 256
+#: (method, host, request headers) → a body-less request's headers a client remembers (a
+#: family-account pull sends each account's own two headers: a thousand keys).
+_REQUEST_HEADERS = 4096
+#: Methods httpx gives ``Content-Length: 0`` when they have no body.
+_LENGTH_ZERO = frozenset({"POST", "PUT", "PATCH"})
 
 #: A query httpx's parser leaves as it is: printable ASCII but space, ``"``, ``#``, ``<``, ``>``
 #: (httpx's ``QUERY_SAFE``; ``%`` stays, escaped or not).
@@ -107,6 +116,8 @@ class AsyncClient(httpx.AsyncClient):
         self._cookie_state: tuple[Any, ...] | None = None
         self._cookie_until = 0.0
         self._cookie_headers: dict[tuple[str, str, int | None, str], str] = {}
+        self._request_headers: dict[tuple[Any, ...], list[tuple[bytes, bytes, bytes]]] = {}
+        self._request_headers_of: list[tuple[bytes, bytes, bytes]] | None = None
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -153,6 +164,10 @@ class AsyncClient(httpx.AsyncClient):
                 timeout=timeout,
                 extensions=extensions,
             )
+        if content is None and data is None and json is None and params is None:
+            request = self._bodyless(method, self._merge_url(url), headers)
+            self._add_cookie_header(request)
+            return request
         # httpx's build_request, less the copy of the cookie jar (the header comes from
         # _add_cookie_header) and the client's empty params merged in
         request = httpx.Request(
@@ -166,6 +181,51 @@ class AsyncClient(httpx.AsyncClient):
             extensions={"timeout": self.timeout.as_dict()},
         )
         self._add_cookie_header(request)
+        return request
+
+    def _bodyless(self, method: str, url: httpx.URL, headers: Any) -> httpx.Request:
+        """``httpx.Request(method, url, headers=self._merge_headers(headers))`` for a request
+        without a body, built without its body encoding: the same method, URL, headers (the
+        merged ones, the ``Host`` httpx adds first, ``Content-Length: 0`` for a POST, PUT or
+        PATCH), empty stream and content and the client's timeout. The headers are worked
+        out once per (method, host, request headers) while the client's own stay the same."""
+        method = method.upper()
+        key: tuple[Any, ...] | None = None
+        found = None
+        if headers is None or type(headers) is dict:
+            own = self.headers._list
+            if own != self._request_headers_of:  # the client's headers changed (or first use)
+                self._request_headers.clear()
+                self._request_headers_of = list(own)
+            key = (method, url.netloc, tuple(headers.items()) if headers else ())
+            try:
+                found = self._request_headers.get(key)
+            except TypeError:  # a value that is no header value: httpx's own error below
+                key = None
+        if found is None:
+            merged = self._merge_headers(headers)
+            assert isinstance(merged, httpx.Headers)
+            auto: list[tuple[bytes, bytes]] = []
+            # httpx's Request._prepare with no default headers of a body
+            if "Host" not in merged and url.host:
+                auto.append((b"Host", url.netloc))
+            if method in _LENGTH_ZERO and not (
+                "Content-Length" in merged or "Transfer-Encoding" in merged
+            ):
+                auto.append((b"Content-Length", b"0"))
+            found = httpx.Headers(auto + merged.raw)._list
+            if key is not None:
+                if len(self._request_headers) >= _REQUEST_HEADERS:
+                    self._request_headers.clear()
+                self._request_headers[key] = found
+        request = httpx.Request.__new__(httpx.Request)
+        request.method = method
+        request.url = url
+        request.headers = httpx.Headers()
+        request.headers._list = list(found)  # its own: a Cookie header may be added to it
+        request.extensions = {"timeout": self.timeout.as_dict()}
+        request.stream = ByteStream(b"")
+        request._content = b""
         return request
 
     def _merge_url(self, url: httpx.URL | str) -> httpx.URL:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from functools import lru_cache
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -78,6 +79,8 @@ def _file_name(url: str) -> str:
     return unquote(posixpath.basename(urlsplit(url).path)) or url
 
 
+# A homework is met once per lesson of every class given it: the same few texts again and again.
+@lru_cache(maxsize=1024)
 def homework_text(html: str) -> tuple[str, tuple[Attachment, ...]]:
     """The text a reader sees (block tags and ``<br>`` as line breaks, entities decoded, blank
     runs collapsed) and the linked files, in document order, each URL once."""

@@ -18,7 +18,7 @@ Ruobr shows one family per account, so a class's journal is the union of its pup
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 from functools import lru_cache
 
 from core.errors import MalformedRecord, Skippable
@@ -70,6 +70,14 @@ def _start(ls: s.Lesson) -> time | None:
     return _clock(ls.time_start)
 
 
+_MIDNIGHT = time(0)
+
+
+def _by_time(ls: s.Lesson) -> tuple[date, time, int]:
+    """A pupil's lessons in the order ``indx`` counts them: by date, start time, id."""
+    return ls.date, _clock(ls.time_start) or _MIDNIGHT, ls.id
+
+
 @lru_cache(maxsize=1024)  # a school's few bell times, met on every lesson of every pupil
 def _clock(text: str) -> time | None:
     try:
@@ -94,7 +102,9 @@ def assemble(
             if isinstance(item, s.Bad):
                 batch.bad(item, "lesson", f"lesson:{item.item_id()}")
                 continue
-            m = merged.setdefault(item.id, _Merged(item))
+            m = merged.get(item.id)
+            if m is None:  # classmates share a lesson: one record, each pupil's own copy
+                m = merged[item.id] = _Merged(item)
             m.copies.append((view.child, item))
 
     numbers: dict[int, int] = {}
@@ -164,7 +174,11 @@ def _homework(mapper: Mapper, batch: Batch, m: _Merged, lesson: Lesson) -> None:
             if isinstance(task, s.Bad):
                 batch.bad(task, "homework", f"lesson:{m.lesson.id}/task:{task.item_id()}")
                 continue
-            tasks.setdefault(task.id, (task, set()))[1].add(child)
+            entry = tasks.get(task.id)
+            if entry is None:
+                tasks[task.id] = (task, {child})
+            else:
+                entry[1].add(child)
     for ordinal, tid in enumerate(sorted(tasks), start=1):
         task, viewers = tasks[tid]
         # `type` "group" = the whole group (the only value seen); anything else is treated as
@@ -177,16 +191,18 @@ def _homework(mapper: Mapper, batch: Batch, m: _Merged, lesson: Lesson) -> None:
 
 
 def _marks(mapper: Mapper, batch: Batch, m: _Merged, lesson: Lesson) -> None:
+    lid = m.lesson.id
+    append = batch.records.append
     for child, copy in m.copies:
         for mark in copy.marks:
             if isinstance(mark, s.Bad):
-                ref = f"lesson:{m.lesson.id}/child:{child}/question:{mark.item_id('question_id')}"
+                ref = f"lesson:{lid}/child:{child}/question:{mark.item_id('question_id')}"
                 batch.bad(mark, "mark", ref)
                 continue
-            ref = f"lesson:{m.lesson.id}/child:{child}/question:{mark.question_id}"
             try:
-                batch.records.append(mapper.mark(mark, lesson, m.lesson.id, child))
+                append(mapper.mark(mark, lesson, lid, child))
             except Skippable as exc:
+                ref = f"lesson:{lid}/child:{child}/question:{mark.question_id}"
                 batch.skip(exc, "mark", ref, mark.model_dump(mode="json"))
 
 
@@ -200,14 +216,22 @@ def _attendance(
     # `indx` counts the pupil's lessons of the subject within the period's own dates (a page
     # also reads the holidays after it).
     # A lesson listed twice is one lesson: it must not shift the count.
+    if not view.attendance:
+        return
+    first, last = period.date_start, period.date_end
     once: dict[int, s.Lesson] = {}
     for ls in view.lessons:
-        if isinstance(ls, s.Lesson) and period.date_start <= ls.date <= period.date_end:
-            once.setdefault(ls.id, ls)
-    mine = sorted(once.values(), key=lambda ls: (ls.date, _start(ls) or time(0), ls.id))
+        if isinstance(ls, s.Lesson) and first <= ls.date <= last and ls.id not in once:
+            once[ls.id] = ls
+    mine = sorted(once.values(), key=_by_time)
     by_subject: dict[str, list[s.Lesson]] = {}
     for ls in mine:
-        by_subject.setdefault(subject_key(ls.subject), []).append(ls)
+        key = subject_key(ls.subject)
+        of_key = by_subject.get(key)
+        if of_key is None:
+            by_subject[key] = [ls]
+        else:
+            of_key.append(ls)
     done: set[int] = set()
     for key, am in view.attendance.items():
         of_subject = by_subject.get(key, [])
@@ -218,15 +242,15 @@ def _attendance(
             status = item.status_lesson.strip()
             if not status:
                 continue
-            ref = f"child:{view.child}/all_marks:{am.sub_id}/indx:{item.indx}"
-            if not 0 <= item.indx < len(of_subject) or of_subject[item.indx].date != item.date:
+            indx = item.indx
+            if not 0 <= indx < len(of_subject) or of_subject[indx].date != item.date:
                 batch.skip(
                     MalformedRecord("`indx` names no lesson of that date", field="indx"),
                     "attendance",
-                    ref,
+                    f"child:{view.child}/all_marks:{am.sub_id}/indx:{indx}",
                 )
                 continue
-            ls = of_subject[item.indx]
+            ls = of_subject[indx]
             if ls.id in done or ls.id not in lessons:
                 continue
             try:
@@ -235,7 +259,9 @@ def _attendance(
                 )
                 done.add(ls.id)
             except Skippable as exc:
-                batch.skip(exc, "attendance", ref)
+                batch.skip(
+                    exc, "attendance", f"child:{view.child}/all_marks:{am.sub_id}/indx:{indx}"
+                )
 
 
 def _finals(

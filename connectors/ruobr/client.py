@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -84,6 +84,8 @@ class RuobrClient:
         self.accounts = [HeaderCredentials.of(c, account=i) for i, c in enumerate(accounts)]
         for account in self.accounts:
             account.register_secrets()
+        #: Each account's headers, encoded once (every request of the account sends them).
+        self._headers = [account.headers() for account in self.accounts]
         self.settings = settings
         self.user_agent = user_agent or BrowserUserAgent()
         self.http = HttpClient(
@@ -110,16 +112,16 @@ class RuobrClient:
         return s.parse_user(data)
 
     async def timetable(self, account: int, child: int, start: date, end: date) -> s.Timetable:
-        params = {"start": start.isoformat(), "end": end.isoformat(), "child": child}
-        data = await self._get(account, "timetable2/", params)
+        query = f"start={start.isoformat()}&end={end.isoformat()}&child={child}"
+        data = await self._get(account, "timetable2/", query)
         return s.parse(s.Timetable, data, what="timetable2/")
 
     async def control_marks(self, account: int, child: int) -> list[s.ControlPeriod | s.Bad]:
-        data = await self._get(account, "controlmark/", {"child": child})
+        data = await self._get(account, "controlmark/", f"child={child}")
         return s.parse_list(s.ControlPeriod, data, what="controlmark/")
 
     async def all_marks(self, account: int, child: int, period: int, subject_id: int) -> s.AllMarks:
-        data = await self._get(account, f"all_marks/{period}/{subject_id}/", {"child": child})
+        data = await self._get(account, f"all_marks/{period}/{subject_id}/", f"child={child}")
         if not isinstance(data, dict):
             return s.parse(s.AllMarks, data, what="all_marks/")
         return s.parse(s.AllMarks, data.get("data") or {}, what="all_marks/")
@@ -133,8 +135,11 @@ class RuobrClient:
             "in the «Электронная школа 2.0» app",
         )
 
-    async def _get(self, account: int, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        headers = self.accounts[account].headers()
+    async def _get(self, account: int, path: str, query: str = "") -> Any:
+        """``GET path?query`` through the account's headers. ``query``: ids and ISO dates,
+        which need no escaping (the text httpx would make of them as ``params``)."""
+        url = f"{path}?{query}" if query else path
+        headers = self._headers[account]
         attempts = max(self.settings.max_attempts, 1)
         try:
             # A plain loop (nearly every call succeeds at once): envelope errors and the anti-bot
@@ -143,7 +148,7 @@ class RuobrClient:
             while True:
                 try:
                     response: httpx.Response = await self.http.get(
-                        path, params=params, headers=headers, expect="response"
+                        url, headers=headers, expect="response"
                     )
                     return self._interpret(account, path, response)
                 except (_Transient, _AntiBot):

@@ -349,10 +349,12 @@ class RuobrConnector(Connector):
         m = self.mapper
         batch = Batch()
         pupils: list[_Pupil] = []
+        taken: set[int] = set()
         for account, child in self._pupils:
             if isinstance(child, s.Bad):
                 batch.bad(child, "person", f"child:{child.item_id()}")
-            elif all(p.child.id != child.id for p in pupils):  # a parent and a pupil account
+            elif child.id not in taken:  # a parent and a pupil account show the same child
+                taken.add(child.id)
                 pupils.append(_Pupil(account, child))
 
         control: dict[int, list[s.ControlPeriod | s.Bad]] = {}
@@ -441,13 +443,13 @@ class RuobrConnector(Connector):
                 if isinstance(x, s.ControlPeriod) and x.period in numbers and x.marks_future == 0:
                     view.finals.append((roster.periods[x.period], x.marks))
             if self.read_attendance:
-                keys = sorted(
-                    {
-                        subject_key(ls.subject)
-                        for ls in timetable.lessons
-                        if isinstance(ls, s.Lesson) and cp.date_start <= ls.date <= cp.date_end
-                    }
-                )
+                first, last = cp.date_start, cp.date_end
+                names = {
+                    ls.subject
+                    for ls in timetable.lessons
+                    if isinstance(ls, s.Lesson) and first <= ls.date <= last
+                }
+                keys = sorted({subject_key(name) for name in names})
                 wanted = [(k, roster.subject_ids[k]) for k in keys if k in roster.subject_ids]
                 # The pupil's subjects at once too: the per-host limit bounds what is in flight,
                 # and the class's last pupils do not read their subjects one by one alone.

@@ -181,6 +181,13 @@ class Mapper:
     def _prov(self, **ids: object) -> Provenance:
         return platform.provenance(PLATFORM, ids, fetched_at=self.fetched_at)
 
+    def _prov_of(self, ids: dict[str, str]) -> Provenance:
+        """:meth:`_prov` for ids already text and none missing (a page's many marks and
+        absences: the same provenance without the generic filtering)."""
+        return Provenance(
+            platform=PLATFORM, external_ids=ids, fetched_at=self.fetched_at, updated_at=None
+        )
+
     # --- roster ----------------------------------------------------------------------------------
 
     def school_record(self, name: str, territory: int | None = None) -> School:
@@ -356,7 +363,9 @@ class Mapper:
             ordinal=max(m.number, 1),
             value=_mark_value(m.mark),
             teacher_id=lesson.teacher_id,
-            provenance=self._prov(lesson=lesson_ext, question=m.question_id, child=child),
+            provenance=self._prov_of(
+                {"lesson": str(lesson_ext), "question": str(m.question_id), "child": str(child)}
+            ),
         )
 
     def attendance_record(
@@ -367,7 +376,7 @@ class Mapper:
             student_id=person_id(self.school, child),
             lesson_id=lesson.id,
             code=self.attendance.lookup(code.strip().upper()),
-            provenance=self._prov(lesson=lesson_ext, child=child),
+            provenance=self._prov_of({"lesson": str(lesson_ext), "child": str(child)}),
         )
 
     def final_mark(
@@ -387,10 +396,15 @@ class Mapper:
 
 
 def _mark_value(text: str) -> MarkValue:
-    values = split_mark_text(text)
+    values = _mark_values(text)
     if len(values) != 1:
         raise UnknownCode("one diary mark holds several values", field="mark")
     return values[0]
+
+
+@lru_cache(maxsize=256)  # a handful of mark texts, met on every mark (a failure is not cached)
+def _mark_values(text: str) -> tuple[MarkValue, ...]:
+    return tuple(split_mark_text(text))
 
 
 @lru_cache(maxsize=4096)  # a school's few subjects, met on every lesson of every pupil

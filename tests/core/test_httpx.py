@@ -186,3 +186,65 @@ async def test_send_keeps_what_httpx_does_around_the_transport() -> None:
     await client.aclose()
     with pytest.raises(RuntimeError):
         await client.send(client.build_request("GET", "/x"), stream=True)
+
+
+def _request_of(client: httpx.AsyncClient, method: str, url: str, headers: Any) -> tuple[Any, ...]:
+    request = client.build_request(method, url, headers=headers)
+    return (
+        request.method,
+        str(request.url),
+        request.headers.raw,
+        request.read(),
+        type(request.stream),
+        request.extensions,
+    )
+
+
+@pytest.mark.parametrize("method", ["GET", "get", "DELETE", "POST", "PUT", "PATCH"])
+def test_a_bodyless_request_is_httpx_own(method: str) -> None:
+    defaults = {"User-Agent": "Mozilla/5.0", "Accept": "application/json"}
+    lean = AsyncClient(base_url="http://school.test/api/", headers=defaults, timeout=7.0)
+    stock = httpx.AsyncClient(base_url="http://school.test/api/", headers=defaults, timeout=7.0)
+    heads: list[Any] = [
+        None,
+        {},
+        {"username": "QUJD", "password": "eHl6"},
+        {"password": "eHl6", "username": "QUJD"},  # another order: another header list
+        {"accept": "text/html"},  # replaces the client's
+        {"Host": "other.test"},  # the request's own Host: none added
+        {"Content-Length": "0"},
+        {"Transfer-Encoding": "chunked"},
+        [("x-a", "1"), ("x-a", "2")],
+        httpx.Headers({"x-b": "3"}),
+        {"x-raw": b"\xd0\xb7"},  # bytes as they are
+    ]
+    for _ in range(2):  # the second time from the remembered headers
+        for url in ["diary", "diary?child=1&start=2026-09-01", "http://other.test/x?y=1"]:
+            for headers in heads:
+                assert _request_of(lean, method, url, headers) == _request_of(
+                    stock, method, url, headers
+                ), (url, headers)
+
+
+def test_bodyless_request_headers_follow_the_clients_own() -> None:
+    lean = AsyncClient(base_url="http://school.test/", headers={"at": "1"})
+    own = {"username": "QUJD"}
+    assert lean.build_request("GET", "x", headers=own).headers["at"] == "1"
+    lean.headers["at"] = "2"  # changed in place (a session token)
+    assert lean.build_request("GET", "x", headers=own).headers["at"] == "2"
+    lean.headers.pop("at")
+    assert "at" not in lean.build_request("GET", "x", headers=own).headers
+    lean.headers = httpx.Headers({"at": "3"})  # replaced
+    assert lean.build_request("GET", "x", headers=own).headers["at"] == "3"
+    # a request's headers are its own: a change to them is not remembered for the next
+    first = lean.build_request("GET", "x", headers=own)
+    first.headers["x-once"] = "1"
+    assert "x-once" not in lean.build_request("GET", "x", headers=own).headers
+
+
+def test_a_bad_header_value_fails_as_with_httpx() -> None:
+    bad: Any = {"x": ["not", "a", "value"]}
+    with pytest.raises(TypeError):
+        httpx.AsyncClient().build_request("GET", "http://school.test/", headers=bad)
+    with pytest.raises(TypeError):
+        AsyncClient().build_request("GET", "http://school.test/", headers=bad)
