@@ -274,7 +274,8 @@ class AdaptiveLimit:
         self.peak = self.limit
         self.in_flight = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
-        self._times: list[float] = []
+        self._times: list[float] = []  # this window's answer times
+        self._answers = 0  # this window's answers, push-backs included
         self._busy = False  # every slot taken at some point of this window
         self._pushed = False  # a push-back in this window
         self._quickest = math.inf  # the quickest window's median answer time
@@ -306,7 +307,9 @@ class AdaptiveLimit:
             self.push_back()
         elif seconds is not None:
             self._times.append(seconds)
-            if len(self._times) >= max(self.limit, self.MIN_WINDOW):
+        if pushed_back or seconds is not None:
+            self._answers += 1
+            if self._answers >= max(self.limit, self.MIN_WINDOW):
                 self._end_window()
         self._wake()
 
@@ -320,12 +323,16 @@ class AdaptiveLimit:
             )
 
     def _end_window(self) -> None:
+        self._answers = 0
+        if self._pushed:  # (a window of push-backs only has no answer time)
+            self._times.clear()
+            self._pushed = False
+            self._busy = False
+            return
         times = sorted(self._times)
         median = times[len(times) // 2]
         self._times.clear()
-        if self._pushed:
-            pass
-        elif self.limit < self.start:
+        if self.limit < self.start:
             self.limit += 1
         elif median > self._quickest * self.SLOWDOWN:
             self.limit = max(self.limit - 1, self.start)
@@ -333,7 +340,6 @@ class AdaptiveLimit:
             self.limit += 1
             self.peak = max(self.peak, self.limit)
         self._quickest = min(self._quickest, median)
-        self._pushed = False
         self._busy = self.in_flight >= self.limit or bool(self._waiters)
 
     def _wake(self) -> None:

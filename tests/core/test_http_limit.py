@@ -85,6 +85,16 @@ async def test_push_back_halves_it_once_per_window_and_it_climbs_back_to_the_sta
     assert limit.peak == 8
 
 
+async def test_a_host_that_keeps_pushing_back_is_halved_every_window_down_to_one():
+    limit = AdaptiveLimit(16)
+    seen = []
+    for _ in range(16):  # every answer a push-back: windows of four (MIN_WINDOW)
+        await fill(limit)
+        limit.release(None, pushed_back=True)
+        seen.append(limit.limit)
+    assert seen == [4] * 4 + [2] * 4 + [1] * 8
+
+
 async def test_answers_twice_as_slow_as_the_quickest_take_it_back_towards_the_start_only():
     limit = AdaptiveLimit(16)
     for _ in range(4):
