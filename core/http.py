@@ -318,9 +318,8 @@ class AdaptiveLimit:
         if not self._pushed:
             self._pushed = True
             self.limit = max(self.limit // 2, 1)
-            _log.warning(
-                "host pushed back: fewer requests at once", host=self.host, limit=self.limit
-            )
+            # INFO: what a person acts on is the call's own error, if it comes to one
+            _log.info("host pushed back: fewer requests at once", host=self.host, limit=self.limit)
 
     def _end_window(self) -> None:
         self._answers = 0

@@ -210,6 +210,7 @@ async def test_a_client_starts_at_eight_of_the_default_sixteen():
 async def test_a_429_or_503_halves_the_hosts_limit(
     status: int, error: type[Exception], caplog: pytest.LogCaptureFixture
 ):
+    caplog.set_level("INFO", logger="journalsync.http")
     app = Gate(status)
     async with client(app) as http:
         app.release.set()
