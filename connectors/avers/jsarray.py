@@ -264,12 +264,11 @@ def _parse_midnights(body: bytes) -> list[JsValue] | None:
     """
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
-    dates = body.count(_NEW_DATE_B)
     plain = b"{" not in body  # no object of its own: the markers are the body's only ones
-    if dates:
-        if body.count(_MIDNIGHT_B) != dates:
-            return None
-        body = body.replace(_NEW_DATE_B, _MARKER_B).replace(_MIDNIGHT_B, _MARKER_END_B)
+    marked = _marked(body)
+    if marked is None:
+        return None
+    body, dates = marked
     try:
         value = orjson.loads(body)
     except (ValueError, TypeError):
@@ -333,15 +332,25 @@ def _parse_lines(body: bytes, lines: Recent[bytes, list[JsValue]]) -> list[JsVal
     return out
 
 
+def _marked(text: bytes) -> tuple[bytes, int] | None:
+    """``text`` with each ``new Date(…,0,0,0,0)`` turned into a marker orjson reads as an object,
+    and how many there are; ``None`` where some ``new Date(`` is not one of those midnights."""
+    dates = text.count(_NEW_DATE_B)
+    if not dates:
+        return text, 0
+    if text.count(_MIDNIGHT_B) != dates:
+        return None
+    return text.replace(_NEW_DATE_B, _MARKER_B).replace(_MIDNIGHT_B, _MARKER_END_B), dates
+
+
 def _parse_row(piece: bytes) -> list[JsValue] | None:
     """One row's text in the fastest path's form (see :func:`_parse_lines`), or ``None``."""
     if piece[:1] != b"[" or b"{" in piece or _DIGITS_B in piece.translate(_DIGIT_TO_0):
         return None
-    dates = piece.count(_NEW_DATE_B)
-    if dates:
-        if piece.count(_MIDNIGHT_B) != dates:
-            return None
-        piece = piece.replace(_NEW_DATE_B, _MARKER_B).replace(_MIDNIGHT_B, _MARKER_END_B)
+    marked = _marked(piece)
+    if marked is None:
+        return None
+    piece, dates = marked
     try:
         row = orjson.loads(piece)
     except (ValueError, TypeError):
