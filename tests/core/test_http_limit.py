@@ -156,7 +156,7 @@ async def test_a_waiter_cancelled_as_it_is_handed_a_slot_passes_the_slot_on():
 
 class Gate:
     """An app that holds every request until released, counting how many are in at once; an
-    answer takes 50 ms more (so each window's answer times are alike: the ones let in after the
+    answer takes 100 ms more (so each window's answer times are alike: the ones let in after the
     release are not quicker than the held ones)."""
 
     def __init__(self, status: int = 200) -> None:
@@ -169,7 +169,7 @@ class Gate:
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)
         await self.release.wait()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
         self.in_flight -= 1
         return Response(self.status, json={"ok": True})
 
