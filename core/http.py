@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import re
 import time
 import urllib.request
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -44,6 +42,17 @@ import httpx
 import orjson
 
 from core._httpx import AsyncClient, query_text
+from core._limits import (
+    DEFAULT_CONCURRENCY,
+    START_CONCURRENCY,
+    AdaptiveLimit,
+    Clock,
+    HostLimiter,
+    Sleep,
+    TokenBucket,
+    host_limits,
+    limiter_for,
+)
 from core._transport import AiohttpTransport, ProxyRouting
 from core.errors import (
     AuthError,
@@ -73,8 +82,6 @@ __all__ = [
 
 Expect = Literal["json", "text", "bytes", "response"]
 Params = Mapping[str, Any] | list[tuple[str, Any]]
-Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], float]
 
 _log = get_logger("journalsync.http")
 #: The stdlib logger behind ``_log``: asked whether DEBUG is on before a request's line is built
@@ -116,20 +123,6 @@ class _Budget:
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("journalsync_http_budget", default=None)
-
-
-#: Requests in flight per upstream host at most (the ceiling of :class:`AdaptiveLimit`) unless
-#: the config's ``[hosts."…"] concurrency`` says otherwise, shared by every school and account on
-#: that host. No platform documents a limit (the notes: no 429 or quota seen anywhere; Ruobr's
-#: anti-DDoS layer refuses non-browser clients, not volume); a browser opens six connections per
-#: host for one user, and a school's families reach the same server by the hundred each evening.
-#: A pull starts at :data:`START_CONCURRENCY` and goes up to this only while the host answers
-#: without push-back and about as fast as its quickest: a 1,000-pupil Ruobr pull 30 ms from the
-#: server is 14,800 requests, so requests × 30 ms ÷ 8 alone is nearly a minute (``make bench``).
-DEFAULT_CONCURRENCY = 16
-
-#: Requests in flight per host a client starts with (or the ceiling, if that is lower).
-START_CONCURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,184 +198,6 @@ def _fallback_action(status: int) -> Action:
     if 500 <= status < 600:
         return Action.RETRY
     return Action.CONTRACT
-
-
-class TokenBucket:
-    """A token bucket (as GCRA): ``rate`` requests per second, ``burst`` of them back to back.
-
-    Each caller reserves the next slot synchronously and then sleeps until it, so concurrent
-    callers get distinct slots without a lock, and the arithmetic depends only on the injected
-    clock — tests drive it with a fake clock and a fake sleep.
-    """
-
-    def __init__(self, rate: float, *, burst: int = 1, clock: Clock = time.monotonic) -> None:
-        if rate <= 0:
-            raise ConfigError(f"rate limit must be positive, got {rate}")
-        self._interval = 1.0 / rate
-        self._tolerance = max(burst - 1, 0) * self._interval
-        self._clock = clock
-        self._tat: float | None = None  # theoretical arrival time of the next request
-
-    def reserve(self) -> float:
-        """Take the next slot; return how long the caller must wait before using it."""
-        now = self._clock()
-        tat = now if self._tat is None else max(self._tat, now)
-        wait = max(tat - self._tolerance - now, 0.0)
-        self._tat = tat + self._interval
-        return wait
-
-    async def acquire(self, sleep: Sleep = asyncio.sleep) -> None:
-        wait = self.reserve()
-        if wait > 0:
-            await sleep(wait)
-
-
-class AdaptiveLimit:
-    """How many requests may be in flight to one host: a semaphore whose size is found while
-    talking to the host, as TCP finds its window (additive increase, halving on push-back).
-
-    It starts at ``start`` (at most ``ceiling``) and, after each *window* (as many answers as the
-    limit), moves by what the window showed:
-
-    * a push-back — a 429, a 5xx, a timeout or a lost connection, an anti-bot page (the caller
-      says so, :meth:`push_back`) — halves it, once per window (one burst is one signal), down
-      to one;
-    * below ``start``, a window without push-back adds one: back to where the pull began;
-    * from ``start`` up, a window that kept every slot busy adds one, up to ``ceiling``, while
-      its median answer time stays within twice the quickest window's median. Above that the
-      host is slowing down under the load (or our own process is saturated): it takes one
-      away, never below ``start``.
-
-    So a host that never pushes back is read at ``ceiling`` after a few windows, and one that
-    does is read at what it takes; the answer times alone never take it below ``start`` (a
-    host slower for a reason of its own is read as it was before this class existed). State is
-    per host and event loop (:func:`_limiter_for`), shared by every school on that host.
-    """
-
-    #: Answers in a window at least (small limits still average over a few answers).
-    MIN_WINDOW = 4
-    #: Growth above ``start`` stops where a window's median answer time passes this many times
-    #: the quickest window's.
-    SLOWDOWN = 2.0
-
-    def __init__(self, ceiling: int, start: int = START_CONCURRENCY, *, host: str = "") -> None:
-        self.host = host
-        self.ceiling = max(ceiling, 1)
-        self.start = min(max(start, 1), self.ceiling)
-        self.limit = self.start
-        #: The highest the limit has been (the bench prints it).
-        self.peak = self.limit
-        self.in_flight = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        self._times: list[float] = []  # this window's answer times
-        self._answers = 0  # this window's answers, push-backs included
-        self._busy = False  # every slot taken at some point of this window
-        self._pushed = False  # a push-back in this window
-        self._quickest = math.inf  # the quickest window's median answer time
-
-    async def acquire(self) -> None:
-        """Wait for a slot; first come, first served."""
-        if self.in_flight < self.limit and not self._waiters:
-            self.in_flight += 1
-            if self.in_flight >= self.limit:
-                self._busy = True
-            return
-        self._busy = True
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.in_flight -= 1  # the slot was handed over as the caller was cancelled
-                self._wake()
-            else:
-                self._waiters.remove(waiter)
-            raise
-
-    def release(self, seconds: float | None, *, pushed_back: bool = False) -> None:
-        """Give the slot back; ``seconds`` the request took (``None``: no answer to time)."""
-        self.in_flight -= 1
-        if pushed_back:
-            self.push_back()
-        elif seconds is not None:
-            self._times.append(seconds)
-        if pushed_back or seconds is not None:
-            self._answers += 1
-            if self._answers >= max(self.limit, self.MIN_WINDOW):
-                self._end_window()
-        self._wake()
-
-    def push_back(self) -> None:
-        """The host said it is overloaded: halve the limit (once per window)."""
-        if not self._pushed:
-            self._pushed = True
-            self.limit = max(self.limit // 2, 1)
-            # INFO: what a person acts on is the call's own error, if it comes to one
-            _log.info("host pushed back: fewer requests at once", host=self.host, limit=self.limit)
-
-    def _end_window(self) -> None:
-        self._answers = 0
-        if self._pushed:  # (a window of push-backs only has no answer time)
-            self._times.clear()
-            self._pushed = False
-            self._busy = False
-            return
-        times = sorted(self._times)
-        median = times[len(times) // 2]
-        self._times.clear()
-        if self.limit < self.start:
-            self.limit += 1
-        elif median > self._quickest * self.SLOWDOWN:
-            self.limit = max(self.limit - 1, self.start)
-        elif self._busy and self.limit < self.ceiling:
-            self.limit += 1
-            self.peak = max(self.peak, self.limit)
-        self._quickest = min(self._quickest, median)
-        self._busy = self.in_flight >= self.limit or bool(self._waiters)
-
-    def _wake(self) -> None:
-        while self._waiters and self.in_flight < self.limit:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.in_flight += 1
-                waiter.set_result(None)
-
-
-class _HostLimiter:
-    def __init__(self, host: str, settings: HttpSettings, clock: Clock) -> None:
-        self.slots = AdaptiveLimit(settings.max_concurrency, host=host)
-        self.bucket = (
-            TokenBucket(settings.rate_per_second, burst=settings.rate_burst, clock=clock)
-            if settings.rate_per_second is not None
-            else None
-        )
-
-
-# Keyed by event loop too: asyncio primitives belong to one loop, and tests run many loops.
-# A plain dict pruned of closed loops rather than a WeakKeyDictionary: a waiting semaphore holds
-# its loop, which would keep a weak key alive forever. The first client for a host on a loop
-# decides that host's limits.
-_limiters: dict[asyncio.AbstractEventLoop, dict[str, _HostLimiter]] = {}
-
-
-def _limiter_for(host: str, settings: HttpSettings, clock: Clock) -> _HostLimiter:
-    loop = asyncio.get_running_loop()
-    per_loop = _limiters.get(loop)
-    if per_loop is None:
-        for old in [other for other in _limiters if other.is_closed()]:
-            del _limiters[old]
-        per_loop = _limiters[loop] = {}
-    limiter = per_loop.get(host)
-    if limiter is None:
-        limiter = per_loop[host] = _HostLimiter(host, settings, clock)
-    return limiter
-
-
-def host_limits() -> dict[str, AdaptiveLimit]:
-    """The limits of requests in flight this event loop keeps, by ``host:port``."""
-    per_loop = _limiters.get(asyncio.get_running_loop(), {})
-    return {host: limiter.slots for host, limiter in per_loop.items()}
 
 
 def _host_key(url: httpx.URL) -> str:
@@ -712,7 +527,7 @@ class HttpClient:
             method, url, params=params, data=data, json=json, content=content, headers=headers
         )
         path = _Path(request.url)
-        limiter = _limiter_for(_host_key(request.url), self.settings, self._clock)
+        limiter = self._limiter(_host_key(request.url))
         budget = _budget.get()
         if budget is not None:
             budget.pause()
@@ -805,8 +620,17 @@ class HttpClient:
         """The host of ``url`` (relative to the base URL) pushed back in a way only the
         connector can read (an anti-bot page under a status the table lets through): its
         limiter halves, as for a 429 (:class:`AdaptiveLimit`)."""
-        host = _host_key(self.client.base_url.join(url))
-        _limiter_for(host, self.settings, self._clock).slots.push_back()
+        self._limiter(_host_key(self.client.base_url.join(url))).slots.push_back()
+
+    def _limiter(self, host: str) -> HostLimiter:
+        settings = self.settings
+        return limiter_for(
+            host,
+            concurrency=settings.max_concurrency,
+            rate=settings.rate_per_second,
+            burst=settings.rate_burst,
+            clock=self._clock,
+        )
 
     def _action(self, status: int) -> Action:
         return self.status_actions.get(status) or _fallback_action(status)
