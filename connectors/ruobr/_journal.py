@@ -75,7 +75,7 @@ _MIDNIGHT = time(0)
 
 def _by_time(ls: s.Lesson) -> tuple[date, time, int]:
     """A pupil's lessons in the order ``indx`` counts them: by date, start time, id."""
-    return ls.date, _clock(ls.time_start) or _MIDNIGHT, ls.id
+    return ls.date, _start(ls) or _MIDNIGHT, ls.id
 
 
 @lru_cache(maxsize=1024)  # a school's few bell times, met on every lesson of every pupil
@@ -247,7 +247,7 @@ def _attendance(
                 batch.skip(
                     MalformedRecord("`indx` names no lesson of that date", field="indx"),
                     "attendance",
-                    f"child:{view.child}/all_marks:{am.sub_id}/indx:{indx}",
+                    _absence_ref(view.child, am.sub_id, indx),
                 )
                 continue
             ls = of_subject[indx]
@@ -259,9 +259,12 @@ def _attendance(
                 )
                 done.add(ls.id)
             except Skippable as exc:
-                batch.skip(
-                    exc, "attendance", f"child:{view.child}/all_marks:{am.sub_id}/indx:{indx}"
-                )
+                batch.skip(exc, "attendance", _absence_ref(view.child, am.sub_id, indx))
+
+
+def _absence_ref(child: int, sub_id: int | None, indx: int) -> str:
+    """An absence's place in the answers (built only for what is quarantined)."""
+    return f"child:{child}/all_marks:{sub_id}/indx:{indx}"
 
 
 def _finals(

@@ -181,13 +181,6 @@ class Mapper:
     def _prov(self, **ids: object) -> Provenance:
         return platform.provenance(PLATFORM, ids, fetched_at=self.fetched_at)
 
-    def _prov_of(self, ids: dict[str, str]) -> Provenance:
-        """:meth:`_prov` for ids already text and none missing (a page's many marks and
-        absences: the same provenance without the generic filtering)."""
-        return Provenance(
-            platform=PLATFORM, external_ids=ids, fetched_at=self.fetched_at, updated_at=None
-        )
-
     # --- roster ----------------------------------------------------------------------------------
 
     def school_record(self, name: str, territory: int | None = None) -> School:
@@ -363,9 +356,7 @@ class Mapper:
             ordinal=max(m.number, 1),
             value=_mark_value(m.mark),
             teacher_id=lesson.teacher_id,
-            provenance=self._prov_of(
-                {"lesson": str(lesson_ext), "question": str(m.question_id), "child": str(child)}
-            ),
+            provenance=self._prov(lesson=lesson_ext, question=m.question_id, child=child),
         )
 
     def attendance_record(
@@ -376,7 +367,7 @@ class Mapper:
             student_id=person_id(self.school, child),
             lesson_id=lesson.id,
             code=self.attendance.lookup(code.strip().upper()),
-            provenance=self._prov_of({"lesson": str(lesson_ext), "child": str(child)}),
+            provenance=self._prov(lesson=lesson_ext, child=child),
         )
 
     def final_mark(
