@@ -159,23 +159,21 @@ class AdaptiveLimit:
             _log.info("host pushed back: fewer requests at once", host=self.host, limit=self.limit)
 
     def _end_window(self) -> None:
-        self._answers = 0
-        if self._pushed:  # (a window of push-backs only has no answer time)
-            self._times.clear()
-            self._pushed = False
-            self._busy = False
-            return
         times = sorted(self._times)
-        median = times[len(times) // 2]
         self._times.clear()
-        if self.limit < self.start:
-            self.limit += 1
-        elif median > self._quickest * self.SLOWDOWN:
-            self.limit = max(self.limit - 1, self.start)
-        elif self._busy and self.limit < self.ceiling:
-            self.limit += 1
-            self.peak = max(self.peak, self.limit)
-        self._quickest = min(self._quickest, median)
+        self._answers = 0
+        if self._pushed:  # the halving was this window's move (it may hold no answer time)
+            self._pushed = False
+        else:
+            median = times[len(times) // 2]
+            if self.limit < self.start:
+                self.limit += 1
+            elif median > self._quickest * self.SLOWDOWN:
+                self.limit = max(self.limit - 1, self.start)
+            elif self._busy and self.limit < self.ceiling:
+                self.limit += 1
+                self.peak = max(self.peak, self.limit)
+            self._quickest = min(self._quickest, median)
         self._busy = self.in_flight >= self.limit or bool(self._waiters)
 
     def _wake(self) -> None:
