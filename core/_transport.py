@@ -1,15 +1,24 @@
-"""The TCP transport under :class:`core.http.HttpClient`: httpx's client API over aiohttp's
-connection pool and C HTTP parser.
+"""The TCP transport under :class:`core.http.HttpClient`: httpx's client API over a small
+HTTP/1.1 keep-alive pool on asyncio protocols, with httptools' C parser (llhttp, as uvicorn
+and aiohttp use) reading the answers.
 
 httpx stays the client (cookies, URL joining, redirects, decoding, the transports tests inject);
-only the wire is aiohttp's. A family-account pull is thousands of small requests, and on this
-path httpx's own transport (httpcore + h11, pure Python) cost about three times the CPU per
-request of aiohttp's, more as requests wait in flight on a distant server (``make bench``).
+only the wire is this module's. A family-account pull is thousands of small requests to one
+host, and on that path a general client's per-request work is most of the HTTP cost: httpx's
+own transport (httpcore + h11, pure Python) spent about three times the CPU per request of
+aiohttp's, and aiohttp's session (its request and response objects, stream reader, timers,
+traces, cookie and proxy handling, each of which httpx does again above it) still about twice
+what a connection that writes one request and parses one answer needs (``make bench``,
+py-spy of ``pull:ruobr@0``).
 
 Behaviour kept from httpx's transport: its TLS context (:func:`httpx.create_ssl_context`), its
-per-request timeouts (connect, read), its pool limits and keep-alive expiry, the body left
-encoded for httpx to decode, no cookies or redirects handled here (httpx does both), and its
-exception types, so :class:`core.http.HttpClient` maps failures as before.
+per-request timeouts (connect; read, for the head and for each piece of the body), its pool
+limit and keep-alive expiry, the body left encoded for httpx to decode, no cookies or redirects
+handled here (httpx does both), a large body streamed (reading pauses while it is not read),
+and its exception types, so :class:`core.http.HttpClient` maps failures as before. A pooled
+connection the server closed while idle is not reused; if the server closes a reused one
+before answering (the keep-alive race), an idempotent request is sent once more on a new
+connection, as aiohttp and browsers do.
 """
 
 from __future__ import annotations
@@ -17,18 +26,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections import deque
+from collections.abc import AsyncIterator
 
-import aiohttp
+import httptools
 import httpx
-from yarl import URL
 
-__all__ = ["AiohttpTransport", "ProxyRouting"]
+__all__ = ["Http1Transport", "ProxyRouting"]
 
-#: A header line or field longer than this is refused (h11's whole-head limit is 16 KiB).
-_MAX_HEADER = 16 * 1024
+#: A response head larger than this is refused (h11's whole-head limit is 16 KiB; aiohttp's
+#: per-line limit was set to the same).
+_MAX_HEAD = 16 * 1024
+#: Body bytes held unread before reading from the socket pauses.
+_HIGH_WATER = 1 << 20
+#: Methods sent again when a reused connection closes before any answer (RFC 9110 §9.2.2).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+_Key = tuple[str, str, int]
 
 
 @functools.cache
@@ -38,45 +54,240 @@ def _tls(verify: bool) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=verify)
 
 
-@contextmanager
-def _as_httpx(request: httpx.Request) -> Iterator[None]:
-    """aiohttp's failures as the httpx exceptions httpx's own transport raises."""
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise httpx.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
-    except aiohttp.ServerTimeoutError as exc:  # the socket read timeout, or any other
-        raise httpx.ReadTimeout(str(exc) or "read timed out", request=request) from exc
-    except aiohttp.ClientConnectorError as exc:  # refused, unreachable, TLS refused
-        raise httpx.ConnectError(str(exc), request=request) from exc
-    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
-        raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__, request=request) from exc
-    except aiohttp.ClientResponseError as exc:  # an answer that is not HTTP
-        raise httpx.RemoteProtocolError(exc.message or str(exc), request=request) from exc
-    except aiohttp.ClientError as exc:  # ClientOSError (reset, broken pipe) and the rest
-        raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+class _Closed(Exception):
+    """The server closed a reused connection before any byte of its answer."""
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection: a request written, its answer parsed as it
+    arrives. The parser's callbacks fill the answer; the request's task waits on ``_waiter``
+    for the head, then for each further piece of the body."""
+
+    def __init__(self, pool: Http1Transport, key: _Key) -> None:
+        self._pool = pool
+        self.key = key
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._error: Exception | None = None
+        self.lost = False
+        self.used = False  # has carried a request before the current one
+        self.idle_since = 0.0
+        self._paused = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.status = 0
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self._head_size = 0
+        self._head_done = False
+        self._delimited = False  # the body's end is told by a length or chunking
+        self.body: list[bytes] = []
+        self._buffered = 0
+        self.complete = False
+        self._keep_alive = False
+        self.received = False
+        self._head_only = False
+
+    # --- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(httpx.RemoteProtocolError("the server switched protocols"))
+        except httptools.HttpParserError as exc:
+            cause = exc.__context__ if isinstance(exc.__context__, httpx.HTTPError) else exc
+            self._fail(httpx.RemoteProtocolError(str(cause) or type(cause).__name__))
+
+    def eof_received(self) -> bool:
+        return False  # close the transport: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self._head_done and not self.complete and not self._delimited and exc is None:
+            self.complete = True  # a body told only by the connection's end (HTTP/1.0 style)
+        elif not self.complete:
+            if not self.received and self.used:
+                self._error = _Closed()
+            elif exc is not None:
+                self._error = httpx.ReadError(str(exc) or type(exc).__name__)
+            else:
+                self._error = httpx.RemoteProtocolError(
+                    "Server disconnected without sending a complete response."
+                )
+        self._wake()
+        self._pool._forget(self)
+
+    # --- httptools callbacks --------------------------------------------------------------
+
+    def on_status(self, status: bytes) -> None:
+        self.reason += status
+        self._count(len(status))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+        self._count(len(name) + len(value) + 4)
+
+    def _count(self, size: int) -> None:
+        self._head_size += size
+        if self._head_size > _MAX_HEAD:
+            raise httpx.RemoteProtocolError(f"the answer's head is over {_MAX_HEAD} bytes")
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:  # an interim answer: the real one follows
+            self.reason, self.headers, self._head_size = b"", [], 0
+            return
+        self.status = status
+        self._head_done = True
+        self._keep_alive = self._parser.should_keep_alive()  # known only until the end
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower == b"content-length" or (
+                lower == b"transfer-encoding" and b"chunked" in value.lower()
+            ):
+                self._delimited = True
+        if status in (204, 304) or self._head_only:
+            self._delimited = True
+            self.complete = True
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+        self._buffered += len(body)
+        if self._buffered > _HIGH_WATER and not self._paused and self._transport is not None:
+            self._paused = True
+            self._transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._head_done:
+            self.complete = True
+            self._wake()
+
+    # --- the request's side ---------------------------------------------------------------
+
+    def _fail(self, error: Exception) -> None:
+        if self._error is None:
+            self._error = error
+        self._wake()
+        self.close()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def send(self, data: bytes, head_only: bool) -> None:
+        self._reset()
+        self._head_only = head_only
+        assert self._transport is not None
+        self._transport.write(data)
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until more of the answer arrives, the read timeout passes (``httpx.ReadTimeout``)
+        or the connection fails (its error)."""
+        if self._error is None:
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+            try:
+                await waiter
+            except TimeoutError:
+                self.close()
+                raise httpx.ReadTimeout("timed out waiting for the answer") from None
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+        if self._error is not None:
+            raise self._error
+
+    async def head(self, timeout: float | None) -> None:
+        while not self._head_done:
+            await self.wait(timeout)
+
+    @property
+    def version(self) -> bytes:
+        return b"HTTP/" + self._parser.get_http_version().encode()
+
+    def take(self) -> bytes:
+        """The body received and not yet taken."""
+        chunks, self.body, self._buffered = self.body, [], 0
+        if self._paused and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    @property
+    def reusable(self) -> bool:
+        return (
+            self.complete
+            and not self.lost
+            and not self._head_only
+            and self._error is None
+            and self._keep_alive
+        )
+
+    def close(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
 
 
 class _Body(httpx.AsyncByteStream):
-    """The answer's body as aiohttp receives it; closing it returns the connection."""
+    """The answer's body as it arrives; read to its end, the connection returns to the pool;
+    closed before, the connection is closed."""
 
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
-        self._response = response
+    def __init__(
+        self, pool: Http1Transport, conn: _Connection, request: httpx.Request, timeout: float | None
+    ) -> None:
+        self._pool = pool
+        self._conn: _Connection | None = conn
         self._request = request
+        self._timeout = timeout
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _as_httpx(self._request):
-            async for chunk in self._response.content.iter_any():
-                yield chunk
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            while True:
+                if conn.body:
+                    yield conn.take()
+                elif conn.complete:
+                    break
+                else:
+                    await conn.wait(self._timeout)
+        except httpx.TransportError as exc:
+            exc.request = self._request
+            raise
+        self._conn = None
+        self._pool._release(conn)
 
     async def aclose(self) -> None:
-        self._response.release()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if not conn.complete:
+                conn.close()
+            self._pool._release(conn)
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over one aiohttp session (module doc). The session is made on the
-    first request, in the running event loop (aiohttp binds it there); a request from another
-    loop gets a new session."""
+class Http1Transport(httpx.AsyncBaseTransport):
+    """An httpx transport over pooled HTTP/1.1 keep-alive connections (module doc). The pool
+    belongs to the event loop it was first used in; a request from another loop starts a new
+    one (the old loop's connections cannot be used from it)."""
 
     def __init__(
         self,
@@ -88,71 +299,178 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ssl = _tls(verify)
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
-        self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._idle: dict[_Key, list[_Connection]] = {}
+        self._open: set[_Connection] = set()
+        self._connecting = 0
+        self._queue: deque[asyncio.Future[None]] = deque()
 
-    def _session_here(self) -> aiohttp.ClientSession:
+    # --- the pool ---------------------------------------------------------------------------
+
+    def _here(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop or self._session.closed:
+        if self._loop is not loop:
+            if self._loop is not None and not self._loop.is_closed():
+                for conn in self._open:
+                    conn.close()
             self._loop = loop
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self._max_connections,
-                    limit_per_host=0,
-                    keepalive_timeout=self._keepalive_expiry,
-                    ssl=self._ssl,
-                ),
-                cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
-                auto_decompress=False,  # httpx decodes the body by its Content-Encoding
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
-                raise_for_status=False,
-                trust_env=False,  # proxies: ProxyRouting (below) routes by the environment
-                max_line_size=_MAX_HEADER,
-                max_field_size=_MAX_HEADER,
-            )
-        return self._session
+            self._idle, self._open, self._connecting = {}, set(), 0
+            self._queue = deque()
+
+    async def _acquire(self, key: _Key, connect_timeout: float | None) -> _Connection:
+        while True:
+            idle = self._idle.get(key)
+            now = time.monotonic()
+            while idle:
+                conn = idle.pop()
+                if not conn.lost and now - conn.idle_since < self._keepalive_expiry:
+                    return conn
+                self._open.discard(conn)
+                conn.close()
+            if len(self._open) + self._connecting < self._max_connections or self._drop_idle():
+                return await self._connect(key, connect_timeout)
+            waiter = asyncio.get_running_loop().create_future()
+            self._queue.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._queue:
+                    self._queue.remove(waiter)
+
+    def _drop_idle(self) -> bool:
+        """Closes the longest-idle connection to any host, to make room; False if none."""
+        oldest: _Connection | None = None
+        for idle in self._idle.values():
+            if idle and (oldest is None or idle[0].idle_since < oldest.idle_since):
+                oldest = idle[0]
+        if oldest is None:
+            return False
+        self._idle[oldest.key].remove(oldest)
+        self._open.discard(oldest)
+        oldest.close()
+        return True
+
+    async def _connect(self, key: _Key, timeout: float | None) -> _Connection:
+        scheme, host, port = key
+        tls = scheme == "https"
+        conn = _Connection(self, key)
+        self._connecting += 1
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.get_running_loop().create_connection(
+                    lambda: conn,
+                    host,
+                    port,
+                    ssl=self._ssl if tls else None,
+                    server_hostname=host if tls else None,
+                )
+        except TimeoutError:
+            raise httpx.ConnectTimeout("connect timed out") from None
+        except OSError as exc:  # refused, unreachable, unknown host, TLS refused
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        else:
+            self._open.add(conn)
+        finally:
+            self._connecting -= 1
+            if conn not in self._open:
+                self._wake_one()  # its place is free
+        return conn
+
+    def _release(self, conn: _Connection) -> None:
+        if conn.reusable and conn in self._open:
+            conn.used = True
+            conn.idle_since = time.monotonic()
+            self._idle.setdefault(conn.key, []).append(conn)
+        else:
+            conn.close()
+            self._open.discard(conn)
+        self._wake_one()
+
+    def _forget(self, conn: _Connection) -> None:
+        """A connection closed (by either side): it leaves the pool."""
+        if conn in self._open:
+            self._open.discard(conn)
+            idle = self._idle.get(conn.key)
+            if idle and conn in idle:
+                idle.remove(conn)
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._queue:
+            waiter = self._queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    # --- a request ----------------------------------------------------------------------------
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme not in ("http", "https"):
+        url = request.url
+        scheme = url.scheme
+        if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(
-                f"Request URL has an unsupported protocol '{request.url.scheme}://'.",
-                request=request,
+                f"Request URL has an unsupported protocol '{scheme}://'.", request=request
             )
+        self._here()
         timeouts = request.extensions.get("timeout", {})
-        body = await request.aread()
-        session = self._session_here()
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
-        with _as_httpx(request):
-            response = await session.request(
-                request.method,
-                URL(str(request.url), encoded=True),
-                headers=headers,
-                data=body or None,
-                allow_redirects=False,
-                compress=None,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=timeouts.get("connect"),
-                    sock_read=timeouts.get("read"),
-                ),
-            )
-        version = response.version
+        read = timeouts.get("read")
+        key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        message = _message(request, await request.aread())
+        head_only = request.method == "HEAD"
+        try:
+            for _ in range(2):
+                conn = await self._acquire(key, timeouts.get("connect"))
+                conn.send(message, head_only)
+                try:
+                    await conn.head(read)
+                except _Closed:
+                    self._release(conn)
+                    if request.method in _IDEMPOTENT:
+                        continue
+                    raise httpx.RemoteProtocolError(
+                        "Server disconnected without sending a response."
+                    ) from None
+                except BaseException:
+                    conn.close()
+                    self._release(conn)
+                    raise
+                break
+            else:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        except httpx.TransportError as exc:
+            exc.request = request
+            raise
         return httpx.Response(
-            status_code=response.status,
-            headers=list(response.raw_headers),
-            stream=_Body(response, request),
+            status_code=conn.status,
+            headers=conn.headers,
+            stream=_Body(self, conn, request, read),
             extensions={
-                "http_version": f"HTTP/{version.major}.{version.minor}".encode()
-                if version is not None
-                else b"HTTP/1.1",
-                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+                "http_version": conn.version,
+                "reason_phrase": conn.reason,
             },
         )
 
     async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        for conn in list(self._open):
+            conn.close()
+        self._idle, self._open = {}, set()
+
+
+def _message(request: httpx.Request, body: bytes) -> bytes:
+    """The request as it goes on the wire: its line, its headers (httpx has put in ``Host``
+    and the body's length or chunking), and its body."""
+    lines = [request.method.encode(), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+    chunked = False
+    for name, value in request.headers.raw:
+        lines += (name, b": ", value, b"\r\n")
+        if name.lower() == b"transfer-encoding" and value.lower() == b"chunked":
+            chunked = True
+    lines.append(b"\r\n")
+    if chunked:  # a streamed body, read whole above: sent as one chunk and the last
+        lines += (b"%x\r\n" % len(body), body, b"\r\n0\r\n\r\n") if body else (b"0\r\n\r\n",)
+    else:
+        lines.append(body)
+    return b"".join(lines)
 
 
 class ProxyRouting(httpx.AsyncBaseTransport):

@@ -53,7 +53,7 @@ from core._limits import (
     host_limits,
     limiter_for,
 )
-from core._transport import AiohttpTransport, ProxyRouting
+from core._transport import Http1Transport, ProxyRouting
 from core.errors import (
     AuthError,
     ConfigError,
@@ -237,12 +237,13 @@ def _looks_like_html(response: httpx.Response, content_type: str) -> bool:
 
 
 def make_transport(*, verify: bool = True, max_connections: int = 100) -> httpx.AsyncBaseTransport:
-    """The TCP transport an :class:`HttpClient` uses when given none: httpx's client over
-    aiohttp's pool and parser (:mod:`core._transport`); ``max_connections``: the pool's bound
-    over all hosts (the per-host limit is :attr:`HttpSettings.max_concurrency`). Where the
-    environment names a proxy (``HTTP(S)_PROXY``, ``ALL_PROXY``) requests go through it unless
-    ``NO_PROXY`` exempts their host: a school network's proxy must be obeyed."""
-    direct = AiohttpTransport(verify=verify, max_connections=max_connections)
+    """The TCP transport an :class:`HttpClient` uses when given none: httpx's client over a
+    keep-alive HTTP/1.1 pool with httptools' parser (:mod:`core._transport`);
+    ``max_connections``: the pool's bound over all hosts (the per-host limit is
+    :attr:`HttpSettings.max_concurrency`). Where the environment names a proxy
+    (``HTTP(S)_PROXY``, ``ALL_PROXY``) requests go through it unless ``NO_PROXY`` exempts
+    their host: a school network's proxy must be obeyed."""
+    direct = Http1Transport(verify=verify, max_connections=max_connections)
     proxies = urllib.request.getproxies_environment()
     if any(scheme in proxies for scheme in ("http", "https", "all")):
         return ProxyRouting(direct, proxies, verify=verify)

@@ -145,7 +145,7 @@ _by_prefix: dict[str, list[str]] = {}
 
 _HANDLER_MARK = "_journalsync_handler"
 #: Third-party loggers routed through our pipeline; their own handlers would bypass redaction.
-_FOREIGN_LOGGERS = ("httpx", "httpcore", "aiohttp", "sqlalchemy", "uvicorn", "alembic")
+_FOREIGN_LOGGERS = ("httpx", "httpcore", "sqlalchemy", "uvicorn", "alembic")
 
 
 def _is_masked_key(key: object) -> bool:

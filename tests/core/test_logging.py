@@ -281,7 +281,7 @@ async def test_cookies_are_masked_in_httpcore_lines_and_everywhere_after(restore
     """Over real loopback HTTP httpcore logs the response headers as byte tuples; a Set-Cookie
     value is masked there by the header's name, and registered so it is masked later too.
     httpcore is httpx's own transport: the client takes it where the environment names a proxy
-    (the default transport, aiohttp's, logs no headers)."""
+    (the default transport, core._transport's, logs no headers)."""
     from connectors.sandbox.server import serve_in_thread
 
     out = io.StringIO()

@@ -1,7 +1,8 @@
-"""core.http's default transport (httpx over aiohttp's pool and parser, core._transport) over
-real loopback sockets: keep-alive, TLS, a pooled connection the server closed, a server that
-resets, cuts a body short or stays silent; gzip bodies, request bodies and cookies as httpx's
-own transport carries them."""
+"""core.http's default transport (httpx over core._transport's keep-alive pool and httptools'
+parser) over real loopback sockets: keep-alive, TLS, a pooled connection the server closed (idle,
+or as a request is sent on it), a server that resets, cuts a body short, stays silent or is not
+HTTP; chunked, interim, bodyless, close-delimited, large and gzip bodies, request bodies and
+cookies as httpx's own transport carries them; the pool's bound; one event loop after another."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import gzip
 import shutil
 import ssl
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 from core.errors import TransportError
@@ -267,3 +271,239 @@ async def test_no_proxy_exempts_a_host_and_a_shared_transport_obeys_the_proxy(
         finally:
             await shared.aclose()
     assert seen == [b"GET http://school.invalid/p HTTP/1.1"]
+
+
+def _raw_client(**kwargs: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=make_transport(**kwargs), timeout=5.0)
+
+
+async def test_a_reused_connection_closed_before_the_answer_is_tried_again_for_a_get() -> None:
+    """The keep-alive race: the server closes an idle connection just as the client sends on
+    it. A GET is sent once more on a new connection; a POST is not (it may have been acted
+    on), and fails."""
+    heads: list[bytes] = []
+
+    async def close_second(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            heads.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(_ANSWER)
+            await writer.drain()
+            heads.append(await reader.readuntil(b"\r\n\r\n"))  # read, then closed unanswered
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async with _server(close_second) as port, _raw_client() as client:
+        base = f"http://127.0.0.1:{port}"
+        assert (await client.get(f"{base}/a")).json()["ok"] is True
+        assert (await client.get(f"{base}/b")).json()["ok"] is True
+        assert (
+            [h.split(b"\r\n")[0] for h in heads]
+            == [
+                b"GET /a HTTP/1.1",
+                b"GET /b HTTP/1.1",  # closed unanswered
+                b"GET /b HTTP/1.1",  # sent again, answered
+                b"GET /b HTTP/1.1",  # ... and closed unanswered
+            ][: len(heads)]
+        )
+        heads.clear()
+        assert (await client.get(f"{base}/c")).json()["ok"] is True
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post(f"{base}/d", content=b"x")
+    assert [h.split(b"\r\n")[0] for h in heads].count(b"POST /d HTTP/1.1") == 1
+
+
+async def test_chunked_interim_and_bodyless_answers_keep_the_connection() -> None:
+    """A chunked body, a ``100 Continue`` before the answer, a 204 and an answer to HEAD (a
+    length, no body) are each read whole, and the connection serves the next request."""
+    connections = 0
+    answers = {
+        b"/chunked": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+        b'5\r\n{"ok"\r\n8\r\n: true}\n\r\n0\r\n\r\n',
+        b"/interim": b"HTTP/1.1 100 Continue\r\n\r\n" + _ANSWER,
+        b"/empty": b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"/head": b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n",
+    }
+
+    async def by_path(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while True:
+                head, _ = await _head_and_body(reader)
+                writer.write(answers[head.split(b" ")[1]])
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async with _server(by_path) as port, _raw_client() as client:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(2):
+            assert (await client.get(f"{base}/chunked")).json() == {"ok": True}
+            assert (await client.get(f"{base}/interim")).json()["text"] == "привет"
+            assert (await client.get(f"{base}/empty")).content == b""
+            head = await client.head(f"{base}/head")
+            assert (head.status_code, head.content) == (200, b"")
+            assert head.headers["content-length"] == "1000"
+    # HEAD's connection is not reused (its length describes a body that never comes).
+    assert connections == 2
+
+
+async def test_a_body_told_by_the_close_and_a_large_body_arrive_whole() -> None:
+    """An HTTP/1.0-style body that ends when the server closes; a 5 MiB body that streams
+    (reading pauses above 1 MiB unread) and arrives byte for byte."""
+    big = bytes(range(256)) * (5 * 4096)
+
+    async def until_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b" /big " in head:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(big))
+            for at in range(0, len(big), 65536):
+                writer.write(big[at : at + 65536])
+                await writer.drain()
+        else:
+            writer.write(b"HTTP/1.0 200 OK\r\n\r\n" + _BODY)
+        await writer.drain()
+        writer.close()
+
+    async with _server(until_close) as port, _raw_client() as client:
+        answer = await client.get(f"http://127.0.0.1:{port}/old")
+        assert answer.json()["text"] == "привет"
+        async with client.stream("GET", f"http://127.0.0.1:{port}/big") as stream:
+            pieces = [piece async for piece in stream.aiter_raw()]
+        assert b"".join(pieces) == big
+
+
+async def test_an_oversized_head_or_a_non_http_answer_is_a_protocol_error() -> None:
+    async def oversized(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b" /big " in head:
+            writer.write(b"HTTP/1.1 200 OK\r\nx-a: " + b"a" * 20000 + b"\r\n\r\n")
+        else:
+            writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async with _server(oversized) as port, _raw_client() as client:
+        with pytest.raises(httpx.RemoteProtocolError, match="head is over 16384 bytes"):
+            await client.get(f"http://127.0.0.1:{port}/big")
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get(f"http://127.0.0.1:{port}/ssh")
+
+
+async def test_the_pool_bound_holds_requests_until_a_connection_is_free() -> None:
+    """With ``max_connections=2``, six requests at once use two connections, none more."""
+    open_now = peak = 0
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal open_now, peak
+        open_now += 1
+        peak = max(peak, open_now)
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                await asyncio.sleep(0.02)
+                writer.write(_ANSWER)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            open_now -= 1
+            writer.close()
+
+    async with _server(slow) as port:
+        async with _raw_client(max_connections=2) as client:
+            answers = await asyncio.gather(
+                *(client.get(f"http://127.0.0.1:{port}/{n}") for n in range(6))
+            )
+        await _until(lambda: open_now == 0)  # the server's side of each connection ends
+    assert [a.status_code for a in answers] == [200] * 6
+    assert peak == 2
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not within 5 s")
+
+
+async def test_an_answer_saying_connection_close_ends_the_connection() -> None:
+    """An answer with ``Connection: close`` from a server slow to close: the next request
+    (a POST, which is never sent twice) goes on a new connection."""
+    connections = closed = 0
+
+    async def lingering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections, closed
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(_ANSWER.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1))
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.close()
+        closed += 1
+
+    async with _server(lingering) as port:
+        async with _raw_client() as client:
+            for path in ("/a", "/b"):
+                answer = await client.post(f"http://127.0.0.1:{port}{path}")
+                assert answer.json()["ok"] is True
+        await _until(lambda: closed == 2)
+    assert connections == 2
+
+
+def test_a_transport_serves_one_event_loop_after_another() -> None:
+    """A client and its transport made once and used from one event loop, then another, while
+    the first is still open and the server keeps its connection: that connection cannot
+    serve the second loop (it belongs to the first), which opens its own."""
+    connections = 0
+
+    async def counting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await _answer_each(reader, writer)
+
+    server_loop = asyncio.new_event_loop()
+    server = server_loop.run_until_complete(asyncio.start_server(counting, "127.0.0.1", 0))
+    port = server.sockets[0].getsockname()[1]
+    serving = threading.Thread(target=server_loop.run_forever)
+    serving.start()
+    client = httpx.AsyncClient(transport=make_transport(), timeout=5.0)
+
+    async def twice() -> list[int]:
+        return [(await client.get(f"http://127.0.0.1:{port}/x")).status_code for _ in "ab"]
+
+    def two_loops() -> list[list[int]]:
+        first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+        try:
+            codes = [first.run_until_complete(twice()), second.run_until_complete(twice())]
+            second.run_until_complete(client.aclose())
+            first.run_until_complete(asyncio.sleep(0))  # the first's closed connection ends
+            return codes
+        finally:
+            first.close()
+            second.close()
+
+    try:
+        # Off pytest's thread: event loops made on it upset pytest-asyncio's.
+        with ThreadPoolExecutor(1) as thread:
+            assert thread.submit(two_loops).result() == [[200, 200], [200, 200]]
+    finally:
+
+        async def stop() -> None:
+            server.close()
+            handlers = asyncio.all_tasks() - {asyncio.current_task()}
+            for handler in handlers:
+                handler.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+            await asyncio.sleep(0)  # their connections' ends are handled
+
+        asyncio.run_coroutine_threadsafe(stop(), server_loop).result(5)
+        server_loop.call_soon_threadsafe(server_loop.stop)
+        serving.join(5)
+        server_loop.close()
+    assert connections == 2

@@ -126,7 +126,7 @@ def test_the_demo_writes_no_secret_anywhere(tmp_path: Path) -> None:
         stderr = (run_dir / "stderr.txt").read_bytes()
         # The run logged at DEBUG: every request's line is there (httpcore's header lines, which
         # once leaked cookies, are tested in tests/core/test_logging.py: the default transport,
-        # aiohttp's, logs no headers).
+        # core._transport's, logs no headers).
         assert b"http.request" in stderr, mode
         if mode == "json":
             first = stderr.splitlines()[0]
