@@ -30,6 +30,7 @@ import time
 import urllib.request
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import cast
 
 import httptools
 import httpx
@@ -98,8 +99,7 @@ class _Connection(asyncio.Protocol):
     # --- asyncio.Protocol -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # a stream's: reads and writes
 
     def data_received(self, data: bytes) -> None:
         self.received = True
@@ -357,7 +357,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._connecting += 1
         try:
             async with asyncio.timeout(timeout):
-                await asyncio.get_running_loop().create_connection(
+                transport, _ = await asyncio.get_running_loop().create_connection(
                     lambda: conn,
                     host,
                     port,
@@ -369,6 +369,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
         except OSError as exc:  # refused, unreachable, unknown host, TLS refused
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
         else:
+            # connection_made may come later than this (uvloop calls it from its loop): the
+            # request is written now.
+            conn.connection_made(transport)
             self._open.add(conn)
         finally:
             self._connecting -= 1
