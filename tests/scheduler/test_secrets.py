@@ -40,5 +40,5 @@ def test_many_accounts_parse_the_file_once_and_a_change_is_read(
     assert parsed == 2
 
     path.write_text('"other" = "x"\n')
-    with pytest.raises(ConfigError, match="has no key 's.family-7.password'"):
+    with pytest.raises(ConfigError, match=r"has no key 's\.family-7\.password'"):
         refs[7].resolve()
