@@ -118,7 +118,7 @@ class _Connection(asyncio.Protocol):
         self.lost = True
         if self._head_done and not self.complete and not self._delimited and exc is None:
             self.complete = True  # a body told only by the connection's end (HTTP/1.0 style)
-        elif not self.complete:
+        elif not self.complete and self._error is None:  # a parse error stays the error
             if not self.received and self.used:
                 self._error = _Closed()
             elif exc is not None:
