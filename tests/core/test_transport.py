@@ -298,15 +298,11 @@ async def test_a_reused_connection_closed_before_the_answer_is_tried_again_for_a
         base = f"http://127.0.0.1:{port}"
         assert (await client.get(f"{base}/a")).json()["ok"] is True
         assert (await client.get(f"{base}/b")).json()["ok"] is True
-        assert (
-            [h.split(b"\r\n")[0] for h in heads]
-            == [
-                b"GET /a HTTP/1.1",
-                b"GET /b HTTP/1.1",  # closed unanswered
-                b"GET /b HTTP/1.1",  # sent again, answered
-                b"GET /b HTTP/1.1",  # ... and closed unanswered
-            ][: len(heads)]
-        )
+        assert [h.split(b"\r\n")[0] for h in heads] == [
+            b"GET /a HTTP/1.1",
+            b"GET /b HTTP/1.1",  # closed unanswered
+            b"GET /b HTTP/1.1",  # sent again on a new connection, answered
+        ]
         heads.clear()
         assert (await client.get(f"{base}/c")).json()["ok"] is True
         with pytest.raises(httpx.RemoteProtocolError):
