@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 from datetime import date, timedelta
 from hashlib import md5
+from operator import attrgetter
 from typing import Any
 
 from starlette.requests import Request
@@ -31,10 +32,11 @@ from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import AssignmentInfo, LessonInfo, PersonInfo
 from core.codes import WORK_TYPES, AttendanceCode, numeric_mark
 
-from ._emulator_state import ATTENDANCE_CODES, MARK_TEXT, EmulatorState, NoSuccess
+from ._emulator_state import ATTENDANCE_CODES, MARK_TEXT, EmulatorState, NoSuccess, query
 
 _ROMAN = ("I", "II", "III", "IV", "V", "VI")
 USER_ID_OFFSET = 115_000_000  # pupils' account ids (`user_id`) differ from pupil ids (`id`)
+_EXT_ID = attrgetter("ext_id")
 
 
 def _day(text: str | None) -> date:
@@ -91,16 +93,22 @@ def _deadline(st: EmulatorState, day: date) -> str:
 
 
 def _task(st: EmulatorState, a: AssignmentInfo) -> dict[str, Any]:
-    lines = a.name.split("\n")
-    body = "<br>".join(html.escape(line) for line in lines)
-    files = st.options.homework_files.get(a.ext_id, [])
-    links = "".join(
-        f'<p><a href="{html.escape(url, quote=True)}">{html.escape(name)}</a></p>'
-        for name, url in files
+    name = a.name
+    # Escaping the whole text and then breaking its lines is escaping each line and joining
+    # them with <br>: the escapes hold no newline. One pass, as this runs per homework per pupil.
+    body = html.escape(name).replace("\n", "<br>")
+    files = st.options.homework_files.get(a.ext_id)
+    links = (
+        "".join(
+            f'<p><a href="{html.escape(url, quote=True)}">{html.escape(fname)}</a></p>'
+            for fname, url in files
+        )
+        if files
+        else ""
     )
     return {
         "id": a.ext_id,
-        "title": lines[0][:80],
+        "title": name.partition("\n")[0][:80],
         "doc": bool(files),
         "requires_solutions": False,
         "deadline": _deadline(st, a.due_date),
@@ -115,7 +123,7 @@ def _assignments(st: EmulatorState, lesson: LessonInfo) -> list[AssignmentInfo]:
     assignments = st.world.assignments
     items = [assignments[a] for a in lesson.assignment_ids]  # a new list: sorted in place
     if len(items) > 1:
-        items.sort(key=lambda a: a.ext_id)
+        items.sort(key=_EXT_ID)
     return items
 
 
@@ -128,46 +136,91 @@ def _ordinals(st: EmulatorState, lesson: LessonInfo) -> list[tuple[AssignmentInf
     return out
 
 
-def lesson_object(st: EmulatorState, lesson: LessonInfo, pupil: PersonInfo) -> dict[str, Any]:
-    w = st.world
-    group = w.groups[lesson.group_id]
-    teacher = w.persons.get(lesson.teacher_id)
-    out: dict[str, Any] = {
-        "id": lesson.ext_id,
-        "date": lesson.day.isoformat(),
-        "time_start": f"{lesson.start_time}:00",
-        "time_end": f"{lesson.end_time}:00",
-        "subject": w.subjects[group.subject_id].name,
-        "division_subject": group.ext_id,
-        "division_subject_str": st.division_str(group),
-        "staff": teacher.full_name if teacher else "",
-        "staff_id": lesson.teacher_id,
-    }
-    # Optional keys are absent, not null, when empty (note §4.3).
-    if lesson.topic:
-        out["topic"] = lesson.topic
-    tasks, marks = [], []
-    for a, n in _ordinals(st, lesson):
-        if a.work_type == "homework":
-            tasks.append(_task(st, a))
-        value = a.marks.get(pupil.ext_id)
-        if value is None:
-            continue
-        mark: dict[str, Any] = {
-            "question_name": a.name,
-            "question_id": a.ext_id,
-            "number": n,
-            "question_type": WORK_TYPES[a.work_type].name,
-            "mark": MARK_TEXT[value],
+class _LessonObjects:
+    """Renders ``timetable2`` lessons for one request.
+
+    A request is answered without awaiting anything between its lessons, so the world cannot
+    change while it renders: what a lesson's group and teacher give (subject, division, the
+    teacher's name) is looked up once per request and reused for the group's other lessons.
+    Nothing is kept between requests — tests and the sandbox edit entities in place, without
+    a version bump to invalidate a longer-lived memo.
+    """
+
+    def __init__(self, st: EmulatorState) -> None:
+        self.st = st
+        self._groups: dict[int, tuple[str, int, str]] = {}
+        self._staff: dict[int, str] = {}
+
+    def _group(self, group_id: int) -> tuple[str, int, str]:
+        """(subject, ``division_subject``, ``division_subject_str``) of a group."""
+        found = self._groups.get(group_id)
+        if found is None:
+            st = self.st
+            group = st.world.groups[group_id]
+            found = (st.world.subjects[group.subject_id].name, group.ext_id, st.division_str(group))
+            self._groups[group_id] = found
+        return found
+
+    def _teacher(self, teacher_id: int) -> str:
+        found = self._staff.get(teacher_id)
+        if found is None:
+            teacher = self.st.world.persons.get(teacher_id)
+            found = self._staff[teacher_id] = teacher.full_name if teacher else ""
+        return found
+
+    def __call__(self, lesson: LessonInfo, pupil: PersonInfo) -> dict[str, Any]:
+        st = self.st
+        subject, division, division_str = self._group(lesson.group_id)
+        out: dict[str, Any] = {
+            "id": lesson.ext_id,
+            "date": lesson.day.isoformat(),
+            "time_start": f"{lesson.start_time}:00",
+            "time_end": f"{lesson.end_time}:00",
+            "subject": subject,
+            "division_subject": division,
+            "division_subject_str": division_str,
+            "staff": self._teacher(lesson.teacher_id),
+            "staff_id": lesson.teacher_id,
         }
-        if st.faults.take_malformed(f"timetable2 lesson {lesson.ext_id} question {a.ext_id}"):
-            mark["question_id"] = "corrupted"
-        marks.append(mark)
-    if tasks:
-        out["task"] = tasks
-    if marks:
-        out["marks"] = marks
-    return out
+        # Optional keys are absent, not null, when empty (note §4.3).
+        if lesson.topic:
+            out["topic"] = lesson.topic
+        if not lesson.assignment_ids:
+            return out
+        me = pupil.ext_id
+        tasks, marks = [], []
+        assignments = st.world.assignments
+        items = [assignments[aid] for aid in lesson.assignment_ids]
+        if len(items) > 1:
+            items.sort(key=_EXT_ID)
+        counters: dict[str, int] = {}  # the ordinals of _ordinals, inlined: a hot loop
+        for a in items:
+            n = counters[a.work_type] = counters.get(a.work_type, 0) + 1
+            if a.work_type == "homework":
+                tasks.append(_task(st, a))
+            value = a.marks.get(me)
+            if value is None:
+                continue
+            mark: dict[str, Any] = {
+                "question_name": a.name,
+                "question_id": a.ext_id,
+                "number": n,
+                "question_type": WORK_TYPES[a.work_type].name,
+                "mark": MARK_TEXT[value],
+            }
+            if st.faults.take_malformed(f"timetable2 lesson {lesson.ext_id} question {a.ext_id}"):
+                mark["question_id"] = "corrupted"
+            marks.append(mark)
+        if tasks:
+            out["task"] = tasks
+        if marks:
+            out["marks"] = marks
+        return out
+
+
+def lesson_object(st: EmulatorState, lesson: LessonInfo, pupil: PersonInfo) -> dict[str, Any]:
+    """One ``timetable2`` lesson as ``pupil`` sees it."""
+    return _LessonObjects(st)(lesson, pupil)
 
 
 def _numeric_marks(st: EmulatorState, pupil: PersonInfo) -> dict[int, list[tuple[date, int]]]:
@@ -334,11 +387,13 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
 
     async def timetable(request: Request) -> Response:
         pupil = st.child(request)
-        start = _day(request.query_params.get("start"))
-        end = _day(request.query_params.get("end"))
+        params = query(request)
+        start = _day(params.get("start"))
+        end = _day(params.get("end"))
         if end < start or end - start > timedelta(days=400):
             raise NoSuccess("Неверный период")
-        lessons = [lesson_object(st, le, pupil) for le in st.lessons_of(pupil, start, end)]
+        render = _LessonObjects(st)
+        lessons = [render(le, pupil) for le in st.lessons_of(pupil, start, end)]
         return JSONResponse({"lessons": lessons})
 
     async def controlmark(request: Request) -> Response:
