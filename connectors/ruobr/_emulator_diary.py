@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 from datetime import date, timedelta
+from functools import lru_cache
 from hashlib import md5
 from operator import attrgetter
 from typing import Any
@@ -92,29 +93,33 @@ def _deadline(st: EmulatorState, day: date) -> str:
     return day.isoformat()
 
 
-def _task(st: EmulatorState, a: AssignmentInfo) -> dict[str, Any]:
-    name = a.name
+@lru_cache(maxsize=8192)
+def _homework_text(text: str) -> tuple[str, str]:
+    """(``title``, ``text`` without file links) of a homework's text. A pure function of the
+    text, cached: a homework is rendered again for every pupil of its group."""
     # Escaping the whole text and then breaking its lines is escaping each line and joining
-    # them with <br>: the escapes hold no newline. One pass, as this runs per homework per pupil.
-    body = html.escape(name).replace("\n", "<br>")
+    # them with <br>: the escapes hold no newline.
+    body = html.escape(text).replace("\n", "<br>")
+    return text.partition("\n")[0][:80], f"<p>{body}</p>"
+
+
+def _task(st: EmulatorState, a: AssignmentInfo) -> dict[str, Any]:
+    title, text = _homework_text(a.name)
     files = st.options.homework_files.get(a.ext_id)
-    links = (
-        "".join(
-            f'<p><a href="{html.escape(url, quote=True)}">{html.escape(fname)}</a></p>'
-            for fname, url in files
+    if files:
+        text += "".join(
+            f'<p><a href="{html.escape(url, quote=True)}">{html.escape(name)}</a></p>'
+            for name, url in files
         )
-        if files
-        else ""
-    )
     return {
         "id": a.ext_id,
-        "title": name.partition("\n")[0][:80],
+        "title": title,
         "doc": bool(files),
         "requires_solutions": False,
         "deadline": _deadline(st, a.due_date),
         "test_id": None,
         "type": "group",
-        "text": f"<p>{body}</p>{links}",
+        "text": text,
     }
 
 
@@ -170,7 +175,14 @@ class _LessonObjects:
 
     def __call__(self, lesson: LessonInfo, pupil: PersonInfo) -> dict[str, Any]:
         st = self.st
-        subject, division, division_str = self._group(lesson.group_id)
+        teacher_id = lesson.teacher_id
+        # the caches' hits inline (a hit is the common case): this runs per lesson per pupil
+        subject, division, division_str = self._groups.get(lesson.group_id) or self._group(
+            lesson.group_id
+        )
+        staff = self._staff.get(teacher_id)
+        if staff is None:
+            staff = self._teacher(teacher_id)
         out: dict[str, Any] = {
             "id": lesson.ext_id,
             "date": lesson.day.isoformat(),
@@ -179,8 +191,8 @@ class _LessonObjects:
             "subject": subject,
             "division_subject": division,
             "division_subject_str": division_str,
-            "staff": self._teacher(lesson.teacher_id),
-            "staff_id": lesson.teacher_id,
+            "staff": staff,
+            "staff_id": teacher_id,
         }
         # Optional keys are absent, not null, when empty (note §4.3).
         if lesson.topic:
@@ -293,45 +305,47 @@ def all_marks(
     w = st.world
     me = pupil.ext_id
     period = next((p for p in st.school_of(pupil).periods if p.ordinal == period_no), None)
-    groups = st.groups_of(pupil)  # once: the subject check and the lessons both need them
-    if period is None or all(g.subject_id != subject_id for g in groups):
+    # the pupil's groups of the subject: the subject check and the lessons both need them
+    groups = [g for g in st.groups_of(pupil) if g.subject_id == subject_id]
+    if period is None or not groups:
         return {}
     entries: list[dict[str, Any]] = []
     numbers: list[int] = []
     absences = 0
+    assignments = w.assignments
     lessons = st.lessons_of(pupil, period.start, period.end, subject_id, groups=groups)
     for indx, le in enumerate(lessons):
         code = le.attendance.get(me)
-        status = ATTENDANCE_CODES[code] if code is not None else ""
-        if code is not None and code is not AttendanceCode.LATE:
-            absences += 1
+        if code is None:
+            status = ""
+        else:
+            status = ATTENDANCE_CODES[code]
+            if code is not AttendanceCode.LATE:
+                absences += 1
         # the pupil's marked assignments of the lesson, in id order (usually none or one)
-        mine = [a for aid in le.assignment_ids if me in (a := w.assignments[aid]).marks]
+        mine = [a for aid in le.assignment_ids if me in (a := assignments[aid]).marks]
+        if not mine and not status:
+            continue
+        day = le.day.isoformat()
         if len(mine) > 1:
-            mine.sort(key=lambda a: a.ext_id)
+            mine.sort(key=_EXT_ID)
         for a in mine:
-            value = a.marks[pupil.ext_id]
+            value = a.marks[me]
             n = numeric_mark(value)
             if n is not None:
                 numbers.append(n)
             entries.append(
                 {
                     "indx": indx,
-                    "date": le.day.isoformat(),
+                    "date": day,
                     "mark": MARK_TEXT[value],
                     "mark_int": n or 0,
                     "status_lesson": status,
                 }
             )
-        if not mine and status:
+        if not mine:
             entries.append(
-                {
-                    "indx": indx,
-                    "date": le.day.isoformat(),
-                    "mark": "",
-                    "mark_int": 0,
-                    "status_lesson": status,
-                }
+                {"indx": indx, "date": day, "mark": "", "mark_int": 0, "status_lesson": status}
             )
     final = w.final_marks.get((pupil.ext_id, subject_id, period.ext_id))
     counts = {v: numbers.count(v) for v in sorted(set(numbers), reverse=True)}
