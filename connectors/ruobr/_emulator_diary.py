@@ -257,8 +257,11 @@ def _average(values: list[int]) -> float:
 
 def _need(values: list[int], target: float) -> int:
     """How many more 5s lift the average to ``target`` (R7's formula)."""
+    if not values:
+        return 0
+    total, count = sum(values), len(values)  # the same figures every step, summed once
     k = 0
-    while values and sum(values) + 5 * k < target * (len(values) + k):
+    while total + 5 * k < target * (count + k):
         k += 1
     return k
 
@@ -323,7 +326,11 @@ def all_marks(
             if code is not AttendanceCode.LATE:
                 absences += 1
         # the pupil's marked assignments of the lesson, in id order (usually none or one)
-        mine = [a for aid in le.assignment_ids if me in (a := assignments[aid]).marks]
+        mine = []  # a loop, not a comprehension: one call less per lesson
+        for aid in le.assignment_ids:
+            a = assignments[aid]
+            if me in a.marks:
+                mine.append(a)
         if not mine and not status:
             continue
         day = le.day.isoformat()

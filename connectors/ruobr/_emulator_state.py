@@ -95,6 +95,16 @@ def _b64(value: str) -> str | None:
         return None
 
 
+def _header(request: Request, name: bytes) -> str | None:
+    """``request.headers.get(name)`` (the first header of that lower-case name, as Latin-1)
+    read from the scope, without building Starlette's ``Headers`` for two look-ups."""
+    headers: list[tuple[bytes, bytes]] = request.scope["headers"]
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 _LESSON_ORDER = attrgetter("day", "number", "ext_id")
 
 
@@ -131,8 +141,8 @@ class EmulatorState:
 
     def account(self, request: Request) -> PersonInfo:
         """The person whose credentials the request carries, or :class:`BadCredentials`."""
-        login = _decode(request.headers.get("username"))
-        password = _decode(request.headers.get("password"))
+        login = _decode(_header(request, b"username"))
+        password = _decode(_header(request, b"password"))
         if login is None or password is None:
             raise BadCredentials
         self._index()
