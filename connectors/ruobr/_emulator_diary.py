@@ -307,9 +307,13 @@ def all_marks(
 ) -> dict[str, Any]:
     w = st.world
     me = pupil.ext_id
-    period = next((p for p in st.school_of(pupil).periods if p.ordinal == period_no), None)
+    for period in st.school_of(pupil).periods:  # the first of that ordinal, if any
+        if period.ordinal == period_no:
+            break
+    else:
+        period = None
     # the pupil's groups of the subject: the subject check and the lessons both need them
-    groups = [g for g in st.groups_of(pupil) if g.subject_id == subject_id]
+    groups = st.groups_of(pupil, subject_id)
     if period is None or not groups:
         return {}
     entries: list[dict[str, Any]] = []
