@@ -27,16 +27,13 @@ marked [guess] in WIRE.md and in the handler modules' docstrings (``_emulator_di
 
 from __future__ import annotations
 
-import inspect
 import json
 import random
-from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.sandbox.faults import Faults, FaultsMiddleware
@@ -139,77 +136,13 @@ def _starlette(st: EmulatorState) -> Starlette:
         changes = st.world.mutate_random(random.Random(seed), n, school)
         return JSONResponse({"changes": changes, "version": st.world.version})
 
-    diary = _emulator_diary.routes(st)
-    handlers: dict[type[Exception], _Handler] = {
-        BadCredentials: bad_credentials,
-        NoSuccess: no_success,
-    }
     routes = [
-        *diary,
+        *_emulator_diary.routes(st),
         *_emulator_misc.routes(st),
         Route("/_sandbox/world/mutate", mutate, methods=["POST"]),
         *operator_routes(st.world),
     ]
     return Starlette(
         routes=routes,
-        exception_handlers=dict(handlers),
-        middleware=[Middleware(_Direct, routes=diary, handlers=handlers)],
+        exception_handlers={BadCredentials: bad_credentials, NoSuccess: no_success},
     )
-
-
-_Handler = Callable[[Request, Exception], Awaitable[Response]]
-
-
-class _Direct:
-    """Calls the diary endpoints (``routes``, the first of the router's) for a GET directly,
-    past Starlette's exception middleware, router and per-route wrappers; anything else goes on
-    to ``app``.
-
-    The pull's ~15 requests per pupil are nearly all diary GETs, and those layers cost a
-    noticeable share of the emulator's CPU per request. Placed as a Starlette middleware, so
-    Starlette's server-error middleware stays outside it: an unexpected exception still gets
-    its 500 and propagates. Same answers as the router: the routes are tried in the router's
-    order, a route matches as :meth:`Route.matches` says (a literal path: the same string), an
-    exception goes to the app's handler for its class (the diary endpoints raise no
-    ``HTTPException``) or propagates, and the response is sent as the route would send it.
-    """
-
-    def __init__(
-        self, app: ASGIApp, routes: list[BaseRoute], handlers: dict[type[Exception], _Handler]
-    ) -> None:
-        self.app = app
-        self.routes: list[Route] = []
-        for route in routes:
-            assert isinstance(route, Route) and inspect.iscoroutinefunction(route.endpoint)
-            assert route.methods is not None and "GET" in route.methods
-            self.routes.append(route)
-        self.handlers = handlers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        for route in self.routes:
-            if route.param_convertors:
-                match, child = route.matches(scope)
-                if match is not Match.FULL:
-                    continue
-            elif path != route.path:
-                continue
-            else:
-                child = {"endpoint": route.endpoint, "path_params": {}}
-            scope.update(child)
-            request = Request(scope, receive, send)
-            try:
-                response = await route.endpoint(request)
-            except Exception as exc:
-                handler = next(
-                    (self.handlers[c] for c in type(exc).__mro__ if c in self.handlers), None
-                )
-                if handler is None:
-                    raise
-                response = await handler(request, exc)
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
