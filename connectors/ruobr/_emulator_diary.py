@@ -215,13 +215,7 @@ class _LessonObjects:
             return out
         me = pupil.ext_id
         tasks, marks = [], []
-        assignments = st.world.assignments
-        items = [assignments[aid] for aid in lesson.assignment_ids]
-        if len(items) > 1:
-            items.sort(key=_EXT_ID)
-        counters: dict[str, int] = {}  # the ordinals of _ordinals, inlined: a hot loop
-        for a in items:
-            n = counters[a.work_type] = counters.get(a.work_type, 0) + 1
+        for a, n in _ordinals(st, lesson):
             if a.work_type == "homework":
                 tasks.append(_task(st, a))
             value = a.marks.get(me)
@@ -242,11 +236,6 @@ class _LessonObjects:
         if marks:
             out["marks"] = marks
         return out
-
-
-def lesson_object(st: EmulatorState, lesson: LessonInfo, pupil: PersonInfo) -> dict[str, Any]:
-    """One ``timetable2`` lesson as ``pupil`` sees it."""
-    return _LessonObjects(st)(lesson, pupil)
 
 
 def _numeric_marks(st: EmulatorState, pupil: PersonInfo) -> dict[int, list[tuple[date, int]]]:
