@@ -186,22 +186,8 @@ class EmulatorState:
         return self.world.schools[person.school]
 
     def groups_of(self, pupil: PersonInfo, subject_id: int | None = None) -> list[GroupInfo]:
-        """The pupil's groups (``World.groups_of_student``); ``subject_id``: only that
-        subject's, the subject checked before the membership (a scan of the group's members),
-        since ``all_marks`` asks per subject, a dozen times per pupil."""
-        w = self.world
-        if subject_id is None:
-            return w.groups_of_student(pupil.ext_id)
-        pid = pupil.ext_id
-        cid = w.persons[pid].class_id
-        if cid is None:
-            return []
-        groups = w.groups
-        return [
-            g
-            for gid in w.classes[cid].group_ids
-            if (g := groups[gid]).subject_id == subject_id and pid in g.member_ids
-        ]
+        """The pupil's groups (of one subject: ``all_marks`` asks per subject)."""
+        return self.world.groups_of_student(pupil.ext_id, subject_id)
 
     def lessons_of(
         self,
