@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import html
 from datetime import date, timedelta
+from functools import lru_cache
 from hashlib import md5
+from operator import attrgetter
 from typing import Any
 
 from starlette.requests import Request
@@ -31,10 +33,11 @@ from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import AssignmentInfo, LessonInfo, PersonInfo
 from core.codes import WORK_TYPES, AttendanceCode, numeric_mark
 
-from ._emulator_state import ATTENDANCE_CODES, MARK_TEXT, EmulatorState, NoSuccess
+from ._emulator_state import ATTENDANCE_CODES, MARK_TEXT, EmulatorState, NoSuccess, query
 
 _ROMAN = ("I", "II", "III", "IV", "V", "VI")
 USER_ID_OFFSET = 115_000_000  # pupils' account ids (`user_id`) differ from pupil ids (`id`)
+_EXT_ID = attrgetter("ext_id")
 
 
 def _day(text: str | None) -> date:
@@ -81,32 +84,56 @@ def child_object(st: EmulatorState, pupil: PersonInfo) -> dict[str, Any]:
     return out
 
 
+#: ``day.isoformat()`` by day: a pure function of the day, and a world's few hundred school days
+#: come back in every lesson, mark and deadline of every pupil (a look-up is ~8x cheaper).
+_ISO_DAYS: dict[date, str] = {}
+
+
+def _iso(day: date) -> str:
+    """``day.isoformat()``, remembered in :data:`_ISO_DAYS` (hot loops inline the hit:
+    ``_ISO_DAYS.get(day) or _iso(day)``)."""
+    text = _ISO_DAYS.get(day)
+    if text is None:
+        text = _ISO_DAYS[day] = day.isoformat()
+    return text
+
+
 def _deadline(st: EmulatorState, day: date) -> str:
     fmt = st.options.deadline_format
     if fmt == "datetime":
-        return f"{day.isoformat()}T00:00:00"
+        return f"{_iso(day)}T00:00:00"
     if fmt == "dmy":
         return day.strftime("%d.%m.%Y")
-    return day.isoformat()
+    return _ISO_DAYS.get(day) or _iso(day)
+
+
+@lru_cache(maxsize=8192)
+def _homework_text(text: str) -> tuple[str, str]:
+    """(``title``, ``text`` without file links) of a homework's text. A pure function of the
+    text, cached: a homework is rendered again for every pupil of its group."""
+    # Escaping the whole text and then breaking its lines is escaping each line and joining
+    # them with <br>: the escapes hold no newline.
+    body = html.escape(text).replace("\n", "<br>")
+    return text.partition("\n")[0][:80], f"<p>{body}</p>"
 
 
 def _task(st: EmulatorState, a: AssignmentInfo) -> dict[str, Any]:
-    lines = a.name.split("\n")
-    body = "<br>".join(html.escape(line) for line in lines)
-    files = st.options.homework_files.get(a.ext_id, [])
-    links = "".join(
-        f'<p><a href="{html.escape(url, quote=True)}">{html.escape(name)}</a></p>'
-        for name, url in files
-    )
+    title, text = _homework_text(a.name)
+    files = st.options.homework_files.get(a.ext_id)
+    if files:
+        text += "".join(
+            f'<p><a href="{html.escape(url, quote=True)}">{html.escape(name)}</a></p>'
+            for name, url in files
+        )
     return {
         "id": a.ext_id,
-        "title": lines[0][:80],
+        "title": title,
         "doc": bool(files),
         "requires_solutions": False,
         "deadline": _deadline(st, a.due_date),
         "test_id": None,
         "type": "group",
-        "text": f"<p>{body}</p>{links}",
+        "text": text,
     }
 
 
@@ -115,7 +142,7 @@ def _assignments(st: EmulatorState, lesson: LessonInfo) -> list[AssignmentInfo]:
     assignments = st.world.assignments
     items = [assignments[a] for a in lesson.assignment_ids]  # a new list: sorted in place
     if len(items) > 1:
-        items.sort(key=lambda a: a.ext_id)
+        items.sort(key=_EXT_ID)
     return items
 
 
@@ -128,46 +155,87 @@ def _ordinals(st: EmulatorState, lesson: LessonInfo) -> list[tuple[AssignmentInf
     return out
 
 
-def lesson_object(st: EmulatorState, lesson: LessonInfo, pupil: PersonInfo) -> dict[str, Any]:
-    w = st.world
-    group = w.groups[lesson.group_id]
-    teacher = w.persons.get(lesson.teacher_id)
-    out: dict[str, Any] = {
-        "id": lesson.ext_id,
-        "date": lesson.day.isoformat(),
-        "time_start": f"{lesson.start_time}:00",
-        "time_end": f"{lesson.end_time}:00",
-        "subject": w.subjects[group.subject_id].name,
-        "division_subject": group.ext_id,
-        "division_subject_str": st.division_str(group),
-        "staff": teacher.full_name if teacher else "",
-        "staff_id": lesson.teacher_id,
-    }
-    # Optional keys are absent, not null, when empty (note §4.3).
-    if lesson.topic:
-        out["topic"] = lesson.topic
-    tasks, marks = [], []
-    for a, n in _ordinals(st, lesson):
-        if a.work_type == "homework":
-            tasks.append(_task(st, a))
-        value = a.marks.get(pupil.ext_id)
-        if value is None:
-            continue
-        mark: dict[str, Any] = {
-            "question_name": a.name,
-            "question_id": a.ext_id,
-            "number": n,
-            "question_type": WORK_TYPES[a.work_type].name,
-            "mark": MARK_TEXT[value],
+class _LessonObjects:
+    """Renders ``timetable2`` lessons for one request.
+
+    A request is answered without awaiting anything between its lessons, so the world cannot
+    change while it renders: what a lesson's group and teacher give (subject, division, the
+    teacher's name) is looked up once per request and reused for the group's other lessons.
+    Nothing is kept between requests — tests and the sandbox edit entities in place, without
+    a version bump to invalidate a longer-lived memo.
+    """
+
+    def __init__(self, st: EmulatorState) -> None:
+        self.st = st
+        self._groups: dict[int, tuple[str, int, str]] = {}
+        self._staff: dict[int, str] = {}
+
+    def _group(self, group_id: int) -> tuple[str, int, str]:
+        """(subject, ``division_subject``, ``division_subject_str``) of a group."""
+        found = self._groups.get(group_id)
+        if found is None:
+            st = self.st
+            group = st.world.groups[group_id]
+            found = (st.world.subjects[group.subject_id].name, group.ext_id, st.division_str(group))
+            self._groups[group_id] = found
+        return found
+
+    def _teacher(self, teacher_id: int) -> str:
+        found = self._staff.get(teacher_id)
+        if found is None:
+            teacher = self.st.world.persons.get(teacher_id)
+            found = self._staff[teacher_id] = teacher.full_name if teacher else ""
+        return found
+
+    def __call__(self, lesson: LessonInfo, pupil: PersonInfo) -> dict[str, Any]:
+        st = self.st
+        teacher_id = lesson.teacher_id
+        # the caches' hits inline (a hit is the common case): this runs per lesson per pupil
+        subject, division, division_str = self._groups.get(lesson.group_id) or self._group(
+            lesson.group_id
+        )
+        staff = self._staff.get(teacher_id)
+        if staff is None:
+            staff = self._teacher(teacher_id)
+        out: dict[str, Any] = {
+            "id": lesson.ext_id,
+            "date": _ISO_DAYS.get(lesson.day) or _iso(lesson.day),
+            "time_start": f"{lesson.start_time}:00",
+            "time_end": f"{lesson.end_time}:00",
+            "subject": subject,
+            "division_subject": division,
+            "division_subject_str": division_str,
+            "staff": staff,
+            "staff_id": teacher_id,
         }
-        if st.faults.take_malformed(f"timetable2 lesson {lesson.ext_id} question {a.ext_id}"):
-            mark["question_id"] = "corrupted"
-        marks.append(mark)
-    if tasks:
-        out["task"] = tasks
-    if marks:
-        out["marks"] = marks
-    return out
+        # Optional keys are absent, not null, when empty (note §4.3).
+        if lesson.topic:
+            out["topic"] = lesson.topic
+        if not lesson.assignment_ids:
+            return out
+        me = pupil.ext_id
+        tasks, marks = [], []
+        for a, n in _ordinals(st, lesson):
+            if a.work_type == "homework":
+                tasks.append(_task(st, a))
+            value = a.marks.get(me)
+            if value is None:
+                continue
+            mark: dict[str, Any] = {
+                "question_name": a.name,
+                "question_id": a.ext_id,
+                "number": n,
+                "question_type": WORK_TYPES[a.work_type].name,
+                "mark": MARK_TEXT[value],
+            }
+            if st.faults.take_malformed(f"timetable2 lesson {lesson.ext_id} question {a.ext_id}"):
+                mark["question_id"] = "corrupted"
+            marks.append(mark)
+        if tasks:
+            out["task"] = tasks
+        if marks:
+            out["marks"] = marks
+        return out
 
 
 def _numeric_marks(st: EmulatorState, pupil: PersonInfo) -> dict[int, list[tuple[date, int]]]:
@@ -192,8 +260,11 @@ def _average(values: list[int]) -> float:
 
 def _need(values: list[int], target: float) -> int:
     """How many more 5s lift the average to ``target`` (R7's formula)."""
+    if not values:
+        return 0
+    total, count = sum(values), len(values)  # the same figures every step, summed once
     k = 0
-    while values and sum(values) + 5 * k < target * (len(values) + k):
+    while total + 5 * k < target * (count + k):
         k += 1
     return k
 
@@ -239,46 +310,56 @@ def all_marks(
 ) -> dict[str, Any]:
     w = st.world
     me = pupil.ext_id
-    period = next((p for p in st.school_of(pupil).periods if p.ordinal == period_no), None)
-    groups = st.groups_of(pupil)  # once: the subject check and the lessons both need them
-    if period is None or all(g.subject_id != subject_id for g in groups):
+    for period in st.school_of(pupil).periods:  # the first of that ordinal, if any
+        if period.ordinal == period_no:
+            break
+    else:
+        period = None
+    # the pupil's groups of the subject: the subject check and the lessons both need them
+    groups = st.groups_of(pupil, subject_id)
+    if period is None or not groups:
         return {}
     entries: list[dict[str, Any]] = []
     numbers: list[int] = []
     absences = 0
+    assignments = w.assignments
     lessons = st.lessons_of(pupil, period.start, period.end, subject_id, groups=groups)
     for indx, le in enumerate(lessons):
         code = le.attendance.get(me)
-        status = ATTENDANCE_CODES[code] if code is not None else ""
-        if code is not None and code is not AttendanceCode.LATE:
-            absences += 1
+        if code is None:
+            status = ""
+        else:
+            status = ATTENDANCE_CODES[code]
+            if code is not AttendanceCode.LATE:
+                absences += 1
         # the pupil's marked assignments of the lesson, in id order (usually none or one)
-        mine = [a for aid in le.assignment_ids if me in (a := w.assignments[aid]).marks]
+        mine = []  # a loop, not a comprehension: one call less per lesson
+        for aid in le.assignment_ids:
+            a = assignments[aid]
+            if me in a.marks:
+                mine.append(a)
+        if not mine and not status:
+            continue
+        day = _ISO_DAYS.get(le.day) or _iso(le.day)
         if len(mine) > 1:
-            mine.sort(key=lambda a: a.ext_id)
+            mine.sort(key=_EXT_ID)
         for a in mine:
-            value = a.marks[pupil.ext_id]
+            value = a.marks[me]
             n = numeric_mark(value)
             if n is not None:
                 numbers.append(n)
             entries.append(
                 {
                     "indx": indx,
-                    "date": le.day.isoformat(),
+                    "date": day,
                     "mark": MARK_TEXT[value],
                     "mark_int": n or 0,
                     "status_lesson": status,
                 }
             )
-        if not mine and status:
+        if not mine:
             entries.append(
-                {
-                    "indx": indx,
-                    "date": le.day.isoformat(),
-                    "mark": "",
-                    "mark_int": 0,
-                    "status_lesson": status,
-                }
+                {"indx": indx, "date": day, "mark": "", "mark_int": 0, "status_lesson": status}
             )
     final = w.final_marks.get((pupil.ext_id, subject_id, period.ext_id))
     counts = {v: numbers.count(v) for v in sorted(set(numbers), reverse=True)}
@@ -287,8 +368,8 @@ def all_marks(
         "sub_id": subject_id,
         "title": f"{period.ordinal}-я четверть",
         "period": period.ordinal,
-        "date_start": period.start.isoformat(),
-        "date_end": period.end.isoformat(),
+        "date_start": _iso(period.start),
+        "date_end": _iso(period.end),
         "avg_mark": _average(numbers),
         # int or "" when absent (note §4.5)
         "control_mark": numeric_mark(final) if final is not None else "",
@@ -334,11 +415,13 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
 
     async def timetable(request: Request) -> Response:
         pupil = st.child(request)
-        start = _day(request.query_params.get("start"))
-        end = _day(request.query_params.get("end"))
+        params = query(request)
+        start = _day(params.get("start"))
+        end = _day(params.get("end"))
         if end < start or end - start > timedelta(days=400):
             raise NoSuccess("Неверный период")
-        lessons = [lesson_object(st, le, pupil) for le in st.lessons_of(pupil, start, end)]
+        render = _LessonObjects(st)
+        lessons = [render(le, pupil) for le in st.lessons_of(pupil, start, end)]
         return JSONResponse({"lessons": lessons})
 
     async def controlmark(request: Request) -> Response:

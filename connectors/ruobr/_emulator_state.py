@@ -10,7 +10,10 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from operator import attrgetter
 from typing import Literal
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
@@ -25,6 +28,7 @@ __all__ = [
     "EmulatorState",
     "NoSuccess",
     "RuobrEmulatorOptions",
+    "query",
 ]
 
 # How the platform prints canonical values (emulator side; the connector has its own tables).
@@ -78,10 +82,44 @@ class NoSuccess(Exception):
 def _decode(value: str | None) -> str | None:
     if not value:
         return None
+    return _b64(value)
+
+
+@lru_cache(maxsize=4096)
+def _b64(value: str) -> str | None:
+    """Base64 of UTF-8 → the text, ``None`` when it is not; cached because every request
+    carries its account's same two headers (a pure function of the header's value)."""
     try:
         return base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError):
         return None
+
+
+def _header(request: Request, name: bytes) -> str | None:
+    """``request.headers.get(name)`` (the first header of that lower-case name, as Latin-1)
+    read from the scope, without building Starlette's ``Headers`` for two look-ups."""
+    headers: list[tuple[bytes, bytes]] = request.scope["headers"]
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+_LESSON_ORDER = attrgetter("day", "number", "ext_id")
+
+
+def query(request: Request) -> dict[str, str]:
+    """The request's query parameters as ``request.query_params`` reads them (the last value of
+    a repeated name wins); do not modify the dict, it is shared by requests with the same query.
+    """
+    return _query(request.scope["query_string"])
+
+
+@lru_cache(maxsize=4096)
+def _query(raw: bytes) -> dict[str, str]:
+    """Starlette's ``QueryParams`` parse, without its multidict: a pupil's many ``all_marks``
+    requests repeat one query string."""
+    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
 
 
 @dataclass
@@ -103,8 +141,8 @@ class EmulatorState:
 
     def account(self, request: Request) -> PersonInfo:
         """The person whose credentials the request carries, or :class:`BadCredentials`."""
-        login = _decode(request.headers.get("username"))
-        password = _decode(request.headers.get("password"))
+        login = _decode(_header(request, b"username"))
+        password = _decode(_header(request, b"password"))
         if login is None or password is None:
             raise BadCredentials
         self._index()
@@ -133,7 +171,7 @@ class EmulatorState:
     def child(self, request: Request) -> PersonInfo:
         """The pupil named by ``child=`` (one of the account's), else :class:`NoSuccess`."""
         account = self.account(request)
-        raw = request.query_params.get("child", "")
+        raw = query(request).get("child", "")
         pupils = self.pupils(account)
         if not raw and len(pupils) == 1:
             return pupils[0]
@@ -147,8 +185,9 @@ class EmulatorState:
     def school_of(self, person: PersonInfo) -> SchoolInfo:
         return self.world.schools[person.school]
 
-    def groups_of(self, pupil: PersonInfo) -> list[GroupInfo]:
-        return self.world.groups_of_student(pupil.ext_id)
+    def groups_of(self, pupil: PersonInfo, subject_id: int | None = None) -> list[GroupInfo]:
+        """The pupil's groups (of one subject: ``all_marks`` asks per subject)."""
+        return self.world.groups_of_student(pupil.ext_id, subject_id)
 
     def lessons_of(
         self,
@@ -169,7 +208,7 @@ class EmulatorState:
             for lid in g.lesson_ids
             if start <= (le := lessons[lid]).day <= end
         ]
-        out.sort(key=lambda le: (le.day, le.number, le.ext_id))
+        out.sort(key=_LESSON_ORDER)
         return out
 
     def subjects_of(self, pupil: PersonInfo) -> list[tuple[int, str]]:

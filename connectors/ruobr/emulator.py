@@ -95,18 +95,26 @@ class _Qrator:
             scope["type"] == "http"
             and self.state.options.qrator
             and not str(scope["path"]).startswith("/_sandbox")
+            and not _user_agent(scope["headers"]).startswith(b"Mozilla/")
         ):
-            agent = dict(scope["headers"]).get(b"user-agent", b"").decode("latin-1")
-            if not agent.startswith("Mozilla/"):
-                headers = [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(QRATOR_PAGE)).encode()),
-                    (b"server", b"QRATOR"),
-                ]
-                await send({"type": "http.response.start", "status": 403, "headers": headers})
-                await send({"type": "http.response.body", "body": QRATOR_PAGE})
-                return
+            headers = [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(QRATOR_PAGE)).encode()),
+                (b"server", b"QRATOR"),
+            ]
+            await send({"type": "http.response.start", "status": 403, "headers": headers})
+            await send({"type": "http.response.body", "body": QRATOR_PAGE})
+            return
         await self.app(scope, receive, send)
+
+
+def _user_agent(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The last ``user-agent`` header (as ``dict(headers)`` would keep it), ``b""`` when none;
+    bytes: a Latin-1 decode changes no ASCII prefix."""
+    for key, value in reversed(headers):
+        if key == b"user-agent":
+            return value
+    return b""
 
 
 def _starlette(st: EmulatorState) -> Starlette:

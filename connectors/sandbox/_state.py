@@ -84,14 +84,16 @@ class WorldState:
         base = f"{self.classes[group.class_id].name}/{self.subjects[group.subject_id].name}"
         return f"{base}/{group.subgroup}" if group.subgroup else base
 
-    def groups_of_student(self, student_id: int) -> list[GroupInfo]:
+    def groups_of_student(self, student_id: int, subject_id: int | None = None) -> list[GroupInfo]:
+        """The student's groups (of one subject: checked before the scan of the members)."""
         cid = self.persons[student_id].class_id
         if cid is None:
             return []
+        groups = (self.groups[gid] for gid in self.classes[cid].group_ids)
         return [
             g
-            for gid in self.classes[cid].group_ids
-            if student_id in (g := self.groups[gid]).member_ids
+            for g in groups
+            if (subject_id is None or g.subject_id == subject_id) and student_id in g.member_ids
         ]
 
     def groups_of_teacher(self, teacher_id: int) -> list[GroupInfo]:
