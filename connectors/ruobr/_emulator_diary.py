@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from hashlib import md5
 from operator import attrgetter
 from typing import Any
@@ -33,7 +33,7 @@ from connectors.sandbox.responses import JSONResponse
 from connectors.sandbox.world import AssignmentInfo, LessonInfo, PersonInfo
 from core.codes import WORK_TYPES, AttendanceCode, numeric_mark
 
-from ._emulator_state import ATTENDANCE_CODES, MARK_TEXT, EmulatorState, NoSuccess, query
+from ._emulator_state import ATTENDANCE_CODES, MARK_TEXT, EmulatorState, NoSuccess
 
 _ROMAN = ("I", "II", "III", "IV", "V", "VI")
 USER_ID_OFFSET = 115_000_000  # pupils' account ids (`user_id`) differ from pupil ids (`id`)
@@ -84,18 +84,9 @@ def child_object(st: EmulatorState, pupil: PersonInfo) -> dict[str, Any]:
     return out
 
 
-#: ``day.isoformat()`` by day: a pure function of the day, and a world's few hundred school days
-#: come back in every lesson, mark and deadline of every pupil (a look-up is ~8x cheaper).
-_ISO_DAYS: dict[date, str] = {}
-
-
-def _iso(day: date) -> str:
-    """``day.isoformat()``, remembered in :data:`_ISO_DAYS` (hot loops inline the hit:
-    ``_ISO_DAYS.get(day) or _iso(day)``)."""
-    text = _ISO_DAYS.get(day)
-    if text is None:
-        text = _ISO_DAYS[day] = day.isoformat()
-    return text
+#: ``day.isoformat()``, remembered: a world's few hundred school days come back in every lesson,
+#: mark and deadline of every pupil.
+_iso = cache(date.isoformat)
 
 
 def _deadline(st: EmulatorState, day: date) -> str:
@@ -104,7 +95,7 @@ def _deadline(st: EmulatorState, day: date) -> str:
         return f"{_iso(day)}T00:00:00"
     if fmt == "dmy":
         return day.strftime("%d.%m.%Y")
-    return _ISO_DAYS.get(day) or _iso(day)
+    return _iso(day)
 
 
 @lru_cache(maxsize=8192)
@@ -190,16 +181,11 @@ class _LessonObjects:
     def __call__(self, lesson: LessonInfo, pupil: PersonInfo) -> dict[str, Any]:
         st = self.st
         teacher_id = lesson.teacher_id
-        # the caches' hits inline (a hit is the common case): this runs per lesson per pupil
-        subject, division, division_str = self._groups.get(lesson.group_id) or self._group(
-            lesson.group_id
-        )
-        staff = self._staff.get(teacher_id)
-        if staff is None:
-            staff = self._teacher(teacher_id)
+        subject, division, division_str = self._group(lesson.group_id)
+        staff = self._teacher(teacher_id)
         out: dict[str, Any] = {
             "id": lesson.ext_id,
-            "date": _ISO_DAYS.get(lesson.day) or _iso(lesson.day),
+            "date": _iso(lesson.day),
             "time_start": f"{lesson.start_time}:00",
             "time_end": f"{lesson.end_time}:00",
             "subject": subject,
@@ -310,11 +296,7 @@ def all_marks(
 ) -> dict[str, Any]:
     w = st.world
     me = pupil.ext_id
-    for period in st.school_of(pupil).periods:  # the first of that ordinal, if any
-        if period.ordinal == period_no:
-            break
-    else:
-        period = None
+    period = next((p for p in st.school_of(pupil).periods if p.ordinal == period_no), None)
     # the pupil's groups of the subject: the subject check and the lessons both need them
     groups = st.groups_of(pupil, subject_id)
     if period is None or not groups:
@@ -333,14 +315,10 @@ def all_marks(
             if code is not AttendanceCode.LATE:
                 absences += 1
         # the pupil's marked assignments of the lesson, in id order (usually none or one)
-        mine = []  # a loop, not a comprehension: one call less per lesson
-        for aid in le.assignment_ids:
-            a = assignments[aid]
-            if me in a.marks:
-                mine.append(a)
+        mine = [a for aid in le.assignment_ids if me in (a := assignments[aid]).marks]
         if not mine and not status:
             continue
-        day = _ISO_DAYS.get(le.day) or _iso(le.day)
+        day = _iso(le.day)
         if len(mine) > 1:
             mine.sort(key=_EXT_ID)
         for a in mine:
@@ -415,9 +393,8 @@ def routes(st: EmulatorState) -> list[BaseRoute]:
 
     async def timetable(request: Request) -> Response:
         pupil = st.child(request)
-        params = query(request)
-        start = _day(params.get("start"))
-        end = _day(params.get("end"))
+        start = _day(request.query_params.get("start"))
+        end = _day(request.query_params.get("end"))
         if end < start or end - start > timedelta(days=400):
             raise NoSuccess("Неверный период")
         render = _LessonObjects(st)

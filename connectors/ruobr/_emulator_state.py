@@ -13,7 +13,6 @@ from datetime import date
 from functools import lru_cache
 from operator import attrgetter
 from typing import Literal
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
@@ -28,7 +27,6 @@ __all__ = [
     "EmulatorState",
     "NoSuccess",
     "RuobrEmulatorOptions",
-    "query",
 ]
 
 # How the platform prints canonical values (emulator side; the connector has its own tables).
@@ -95,31 +93,7 @@ def _b64(value: str) -> str | None:
         return None
 
 
-def _header(request: Request, name: bytes) -> str | None:
-    """``request.headers.get(name)`` (the first header of that lower-case name, as Latin-1)
-    read from the scope, without building Starlette's ``Headers`` for two look-ups."""
-    headers: list[tuple[bytes, bytes]] = request.scope["headers"]
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
 _LESSON_ORDER = attrgetter("day", "number", "ext_id")
-
-
-def query(request: Request) -> dict[str, str]:
-    """The request's query parameters as ``request.query_params`` reads them (the last value of
-    a repeated name wins); do not modify the dict, it is shared by requests with the same query.
-    """
-    return _query(request.scope["query_string"])
-
-
-@lru_cache(maxsize=4096)
-def _query(raw: bytes) -> dict[str, str]:
-    """Starlette's ``QueryParams`` parse, without its multidict: a pupil's many ``all_marks``
-    requests repeat one query string."""
-    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
 
 
 @dataclass
@@ -141,8 +115,8 @@ class EmulatorState:
 
     def account(self, request: Request) -> PersonInfo:
         """The person whose credentials the request carries, or :class:`BadCredentials`."""
-        login = _decode(_header(request, b"username"))
-        password = _decode(_header(request, b"password"))
+        login = _decode(request.headers.get("username"))
+        password = _decode(request.headers.get("password"))
         if login is None or password is None:
             raise BadCredentials
         self._index()
@@ -171,7 +145,7 @@ class EmulatorState:
     def child(self, request: Request) -> PersonInfo:
         """The pupil named by ``child=`` (one of the account's), else :class:`NoSuccess`."""
         account = self.account(request)
-        raw = query(request).get("child", "")
+        raw = request.query_params.get("child", "")
         pupils = self.pupils(account)
         if not raw and len(pupils) == 1:
             return pupils[0]
