@@ -325,8 +325,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 conn = idle.pop()
                 if not conn.lost and now - conn.idle_since < self._keepalive_expiry:
                     return conn
-                self._open.discard(conn)
-                conn.close()
+                self._discard(conn)
             if len(self._open) + self._connecting < self._max_connections or self._drop_idle():
                 return await self._connect(key, connect_timeout)
             waiter = asyncio.get_running_loop().create_future()
@@ -346,9 +345,13 @@ class Http1Transport(httpx.AsyncBaseTransport):
         if oldest is None:
             return False
         self._idle[oldest.key].remove(oldest)
-        self._open.discard(oldest)
-        oldest.close()
+        self._discard(oldest)
         return True
+
+    def _discard(self, conn: _Connection) -> None:
+        """Closes ``conn`` and frees its place in the pool now (its close is seen later)."""
+        self._open.discard(conn)
+        conn.close()
 
     async def _connect(self, key: _Key, timeout: float | None) -> _Connection:
         scheme, host, port = key
@@ -385,8 +388,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
             conn.idle_since = time.monotonic()
             self._idle.setdefault(conn.key, []).append(conn)
         else:
-            conn.close()
-            self._open.discard(conn)
+            self._discard(conn)
         self._wake_one()
 
     def _forget(self, conn: _Connection) -> None:
